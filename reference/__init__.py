@@ -1,0 +1,11 @@
+"""NumPy float64 reference of the paper's models: forward and hand-derived backward (BPTT).
+
+    p, cache = reference.forward(name, params, x, **options)   # x (N, T, D) -> p (N, C)
+    loss, grads = reference.backward(cache, labels)
+
+Small and readable on purpose: it is the yardstick the PyTorch modules are checked against.
+"""
+from .architecture import MODELS, default_options, param_shapes
+from .models import backward, forward
+
+__all__ = ["MODELS", "backward", "default_options", "forward", "param_shapes"]

@@ -1,0 +1,146 @@
+"""What each model of the paper is made of, and the names and shapes of its parameters.
+
+This table is the one place where the models' *structure* and *parameter names* are written
+down; the NumPy reference (``reference.models``) and the PyTorch modules (``rnn_models``) are
+both built from it. The *equations* are written twice, independently, in ``reference.layers``
+and ``rnn_models.layers``; the parity tests prove the two agree.
+
+A recurrent model is one or more *branches* whose outputs are summed, then a shared softmax
+readout (Giel & Diaz, section "Models")::
+
+    y_t = sum over branches of  (W_ho h_t + b_o)       h_t: the branch's top hidden state
+    P_t = softmax(W_s y_t + b_s)                        (N, T, C)
+    p   = (1/T) sum_t P_t                               (N, C), the model's output
+
+A branch is a stack of recurrent layers of one cell type ("rnn" or "lstm"), run forward in time
+or backward (``reverse=True``: h_t depends on h_{t+1}, outputs stay aligned to input time).
+
+Parameter names are the paper's: ``W_ih, W_hh, b_h`` (recurrent layer), ``W_ho, b_o`` (recurrent
+layer output), ``W_s, b_s`` (softmax). LSTM gates use Graves' names (Graves 2013, eq. 7-11),
+gates ordered input, forget, cell, output (``GATES``); Graves writes ``W_ho, b_o`` for the output
+gate, names the paper already uses for the readout, so the output gate's are ``W_ho_gate`` and
+``b_o_gate``. Bidirectional models suffix a branch's parameters ``_f``/``_b``, the stacked RNN
+suffixes its layers ``_1``/``_2``. Weights are stored as the equations multiply them:
+``W_ih`` is (H, D), so a layer computes ``W_ih @ x_t``; peephole weights ``w_c*`` are vectors (H,).
+
+Letters: N batch, T time, D input, H hidden, O recurrent-layer output, C classes.
+"""
+from dataclasses import dataclass
+
+#: The LSTM gate order, shared by NumPy and PyTorch (and by Lasagne 0.1 and torch.nn.LSTM).
+GATES = ("i", "f", "c", "o")
+
+#: Per gate: (input weight, hidden weight, peephole or None, bias). Graves' names.
+LSTM_GATE_PARAMS = {
+    "i": ("W_xi", "W_hi", "w_ci", "b_i"),
+    "f": ("W_xf", "W_hf", "w_cf", "b_f"),
+    "c": ("W_xc", "W_hc", None, "b_c"),
+    "o": ("W_xo", "W_ho_gate", "w_co", "b_o_gate"),
+}
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A stack of recurrent layers followed by its output projection ``y = W_ho h + b_o``.
+
+    cell: "rnn" or "lstm". layers: one name suffix per stacked layer (bottom first).
+    reverse: run backward in time. out: suffix of this branch's ``W_ho``/``b_o``.
+    """
+
+    cell: str
+    layers: tuple
+    reverse: bool
+    out: str
+
+
+#: The recurrent models. "average" has no branch: see ``average_shapes``.
+ARCHITECTURES = {
+    "rnn": (Branch("rnn", ("",), False, ""),),
+    "lstm": (Branch("lstm", ("",), False, ""),),
+    "birnn": (Branch("rnn", ("_f",), False, "_f"), Branch("rnn", ("_b",), True, "_b")),
+    "bilstm": (Branch("lstm", ("_f",), False, "_f"), Branch("lstm", ("_b",), True, "_b")),
+    "rnn2": (Branch("rnn", ("_1", "_2"), False, ""),),
+}
+
+#: The weights that multiply h_{t-1}; the other matrices of a layer multiply its input x_t.
+HIDDEN_WEIGHTS = {"W_hh"} | {LSTM_GATE_PARAMS[gate][1] for gate in GATES}
+
+MODELS = ("average",) + tuple(ARCHITECTURES)
+
+#: The options each model family accepts, with their defaults (same in NumPy and PyTorch).
+RNN_OPTIONS = {"relu_grad_at_zero": 0.0}
+AVERAGE_OPTIONS = {"relu_grad_at_zero": 0.0}
+LSTM_OPTIONS = {"peepholes": True, "lasagne_output_gate": False}
+
+
+def time_steps(T, reverse):
+    """The order a layer visits t = 0..T-1 in: forward, or backward in time (``reverse``)."""
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+def cell_of(name):
+    """"average", "rnn" or "lstm": the family of a model name (raises ValueError if unknown)."""
+    if name == "average":
+        return "average"
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return ARCHITECTURES[name][0].cell
+
+
+def default_options(name):
+    """The options model ``name`` accepts, with their defaults."""
+    return {"average": dict(AVERAGE_OPTIONS), "rnn": dict(RNN_OPTIONS), "lstm": dict(LSTM_OPTIONS)}[cell_of(name)]
+
+
+def resolve_options(name, options):
+    """Defaults updated by ``options``; a clear TypeError for an option the model does not take."""
+    resolved = default_options(name)
+    unknown = sorted(set(options) - set(resolved))
+    if unknown:
+        allowed = ", ".join(resolved) or "none"
+        raise TypeError(f"model {name!r} takes no option {', '.join(unknown)} (it takes: {allowed})")
+    resolved.update(options)
+    if resolved.get("relu_grad_at_zero", 0.0) not in (0.0, 0.5):
+        raise ValueError("relu_grad_at_zero must be 0.0 (the usual convention) "
+                         "or 0.5 (Lasagne's rectify = (x + |x|) / 2)")
+    return resolved
+
+
+def layer_param_names(cell, peepholes=True):
+    """The unsuffixed parameter names of one recurrent layer, in gate order for the LSTM."""
+    if cell == "rnn":
+        return ("W_ih", "W_hh", "b_h")
+    return tuple(pname for gate in GATES for pname in LSTM_GATE_PARAMS[gate]
+                 if pname is not None and (peepholes or not pname.startswith("w_c")))
+
+
+def layer_shapes(cell, suffix, input_dim, hidden_dim, peepholes=True):
+    """Parameter name (with ``suffix``) -> shape, for one recurrent layer."""
+    def shape(pname):
+        if pname.startswith("b_") or pname.startswith("w_c"):
+            return (hidden_dim,)
+        return (hidden_dim, hidden_dim) if pname in HIDDEN_WEIGHTS else (hidden_dim, input_dim)
+    return {pname + suffix: shape(pname) for pname in layer_param_names(cell, peepholes)}
+
+
+def param_shapes(name, input_dim, hidden_dim, n_classes, output_dim=None, peepholes=True):
+    """Every parameter of model ``name``: an ordered dict name -> shape.
+
+    The keys are those of the PyTorch module's ``state_dict()`` and of the reference's
+    ``params``/``grads`` dicts. ``output_dim`` (O, the size of y_t) defaults to ``hidden_dim``.
+    """
+    D, H, C = input_dim, hidden_dim, n_classes
+    if cell_of(name) == "average":
+        return {"W_ih": (H, D), "b_h": (H,), "W_s": (C, H), "b_s": (C,)}
+    O = hidden_dim if output_dim is None else output_dim
+    shapes = {}
+    for branch in ARCHITECTURES[name]:
+        layer_input = D
+        for suffix in branch.layers:
+            shapes.update(layer_shapes(branch.cell, suffix, layer_input, H, peepholes))
+            layer_input = H
+        shapes[f"W_ho{branch.out}"] = (O, H)
+        shapes[f"b_o{branch.out}"] = (O,)
+    shapes["W_s"] = (C, O)
+    shapes["b_s"] = (C,)
+    return shapes

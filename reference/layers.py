@@ -1,0 +1,245 @@
+"""The paper's equations in NumPy float64: forward/backward pairs with caches.
+
+In the style of CS231n's ``layers.py``/``rnn_layers.py``: each ``*_forward`` returns
+``(out, cache)`` and the matching ``*_backward(dout, cache)`` returns the gradients, named
+``d<name>``. Backward passes are derived by hand (backpropagation through time for the
+recurrent layers) and checked against central finite differences in ``parity_tests``.
+
+Letters: N batch, T time, D input, H hidden, M output of an affine map, C classes.
+
+ReLU's derivative at exactly 0 is a convention. We use 0, like ``torch.relu``; Lasagne's
+``rectify`` computes (a + |a|) / 2, whose Theano gradient at 0 is 0.5. ``relu_grad_at_zero``
+selects either (it matters: with zero initial state and zero bias, a zero input gives a
+pre-activation of exactly 0).
+"""
+import numpy as np
+
+from .architecture import GATES, LSTM_GATE_PARAMS, time_steps
+
+
+# ---------------------------------------------------------------- feed-forward pieces
+
+def affine_forward(x, W, b):
+    """out = W x + b over the last axis. x (..., D), W (M, D), b (M,) -> out (..., M)."""
+    return x @ W.T + b, (x, W)
+
+
+def affine_backward(dout, cache):
+    """dout (..., M) -> dx (..., D), dW (M, D), db (M,)."""
+    x, W = cache
+    dx = dout @ W
+    dout2, x2 = dout.reshape(-1, dout.shape[-1]), x.reshape(-1, x.shape[-1])
+    return dx, dout2.T @ x2, dout2.sum(axis=0)
+
+
+def relu_forward(a, relu_grad_at_zero=0.0):
+    """max(a, 0), elementwise."""
+    return np.maximum(a, 0.0), (a, relu_grad_at_zero)
+
+
+def relu_backward(dout, cache):
+    a, grad_at_zero = cache
+    slope = np.where(a > 0, 1.0, np.where(a == 0, grad_at_zero, 0.0))
+    return dout * slope
+
+
+def dropout_forward(x, mask):
+    """Inverted dropout with an explicit mask (entries 0 or 1/(1-p), as Lasagne's rescale=True).
+
+    ``mask=None`` is the deterministic (test-time) pass: out = x.
+    """
+    return (x if mask is None else x * mask), mask
+
+
+def dropout_backward(dout, mask):
+    return dout if mask is None else dout * mask
+
+
+def softmax_forward(s):
+    """P = softmax(s) over the last axis (max-shifted for stability)."""
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    P = e / e.sum(axis=-1, keepdims=True)
+    return P, P
+
+
+def softmax_backward(dP, P):
+    """ds_k = P_k (dP_k - sum_j dP_j P_j)."""
+    return P * (dP - (dP * P).sum(axis=-1, keepdims=True))
+
+
+def time_average_forward(P):
+    """p = (1/T) sum_t P_t. P (N, T, C) -> p (N, C)."""
+    return P.mean(axis=1), P.shape[1]
+
+
+def time_average_backward(dp, T):
+    return np.repeat(dp[:, None, :] / T, T, axis=1)
+
+
+def nll_loss(p, labels):
+    """L = -(1/N) sum_n log p_n[label_n] and dL/dp. p (N, C), labels (N,) ints."""
+    N = p.shape[0]
+    rows = np.arange(N)
+    loss = -np.log(p[rows, labels]).mean()
+    dp = np.zeros_like(p)
+    dp[rows, labels] = -1.0 / (N * p[rows, labels])
+    return loss, dp
+
+
+def sigmoid(a):
+    """1 / (1 + exp(-a)), without overflow for large |a|."""
+    z = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+
+
+# ---------------------------------------------------------------- vanilla RNN (paper eq. 1)
+
+def rnn_step_forward(x, h_prev, W_ih, W_hh, b_h, relu_grad_at_zero=0.0):
+    """h_t = ReLU(W_ih x_t + W_hh h_{t-1} + b_h).
+
+    x (N, D), h_prev (N, H), W_ih (H, D), W_hh (H, H), b_h (H,) -> h (N, H).
+    """
+    a = x @ W_ih.T + h_prev @ W_hh.T + b_h
+    h, relu_cache = relu_forward(a, relu_grad_at_zero)
+    return h, (x, h_prev, W_ih, W_hh, relu_cache)
+
+
+def rnn_step_backward(dh, cache):
+    """dh (N, H) -> dx, dh_prev, dW_ih, dW_hh, db_h."""
+    x, h_prev, W_ih, W_hh, relu_cache = cache
+    da = relu_backward(dh, relu_cache)
+    return da @ W_ih, da @ W_hh, da.T @ x, da.T @ h_prev, da.sum(axis=0)
+
+
+def rnn_forward(x, W_ih, W_hh, b_h, reverse=False, relu_grad_at_zero=0.0):
+    """Run the recurrence over a sequence, h_0 = 0 (h_{T+1} = 0 when ``reverse``).
+
+    x (N, T, D) -> h (N, T, H); h[:, t] is always the state at input time t.
+    """
+    N, T, _ = x.shape
+    h = np.zeros((N, T, W_hh.shape[0]))
+    h_prev = np.zeros((N, W_hh.shape[0]))
+    caches = [None] * T
+    for t in time_steps(T, reverse):
+        h_prev, caches[t] = rnn_step_forward(x[:, t], h_prev, W_ih, W_hh, b_h, relu_grad_at_zero)
+        h[:, t] = h_prev
+    return h, (caches, reverse)
+
+
+def rnn_backward(dh, cache):
+    """Backpropagation through time. dh (N, T, H) -> dx (N, T, D), dW_ih, dW_hh, db_h."""
+    caches, reverse = cache
+    N, T, H = dh.shape
+    x0, _, W_ih, W_hh, _ = caches[0]
+    dx = np.zeros((N, T, W_ih.shape[1]))
+    dW_ih, dW_hh, db_h = np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros(H)
+    dh_later = np.zeros((N, H))  # gradient arriving from the step computed after this one
+    for t in reversed(time_steps(T, reverse)):
+        dx[:, t], dh_later, dW_ih_t, dW_hh_t, db_h_t = rnn_step_backward(dh[:, t] + dh_later, caches[t])
+        dW_ih += dW_ih_t
+        dW_hh += dW_hh_t
+        db_h += db_h_t
+    return dx, dW_ih, dW_hh, db_h
+
+
+# ---------------------------------------------------------------- LSTM (Graves 2013, eq. 7-11)
+
+def lstm_step_forward(x, h_prev, c_prev, p, peepholes=True, lasagne_output_gate=False):
+    """One LSTM step in Graves' form; ``p`` maps the gate parameter names to arrays.
+
+        i_t = sigmoid(W_xi x_t + W_hi h_{t-1} + w_ci * c_{t-1} + b_i)
+        f_t = sigmoid(W_xf x_t + W_hf h_{t-1} + w_cf * c_{t-1} + b_f)
+        g_t = tanh(W_xc x_t + W_hc h_{t-1} + b_c)
+        c_t = f_t * c_{t-1} + i_t * g_t
+        o_t = sigmoid(W_xo x_t + W_ho_gate h_{t-1} + w_co * c_t + b_o_gate)
+        h_t = o_t * tanh(c_t)
+
+    ``peepholes=False`` drops the w_c* terms. ``lasagne_output_gate=True`` reproduces Lasagne
+    0.1's bug o_t = sigmoid(W_xo x_t + W_ho_gate h_{t-1} + b_o_gate) + w_co * c_t.
+    x (N, D), h_prev (N, H), c_prev (N, H) -> h (N, H), c (N, H).
+    """
+    def preactivation(gate, c):
+        W_x, W_h, w_c, b = LSTM_GATE_PARAMS[gate]
+        a = x @ p[W_x].T + h_prev @ p[W_h].T + p[b]
+        if peepholes and w_c is not None and c is not None:
+            a = a + p[w_c] * c
+        return a
+
+    i = sigmoid(preactivation("i", c_prev))
+    f = sigmoid(preactivation("f", c_prev))
+    g = np.tanh(preactivation("c", None))
+    c = f * c_prev + i * g
+    tanh_c = np.tanh(c)
+    if lasagne_output_gate and peepholes:
+        s = sigmoid(preactivation("o", None))
+        o = s + p["w_co"] * c
+    else:
+        s = o = sigmoid(preactivation("o", c))
+    h = o * tanh_c
+    return h, c, (x, h_prev, c_prev, p, peepholes, lasagne_output_gate, i, f, g, c, s, o, tanh_c)
+
+
+def lstm_step_backward(dh, dc, cache):
+    """dh, dc (N, H): gradients reaching h_t and c_t -> dx, dh_prev, dc_prev, dp (dict)."""
+    x, h_prev, c_prev, p, peepholes, buggy, i, f, g, c, s, o, tanh_c = cache
+    do = dh * tanh_c
+    dc = dc + dh * o * (1.0 - tanh_c ** 2)
+    dp = {}
+    if buggy and peepholes:  # o = s + w_co * c, s = sigmoid(a_o)
+        da_o = do * s * (1.0 - s)
+        dc = dc + do * p["w_co"]
+        dp["w_co"] = (do * c).sum(axis=0)
+    else:                    # o = sigmoid(a_o), a_o holds w_co * c
+        da_o = do * o * (1.0 - o)
+        if peepholes:
+            dc = dc + da_o * p["w_co"]
+            dp["w_co"] = (da_o * c).sum(axis=0)
+    da = {
+        "i": dc * g * i * (1.0 - i),
+        "f": dc * c_prev * f * (1.0 - f),
+        "c": dc * i * (1.0 - g ** 2),
+        "o": da_o,
+    }
+    dc_prev = dc * f
+    if peepholes:
+        dc_prev = dc_prev + da["i"] * p["w_ci"] + da["f"] * p["w_cf"]
+        dp["w_ci"] = (da["i"] * c_prev).sum(axis=0)
+        dp["w_cf"] = (da["f"] * c_prev).sum(axis=0)
+    dx, dh_prev = 0.0, 0.0
+    for gate in GATES:
+        W_x, W_h, _, b = LSTM_GATE_PARAMS[gate]
+        dx = dx + da[gate] @ p[W_x]
+        dh_prev = dh_prev + da[gate] @ p[W_h]
+        dp[W_x] = da[gate].T @ x
+        dp[W_h] = da[gate].T @ h_prev
+        dp[b] = da[gate].sum(axis=0)
+    return dx, dh_prev, dc_prev, dp
+
+
+def lstm_forward(x, p, reverse=False, peepholes=True, lasagne_output_gate=False):
+    """Run the LSTM over a sequence, h_0 = c_0 = 0. x (N, T, D) -> h (N, T, H)."""
+    N, T, _ = x.shape
+    H = p["b_i"].shape[0]
+    h = np.zeros((N, T, H))
+    h_prev, c_prev = np.zeros((N, H)), np.zeros((N, H))
+    caches = [None] * T
+    for t in time_steps(T, reverse):
+        h_prev, c_prev, caches[t] = lstm_step_forward(x[:, t], h_prev, c_prev, p,
+                                                      peepholes, lasagne_output_gate)
+        h[:, t] = h_prev
+    return h, (caches, reverse)
+
+
+def lstm_backward(dh, cache):
+    """Backpropagation through time. dh (N, T, H) -> dx (N, T, D), dp (dict of parameter grads)."""
+    caches, reverse = cache
+    N, T, H = dh.shape
+    p = caches[0][3]
+    dx = np.zeros((N, T, caches[0][0].shape[1]))
+    dp = {name: np.zeros_like(value) for name, value in p.items()}
+    dh_later, dc_later = np.zeros((N, H)), np.zeros((N, H))
+    for t in reversed(time_steps(T, reverse)):
+        dx[:, t], dh_later, dc_later, dp_t = lstm_step_backward(dh[:, t] + dh_later, dc_later, caches[t])
+        for name, value in dp_t.items():
+            dp[name] += value
+    return dx, dp

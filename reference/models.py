@@ -1,0 +1,130 @@
+"""The paper's models in NumPy float64: ``forward`` and hand-derived ``backward``.
+
+    p, cache = forward(name, params, x, **options)
+    loss, grads = backward(cache, labels)
+
+``params`` and ``grads`` are dicts of float64 arrays keyed like the PyTorch module's
+``state_dict()`` (see ``reference.architecture.param_shapes``). x is (N, T, D); p (N, C) is
+the time-averaged class probability; the loss is L = -(1/N) sum_n log p_n[label_n], which is
+what Lasagne's ``categorical_crossentropy`` computes on the averaged softmax.
+
+Average model (section "Models", first paragraph)::
+
+    x_bar = (1/T) sum_t x_t
+    h     = ReLU(W_ih x_bar + b_h),   then dropout (explicit mask)
+    p     = softmax(W_s h + b_s)
+
+Recurrent models: see ``reference.architecture`` for the branch/readout structure and
+``reference.layers`` for the cell equations.
+"""
+import numpy as np
+
+from . import layers as L
+from .architecture import ARCHITECTURES, cell_of, layer_param_names, param_shapes, resolve_options
+
+FIRST_BIAS = {"rnn": "b_h", "lstm": "b_i"}  # a parameter of shape (H,) in every layer
+
+
+def _layer_params(params, cell, suffix, peepholes):
+    """The parameters of one recurrent layer, by their unsuffixed names."""
+    return {pname: params[pname + suffix] for pname in layer_param_names(cell, peepholes)}
+
+
+def _check_params(name, params, x, options):
+    """A clear error when ``params`` is not exactly the parameter set of model ``name``."""
+    D = x.shape[-1]
+    try:
+        C, O = params["W_s"].shape
+        if cell_of(name) == "average":
+            expected = param_shapes(name, D, O, C)
+        else:
+            first = ARCHITECTURES[name][0]
+            H = params[FIRST_BIAS[first.cell] + first.layers[0]].shape[0]
+            expected = param_shapes(name, D, H, C, O, options.get("peepholes", True))
+    except KeyError as missing:
+        raise ValueError(f"parameters of model {name!r} lack {missing}") from None
+    got = {key: tuple(value.shape) for key, value in params.items()}
+    if got != expected:
+        raise ValueError(f"parameters do not fit model {name!r} with input dim {D}: "
+                         f"expected {expected}, got {got}")
+
+
+def forward(name, params, x, dropout_mask=None, **options):
+    """Forward pass of model ``name``. x (N, T, D) -> p (N, C), cache.
+
+    dropout_mask: (N, H) mask for the Average model (None: no dropout, as at test time).
+    options: as ``reference.architecture.default_options(name)``.
+    """
+    options = resolve_options(name, options)
+    x = np.asarray(x, dtype=np.float64)
+    _check_params(name, params, x, options)
+    if cell_of(name) == "average":
+        return _average_forward(params, x, dropout_mask, options["relu_grad_at_zero"])
+    if dropout_mask is not None:
+        raise TypeError(f"model {name!r} has no dropout; dropout_mask is for 'average'")
+    y = 0.0
+    branch_caches = []
+    for branch in ARCHITECTURES[name]:
+        h, layer_caches = x, []
+        for suffix in branch.layers:
+            h, layer_cache = _layer_forward(params, branch, suffix, h, options)
+            layer_caches.append(layer_cache)
+        y_branch, out_cache = L.affine_forward(h, params["W_ho" + branch.out], params["b_o" + branch.out])
+        y = y + y_branch                                                        # (N, T, O)
+        branch_caches.append((layer_caches, out_cache))
+    s, s_cache = L.affine_forward(y, params["W_s"], params["b_s"])             # (N, T, C)
+    P, P_cache = L.softmax_forward(s)                                           # (N, T, C)
+    p, p_cache = L.time_average_forward(P)                                      # (N, C)
+    return p, (name, options, branch_caches, s_cache, P_cache, p_cache, p)
+
+
+def _layer_forward(params, branch, suffix, x, options):
+    if branch.cell == "rnn":
+        p = _layer_params(params, "rnn", suffix, False)
+        return L.rnn_forward(x, p["W_ih"], p["W_hh"], p["b_h"], branch.reverse,
+                             options["relu_grad_at_zero"])
+    p = _layer_params(params, "lstm", suffix, options["peepholes"])
+    return L.lstm_forward(x, p, branch.reverse, options["peepholes"], options["lasagne_output_gate"])
+
+
+def _average_forward(params, x, dropout_mask, relu_grad_at_zero):
+    x_bar, T = L.time_average_forward(x)                                        # (N, D)
+    a, a_cache = L.affine_forward(x_bar, params["W_ih"], params["b_h"])         # (N, H)
+    h, h_cache = L.relu_forward(a, relu_grad_at_zero)
+    h_drop, drop_cache = L.dropout_forward(h, dropout_mask)
+    s, s_cache = L.affine_forward(h_drop, params["W_s"], params["b_s"])         # (N, C)
+    p, P_cache = L.softmax_forward(s)
+    return p, ("average", T, a_cache, h_cache, drop_cache, s_cache, P_cache, p)
+
+
+def backward(cache, labels):
+    """Loss and the gradient of the loss for every parameter. labels (N,) ints in [0, C)."""
+    p = cache[-1]
+    loss, dp = L.nll_loss(p, np.asarray(labels))
+    if cache[0] == "average":
+        return loss, _average_backward(dp, cache)
+    name, options, branch_caches, s_cache, P_cache, p_cache, _ = cache
+    grads = {}
+    dP = L.time_average_backward(dp, p_cache)
+    ds = L.softmax_backward(dP, P_cache)
+    dy, grads["W_s"], grads["b_s"] = L.affine_backward(ds, s_cache)
+    for branch, (layer_caches, out_cache) in zip(ARCHITECTURES[name], branch_caches):
+        dh, grads["W_ho" + branch.out], grads["b_o" + branch.out] = L.affine_backward(dy, out_cache)
+        for suffix, layer_cache in reversed(list(zip(branch.layers, layer_caches))):
+            if branch.cell == "rnn":
+                dh, *dlayer = L.rnn_backward(dh, layer_cache)
+                dlayer = dict(zip(("W_ih", "W_hh", "b_h"), dlayer))
+            else:
+                dh, dlayer = L.lstm_backward(dh, layer_cache)
+            grads.update({k + suffix: v for k, v in dlayer.items()})
+    return loss, grads
+
+
+def _average_backward(dp, cache):
+    _, T, a_cache, h_cache, drop_cache, s_cache, P_cache, _ = cache
+    grads = {}
+    ds = L.softmax_backward(dp, P_cache)
+    dh_drop, grads["W_s"], grads["b_s"] = L.affine_backward(ds, s_cache)
+    da = L.relu_backward(L.dropout_backward(dh_drop, drop_cache), h_cache)
+    _, grads["W_ih"], grads["b_h"] = L.affine_backward(da, a_cache)
+    return grads

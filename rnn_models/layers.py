@@ -1,0 +1,73 @@
+"""The paper's recurrent layers in PyTorch, written from the equations (autograd does the backward).
+
+No ``torch.nn.RNN``/``LSTM``: each equation is a line below. As in Lasagne's ``recurrent.py``,
+the input projection of all T steps is one matrix product before the time loop; the loop then
+only adds the recurrent term. Letters: N batch, T time, D input, H hidden.
+"""
+import torch
+
+from reference.architecture import GATES, LSTM_GATE_PARAMS, time_steps
+
+
+def relu(a, grad_at_zero=0.0):
+    """max(a, 0). ``grad_at_zero=0.5`` computes it as Lasagne's rectify, (a + |a|) / 2, whose
+    gradient at exactly 0 is 0.5 (same values, different derivative at one point)."""
+    return torch.relu(a) if grad_at_zero == 0.0 else 0.5 * (a + a.abs())
+
+
+def rnn_layer(x, W_ih, W_hh, b_h, reverse=False, relu_grad_at_zero=0.0):
+    """The paper's vanilla recurrent layer (section "Models", eq. for h_t).
+
+        h_t = ReLU(W_ih x_t + W_hh h_{t-1} + b_h),   h_0 = 0
+
+    ``reverse=True`` is the backward layer of the bidirectional model,
+    h_t = ReLU(W_ih x_t + W_hh h_{t+1} + b_h) with h_{T+1} = 0; outputs stay aligned to input
+    time. x (N, T, D), W_ih (H, D), W_hh (H, H), b_h (H,) -> h (N, T, H).
+    """
+    N, T, _ = x.shape
+    a_x = x @ W_ih.T + b_h                                   # (N, T, H), all steps at once
+    h = x.new_zeros(N, W_hh.shape[0])                        # (N, H)
+    hs = [None] * T
+    for t in time_steps(T, reverse):
+        h = relu(a_x[:, t] + h @ W_hh.T, relu_grad_at_zero)
+        hs[t] = h
+    return torch.stack(hs, dim=1)                            # (N, T, H)
+
+
+def lstm_layer(x, p, reverse=False, peepholes=True, lasagne_output_gate=False):
+    """An LSTM layer in Graves' form (Graves 2013, eq. 7-11), gates ordered i, f, c, o.
+
+        i_t = sigmoid(W_xi x_t + W_hi h_{t-1} + w_ci * c_{t-1} + b_i)
+        f_t = sigmoid(W_xf x_t + W_hf h_{t-1} + w_cf * c_{t-1} + b_f)
+        c_t = f_t * c_{t-1} + i_t * tanh(W_xc x_t + W_hc h_{t-1} + b_c)
+        o_t = sigmoid(W_xo x_t + W_ho_gate h_{t-1} + w_co * c_t + b_o_gate)
+        h_t = o_t * tanh(c_t),          h_0 = c_0 = 0
+
+    p: the layer's parameters by their unsuffixed names (``LSTM_GATE_PARAMS``).
+    ``peepholes=False`` drops the w_c* terms; ``lasagne_output_gate=True`` reproduces Lasagne
+    0.1's o_t = sigmoid(W_xo x_t + W_ho_gate h_{t-1} + b_o_gate) + w_co * c_t.
+    x (N, T, D) -> h (N, T, H).
+    """
+    N, T, _ = x.shape
+    W_x = torch.cat([p[LSTM_GATE_PARAMS[g][0]] for g in GATES])   # (4H, D), rows i, f, c, o
+    W_h = torch.cat([p[LSTM_GATE_PARAMS[g][1]] for g in GATES])   # (4H, H)
+    b = torch.cat([p[LSTM_GATE_PARAMS[g][3]] for g in GATES])     # (4H,)
+    a_x = x @ W_x.T + b                                           # (N, T, 4H), all steps at once
+    H = W_h.shape[1]
+    h, c = x.new_zeros(N, H), x.new_zeros(N, H)
+    hs = [None] * T
+    for t in time_steps(T, reverse):
+        a_i, a_f, a_c, a_o = (a_x[:, t] + h @ W_h.T).chunk(4, dim=1)  # each (N, H)
+        if peepholes:
+            a_i = a_i + p["w_ci"] * c
+            a_f = a_f + p["w_cf"] * c
+        c = torch.sigmoid(a_f) * c + torch.sigmoid(a_i) * torch.tanh(a_c)
+        if peepholes and lasagne_output_gate:
+            o = torch.sigmoid(a_o) + p["w_co"] * c
+        elif peepholes:
+            o = torch.sigmoid(a_o + p["w_co"] * c)
+        else:
+            o = torch.sigmoid(a_o)
+        h = o * torch.tanh(c)
+        hs[t] = h
+    return torch.stack(hs, dim=1)                                 # (N, T, H)
