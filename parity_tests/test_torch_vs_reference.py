@@ -1,10 +1,9 @@
 """The PyTorch modules compute what the NumPy reference computes: outputs, loss, every gradient.
 
 Tolerance: 1e-10 absolute in float64. Both sides evaluate the same sums in different orders
-(one fused matmul for all time steps vs step by step), so they differ by rounding only: a few
-ulps of the values involved: the largest gap measured over this grid was 1.6e-15 for D = 7
-and 5.2e-15 for D = 4096 with
-these weights. An error in an equation moves results by far more (see test_mutations.py).
+(one fused matmul for all time steps vs step by step), so they differ by rounding only: the
+largest gap measured over this grid was 1.6e-15 for D = 7 and 5.2e-15 for D = 4096. An error
+in an equation moves results by far more (see test_mutations.py).
 """
 import pytest
 
