@@ -23,9 +23,9 @@ def base_name(name):
 
 def lasagne_default(model, name, shape):
     """A tensor of ``shape`` holding Lasagne 0.1's default initial value for parameter ``name``."""
-    base = base_name(name)
-    if base.startswith("b_"):
+    if name.startswith("b_"):  # every bias (test the full name: b_f is the forget gate's)
         return torch.zeros(shape)
+    base = base_name(name)
     if model == "average" or base in DENSE:
         fan_out, fan_in = shape
         a = math.sqrt(6.0 / (fan_in + fan_out))

@@ -47,15 +47,15 @@ class Average(_Classifier):
     that ``model(x) == model.step_probabilities(x).mean(1)`` holds for every model.
     """
 
-    def __init__(self, input_dim, hidden_dim, n_classes, dropout=0.5, relu_grad_at_zero=0.0):
+    def __init__(self, input_dim, hidden_dim, n_classes, dropout=0.5, **options):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        options = resolve_options("average", {"relu_grad_at_zero": relu_grad_at_zero})
+        options = resolve_options("average", options)
         config = dict(name="average", input_dim=input_dim, hidden_dim=hidden_dim,
                       n_classes=n_classes, dropout=dropout, **options)
         super().__init__("average", param_shapes("average", input_dim, hidden_dim, n_classes), config)
         self.dropout = dropout
-        self.relu_grad_at_zero = relu_grad_at_zero
+        self.relu_grad_at_zero = options["relu_grad_at_zero"]
 
     def scores(self, x, dropout_mask=None):
         """x (N, T, D) -> class scores W_s h + b_s (N, C). ``dropout_mask`` (N, H): use this mask
