@@ -1,26 +1,34 @@
 # Two commands matter (see README.md):  `make parity` and `make test`.
 # Every target depends on `setup`, which is a no-op once .venv is built.
 
-PYTHON ?= python3.11
+PYTHON ?= $(shell scripts/find_python.sh 3.11)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 # The CPU build of torch; on a machine with a GPU, `make setup TORCH=torch` takes PyPI's default.
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test parity clean help
+# The paper's stack (Theano 1.0.5 + Lasagne 0.1) in its own Python 3.7 venv, as an oracle.
+ORACLE_PYTHON ?= $(shell scripts/find_python.sh 3.7)
+ORACLE := .venv-oracle
+# Where Python 3.7 exists (it does on our machines), `make parity`/`make test` build the oracle
+# and regenerate its fixtures; elsewhere the committed fixtures are used alone.
+ORACLE_IF_AVAILABLE := $(if $(ORACLE_PYTHON),oracle)
+
+.PHONY: setup oracle test parity clean help
 
 help:
 	@echo "make setup    create .venv ($(PYTHON)) and install the project"
 	@echo "make parity   torch vs NumPy reference vs finite differences (parity_tests/)"
 	@echo "make test     the whole test suite (tests/ and parity_tests/)"
-	@echo "make clean    remove .venv"
+	@echo "make oracle   create .venv-oracle (Python 3.7, Theano 1.0.5, Lasagne 0.1)"
+	@echo "make clean    remove .venv and .venv-oracle"
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { \
-	  echo "error: $(PYTHON) not found. Install Python 3.11 (or run: make setup PYTHON=/path/to/python3.11)"; \
+	@test -n "$(PYTHON)" || { \
+	  echo "error: Python 3.11 not found. Install it (or run: make setup PYTHON=/path/to/python3.11)"; \
 	  exit 1; }
 	@echo "==> creating $(VENV) with $(PYTHON) and installing the project (about a minute)"
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +36,24 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	@touch $@
 
-test: setup
+oracle: $(ORACLE)/.installed
+
+$(ORACLE)/.installed:
+	@test -n "$(ORACLE_PYTHON)" || { \
+	  echo "error: Python 3.7 not found; the oracle needs it (Theano 1.0.5 and Lasagne 0.1 predate 3.8)."; \
+	  echo "       Install it (pyenv install 3.7) or run: make oracle ORACLE_PYTHON=/path/to/python3.7"; \
+	  exit 1; }
+	@echo "==> creating $(ORACLE) with $(ORACLE_PYTHON): Theano 1.0.5, Lasagne 0.1"
+	$(ORACLE_PYTHON) -m venv $(ORACLE)
+	$(ORACLE)/bin/pip install --quiet --only-binary=numpy,scipy \
+	  numpy==1.19.5 scipy==1.5.4 Theano==1.0.5 Lasagne==0.1
+	@touch $@
+
+test: setup $(ORACLE_IF_AVAILABLE)
 	$(PY) -m pytest
 
-parity: setup
+parity: setup $(ORACLE_IF_AVAILABLE)
 	$(PY) -m pytest parity_tests
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(ORACLE)

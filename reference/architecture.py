@@ -144,3 +144,31 @@ def param_shapes(name, input_dim, hidden_dim, n_classes, output_dim=None, peepho
     shapes["W_s"] = (C, O)
     shapes["b_s"] = (C,)
     return shapes
+
+
+def infer_dims(name, params):
+    """(D, H, C, O) read off a parameter dict of model ``name`` (KeyError if a key is missing)."""
+    C, O = params["W_s"].shape
+    if cell_of(name) == "average":
+        H, D = params["W_ih"].shape
+        return D, H, C, O
+    first = ARCHITECTURES[name][0]
+    H, D = params[("W_ih" if first.cell == "rnn" else "W_xi") + first.layers[0]].shape
+    return D, H, C, O
+
+
+def check_params(name, params, peepholes=True):
+    """(D, H, C, O) of ``params``; a clear ValueError unless they are exactly the parameter set
+    of model ``name``, every key present and every shape consistent."""
+    try:
+        D, H, C, O = infer_dims(name, params)
+    except KeyError as missing:
+        raise ValueError(f"parameters of model {name!r} lack {missing}") from None
+    expected = param_shapes(name, D, H, C, O, peepholes)
+    got = {key: tuple(value.shape) for key, value in params.items()}
+    if got != expected:
+        wrong = {k: got.get(k, "missing") for k in expected if got.get(k) != expected[k]}
+        extra = sorted(set(got) - set(expected))
+        raise ValueError(f"parameters do not fit model {name!r} (D={D}, H={H}, C={C}): "
+                         f"expected shapes {expected}; wrong or missing: {wrong}; unexpected: {extra}")
+    return D, H, C, O

@@ -20,33 +20,13 @@ Recurrent models: see ``reference.architecture`` for the branch/readout structur
 import numpy as np
 
 from . import layers as L
-from .architecture import ARCHITECTURES, cell_of, layer_param_names, param_shapes, resolve_options
-
-FIRST_BIAS = {"rnn": "b_h", "lstm": "b_i"}  # a parameter of shape (H,) in every layer
+from .architecture import (ARCHITECTURES, cell_of, check_params, layer_param_names,
+                           resolve_options)
 
 
 def _layer_params(params, cell, suffix, peepholes):
     """The parameters of one recurrent layer, by their unsuffixed names."""
     return {pname: params[pname + suffix] for pname in layer_param_names(cell, peepholes)}
-
-
-def _check_params(name, params, x, options):
-    """A clear error when ``params`` is not exactly the parameter set of model ``name``."""
-    D = x.shape[-1]
-    try:
-        C, O = params["W_s"].shape
-        if cell_of(name) == "average":
-            expected = param_shapes(name, D, O, C)
-        else:
-            first = ARCHITECTURES[name][0]
-            H = params[FIRST_BIAS[first.cell] + first.layers[0]].shape[0]
-            expected = param_shapes(name, D, H, C, O, options.get("peepholes", True))
-    except KeyError as missing:
-        raise ValueError(f"parameters of model {name!r} lack {missing}") from None
-    got = {key: tuple(value.shape) for key, value in params.items()}
-    if got != expected:
-        raise ValueError(f"parameters do not fit model {name!r} with input dim {D}: "
-                         f"expected {expected}, got {got}")
 
 
 def forward(name, params, x, dropout_mask=None, **options):
@@ -57,7 +37,9 @@ def forward(name, params, x, dropout_mask=None, **options):
     """
     options = resolve_options(name, options)
     x = np.asarray(x, dtype=np.float64)
-    _check_params(name, params, x, options)
+    D = check_params(name, params, options.get("peepholes", True))[0]
+    if x.ndim != 3 or x.shape[-1] != D:
+        raise ValueError(f"x must be (N, T, D) with input dim D = {D}, got shape {x.shape}")
     if cell_of(name) == "average":
         return _average_forward(params, x, dropout_mask, options["relu_grad_at_zero"])
     if dropout_mask is not None:

@@ -93,8 +93,11 @@ def test_unknown_model_and_bad_values():
 
 def test_reference_rejects_parameters_of_another_shape():
     params = {k: np.zeros(s) for k, s in reference.param_shapes("rnn", D, H, C).items()}
-    with pytest.raises(ValueError, match="input dim 12"):
+    with pytest.raises(ValueError, match=f"input dim D = {D}, got shape"):
         reference.forward("rnn", params, np.zeros((1, 2, 12)))
+    params["W_hh"] = np.zeros((H, H + 1))
+    with pytest.raises(ValueError, match=r"wrong or missing: \{'W_hh': \(9, 10\)\}"):
+        reference.forward("rnn", params, np.zeros((1, 2, D)))
     del params["W_hh"]
     with pytest.raises(ValueError, match="W_hh"):
         reference.forward("rnn", params, np.zeros((1, 2, D)))

@@ -1,0 +1,177 @@
+"""The paper's own stack as an oracle: its models built from Theano 1.0.5 + Lasagne 0.1 layers.
+
+Runs in the Python 3.7 venv made by ``make oracle`` (not in the project's venv):
+
+    .venv-oracle/bin/python parity_tests/lasagne_oracle.py OUT_DIR
+
+For every model and case it writes OUT_DIR/<model>-<case>.npz holding, in float64:
+``x`` (N, T, D), ``labels`` (N,), the weights under Lasagne's own names and layouts
+(``<layer>.<attribute>``, e.g. ``rec.W_in_to_hid`` (D, H); see rnn_models/lasagne.py),
+``p`` (N, C), ``loss``, ``grad/<weight>`` = theano.grad of the loss for every trainable weight,
+``step2/<weight>`` = the weights after two ``lasagne.updates.nesterov_momentum`` steps
+(learning rate ``lr``, momentum ``momentum``) on the same batch, and for the Average model with
+dropout the ``dropout_mask`` Lasagne drew. Deterministic: seeded weights and Theano RNG.
+
+The networks, as the paper describes them (section "Models"):
+  Average: Dimshuffle+GlobalPool(mean over time) -> Dense(H, rectify) -> Dropout(p, rescale)
+           -> Dense(C, softmax)
+  RNN:     RecurrentLayer(H, rectify) -> Reshape(N*T, H) -> Dense(O, linear) -> Dense(C, softmax)
+           -> reshape (N, T, C) -> mean over time
+  LSTM:    LSTMLayer(H) (peepholes on, Lasagne 0.1's output gate) in place of RecurrentLayer
+  BiRNN:   RecurrentLayer forward and RecurrentLayer(backwards=True), each with its own
+           Dense(O, linear), ElemwiseSumLayer of the two, then the softmax as above
+  BiLSTM, RNN2 (two stacked RecurrentLayers): the paper's future work, same pattern.
+  Loss: categorical_crossentropy(mean-over-time softmax, labels).mean()
+"""
+import os
+import sys
+
+import numpy as np
+
+os.environ.setdefault("THEANO_FLAGS", "floatX=float64,cxx=,device=cpu,mode=FAST_COMPILE")
+import theano  # noqa: E402
+import theano.tensor as T  # noqa: E402
+import theano.tensor.signal.pool  # noqa: E402
+
+# Lasagne 0.1 imports theano.tensor.signal.downsample, which Theano 1.0 renamed to pool.
+sys.modules["theano.tensor.signal.downsample"] = theano.tensor.signal.pool
+import lasagne  # noqa: E402
+from lasagne import layers as LL  # noqa: E402
+
+LR, MOMENTUM = 0.01, 0.9
+GATE_NAMES = ("ingate", "forgetgate", "cell", "outgate")
+
+#: case name -> (N, T, D, H, C, seed, zero_first_frame)
+CASES = {
+    "one": (1, 1, 7, 5, 4, 1, False),
+    "batch": (3, 10, 7, 5, 4, 2, False),
+    # the first frame is all zeros and recurrent biases are 0: every pre-activation at t = 0 is
+    # exactly 0, where rectify's gradient (0.5) differs from torch.relu's (0)
+    "zeros": (2, 4, 7, 5, 4, 3, True),
+}
+MODELS = ("average", "rnn", "lstm", "lstm_nopeep", "birnn", "bilstm", "rnn2")
+
+
+def recurrent(layer_in, cell, H, backwards):
+    if cell == "rnn":
+        return LL.RecurrentLayer(layer_in, H, nonlinearity=lasagne.nonlinearities.rectify,
+                                 backwards=backwards)
+    return LL.LSTMLayer(layer_in, H, peepholes=(cell == "lstm"), backwards=backwards)
+
+
+def build(model, N, T_, D, H, C, x_var):
+    """The Lasagne network of ``model``: (output p (N, C) expression builder, named layers)."""
+    l_in = LL.InputLayer((N, T_, D), input_var=x_var)
+    named = {}
+    if model == "average":
+        l_mean = LL.GlobalPoolLayer(LL.DimshuffleLayer(l_in, (0, 2, 1)), pool_function=T.mean)
+        named["hidden"] = LL.DenseLayer(l_mean, H, nonlinearity=lasagne.nonlinearities.rectify)
+        named["dropout"] = LL.DropoutLayer(named["hidden"], p=0.5, rescale=True)
+        named["softmax"] = LL.DenseLayer(named["dropout"], C,
+                                         nonlinearity=lasagne.nonlinearities.softmax)
+        return named
+    cell = {"rnn": "rnn", "birnn": "rnn", "rnn2": "rnn", "lstm": "lstm", "bilstm": "lstm",
+            "lstm_nopeep": "lstm_nopeep"}[model]
+    prefix = "rec" if cell == "rnn" else "lstm"
+    branches = {"birnn": [("_f", False), ("_b", True)], "bilstm": [("_f", False), ("_b", True)]}
+    outs = []
+    if model == "rnn2":
+        named["rec_1"] = recurrent(l_in, cell, H, False)
+        named["rec_2"] = recurrent(named["rec_1"], cell, H, False)
+        tops = [("", named["rec_2"])]
+    else:
+        tops = []
+        for suffix, backwards in branches.get(model, [("", False)]):
+            named[prefix + suffix] = recurrent(l_in, cell, H, backwards)
+            tops.append((suffix, named[prefix + suffix]))
+    for suffix, top in tops:
+        flat = LL.ReshapeLayer(top, (N * T_, H))
+        named["out" + suffix] = LL.DenseLayer(flat, H, nonlinearity=None)  # O = H
+        outs.append(named["out" + suffix])
+    summed = outs[0] if len(outs) == 1 else LL.ElemwiseSumLayer(outs)
+    named["softmax"] = LL.DenseLayer(summed, C, nonlinearity=lasagne.nonlinearities.softmax)
+    return named
+
+
+def trainable(named):
+    """name -> shared variable, for every trainable weight, as '<layer>.<attribute>'."""
+    out = {}
+    for lname, layer in named.items():
+        for param in layer.get_params(trainable=True):
+            attr = [a for a, v in vars(layer).items() if v is param]
+            out["%s.%s" % (lname, sorted(attr)[0])] = param
+    return out
+
+
+def initial_states(named):
+    out = {}
+    for lname, layer in named.items():
+        for attr in ("hid_init", "cell_init"):
+            if hasattr(layer, attr):
+                out["%s.%s" % (lname, attr)] = getattr(layer, attr).get_value()
+    return out
+
+
+def run(model, case):
+    N, T_, D, H, C, seed, zero_first = CASES[case]
+    rng = np.random.RandomState(1000 * seed + MODELS.index(model))
+    lasagne.random.set_rng(np.random.RandomState(seed))
+    x_var, y_var = T.tensor3("x"), T.ivector("labels")
+    named = build(model, N, T_, D, H, C, x_var)
+    weights = trainable(named)
+    for key, var in sorted(weights.items()):
+        shape = var.get_value().shape
+        scale = 1.0 / np.sqrt(shape[0]) if len(shape) == 2 else 0.5
+        value = rng.normal(0.0, scale, shape)
+        if zero_first and key.split(".")[1] in ("b",):
+            value[:] = 0.0
+        var.set_value(value)
+    initial_weights = {k: var.get_value() for k, var in weights.items()}
+    x = rng.normal(size=(N, T_, D))
+    if zero_first:
+        x[:, 0] = 0.0
+    labels = rng.randint(0, C, N).astype("int32")
+
+    if model == "average":  # one graph, so the dropout mask in p is the one we record
+        hidden, dropped, p = LL.get_output([named["hidden"], named["dropout"], named["softmax"]])
+        extra = [hidden, dropped]
+    else:
+        p = LL.get_output(named["softmax"]).reshape((N, T_, C)).mean(axis=1)
+        extra = []
+    loss = lasagne.objectives.categorical_crossentropy(p, y_var).mean()
+    params = [weights[k] for k in sorted(weights)]
+    grads = theano.grad(loss, params)
+    # One compiled function: outputs from the current weights, then (recurrent models) the
+    # nesterov_momentum update applied; a second call makes the second step.
+    updates = [] if model == "average" else lasagne.updates.nesterov_momentum(
+        loss, params, learning_rate=LR, momentum=MOMENTUM)
+    f = theano.function([x_var, y_var], [p, loss] + grads + extra, updates=updates)
+    outputs = f(x, labels)
+
+    record = {"x": x, "labels": labels, "lr": LR, "momentum": MOMENTUM}
+    record.update({k: value for k, value in initial_weights.items()})
+    record.update(initial_states(named))
+    record["p"], record["loss"] = outputs[0], outputs[1]
+    for key, grad in zip(sorted(weights), outputs[2:2 + len(params)]):
+        record["grad/" + key] = grad
+    if model == "average":
+        hidden, dropped = outputs[-2:]
+        record["dropout_mask"] = np.where(dropped != 0, 2.0, 0.0)
+        assert np.array_equal(hidden * record["dropout_mask"], dropped)
+    else:
+        f(x, labels)
+        record.update({"step2/" + k: weights[k].get_value() for k in weights})
+    return record
+
+
+def main(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    for model in MODELS:
+        for case in CASES:
+            np.savez(os.path.join(out_dir, "%s-%s.npz" % (model, case)), **run(model, case))
+            print("oracle: wrote %s-%s.npz" % (model, case))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__),
+                                                            "fixtures", "lasagne"))

@@ -1,0 +1,82 @@
+"""Weights from the paper's stack (Lasagne 0.1) to ours: the one place the layouts are mapped.
+
+Lasagne stores a layer's weights as (inputs, units) and computes ``x W``; we store them as the
+paper multiplies them, (units, inputs), and compute ``W x``: every matrix is transposed.
+The Lasagne side is named ``<layer>.<attribute>``, with Lasagne's own attribute names:
+
+    layer      attributes (Lasagne 0.1)                              ours
+    rec        W_in_to_hid (D,H), W_hid_to_hid (H,H), b (H,)          W_ih, W_hh, b_h
+    lstm       W_in_to_<gate>, W_hid_to_<gate>, b_<gate>              W_x*, W_h*, b_*
+               W_cell_to_<gate> (peepholes, vectors)                  w_c*
+               gate: ingate, forgetgate, cell, outgate                i, f, c, o
+    out        W (H,O), b  (the DenseLayer after the recurrent one)   W_ho, b_o
+    softmax    W (O,C), b                                             W_s, b_s
+    hidden     W (D,H), b  (Average model's first DenseLayer)         W_ih, b_h
+
+Layers carry the suffix of their branch or stack position, as our names do: ``rec_f``/``rec_b``
+and ``out_f``/``out_b`` (BiRNN), ``lstm_f``/``lstm_b`` (BiLSTM), ``rec_1``/``rec_2`` (RNN2).
+``hid_init``/``cell_init`` may be given: our models start from h_0 = c_0 = 0, so they must be 0.
+Every key must be used and every shape must match: a mismatch is an error, never a partial load.
+"""
+import numpy as np
+
+from reference.architecture import (ARCHITECTURES, LSTM_GATE_PARAMS, cell_of, check_params,
+                                    layer_param_names)
+
+LASAGNE_GATES = {"i": "ingate", "f": "forgetgate", "c": "cell", "o": "outgate"}
+RNN_NAMES = {"W_ih": "W_in_to_hid", "W_hh": "W_hid_to_hid", "b_h": "b"}
+
+
+def lasagne_names(name, peepholes=True):
+    """Our parameter name -> Lasagne '<layer>.<attribute>' name, for model ``name``."""
+    if cell_of(name) == "average":
+        return {"W_ih": "hidden.W", "b_h": "hidden.b", "W_s": "softmax.W", "b_s": "softmax.b"}
+    names = {}
+    for branch in ARCHITECTURES[name]:
+        layer = "rec" if branch.cell == "rnn" else "lstm"
+        for suffix in branch.layers:
+            for ours in layer_param_names(branch.cell, peepholes):
+                names[ours + suffix] = f"{layer}{suffix}.{_lasagne_attribute(branch.cell, ours)}"
+        names["W_ho" + branch.out] = f"out{branch.out}.W"
+        names["b_o" + branch.out] = f"out{branch.out}.b"
+    names.update({"W_s": "softmax.W", "b_s": "softmax.b"})
+    return names
+
+
+def _lasagne_attribute(cell, ours):
+    if cell == "rnn":
+        return RNN_NAMES[ours]
+    for gate, (W_x, W_h, w_c, b) in LSTM_GATE_PARAMS.items():
+        lasagne_gate = LASAGNE_GATES[gate]
+        lookup = {W_x: f"W_in_to_{lasagne_gate}", W_h: f"W_hid_to_{lasagne_gate}",
+                  w_c: f"W_cell_to_{lasagne_gate}", b: f"b_{lasagne_gate}"}
+        if ours in lookup:
+            return lookup[ours]
+    raise KeyError(ours)
+
+
+def from_lasagne(name, values, peepholes=True):
+    """Our parameters (dict of arrays, keys as ``state_dict()``) from Lasagne 0.1 weights.
+
+    name: one of our model names; values: '<layer>.<attribute>' -> array (see module docstring).
+    Works for gradients too (they have the weights' layout). Raises ValueError on a missing or
+    unused key, a wrong shape, or a non-zero initial state.
+    """
+    names = lasagne_names(name, peepholes)
+    unused = set(values) - set(names.values())
+    for key in sorted(k for k in unused if k.endswith(("hid_init", "cell_init"))):
+        if np.any(np.asarray(values[key]) != 0):
+            raise ValueError(f"{key} is not zero: our models start from h_0 = c_0 = 0")
+        unused.discard(key)
+    missing = sorted(v for v in names.values() if v not in values)
+    if missing or unused:
+        raise ValueError(f"Lasagne weights do not fit model {name!r}: "
+                         f"missing {missing or 'nothing'}, unused {sorted(unused) or 'nothing'}")
+    ours = {k: np.asarray(values[v]).T.copy() for k, v in names.items()}  # (in, out) -> (out, in)
+    check_params(name, ours, peepholes)
+    return ours
+
+
+def to_lasagne(name, params, peepholes=True):
+    """The inverse of ``from_lasagne``: our parameters under Lasagne names and layouts."""
+    return {v: np.asarray(params[k]).T.copy() for k, v in lasagne_names(name, peepholes).items()}
