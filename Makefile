@@ -11,15 +11,31 @@ STAMP  := $(VENV)/.installed
 # The paper's stack (Theano 1.0.5 + Lasagne 0.1) in its own Python 3.7 venv, as an oracle.
 ORACLE_PYTHON ?= $(shell scripts/find_python.sh 3.7)
 ORACLE := .venv-oracle
+# Real BVLC Caffe (pycaffe, CPU), built from Debian's pinned source package and cached.
+# `make test SKIP_CAFFE=1` where it truly cannot be built: the pycaffe parity tests then skip,
+# loudly. Otherwise a failed build fails the target.
+CAFFE_CACHE ?= .cache/caffe
+CAFFE_STAMP := $(VENV)/.caffe
+ifeq ($(SKIP_CAFFE),1)
+CAFFE_IF_WANTED :=
+TEST_ENV :=
+else
+CAFFE_IF_WANTED := caffe
+TEST_ENV := REQUIRE_CAFFE=1
+endif
+
 # Where Python 3.7 exists (it does on our machines), `make parity`/`make test` build the oracle
 # and regenerate its fixtures; elsewhere the committed fixtures are used alone.
 ORACLE_IF_AVAILABLE := $(if $(ORACLE_PYTHON),oracle)
 
-.PHONY: setup oracle test parity clean help
+.PHONY: setup caffe weights oracle test parity bench clean help
 
 help:
 	@echo "make setup    create .venv ($(PYTHON)) and install the project"
-	@echo "make parity   torch vs NumPy reference vs finite differences (parity_tests/)"
+	@echo "make caffe    build real BVLC Caffe (pycaffe, CPU) into the venv (cached)"
+	@echo "make weights  download BVLC CaffeNet's weights to models/ and verify their SHA1"
+	@echo "make parity   torch vs NumPy reference vs finite differences vs Lasagne 0.1; CaffeNet port vs pycaffe"
+	@echo "make bench    speed benchmarks (CaffeNet: pycaffe vs the PyTorch port)"
 	@echo "make test     the whole test suite (tests/ and parity_tests/)"
 	@echo "make oracle   create .venv-oracle (Python 3.7, Theano 1.0.5, Lasagne 0.1)"
 	@echo "make clean    remove .venv and .venv-oracle"
@@ -36,6 +52,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	@touch $@
 
+caffe: $(CAFFE_STAMP)
+
+$(CAFFE_STAMP): $(STAMP) scripts/build_caffe.sh
+	scripts/build_caffe.sh "$(abspath $(PY))" "$(CAFFE_CACHE)"
+	@touch $@
+
+weights: setup
+	$(PY) -m caffe_extract.weights
+
 oracle: $(ORACLE)/.installed
 
 $(ORACLE)/.installed:
@@ -49,11 +74,15 @@ $(ORACLE)/.installed:
 	  numpy==1.19.5 scipy==1.5.4 Theano==1.0.5 Lasagne==0.1
 	@touch $@
 
-test: setup $(ORACLE_IF_AVAILABLE)
-	$(PY) -m pytest
+test: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
+	$(TEST_ENV) $(PY) -m pytest
 
-parity: setup $(ORACLE_IF_AVAILABLE)
-	$(PY) -m pytest parity_tests
+parity: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
+	$(TEST_ENV) $(PY) -m pytest parity_tests
+
+bench: setup caffe
+	@mkdir -p bench
+	$(PY) -m caffe_extract.bench --out bench/caffenet.md
 
 clean:
 	rm -rf $(VENV) $(ORACLE)

@@ -1,0 +1,61 @@
+"""Frames -> CaffeNet input, exactly as caffe.io did it for the paper (2015).
+
+The steps of ``caffe.io.load_image`` + ``caffe.io.Transformer.preprocess`` with CaffeNet's
+usual settings (transpose (2, 0, 1), channel swap (2, 1, 0), raw scale 255, per-channel mean):
+
+    1. uint8 RGB -> float in [0, 1]            (load_image: img_as_float, then float32)
+    2. resize the whole frame to 227 x 227     (caffe.io.resize_image: skimage, bilinear)
+    3. HWC -> CHW, RGB -> BGR, x 255
+    4. subtract the ImageNet mean per channel  (ilsvrc_2012_mean.npy averaged over pixels:
+                                                B 104.0, G 116.7, R 122.7)
+
+Resize: ``caffe.io.resize_image`` calls ``skimage.transform.resize(order=1, mode='constant')``.
+The skimage of 2015 did no anti-aliasing; today's does by default when shrinking, so today's
+caffe.io gives other pixels. ``anti_aliasing=False`` (our default) is the 2015 behaviour;
+``True`` is today's caffe.io. The paper resized the full frame: no crop, no flip.
+"""
+import numpy as np
+import skimage
+import skimage.transform
+
+from .paths import MEAN_FILE
+
+SIZE = (227, 227)
+
+
+def channel_mean():
+    """The ImageNet mean per BGR channel, (3,) float64, from Caffe's ilsvrc_2012_mean.npy."""
+    return np.load(MEAN_FILE).mean(axis=(1, 2))
+
+
+def resize_image(im, size=SIZE, anti_aliasing=False):
+    """caffe.io.resize_image for an (H, W, 3) float image, with the anti-aliasing choice explicit.
+
+    As caffe.io: stretch to [0, 1], resize bilinearly, stretch back, cast to float32.
+    """
+    im_min, im_max = im.min(), im.max()
+    if im_max == im_min:  # a constant image (caffe.io avoids the division by 0 the same way)
+        return np.full(size + (im.shape[-1],), im_min, dtype=np.float32)
+    im_std = (im - im_min) / (im_max - im_min)
+    resized = skimage.transform.resize(im_std, size, order=1, mode="constant",
+                                       anti_aliasing=anti_aliasing)
+    return (resized * (im_max - im_min) + im_min).astype(np.float32)
+
+
+def preprocess(frames, anti_aliasing=False, mean=None):
+    """uint8 RGB frames (N, H, W, 3) -> float32 (N, 3, 227, 227) BGR, mean-subtracted.
+
+    mean: (3,) BGR to subtract (default: ``channel_mean()``).
+    """
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be uint8 (N, H, W, 3) RGB, got {frames.dtype} {frames.shape}")
+    mean = (channel_mean() if mean is None else np.asarray(mean))[:, None, None]
+    out = np.empty((len(frames), 3) + SIZE, dtype=np.float32)
+    for i, frame in enumerate(frames):
+        im = skimage.img_as_float(frame).astype(np.float32)          # caffe.io.load_image
+        im = resize_image(im, SIZE, anti_aliasing)                    # (227, 227, 3)
+        chw = im.transpose(2, 0, 1)[::-1]                             # CHW, RGB -> BGR
+        chw = chw * np.float32(255.0)                                 # raw_scale, in float32
+        out[i] = chw - mean                                           # mean (float64), as caffe.io
+    return out

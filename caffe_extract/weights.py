@@ -1,0 +1,104 @@
+"""The real BVLC CaffeNet weights: download, verify by SHA1, find.
+
+    python -m caffe_extract.weights            # `make weights`: download to models/ and verify
+
+``bvlc_reference_caffenet.caffemodel`` (about 233 MB) comes from the BVLC model zoo host. Where
+that host cannot be reached, download it elsewhere and put it at
+``models/bvlc_reference_caffenet.caffemodel`` (or pass its path to the tools that need it);
+its SHA1 is checked either way. A partial download is kept only as ``*.part`` and never
+mistaken for the model.
+"""
+import argparse
+import hashlib
+import os
+import sys
+import urllib.error
+import urllib.request
+
+from .paths import MODELS
+
+URL = "http://dl.caffe.berkeleyvision.org/bvlc_reference_caffenet.caffemodel"
+SHA1 = "4c8d77deb20ea792f84eb5e6d0a11ca0a8660a46"
+DEFAULT_PATH = MODELS / "bvlc_reference_caffenet.caffemodel"
+
+
+class WeightsError(RuntimeError):
+    """The weights cannot be had or are not the expected file."""
+
+
+def file_sha1(path, chunk=1 << 20):
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path, sha1=SHA1):
+    """Raise WeightsError unless ``path`` exists and has SHA1 ``sha1``."""
+    if not os.path.isfile(path):
+        raise WeightsError(f"{path} does not exist")
+    actual = file_sha1(path)
+    if actual != sha1:
+        raise WeightsError(f"{path} has SHA1 {actual}, expected {sha1}: a partial download or "
+                           "another file. Delete it and download it again.")
+
+
+def download(dest=DEFAULT_PATH, url=URL, sha1=SHA1, timeout=30, progress=True):
+    """Download ``url`` to ``dest`` and verify its SHA1; nothing to do if ``dest`` is verified."""
+    dest = str(dest)
+    if os.path.isfile(dest):
+        verify(dest, sha1)
+        return dest
+    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+    partial = dest + ".part"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            bar = _progress(total, os.path.basename(dest)) if progress else None
+            for block in iter(lambda: response.read(1 << 20), b""):
+                out.write(block)
+                if bar is not None:
+                    bar.update(len(block))
+            if bar is not None:
+                bar.close()
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise WeightsError(
+            f"cannot download {url}: {reason}.\n"
+            f"Download it on a machine that can reach the host, check its SHA1 ({sha1}), and "
+            f"put it at {dest}; or pass the path of your copy to the tools that need it.") from None
+    try:
+        verify(partial, sha1)
+    except WeightsError:
+        actual = file_sha1(partial)
+        os.remove(partial)
+        raise WeightsError(f"downloaded {url} but its SHA1 is {actual}, expected {sha1}: "
+                           "refused (deleted). A proxy page or a truncated transfer?") from None
+    os.replace(partial, dest)
+    return dest
+
+
+def _progress(total, name):
+    from tqdm import tqdm
+    return tqdm(total=total, unit="B", unit_scale=True, desc=name)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m caffe_extract.weights",
+        description="Download BVLC CaffeNet's weights and verify their SHA1.")
+    parser.add_argument("--dest", default=str(DEFAULT_PATH), help="where to put the file (%(default)s)")
+    parser.add_argument("--url", default=URL, help="where to get it (%(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        path = download(args.dest, args.url)
+    except WeightsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{path}: SHA1 verified ({SHA1})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Downloading the CaffeNet weights: SHA1 verified, wrong files refused, no network fails fast."""
+import functools
+import hashlib
+import http.server
+import os
+import threading
+import time
+
+import pytest
+
+from caffe_extract import weights
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A file server on 127.0.0.1 serving tmp_path/www."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_download_verifies_and_installs(server, tmp_path):
+    root, url = server
+    payload = os.urandom(3_000_000)
+    (root / "net.caffemodel").write_bytes(payload)
+    dest = tmp_path / "models" / "net.caffemodel"
+    sha1 = hashlib.sha1(payload).hexdigest()
+    assert weights.download(dest, f"{url}/net.caffemodel", sha1, progress=False) == str(dest)
+    assert dest.read_bytes() == payload and not os.path.exists(str(dest) + ".part")
+    (root / "net.caffemodel").unlink()  # a verified file is not downloaded again
+    assert weights.download(dest, f"{url}/net.caffemodel", sha1, progress=False) == str(dest)
+
+
+def test_wrong_file_is_refused_and_deleted(server, tmp_path):
+    root, url = server
+    (root / "net.caffemodel").write_bytes(b"<html>a proxy's error page</html>")
+    dest = tmp_path / "net.caffemodel"
+    with pytest.raises(weights.WeightsError, match="refused"):
+        weights.download(dest, f"{url}/net.caffemodel", "0" * 40, progress=False)
+    assert not dest.exists() and not os.path.exists(str(dest) + ".part")
+
+
+def test_existing_file_with_wrong_sha1_is_an_error(tmp_path):
+    dest = tmp_path / "net.caffemodel"
+    dest.write_bytes(b"half a download")
+    with pytest.raises(weights.WeightsError, match="partial download or another file"):
+        weights.download(dest, "http://127.0.0.1:9/unused", "0" * 40, progress=False)
+
+
+def test_unreachable_host_fails_fast_with_instructions(tmp_path, capsys):
+    start = time.monotonic()
+    code = weights.main(["--dest", str(tmp_path / "m.caffemodel"),
+                         "--url", "http://127.0.0.1:9/bvlc_reference_caffenet.caffemodel"])
+    assert code == 1 and time.monotonic() - start < 10
+    err = capsys.readouterr().err
+    assert "cannot download" in err and weights.SHA1 in err and str(tmp_path / "m.caffemodel") in err
+
+
+def test_the_official_sha1_and_url():
+    assert weights.SHA1 == "4c8d77deb20ea792f84eb5e6d0a11ca0a8660a46"
+    assert weights.URL.endswith("/bvlc_reference_caffenet.caffemodel")
