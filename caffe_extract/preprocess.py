@@ -13,10 +13,18 @@ Resize: ``caffe.io.resize_image`` calls ``skimage.transform.resize(order=1, mode
 The skimage of 2015 did no anti-aliasing; today's does by default when shrinking, so today's
 caffe.io gives other pixels. ``anti_aliasing=False`` (our default) is the 2015 behaviour;
 ``True`` is today's caffe.io. The paper resized the full frame: no crop, no flip.
+
+``resize="torch"`` runs the same steps with ``torch.nn.functional.interpolate`` (bilinear,
+half-pixel centres, as skimage's order-1 resize), several times faster; a test shows it gives
+the skimage path's values to float32 rounding (|diff| < 1e-4 on values up to ~150). For this
+resize (320 x 240 to 227 x 227) no sample falls outside the frame, so skimage's
+``mode='constant'`` never applies and the two agree at the borders too.
 """
 import numpy as np
 import skimage
 import skimage.transform
+import torch
+import torch.nn.functional as F
 
 from .paths import MEAN_FILE
 
@@ -42,15 +50,23 @@ def resize_image(im, size=SIZE, anti_aliasing=False):
     return (resized * (im_max - im_min) + im_min).astype(np.float32)
 
 
-def preprocess(frames, anti_aliasing=False, mean=None):
+def preprocess(frames, anti_aliasing=False, mean=None, resize="skimage"):
     """uint8 RGB frames (N, H, W, 3) -> float32 (N, 3, 227, 227) BGR, mean-subtracted.
 
-    mean: (3,) BGR to subtract (default: ``channel_mean()``).
+    mean: (3,) BGR to subtract (default: ``channel_mean()``). resize: "skimage" (caffe.io's
+    own call) or "torch" (the same arithmetic, faster; no anti-aliasing).
     """
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be uint8 (N, H, W, 3) RGB, got {frames.dtype} {frames.shape}")
-    mean = (channel_mean() if mean is None else np.asarray(mean))[:, None, None]
+    mean = channel_mean() if mean is None else np.asarray(mean, dtype=np.float64)
+    if resize == "torch":
+        if anti_aliasing:
+            raise ValueError("resize='torch' reproduces the 2015 resize only (anti_aliasing=False)")
+        return _preprocess_torch(frames, mean)
+    if resize != "skimage":
+        raise ValueError(f"resize must be 'skimage' or 'torch', got {resize!r}")
+    mean = mean[:, None, None]
     out = np.empty((len(frames), 3) + SIZE, dtype=np.float32)
     for i, frame in enumerate(frames):
         im = skimage.img_as_float(frame).astype(np.float32)          # caffe.io.load_image
@@ -59,3 +75,23 @@ def preprocess(frames, anti_aliasing=False, mean=None):
         chw = chw * np.float32(255.0)                                 # raw_scale, in float32
         out[i] = chw - mean                                           # mean (float64), as caffe.io
     return out
+
+
+#: uint8 -> float32 exactly as caffe.io.load_image converts (img_as_float, then float32).
+TO_FLOAT = torch.from_numpy((np.arange(256) / 255.0).astype(np.float32))
+
+
+def _preprocess_torch(frames, mean):
+    """``preprocess`` for all frames at once, the resize by ``F.interpolate``; same steps and
+    the same float32/float64 casts as caffe.io."""
+    im = TO_FLOAT[torch.from_numpy(frames).long()].permute(0, 3, 1, 2).contiguous()  # (N, 3, H, W)
+    lo = im.amin(dim=(1, 2, 3), keepdim=True)
+    hi = im.amax(dim=(1, 2, 3), keepdim=True)
+    flat = (hi == lo).flatten()
+    std = (im - lo) / torch.where(hi > lo, hi - lo, torch.ones_like(hi))          # float32
+    resized = F.interpolate(std.to(torch.float64), size=SIZE, mode="bilinear",
+                            align_corners=False)                                    # float64
+    im = (resized * (hi - lo) + lo).to(torch.float32)                               # (N, 3, 227, 227)
+    im[flat] = lo[flat].expand(-1, 3, *SIZE)                                        # constant frames
+    bgr = im.flip(1) * 255.0                                                        # float32
+    return (bgr.to(torch.float64) - torch.from_numpy(mean)[None, :, None, None]).to(torch.float32).numpy()

@@ -7,6 +7,8 @@ CaffeNet sees edges, colours and textures, not noise.
     frames = render_frames(n=50, shape="disk", color=(220, 40, 40), start=(0.2, 0.5),
                            velocity=(0.3, 0.0), seed=0)       # uint8 (n, 240, 320, 3) RGB
 """
+import os
+
 import numpy as np
 
 HEIGHT, WIDTH, FPS = 240, 320, 25
@@ -55,3 +57,92 @@ def render_frames(n, shape="disk", color=(220, 40, 40), start=(0.2, 0.5), veloci
         frame[inside] = color
         frames[i] = np.clip(frame, 0, 255).astype(np.uint8)
     return frames
+
+
+def ffmpeg_exe():
+    """The ffmpeg binary shipped by imageio-ffmpeg (a PyPI package: no system ffmpeg needed)."""
+    import imageio_ffmpeg
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def write_video(path, frames, fps=FPS, quality=4):
+    """Encode uint8 RGB frames (n, H, W, 3) as an XviD AVI, as UCF-101's videos are."""
+    import subprocess
+    n, height, width, _ = frames.shape
+    command = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+               "-s", f"{width}x{height}", "-r", str(fps), "-i", "-",
+               "-c:v", "libxvid", "-q:v", str(quality), "-pix_fmt", "yuv420p", "-an", str(path)]
+    result = subprocess.run(command, input=np.ascontiguousarray(frames).tobytes(),
+                            capture_output=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not write {path}: {result.stderr.decode()[-500:]}")
+
+
+# ------------------------------------------------------------------ a synthetic UCF-101
+
+#: (class, shape, RGB colour, motion). Two pairs differ only in the direction of motion: a
+#: model that averages the frames sees the same positions in both and cannot tell them apart.
+CLASSES = (
+    ("RollLeft", "disk", (220, 40, 40), "left"),
+    ("RollRight", "disk", (220, 40, 40), "right"),
+    ("RiseUp", "square", (40, 200, 70), "up"),
+    ("FallDown", "square", (40, 200, 70), "down"),
+    ("BlueDiskStill", "disk", (40, 80, 230), "still"),
+    ("OrangeBoxStill", "square", (240, 150, 30), "still"),
+    ("PurpleDiagonal", "disk", (160, 60, 200), "diagonal"),
+    ("CyanBoxDiagonal", "square", (40, 210, 210), "diagonal"),
+)
+TEST_GROUPS = range(1, 8)  # as UCF-101's split 1: groups 1-7 are the test set
+
+
+def clip_path(cls, group, clip):
+    return f"{cls}/v_{cls}_g{group:02d}_c{clip:02d}.avi"
+
+
+def clip_frames(motion, shape, color, rng, seed, duration):
+    """Frames of one clip: the object travels a random segment in ``duration`` seconds."""
+    n = max(1, int(round(duration * FPS)))
+    centre = rng.uniform(0.35, 0.65, 2)
+    half = rng.uniform(0.15, 0.25)
+    direction = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1),
+                 "still": (0, 0), "diagonal": (1, 1)}[motion]
+    d = np.array(direction, dtype=float) / max(1.0, np.hypot(*direction))
+    start = centre - d * half
+    velocity = 2 * half * d / 2.0   # covers the segment in the paper's 2-second window
+    return render_frames(n, shape, color, tuple(start), tuple(velocity), seed=seed)
+
+
+def make_dataset(root, n_groups=25, clips_per_group=1, classes=CLASSES, short_every=8, seed=0,
+                 progress=False):
+    """Write a small data set in UCF-101's layout under ``root``:
+
+        root/videos/<Class>/v_<Class>_gXX_cYY.avi    XviD AVI, 320x240, 25 fps
+        root/splits/classInd.txt, trainlist01.txt, testlist01.txt   (CRLF, 1-based labels)
+
+    Groups 1-7 are the test list, the rest the train list (as split 1). Every
+    ``short_every``-th clip lasts 1.1-1.9 s (shorter than the sampler's 2 s); the others 2.4 s.
+    A group shares its scene (background) within a class, as UCF-101's groups do.
+    Returns the list of clip paths written.
+    """
+    from tqdm import tqdm
+    rng = np.random.default_rng(seed)
+    videos, splits = os.path.join(root, "videos"), os.path.join(root, "splits")
+    os.makedirs(splits, exist_ok=True)
+    jobs = [(c, g, k) for c in range(len(classes)) for g in range(1, n_groups + 1)
+            for k in range(1, clips_per_group + 1)]
+    written = []
+    for number, (c, group, clip) in enumerate(tqdm(jobs, desc="videos", disable=not progress)):
+        name, shape, color, motion = classes[c]
+        duration = rng.uniform(1.1, 1.9) if number % short_every == short_every - 1 else 2.4
+        frames = clip_frames(motion, shape, color, rng, seed * 100003 + group * 1000 + c, duration)
+        path = clip_path(name, group, clip)
+        os.makedirs(os.path.join(videos, name), exist_ok=True)
+        write_video(os.path.join(videos, path), frames)
+        written.append((path, c, group))
+    with open(os.path.join(splits, "classInd.txt"), "w", newline="") as f:
+        f.writelines(f"{i + 1} {cls[0]}\r\n" for i, cls in enumerate(classes))
+    with open(os.path.join(splits, "trainlist01.txt"), "w", newline="") as f:
+        f.writelines(f"{p} {c + 1}\r\n" for p, c, g in written if g not in TEST_GROUPS)
+    with open(os.path.join(splits, "testlist01.txt"), "w", newline="") as f:
+        f.writelines(f"{p}\r\n" for p, c, g in written if g in TEST_GROUPS)
+    return [p for p, _, _ in written]

@@ -1,0 +1,116 @@
+"""Command line: extract CaffeNet codes from UCF-101 videos, merge shards.
+
+    python -m caffe_extract extract --videos data/UCF-101 --splits data/ucfTrainTestlist
+    python -m caffe_extract merge --out features/split1_train_fc7.h5 features/split1_train_fc7.h5.shard*
+"""
+import argparse
+import os
+import sys
+
+DESCRIPTION = """\
+Extract CaffeNet codes of UCF-101 videos, as Giel & Diaz (2015) did: 10 frames evenly over the
+first 2 seconds of each video, each whole frame resized to 227x227 with caffe.io's
+preprocessing, through BVLC CaffeNet, keeping FC7 (post-ReLU; --layer fc6 for FC6). Writes one
+HDF5 store per subset, OUT_DIR/split{K}_{train,test}_{layer}.h5 (schema: README, "Feature
+store"). Resumable: rerun the same command after a crash or kill and it continues where it
+stopped. On a cluster, run one --shard i/n per job and `merge` the shard files."""
+
+
+def parse_shard(text):
+    try:
+        i, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard takes i/n, e.g. 0/4, not {text!r}") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"--shard i/n needs 0 <= i < n, got {text}")
+    return i, n
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m caffe_extract", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    ex = commands.add_parser("extract", help="videos -> codes (resumable)", description=DESCRIPTION,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex.add_argument("--videos", required=True, help="folder holding the class folders of .avi files")
+    ex.add_argument("--splits", required=True,
+                    help="folder holding classInd.txt, trainlist0K.txt, testlist0K.txt")
+    ex.add_argument("--split", type=int, default=1, choices=(1, 2, 3), help="official split (1)")
+    ex.add_argument("--subset", default="both", choices=("train", "test", "both"))
+    ex.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
+    ex.add_argument("--out-dir", default="features", help="where the stores go (%(default)s)")
+    weights = ex.add_mutually_exclusive_group()
+    weights.add_argument("--weights", help="CaffeNet .caffemodel (default: "
+                         "models/bvlc_reference_caffenet.caffemodel, see `make weights`)")
+    weights.add_argument("--random-weights", type=int, metavar="SEED",
+                         help="a seeded random-weight CaffeNet written by real Caffe (demo and "
+                              "tests only: the codes are not the paper's)")
+    ex.add_argument("--backend", default="caffe", choices=("caffe", "torch"),
+                    help="caffe: real pycaffe on the CPU (the reference); torch: the PyTorch port")
+    ex.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (%(default)s)")
+    ex.add_argument("--workers", type=int, default=1, help="decoding processes (%(default)s)")
+    ex.add_argument("--batch-videos", type=int, default=4, help="videos per CNN batch (%(default)s)")
+    ex.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
+                    help="process chunks I, I+N, ... only; then `merge` (default 0/1: all)")
+    ex.add_argument("--no-progress", action="store_true", help="no progress bar")
+    mg = commands.add_parser("merge", help="join shard stores into one store")
+    mg.add_argument("--out", required=True, help="the merged store to write")
+    mg.add_argument("shards", nargs="+", help="the shard stores (…h5.shard0of4, …)")
+    return parser
+
+
+def resolve_weights(args):
+    """(path, note) of the CaffeNet weights to use; a clear error when there are none."""
+    from .weights import DEFAULT_PATH, WeightsError
+    if args.random_weights is not None:
+        from .random_model import cached_random_caffemodel
+        return cached_random_caffemodel(args.random_weights), \
+            f"RANDOM weights (seed {args.random_weights}): codes are NOT CaffeNet's, numbers are not the paper's"
+    path = args.weights or str(DEFAULT_PATH)
+    if not os.path.isfile(path):
+        raise WeightsError(f"no CaffeNet weights at {path}: run `make weights`, or put "
+                           "bvlc_reference_caffenet.caffemodel there, or pass --weights PATH")
+    return path, ""
+
+
+def main(argv=None):
+    from .caffemodel import CaffeModelError
+    from .frames import VideoReadError
+    from .pycaffe import CaffeUnavailable
+    from .ucf101 import SplitFileError
+    from .weights import WeightsError
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "merge":
+            from .pipeline import merge
+            print(merge(args.shards, args.out))
+            return 0
+        return run_extract(args)
+    except (SplitFileError, WeightsError, CaffeModelError, CaffeUnavailable, VideoReadError,
+            RuntimeError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def run_extract(args):
+    from .pipeline import ExtractConfig, extract, summarize
+    weights, note = resolve_weights(args)
+    if note:
+        print(f"*** {note} ***", file=sys.stderr)
+    os.makedirs(args.out_dir, exist_ok=True)
+    subsets = ("train", "test") if args.subset == "both" else (args.subset,)
+    for subset in subsets:
+        out = os.path.join(args.out_dir, f"split{args.split}_{subset}_{args.layer}.h5")
+        config = ExtractConfig(videos=args.videos, splits=args.splits, out=out, weights=weights,
+                               subset=subset, split=args.split, layer=args.layer,
+                               backend=args.backend, device=args.device, workers=args.workers,
+                               batch_videos=args.batch_videos, shard=args.shard,
+                               weights_note=note, progress=not args.no_progress)
+        path, failures = extract(config)
+        summarize(failures)
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

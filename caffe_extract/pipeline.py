@@ -1,0 +1,330 @@
+"""UCF-101 videos -> 10 frames each -> CaffeNet codes -> one HDF5 store. Resumable, shardable.
+
+    extract(ExtractConfig(videos=..., splits=..., subset="train", out="train_fc7.h5", ...))
+
+How it runs: worker processes decode and preprocess videos (``frames.read_clip``,
+``preprocess``) ahead of the network, a bounded number at a time; the main process runs the
+CNN on batches of ``batch_videos`` videos and writes results in *chunks* of ``chunk``
+consecutive videos of the list, each chunk an atomic file in ``OUT.parts/``. Killed at any
+moment (even SIGKILL), a rerun skips the chunks already written. Batches never cross chunk
+boundaries, so a resumed or sharded run computes every chunk with the same batches as an
+uninterrupted run, and the final store is identical. ``--shard i/n`` takes chunks
+i, i+n, i+2n, ...; ``merge`` joins the shards' stores into the one a single run writes.
+Unreadable and missing videos are recorded in the store with the reason, and summarised.
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import frames as framelib
+from .store import read_store, write_store
+from .ucf101 import VideoIndex, read_split
+
+LAYER_BLOBS = {"fc7": "relu7", "fc6": "relu6"}  # the codes: post-ReLU (see README, "Which FC7")
+
+
+@dataclass
+class ExtractConfig:
+    """Everything that decides an extraction's result (saved in the store and the manifest)."""
+
+    videos: str                      # folder with the class folders of .avi files
+    splits: str                      # folder with classInd.txt, trainlist0K.txt, testlist0K.txt
+    out: str                         # the HDF5 store to write
+    weights: str                     # the .caffemodel
+    subset: str = "train"            # "train" or "test"
+    split: int = 1
+    layer: str = "fc7"
+    backend: str = "caffe"
+    device: str = "cpu"
+    decoder: str = "pyav"
+    resize: str = "torch"            # preprocess's resize: "torch" (fast) or "skimage" (caffe.io's)
+    workers: int = 1                 # decoding processes (0: decode in the main process)
+    batch_videos: int = 4            # videos per CNN batch (x 10 frames)
+    chunk: int = 32                  # videos per resumable chunk
+    shard: tuple = (0, 1)            # (i, n): this run takes chunks i, i + n, ...
+    weights_note: str = ""           # e.g. "random weights (seed 0)": goes into the store
+    progress: bool = True
+    extra_attrs: dict = field(default_factory=dict)
+
+
+def code_version():
+    """The project version, and the git commit when run from a checkout."""
+    from importlib import metadata
+    try:
+        version = metadata.version("giel-diaz-action-rnn")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, cwd=os.path.dirname(__file__), timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{version} ({commit})" if commit else version
+
+
+def load_video(job):
+    """Worker: (index, path or None, n, span, decoder, resize) -> (index, batch, times, error)."""
+    index, path, n, span, decoder, resize = job
+    if path is None:
+        return index, None, None, "missing: not found under the video folder"
+    try:
+        clip, times = framelib.read_clip(path, n, span, decoder)
+    except framelib.VideoReadError as error:  # the reason without this machine's path
+        return index, None, None, str(error).replace(f"{path}: ", "", 1)
+    from .preprocess import preprocess
+    return index, preprocess(clip, resize=resize), times, None
+
+
+def _init_worker():
+    import torch
+    torch.set_num_threads(1)  # the network in the main process has the cores
+
+
+def ordered_imap(function, jobs, workers, prefetch):
+    """function(job) for every job, results in order, at most ``prefetch`` running ahead."""
+    if workers == 0:
+        yield from map(function, jobs)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+        pending = deque()
+        for job in jobs:
+            pending.append(pool.submit(function, job))
+            if len(pending) >= prefetch:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+class Extraction:
+    """One extraction run: the video list, the chunks, their files, the final store."""
+
+    def __init__(self, config):
+        self.config = config
+        self.classes, train, test = read_split(config.splits, config.split)
+        if config.subset not in ("train", "test"):
+            raise ValueError(f"subset must be 'train' or 'test', got {config.subset!r}")
+        if config.layer not in LAYER_BLOBS:
+            raise ValueError(f"layer must be one of {sorted(LAYER_BLOBS)}, got {config.layer!r}")
+        self.videos = train if config.subset == "train" else test
+        i, n = config.shard
+        if not 0 <= i < n:
+            raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
+        n_chunks = -(-len(self.videos) // config.chunk)
+        self.chunks = [k for k in range(n_chunks) if k % n == i]
+        self.target = shard_path(config.out, config.shard)  # the store this run writes
+        self.parts = self.target + ".parts"
+
+    def chunk_range(self, k):
+        return range(k * self.config.chunk, min((k + 1) * self.config.chunk, len(self.videos)))
+
+    def chunk_path(self, k):
+        return os.path.join(self.parts, f"chunk-{k:05d}.npz")
+
+    def manifest(self):
+        c = self.config
+        listing = "\n".join(v.path for v in self.videos).encode()
+        return {"videos_sha1": hashlib.sha1(listing).hexdigest(), "split": c.split,
+                "subset": c.subset, "layer": c.layer, "backend": c.backend, "decoder": c.decoder,
+                "resize": c.resize, "batch_videos": c.batch_videos, "chunk": c.chunk,
+                "weights": os.path.abspath(c.weights)}
+
+    def prepare_parts(self):
+        """Create OUT.parts, or check that the one there belongs to the same extraction."""
+        path = os.path.join(self.parts, "manifest.json")
+        os.makedirs(self.parts, exist_ok=True)
+        mine = self.manifest()
+        if os.path.exists(path):
+            with open(path) as f:
+                theirs = json.load(f)
+            if theirs != mine:
+                diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
+                raise RuntimeError(f"{self.parts} holds a different extraction ({diff}); delete "
+                                   "it to start over, or rerun with the same settings to resume")
+        else:
+            _atomic_json(path, mine)
+        for name in os.listdir(self.parts):
+            if name.endswith(".tmp"):  # left by a killed run
+                os.remove(os.path.join(self.parts, name))
+
+    def pending(self):
+        return [k for k in self.chunks if not os.path.exists(self.chunk_path(k))]
+
+
+def _atomic_json(path, obj):
+    with open(path + ".tmp", "w") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def _save_chunk(path, indices, features, times, failures):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, indices=np.asarray(indices, np.int64), features=features,
+                 times=np.asarray(times, np.float32).reshape(len(indices), -1),
+                 failed=np.array([i for i, _ in failures], np.int64),
+                 reasons=np.array([r for _, r in failures], dtype=str))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def run_chunks(extraction, backend):
+    """Compute and save every pending chunk of this shard."""
+    c = extraction.config
+    blob = LAYER_BLOBS[c.layer]
+    index = VideoIndex(c.videos)
+    pending = extraction.pending()
+    jobs = ((i, index.locate(extraction.videos[i].path), framelib.N_FRAMES, framelib.SPAN,
+             c.decoder, c.resize) for k in pending for i in extraction.chunk_range(k))
+    total = sum(len(extraction.chunk_range(k)) for k in pending)
+    results = ordered_imap(load_video, jobs, c.workers, prefetch=max(2, 2 * c.workers + c.batch_videos))
+    bar = _bar(total, c.progress, f"{c.subset} {c.layer}")
+    for k in pending:
+        indices, codes, times, failures, batch = [], [], [], [], []
+
+        def flush():
+            if batch:
+                out = backend.forward(np.concatenate([b for _, b, _ in batch]), (blob,))[blob]
+                codes.append(out.reshape(len(batch), framelib.N_FRAMES, -1))
+                indices.extend(i for i, _, _ in batch)
+                times.extend(t for _, _, t in batch)
+                bar.update(len(batch))
+                batch.clear()
+
+        for _ in extraction.chunk_range(k):
+            i, frames, clip_times, error = next(results)
+            if error is not None:
+                failures.append((i, error))
+                bar.update(1)
+                continue
+            batch.append((i, frames, clip_times))
+            if len(batch) == c.batch_videos:
+                flush()
+        flush()
+        features = np.concatenate(codes) if codes else np.zeros((0, framelib.N_FRAMES, 0), np.float32)
+        _save_chunk(extraction.chunk_path(k), indices, features, times, failures)
+    bar.close()
+
+
+def _bar(total, enabled, desc):
+    from tqdm import tqdm
+    return tqdm(total=total, unit="video", desc=desc, disable=not enabled, dynamic_ncols=True)
+
+
+def collect(extraction):
+    """Records (in list order) and failures of all this shard's chunks."""
+    parts = [np.load(extraction.chunk_path(k)) for k in extraction.chunks]
+    indices = np.concatenate([p["indices"] for p in parts]).astype(np.int64)
+    dims = [p["features"].shape[-1] for p in parts if len(p["indices"])]
+    features = np.concatenate([p["features"] for p in parts if len(p["indices"])]) if dims else \
+        np.zeros((0, framelib.N_FRAMES, 0), np.float32)
+    times = np.concatenate([p["times"] for p in parts if len(p["indices"])]) if dims else \
+        np.zeros((0, framelib.N_FRAMES), np.float32)
+    failed = [(int(i), str(r)) for p in parts for i, r in zip(p["failed"], p["reasons"])]
+    videos = extraction.videos
+    records = {"index": indices, "features": features, "frame_times": times,
+               "labels": [videos[i].label for i in indices], "video": [videos[i].path for i in indices],
+               "group": [videos[i].group for i in indices]}
+    return records, failed
+
+
+def store_attrs(extraction, provenance):
+    c = extraction.config
+    from .preprocess import channel_mean
+    mean = ", ".join(f"{m:.3f}" for m in channel_mean())
+    attrs = {
+        "layer": f"{c.layer} (post-ReLU: Caffe layer {LAYER_BLOBS[c.layer]})",
+        "split": c.split, "subset": c.subset, "n_videos_listed": len(extraction.videos),
+        "preprocessing": ("caffe.io: full frame resized to 227x227 (bilinear, no anti-aliasing, "
+                          f"as skimage in 2015; resize={c.resize}), RGB->BGR, x255, minus ImageNet "
+                          f"mean per channel (BGR {mean})"),
+        "sampler": (f"{framelib.N_FRAMES} frames at t_i = i*{framelib.SPAN}/{framelib.N_FRAMES} s; "
+                    "frame int(fps*t + 1e-5); clips shorter than the span repeat their last frame"),
+        "decoder": c.decoder, "code_version": code_version(),
+        "weights": c.weights_note or os.path.basename(c.weights),
+    }
+    attrs.update({k: str(v) for k, v in provenance.items()})
+    attrs.update(c.extra_attrs)
+    return attrs
+
+
+def shard_path(out, shard):
+    i, n = shard
+    return out if n == 1 else f"{out}.shard{i}of{n}"
+
+
+def extract(config):
+    """Run (or resume) an extraction; returns the path of the store written and the failures."""
+    from .backends import open_backend
+    extraction = Extraction(config)
+    target = extraction.target
+    extraction.prepare_parts()
+    backend = open_backend(config.backend, config.weights, config.device)
+    run_chunks(extraction, backend)
+    records, failed = collect(extraction)
+    attrs = store_attrs(extraction, backend.provenance)
+    failures = [(extraction.videos[i].path, reason) for i, reason in failed]
+    index = records.pop("index")
+    extra = None
+    if config.shard[1] > 1:  # a shard keeps its list positions, for `merge`
+        attrs["shard"] = f"{config.shard[0]}/{config.shard[1]}"
+        extra = {"index": index, "failed_index": np.array([i for i, _ in failed], np.int64)}
+    write_store(target, records, failures, extraction.classes, attrs, extra)
+    shutil.rmtree(extraction.parts)
+    return target, failures
+
+
+def merge(shard_files, out):
+    """Join the stores of shards 0/n .. n-1/n into the store one run would have written."""
+    import h5py
+    parts = []
+    for path in shard_files:
+        data = read_store(path)
+        with h5py.File(path, "r") as f:
+            if "index" not in f:
+                raise ValueError(f"{path} is not a shard store (no 'index'): was it made with --shard?")
+            data["index"], data["failed_index"] = f["index"][()], f["failed_index"][()]
+        parts.append(data)
+    attrs = [{k: v for k, v in p["attrs"].items() if k != "shard"} for p in parts]
+    if any(a.keys() != attrs[0].keys() or any(str(a[k]) != str(attrs[0][k]) for k in a) for a in attrs):
+        raise ValueError("the shards come from different extractions (their attributes differ)")
+    shards = sorted(p["attrs"]["shard"] for p in parts)
+    n = int(shards[0].split("/")[1])
+    if shards != [f"{i}/{n}" for i in range(n)]:
+        raise ValueError(f"need shards 0/{n} .. {n - 1}/{n} exactly once, got {shards}")
+    index = np.concatenate([p["index"] for p in parts])
+    failed_index = np.concatenate([p["failed_index"] for p in parts])
+    listed = int(attrs[0]["n_videos_listed"])
+    if sorted(np.concatenate([index, failed_index]).tolist()) != list(range(listed)):
+        raise ValueError("the shards do not cover every listed video exactly once")
+    order = np.argsort(index, kind="stable")
+    records = {k: np.concatenate([p[k] for p in parts])[order]
+               for k in ("features", "labels", "video", "group", "frame_times")}
+    records["video"] = list(records["video"])
+    failed = sorted(zip(failed_index.tolist(),
+                        (v for p in parts for v in p["failed_video"]),
+                        (r for p in parts for r in p["failed_reason"])))
+    write_store(out, records, [(v, r) for _, v, r in failed], list(parts[0]["classes"]), attrs[0])
+    return out
+
+
+def summarize(failures, stream=sys.stderr):
+    """Print the failures at the end of a run."""
+    if not failures:
+        return
+    print(f"{len(failures)} video(s) could not be used (recorded in the store):", file=stream)
+    for video, reason in failures[:20]:
+        print(f"  {video}: {reason}", file=stream)
+    if len(failures) > 20:
+        print(f"  ... and {len(failures) - 20} more", file=stream)
+

@@ -1,0 +1,84 @@
+"""The feature store: one HDF5 file per (split, subset, layer), and a Dataset over it.
+
+Schema (N videos, T = 10 frames, D = 4096):
+
+    features     float32 (N, T, D)   CaffeNet codes of the sampled frames
+    labels       int64   (N,)        0-based class index (classInd.txt's index - 1)
+    video        str     (N,)        path as listed in the split file, "Class/v_Class_gXX_cYY.avi"
+    group        int32   (N,)        UCF-101 group (gXX): same actors and scene
+    frame_times  float32 (N, T)      seconds of the frames actually used (clamped on short clips)
+    classes      str     (C,)        class names, index = label
+    failed_video str     (F,)        videos that could not be read, and why:
+    failed_reason str    (F,)
+    attributes: layer, backend, device, weights_sha1, caffe_version, torch_version,
+                preprocessing, sampler, decoder, split, subset, code_version, n_videos_listed
+
+Videos keep the order of the split file; failed videos are left out of ``features`` and listed
+in ``failed_*``. Files are written to a temporary name and renamed: a reader never sees a
+half-written store.
+"""
+import os
+
+import h5py
+import numpy as np
+
+STR = h5py.string_dtype()
+FIELDS = ("features", "labels", "video", "group", "frame_times")
+
+
+def write_store(path, records, failures, classes, attrs, extra=None):
+    """Write a store atomically. records: dict of the FIELDS as arrays/lists (N entries each,
+    in order); failures: list of (video, reason); attrs: provenance (str/number values);
+    extra: more datasets, name -> array (a shard's indices)."""
+    partial = f"{path}.{os.getpid()}.tmp"
+    n = len(records["video"])
+    with h5py.File(partial, "w") as f:
+        f.create_dataset("features", data=np.asarray(records["features"], np.float32).reshape(
+            (n,) + tuple(np.shape(records["features"])[1:])), chunks=None)
+        f.create_dataset("labels", data=np.asarray(records["labels"], np.int64).reshape(n))
+        f.create_dataset("video", data=np.array(records["video"], dtype=object), dtype=STR)
+        f.create_dataset("group", data=np.asarray(records["group"], np.int32).reshape(n))
+        f.create_dataset("frame_times", data=np.asarray(records["frame_times"], np.float32))
+        f.create_dataset("classes", data=np.array(classes, dtype=object), dtype=STR)
+        f.create_dataset("failed_video", data=np.array([v for v, _ in failures], dtype=object), dtype=STR)
+        f.create_dataset("failed_reason", data=np.array([r for _, r in failures], dtype=object), dtype=STR)
+        for key, value in sorted((extra or {}).items()):
+            f.create_dataset(key, data=value)
+        for key, value in sorted(attrs.items()):
+            f.attrs[key] = value
+    os.replace(partial, path)
+
+
+def read_store(path, features=True):
+    """The whole store as a dict of NumPy arrays (str for text) plus "attrs"."""
+    with h5py.File(path, "r") as f:
+        out = {k: f[k][()] for k in FIELDS if features or k != "features"}
+        for key in ("video", "classes", "failed_video", "failed_reason"):
+            out[key] = f[key].asstr()[()]
+        out["attrs"] = dict(f.attrs)
+    return out
+
+
+class FeatureDataset:
+    """A ``torch.utils.data.Dataset`` of (codes (T, D) float32 tensor, label) from a store,
+    held in memory (UCF-101's 13,320 x 10 x 4096 float32 codes take 2.2 GB).
+
+    indices: optional subset (e.g. a validation split by groups).
+    """
+
+    def __init__(self, path, indices=None):
+        import torch
+        data = read_store(path)
+        keep = np.arange(len(data["labels"])) if indices is None else np.asarray(indices)
+        self.features = torch.from_numpy(np.ascontiguousarray(data["features"][keep]))
+        self.labels = torch.from_numpy(data["labels"][keep])
+        self.video = data["video"][keep]
+        self.group = data["group"][keep]
+        self.classes = list(data["classes"])
+        self.attrs = data["attrs"]
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.features[i], self.labels[i]
