@@ -50,6 +50,8 @@ def build_parser():
     ex.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (%(default)s)")
     ex.add_argument("--workers", type=int, default=1, help="decoding processes (%(default)s)")
     ex.add_argument("--batch-videos", type=int, default=4, help="videos per CNN batch (%(default)s)")
+    ex.add_argument("--chunk", type=int, default=32,
+                    help="videos per resumable chunk: a kill loses at most one chunk (%(default)s)")
     ex.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
                     help="process chunks I, I+N, ... only; then `merge` (default 0/1: all)")
     ex.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -104,7 +106,7 @@ def run_extract(args):
         config = ExtractConfig(videos=args.videos, splits=args.splits, out=out, weights=weights,
                                subset=subset, split=args.split, layer=args.layer,
                                backend=args.backend, device=args.device, workers=args.workers,
-                               batch_videos=args.batch_videos, shard=args.shard,
+                               batch_videos=args.batch_videos, chunk=args.chunk, shard=args.shard,
                                weights_note=note, progress=not args.no_progress)
         path, failures = extract(config)
         summarize(failures)

@@ -1,0 +1,161 @@
+"""Get UCF-101: download (resumable), verify, unpack safely.  `make data` runs this.
+
+    python -m caffe_extract.data [--root data]
+
+Files (from the UCF Center for Research in Computer Vision):
+
+- ``UCF101.rar`` (about 6.5 GB): the 13,320 videos in ``UCF-101/<Class>/``. UCF publishes no
+  checksum for it; we check its content instead: 101 class folders, 13,320 ``.avi`` files and
+  every video listed in the three splits present (``verify_videos``).
+- ``UCF101TrainTestSplits-RecognitionTask.zip`` (113,943 bytes), SHA-256 as recorded by
+  TensorFlow Datasets' checksum list for the same URL.
+
+Downloads resume where they stopped (HTTP Range) into ``*.part`` files. Unpacking refuses any
+archive member that would land outside the target folder (absolute paths, ``..``). The RAR is
+unpacked with ``unar`` (Debian package ``unar``; installed with apt when missing).
+Where the host cannot be reached, it fails at once and says where to put the files by hand.
+"""
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import zipfile
+
+BASE = "https://www.crcv.ucf.edu/data/UCF101/"
+VIDEOS = {"name": "UCF101.rar", "url": BASE + "UCF101.rar", "sha256": None}
+SPLITS = {"name": "UCF101TrainTestSplits-RecognitionTask.zip",
+          "url": BASE + "UCF101TrainTestSplits-RecognitionTask.zip", "size": 113943,
+          "sha256": "5c0d1a53b8ed364a2ac830a73f405e51bece7d98ce1254fd19ed4a36b224bd27"}
+N_CLASSES, N_VIDEOS = 101, 13320
+
+
+class DataError(RuntimeError):
+    """The data cannot be had, or is not what it should be."""
+
+
+def sha256(path, chunk=1 << 22):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(url, dest, expected_sha256=None, timeout=30, progress=True):
+    """Download ``url`` to ``dest``, resuming a ``dest.part`` left by an earlier try."""
+    if os.path.isfile(dest):
+        return dest
+    partial = dest + ".part"
+    done = os.path.getsize(partial) if os.path.exists(partial) else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            if done and response.status != 206:  # the server ignored Range: start over
+                done = 0
+            total = int(response.headers.get("Content-Length") or 0) + done or None
+            from tqdm import tqdm
+            with open(partial, "ab" if done else "wb") as out, \
+                    tqdm(total=total, initial=done, unit="B", unit_scale=True,
+                         desc=os.path.basename(dest), disable=not progress) as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+                    bar.update(len(block))
+    except (urllib.error.URLError, OSError) as error:
+        raise DataError(
+            f"cannot download {url}: {getattr(error, 'reason', error)}.\n"
+            f"Download it on a machine that can reach the host and put it at {dest}, then rerun "
+            "`make data` (it verifies and unpacks files already there).") from None
+    if expected_sha256 is not None and sha256(partial) != expected_sha256:
+        os.remove(partial)
+        raise DataError(f"{url}: the download's SHA-256 is not {expected_sha256}: refused (deleted)")
+    os.replace(partial, dest)
+    return dest
+
+
+def safe_members(names, target):
+    """Raise DataError if any archive member would be written outside ``target``."""
+    root = os.path.realpath(target)
+    for name in names:
+        path = os.path.realpath(os.path.join(root, name))
+        if os.path.isabs(name) or not (path == root or path.startswith(root + os.sep)):
+            raise DataError(f"archive member {name!r} would land outside {target}: refused")
+
+
+def unpack_zip(archive, target):
+    with zipfile.ZipFile(archive) as z:
+        safe_members(z.namelist(), target)
+        z.extractall(target)
+
+
+def unpack_rar(archive, target):
+    """Unpack with unar after checking every member's path with lsar."""
+    if shutil.which("unar") is None or shutil.which("lsar") is None:
+        install = ["apt-get", "install", "-y", "-qq", "unar"]
+        if os.geteuid() != 0:
+            install.insert(0, "sudo")
+        if subprocess.run(install).returncode != 0:
+            raise DataError("need the 'unar' tool to unpack UCF101.rar: apt-get install unar")
+    listing = subprocess.run(["lsar", archive], capture_output=True, text=True)
+    if listing.returncode != 0:
+        raise DataError(f"cannot list {archive}: {listing.stderr.strip() or listing.stdout[-500:]}")
+    safe_members([line.strip() for line in listing.stdout.splitlines()[1:] if line.strip()], target)
+    result = subprocess.run(["unar", "-quiet", "-force-skip", "-no-directory", "-output-directory",
+                             target, archive], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DataError(f"unar failed on {archive}: {result.stderr.strip()}")
+
+
+def verify_videos(video_root, split_dir):
+    """Check the unpacked videos: class folders, video count, every listed video present."""
+    from .ucf101 import VideoIndex, read_split
+    folders = [d for d in os.listdir(video_root) if os.path.isdir(os.path.join(video_root, d))]
+    count = sum(name.endswith(".avi") for _, _, files in os.walk(video_root) for name in files)
+    if len(folders) != N_CLASSES or count != N_VIDEOS:
+        raise DataError(f"{video_root}: {len(folders)} class folders and {count} videos, "
+                        f"expected {N_CLASSES} and {N_VIDEOS}: incomplete or not UCF-101")
+    index = VideoIndex(video_root)
+    for split in (1, 2, 3):
+        _, train, test = read_split(split_dir, split)
+        missing = [v.path for v in train + test if index.locate(v.path) is None]
+        if missing:
+            raise DataError(f"split {split} lists {len(missing)} videos not in {video_root}, "
+                            f"e.g. {missing[:3]}")
+
+
+def get_ucf101(root="data", progress=True):
+    """Download, verify and unpack UCF-101 under ``root``; returns (video folder, split folder)."""
+    os.makedirs(root, exist_ok=True)
+    video_root, split_dir = os.path.join(root, "UCF-101"), os.path.join(root, "ucfTrainTestlist")
+    if not os.path.isdir(split_dir):
+        zip_path = download(SPLITS["url"], os.path.join(root, SPLITS["name"]), SPLITS["sha256"],
+                            progress=progress)
+        if sha256(zip_path) != SPLITS["sha256"]:
+            raise DataError(f"{zip_path} is not the official split file (SHA-256 differs)")
+        unpack_zip(zip_path, root)
+    if not os.path.isdir(video_root):
+        rar_path = download(VIDEOS["url"], os.path.join(root, VIDEOS["name"]), progress=progress)
+        unpack_rar(rar_path, root)
+    verify_videos(video_root, split_dir)
+    return video_root, split_dir
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m caffe_extract.data",
+                                     description="Download, verify and unpack UCF-101.")
+    parser.add_argument("--root", default="data", help="where to put it (%(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        videos, splits = get_ucf101(args.root)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"UCF-101 ready: videos in {videos}, splits in {splits}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

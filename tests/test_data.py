@@ -1,0 +1,97 @@
+"""Getting UCF-101: resumable verified downloads, safe unpacking, clear failures."""
+import hashlib
+import http.server
+import os
+import threading
+import time
+import zipfile
+
+import pytest
+
+from caffe_extract import data
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files, honouring 'Range: bytes=N-' as a real download host does."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        path = self.translate_path(self.path)
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return
+        with open(path, "rb") as f:
+            body = f.read()
+        start = 0
+        if self.headers.get("Range", "").startswith("bytes="):
+            start = int(self.headers["Range"][6:].rstrip("-"))
+            self.send_response(206)
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        self.wfile.write(body[start:])
+
+
+@pytest.fixture
+def host(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = lambda *a, **k: RangeHandler(*a, directory=str(root), **k)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_download_resumes_a_partial_file(host, tmp_path):
+    root, url = host
+    payload = os.urandom(2_000_000)
+    (root / "UCF101.rar").write_bytes(payload)
+    dest = tmp_path / "UCF101.rar"
+    (tmp_path / "UCF101.rar.part").write_bytes(payload[:700_000])  # an interrupted download
+    data.download(f"{url}/UCF101.rar", str(dest), hashlib.sha256(payload).hexdigest(), progress=False)
+    assert dest.read_bytes() == payload and not (tmp_path / "UCF101.rar.part").exists()
+
+
+def test_download_refuses_a_wrong_checksum(host, tmp_path):
+    root, url = host
+    (root / "splits.zip").write_bytes(b"not the split file")
+    with pytest.raises(data.DataError, match="refused"):
+        data.download(f"{url}/splits.zip", str(tmp_path / "splits.zip"), "0" * 64, progress=False)
+    assert not list(tmp_path.glob("splits.zip*"))
+
+
+def test_unreachable_host_fails_fast_with_instructions(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(data.SPLITS, "url", "http://127.0.0.1:9/splits.zip")
+    start = time.monotonic()
+    assert data.main(["--root", str(tmp_path)]) == 1
+    assert time.monotonic() - start < 10
+    err = capsys.readouterr().err
+    assert "cannot download http://127.0.0.1:9/splits.zip" in err
+    assert f"put it at {tmp_path}" in err
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "/etc/evil", "ok/../../evil"])
+def test_unpacking_refuses_paths_outside_the_target(tmp_path, name):
+    archive = tmp_path / "bad.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("ucfTrainTestlist/classInd.txt", "1 A\n")
+        z.writestr(name, "x")
+    target = tmp_path / "out"
+    with pytest.raises(data.DataError, match="outside"):
+        data.unpack_zip(archive, target)
+    assert not (tmp_path / "evil.txt").exists() and not target.exists()
+
+
+def test_safe_members_accepts_a_normal_tree(tmp_path):
+    data.safe_members(["UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi", "UCF-101/"], tmp_path)
+
+
+def test_verify_videos_finds_an_incomplete_tree(tmp_path):
+    (tmp_path / "UCF-101" / "ApplyEyeMakeup").mkdir(parents=True)
+    (tmp_path / "UCF-101" / "ApplyEyeMakeup" / "v_ApplyEyeMakeup_g01_c01.avi").write_bytes(b"")
+    with pytest.raises(data.DataError, match="1 class folders and 1 videos, expected 101 and 13320"):
+        data.verify_videos(tmp_path / "UCF-101", tmp_path)

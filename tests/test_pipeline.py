@@ -1,0 +1,148 @@
+"""The extraction pipeline end to end on generated videos: store schema, failures, resume after
+SIGKILL, shards + merge, both backends."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from caffe_extract.__main__ import main
+from caffe_extract.pipeline import ExtractConfig, extract
+from caffe_extract.store import FeatureDataset, read_store
+from caffe_extract.synthetic import CLASSES, make_dataset
+
+FIELDS = ("features", "labels", "video", "group", "frame_times", "classes", "failed_video",
+          "failed_reason")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """3 classes x 8 groups in UCF-101's layout (test: groups 1-7), some clips shorter than
+    2 s, plus a corrupt file, a zero-byte file and a listed video that is missing."""
+    root = tmp_path_factory.mktemp("ucf")
+    make_dataset(root, n_groups=8, classes=CLASSES[:3], short_every=4, seed=1)
+    videos = root / "videos"
+    (videos / "RiseUp" / "v_RiseUp_g02_c01.avi").write_bytes(b"RIFF" + bytes(range(256)) * 40)
+    (videos / "RiseUp" / "v_RiseUp_g03_c01.avi").write_bytes(b"")
+    (videos / "RollLeft" / "v_RollLeft_g04_c01.avi").unlink()
+    return root
+
+
+def run(dataset, out, weights, **kw):
+    config = ExtractConfig(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
+                           out=str(out), weights=weights, subset="test", progress=False, **kw)
+    return extract(config)
+
+
+def assert_same_store(a, b):
+    x, y = read_store(a), read_store(b)
+    for key in FIELDS:
+        np.testing.assert_array_equal(x[key], y[key], err_msg=key)
+    assert {k: str(v) for k, v in x["attrs"].items()} == {k: str(v) for k, v in y["attrs"].items()}
+
+
+@pytest.fixture(scope="module")
+def reference_store(dataset, random_caffemodel, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "test_fc7.h5"
+    run(dataset, out, random_caffemodel, backend="torch", workers=0, chunk=4, batch_videos=2)
+    return out
+
+
+def test_store_schema_and_failures(reference_store, dataset):
+    data = read_store(reference_store)
+    listed = [line.strip() for line in (dataset / "splits" / "testlist01.txt").read_text().splitlines()]
+    failed = {"RiseUp/v_RiseUp_g02_c01.avi", "RiseUp/v_RiseUp_g03_c01.avi",
+              "RollLeft/v_RollLeft_g04_c01.avi"}
+    assert list(data["video"]) == [v for v in listed if v not in failed]   # list order kept
+    n = len(data["video"])
+    assert data["features"].shape == (n, 10, 4096) and data["features"].dtype == np.float32
+    assert data["labels"].dtype == np.int64 and set(data["labels"]) == {0, 1, 2}
+    assert list(data["labels"]) == [["RollLeft", "RollRight", "RiseUp"].index(v.split("/")[0])
+                                    for v in data["video"]]
+    assert list(data["group"]) == [int(v.split("_g")[1][:2]) for v in data["video"]]
+    assert list(data["classes"]) == ["RollLeft", "RollRight", "RiseUp"]
+    assert (data["features"] >= 0).all() and (data["features"] > 0).mean() > 0.2   # post-ReLU
+    assert data["frame_times"].shape == (n, 10)
+    assert (data["frame_times"][:, -1] < 1.8).any()          # short clips: last frame repeated
+    reasons = dict(zip(data["failed_video"], data["failed_reason"]))
+    assert set(reasons) == failed
+    assert reasons["RollLeft/v_RollLeft_g04_c01.avi"].startswith("missing")
+    assert "cannot decode" in reasons["RiseUp/v_RiseUp_g03_c01.avi"]
+    attrs = data["attrs"]
+    assert attrs["layer"].startswith("fc7") and attrs["backend"] == "torch"
+    assert len(attrs["weights_sha1"]) == 40 and attrs["n_videos_listed"] == len(listed)
+    for key in ("preprocessing", "sampler", "code_version", "decoder", "torch_version"):
+        assert attrs[key]
+    ds = FeatureDataset(reference_store)
+    x, y = ds[0]
+    assert len(ds) == n and x.shape == (10, 4096) and int(y) == data["labels"][0]
+
+
+def test_caffe_backend_gives_the_same_codes(reference_store, dataset, random_caffemodel, tmp_path):
+    out = tmp_path / "caffe.h5"
+    run(dataset, out, random_caffemodel, backend="caffe", workers=1, chunk=4, batch_videos=2)
+    ours, theirs = read_store(reference_store), read_store(out)
+    assert list(ours["video"]) == list(theirs["video"])
+    gap = np.abs(ours["features"] - theirs["features"]).max() / np.abs(theirs["features"]).max()
+    assert gap <= 1e-5
+    assert theirs["attrs"]["caffe_version"].startswith("BVLC Caffe")
+
+
+def test_shards_merge_into_the_single_run_store(reference_store, dataset, random_caffemodel, tmp_path):
+    out = tmp_path / "test_fc7.h5"
+    shards = [run(dataset, out, random_caffemodel, backend="torch", workers=0, chunk=4,
+                  batch_videos=2, shard=(i, 3))[0] for i in range(3)]
+    assert sorted(os.path.basename(s) for s in shards) == \
+        [f"test_fc7.h5.shard{i}of3" for i in range(3)]
+    merged = tmp_path / "merged.h5"
+    assert main(["merge", "--out", str(merged)] + shards[::-1]) == 0
+    assert_same_store(merged, reference_store)
+    assert main(["merge", "--out", str(tmp_path / "bad.h5")] + shards[:2]) == 1  # one missing
+
+
+def test_resume_after_sigkill_gives_the_same_store(reference_store, dataset, random_caffemodel,
+                                                  tmp_path):
+    out_dir = tmp_path / "features"
+    command = [sys.executable, "-m", "caffe_extract", "extract", "--videos", str(dataset / "videos"),
+               "--splits", str(dataset / "splits"), "--subset", "test", "--weights",
+               random_caffemodel, "--backend", "torch", "--workers", "0", "--chunk", "4",
+               "--batch-videos", "2", "--out-dir", str(out_dir), "--no-progress"]
+    parts = out_dir / "split1_test_fc7.h5.parts"
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        if parts.exists() and len(list(parts.glob("chunk-*.npz"))) >= 2:
+            break
+        time.sleep(0.05)
+    assert child.poll() is None, "the run ended before it could be killed"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    done_before = len(list(parts.glob("chunk-*.npz")))
+    assert 2 <= done_before < 6 and not (out_dir / "split1_test_fc7.h5").exists()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert not parts.exists()
+    assert_same_store(out_dir / "split1_test_fc7.h5", reference_store)
+
+
+def test_parts_of_another_extraction_are_refused(dataset, random_caffemodel, tmp_path):
+    out = tmp_path / "x.h5"
+    os.makedirs(str(out) + ".parts")
+    (tmp_path / "x.h5.parts" / "manifest.json").write_text('{"layer": "fc6"}')
+    with pytest.raises(RuntimeError, match="holds a different extraction"):
+        run(dataset, out, random_caffemodel, backend="torch", workers=0)
+
+
+def test_cli_errors_are_clear(dataset, tmp_path, capsys):
+    code = main(["extract", "--videos", str(dataset / "videos"), "--splits", str(tmp_path),
+                 "--weights", str(tmp_path / "none.caffemodel")])
+    assert code == 1 and "no CaffeNet weights at" in capsys.readouterr().err
+    (tmp_path / "w.caffemodel").write_bytes(b"x")
+    code = main(["extract", "--videos", str(dataset / "videos"), "--splits", str(tmp_path),
+                 "--weights", str(tmp_path / "w.caffemodel")])
+    assert code == 1 and "classInd.txt" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["extract", "--videos", "v", "--splits", "s", "--shard", "3/2"])
