@@ -28,12 +28,21 @@ endif
 # and regenerate its fixtures; elsewhere the committed fixtures are used alone.
 ORACLE_IF_AVAILABLE := $(if $(ORACLE_PYTHON),oracle)
 
-.PHONY: setup caffe weights oracle test parity bench clean help
+# The real data set and its codes (`make data extract`).
+DATA     ?= data
+FEATURES ?= features
+BACKEND  ?= caffe
+WORKERS  ?= 1
+LAYER    ?= fc7
+
+.PHONY: setup caffe weights data extract oracle test parity bench clean help
 
 help:
 	@echo "make setup    create .venv ($(PYTHON)) and install the project"
 	@echo "make caffe    build real BVLC Caffe (pycaffe, CPU) into the venv (cached)"
 	@echo "make weights  download BVLC CaffeNet's weights to models/ and verify their SHA1"
+	@echo "make data     download, verify and unpack UCF-101 into $(DATA)/"
+	@echo "make extract  UCF-101 split 1 -> CaffeNet $(LAYER) codes in $(FEATURES)/ (BACKEND=caffe|torch)"
 	@echo "make parity   torch vs NumPy reference vs finite differences vs Lasagne 0.1; CaffeNet port vs pycaffe"
 	@echo "make bench    speed benchmarks (CaffeNet: pycaffe vs the PyTorch port)"
 	@echo "make test     the whole test suite (tests/ and parity_tests/)"
@@ -61,6 +70,13 @@ $(CAFFE_STAMP): $(STAMP) scripts/build_caffe.sh
 weights: setup
 	$(PY) -m caffe_extract.weights
 
+data: setup
+	$(PY) -m caffe_extract.data --root $(DATA)
+
+extract: setup caffe data
+	$(PY) -m caffe_extract extract --videos $(DATA)/UCF-101 --splits $(DATA)/ucfTrainTestlist \
+	  --out-dir $(FEATURES) --layer $(LAYER) --backend $(BACKEND) --workers $(WORKERS)
+
 oracle: $(ORACLE)/.installed
 
 $(ORACLE)/.installed:
@@ -83,6 +99,7 @@ parity: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
 bench: setup caffe
 	@mkdir -p bench
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md
+	$(PY) -m caffe_extract.bench --pipeline --out bench/pipeline.md
 
 clean:
 	rm -rf $(VENV) $(ORACLE)

@@ -1,11 +1,19 @@
-"""Benchmark: CaffeNet images/s, real pycaffe vs the PyTorch port, measured in one run.
+"""Benchmarks, each measured as ratios within one run:
 
     python -m caffe_extract.bench [--caffemodel PATH] [--repeats 5]     # or: make bench
+    python -m caffe_extract.bench --pipeline [--videos 40]
 
-Both backends run the same preprocessed frames to ``relu7`` (the codes), batch sizes 1 and 10,
-on the CPU (and CUDA where PyTorch sees a GPU). Reports the median of ``--repeats`` timed runs
-after one warm-up run, and the port's speed-up over pycaffe. Without ``--caffemodel`` it uses
-the seeded random-weight CaffeNet (same arithmetic, same speed as the real weights).
+Default: CaffeNet images/s, real pycaffe vs the PyTorch port, on the same preprocessed frames
+to ``relu7`` (the codes), batch sizes 1 and 10, on the CPU (and CUDA where PyTorch sees a GPU);
+the median of ``--repeats`` timed runs after one warm-up run.
+
+``--pipeline``: end-to-end videos/s of the extraction pipeline (pycaffe backend) on generated
+UCF-101-like videos, against (a) the bound, pycaffe's forward alone on the same preprocessed
+frames in the same batches, and (b) the naive way, moviepy ``get_frame`` per frame, caffe.io's
+Transformer, then one pycaffe forward per image.
+
+Without ``--caffemodel`` both use the seeded random-weight CaffeNet (same arithmetic, same
+speed as the real weights).
 """
 import argparse
 import os
@@ -62,16 +70,100 @@ def table(rows):
     return "\n".join(lines)
 
 
+def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8):
+    """(what, videos/s) for the pipeline, its bound and the naive way, on the same videos.
+
+    The pipeline's rate is its steady state: videos after the first chunk divided by the time
+    from the first chunk's end to the last's (start-up, a one-time cost, is left out).
+    """
+    import tempfile
+    from .frames import read_frames, sample_times
+    from .paths import DEPLOY_PROTOTXT, MEAN_FILE
+    from .pipeline import Extraction, ExtractConfig, run_chunks
+    from .pycaffe import import_caffe
+    from .synthetic import CLASSES, make_dataset
+    with tempfile.TemporaryDirectory() as root:
+        make_dataset(root, n_groups=7 + -(-n_videos // len(CLASSES)), classes=CLASSES)
+        config = ExtractConfig(videos=os.path.join(root, "videos"),
+                               splits=os.path.join(root, "splits"),
+                               out=os.path.join(root, "train.h5"), weights=caffemodel,
+                               subset="train", backend="caffe", workers=workers,
+                               batch_videos=batch_videos, chunk=chunk, progress=False)
+        rates = {}
+        for name in ("caffe", "torch"):
+            config.backend, config.out = name, os.path.join(root, f"{name}.h5")
+            extraction = Extraction(config)
+            extraction.prepare_parts()
+            backend = open_backend(name, caffemodel)
+            stamps = []
+            run_chunks(extraction, backend,
+                       on_chunk=lambda k, n: stamps.append((time.perf_counter(), n)))
+            rates[name] = sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0])
+            paths = [os.path.join(root, "videos", v.path) for v in extraction.videos]
+            n = len(paths)
+            # the bound: the network alone, same frames, same batches
+            batches = [preprocess(np.concatenate([read_frames(p) for p in paths[i:i + batch_videos]]),
+                                  resize="torch") for i in range(0, n, batch_videos)]
+            start = time.perf_counter()
+            for batch in batches:
+                backend.forward(batch, ("relu7",))
+            rates[name + " bound"] = n / (time.perf_counter() - start)
+        # (b) naive: moviepy get_frame per frame, caffe.io, one forward per image
+        caffe = import_caffe()
+        from moviepy import VideoFileClip
+        net = caffe.Net(str(DEPLOY_PROTOTXT), caffemodel, caffe.TEST)
+        transformer = caffe.io.Transformer({"data": (1, 3, 227, 227)})
+        transformer.set_transpose("data", (2, 0, 1))
+        transformer.set_channel_swap("data", (2, 1, 0))
+        transformer.set_raw_scale("data", 255.0)
+        transformer.set_mean("data", np.load(MEAN_FILE).mean(1).mean(1))
+        net.blobs["data"].reshape(1, 3, 227, 227)
+        naive_videos = paths[:max(4, n // 4)]  # it is slow: time a quarter of the videos
+        start = time.perf_counter()
+        for path in naive_videos:
+            clip = VideoFileClip(path, audio=False)
+            for t in sample_times(clip.duration, fps=clip.fps):
+                image = clip.get_frame(t).astype(np.float32) / 255.0
+                net.blobs["data"].data[...] = transformer.preprocess("data", image)
+                net.forward(end="relu7")
+            clip.close()
+        naive = len(naive_videos) / (time.perf_counter() - start)
+    return [("pipeline, pycaffe backend (steady state)", rates["caffe"]),
+            ("bound: pycaffe forward alone, same batches", rates["caffe bound"]),
+            ("pipeline, PyTorch port backend (steady state)", rates["torch"]),
+            ("bound: PyTorch port forward alone, same batches", rates["torch bound"]),
+            ("naive: moviepy get_frame + caffe.io + pycaffe forward per image", naive)]
+
+
+def pipeline_table(rows):
+    caffe, caffe_bound, port, port_bound, naive = (v for _, v in rows)
+    lines = ["| what | videos/s |", "|---|---|"] + [f"| {w} | {v:.2f} |" for w, v in rows]
+    lines += ["", f"pycaffe pipeline: {caffe / caffe_bound:.2f}x its bound, {caffe / naive:.2f}x naive",
+              f"PyTorch-port pipeline: {port / port_bound:.2f}x its bound, {port / naive:.2f}x naive"]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m caffe_extract.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--caffemodel", help="a CaffeNet .caffemodel (default: seeded random weights)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", help="also write the table to this Markdown file")
+    parser.add_argument("--pipeline", action="store_true", help="benchmark the extraction pipeline")
+    parser.add_argument("--videos", type=int, default=40, help="--pipeline: about how many videos")
+    parser.add_argument("--workers", type=int, default=1, help="--pipeline: decoding processes")
     args = parser.parse_args(argv)
     if args.caffemodel is None:
         from .random_model import cached_random_caffemodel
         args.caffemodel = cached_random_caffemodel(seed=0)
+    if args.pipeline:
+        text = (f"Extraction pipeline, {os.cpu_count()} CPUs, {args.workers} decoding worker(s)\n\n"
+                + pipeline_table(pipeline_rows(args.caffemodel, args.videos, args.workers, 4)))
+        print(text)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(text + "\n")
+        return 0
     rows = run(args.caffemodel, args.repeats)
     text = (f"CaffeNet forward to relu7, median of {args.repeats} runs; {platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads)\n\n"

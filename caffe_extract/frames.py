@@ -59,17 +59,21 @@ def _read_pyav(path, n, span):
             stream.thread_type = "AUTO"
             fps = float(stream.average_rate or stream.guessed_rate)
             wanted = [frame_index(i * span / n, fps) for i in range(n)]
-            decoded = []
+            rgb, count, last = {}, 0, None      # convert only the frames we keep
             for frame in container.decode(stream):
-                decoded.append(frame.to_ndarray(format="rgb24"))
-                if len(decoded) > max(wanted):
+                if count in wanted:
+                    rgb[count] = frame.to_ndarray(format="rgb24")
+                last, count = frame, count + 1
+                if count > max(wanted):
                     break
+            if count == 0:
+                raise VideoReadError(f"{path}: no video frame")
+            indices = [min(i, count - 1) for i in wanted]       # clamp to the last frame
+            if count - 1 not in rgb and count - 1 in indices:
+                rgb[count - 1] = last.to_ndarray(format="rgb24")
     except (av.error.FFmpegError, IndexError, ValueError, ZeroDivisionError, TypeError) as error:
         raise VideoReadError(f"{path}: cannot decode ({type(error).__name__}: {error})") from None
-    if not decoded:
-        raise VideoReadError(f"{path}: no video frame")
-    indices = [min(i, len(decoded) - 1) for i in wanted]       # clamp to the last frame
-    return np.stack([decoded[i] for i in indices]), np.array(indices) / fps
+    return np.stack([rgb[i] for i in indices]), np.array(indices) / fps
 
 
 def _read_moviepy(path, n, span):

@@ -178,8 +178,8 @@ def _save_chunk(path, indices, features, times, failures):
     os.replace(tmp, path)
 
 
-def run_chunks(extraction, backend):
-    """Compute and save every pending chunk of this shard."""
+def run_chunks(extraction, backend, on_chunk=None):
+    """Compute and save every pending chunk of this shard; ``on_chunk(k, n_videos)`` after each."""
     c = extraction.config
     blob = LAYER_BLOBS[c.layer]
     index = VideoIndex(c.videos)
@@ -213,6 +213,8 @@ def run_chunks(extraction, backend):
         flush()
         features = np.concatenate(codes) if codes else np.zeros((0, framelib.N_FRAMES, 0), np.float32)
         _save_chunk(extraction.chunk_path(k), indices, features, times, failures)
+        if on_chunk is not None:
+            on_chunk(k, len(extraction.chunk_range(k)))
     bar.close()
 
 

