@@ -1,4 +1,4 @@
-# Two commands matter (see README.md):  `make parity` and `make test`.
+# Two commands matter (see README.md):  `make demo` and `make test`.
 # Every target depends on `setup`, which is a no-op once .venv is built.
 
 PYTHON ?= $(shell scripts/find_python.sh 3.11)
@@ -35,14 +35,22 @@ BACKEND  ?= caffe
 WORKERS  ?= 1
 LAYER    ?= fc7
 
-.PHONY: setup caffe weights data extract oracle test parity bench clean help
+# Training on the real codes (`make train`, `make train MODELS="rnn birnn"`).
+MODELS  ?= average rnn lstm birnn
+RESULTS ?= results/ucf101-split1
+# The embedded default: a synthetic UCF-101, random-weight CaffeNet, the four paper models.
+DEMO    ?= demo
+
+.PHONY: setup caffe weights data extract train demo oracle test parity bench clean help
 
 help:
+	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 7 minutes): results/demo/"
 	@echo "make setup    create .venv ($(PYTHON)) and install the project"
 	@echo "make caffe    build real BVLC Caffe (pycaffe, CPU) into the venv (cached)"
 	@echo "make weights  download BVLC CaffeNet's weights to models/ and verify their SHA1"
 	@echo "make data     download, verify and unpack UCF-101 into $(DATA)/"
 	@echo "make extract  UCF-101 split 1 -> CaffeNet $(LAYER) codes in $(FEATURES)/ (BACKEND=caffe|torch)"
+	@echo "make train    train and evaluate MODELS on the codes: $(RESULTS)/"
 	@echo "make parity   torch vs NumPy reference vs finite differences vs Lasagne 0.1; CaffeNet port vs pycaffe"
 	@echo "make bench    speed benchmarks (CaffeNet: pycaffe vs the PyTorch port)"
 	@echo "make test     the whole test suite (tests/ and parity_tests/)"
@@ -76,6 +84,17 @@ data: setup
 extract: setup caffe data
 	$(PY) -m caffe_extract extract --videos $(DATA)/UCF-101 --splits $(DATA)/ucfTrainTestlist \
 	  --out-dir $(FEATURES) --layer $(LAYER) --backend $(BACKEND) --workers $(WORKERS)
+
+train: setup
+	$(PY) -m rnn_models.train --features $(FEATURES) --layer $(LAYER) --models $(MODELS) --out $(RESULTS)
+
+# Every step resumes: rerunning `make demo` after an interruption continues where it stopped.
+demo: setup caffe
+	$(PY) -m caffe_extract.synthetic --root $(DEMO)/data --groups 25 --clips 2
+	$(PY) -m caffe_extract extract --videos $(DEMO)/data/videos --splits $(DEMO)/data/splits \
+	  --out-dir $(DEMO)/features --random-weights 0 --backend caffe --workers 1
+	$(PY) -m rnn_models.train --features $(DEMO)/features --out results/demo --hidden 128 \
+	  --lr 0.003 --epochs 100 --patience 0 --seeds 3
 
 oracle: $(ORACLE)/.installed
 

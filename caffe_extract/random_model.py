@@ -6,7 +6,9 @@ They are generated on demand and cached (about 244 MB each; never committed):
     path = cached_random_caffemodel(seed=0)
 
 Weights: He-scaled normals, N(0, 2 / fan_in), so that activations keep their scale through the
-ReLUs and the codes are informative, not vanishing; biases N(0, 0.01^2). Needs pycaffe.
+ReLUs and the codes are informative, neither vanishing nor exploding; conv1's are divided by
+64, the order of the mean-subtracted pixel values, so that activations are of order 1 as in
+the real CaffeNet (its relu7 codes average about 1). Biases N(0, 0.01^2). Needs pycaffe.
 """
 import os
 
@@ -14,6 +16,9 @@ import numpy as np
 
 from .paths import CACHE, DEPLOY_PROTOTXT
 from .pycaffe import import_caffe
+
+INPUT_SCALE = 64.0   # mean-subtracted pixel values are of this order
+VERSION = 2          # of the recipe below: part of the cached file's name
 
 
 def write_random_caffemodel(path, seed=0):
@@ -23,7 +28,8 @@ def write_random_caffemodel(path, seed=0):
     rng = np.random.default_rng(seed)
     for name, (weight, bias) in net.params.items():
         fan_in = int(np.prod(weight.data.shape[1:]))
-        weight.data[...] = rng.normal(0.0, np.sqrt(2.0 / fan_in), weight.data.shape)
+        scale = np.sqrt(2.0 / fan_in) / (INPUT_SCALE if name == "conv1" else 1.0)
+        weight.data[...] = rng.normal(0.0, scale, weight.data.shape)
         bias.data[...] = rng.normal(0.0, 0.01, bias.data.shape)
     net.save(str(path))
 
@@ -31,7 +37,7 @@ def write_random_caffemodel(path, seed=0):
 def cached_random_caffemodel(seed=0, cache=None):
     """Path of the random CaffeNet for ``seed``, written first if it is not cached yet."""
     folder = os.path.join(str(cache or CACHE), "models")
-    path = os.path.join(folder, f"caffenet-random-seed{seed}.caffemodel")
+    path = os.path.join(folder, f"caffenet-random-v{VERSION}-seed{seed}.caffemodel")
     if not os.path.exists(path):
         os.makedirs(folder, exist_ok=True)
         partial = f"{path}.{os.getpid()}.part"

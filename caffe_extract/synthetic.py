@@ -14,11 +14,13 @@ import numpy as np
 HEIGHT, WIDTH, FPS = 240, 320, 25
 
 
-def background(seed, height=HEIGHT, width=WIDTH):
-    """A seeded scene: two-colour gradient, a blurred random texture and a few stripes."""
+def background(seed, height=HEIGHT, width=WIDTH, contrast=1.0):
+    """A seeded scene: two-colour gradient, a blurred random texture and a few stripes.
+    ``contrast`` scales how far the scene's colours stray from mid-grey."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width] / np.array([height, width])[:, None, None]
-    c0, c1 = rng.uniform(30, 220, 3), rng.uniform(30, 220, 3)
+    c0 = 125 + contrast * rng.uniform(-95, 95, 3)
+    c1 = 125 + contrast * rng.uniform(-95, 95, 3)
     t = (x * np.cos(rng.uniform(0, np.pi)) + y * np.sin(rng.uniform(0, np.pi)))[..., None]
     scene = c0 * (1 - t) + c1 * t
     texture = rng.normal(0, 1, (height // 8 + 1, width // 8 + 1))
@@ -26,21 +28,21 @@ def background(seed, height=HEIGHT, width=WIDTH):
     kernel = np.ones(5) / 5                                                  # then smoothed
     texture = np.apply_along_axis(np.convolve, 1, texture, kernel, "same")
     texture = np.apply_along_axis(np.convolve, 0, texture, kernel, "same")
-    scene += 25 * texture[..., None]
+    scene += contrast * 25 * texture[..., None]
     for _ in range(3):                                                       # stripes
         row = rng.integers(0, height - 6)
-        scene[row:row + rng.integers(2, 6)] = rng.uniform(0, 255, 3)
+        scene[row:row + rng.integers(2, 6)] = 125 + contrast * rng.uniform(-125, 125, 3)
     return scene
 
 
 def render_frames(n, shape="disk", color=(220, 40, 40), start=(0.2, 0.5), velocity=(0.3, 0.0),
-                  radius=0.12, seed=0, fps=FPS, height=HEIGHT, width=WIDTH):
+                  radius=0.12, seed=0, fps=FPS, height=HEIGHT, width=WIDTH, contrast=1.0):
     """n frames (uint8 (n, H, W, 3) RGB) of an object moving over a seeded background.
 
     start, velocity: position (x, y) as fractions of the width/height, and its change per
     second. shape: "disk" or "square"; radius as a fraction of the height.
     """
-    scene = background(seed, height, width)
+    scene = background(seed, height, width, contrast)
     yy, xx = np.mgrid[0:height, 0:width]
     r = radius * height
     frames = np.empty((n, height, width, 3), dtype=np.uint8)
@@ -85,14 +87,15 @@ def write_video(path, frames, fps=FPS, quality=4):
 CLASSES = (
     ("RollLeft", "disk", (220, 40, 40), "left"),
     ("RollRight", "disk", (220, 40, 40), "right"),
-    ("RiseUp", "square", (40, 200, 70), "up"),
-    ("FallDown", "square", (40, 200, 70), "down"),
+    ("PushLeft", "square", (40, 200, 70), "left"),
+    ("PushRight", "square", (40, 200, 70), "right"),
     ("BlueDiskStill", "disk", (40, 80, 230), "still"),
     ("OrangeBoxStill", "square", (240, 150, 30), "still"),
     ("PurpleDiagonal", "disk", (160, 60, 200), "diagonal"),
     ("CyanBoxDiagonal", "square", (40, 210, 210), "diagonal"),
 )
 TEST_GROUPS = range(1, 8)  # as UCF-101's split 1: groups 1-7 are the test set
+RADIUS, CONTRAST = 0.25, 0.35  # the actor is large and the scenes are calm, as in many UCF clips
 
 
 def clip_path(cls, group, clip):
@@ -102,14 +105,17 @@ def clip_path(cls, group, clip):
 def clip_frames(motion, shape, color, rng, seed, duration):
     """Frames of one clip: the object travels a random segment in ``duration`` seconds."""
     n = max(1, int(round(duration * FPS)))
-    centre = rng.uniform(0.35, 0.65, 2)
-    half = rng.uniform(0.15, 0.25)
+    centre = rng.uniform(0.45, 0.55, 2)
+    half = rng.uniform(0.25, 0.32)            # it crosses most of the frame in 2 s
     direction = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1),
                  "still": (0, 0), "diagonal": (1, 1)}[motion]
     d = np.array(direction, dtype=float) / max(1.0, np.hypot(*direction))
     start = centre - d * half
-    velocity = 2 * half * d / 2.0   # covers the segment in the paper's 2-second window
-    return render_frames(n, shape, color, tuple(start), tuple(velocity), seed=seed)
+    # the segment is covered between the first and the last sampled time (0 and 1.8 s), so
+    # the sampled positions of "left" and "right" are the same set, in reverse order
+    velocity = 2 * half * d / 1.8
+    return render_frames(n, shape, color, tuple(start), tuple(velocity), radius=RADIUS, seed=seed,
+                         contrast=CONTRAST)
 
 
 def make_dataset(root, n_groups=25, clips_per_group=1, classes=CLASSES, short_every=8, seed=0,
@@ -146,3 +152,30 @@ def make_dataset(root, n_groups=25, clips_per_group=1, classes=CLASSES, short_ev
     with open(os.path.join(splits, "testlist01.txt"), "w", newline="") as f:
         f.writelines(f"{p}\r\n" for p, c, g in written if g in TEST_GROUPS)
     return [p for p, _, _ in written]
+
+
+def main(argv=None):
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog="python -m caffe_extract.synthetic",
+        description="Write a small synthetic data set in UCF-101's layout (see make_dataset).")
+    parser.add_argument("--root", required=True, help="where to write videos/ and splits/")
+    parser.add_argument("--groups", type=int, default=25, help="groups per class (%(default)s)")
+    parser.add_argument("--clips", type=int, default=2, help="clips per group (%(default)s)")
+    parser.add_argument("--classes", type=int, default=len(CLASSES),
+                        help="use the first N classes (the first 4 are the two temporal pairs)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    done = os.path.join(args.root, "splits", "testlist01.txt")
+    if os.path.exists(done):   # written last: the set is complete
+        print(f"{args.root}: already there")
+        return 0
+    paths = make_dataset(args.root, args.groups, args.clips, CLASSES[:args.classes], seed=args.seed,
+                         progress=True)
+    print(f"{args.root}: {len(paths)} videos of {args.classes} classes")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main())

@@ -25,8 +25,8 @@ def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("ucf")
     make_dataset(root, n_groups=8, classes=CLASSES[:3], short_every=4, seed=1)
     videos = root / "videos"
-    (videos / "RiseUp" / "v_RiseUp_g02_c01.avi").write_bytes(b"RIFF" + bytes(range(256)) * 40)
-    (videos / "RiseUp" / "v_RiseUp_g03_c01.avi").write_bytes(b"")
+    (videos / "PushLeft" / "v_PushLeft_g02_c01.avi").write_bytes(b"RIFF" + bytes(range(256)) * 40)
+    (videos / "PushLeft" / "v_PushLeft_g03_c01.avi").write_bytes(b"")
     (videos / "RollLeft" / "v_RollLeft_g04_c01.avi").unlink()
     return root
 
@@ -54,23 +54,23 @@ def reference_store(dataset, random_caffemodel, tmp_path_factory):
 def test_store_schema_and_failures(reference_store, dataset):
     data = read_store(reference_store)
     listed = [line.strip() for line in (dataset / "splits" / "testlist01.txt").read_text().splitlines()]
-    failed = {"RiseUp/v_RiseUp_g02_c01.avi", "RiseUp/v_RiseUp_g03_c01.avi",
+    failed = {"PushLeft/v_PushLeft_g02_c01.avi", "PushLeft/v_PushLeft_g03_c01.avi",
               "RollLeft/v_RollLeft_g04_c01.avi"}
     assert list(data["video"]) == [v for v in listed if v not in failed]   # list order kept
     n = len(data["video"])
     assert data["features"].shape == (n, 10, 4096) and data["features"].dtype == np.float32
     assert data["labels"].dtype == np.int64 and set(data["labels"]) == {0, 1, 2}
-    assert list(data["labels"]) == [["RollLeft", "RollRight", "RiseUp"].index(v.split("/")[0])
+    assert list(data["labels"]) == [["RollLeft", "RollRight", "PushLeft"].index(v.split("/")[0])
                                     for v in data["video"]]
     assert list(data["group"]) == [int(v.split("_g")[1][:2]) for v in data["video"]]
-    assert list(data["classes"]) == ["RollLeft", "RollRight", "RiseUp"]
+    assert list(data["classes"]) == ["RollLeft", "RollRight", "PushLeft"]
     assert (data["features"] >= 0).all() and (data["features"] > 0).mean() > 0.2   # post-ReLU
     assert data["frame_times"].shape == (n, 10)
     assert (data["frame_times"][:, -1] < 1.8).any()          # short clips: last frame repeated
     reasons = dict(zip(data["failed_video"], data["failed_reason"]))
     assert set(reasons) == failed
     assert reasons["RollLeft/v_RollLeft_g04_c01.avi"].startswith("missing")
-    assert "cannot decode" in reasons["RiseUp/v_RiseUp_g03_c01.avi"]
+    assert "cannot decode" in reasons["PushLeft/v_PushLeft_g03_c01.avi"]
     attrs = data["attrs"]
     assert attrs["layer"].startswith("fc7") and attrs["backend"] == "torch"
     assert len(attrs["weights_sha1"]) == 40 and attrs["n_videos_listed"] == len(listed)

@@ -1,0 +1,127 @@
+"""Training and evaluation: learning, determinism, resume after a kill, the results files."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from caffe_extract.store import write_store
+from rnn_models import train as T
+
+N_CLASSES, D = 4, 32
+
+
+def toy_store(path, n_per_group, groups, seed):
+    """Codes in which the class shows as a prototype pattern plus noise."""
+    rng = np.random.default_rng(seed)
+    features, labels, videos, group = [], [], [], []
+    prototypes = np.random.default_rng(123).normal(0, 1, (N_CLASSES, D)).astype(np.float32)
+    for g in groups:
+        for c in range(N_CLASSES):
+            for k in range(n_per_group):
+                x = np.abs(rng.normal(0, 0.3, (10, D))).astype(np.float32)
+                x += np.abs(prototypes[c])
+                features.append(x)
+                labels.append(c)
+                videos.append(f"C{c}/v_C{c}_g{g:02d}_c{k + 1:02d}.avi")
+                group.append(g)
+    records = {"features": np.stack(features), "labels": labels, "video": videos, "group": group,
+               "frame_times": np.tile(np.arange(10) * 0.2, (len(labels), 1))}
+    write_store(path, records, [], [f"C{c}" for c in range(N_CLASSES)],
+                {"weights": "RANDOM weights (seed 0): test", "layer": "fc7"})
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("features")
+    toy_store(folder / "split1_train_fc7.h5", 3, range(8, 16), seed=0)
+    toy_store(folder / "split1_test_fc7.h5", 2, range(1, 4), seed=1)
+    return folder
+
+
+def test_load_data_carves_validation_by_groups(features):
+    train, val, test, info = T.load_data(str(features), val_groups=2)
+    assert len(val.y) == 2 * 3 * N_CLASSES and len(train.y) == 6 * 3 * N_CLASSES
+    assert len(test.y) == 3 * 2 * N_CLASSES and len(info["val_groups"]) == 2
+    assert train.x.dtype == torch.float32 and train.x.shape[1:] == (10, D)
+
+
+@pytest.mark.parametrize("model", ["average", "rnn", "lstm", "birnn"])
+def test_loss_falls_and_accuracy_beats_chance(features, tmp_path, model):
+    train, val, _, _ = T.load_data(str(features), val_groups=2)
+    config = T.TrainConfig(model=model, hidden_dim=16, lr=0.003, epochs=15, batch_size=16)
+    record = T.train_run(config, train, val, N_CLASSES, str(tmp_path), progress=False)
+    history = record["history"]
+    assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
+    assert record["best"]["val_acc"] >= 0.9 > 1 / N_CLASSES
+
+
+def test_checkpoints_are_plain_state_dicts(features, tmp_path):
+    train, val, _, _ = T.load_data(str(features), val_groups=2)
+    config = T.TrainConfig(model="rnn", hidden_dim=8, epochs=2, batch_size=16)
+    T.train_run(config, train, val, N_CLASSES, str(tmp_path), progress=False)
+    saved = torch.load(tmp_path / "checkpoints" / f"{config.run_id()}.pt", weights_only=True)
+    assert saved["epoch"] == 2 and set(saved["model"]) >= {"W_ih", "W_hh", "W_s"}
+    assert len((tmp_path / "logs" / f"{config.run_id()}.jsonl").read_text().splitlines()) == 2
+
+
+def command(features, out, epochs=40):
+    return [sys.executable, "-m", "rnn_models.train", "--features", str(features), "--out", str(out),
+            "--models", "average", "lstm", "--hidden", "16", "--lr", "0.003", "--seeds", "2",
+            "--epochs", str(epochs), "--patience", "0", "--batch-size", "8", "--val-groups", "2",
+            "--no-progress"]
+
+
+def results_of(out):
+    data = json.loads((out / "table.json").read_text())
+    data["settings"].pop("out")
+    return data
+
+
+def test_deterministic_and_resumable_after_kill(features, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert subprocess.run(command(features, first), capture_output=True).returncode == 0
+    child = subprocess.Popen(command(features, second), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    checkpoints = second / "checkpoints"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        done = [p for p in checkpoints.glob("lstm*.pt")] if checkpoints.exists() else []
+        if done:
+            break
+        time.sleep(0.02)
+    assert child.poll() is None, "training ended before it could be killed"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert not (second / "table.json").exists()
+    result = subprocess.run(command(features, second), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert results_of(first) == results_of(second)
+
+
+def test_results_files(features, tmp_path):
+    out = tmp_path / "results"
+    assert T.main(command(features, out, epochs=5)[3:]) == 0
+    for name in ("table.md", "table.json", "curves.png", "confusion_average.png",
+                 "confusion_lstm.png", "per_class.csv", "figure7_pca.png"):
+        assert (out / name).stat().st_size > 0, name
+    table = (out / "table.md").read_text()
+    assert table.startswith("*** RANDOM weights")
+    assert "| Average |" in table and "| 50.5 | 50.0 |" in table and "| LSTM |" in table
+    data = json.loads((out / "table.json").read_text())
+    model = data["models"][1]
+    assert model["model"] == "lstm" and len(model["runs"]) == 2
+    assert set(model) >= {"chosen", "search", "train_acc_mean", "val_acc_std", "test_acc_mean"}
+    assert data["banner"] and data["provenance"]["layer"] == "fc7"
+    assert data["paper"]["rnn"] == [52.2, 49.1]
+    rows = (out / "per_class.csv").read_text().splitlines()
+    assert rows[0] == "class,average,lstm" and len(rows) == 1 + N_CLASSES
+
+
+def test_missing_store_is_a_clear_error(tmp_path, capsys):
+    assert T.main(["--features", str(tmp_path)]) == 1
+    assert "run the extraction first" in capsys.readouterr().err
