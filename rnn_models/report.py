@@ -104,6 +104,13 @@ def confusion(labels, predicted, n_classes):
     return matrix
 
 
+def _suptitle(fig, note, width):
+    """The random-weights banner across the top of a figure, wrapped to fit."""
+    import textwrap
+    if note:
+        fig.suptitle("\n".join(textwrap.wrap(note, width)), fontsize=7, color="red")
+
+
 def _pyplot():
     import matplotlib
     matplotlib.use("Agg")
@@ -122,11 +129,10 @@ def plot_curves(results, path, note=""):
         ax.axvline(r["runs"][0]["best_epoch"], color="grey", linestyle=":", label="chosen epoch")
         ax.set_title(NAMES.get(r["model"], r["model"]))
         ax.set_xlabel("epoch")
-        ax.set_ylim(0, 1)
+        ax.set_ylim(0, 1.03)
     axes[0][0].set_ylabel("accuracy")
     axes[0][0].legend(loc="lower right", fontsize=8)
-    if note:
-        fig.suptitle(note, fontsize=7, color="red")
+    _suptitle(fig, note, 40 * len(results))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -144,8 +150,7 @@ def plot_confusion(matrix, classes, title, path, note=""):
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{title}: test confusion (row-normalised)", fontsize=9)
-    if note:
-        fig.suptitle(note, fontsize=6, color="red")
+    _suptitle(fig, note, 70)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -172,8 +177,7 @@ def figure7(store_path, path, note="", n_classes=10, seed=0):
     ax.set_ylabel("principal component 2")
     ax.set_title("Time-averaged CNN codes, PCA (the paper's Figure 7)", fontsize=9)
     ax.legend(fontsize=6, markerscale=1.5)
-    if note:
-        fig.suptitle(note, fontsize=6, color="red")
+    _suptitle(fig, note, 90)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
