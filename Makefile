@@ -119,6 +119,7 @@ bench: setup caffe
 	@mkdir -p bench
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md
 	$(PY) -m caffe_extract.bench --pipeline --out bench/pipeline.md
+	$(PY) -m rnn_models.bench --out bench/training.md
 
 clean:
 	rm -rf $(VENV) $(ORACLE)

@@ -1,5 +1,7 @@
-"""Shared fixtures: real pycaffe, and a seeded random-weight CaffeNet written by it."""
+"""Shared fixtures: real pycaffe, a seeded random-weight CaffeNet written by it, a file host."""
+import http.server
 import os
+import threading
 
 import pytest
 
@@ -23,3 +25,39 @@ def random_caffemodel(caffe):
     """A CaffeNet .caffemodel with seeded random weights, saved by real Caffe (cached)."""
     from caffe_extract.random_model import cached_random_caffemodel
     return cached_random_caffemodel(seed=0)
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files, honouring 'Range: bytes=N-' as a real download host does."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        path = self.translate_path(self.path)
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return
+        with open(path, "rb") as f:
+            body = f.read()
+        start = 0
+        if self.headers.get("Range", "").startswith("bytes="):
+            start = int(self.headers["Range"][6:].rstrip("-"))
+            self.send_response(206)
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        self.wfile.write(body[start:])
+
+
+@pytest.fixture
+def http_host(tmp_path):
+    """(folder, base URL): a file server on 127.0.0.1 serving the folder."""
+    root = tmp_path / "www"
+    root.mkdir()
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a, **k: RangeHandler(*a, directory=str(root), **k))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()

@@ -157,22 +157,27 @@ def main(argv=None):
         from .random_model import cached_random_caffemodel
         args.caffemodel = cached_random_caffemodel(seed=0)
     if args.pipeline:
-        text = (f"Extraction pipeline, {os.cpu_count()} CPUs, {args.workers} decoding worker(s)\n\n"
-                + pipeline_table(pipeline_rows(args.caffemodel, args.videos, args.workers, 4)))
-        print(text)
-        if args.out:
-            with open(args.out, "w") as f:
-                f.write(text + "\n")
+        emit(f"Extraction pipeline, {os.cpu_count()} CPUs, {args.workers} decoding worker(s)\n\n"
+             + pipeline_table(pipeline_rows(args.caffemodel, args.videos, args.workers, 4)), args.out)
         return 0
     rows = run(args.caffemodel, args.repeats)
-    text = (f"CaffeNet forward to relu7, median of {args.repeats} runs; {platform.processor() or platform.machine()}, "
-            f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads)\n\n"
-            + table(rows))
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    emit(f"CaffeNet forward to relu7, median of {args.repeats} runs; {machine()}\n\n" + table(rows),
+         args.out)
     return 0
+
+
+def machine():
+    """What the numbers were measured on."""
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+
+
+def emit(text, out=None):
+    """Print a benchmark's table, and write it to ``out`` (Markdown) if given."""
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text + "\n")
 
 
 if __name__ == "__main__":

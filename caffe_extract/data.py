@@ -16,14 +16,13 @@ unpacked with ``unar`` (Debian package ``unar``; installed with apt when missing
 Where the host cannot be reached, it fails at once and says where to put the files by hand.
 """
 import argparse
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 import zipfile
+
+from .download import DownloadError, fetch, file_digest
 
 BASE = "https://www.crcv.ucf.edu/data/UCF101/"
 VIDEOS = {"name": "UCF101.rar", "url": BASE + "UCF101.rar", "sha256": None}
@@ -33,47 +32,20 @@ SPLITS = {"name": "UCF101TrainTestSplits-RecognitionTask.zip",
 N_CLASSES, N_VIDEOS = 101, 13320
 
 
-class DataError(RuntimeError):
+class DataError(DownloadError):
     """The data cannot be had, or is not what it should be."""
 
 
-def sha256(path, chunk=1 << 22):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download(url, dest, expected_sha256=None, timeout=30, progress=True):
-    """Download ``url`` to ``dest``, resuming a ``dest.part`` left by an earlier try."""
+def download(url, dest, expected_sha256=None, progress=True):
+    """Download (resuming) and verify; nothing to do if ``dest`` is already there."""
     if os.path.isfile(dest):
         return dest
-    partial = dest + ".part"
-    done = os.path.getsize(partial) if os.path.exists(partial) else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
+    hint = (f"Download it on a machine that can reach the host and put it at {dest}, then rerun "
+            "`make data` (it verifies and unpacks files already there).")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            if done and response.status != 206:  # the server ignored Range: start over
-                done = 0
-            total = int(response.headers.get("Content-Length") or 0) + done or None
-            from tqdm import tqdm
-            with open(partial, "ab" if done else "wb") as out, \
-                    tqdm(total=total, initial=done, unit="B", unit_scale=True,
-                         desc=os.path.basename(dest), disable=not progress) as bar:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    out.write(block)
-                    bar.update(len(block))
-    except (urllib.error.URLError, OSError) as error:
-        raise DataError(
-            f"cannot download {url}: {getattr(error, 'reason', error)}.\n"
-            f"Download it on a machine that can reach the host and put it at {dest}, then rerun "
-            "`make data` (it verifies and unpacks files already there).") from None
-    if expected_sha256 is not None and sha256(partial) != expected_sha256:
-        os.remove(partial)
-        raise DataError(f"{url}: the download's SHA-256 is not {expected_sha256}: refused (deleted)")
-    os.replace(partial, dest)
-    return dest
+        return fetch(url, dest, "sha256", expected_sha256, progress=progress, hint=hint)
+    except DownloadError as error:
+        raise DataError(str(error)) from None
 
 
 def safe_members(names, target):
@@ -133,7 +105,7 @@ def get_ucf101(root="data", progress=True):
     if not os.path.isdir(split_dir):
         zip_path = download(SPLITS["url"], os.path.join(root, SPLITS["name"]), SPLITS["sha256"],
                             progress=progress)
-        if sha256(zip_path) != SPLITS["sha256"]:
+        if file_digest(zip_path, "sha256") != SPLITS["sha256"]:
             raise DataError(f"{zip_path} is not the official split file (SHA-256 differs)")
         unpack_zip(zip_path, root)
     if not os.path.isdir(video_root):

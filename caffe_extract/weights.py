@@ -9,12 +9,10 @@ its SHA1 is checked either way. A partial download is kept only as ``*.part`` an
 mistaken for the model.
 """
 import argparse
-import hashlib
 import os
 import sys
-import urllib.error
-import urllib.request
 
+from .download import DownloadError, fetch, file_digest
 from .paths import MODELS
 
 URL = "http://dl.caffe.berkeleyvision.org/bvlc_reference_caffenet.caffemodel"
@@ -22,16 +20,12 @@ SHA1 = "4c8d77deb20ea792f84eb5e6d0a11ca0a8660a46"
 DEFAULT_PATH = MODELS / "bvlc_reference_caffenet.caffemodel"
 
 
-class WeightsError(RuntimeError):
+class WeightsError(DownloadError):
     """The weights cannot be had or are not the expected file."""
 
 
-def file_sha1(path, chunk=1 << 20):
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_sha1(path):
+    return file_digest(path, "sha1")
 
 
 def verify(path, sha1=SHA1):
@@ -50,38 +44,12 @@ def download(dest=DEFAULT_PATH, url=URL, sha1=SHA1, timeout=30, progress=True):
     if os.path.isfile(dest):
         verify(dest, sha1)
         return dest
-    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-    partial = dest + ".part"
+    hint = (f"Download it on a machine that can reach the host, check its SHA1 ({sha1}), and "
+            f"put it at {dest}; or pass the path of your copy to the tools that need it.")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            bar = _progress(total, os.path.basename(dest)) if progress else None
-            for block in iter(lambda: response.read(1 << 20), b""):
-                out.write(block)
-                if bar is not None:
-                    bar.update(len(block))
-            if bar is not None:
-                bar.close()
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise WeightsError(
-            f"cannot download {url}: {reason}.\n"
-            f"Download it on a machine that can reach the host, check its SHA1 ({sha1}), and "
-            f"put it at {dest}; or pass the path of your copy to the tools that need it.") from None
-    try:
-        verify(partial, sha1)
-    except WeightsError:
-        actual = file_sha1(partial)
-        os.remove(partial)
-        raise WeightsError(f"downloaded {url} but its SHA1 is {actual}, expected {sha1}: "
-                           "refused (deleted). A proxy page or a truncated transfer?") from None
-    os.replace(partial, dest)
-    return dest
-
-
-def _progress(total, name):
-    from tqdm import tqdm
-    return tqdm(total=total, unit="B", unit_scale=True, desc=name)
+        return fetch(url, dest, "sha1", sha1, timeout, progress, hint)
+    except DownloadError as error:
+        raise WeightsError(str(error)) from None
 
 
 def main(argv=None):

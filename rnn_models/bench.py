@@ -14,7 +14,6 @@ epoch, as the table says).
 import argparse
 import json
 import math
-import os
 import resource
 import subprocess
 import sys
@@ -137,13 +136,9 @@ def main(argv=None):
             return 1
         rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
         print(f"{config}: {rows[-1]['seconds_per_epoch']:.1f} s/epoch", file=sys.stderr)
-    text = (f"One training epoch, {args.videos} x {T} x {D} codes, hidden {args.hidden}, batch {BATCH}; "
-            f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads)\n\n"
-            + table(rows))
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    from caffe_extract.bench import emit, machine
+    emit(f"One training epoch, {args.videos} x {T} x {D} codes, hidden {args.hidden}, batch {BATCH}; "
+         f"{machine()}\n\n" + table(rows), args.out)
     return 0
 
 

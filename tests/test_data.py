@@ -1,8 +1,6 @@
 """Getting UCF-101: resumable verified downloads, safe unpacking, clear failures."""
 import hashlib
-import http.server
 import os
-import threading
 import time
 import zipfile
 
@@ -11,43 +9,8 @@ import pytest
 from caffe_extract import data
 
 
-class RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files, honouring 'Range: bytes=N-' as a real download host does."""
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        path = self.translate_path(self.path)
-        if not os.path.isfile(path):
-            self.send_error(404)
-            return
-        with open(path, "rb") as f:
-            body = f.read()
-        start = 0
-        if self.headers.get("Range", "").startswith("bytes="):
-            start = int(self.headers["Range"][6:].rstrip("-"))
-            self.send_response(206)
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(body) - start))
-        self.end_headers()
-        self.wfile.write(body[start:])
-
-
-@pytest.fixture
-def host(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = lambda *a, **k: RangeHandler(*a, directory=str(root), **k)  # noqa: E731
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-def test_download_resumes_a_partial_file(host, tmp_path):
-    root, url = host
+def test_download_resumes_a_partial_file(http_host, tmp_path):
+    root, url = http_host
     payload = os.urandom(2_000_000)
     (root / "UCF101.rar").write_bytes(payload)
     dest = tmp_path / "UCF101.rar"
@@ -56,8 +19,8 @@ def test_download_resumes_a_partial_file(host, tmp_path):
     assert dest.read_bytes() == payload and not (tmp_path / "UCF101.rar.part").exists()
 
 
-def test_download_refuses_a_wrong_checksum(host, tmp_path):
-    root, url = host
+def test_download_refuses_a_wrong_checksum(http_host, tmp_path):
+    root, url = http_host
     (root / "splits.zip").write_bytes(b"not the split file")
     with pytest.raises(data.DataError, match="refused"):
         data.download(f"{url}/splits.zip", str(tmp_path / "splits.zip"), "0" * 64, progress=False)

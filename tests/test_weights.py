@@ -1,9 +1,6 @@
 """Downloading the CaffeNet weights: SHA1 verified, wrong files refused, no network fails fast."""
-import functools
 import hashlib
-import http.server
 import os
-import threading
 import time
 
 import pytest
@@ -11,22 +8,8 @@ import pytest
 from caffe_extract import weights
 
 
-@pytest.fixture
-def server(tmp_path):
-    """A file server on 127.0.0.1 serving tmp_path/www."""
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-def test_download_verifies_and_installs(server, tmp_path):
-    root, url = server
+def test_download_verifies_and_installs(http_host, tmp_path):
+    root, url = http_host
     payload = os.urandom(3_000_000)
     (root / "net.caffemodel").write_bytes(payload)
     dest = tmp_path / "models" / "net.caffemodel"
@@ -37,8 +20,8 @@ def test_download_verifies_and_installs(server, tmp_path):
     assert weights.download(dest, f"{url}/net.caffemodel", sha1, progress=False) == str(dest)
 
 
-def test_wrong_file_is_refused_and_deleted(server, tmp_path):
-    root, url = server
+def test_wrong_file_is_refused_and_deleted(http_host, tmp_path):
+    root, url = http_host
     (root / "net.caffemodel").write_bytes(b"<html>a proxy's error page</html>")
     dest = tmp_path / "net.caffemodel"
     with pytest.raises(weights.WeightsError, match="refused"):
