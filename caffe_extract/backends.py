@@ -3,7 +3,7 @@
     backend = open_backend("torch", "bvlc_reference_caffenet.caffemodel", device="cuda")
     codes = backend.forward(batch, blobs=("relu7",))["relu7"]     # (N, 4096) float32 NumPy
 
-``batch`` is the preprocessed (N, 3, 227, 227) float32 array (``caffe_extract.preprocess``).
+``batch`` is the preprocessed (N, 3, 227, 227) float32 array (``caffe_extract.preprocessing``).
 Blob names are Caffe layer names (``caffe_extract.caffenet.BLOBS``): ``fc7`` pre-ReLU,
 ``relu7`` post-ReLU. ``backend.provenance`` says what computed the codes.
 """

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .backends import open_backend
-from .preprocess import preprocess
+from .preprocessing import preprocess
 from .synthetic import render_frames
 
 

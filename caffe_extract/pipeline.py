@@ -78,7 +78,7 @@ def load_video(job):
         clip, times = framelib.read_clip(path, n, span, decoder)
     except framelib.VideoReadError as error:  # the reason without this machine's path
         return index, None, None, str(error).replace(f"{path}: ", "", 1)
-    from .preprocess import preprocess
+    from .preprocessing import preprocess
     return index, preprocess(clip, resize=resize), times, None
 
 
@@ -242,7 +242,7 @@ def collect(extraction):
 
 def store_attrs(extraction, provenance):
     c = extraction.config
-    from .preprocess import channel_mean
+    from .preprocessing import channel_mean
     mean = ", ".join(f"{m:.3f}" for m in channel_mean())
     attrs = {
         "layer": f"{c.layer} (post-ReLU: Caffe layer {LAYER_BLOBS[c.layer]})",

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from caffe_extract.preprocess import channel_mean, preprocess
+from caffe_extract.preprocessing import channel_mean, preprocess
 from caffe_extract.synthetic import render_frames
 
 
@@ -39,3 +39,8 @@ def test_bad_input():
         preprocess(np.zeros((1, 240, 320, 3), np.uint8), anti_aliasing=True, resize="torch")
     with pytest.raises(ValueError, match="resize must be"):
         preprocess(np.zeros((1, 240, 320, 3), np.uint8), resize="cv2")
+
+
+def test_the_package_exports_preprocess(frames):
+    import caffe_extract
+    np.testing.assert_array_equal(caffe_extract.preprocess(frames[:1]), preprocess(frames[:1]))
