@@ -266,7 +266,12 @@ def shard_path(out, shard):
 
 
 def extract(config):
-    """Run (or resume) an extraction; returns the path of the store written and the failures."""
+    """Run (or resume) an extraction; returns the path of the store written and the failures.
+
+    With ``workers > 0`` the decoding processes are started with "spawn" (safe beside the
+    network's threads), which re-imports the calling script: call ``extract`` from under
+    ``if __name__ == "__main__":`` in a script, as Python's multiprocessing requires.
+    """
     from .backends import open_backend
     extraction = Extraction(config)
     target = extraction.target
