@@ -224,17 +224,20 @@ def _bar(total, enabled, desc):
 
 
 def collect(extraction):
-    """Records (in list order) and failures of all this shard's chunks."""
-    parts = [np.load(extraction.chunk_path(k)) for k in extraction.chunks]
-    indices = np.concatenate([p["indices"] for p in parts]).astype(np.int64)
-    dims = [p["features"].shape[-1] for p in parts if len(p["indices"])]
-    features = np.concatenate([p["features"] for p in parts if len(p["indices"])]) if dims else \
-        np.zeros((0, framelib.N_FRAMES, 0), np.float32)
-    times = np.concatenate([p["times"] for p in parts if len(p["indices"])]) if dims else \
-        np.zeros((0, framelib.N_FRAMES), np.float32)
-    failed = [(int(i), str(r)) for p in parts for i, r in zip(p["failed"], p["reasons"])]
+    """Records (in list order) and failures of all this shard's chunks; the features stay a
+    list of per-chunk blocks (the store writes them one by one)."""
+    indices, features, times, failed = [], [], [], []
+    for k in extraction.chunks:
+        with np.load(extraction.chunk_path(k)) as part:
+            if len(part["indices"]):
+                indices.append(part["indices"].astype(np.int64))
+                features.append(part["features"])
+                times.append(part["times"])
+            failed += [(int(i), str(r)) for i, r in zip(part["failed"], part["reasons"])]
+    indices = np.concatenate(indices) if indices else np.zeros(0, np.int64)
     videos = extraction.videos
-    records = {"index": indices, "features": features, "frame_times": times,
+    records = {"index": indices, "features": features,
+               "frame_times": np.concatenate(times) if times else np.zeros((0, framelib.N_FRAMES)),
                "labels": [videos[i].label for i in indices], "video": [videos[i].path for i in indices],
                "group": [videos[i].group for i in indices]}
     return records, failed

@@ -28,13 +28,22 @@ FIELDS = ("features", "labels", "video", "group", "frame_times")
 
 def write_store(path, records, failures, classes, attrs, extra=None):
     """Write a store atomically. records: dict of the FIELDS as arrays/lists (N entries each,
-    in order); failures: list of (video, reason); attrs: provenance (str/number values);
-    extra: more datasets, name -> array (a shard's indices)."""
+    in order; ``features`` may also be a list of (n_i, T, D) blocks, written one by one so that
+    they are never concatenated in memory); failures: list of (video, reason); attrs:
+    provenance (str/number values); extra: more datasets, name -> array (a shard's indices)."""
     partial = f"{path}.{os.getpid()}.tmp"
     n = len(records["video"])
+    features = records["features"]
+    blocks = [b for b in (features if isinstance(features, list) else [features]) if len(b)]
+    shape = (n,) + (blocks[0].shape[1:] if blocks else (10, 0))
     with h5py.File(partial, "w") as f:
-        f.create_dataset("features", data=np.asarray(records["features"], np.float32).reshape(
-            (n,) + tuple(np.shape(records["features"])[1:])), chunks=None)
+        dataset = f.create_dataset("features", shape=shape, dtype=np.float32)
+        start = 0
+        for block in blocks:
+            dataset[start:start + len(block)] = block
+            start += len(block)
+        if start != n:
+            raise ValueError(f"{n} videos but {start} rows of features")
         f.create_dataset("labels", data=np.asarray(records["labels"], np.int64).reshape(n))
         f.create_dataset("video", data=np.array(records["video"], dtype=object), dtype=STR)
         f.create_dataset("group", data=np.asarray(records["group"], np.int32).reshape(n))
