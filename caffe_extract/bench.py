@@ -97,7 +97,7 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8):
             backend = open_backend(name, caffemodel)
             stamps = []
             run_chunks(extraction, backend,
-                       on_chunk=lambda k, n: stamps.append((time.perf_counter(), n)))
+                       on_chunk=lambda k, n, stamps=stamps: stamps.append((time.perf_counter(), n)))
             rates[name] = sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0])
             paths = [os.path.join(root, "videos", v.path) for v in extraction.videos]
             n = len(paths)

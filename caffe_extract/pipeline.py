@@ -190,17 +190,7 @@ def run_chunks(extraction, backend, on_chunk=None):
     results = ordered_imap(load_video, jobs, c.workers, prefetch=max(2, 2 * c.workers + c.batch_videos))
     bar = _bar(total, c.progress, f"{c.subset} {c.layer}")
     for k in pending:
-        indices, codes, times, failures, batch = [], [], [], [], []
-
-        def flush():
-            if batch:
-                out = backend.forward(np.concatenate([b for _, b, _ in batch]), (blob,))[blob]
-                codes.append(out.reshape(len(batch), framelib.N_FRAMES, -1))
-                indices.extend(i for i, _, _ in batch)
-                times.extend(t for _, _, t in batch)
-                bar.update(len(batch))
-                batch.clear()
-
+        done, failures, batch = [], [], []     # done: (index, codes (T, D), times) per video
         for _ in extraction.chunk_range(k):
             i, frames, clip_times, error = next(results)
             if error is not None:
@@ -209,13 +199,27 @@ def run_chunks(extraction, backend, on_chunk=None):
                 continue
             batch.append((i, frames, clip_times))
             if len(batch) == c.batch_videos:
-                flush()
-        flush()
-        features = np.concatenate(codes) if codes else np.zeros((0, framelib.N_FRAMES, 0), np.float32)
+                done += _forward(backend, batch, blob)
+                bar.update(len(batch))
+                batch = []
+        if batch:  # the chunk's last, smaller batch: batches never cross chunks
+            done += _forward(backend, batch, blob)
+            bar.update(len(batch))
+        indices = [i for i, _, _ in done]
+        times = [t for _, _, t in done]
+        features = np.stack([f for _, f, _ in done]) if done else \
+            np.zeros((0, framelib.N_FRAMES, 0), np.float32)
         _save_chunk(extraction.chunk_path(k), indices, features, times, failures)
         if on_chunk is not None:
             on_chunk(k, len(extraction.chunk_range(k)))
     bar.close()
+
+
+def _forward(backend, batch, blob):
+    """One network forward over a batch of decoded videos: [(index, codes (T, D), times)]."""
+    out = backend.forward(np.concatenate([frames for _, frames, _ in batch]), (blob,))[blob]
+    codes = out.reshape(len(batch), framelib.N_FRAMES, -1)
+    return [(i, video_codes, times) for (i, _, times), video_codes in zip(batch, codes)]
 
 
 def _bar(total, enabled, desc):

@@ -17,7 +17,7 @@ import pytest
 
 from caffe_extract import caffenet
 from caffe_extract.backends import open_backend
-from caffe_extract.caffemodel import CaffeModelError, read_blobs
+from caffe_extract.caffemodel import read_blobs
 from caffe_extract.paths import DEPLOY_PROTOTXT, MEAN_FILE
 from caffe_extract.preprocessing import preprocess
 from caffe_extract.synthetic import render_frames

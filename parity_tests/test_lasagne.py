@@ -15,7 +15,6 @@ Weights are mapped by ``rnn_models.lasagne.from_lasagne``, the same function use
 import glob
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest

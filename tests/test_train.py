@@ -1,6 +1,5 @@
 """Training and evaluation: learning, determinism, resume after a kill, the results files."""
 import json
-import os
 import signal
 import subprocess
 import sys
