@@ -35,22 +35,28 @@ BACKEND  ?= caffe
 WORKERS  ?= 1
 LAYER    ?= fc7
 
-# Training on the real codes (`make train`, `make train MODELS="rnn birnn"`).
+# The named configuration (rnn_models/configs.py): paper (2015's stack, the default) or modern.
+CONFIG  ?= paper
+# Training on the real codes (`make train`, `make train MODELS="rnn birnn" SPLITS="1 2 3"`).
 MODELS  ?= average rnn lstm birnn
-RESULTS ?= results/ucf101-split1
+SPLITS  ?= 1
+RESULTS ?= results/ucf101-$(CONFIG)
 # The embedded default: a synthetic UCF-101, random-weight CaffeNet, the four paper models.
 DEMO    ?= demo
 
-.PHONY: setup caffe weights data extract train demo oracle test parity bench clean help
+.PHONY: setup caffe weights data extract train demo drift oracle test parity bench clean help
 
 help:
 	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 7 minutes): results/demo/"
+	@echo "              (CONFIG=paper, the default: the 2015 stack's variants; CONFIG=modern: today's)"
 	@echo "make setup    create .venv ($(PYTHON)) and install the project"
 	@echo "make caffe    build real BVLC Caffe (pycaffe, CPU) into the venv (cached)"
 	@echo "make weights  download BVLC CaffeNet's weights to models/ and verify their SHA1"
 	@echo "make data     download, verify and unpack UCF-101 into $(DATA)/"
-	@echo "make extract  UCF-101 split 1 -> CaffeNet $(LAYER) codes in $(FEATURES)/ (BACKEND=caffe|torch)"
-	@echo "make train    train and evaluate MODELS on the codes: $(RESULTS)/"
+	@echo "make extract  every UCF-101 video of splits 1-3, once -> CaffeNet $(LAYER) codes in"
+	@echo "              $(FEATURES)/all_splits_$(LAYER).h5 (BACKEND=caffe|torch, CONFIG=paper|modern)"
+	@echo "make train    train and evaluate MODELS on SPLITS (\"1 2 3\": each and the mean): $(RESULTS)/"
+	@echo "make drift    measure each 2015-vs-today difference on the demo set: results/drift/"
 	@echo "make parity   torch vs NumPy reference vs finite differences vs Lasagne 0.1; CaffeNet port vs pycaffe"
 	@echo "make bench    speed benchmarks (CaffeNet: pycaffe vs the PyTorch port)"
 	@echo "make test     the whole test suite (tests/ and parity_tests/)"
@@ -83,18 +89,28 @@ data: setup
 
 extract: setup caffe data
 	$(PY) -m caffe_extract extract --videos $(DATA)/UCF-101 --splits $(DATA)/ucfTrainTestlist \
-	  --out-dir $(FEATURES) --layer $(LAYER) --backend $(BACKEND) --workers $(WORKERS)
+	  --out-dir $(FEATURES) --layer $(LAYER) --backend $(BACKEND) --workers $(WORKERS) \
+	  --config $(CONFIG)
 
 train: setup
-	$(PY) -m rnn_models.train --features $(FEATURES) --layer $(LAYER) --models $(MODELS) --out $(RESULTS)
+	$(PY) -m rnn_models.train --features $(FEATURES) --layer $(LAYER) --models $(MODELS) \
+	  --splits $(SPLITS) --config $(CONFIG) --out $(RESULTS)
 
 # Every step resumes: rerunning `make demo` after an interruption continues where it stopped.
 demo: setup caffe
 	$(PY) -m caffe_extract.synthetic --root $(DEMO)/data --groups 25 --clips 2
 	$(PY) -m caffe_extract extract --videos $(DEMO)/data/videos --splits $(DEMO)/data/splits \
-	  --out-dir $(DEMO)/features --random-weights 0 --backend caffe --workers 1
-	$(PY) -m rnn_models.train --features $(DEMO)/features --out results/demo --hidden 128 \
-	  --lr 0.003 --epochs 100 --patience 0 --seeds 3
+	  --out-dir $(DEMO)/features-$(CONFIG) --random-weights 0 --backend caffe --workers 1 \
+	  --config $(CONFIG)
+	$(PY) -m rnn_models.train --features $(DEMO)/features-$(CONFIG) --out results/demo-$(CONFIG) \
+	  --hidden 128 --lr 0.003 --epochs 100 --patience 0 --seeds 3 --splits $(SPLITS) \
+	  --config $(CONFIG)
+
+# The drift ledger: every 2015-vs-today difference, measured on the demo's synthetic set.
+drift: setup caffe
+	$(PY) -m caffe_extract.synthetic --root $(DEMO)/data --groups 25 --clips 2
+	$(PY) -m rnn_models.drift --videos $(DEMO)/data/videos --splits $(DEMO)/data/splits \
+	  --work $(DEMO)/drift --out results/drift
 
 oracle: $(ORACLE)/.installed
 

@@ -10,10 +10,13 @@ import sys
 DESCRIPTION = """\
 Extract CaffeNet codes of UCF-101 videos, as Giel & Diaz (2015) did: 10 frames evenly over the
 first 2 seconds of each video, each whole frame resized to 227x227 with caffe.io's
-preprocessing, through BVLC CaffeNet, keeping FC7 (post-ReLU; --layer fc6 for FC6). Writes one
-HDF5 store per subset, OUT_DIR/split{K}_{train,test}_{layer}.h5 (schema: README, "Feature
-store"). Resumable: rerun the same command after a crash or kill and it continues where it
-stopped. On a cluster, run one --shard i/n per job and `merge` the shard files."""
+preprocessing, through BVLC CaffeNet, keeping FC7 (post-ReLU; --layer fc6 for FC6). By default
+every video of the three official splits is extracted once into OUT_DIR/all_splits_{layer}.h5,
+which records each video's role in splits 1-3 (training applies the split lists); --split K
+writes the older per-split stores OUT_DIR/split{K}_{train,test}_{layer}.h5 instead (schema:
+README, "Feature store"). --config picks the era's preprocessing (paper: caffe.io as in 2015).
+Resumable: rerun the same command after a crash or kill and it continues where it stopped.
+On a cluster, run one --shard i/n per job and `merge` the shard files."""
 
 
 def parse_shard(text):
@@ -35,8 +38,14 @@ def build_parser():
     ex.add_argument("--videos", required=True, help="folder holding the class folders of .avi files")
     ex.add_argument("--splits", required=True,
                     help="folder holding classInd.txt, trainlist0K.txt, testlist0K.txt")
-    ex.add_argument("--split", type=int, default=1, choices=(1, 2, 3), help="official split (1)")
-    ex.add_argument("--subset", default="both", choices=("train", "test", "both"))
+    ex.add_argument("--split", default="all", choices=("all", "1", "2", "3"),
+                    help="all: one store of every video of splits 1-3 (default); K: split K's "
+                         "lists only, one store per subset")
+    ex.add_argument("--subset", choices=("train", "test", "both"),
+                    help="with --split K: which list(s) (default both)")
+    ex.add_argument("--config", default="paper", choices=("paper", "modern"),
+                    help="preprocessing of that era (paper: 2015's caffe.io, the default; modern: "
+                         "today's, which anti-aliases the resize)")
     ex.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
     ex.add_argument("--out-dir", default="features", help="where the stores go (%(default)s)")
     weights = ex.add_mutually_exclusive_group()
@@ -99,15 +108,25 @@ def run_extract(args):
     weights, note = resolve_weights(args)
     if note:
         print(f"*** {note} ***", file=sys.stderr)
+    from rnn_models import configs
+    era = configs.get(args.config)
+    if args.split == "all" and args.subset is not None:
+        raise ValueError("--subset needs --split K (the default, --split all, stores every video)")
     os.makedirs(args.out_dir, exist_ok=True)
-    subsets = ("train", "test") if args.subset == "both" else (args.subset,)
-    for subset in subsets:
-        out = os.path.join(args.out_dir, f"split{args.split}_{subset}_{args.layer}.h5")
+    if args.split == "all":
+        jobs = [("all", 1, os.path.join(args.out_dir, f"all_splits_{args.layer}.h5"))]
+    else:
+        subsets = ("train", "test") if args.subset in (None, "both") else (args.subset,)
+        jobs = [(subset, int(args.split),
+                 os.path.join(args.out_dir, f"split{args.split}_{subset}_{args.layer}.h5"))
+                for subset in subsets]
+    for subset, split, out in jobs:
         config = ExtractConfig(videos=args.videos, splits=args.splits, out=out, weights=weights,
-                               subset=subset, split=args.split, layer=args.layer,
+                               subset=subset, split=split, layer=args.layer,
                                backend=args.backend, device=args.device, workers=args.workers,
                                batch_videos=args.batch_videos, chunk=args.chunk, shard=args.shard,
-                               weights_note=note, progress=not args.no_progress)
+                               weights_note=note, progress=not args.no_progress,
+                               config=era.name, **era.extraction())
         path, failures = extract(config)
         summarize(failures)
         print(path)

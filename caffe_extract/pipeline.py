@@ -25,7 +25,7 @@ import numpy as np
 
 from . import frames as framelib
 from .store import read_store, write_store
-from .ucf101 import VideoIndex, read_split
+from .ucf101 import VideoIndex, read_all_splits, read_split
 
 LAYER_BLOBS = {"fc7": "relu7", "fc6": "relu6"}  # the codes: post-ReLU (see README, "Which FC7")
 
@@ -38,13 +38,16 @@ class ExtractConfig:
     splits: str                      # folder with classInd.txt, trainlist0K.txt, testlist0K.txt
     out: str                         # the HDF5 store to write
     weights: str                     # the .caffemodel
-    subset: str = "train"            # "train" or "test"
-    split: int = 1
+    subset: str = "all"              # "all": every video of the three splits; "train", "test"
+    split: int = 1                   # with subset "train" or "test": which split's list
     layer: str = "fc7"
     backend: str = "caffe"
     device: str = "cpu"
     decoder: str = "pyav"
     resize: str = "torch"            # preprocess's resize: "torch" (fast) or "skimage" (caffe.io's)
+    anti_aliasing: bool = False      # True: today's caffe.io (always resized by skimage)
+    mean: str = "channel"            # ImageNet mean per "channel" or per "pixel"
+    config: str = "paper"            # the named configuration these knobs come from
     workers: int = 1                 # decoding processes (0: decode in the main process)
     batch_videos: int = 4            # videos per CNN batch (x 10 frames)
     chunk: int = 32                  # videos per resumable chunk
@@ -70,8 +73,9 @@ def code_version():
 
 
 def load_video(job):
-    """Worker: (index, path or None, n, span, decoder, resize) -> (index, batch, times, error)."""
-    index, path, n, span, decoder, resize = job
+    """Worker: (index, path or None, n, span, decoder, resize, anti_aliasing, mean)
+    -> (index, batch, times, error)."""
+    index, path, n, span, decoder, resize, anti_aliasing, mean = job
     if path is None:
         return index, None, None, "missing: not found under the video folder"
     try:
@@ -79,7 +83,9 @@ def load_video(job):
     except framelib.VideoReadError as error:  # the reason without this machine's path
         return index, None, None, str(error).replace(f"{path}: ", "", 1)
     from .preprocessing import preprocess
-    return index, preprocess(clip, resize=resize), times, None
+    if anti_aliasing:
+        resize = "skimage"   # the fast path reproduces the 2015 resize only
+    return index, preprocess(clip, anti_aliasing, mean, resize), times, None
 
 
 def _init_worker():
@@ -110,12 +116,17 @@ class Extraction:
 
     def __init__(self, config):
         self.config = config
-        self.classes, train, test = read_split(config.splits, config.split)
-        if config.subset not in ("train", "test"):
-            raise ValueError(f"subset must be 'train' or 'test', got {config.subset!r}")
+        if config.subset not in ("all", "train", "test"):
+            raise ValueError(f"subset must be 'all', 'train' or 'test', got {config.subset!r}")
         if config.layer not in LAYER_BLOBS:
             raise ValueError(f"layer must be one of {sorted(LAYER_BLOBS)}, got {config.layer!r}")
-        self.videos = train if config.subset == "train" else test
+        self.membership = None
+        if config.subset == "all":
+            self.classes, self.videos, membership = read_all_splits(config.splits)
+            self.membership = np.array(membership, dtype=np.int8).reshape(len(self.videos), -1)
+        else:
+            self.classes, train, test = read_split(config.splits, config.split)
+            self.videos = train if config.subset == "train" else test
         i, n = config.shard
         if not 0 <= i < n:
             raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
@@ -135,7 +146,8 @@ class Extraction:
         listing = "\n".join(v.path for v in self.videos).encode()
         return {"videos_sha1": hashlib.sha1(listing).hexdigest(), "split": c.split,
                 "subset": c.subset, "layer": c.layer, "backend": c.backend, "decoder": c.decoder,
-                "resize": c.resize, "batch_videos": c.batch_videos, "chunk": c.chunk,
+                "resize": c.resize, "anti_aliasing": c.anti_aliasing, "mean": c.mean,
+                "config": c.config, "batch_videos": c.batch_videos, "chunk": c.chunk,
                 "weights": os.path.abspath(c.weights)}
 
     def prepare_parts(self):
@@ -185,7 +197,8 @@ def run_chunks(extraction, backend, on_chunk=None):
     index = VideoIndex(c.videos)
     pending = extraction.pending()
     jobs = ((i, index.locate(extraction.videos[i].path), framelib.N_FRAMES, framelib.SPAN,
-             c.decoder, c.resize) for k in pending for i in extraction.chunk_range(k))
+             c.decoder, c.resize, c.anti_aliasing, c.mean)
+            for k in pending for i in extraction.chunk_range(k))
     total = sum(len(extraction.chunk_range(k)) for k in pending)
     results = ordered_imap(load_video, jobs, c.workers, prefetch=max(2, 2 * c.workers + c.batch_videos))
     bar = _bar(total, c.progress, f"{c.subset} {c.layer}")
@@ -244,19 +257,26 @@ def collect(extraction):
                "frame_times": np.concatenate(times) if times else np.zeros((0, framelib.N_FRAMES)),
                "labels": [videos[i].label for i in indices], "video": [videos[i].path for i in indices],
                "group": [videos[i].group for i in indices]}
+    if extraction.membership is not None:
+        records["split_membership"] = extraction.membership[indices]
     return records, failed
 
 
 def store_attrs(extraction, provenance):
     c = extraction.config
     from .preprocessing import channel_mean
-    mean = ", ".join(f"{m:.3f}" for m in channel_mean())
+    if c.mean == "channel":
+        mean = "per channel (BGR " + ", ".join(f"{m:.3f}" for m in channel_mean()) + ")"
+    else:
+        mean = "per pixel (the central 227x227 of ilsvrc_2012_mean.npy)"
+    resize = ("with anti-aliasing, as today's skimage; resize=skimage" if c.anti_aliasing else
+              f"no anti-aliasing, as skimage in 2015; resize={c.resize}")
     attrs = {
         "layer": f"{c.layer} (post-ReLU: Caffe layer {LAYER_BLOBS[c.layer]})",
-        "split": c.split, "subset": c.subset, "n_videos_listed": len(extraction.videos),
-        "preprocessing": ("caffe.io: full frame resized to 227x227 (bilinear, no anti-aliasing, "
-                          f"as skimage in 2015; resize={c.resize}), RGB->BGR, x255, minus ImageNet "
-                          f"mean per channel (BGR {mean})"),
+        "split": "1, 2, 3" if c.subset == "all" else c.split, "subset": c.subset,
+        "n_videos_listed": len(extraction.videos), "config": c.config,
+        "preprocessing": (f"caffe.io: full frame resized to 227x227 (bilinear, {resize}), "
+                          f"RGB->BGR, x255, minus ImageNet mean {mean}"),
         "sampler": (f"{framelib.N_FRAMES} frames at t_i = i*{framelib.SPAN}/{framelib.N_FRAMES} s; "
                     "frame int(fps*t + 1e-5); clips shorter than the span repeat their last frame"),
         "decoder": c.decoder, "code_version": code_version(),
@@ -323,7 +343,8 @@ def merge(shard_files, out):
         raise ValueError("the shards do not cover every listed video exactly once")
     order = np.argsort(index, kind="stable")
     records = {k: np.concatenate([p[k] for p in parts])[order]
-               for k in ("features", "labels", "video", "group", "frame_times")}
+               for k in ("features", "labels", "video", "group", "frame_times",
+                         "split_membership") if k in parts[0]}
     records["video"] = list(records["video"])
     failed = sorted(zip(failed_index.tolist(),
                         (v for p in parts for v in p["failed_video"]),

@@ -9,6 +9,12 @@ usual settings (transpose (2, 0, 1), channel swap (2, 1, 0), raw scale 255, per-
     4. subtract the ImageNet mean per channel  (ilsvrc_2012_mean.npy averaged over pixels:
                                                 B 104.0, G 116.7, R 122.7)
 
+Mean: ``mean="channel"`` (our choice, as Caffe's classification example) or ``"pixel"``: the
+mean image itself, its central 227 x 227 window, which is what Caffe's own data layer
+subtracts from a centre-cropped 256 x 256 image at test time (``DataTransformer`` with
+``mean_file`` and ``crop_size``). The paper does not say which it used; `make drift`
+measures the difference.
+
 Resize: ``caffe.io.resize_image`` calls ``skimage.transform.resize(order=1, mode='constant')``.
 The skimage of 2015 did no anti-aliasing; today's does by default when shrinking, so today's
 caffe.io gives other pixels. ``anti_aliasing=False`` (our default) is the 2015 behaviour;
@@ -36,6 +42,17 @@ def channel_mean():
     return np.load(MEAN_FILE).mean(axis=(1, 2))
 
 
+def mean_values(kind="channel"):
+    """The ImageNet mean to subtract, BGR: "channel" -> (3,), "pixel" -> (3, 227, 227)."""
+    if kind == "channel":
+        return channel_mean()
+    if kind == "pixel":
+        full = np.load(MEAN_FILE)                                    # (3, 256, 256)
+        top, left = ((s - c) // 2 for s, c in zip(full.shape[1:], SIZE))
+        return full[:, top:top + SIZE[0], left:left + SIZE[1]].astype(np.float64)
+    raise ValueError(f"mean must be 'channel' or 'pixel', got {kind!r}")
+
+
 def resize_image(im, size=SIZE, anti_aliasing=False):
     """caffe.io.resize_image for an (H, W, 3) float image, with the anti-aliasing choice explicit.
 
@@ -53,20 +70,25 @@ def resize_image(im, size=SIZE, anti_aliasing=False):
 def preprocess(frames, anti_aliasing=False, mean=None, resize="skimage"):
     """uint8 RGB frames (N, H, W, 3) -> float32 (N, 3, 227, 227) BGR, mean-subtracted.
 
-    mean: (3,) BGR to subtract (default: ``channel_mean()``). resize: "skimage" (caffe.io's
-    own call) or "torch" (the same arithmetic, faster; no anti-aliasing).
+    mean: "channel" or "pixel" (``mean_values``), or an array, (3,) or (3, 227, 227) BGR
+    (default: "channel"). resize: "skimage" (caffe.io's own call) or "torch" (the same
+    arithmetic, faster; no anti-aliasing).
     """
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be uint8 (N, H, W, 3) RGB, got {frames.dtype} {frames.shape}")
-    mean = channel_mean() if mean is None else np.asarray(mean, dtype=np.float64)
+    mean = mean_values(mean) if isinstance(mean, str) else \
+        mean_values("channel") if mean is None else np.asarray(mean, dtype=np.float64)
+    if mean.shape == (3,):
+        mean = mean[:, None, None]                                  # (3, 1, 1)
+    if mean.shape not in ((3, 1, 1), (3,) + SIZE):
+        raise ValueError(f"mean must have shape (3,) or (3, 227, 227), got {mean.shape}")
     if resize == "torch":
         if anti_aliasing:
             raise ValueError("resize='torch' reproduces the 2015 resize only (anti_aliasing=False)")
         return _preprocess_torch(frames, mean)
     if resize != "skimage":
         raise ValueError(f"resize must be 'skimage' or 'torch', got {resize!r}")
-    mean = mean[:, None, None]
     out = np.empty((len(frames), 3) + SIZE, dtype=np.float32)
     for i, frame in enumerate(frames):
         im = skimage.img_as_float(frame).astype(np.float32)          # caffe.io.load_image
@@ -88,4 +110,4 @@ def _preprocess_torch(frames, mean):
     x = torch.from_numpy(frames).permute(0, 3, 1, 2).to(torch.float64)    # (N, 3, H, W) RGB
     resized = F.interpolate(x, size=SIZE, mode="bilinear", align_corners=False)
     bgr = resized.flip(1)                                                 # RGB -> BGR
-    return (bgr - torch.from_numpy(mean)[None, :, None, None]).to(torch.float32).contiguous().numpy()
+    return (bgr - torch.from_numpy(mean)[None]).to(torch.float32).contiguous().numpy()

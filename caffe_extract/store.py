@@ -8,6 +8,8 @@ Schema (N videos, T = 10 frames, D = 4096):
     group        int32   (N,)        UCF-101 group (gXX): same actors and scene
     frame_times  float32 (N, T)      seconds of the frames actually used (clamped on short clips)
     classes      str     (C,)        class names, index = label
+    split_membership int8 (N, 3)     stores of all three splits only: per split K (column K-1)
+                                     1 = in trainlist0K, 2 = in testlist0K, 0 = not listed
     failed_video str     (F,)        videos that could not be read, and why:
     failed_reason str    (F,)
     attributes: layer, backend, device, weights_sha1, caffe_version, torch_version,
@@ -24,6 +26,7 @@ import numpy as np
 
 STR = h5py.string_dtype()
 FIELDS = ("features", "labels", "video", "group", "frame_times")
+OPTIONAL = ("split_membership",)
 
 
 def write_store(path, records, failures, classes, attrs, extra=None):
@@ -48,6 +51,9 @@ def write_store(path, records, failures, classes, attrs, extra=None):
         f.create_dataset("video", data=np.array(records["video"], dtype=object), dtype=STR)
         f.create_dataset("group", data=np.asarray(records["group"], np.int32).reshape(n))
         f.create_dataset("frame_times", data=np.asarray(records["frame_times"], np.float32))
+        if "split_membership" in records:
+            f.create_dataset("split_membership",
+                             data=np.asarray(records["split_membership"], np.int8).reshape(n, -1))
         f.create_dataset("classes", data=np.array(classes, dtype=object), dtype=STR)
         f.create_dataset("failed_video", data=np.array([v for v, _ in failures], dtype=object), dtype=STR)
         f.create_dataset("failed_reason", data=np.array([r for _, r in failures], dtype=object), dtype=STR)
@@ -61,7 +67,8 @@ def write_store(path, records, failures, classes, attrs, extra=None):
 def read_store(path, features=True):
     """The whole store as a dict of NumPy arrays (str for text) plus "attrs"."""
     with h5py.File(path, "r") as f:
-        out = {k: f[k][()] for k in FIELDS if features or k != "features"}
+        out = {k: f[k][()] for k in FIELDS + OPTIONAL
+               if (features or k != "features") and (k in FIELDS or k in f)}
         for key in ("video", "classes", "failed_video", "failed_reason"):
             out[key] = f[key].asstr()[()]
         out["attrs"] = dict(f.attrs)

@@ -94,7 +94,15 @@ CLASSES = (
     ("PurpleDiagonal", "disk", (160, 60, 200), "diagonal"),
     ("CyanBoxDiagonal", "square", (40, 210, 210), "diagonal"),
 )
-TEST_GROUPS = range(1, 8)  # as UCF-101's split 1: groups 1-7 are the test set
+
+
+def test_groups(split, n_groups):
+    """The groups split K (1, 2, 3) holds out for testing: as UCF-101 (groups 1-7, 8-14, 15-21
+    of 25), in blocks of min(7, n_groups // 3) groups for smaller sets."""
+    size = max(1, min(7, n_groups // 3))
+    return range((split - 1) * size + 1, split * size + 1)
+
+
 RADIUS, CONTRAST = 0.25, 0.35  # the actor is large and the scenes are calm, as in many UCF clips
 
 
@@ -123,9 +131,11 @@ def make_dataset(root, n_groups=25, clips_per_group=1, classes=CLASSES, short_ev
     """Write a small data set in UCF-101's layout under ``root``:
 
         root/videos/<Class>/v_<Class>_gXX_cYY.avi    XviD AVI, 320x240, 25 fps
-        root/splits/classInd.txt, trainlist01.txt, testlist01.txt   (CRLF, 1-based labels)
+        root/splits/classInd.txt, trainlist0K.txt, testlist0K.txt, K = 1, 2, 3
+                                                     (CRLF, 1-based labels)
 
-    Groups 1-7 are the test list, the rest the train list (as split 1). Every
+    Split K tests on the groups ``test_groups(K, n_groups)`` (1-7, 8-14, 15-21 for 25 groups,
+    as UCF-101) and trains on the others. Every
     ``short_every``-th clip lasts 1.1-1.9 s (shorter than the sampler's 2 s); the others 2.4 s.
     A group shares its scene (background) within a class, as UCF-101's groups do.
     Returns the list of clip paths written.
@@ -147,10 +157,14 @@ def make_dataset(root, n_groups=25, clips_per_group=1, classes=CLASSES, short_ev
         written.append((path, c, group))
     with open(os.path.join(splits, "classInd.txt"), "w", newline="") as f:
         f.writelines(f"{i + 1} {cls[0]}\r\n" for i, cls in enumerate(classes))
-    with open(os.path.join(splits, "trainlist01.txt"), "w", newline="") as f:
-        f.writelines(f"{p} {c + 1}\r\n" for p, c, g in written if g not in TEST_GROUPS)
-    with open(os.path.join(splits, "testlist01.txt"), "w", newline="") as f:
-        f.writelines(f"{p}\r\n" for p, c, g in written if g in TEST_GROUPS)
+    for split in (1, 2, 3):   # the test lists last: testlist03.txt marks a complete set
+        held = test_groups(split, n_groups)
+        with open(os.path.join(splits, f"trainlist0{split}.txt"), "w", newline="") as f:
+            f.writelines(f"{p} {c + 1}\r\n" for p, c, g in written if g not in held)
+    for split in (1, 2, 3):
+        held = test_groups(split, n_groups)
+        with open(os.path.join(splits, f"testlist0{split}.txt"), "w", newline="") as f:
+            f.writelines(f"{p}\r\n" for p, c, g in written if g in held)
     return [p for p, _, _ in written]
 
 
@@ -166,7 +180,7 @@ def main(argv=None):
                         help="use the first N classes (the first 4 are the two temporal pairs)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    done = os.path.join(args.root, "splits", "testlist01.txt")
+    done = os.path.join(args.root, "splits", "testlist03.txt")
     if os.path.exists(done):   # written last: the set is complete
         print(f"{args.root}: already there")
         return 0

@@ -111,6 +111,36 @@ def read_split(split_dir, split=1):
     return classes, train, test
 
 
+SPLITS = (1, 2, 3)
+TRAIN, TEST = 1, 2   # the values of a split membership table (0: not listed in that split)
+
+
+def read_all_splits(split_dir):
+    """(classes, videos, membership) for the three official splits at once.
+
+    The splits share the same 13,320 videos (each split's train and test lists together list
+    all of them), so a store of every listed video serves all three: ``videos`` holds each
+    listed clip once, in the order of first listing (trainlist01, testlist01, trainlist02, ...);
+    ``membership`` is an (N, 3) int8 table, column K-1 saying TRAIN (1), TEST (2) or 0 (not
+    listed) for split K. A video listed twice in one split is an error."""
+    classes = None
+    index, videos, rows = {}, [], []
+    for split in SPLITS:
+        classes, train, test = read_split(split_dir, split)
+        for role, listed in ((TRAIN, train), (TEST, test)):
+            for video in listed:
+                key = video.path.replace("\\", "/").lower()
+                if key not in index:
+                    index[key] = len(videos)
+                    videos.append(video)
+                    rows.append([0] * len(SPLITS))
+                row = rows[index[key]]
+                if row[split - 1]:
+                    raise SplitFileError(f"{video.path} is listed twice in split {split}")
+                row[split - 1] = role
+    return classes, videos, rows
+
+
 def validation_split(train, n_groups=3, seed=0):
     """(train, validation): the clips of ``n_groups`` group numbers, drawn with ``seed`` from
     the groups of the train list, go to validation, in every class at once (as the official

@@ -3,8 +3,12 @@ matrices, per-class accuracy, and the paper's Figure 7 (PCA of averaged codes).
 
 Files written to the results folder:
 
-    table.md, table.json        accuracies (mean +- std over seeds) beside the paper's, the
-                                chosen hyperparameters, the codes' provenance, the settings
+    table.md, table.json        accuracies (mean +- std over seeds, 95% intervals) beside the
+                                paper's, paired tests between models, the paper's claims on
+                                this run, the chosen hyperparameters, the codes' provenance,
+                                the configuration and the settings
+    table.tex                   the accuracies as a LaTeX booktabs table
+    predictions.csv             every test video's prediction per model and seed (top 5)
     curves.png                  train/validation accuracy per epoch, seed 0 of each model
     confusion_<model>.png       test confusion matrix of seed 0's chosen model
     per_class.csv               test accuracy per class and model (seed 0)
@@ -13,8 +17,11 @@ Files written to the results folder:
 import csv
 import json
 import os
+import re
 
 import numpy as np
+
+from . import stats
 
 #: Giel & Diaz (2015), "Results": (validation %, test %).
 PAPER = {"average": (50.5, 50.0), "rnn": (52.2, 49.1), "lstm": (46.7, 45.9), "birnn": (51.1, 50.5)}
@@ -35,55 +42,161 @@ def _pct(mean, std, n):
     return f"{100 * mean:.1f}" + (f" +- {100 * std:.1f}" if n > 1 else "")
 
 
-def markdown_table(results, info, settings):
+def _points(x):
+    return f"{100 * x:+.1f}"
+
+
+def analyse(results, labels):
+    """Intervals, pairwise paired tests and the paper's claims for one table (``stats``)."""
+    from itertools import combinations
+    intervals = {r["model"]: stats.accuracy_interval(stats.correct_matrix(r, labels))
+                 for r in results}
+    pairs = [stats.compare(a, b, labels) for a, b in combinations(results, 2)]
+    return {"intervals": intervals, "pairs": pairs, "claims": stats.claims(results, labels)}
+
+
+def markdown_table(results, info, settings, config, analysis):
+    """The results table (with intervals), the paired comparisons and the paper's claims."""
+    from .configs import model_label
     lines = []
     note = banner(info["attrs"])
     if note:
         lines += [note, ""]
-    lines += ["| model | train % | validation % | test % | paper: validation % | paper: test % "
-              "| chosen (lr, hidden) | best epoch |",
+    names = {r["model"]: model_label(r["model"], config) for r in results}
+    lines += [f"Configuration `{config.name}`; UCF-101 split {info.get('split', 1)}. Test accuracy: "
+              "mean over seeds, its 95% interval in brackets (bootstrap over test videos).", "",
+              "| model | train % | validation % | test % [95% interval] | paper: validation % "
+              "| paper: test % | chosen (lr, hidden) | best epoch |",
               "|---|---|---|---|---|---|---|---|"]
     for r in results:
         n = len(r["runs"])
-        paper = PAPER.get(r["model"], ("-", "-"))
+        paper = PAPER.get(r["model"], ("-", "-")) if config.name == "paper" else ("-", "-")
         epochs = ", ".join(str(run["best_epoch"]) for run in r["runs"])
-        lines.append(f"| {NAMES.get(r['model'], r['model'])} | {_pct(r['train_acc_mean'], r['train_acc_std'], n)} "
+        _, low, high = analysis["intervals"][r["model"]]
+        lines.append(f"| {names[r['model']]} | {_pct(r['train_acc_mean'], r['train_acc_std'], n)} "
                      f"| {_pct(r['val_acc_mean'], r['val_acc_std'], n)} "
-                     f"| {_pct(r['test_acc_mean'], r['test_acc_std'], n)} | {paper[0]} | {paper[1]} "
+                     f"| {_pct(r['test_acc_mean'], r['test_acc_std'], n)} "
+                     f"[{100 * low:.1f}, {100 * high:.1f}] | {paper[0]} | {paper[1]} "
                      f"| {r['chosen']['lr']:g}, {r['chosen']['hidden_dim']} | {epochs} |")
     attrs = info["attrs"]
     seeds = len(results[0]["runs"]) if results else 0
     lines += ["", f"Mean +- standard deviation over {seeds} seeds (the paper reports single runs). "
               f"Validation: train-list groups {info['val_groups']} held out; test: the official "
-              f"test list, evaluated once per seed with the best-validation epoch.",
-              "", "Codes: " + "; ".join(f"{k}: {attrs[k]}" for k in
-                                         ("layer", "weights", "weights_sha1", "backend",
+              f"test list, evaluated once per seed with the best-validation epoch."
+              + ("" if config.name == "paper" else
+                 " The paper's numbers are shown beside the `paper` configuration only.")]
+    if analysis["pairs"]:
+        lines += ["", "Paired comparisons on the same test videos: accuracy difference A - B "
+                  "(points, seed-averaged) with its 95% paired bootstrap interval, and the exact "
+                  "McNemar p-value of each seed.", "",
+                  "| A - B | difference | 95% interval | McNemar p (per seed) |",
+                  "|---|---|---|---|"]
+        for c in analysis["pairs"]:
+            p_values = ", ".join(f"{p:.2g}" for p in c["mcnemar_p"])
+            lines.append(f"| {names[c['a']]} - {names[c['b']]} | {_points(c['difference'])} "
+                         f"| [{_points(c['low'])}, {_points(c['high'])}] | {p_values} |")
+    if analysis["claims"]:
+        lines += ["", "The paper's claims on this run (5% level: the 95% interval of the "
+                  "difference excludes 0):", "",
+                  "| claim | difference [95% interval] | on this run |", "|---|---|---|"]
+        for c in analysis["claims"]:
+            lines.append(f"| {NAMES[c['a']]} {c['relation']} {NAMES[c['b']]} "
+                         f"| {_points(c['difference'])} [{_points(c['low'])}, {_points(c['high'])}] "
+                         f"| {c['verdict']} |")
+    lines += ["", "Codes: " + "; ".join(f"{k}: {attrs[k]}" for k in
+                                         ("layer", "weights", "weights_sha1", "backend", "config",
                                           "caffe_version", "preprocessing", "sampler")
                                          if k in attrs),
+              "", "Configuration: " + json.dumps(config.as_dict(), sort_keys=True),
               "", "Settings: " + json.dumps(settings, sort_keys=True)]
     return "\n".join(lines)
 
 
-def write_results(out_dir, results, info, settings, data):
+def _tex(text):
+    """Text escaped for LaTeX; "+-" becomes a plus-minus sign."""
+    special = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#",
+               "$": r"\$", "{": r"\{", "}": r"\}"}
+    return re.sub(r"[\\&%_#${}]", lambda m: special[m.group()], str(text)).replace("+-", r"$\pm$")
+
+
+def latex_table(rows, columns, caption):
+    """A booktabs table: ``columns`` (header strings), ``rows`` (lists of cell strings)."""
+    lines = [r"% requires \usepackage{booktabs}", r"\begin{table}[t]", r"\centering",
+             r"\begin{tabular}{l" + "r" * (len(columns) - 1) + "}", r"\toprule",
+             " & ".join(_tex(c) for c in columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(_tex(cell) for cell in row) + r" \\" for row in rows]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(caption) + "}",
+              r"\end{table}"]
+    return "\n".join(lines)
+
+
+def _results_latex(results, info, config, analysis):
+    from .configs import model_label
+    rows = []
+    for r in results:
+        n = len(r["runs"])
+        _, low, high = analysis["intervals"][r["model"]]
+        paper = PAPER.get(r["model"], ("-", "-")) if config.name == "paper" else ("-", "-")
+        rows.append([model_label(r["model"], config), _pct(r["val_acc_mean"], r["val_acc_std"], n),
+                     _pct(r["test_acc_mean"], r["test_acc_std"], n),
+                     f"[{100 * low:.1f}, {100 * high:.1f}]", paper[1]])
+    caption = (f"UCF-101 split {info.get('split', 1)}, configuration {config.name}: accuracy (%), "
+               f"mean +- s.d. over {len(results[0]['runs']) if results else 0} seeds; 95% "
+               "bootstrap interval over test videos; Giel & Diaz (2015) beside."
+               + (" " + banner(info["attrs"]) if banner(info["attrs"]) else ""))
+    return latex_table(rows, ["Model", "Validation", "Test", "95% interval", "Paper test"], caption)
+
+
+def write_predictions(path, results, info, labels, top=5):
+    """Every test video's prediction per model and seed: CSV to recompute any statistic."""
+    classes = info["classes"]
+    k = min(top, len(classes))
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["model", "seed", "video", "true_label", "predicted_label"]
+                        + [f"top{i + 1}_{what}" for i in range(k) for what in ("label", "p")])
+        for r in results:
+            for run in r["runs"]:
+                p = run["test_probabilities"]
+                order = np.argsort(-p, axis=1, kind="stable")[:, :k]
+                for video, label, predicted, best, probs in zip(
+                        info["test_videos"], labels, run["test_predictions"], order, p):
+                    writer.writerow([r["model"], run["seed"], video, int(label), int(predicted)]
+                                    + [x for c in best for x in (int(c), f"{probs[c]:.6g}")])
+
+
+def write_results(out_dir, results, info, settings, data, config=None):
     """Write every results file; return the Markdown table."""
+    from .configs import get
+    config = config or get("paper")
     os.makedirs(out_dir, exist_ok=True)
-    table = markdown_table(results, info, settings)
+    test = data[2]
+    labels = test.y.numpy()
+    analysis = analyse(results, labels)
+    table = markdown_table(results, info, settings, config, analysis)
     with open(os.path.join(out_dir, "table.md"), "w") as f:
         f.write(table + "\n")
+    with open(os.path.join(out_dir, "table.tex"), "w") as f:
+        f.write(_results_latex(results, info, config, analysis) + "\n")
+    write_predictions(os.path.join(out_dir, "predictions.csv"), results, info, labels)
     summary = {"banner": banner(info["attrs"]), "paper": PAPER, "settings": settings,
+               "config": config.as_dict(), "split": info.get("split", 1),
                "provenance": {k: str(v) for k, v in info["attrs"].items()},
                "val_groups": info["val_groups"], "classes": info["classes"],
+               "intervals": {m: dict(zip(("accuracy", "low", "high"), v))
+                             for m, v in analysis["intervals"].items()},
+               "pairs": analysis["pairs"], "claims": analysis["claims"],
                "models": [{**{k: v for k, v in r.items() if k != "runs"},
-                           "runs": [{k: v for k, v in run.items() if k != "test_predictions"}
+                           "runs": [{k: v for k, v in run.items()
+                                     if k not in ("test_predictions", "test_probabilities")}
                                     for run in r["runs"]]} for r in results]}
     with open(os.path.join(out_dir, "table.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    test = data[2]
     plot_curves(results, os.path.join(out_dir, "curves.png"), summary["banner"])
     rows = []
     for r in results:
         predicted = np.array(r["runs"][0]["test_predictions"])
-        matrix = confusion(test.y.numpy(), predicted, len(info["classes"]))
+        matrix = confusion(labels, predicted, len(info["classes"]))
         plot_confusion(matrix, info["classes"], NAMES.get(r["model"], r["model"]),
                        os.path.join(out_dir, f"confusion_{r['model']}.png"), summary["banner"])
         per_class = np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
@@ -94,6 +207,42 @@ def write_results(out_dir, results, info, settings, data):
         for i, name in enumerate(info["classes"]):
             writer.writerow([name] + [f"{acc[i]:.4f}" for _, acc in rows])
     figure7(info["train_store"], os.path.join(out_dir, "figure7_pca.png"), summary["banner"])
+    return table
+
+
+def write_split_summary(out_dir, per_split, settings, config):
+    """table.md/.tex/.json over several splits: each split's test accuracy and their mean
+    (UCF-101's standard protocol reports the mean over splits 1-3). per_split: (split,
+    results, info) triples. Returns the Markdown table."""
+    from .configs import model_label
+    splits = [s for s, _, _ in per_split]
+    models = [r["model"] for r in per_split[0][1]]
+    test = {(s, r["model"]): r["test_acc_mean"] for s, results, _ in per_split for r in results}
+    note = banner(per_split[0][2]["attrs"])
+    header = ["model"] + [f"split {s} test %" for s in splits] + ["mean over splits %"]
+    rows = []
+    for m in models:
+        values = np.array([test[(s, m)] for s in splits])
+        spread = f" +- {100 * values.std(ddof=1):.1f}" if len(values) > 1 else ""
+        rows.append([model_label(m, config)] + [f"{100 * v:.1f}" for v in values]
+                    + [f"{100 * values.mean():.1f}{spread}"])
+    lines = ([note, ""] if note else []) + [
+        f"Configuration `{config.name}`; each split's test accuracy is the mean over its seeds "
+        "(its own table, intervals and paired tests: split{K}/table.md); the last column is "
+        "the mean +- standard deviation over splits.", "",
+        "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    table = "\n".join(lines)
+    with open(os.path.join(out_dir, "table.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(out_dir, "table.tex"), "w") as f:
+        f.write(latex_table(rows, header, f"UCF-101 splits {', '.join(map(str, splits))}, "
+                            f"configuration {config.name}: test accuracy (%) per split and the "
+                            "mean over splits." + (" " + note if note else "")) + "\n")
+    with open(os.path.join(out_dir, "table.json"), "w") as f:
+        json.dump({"banner": note, "config": config.as_dict(), "settings": settings,
+                   "splits": splits, "test_acc": {m: {str(s): test[(s, m)] for s in splits}
+                                                  for m in models}}, f, indent=1)
     return table
 
 

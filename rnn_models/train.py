@@ -1,6 +1,13 @@
 """Train the paper's models on CaffeNet codes; select on validation; test once.
 
     python -m rnn_models.train --features features --out results          # or: make train
+    python -m rnn_models.train --splits 1 2 3 --config modern ...
+
+Configuration (``--config``, see ``rnn_models.configs``): ``paper`` (the default) trains the
+paper's variants as the 2015 stack ran them (LSTM with Lasagne 0.1's output gate, ReLU with
+Lasagne's gradient 0.5 at 0, float32); ``modern`` trains today's variants. Splits
+(``--splits``): each official split is trained and tested on its own (results in
+OUT/split{K}/ when there are several) and the table reports each and the mean over splits.
 
 For each model: a grid search over the hyperparameters (``--lr``, ``--hidden``) with seed 0,
 selected by validation accuracy; then the chosen setting trained with ``--seeds`` seeds, each
@@ -41,6 +48,7 @@ class TrainConfig:
     """One training run: a model, its hyperparameters, a seed."""
 
     model: str = "rnn"
+    config: str = "paper"                # the named configuration (rnn_models.configs)
     hidden_dim: int = 512
     lr: float = 0.01
     momentum: float = 0.9
@@ -50,10 +58,14 @@ class TrainConfig:
     seed: int = 0
     dropout: float = 0.5                 # the Average model's
     weight_decay: float = 0.0
+    dtype: str = "float32"               # training precision
     options: dict = field(default_factory=dict)   # model options (peepholes, ...)
 
     def run_id(self):
-        return f"{self.model}-h{self.hidden_dim}-lr{self.lr:g}-seed{self.seed}"
+        return f"{self.model}-{self.config}-h{self.hidden_dim}-lr{self.lr:g}-seed{self.seed}"
+
+    def torch_dtype(self):
+        return {"float32": torch.float32, "float64": torch.float64}[self.dtype]
 
 
 @dataclass
@@ -64,20 +76,22 @@ class Split:
     y: torch.Tensor        # (N,) int64
 
 
-def accuracy_and_loss(model, split, batch_size=256):
-    """(accuracy, mean loss, predicted labels) of ``model`` on ``split`` (eval mode)."""
+def evaluate(model, split, batch_size=256):
+    """(accuracy, mean loss, averaged probabilities p (N, C)) of ``model`` on ``split``, in
+    eval mode; the predicted label is ``p.argmax(1)``."""
     model.eval()
-    correct, total_loss, predictions = 0, 0.0, []
+    dtype = next(model.parameters()).dtype
+    total_loss, log_ps = 0.0, []
     with torch.no_grad():
         for start in range(0, len(split.y), batch_size):
-            x, y = split.x[start:start + batch_size], split.y[start:start + batch_size]
+            x, y = split.x[start:start + batch_size].to(dtype), split.y[start:start + batch_size]
             log_p = model.log_probabilities(x)
             total_loss += float(torch.nn.functional.nll_loss(log_p, y, reduction="sum"))
-            predicted = log_p.argmax(dim=1)
-            correct += int((predicted == y).sum())
-            predictions.append(predicted)
+            log_ps.append(log_p)
+    p = torch.cat(log_ps).exp() if log_ps else torch.zeros(0, 0)
     n = max(len(split.y), 1)
-    return correct / n, total_loss / n, torch.cat(predictions) if predictions else torch.zeros(0)
+    correct = int((p.argmax(dim=1) == split.y).sum()) if log_ps else 0
+    return correct / n, total_loss / n, p
 
 
 def _atomic_save(obj, path):
@@ -97,7 +111,7 @@ def train_run(config, train, val, n_classes, out_dir, progress=True):
     log_path = os.path.join(out_dir, "logs", config.run_id() + ".jsonl")
     torch.manual_seed(config.seed)
     model = build(config.model, train.x.shape[-1], config.hidden_dim, n_classes,
-                  **_model_options(config))
+                  **_model_options(config)).to(config.torch_dtype())
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 nesterov=config.momentum > 0, weight_decay=config.weight_decay)
     shuffle = torch.Generator().manual_seed(config.seed)
@@ -120,12 +134,13 @@ def train_run(config, train, val, n_classes, out_dir, progress=True):
         order = torch.randperm(len(train.y), generator=shuffle)
         for start in range(0, len(order), config.batch_size):
             batch = order[start:start + config.batch_size]
-            loss = torch.nn.functional.nll_loss(model.log_probabilities(train.x[batch]), train.y[batch])
+            x = train.x[batch].to(config.torch_dtype())
+            loss = torch.nn.functional.nll_loss(model.log_probabilities(x), train.y[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        train_acc, train_loss, _ = accuracy_and_loss(model, train)
-        val_acc, val_loss, _ = accuracy_and_loss(model, val)
+        train_acc, train_loss, _ = evaluate(model, train)
+        val_acc, val_loss, _ = evaluate(model, val)
         row = {"run": config.run_id(), "epoch": epoch, "train_acc": train_acc,
                "train_loss": train_loss, "val_acc": val_acc, "val_loss": val_loss}
         state["history"].append(row)
@@ -155,7 +170,7 @@ def _model_options(config):
 def best_model(config, record, input_dim, n_classes):
     """The model of ``config`` with the weights of its best-validation epoch."""
     model = build(config.model, input_dim, config.hidden_dim, n_classes, **_model_options(config))
-    model.load_state_dict(record["best"]["model"])
+    model.to(config.torch_dtype()).load_state_dict(record["best"]["model"])
     return model.eval()
 
 
@@ -173,11 +188,16 @@ def grid(config, lrs, hiddens):
 def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progress=True):
     """Search (seed 0), then train the chosen setting with every seed and test each run once.
 
-    The chosen setting is the one with the best validation accuracy (ties: the first in grid
-    order). Returns a dict with the search, the runs and the mean/std over seeds.
+    ``base`` carries the configuration (``base.config``): its model options and precision are
+    applied here. The chosen setting is the one with the best validation accuracy (ties: the
+    first in grid order). Returns a dict with the search, the runs (each with its test
+    probabilities) and the mean/std over seeds.
     """
+    from .configs import get
     train, val, test = data
-    base = TrainConfig(**{**asdict(base), "model": model})
+    era = get(base.config)
+    base = TrainConfig(**{**asdict(base), "model": model, "dtype": era.dtype,
+                          "options": {**era.model_options(model), **base.options}})
     search = []
     for config in grid(base, lrs, hiddens):
         record = train_run(config, train, val, n_classes, out_dir, progress)
@@ -188,11 +208,12 @@ def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progre
         config = TrainConfig(**{**asdict(chosen), "seed": seed})
         record = train_run(config, train, val, n_classes, out_dir, progress)
         net = best_model(config, record, train.x.shape[-1], n_classes)
-        test_acc, test_loss, predictions = accuracy_and_loss(net, test)   # once, at the end
+        test_acc, test_loss, p = evaluate(net, test)                       # once, at the end
         runs.append({"seed": seed, "best_epoch": record["best"]["epoch"],
                      "train_acc": record["best"]["train_acc"], "val_acc": record["best"]["val_acc"],
-                     "test_acc": test_acc, "test_loss": test_loss,
-                     "history": record["history"], "test_predictions": predictions.tolist()})
+                     "test_acc": test_acc, "test_loss": test_loss, "history": record["history"],
+                     "test_predictions": p.argmax(dim=1).tolist(),
+                     "test_probabilities": p.double().numpy()})
     return {"model": model, "chosen": asdict(chosen),
             "search": [{"lr": c.lr, "hidden_dim": c.hidden_dim, "val_acc": v} for v, c in search],
             "runs": runs, **summary(runs)}
@@ -208,17 +229,41 @@ def summary(runs):
     return out
 
 
-def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0):
-    """(train, val, test, info) from the stores of ``caffe_extract``: val carved by groups."""
-    from caffe_extract.store import read_store
-    from caffe_extract.ucf101 import Video, validation_split
+def store_paths(features_dir, split=1, layer="fc7"):
+    """The store(s) to read for ``split``: the store of all three splits
+    (``all_splits_{layer}.h5``, written by ``caffe_extract extract``) where it exists, else the
+    older per-split stores ``split{K}_{train,test}_{layer}.h5``. A clear error when neither is
+    there."""
+    unified = os.path.join(features_dir, f"all_splits_{layer}.h5")
+    if os.path.exists(unified):
+        return {"all": unified}
     paths = {s: os.path.join(features_dir, f"split{split}_{s}_{layer}.h5") for s in ("train", "test")}
-    for subset, path in paths.items():
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"no {subset} store at {path}: run the extraction first "
-                                    "(`make extract`, or `make demo` for the synthetic set)")
-    stores = {s: read_store(p) for s, p in paths.items()}
+    if all(os.path.exists(p) for p in paths.values()):
+        return paths
+    raise FileNotFoundError(f"no codes for split {split} in {features_dir}: expected {unified} "
+                            f"(or {paths['train']} and {paths['test']}); run the extraction "
+                            "first (`make extract`, or `make demo` for the synthetic set)")
+
+
+def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0):
+    """(train, val, test, info) for official ``split``: val carved from its train list by groups."""
+    from caffe_extract.store import read_store
+    from caffe_extract.ucf101 import TEST, TRAIN, Video, validation_split
+    paths = store_paths(features_dir, split, layer)
+    if "all" in paths:
+        store = read_store(paths["all"])
+        if "split_membership" not in store:
+            raise ValueError(f"{paths['all']} has no split_membership dataset: not a store of "
+                             "all splits; extract it again with `python -m caffe_extract extract`")
+        role = store["split_membership"][:, split - 1]
+        stores = {"train": _subset(store, role == TRAIN), "test": _subset(store, role == TEST)}
+        del store                              # the subsets are copies: 2.2 GB less held
+        paths = {"train": paths["all"], "test": paths["all"]}
+    else:
+        stores = {s: read_store(p) for s, p in paths.items()}
     train_store = stores["train"]
+    if not len(train_store["labels"]) or not len(stores["test"]["labels"]):
+        raise ValueError(f"split {split} has an empty train or test set in {paths['train']}")
     videos = [Video(v, int(l), int(g), 0) for v, l, g in
               zip(train_store["video"], train_store["labels"], train_store["group"])]
     kept, held = validation_split(videos, n_groups=val_groups, seed=val_seed)
@@ -232,17 +277,28 @@ def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0):
 
     info = {"classes": list(train_store["classes"]), "attrs": train_store["attrs"],
             "test_attrs": stores["test"]["attrs"], "val_groups": sorted({v.group for v in held}),
-            "test_videos": list(stores["test"]["video"]),
+            "test_videos": list(stores["test"]["video"]), "split": split,
             "train_store": paths["train"], "test_store": paths["test"]}
     return (split_of(train_store, ~is_val), split_of(train_store, is_val),
             split_of(stores["test"]), info)
 
 
+def _subset(store, mask):
+    """The rows ``mask`` of a store read by ``read_store`` (attrs and classes kept)."""
+    return {k: (v[mask] if isinstance(v, np.ndarray) and k not in ("classes", "failed_video",
+                                                                   "failed_reason") else v)
+            for k, v in store.items()}
+
+
 def main(argv=None):
+    from .configs import CONFIGS, DEFAULT, get
     parser = argparse.ArgumentParser(prog="python -m rnn_models.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", default="features", help="folder of the HDF5 stores (%(default)s)")
-    parser.add_argument("--split", type=int, default=1)
+    parser.add_argument("--config", default=DEFAULT, choices=sorted(CONFIGS),
+                        help="paper: the 2015 variants (default); modern: today's (see README)")
+    parser.add_argument("--splits", nargs="+", type=int, default=[1], choices=(1, 2, 3),
+                        help="official splits to train and test on, each on its own (%(default)s)")
     parser.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
     parser.add_argument("--out", default="results", help="results folder (%(default)s)")
     parser.add_argument("--models", nargs="+", default=list(PAPER_MODELS),
@@ -259,28 +315,36 @@ def main(argv=None):
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     set_deterministic()
-    try:
-        train, val, test, info = load_data(args.features, args.split, args.layer, args.val_groups)
-    except (FileNotFoundError, OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    from .report import banner, write_results
-    note = banner(info["attrs"])
-    if note:
-        print(note, file=sys.stderr)
-    base = TrainConfig(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
-                       momentum=args.momentum, dropout=args.dropout)
-    os.makedirs(args.out, exist_ok=True)
-    results = []
-    for model in args.models:
-        print(f"== {model}: search lr {args.lr} x hidden {args.hidden}, then {args.seeds} seeds",
-              file=sys.stderr)
-        results.append(run_model(model, base, args.lr, args.hidden, range(args.seeds),
-                                 (train, val, test), len(info["classes"]), args.out,
-                                 progress=not args.no_progress))
+    from .report import banner, write_results, write_split_summary
+    era = get(args.config)
     settings = {k: v for k, v in vars(args).items() if k != "no_progress"}
-    table = write_results(args.out, results, info, settings, (train, val, test))
-    print(table)
+    base = TrainConfig(config=era.name, epochs=args.epochs, patience=args.patience,
+                       batch_size=args.batch_size, momentum=args.momentum, dropout=args.dropout)
+    splits = list(dict.fromkeys(args.splits))
+    per_split = []
+    for split in splits:
+        out = args.out if len(splits) == 1 else os.path.join(args.out, f"split{split}")
+        try:
+            train, val, test, info = load_data(args.features, split, args.layer, args.val_groups)
+        except (FileNotFoundError, OSError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        note = banner(info["attrs"])
+        if note:
+            print(note, file=sys.stderr)
+        os.makedirs(out, exist_ok=True)
+        results = []
+        for model in args.models:
+            print(f"== split {split}, {model} ({era.name}): search lr {args.lr} x hidden "
+                  f"{args.hidden}, then {args.seeds} seeds", file=sys.stderr)
+            results.append(run_model(model, base, args.lr, args.hidden, range(args.seeds),
+                                     (train, val, test), len(info["classes"]), out,
+                                     progress=not args.no_progress))
+        table = write_results(out, results, info, {**settings, "splits": [split]}, (train, val, test), era)
+        print(table)
+        per_split.append((split, results, info))
+    if len(splits) > 1:
+        print(write_split_summary(args.out, per_split, settings, era))
     return 0
 
 

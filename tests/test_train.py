@@ -1,4 +1,5 @@
 """Training and evaluation: learning, determinism, resume after a kill, the results files."""
+import csv
 import json
 import signal
 import subprocess
@@ -105,12 +106,21 @@ def test_deterministic_and_resumable_after_kill(features, tmp_path):
 def test_results_files(features, tmp_path):
     out = tmp_path / "results"
     assert T.main(command(features, out, epochs=5)[3:]) == 0
-    for name in ("table.md", "table.json", "curves.png", "confusion_average.png",
-                 "confusion_lstm.png", "per_class.csv", "figure7_pca.png"):
+    for name in ("table.md", "table.json", "table.tex", "predictions.csv", "curves.png",
+                 "confusion_average.png", "confusion_lstm.png", "per_class.csv", "figure7_pca.png"):
         assert (out / name).stat().st_size > 0, name
     table = (out / "table.md").read_text()
     assert table.startswith("*** RANDOM weights")
-    assert "| Average |" in table and "| 50.5 | 50.0 |" in table and "| LSTM |" in table
+    assert "Configuration `paper`" in table
+    assert "| Average |" in table and "| 50.5 | 50.0 |" in table
+    assert "| LSTM (Lasagne 0.1 output gate) |" in table and "| LSTM |" not in table
+    tex = (out / "table.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "LSTM (Lasagne 0.1 output gate)" in tex
+    predictions = list(csv.DictReader((out / "predictions.csv").open()))
+    assert len(predictions) == 2 * 2 * (3 * 2 * N_CLASSES)   # models x seeds x test videos
+    row = predictions[0]
+    assert row["model"] == "average" and row["seed"] == "0" and row["video"].endswith(".avi")
+    assert row["predicted_label"] == row["top1_label"] and "top4_p" in row
     data = json.loads((out / "table.json").read_text())
     model = data["models"][1]
     assert model["model"] == "lstm" and len(model["runs"]) == 2
