@@ -38,11 +38,11 @@ def build_parser():
     ex.add_argument("--videos", required=True, help="folder holding the class folders of .avi files")
     ex.add_argument("--splits", required=True,
                     help="folder holding classInd.txt, trainlist0K.txt, testlist0K.txt")
-    ex.add_argument("--split", default="all", choices=("all", "1", "2", "3"),
-                    help="all: one store of every video of splits 1-3 (default); K: split K's "
-                         "lists only, one store per subset")
+    ex.add_argument("--split", choices=("all", "1", "2", "3"),
+                    help="all: one store of every video of splits 1-3 (the default); K: split "
+                         "K's lists only, one store per subset")
     ex.add_argument("--subset", choices=("train", "test", "both"),
-                    help="with --split K: which list(s) (default both)")
+                    help="per-split stores of split K (--split, default 1): which list(s)")
     ex.add_argument("--config", default="paper", choices=("paper", "modern"),
                     help="preprocessing of that era (paper: 2015's caffe.io, the default; modern: "
                          "today's, which anti-aliases the resize)")
@@ -110,8 +110,10 @@ def run_extract(args):
         print(f"*** {note} ***", file=sys.stderr)
     from rnn_models import configs
     era = configs.get(args.config)
+    if args.split is None:
+        args.split = "all" if args.subset is None else "1"
     if args.split == "all" and args.subset is not None:
-        raise ValueError("--subset needs --split K (the default, --split all, stores every video)")
+        raise ValueError("--subset needs --split K (--split all stores every video)")
     os.makedirs(args.out_dir, exist_ok=True)
     if args.split == "all":
         jobs = [("all", 1, os.path.join(args.out_dir, f"all_splits_{args.layer}.h5"))]

@@ -185,17 +185,18 @@ def grid(config, lrs, hiddens):
             for lr in lrs for h in hiddens]
 
 
-def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progress=True):
+def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progress=True,
+              era=None):
     """Search (seed 0), then train the chosen setting with every seed and test each run once.
 
-    ``base`` carries the configuration (``base.config``): its model options and precision are
-    applied here. The chosen setting is the one with the best validation accuracy (ties: the
+    ``era``: the ``configs.Configuration`` whose model options and precision are applied
+    (default: the one ``base.config`` names). The chosen setting is the one with the best validation accuracy (ties: the
     first in grid order). Returns a dict with the search, the runs (each with its test
     probabilities) and the mean/std over seeds.
     """
     from .configs import get
     train, val, test = data
-    era = get(base.config)
+    era = era or get(base.config)
     base = TrainConfig(**{**asdict(base), "model": model, "dtype": era.dtype,
                           "options": {**era.model_options(model), **base.options}})
     search = []

@@ -50,7 +50,7 @@ def test_lstm_beats_average_on_temporal_classes_for_every_seed(demo):
 
 def test_demo_outputs_carry_the_random_weights_banner(demo):
     root, table = demo
-    assert "RANDOM weights" in table and "| LSTM |" in table
+    assert "RANDOM weights" in table and "| LSTM (Lasagne 0.1 output gate) |" in table
     assert (root / "results" / "table.md").read_text().startswith("*** RANDOM weights")
     for name in ("curves.png", "figure7_pca.png", "confusion_lstm.png", "per_class.csv"):
         assert (root / "results" / name).exists()

@@ -20,10 +20,10 @@ FIELDS = ("features", "labels", "video", "group", "frame_times", "classes", "fai
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    """3 classes x 8 groups in UCF-101's layout (test: groups 1-7), some clips shorter than
+    """3 classes x 22 groups in UCF-101's layout (split 1 tests on groups 1-7), some clips shorter than
     2 s, plus a corrupt file, a zero-byte file and a listed video that is missing."""
     root = tmp_path_factory.mktemp("ucf")
-    make_dataset(root, n_groups=8, classes=CLASSES[:3], short_every=4, seed=1)
+    make_dataset(root, n_groups=22, classes=CLASSES[:3], short_every=4, seed=1)
     videos = root / "videos"
     (videos / "PushLeft" / "v_PushLeft_g02_c01.avi").write_bytes(b"RIFF" + bytes(range(256)) * 40)
     (videos / "PushLeft" / "v_PushLeft_g03_c01.avi").write_bytes(b"")

@@ -1,0 +1,299 @@
+"""The drift ledger: what each difference between the 2015 stack and today's costs, measured.
+
+    python -m rnn_models.drift --videos demo/data/videos --splits demo/data/splits \
+        --work demo/drift --out results/drift                                  # make drift
+
+The baseline is the ``paper`` configuration end to end: codes from real pycaffe with 2015's
+caffe.io (no anti-aliasing, mean per channel, frames by PyAV with moviepy's rule), models with
+Lasagne 0.1's LSTM output gate and ReLU gradient 0.5 at 0, float32 training. Each row changes
+exactly one knob and measures
+
+- **codes** (the knobs before the network's output): over every frame of split 1's test
+  videos, the relative difference of the FC7 code, ||a - b|| / ||a|| (a: the baseline's code,
+  b: the variant's), its maximum and mean;
+- **accuracy**: the paper's RNN (LSTM for the gate, both RNN and LSTM for precision) trained
+  with ``--seeds`` seeds at fixed hyperparameters on the baseline and on the variant, test
+  accuracy of each (mean over seeds), the difference with its 95% paired bootstrap interval
+  over test videos and the exact McNemar p-value per seed (``rnn_models.stats``).
+
+Rows: resize with vs without anti-aliasing (also on 640 x 480 frames, codes only: the demo's
+videos are 320 x 240 like UCF-101's, where the resize barely filters); moviepy vs PyAV frames;
+the PyTorch port vs pycaffe; per-pixel vs per-channel ImageNet mean; Graves' LSTM output gate
+vs Lasagne 0.1's; ReLU gradient 0 vs 0.5 at zero; float64 vs float32 training. Where a
+variant's decoded frames are bitwise identical to the baseline's, its codes and accuracies are
+identical by construction and no network or model is run for it (the ledger says so).
+
+Writes OUT/drift.md, OUT/drift.json and OUT/drift.png. Every store and run is cached under
+WORK: a rerun after an interruption continues.
+"""
+import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+
+import numpy as np
+
+from . import stats
+from .configs import PAPER
+
+
+def code_difference(a, b):
+    """(max, mean) over frames of ||a - b|| / ||a||, codes (N, T, D); frames whose baseline code
+    is all zero count as 0 when the variant's is zero too, and are skipped otherwise."""
+    a = a.reshape(-1, a.shape[-1]).astype(np.float64)
+    b = b.reshape(-1, b.shape[-1]).astype(np.float64)
+    num, den = np.linalg.norm(a - b, axis=1), np.linalg.norm(a, axis=1)
+    ok = (den > 0) | (num == 0)
+    rel = np.divide(num, den, out=np.zeros_like(num), where=den > 0)[ok]
+    return float(rel.max()), float(rel.mean())
+
+
+def _test_codes(store_path, split=1):
+    """{video: codes (T, D)} of split ``split``'s test videos in an all-splits store."""
+    from caffe_extract.store import read_store
+    from caffe_extract.ucf101 import TEST
+    data = read_store(store_path)
+    test = data["split_membership"][:, split - 1] == TEST
+    return dict(zip(data["video"][test], data["features"][test]))
+
+
+def compare_stores(base_path, other_path):
+    """Code difference over the test videos both stores hold (failures may differ)."""
+    base, other = _test_codes(base_path), _test_codes(other_path)
+    common = sorted(set(base) & set(other))
+    a = np.stack([base[v] for v in common])
+    b = np.stack([other[v] for v in common])
+    high, mean = code_difference(a, b)
+    return {"max_rel": high, "mean_rel": mean, "frames": int(a.shape[0] * a.shape[1])}
+
+
+def frames_identical(videos, splits, decoders=("pyav", "moviepy"), progress=True):
+    """Whether two decoders give bitwise identical frames on every listed video (and the count)."""
+    from caffe_extract.frames import VideoReadError, read_clip
+    from caffe_extract.ucf101 import VideoIndex, read_all_splits
+    from tqdm import tqdm
+    _, listed, _ = read_all_splits(splits)
+    index = VideoIndex(videos)
+    same = 0
+    for video in tqdm(listed, desc="frames pyav vs moviepy", leave=False, disable=not progress):
+        path = index.locate(video.path)
+        try:
+            clips = [read_clip(path, decoder=d) for d in decoders]
+        except VideoReadError:
+            continue
+        same += all(np.array_equal(c[0], clips[0][0]) and np.array_equal(c[1], clips[0][1])
+                    for c in clips[1:])
+    return same, len(listed)
+
+
+def extract_variant(args, name, **knobs):
+    """The all-splits store of the baseline with ``knobs`` changed (cached in WORK/name)."""
+    from caffe_extract.pipeline import ExtractConfig, extract
+    out = os.path.join(args.work, name, f"all_splits_{args.layer}.h5")
+    if os.path.exists(out):
+        return out
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    settings = {"backend": "caffe", **PAPER.extraction(), **knobs}
+    config = ExtractConfig(videos=args.videos, splits=args.splits, out=out, weights=args.weights,
+                           subset="all", layer=args.layer, workers=args.workers,
+                           weights_note=args.weights_note, config=f"paper, {name}",
+                           progress=not args.no_progress, **settings)
+    print(f"== codes: {name}", file=sys.stderr)
+    return extract(config)[0]
+
+
+def train_variant(args, name, store, model, **knobs):
+    """``run_model`` of one model on one store, with training knobs changed (cached)."""
+    from .train import TrainConfig, load_data, run_model
+    out = os.path.join(args.work, "runs", name)
+    train, val, test, info = load_data(os.path.dirname(store), 1, args.layer, args.val_groups)
+    era = replace(PAPER, name=f"paper-{name}", **knobs)    # the paper's, one knob changed
+    base = TrainConfig(config=era.name, epochs=args.epochs, patience=0, batch_size=args.batch_size)
+    print(f"== accuracy: {model}, {name}", file=sys.stderr)
+    result = run_model(model, base, [args.lr], [args.hidden], range(args.seeds),
+                       (train, val, test), len(info["classes"]), out,
+                       progress=not args.no_progress, era=era)
+    return result, test.y.numpy()
+
+
+def accuracy_row(base, other, labels):
+    comparison = stats.compare(other, base, labels)
+    return {"model": base["model"], "seeds": len(base["runs"]),
+            "paper_acc": base["test_acc_mean"], "variant_acc": other["test_acc_mean"],
+            "difference": comparison["difference"], "low": comparison["low"],
+            "high": comparison["high"], "mcnemar_p": comparison["mcnemar_p"]}
+
+
+def codes_640(args, n_clips=12):
+    """Resize with vs without anti-aliasing on 640 x 480 frames (synthetic scenes), codes only."""
+    from caffe_extract.backends import open_backend
+    from caffe_extract.preprocessing import preprocess
+    from caffe_extract.synthetic import CLASSES, RADIUS, render_frames
+    net = open_backend("caffe", args.weights)
+    base, other, pixels = [], [], 0.0
+    for k in range(n_clips):
+        _, shape, color, _ = CLASSES[k % len(CLASSES)]
+        frames = render_frames(10, shape, color, (0.3, 0.5), (0.2, 0.0), radius=RADIUS, seed=k,
+                               height=480, width=640)
+        x0, x1 = preprocess(frames, anti_aliasing=False), preprocess(frames, anti_aliasing=True)
+        pixels = max(pixels, float(np.abs(x0 - x1).max()))
+        base.append(net.forward(x0, ("relu7",))["relu7"])
+        other.append(net.forward(x1, ("relu7",))["relu7"])
+    high, mean = code_difference(np.stack(base), np.stack(other))
+    return {"max_rel": high, "mean_rel": mean, "frames": 10 * n_clips, "max_pixel_diff": pixels}
+
+
+def run(args):
+    """Measure every row; returns the ledger (a list of dicts)."""
+    from .train import set_deterministic
+    set_deterministic()
+    baseline = extract_variant(args, "paper")
+    ledger = []
+    trained = {}
+
+    def paper_result(model):
+        if model not in trained:
+            trained[model] = train_variant(args, "paper", baseline, model)
+        return trained[model]
+
+    code_rows = [("resize: anti-aliasing (today's caffe.io) instead of none", {"anti_aliasing": True}),
+                 ("ImageNet mean: per pixel instead of per channel", {"mean": "pixel"}),
+                 ("CNN: the PyTorch port instead of pycaffe", {"backend": "torch"})]
+    for knob, change in code_rows:
+        store = extract_variant(args, "-".join(f"{k}={v}" for k, v in change.items()), **change)
+        base, labels = paper_result("rnn")
+        other, _ = train_variant(args, os.path.basename(os.path.dirname(store)), store, "rnn")
+        ledger.append({"knob": knob, "codes": compare_stores(baseline, store),
+                       "accuracy": accuracy_row(base, other, labels)})
+    ledger.append({"knob": "resize at 640x480: anti-aliasing instead of none (codes only)",
+                   "codes": codes_640(args), "accuracy": None})
+    same, total = frames_identical(args.videos, args.splits, progress=not args.no_progress)
+    row = {"knob": "frames: moviepy instead of PyAV", "frames_identical": f"{same}/{total}"}
+    if same == total:
+        row.update(codes={"max_rel": 0.0, "mean_rel": 0.0, "frames": 10 * total},
+                   accuracy="identical (frames bitwise equal on every video)")
+    else:
+        store = extract_variant(args, "decoder=moviepy", decoder="moviepy")
+        base, labels = paper_result("rnn")
+        other, _ = train_variant(args, "decoder=moviepy", store, "rnn")
+        row.update(codes=compare_stores(baseline, store), accuracy=accuracy_row(base, other, labels))
+    ledger.append(row)
+    model_rows = [("LSTM output gate: Graves' instead of Lasagne 0.1's", "lstm",
+                   {"lasagne_output_gate": False}),
+                  ("ReLU gradient at 0: 0 (torch.relu) instead of 0.5 (rectify)", "rnn",
+                   {"relu_grad_at_zero": 0.0}),
+                  ("training precision: float64 instead of float32", "rnn", {"dtype": "float64"}),
+                  ("training precision: float64 instead of float32", "lstm", {"dtype": "float64"})]
+    for knob, model, change in model_rows:
+        base, labels = paper_result(model)
+        name = "-".join(f"{k}={v}" for k, v in change.items())
+        other, _ = train_variant(args, name, baseline, model, **change)
+        ledger.append({"knob": knob, "codes": None, "accuracy": accuracy_row(base, other, labels)})
+    return ledger
+
+
+def markdown(ledger, args, note):
+    lines = ([note, ""] if note else []) + [
+        "Each row changes one knob of the `paper` configuration. Codes: over every frame of "
+        "split 1's test videos, the relative difference ||a - b|| / ||a|| of the FC7 code "
+        "(max / mean). Accuracy: test accuracy (mean over seeds) of the model trained on the "
+        "paper's setting and on the variant, the difference variant - paper in points with its "
+        "95% paired bootstrap interval over test videos, and the exact McNemar p per seed.", "",
+        "| difference | codes: max rel. | codes: mean rel. | model | paper % | variant % "
+        "| difference [95% interval] | McNemar p | larger than noise? |",
+        "|---|---|---|---|---|---|---|---|---|"]
+    for row in ledger:
+        codes = row["codes"]
+        cells = [f"{codes['max_rel']:.2e}", f"{codes['mean_rel']:.2e}"] if codes else ["-", "-"]
+        acc = row["accuracy"]
+        if isinstance(acc, dict):
+            noise = "yes" if acc["low"] > 0 or acc["high"] < 0 else "no"
+            cells += [acc["model"], f"{100 * acc['paper_acc']:.1f}", f"{100 * acc['variant_acc']:.1f}",
+                      f"{100 * acc['difference']:+.1f} [{100 * acc['low']:+.1f}, {100 * acc['high']:+.1f}]",
+                      ", ".join(f"{p:.2g}" for p in acc["mcnemar_p"]), noise]
+        else:
+            cells += ["-", "-", "-", acc or "not measured (codes only)", "-", "-"]
+        lines.append(f"| {row['knob']} | " + " | ".join(cells) + " |")
+    extra = [r for r in ledger if "max_pixel_diff" in (r["codes"] or {})]
+    for r in extra:
+        lines += ["", f"At 640x480 the anti-aliased input differs by up to "
+                  f"{r['codes']['max_pixel_diff']:.2f} grey levels ({r['codes']['frames']} frames)."]
+    for r in ledger:
+        if "frames_identical" in r:
+            lines += ["", f"moviepy vs PyAV: frames bitwise identical on {r['frames_identical']} videos."]
+    lines += ["", f"Settings: {json.dumps(vars(args), sort_keys=True)}"]
+    return "\n".join(lines)
+
+
+def plot(ledger, path, note=""):
+    from .report import _pyplot, _suptitle
+    plt = _pyplot()
+    rows = [r for r in ledger if isinstance(r["accuracy"], dict)]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.8))
+    for y, r in enumerate(rows):
+        a = r["accuracy"]
+        ax.errorbar(100 * a["difference"], y, xerr=[[100 * (a["difference"] - a["low"])],
+                                                    [100 * (a["high"] - a["difference"])]],
+                    fmt="o", color="C0", capsize=3)
+    ax.axvline(0, color="grey", linestyle=":")
+    ax.set_yticks(range(len(rows)), [f"{r['knob']} ({r['accuracy']['model']})" for r in rows],
+                  fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("test accuracy, variant - paper (points), 95% paired bootstrap interval")
+    _suptitle(fig, note, 110)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m rnn_models.drift", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", required=True, help="folder of the class folders of videos")
+    parser.add_argument("--splits", required=True, help="folder of the split files (1-3)")
+    parser.add_argument("--work", default="demo/drift", help="stores and runs (cached)")
+    parser.add_argument("--out", default="results/drift", help="where drift.md/json/png go")
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--weights", help="CaffeNet .caffemodel (default: random weights, seed 0)")
+    weights.add_argument("--random-weights", type=int, default=0, metavar="SEED")
+    parser.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
+    parser.add_argument("--workers", type=int, default=1, help="decoding processes")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.003)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--val-groups", type=int, default=3)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    from .report import banner
+    if args.weights:
+        args.weights_note, args.random_weights = "", None
+    else:
+        from caffe_extract.random_model import cached_random_caffemodel
+        args.weights = cached_random_caffemodel(args.random_weights)
+        args.weights_note = (f"RANDOM weights (seed {args.random_weights}): codes are NOT "
+                             "CaffeNet's, numbers are not the paper's")
+    import time
+    start = time.monotonic()
+    try:
+        ledger = run(args)
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    note = banner({"weights": args.weights_note})
+    os.makedirs(args.out, exist_ok=True)
+    table = markdown(ledger, args, note)
+    with open(os.path.join(args.out, "drift.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(args.out, "drift.json"), "w") as f:
+        json.dump({"banner": note, "settings": vars(args), "ledger": ledger,
+                   "elapsed_s": round(time.monotonic() - start, 1)}, f, indent=1)
+    plot(ledger, os.path.join(args.out, "drift.png"), note)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
