@@ -146,3 +146,43 @@ def test_cli_errors_are_clear(dataset, tmp_path, capsys):
     assert code == 1 and "classInd.txt" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["extract", "--videos", "v", "--splits", "s", "--shard", "3/2"])
+
+
+def test_one_store_of_all_three_splits(dataset, random_caffemodel, tmp_path):
+    """Every listed video extracted once; split_membership says its role in each split; a
+    sharded run merges to the same store; training reads each split from it."""
+    from caffe_extract.synthetic import test_groups
+    from caffe_extract.ucf101 import read_split
+    out = tmp_path / "all_splits_fc7.h5"
+    kw = dict(videos=str(dataset / "videos"), splits=str(dataset / "splits"), weights=random_caffemodel,
+              subset="all", backend="torch", workers=0, chunk=8, batch_videos=4, progress=False)
+    extract(ExtractConfig(out=str(out), **kw))
+    data = read_store(out)
+    membership = data["split_membership"]
+    n_listed = 3 * 22
+    assert len(data["video"]) + len(data["failed_video"]) == n_listed       # each video once
+    assert len(set(data["video"])) == len(data["video"])
+    assert membership.shape == (len(data["video"]), 3) and data["attrs"]["split"] == "1, 2, 3"
+    for split in (1, 2, 3):
+        _, train, test = read_split(str(dataset / "splits"), split)
+        role = dict(zip(data["video"], membership[:, split - 1]))
+        assert {v.path for v in train if v.path in role} == {v for v, r in role.items() if r == 1}
+        assert {v.path for v in test if v.path in role} == {v for v, r in role.items() if r == 2}
+        assert {g for g, r in zip(data["group"], membership[:, split - 1]) if r == 2} <= \
+            set(test_groups(split, 22))
+    shards = [extract(ExtractConfig(out=str(out) + "x", shard=(i, 2), **kw))[0] for i in range(2)]
+    assert main(["merge", "--out", str(tmp_path / "merged.h5")] + shards) == 0
+    merged = read_store(tmp_path / "merged.h5")
+    np.testing.assert_array_equal(merged["split_membership"], membership)
+    np.testing.assert_array_equal(merged["features"], data["features"])
+    from rnn_models.train import load_data
+    for split in (1, 2, 3):
+        train, val, test, info = load_data(str(tmp_path), split, val_groups=2)
+        assert len(test.y) == int((membership[:, split - 1] == 2).sum())
+        assert len(train.y) + len(val.y) == int((membership[:, split - 1] == 1).sum())
+
+
+def test_subset_without_a_split_number_is_refused(dataset, tmp_path, capsys):
+    code = main(["extract", "--videos", str(dataset / "videos"), "--splits", str(dataset / "splits"),
+                 "--split", "all", "--subset", "test", "--random-weights", "0"])
+    assert code == 1 and "--subset needs --split K" in capsys.readouterr().err

@@ -134,3 +134,40 @@ def test_results_files(features, tmp_path):
 def test_missing_store_is_a_clear_error(tmp_path, capsys):
     assert T.main(["--features", str(tmp_path)]) == 1
     assert "run the extraction first" in capsys.readouterr().err
+
+
+def test_three_splits_from_one_store(tmp_path):
+    """`--splits 1 2 3` on a store of all splits: each split's own table, and the mean."""
+    folder = tmp_path / "features"
+    folder.mkdir()
+    toy_store(folder / "tmp.h5", 2, range(1, 10), seed=2)
+    from caffe_extract.store import read_store
+    data = read_store(folder / "tmp.h5")
+    membership = np.stack([np.where((data["group"] - 1) // 3 == k, 2, 1) for k in range(3)], axis=1)
+    records = {k: data[k] for k in ("features", "labels", "video", "group", "frame_times")}
+    write_store(folder / "all_splits_fc7.h5", {**records, "split_membership": membership}, [],
+                list(data["classes"]), data["attrs"])
+    out = tmp_path / "results"
+    argv = command(folder, out, epochs=3)[3:] + ["--splits", "1", "2", "3"]
+    assert T.main(argv) == 0
+    for split in (1, 2, 3):
+        table = json.loads((out / f"split{split}" / "table.json").read_text())
+        assert table["split"] == split
+        # split K's test videos are the groups 3K-2..3K: 3 groups x 2 clips x 4 classes
+        assert len(table["models"][0]["runs"][0]) and (out / f"split{split}" / "predictions.csv").exists()
+        with open(out / f"split{split}" / "predictions.csv") as f:
+            videos = {row["video"] for row in csv.DictReader(f)}
+        assert {int(v.split("_g")[1][:2]) for v in videos} == set(range(3 * split - 2, 3 * split + 1))
+    summary = json.loads((out / "table.json").read_text())
+    assert summary["splits"] == [1, 2, 3]
+    per_split = summary["test_acc"]["lstm"]
+    table = (out / "table.md").read_text()
+    mean = 100 * np.mean([per_split[str(s)] for s in (1, 2, 3)])
+    assert f"{mean:.1f} +- " in table.split("| LSTM (Lasagne 0.1 output gate) |")[1].splitlines()[0]
+    assert "\\toprule" in (out / "table.tex").read_text()
+
+
+def test_store_of_all_splits_without_membership_is_a_clear_error(tmp_path):
+    toy_store(tmp_path / "all_splits_fc7.h5", 1, range(1, 4), seed=0)
+    with pytest.raises(ValueError, match="no split_membership"):
+        T.load_data(str(tmp_path))

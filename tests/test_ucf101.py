@@ -77,3 +77,24 @@ def test_video_index_is_case_insensitive_where_needed(tmp_path):
     assert index.locate("HandStandPushups/v_HandStandPushups_g10_c03.avi") == \
         str(folder / "v_HandStandPushups_g10_c03.avi")
     assert index.locate("Archery/v_Archery_g01_c01.avi") is None
+
+
+def test_all_splits_membership_and_duplicates(tmp_path):
+    from caffe_extract.synthetic import test_groups
+    from caffe_extract.ucf101 import SplitFileError, read_all_splits
+    assert [list(test_groups(k, 25)) for k in (1, 2, 3)] == \
+        [list(range(1, 8)), list(range(8, 15)), list(range(15, 22))]      # as UCF-101
+    (tmp_path / "classInd.txt").write_text("1 A\n2 B\n")
+    videos = [f"{c}/v_{c}_g{g:02d}_c01.avi" for c in "AB" for g in range(1, 4)]
+    for k in (1, 2, 3):
+        (tmp_path / f"trainlist0{k}.txt").write_text(
+            "".join(f"{v} {'AB'.index(v[0]) + 1}\n" for v in videos if f"_g0{k}_" not in v))
+        (tmp_path / f"testlist0{k}.txt").write_text("".join(f"{v}\n" for v in videos if f"_g0{k}_" in v))
+    classes, listed, membership = read_all_splits(str(tmp_path))
+    assert classes == ["A", "B"] and sorted(v.path for v in listed) == sorted(videos)
+    for video, row in zip(listed, membership):
+        assert row == [2 if f"_g0{k}_" in video.path else 1 for k in (1, 2, 3)]
+    with open(tmp_path / "testlist02.txt", "a") as f:
+        f.write(videos[0] + "\n")                       # also in trainlist02
+    with pytest.raises(SplitFileError, match="listed twice in split 2"):
+        read_all_splits(str(tmp_path))
