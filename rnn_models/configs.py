@@ -77,7 +77,7 @@ KNOBS = (
      "o_t = sigmoid(W_xo x_t + W_ho_gate h_{t-1} + w_co c_t + b_o_gate) (Graves 2013)"),
     ("LSTM peepholes", "peepholes", "yes (w_ci, w_cf, w_co)", "Lasagne 0.1's LSTMLayer default",
      "same"),
-    ("ReLU gradient at 0", "relu_grad_at_zero", "0.5", "Lasagne 0.1's rectify = (x + |x|) / 2",
+    ("ReLU gradient at 0", "relu_grad_at_zero", "0.5", "Lasagne 0.1's rectify = (x + abs(x)) / 2",
      "0 (torch.relu)"),
     ("training precision", "dtype", "float32",
      "Theano's GPU backend of 2015 computed in float32; the paper trained on a GPU", "same"),

@@ -80,7 +80,9 @@ def test_model_labels_name_the_variant():
 
 
 def test_readme_shows_the_knob_table_the_code_holds():
-    assert configs.markdown_table() in (ROOT / "README.md").read_text()
+    table = configs.markdown_table()
+    assert table in (ROOT / "README.md").read_text()
+    assert all(row.count("|") == 5 for row in table.splitlines())   # no cell breaks the table
     fields = {f for _, f, *_ in configs.KNOBS if f}
     assert fields == set(configs.PAPER.as_dict()) - {"name"}     # every knob is in the table
     for knob, field, _, _, modern in configs.KNOBS:
