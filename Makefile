@@ -126,6 +126,9 @@ $(ORACLE)/.installed:
 	@touch $@
 
 test: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
+ifeq ($(SKIP_CAFFE),1)
+	@echo "SKIP_CAFFE=1: tests that need real Caffe are skipped; the summary lists each one"
+endif
 	$(TEST_ENV) $(PY) -m pytest
 
 parity: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)

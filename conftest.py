@@ -8,6 +8,9 @@ import pytest
 from caffe_extract.pycaffe import CaffeUnavailable, import_caffe
 
 
+CAFFE_SKIP = "REAL CAFFE UNAVAILABLE"
+
+
 @pytest.fixture(scope="session")
 def caffe():
     """Real pycaffe. `make test`/`make parity` build it first and set REQUIRE_CAFFE=1, so a
@@ -17,7 +20,7 @@ def caffe():
     except CaffeUnavailable as error:
         if os.environ.get("REQUIRE_CAFFE") == "1":
             pytest.fail(str(error))
-        pytest.skip(f"REAL CAFFE UNAVAILABLE, pycaffe parity NOT checked: {error}")
+        pytest.skip(f"{CAFFE_SKIP}: {error}")
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +64,17 @@ def http_host(tmp_path):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Without real Caffe (`make test SKIP_CAFFE=1`), say exactly which tests did not run: the
+    pycaffe parity tests and every test that needs a CaffeNet written by real Caffe."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if CAFFE_SKIP in str(getattr(r, "longrepr", ""))]
+    if not skipped:
+        return
+    write = terminalreporter.write_line
+    write(f"{CAFFE_SKIP}: these {len(skipped)} tests were SKIPPED, so what they check is NOT "
+          "checked on this machine:", red=True, bold=True)
+    for report in skipped:
+        write(f"  {report.nodeid}")

@@ -86,6 +86,7 @@ def resolve_weights(args):
 
 def main(argv=None):
     from .caffemodel import CaffeModelError
+    from .errors import describe
     from .frames import VideoReadError
     from .pycaffe import CaffeUnavailable
     from .ucf101 import SplitFileError
@@ -99,7 +100,7 @@ def main(argv=None):
         return run_extract(args)
     except (SplitFileError, WeightsError, CaffeModelError, CaffeUnavailable, VideoReadError,
             RuntimeError, ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {describe(error)}", file=sys.stderr)
         return 1
 
 
@@ -129,8 +130,8 @@ def run_extract(args):
                                batch_videos=args.batch_videos, chunk=args.chunk, shard=args.shard,
                                weights_note=note, progress=not args.no_progress,
                                config=era.name, **era.extraction())
-        path, failures = extract(config)
-        summarize(failures)
+        path, failures, damaged = extract(config)
+        summarize(failures, damaged)
         print(path)
     return 0
 

@@ -12,7 +12,16 @@ a single frame raises ``VideoReadError``.
 Decoders: "moviepy" (the reference: an ffmpeg subprocess per clip) and "pyav" (in-process,
 decodes only up to the last needed frame, about 5x faster); tests prove they return identical
 frames on the project's videos.
+
+**Damaged files.** A truncated or corrupt file can decode fewer frames than its container
+declares. The codes keep moviepy's 2015 semantics (the last decoded frame repeats, as
+moviepy's reader does when its ffmpeg pipe runs dry), but the clip is not silently a "short
+clip": with PyAV, ``Clip.warning`` says how many frames the container declares and after how
+many decoding stopped, whenever a frame the sampler needs is missing; the pipeline records it
+per video in the store and counts such videos in its summary.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 N_FRAMES, SPAN = 10, 2.0
@@ -20,6 +29,14 @@ N_FRAMES, SPAN = 10, 2.0
 
 class VideoReadError(RuntimeError):
     """A video that cannot be decoded, or that has no frame."""
+
+
+class Clip(NamedTuple):
+    """The sampled frames of one video."""
+
+    frames: np.ndarray     # uint8 (n, H, W, 3) RGB
+    times: np.ndarray      # (n,) seconds of the frames actually used
+    warning: str = ""      # non-empty when the file is damaged (fewer frames than declared)
 
 
 def sample_times(duration, n=N_FRAMES, span=SPAN, fps=25.0):
@@ -38,7 +55,7 @@ def frame_index(t, fps):
 
 
 def read_clip(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
-    """(frames uint8 (n, H, W, 3) RGB, times (n,) seconds actually used)."""
+    """The ``Clip`` (frames uint8 (n, H, W, 3) RGB, times (n,) seconds used, warning)."""
     if decoder == "pyav":
         return _read_pyav(str(path), n, span)
     if decoder == "moviepy":
@@ -48,7 +65,7 @@ def read_clip(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
 
 def read_frames(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
     """n frames evenly over the first ``span`` seconds: uint8 (n, H, W, 3) RGB."""
-    return read_clip(path, n, span, decoder)[0]
+    return read_clip(path, n, span, decoder).frames
 
 
 def _read_pyav(path, n, span):
@@ -58,6 +75,7 @@ def _read_pyav(path, n, span):
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             fps = float(stream.average_rate or stream.guessed_rate)
+            declared = int(stream.frames or 0)                   # the container's frame count
             wanted = [frame_index(i * span / n, fps) for i in range(n)]
             rgb, count, last = {}, 0, None      # convert only the frames we keep
             for frame in container.decode(stream):
@@ -73,7 +91,11 @@ def _read_pyav(path, n, span):
                 rgb[count - 1] = last.to_ndarray(format="rgb24")
     except (av.error.FFmpegError, IndexError, ValueError, ZeroDivisionError, TypeError) as error:
         raise VideoReadError(f"{path}: cannot decode ({type(error).__name__}: {error})") from None
-    return np.stack([rgb[i] for i in indices]), np.array(indices) / fps
+    warning = ""
+    if count <= max(wanted) and declared > count:   # a needed frame is missing, yet declared
+        warning = (f"damaged: the container declares {declared} frames but only {count} "
+                   f"decoded; frames after {(count - 1) / fps:.2f} s repeat the last decoded one")
+    return Clip(np.stack([rgb[i] for i in indices]), np.array(indices) / fps, warning)
 
 
 def _read_moviepy(path, n, span):
@@ -92,7 +114,7 @@ def _read_moviepy(path, n, span):
         times = sample_times(n_frames / clip.fps, n, span, clip.fps)
         indices = [frame_index(t, clip.fps) for t in times]
         frames = np.stack([clip.get_frame(i / clip.fps) for i in indices]).astype(np.uint8)
-        return frames, np.array(indices) / clip.fps
+        return Clip(frames, np.array(indices) / clip.fps)
     except (OSError, IOError) as error:
         raise VideoReadError(f"{path}: cannot decode ({error})") from None
     finally:

@@ -12,6 +12,7 @@ uninterrupted run, and the final store is identical. ``--shard i/n`` takes chunk
 i, i+n, i+2n, ...; ``merge`` joins the shards' stores into the one a single run writes.
 Unreadable and missing videos are recorded in the store with the reason, and summarised.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -74,18 +75,18 @@ def code_version():
 
 def load_video(job):
     """Worker: (index, path or None, n, span, decoder, resize, anti_aliasing, mean)
-    -> (index, batch, times, error)."""
+    -> (index, batch, times, error, warning)."""
     index, path, n, span, decoder, resize, anti_aliasing, mean = job
     if path is None:
-        return index, None, None, "missing: not found under the video folder"
+        return index, None, None, "missing: not found under the video folder", ""
     try:
-        clip, times = framelib.read_clip(path, n, span, decoder)
+        clip = framelib.read_clip(path, n, span, decoder)
     except framelib.VideoReadError as error:  # the reason without this machine's path
-        return index, None, None, str(error).replace(f"{path}: ", "", 1)
+        return index, None, None, str(error).replace(f"{path}: ", "", 1), ""
     from .preprocessing import preprocess
     if anti_aliasing:
         resize = "skimage"   # the fast path reproduces the 2015 resize only
-    return index, preprocess(clip, anti_aliasing, mean, resize), times, None
+    return index, preprocess(clip.frames, anti_aliasing, mean, resize), clip.times, None, clip.warning
 
 
 def _init_worker():
@@ -121,6 +122,9 @@ class Extraction:
         if config.layer not in LAYER_BLOBS:
             raise ValueError(f"layer must be one of {sorted(LAYER_BLOBS)}, got {config.layer!r}")
         self.membership = None
+        splits = (1, 2, 3) if config.subset == "all" else (config.split,)
+        self.split_files = ["classInd.txt"] + [f"{kind}list0{k}.txt" for k in splits
+                                               for kind in ("train", "test")]
         if config.subset == "all":
             self.classes, self.videos, membership = read_all_splits(config.splits)
             self.membership = np.array(membership, dtype=np.int8).reshape(len(self.videos), -1)
@@ -141,23 +145,27 @@ class Extraction:
     def chunk_path(self, k):
         return os.path.join(self.parts, f"chunk-{k:05d}.npz")
 
-    def manifest(self):
+    def manifest(self, weights_sha1):
         c = self.config
         listing = "\n".join(v.path for v in self.videos).encode()
         return {"videos_sha1": hashlib.sha1(listing).hexdigest(), "split": c.split,
                 "subset": c.subset, "layer": c.layer, "backend": c.backend, "decoder": c.decoder,
                 "resize": c.resize, "anti_aliasing": c.anti_aliasing, "mean": c.mean,
                 "config": c.config, "batch_videos": c.batch_videos, "chunk": c.chunk,
-                "weights": os.path.abspath(c.weights)}
+                "weights_sha1": weights_sha1}
 
-    def prepare_parts(self):
-        """Create OUT.parts, or check that the one there belongs to the same extraction."""
+    def prepare_parts(self, weights_sha1):
+        """Create OUT.parts, or check that the one there belongs to the same extraction (the
+        same videos, settings and weights, compared by their SHA1)."""
         path = os.path.join(self.parts, "manifest.json")
         os.makedirs(self.parts, exist_ok=True)
-        mine = self.manifest()
+        mine = self.manifest(weights_sha1)
         if os.path.exists(path):
             with open(path) as f:
                 theirs = json.load(f)
+            if theirs != mine and not any(n.startswith("chunk-") for n in os.listdir(self.parts)):
+                theirs = mine            # nothing computed yet: nothing to protect, start anew
+                _atomic_json(path, mine)
             if theirs != mine:
                 diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
                 raise RuntimeError(f"{self.parts} holds a different extraction ({diff}); delete "
@@ -167,6 +175,35 @@ class Extraction:
         for name in os.listdir(self.parts):
             if name.endswith(".tmp"):  # left by a killed run
                 os.remove(os.path.join(self.parts, name))
+
+    def check_videos(self):
+        """A clear error when the video folder is not UCF-101's (no class folder of the list)."""
+        root = self.config.videos
+        if not os.path.isdir(root):
+            raise FileNotFoundError(f"videos folder {root} does not exist")
+        present = {name.lower() for name in os.listdir(root)}
+        if not present & {name.lower() for name in self.classes}:
+            raise ValueError(f"{root} holds none of the class folders named in classInd.txt "
+                             f"(e.g. {self.classes[0]}/): pass the folder that holds them "
+                             "(UCF-101/)")
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold OUT.lock for the whole run: a second run on the same output is refused."""
+        import fcntl
+        os.makedirs(os.path.dirname(os.path.abspath(self.target)), exist_ok=True)
+        with open(self.target + ".lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                raise RuntimeError(f"another extraction is writing {self.target} "
+                                   f"(pid {handle.read().strip() or '?'}); wait for it to "
+                                   "finish, or write elsewhere (--out-dir)") from None
+            handle.truncate(0)
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
 
     def pending(self):
         return [k for k in self.chunks if not os.path.exists(self.chunk_path(k))]
@@ -178,11 +215,12 @@ def _atomic_json(path, obj):
     os.replace(path + ".tmp", path)
 
 
-def _save_chunk(path, indices, features, times, failures):
+def _save_chunk(path, indices, features, times, failures, warnings):
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         np.savez(f, indices=np.asarray(indices, np.int64), features=features,
-                 times=np.asarray(times, np.float32).reshape(len(indices), -1),
+                 times=np.asarray(times, np.float32).reshape(len(indices), framelib.N_FRAMES),
+                 warnings=np.array(warnings, dtype=str),
                  failed=np.array([i for i, _ in failures], np.int64),
                  reasons=np.array([r for _, r in failures], dtype=str))
         f.flush()
@@ -204,12 +242,14 @@ def run_chunks(extraction, backend, on_chunk=None):
     bar = _bar(total, c.progress, f"{c.subset} {c.layer}")
     for k in pending:
         done, failures, batch = [], [], []     # done: (index, codes (T, D), times) per video
+        warnings = {}
         for _ in extraction.chunk_range(k):
-            i, frames, clip_times, error = next(results)
+            i, frames, clip_times, error, warning = next(results)
             if error is not None:
                 failures.append((i, error))
                 bar.update(1)
                 continue
+            warnings[i] = warning
             batch.append((i, frames, clip_times))
             if len(batch) == c.batch_videos:
                 done += _forward(backend, batch, blob)
@@ -222,7 +262,8 @@ def run_chunks(extraction, backend, on_chunk=None):
         times = [t for _, _, t in done]
         features = np.stack([f for _, f, _ in done]) if done else \
             np.zeros((0, framelib.N_FRAMES, 0), np.float32)
-        _save_chunk(extraction.chunk_path(k), indices, features, times, failures)
+        _save_chunk(extraction.chunk_path(k), indices, features, times, failures,
+                    [warnings[i] for i in indices])
         if on_chunk is not None:
             on_chunk(k, len(extraction.chunk_range(k)))
     bar.close()
@@ -243,20 +284,21 @@ def _bar(total, enabled, desc):
 def collect(extraction):
     """Records (in list order) and failures of all this shard's chunks; the features stay a
     list of per-chunk blocks (the store writes them one by one)."""
-    indices, features, times, failed = [], [], [], []
+    indices, features, times, warnings, failed = [], [], [], [], []
     for k in extraction.chunks:
         with np.load(extraction.chunk_path(k)) as part:
             if len(part["indices"]):
                 indices.append(part["indices"].astype(np.int64))
                 features.append(part["features"])
                 times.append(part["times"])
+                warnings += [str(w) for w in part["warnings"]]
             failed += [(int(i), str(r)) for i, r in zip(part["failed"], part["reasons"])]
     indices = np.concatenate(indices) if indices else np.zeros(0, np.int64)
     videos = extraction.videos
     records = {"index": indices, "features": features,
                "frame_times": np.concatenate(times) if times else np.zeros((0, framelib.N_FRAMES)),
                "labels": [videos[i].label for i in indices], "video": [videos[i].path for i in indices],
-               "group": [videos[i].group for i in indices]}
+               "group": [videos[i].group for i in indices], "warning": warnings}
     if extraction.membership is not None:
         records["split_membership"] = extraction.membership[indices]
     return records, failed
@@ -282,9 +324,21 @@ def store_attrs(extraction, provenance):
         "decoder": c.decoder, "code_version": code_version(),
         "weights": c.weights_note or os.path.basename(c.weights),
     }
+    attrs["splits_sha1"] = splits_sha1(c.splits, extraction.split_files)
     attrs.update({k: str(v) for k, v in provenance.items()})
     attrs.update(c.extra_attrs)
     return attrs
+
+
+def splits_sha1(folder, names):
+    """SHA1 over the split files (name and bytes of each; both lists of the split, so that
+    the train and test stores of one split agree): where the lists came from."""
+    digest = hashlib.sha1()
+    for name in names:
+        digest.update(name.encode() + b"\0")
+        with open(os.path.join(folder, name), "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
 
 
 def shard_path(out, shard):
@@ -301,21 +355,25 @@ def extract(config):
     """
     from .backends import open_backend
     extraction = Extraction(config)
+    extraction.check_videos()
     target = extraction.target
-    extraction.prepare_parts()
-    backend = open_backend(config.backend, config.weights, config.device)
-    run_chunks(extraction, backend)
-    records, failed = collect(extraction)
-    attrs = store_attrs(extraction, backend.provenance)
-    failures = [(extraction.videos[i].path, reason) for i, reason in failed]
-    index = records.pop("index")
-    extra = None
-    if config.shard[1] > 1:  # a shard keeps its list positions, for `merge`
-        attrs["shard"] = f"{config.shard[0]}/{config.shard[1]}"
-        extra = {"index": index, "failed_index": np.array([i for i, _ in failed], np.int64)}
-    write_store(target, records, failures, extraction.classes, attrs, extra)
-    shutil.rmtree(extraction.parts)
-    return target, failures
+    with extraction.lock():
+        # the weights are checked before anything is written: a wrong file leaves nothing behind
+        backend = open_backend(config.backend, config.weights, config.device)
+        extraction.prepare_parts(backend.provenance["weights_sha1"])
+        run_chunks(extraction, backend)
+        records, failed = collect(extraction)
+        attrs = store_attrs(extraction, backend.provenance)
+        failures = [(extraction.videos[i].path, reason) for i, reason in failed]
+        damaged = [(v, w) for v, w in zip(records["video"], records["warning"]) if w]
+        index = records.pop("index")
+        extra = None
+        if config.shard[1] > 1:  # a shard keeps its list positions, for `merge`
+            attrs["shard"] = f"{config.shard[0]}/{config.shard[1]}"
+            extra = {"index": index, "failed_index": np.array([i for i, _ in failed], np.int64)}
+        write_store(target, records, failures, extraction.classes, attrs, extra)
+        shutil.rmtree(extraction.parts)
+    return target, failures, damaged
 
 
 def merge(shard_files, out):
@@ -344,8 +402,10 @@ def merge(shard_files, out):
     order = np.argsort(index, kind="stable")
     records = {k: np.concatenate([p[k] for p in parts])[order]
                for k in ("features", "labels", "video", "group", "frame_times",
-                         "split_membership") if k in parts[0]}
+                         "split_membership", "warning") if k in parts[0]}
     records["video"] = list(records["video"])
+    if "warning" in records:
+        records["warning"] = list(records["warning"])
     failed = sorted(zip(failed_index.tolist(),
                         (v for p in parts for v in p["failed_video"]),
                         (r for p in parts for r in p["failed_reason"])))
@@ -353,13 +413,15 @@ def merge(shard_files, out):
     return out
 
 
-def summarize(failures, stream=sys.stderr):
-    """Print the failures at the end of a run."""
-    if not failures:
-        return
-    print(f"{len(failures)} video(s) could not be used (recorded in the store):", file=stream)
-    for video, reason in failures[:20]:
-        print(f"  {video}: {reason}", file=stream)
-    if len(failures) > 20:
-        print(f"  ... and {len(failures) - 20} more", file=stream)
+def summarize(failures, damaged=(), stream=sys.stderr):
+    """Print the failures and the damaged videos at the end of a run."""
+    for items, what in ((failures, "could not be used"),
+                        (damaged, "are damaged: codes kept, their last decoded frame repeats")):
+        if not items:
+            continue
+        print(f"{len(items)} video(s) {what} (recorded in the store):", file=stream)
+        for video, reason in items[:20]:
+            print(f"  {video}: {reason}", file=stream)
+        if len(items) > 20:
+            print(f"  ... and {len(items) - 20} more", file=stream)
 

@@ -8,6 +8,8 @@ Schema (N videos, T = 10 frames, D = 4096):
     group        int32   (N,)        UCF-101 group (gXX): same actors and scene
     frame_times  float32 (N, T)      seconds of the frames actually used (clamped on short clips)
     classes      str     (C,)        class names, index = label
+    warning      str     (N,)        "" or why the video is suspect ("damaged: the container
+                                     declares 60 frames but only 13 decoded; ...")
     split_membership int8 (N, 3)     stores of all three splits only: per split K (column K-1)
                                      1 = in trainlist0K, 2 = in testlist0K, 0 = not listed
     failed_video str     (F,)        videos that could not be read, and why:
@@ -26,7 +28,7 @@ import numpy as np
 
 STR = h5py.string_dtype()
 FIELDS = ("features", "labels", "video", "group", "frame_times")
-OPTIONAL = ("split_membership",)
+OPTIONAL = ("split_membership", "warning")
 
 
 def write_store(path, records, failures, classes, attrs, extra=None):
@@ -35,6 +37,16 @@ def write_store(path, records, failures, classes, attrs, extra=None):
     they are never concatenated in memory); failures: list of (video, reason); attrs:
     provenance (str/number values); extra: more datasets, name -> array (a shard's indices)."""
     partial = f"{path}.{os.getpid()}.tmp"
+    try:
+        _write(partial, records, failures, classes, attrs, extra)
+        os.replace(partial, path)
+    except BaseException:
+        if os.path.exists(partial):      # a full disk leaves no half-written file behind
+            os.remove(partial)
+        raise
+
+
+def _write(partial, records, failures, classes, attrs, extra):
     n = len(records["video"])
     features = records["features"]
     blocks = [b for b in (features if isinstance(features, list) else [features]) if len(b)]
@@ -51,6 +63,8 @@ def write_store(path, records, failures, classes, attrs, extra=None):
         f.create_dataset("video", data=np.array(records["video"], dtype=object), dtype=STR)
         f.create_dataset("group", data=np.asarray(records["group"], np.int32).reshape(n))
         f.create_dataset("frame_times", data=np.asarray(records["frame_times"], np.float32))
+        if "warning" in records:
+            f.create_dataset("warning", data=np.array(records["warning"], dtype=object), dtype=STR)
         if "split_membership" in records:
             f.create_dataset("split_membership",
                              data=np.asarray(records["split_membership"], np.int8).reshape(n, -1))
@@ -61,18 +75,68 @@ def write_store(path, records, failures, classes, attrs, extra=None):
             f.create_dataset(key, data=value)
         for key, value in sorted(attrs.items()):
             f.attrs[key] = value
-    os.replace(partial, path)
+
+
+class StoreError(ValueError):
+    """A file that is not a readable feature store (names the file and what is wrong)."""
+
+
+REQUIRED = FIELDS + ("classes", "failed_video", "failed_reason")
 
 
 def read_store(path, features=True):
-    """The whole store as a dict of NumPy arrays (str for text) plus "attrs"."""
-    with h5py.File(path, "r") as f:
-        out = {k: f[k][()] for k in FIELDS + OPTIONAL
-               if (features or k != "features") and (k in FIELDS or k in f)}
-        for key in ("video", "classes", "failed_video", "failed_reason"):
-            out[key] = f[key].asstr()[()]
-        out["attrs"] = dict(f.attrs)
+    """The whole store as a dict of NumPy arrays (str for text) plus "attrs".
+
+    A file that is not HDF5, is truncated, lacks a dataset or has inconsistent shapes is a
+    ``StoreError`` naming the file and the problem."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as error:
+        reason = "no such file" if not os.path.exists(path) else \
+            f"not readable as HDF5: truncated or not a store ({error})"
+        raise StoreError(f"{path}: {reason}") from None
+    with f:
+        missing = [k for k in REQUIRED if k not in f]
+        if missing:
+            raise StoreError(f"{path}: not a feature store of this project (no dataset "
+                             f"{missing[0]!r}; expected {', '.join(REQUIRED)})")
+        out = {}
+        try:
+            for key in REQUIRED + OPTIONAL:
+                if key in f and (features or key != "features"):
+                    data = f[key]
+                    out[key] = data.asstr()[()] if h5py.check_string_dtype(data.dtype) else data[()]
+            out["attrs"] = dict(f.attrs)
+        except (OSError, KeyError, ValueError) as error:
+            raise StoreError(f"{path}: damaged, a dataset cannot be read ({error})") from None
+    n = len(out["video"])
+    for key in FIELDS + OPTIONAL:
+        if key in out and len(out[key]) != n:
+            raise StoreError(f"{path}: {key} has {len(out[key])} rows but there are {n} videos")
+    if features and (out["features"].ndim != 3 or out["features"].dtype != np.float32):
+        raise StoreError(f"{path}: features must be float32 (N, T, D), got "
+                         f"{out['features'].dtype} {out['features'].shape}")
     return out
+
+
+#: Attributes two stores must share to be used together (train and test of one experiment).
+PROVENANCE = ("weights_sha1", "layer", "preprocessing", "sampler", "decoder", "config", "split",
+              "splits_sha1")
+
+
+def check_compatible(a, b, path_a, path_b):
+    """Refuse two stores (as read by ``read_store``) whose codes were made differently: another
+    net's weights, layer, preprocessing, sampler, decoder or configuration, or other classes.
+    The error names the field and both values."""
+    if list(a["classes"]) != list(b["classes"]):
+        raise StoreError(f"{path_a} and {path_b} list different classes: made from different "
+                         "classInd.txt files")
+    for key in PROVENANCE:
+        x, y = a["attrs"].get(key), b["attrs"].get(key)
+        if str(x) != str(y):
+            raise StoreError(f"{path_a} and {path_b} were made differently ({key}: {x!r} vs "
+                             f"{y!r}); extract both with the same settings")
+    return True
 
 
 class FeatureDataset:

@@ -82,8 +82,8 @@ def frames_identical(videos, splits, decoders=("pyav", "moviepy"), progress=True
             clips = [read_clip(path, decoder=d) for d in decoders]
         except VideoReadError:
             continue
-        same += all(np.array_equal(c[0], clips[0][0]) and np.array_equal(c[1], clips[0][1])
-                    for c in clips[1:])
+        same += all(np.array_equal(c.frames, clips[0].frames) and
+                    np.array_equal(c.times, clips[0].times) for c in clips[1:])
     return same, len(listed)
 
 
@@ -282,7 +282,9 @@ def main(argv=None):
     except (OSError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    note = banner({"weights": args.weights_note})
+    from caffe_extract.weights import file_sha1
+    note = banner({"weights": args.weights_note or os.path.basename(args.weights),
+                   "weights_sha1": file_sha1(args.weights)})
     os.makedirs(args.out, exist_ok=True)
     table = markdown(ledger, args, note)
     with open(os.path.join(args.out, "drift.md"), "w") as f:

@@ -30,11 +30,19 @@ NAMES = {"average": "Average", "rnn": "RNN", "lstm": "LSTM", "birnn": "Bidirecti
 
 
 def banner(attrs):
-    """A warning line when the codes did not come from the real CaffeNet weights."""
+    """A warning line whenever the codes did not come from BVLC's published CaffeNet weights,
+    judged by the weights' SHA1 recorded in the store (whatever the weights note says)."""
+    from caffe_extract.weights import SHA1
     weights = str(attrs.get("weights", ""))
+    sha1 = str(attrs.get("weights_sha1", ""))
     if "RANDOM" in weights:
         return (f"*** {weights}. This run checks the pipeline end to end; "
                 "its numbers are not comparable with the paper's. ***")
+    if sha1 != SHA1:
+        what = f"SHA1 {sha1}" if sha1 else "no SHA1 recorded"
+        return (f"*** The codes were not made with BVLC's published CaffeNet weights "
+                f"({weights or 'unnamed weights'}, {what}; BVLC's: {SHA1}): its numbers are not "
+                "comparable with the paper's. ***")
     return ""
 
 

@@ -30,6 +30,7 @@ with ``torch.load(weights_only=True)``); a killed run resumes from its last chec
 ends with the same result as an uninterrupted one.
 """
 import argparse
+import errno
 import json
 import os
 import sys
@@ -94,10 +95,47 @@ def evaluate(model, split, batch_size=256):
     return correct / n, total_loss / n, p
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be resumed from (names the file and what is wrong)."""
+
+
+CHECKPOINT_KEYS = ("epoch", "history", "best", "config", "stopped", "model", "optimizer",
+                   "shuffle_rng", "torch_rng")
+
+
 def _atomic_save(obj, path):
     partial = f"{path}.{os.getpid()}.tmp"
-    torch.save(obj, partial)
-    os.replace(partial, path)
+    try:
+        torch.save(obj, partial)
+        os.replace(partial, path)
+    except BaseException as error:
+        if os.path.exists(partial):      # a full disk leaves no half-written file behind
+            os.remove(partial)
+        if isinstance(error, RuntimeError) and "write" in str(error):   # torch's writer
+            raise OSError(errno.ENOSPC, f"writing failed ({str(error).splitlines()[0]})",
+                          partial) from None
+        raise
+
+
+def load_checkpoint(path, config):
+    """The saved state of run ``config`` at ``path``, checked: a clear ``CheckpointError`` for
+    a damaged file, a file that is not a plain state dict, or another run's checkpoint."""
+    try:
+        saved = torch.load(path, weights_only=True)
+    except Exception as error:   # torch.load fails in many ways on a damaged or foreign file
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}"
+                              f"{': ' + reason if reason else ''}); delete it to retrain "
+                              "this run") from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(saved, dict) or k not in saved]
+    if missing:
+        raise CheckpointError(f"{path}: not a training checkpoint of this project (no "
+                              f"{', '.join(missing[:3])}); delete it to retrain this run")
+    if saved["config"] != asdict(config):
+        differ = sorted(k for k in asdict(config) if saved["config"].get(k) != asdict(config)[k])
+        raise CheckpointError(f"{path} was written by another configuration (differs in "
+                              f"{', '.join(differ) or 'its fields'}); delete it to retrain")
+    return saved
 
 
 def train_run(config, train, val, n_classes, out_dir, progress=True):
@@ -117,13 +155,15 @@ def train_run(config, train, val, n_classes, out_dir, progress=True):
     shuffle = torch.Generator().manual_seed(config.seed)
     state = {"epoch": 0, "history": [], "best": None, "config": asdict(config), "stopped": False}
     if os.path.exists(path):
-        saved = torch.load(path, weights_only=True)
-        if saved["config"] != asdict(config):
-            raise RuntimeError(f"{path} was written by another configuration; delete it to retrain")
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        shuffle.set_state(saved["shuffle_rng"])
-        torch.set_rng_state(saved["torch_rng"])
+        saved = load_checkpoint(path, config)
+        try:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            shuffle.set_state(saved["shuffle_rng"])
+            torch.set_rng_state(saved["torch_rng"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as error:
+            raise CheckpointError(f"{path}: its weights do not fit this run ({error}); delete "
+                                  "it to retrain this run") from None
         state = {k: saved[k] for k in ("epoch", "history", "best", "config", "stopped")}
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc=config.run_id(), unit="epoch",
                disable=not progress, dynamic_ncols=True, leave=False)
@@ -248,7 +288,7 @@ def store_paths(features_dir, split=1, layer="fc7"):
 
 def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0):
     """(train, val, test, info) for official ``split``: val carved from its train list by groups."""
-    from caffe_extract.store import read_store
+    from caffe_extract.store import check_compatible, read_store
     from caffe_extract.ucf101 import TEST, TRAIN, Video, validation_split
     paths = store_paths(features_dir, split, layer)
     if "all" in paths:
@@ -262,6 +302,7 @@ def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0):
         paths = {"train": paths["all"], "test": paths["all"]}
     else:
         stores = {s: read_store(p) for s, p in paths.items()}
+        check_compatible(stores["train"], stores["test"], paths["train"], paths["test"])
     train_store = stores["train"]
     if not len(train_store["labels"]) or not len(stores["test"]["labels"]):
         raise ValueError(f"split {split} has an empty train or test set in {paths['train']}")
@@ -292,6 +333,8 @@ def _subset(store, mask):
 
 
 def main(argv=None):
+    from caffe_extract.errors import describe
+
     from .configs import CONFIGS, DEFAULT, get
     parser = argparse.ArgumentParser(prog="python -m rnn_models.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -327,8 +370,8 @@ def main(argv=None):
         out = args.out if len(splits) == 1 else os.path.join(args.out, f"split{split}")
         try:
             train, val, test, info = load_data(args.features, split, args.layer, args.val_groups)
-        except (FileNotFoundError, OSError, ValueError) as error:
-            print(f"error: {error}", file=sys.stderr)
+        except (OSError, ValueError) as error:
+            print(f"error: {describe(error)}", file=sys.stderr)
             return 1
         note = banner(info["attrs"])
         if note:
@@ -338,10 +381,19 @@ def main(argv=None):
         for model in args.models:
             print(f"== split {split}, {model} ({era.name}): search lr {args.lr} x hidden "
                   f"{args.hidden}, then {args.seeds} seeds", file=sys.stderr)
-            results.append(run_model(model, base, args.lr, args.hidden, range(args.seeds),
-                                     (train, val, test), len(info["classes"]), out,
-                                     progress=not args.no_progress))
-        table = write_results(out, results, info, {**settings, "splits": [split]}, (train, val, test), era)
+            try:
+                results.append(run_model(model, base, args.lr, args.hidden, range(args.seeds),
+                                         (train, val, test), len(info["classes"]), out,
+                                         progress=not args.no_progress))
+            except (CheckpointError, OSError) as error:
+                print(f"error: {describe(error)}", file=sys.stderr)
+                return 1
+        try:
+            table = write_results(out, results, info, {**settings, "splits": [split]},
+                                  (train, val, test), era)
+        except OSError as error:
+            print(f"error: {describe(error)}", file=sys.stderr)
+            return 1
         print(table)
         per_split.append((split, results, info))
     if len(splits) > 1:

@@ -132,8 +132,13 @@ def test_parts_of_another_extraction_are_refused(dataset, random_caffemodel, tmp
     out = tmp_path / "x.h5"
     os.makedirs(str(out) + ".parts")
     (tmp_path / "x.h5.parts" / "manifest.json").write_text('{"layer": "fc6"}')
+    (tmp_path / "x.h5.parts" / "chunk-00000.npz").write_bytes(b"computed by another run")
     with pytest.raises(RuntimeError, match="holds a different extraction"):
         run(dataset, out, random_caffemodel, backend="torch", workers=0)
+    # without any computed chunk there is nothing to protect: the run starts anew
+    (tmp_path / "x.h5.parts" / "chunk-00000.npz").unlink()
+    run(dataset, out, random_caffemodel, backend="torch", workers=0, chunk=4)
+    assert out.exists() and not (tmp_path / "x.h5.parts").exists()
 
 
 def test_cli_errors_are_clear(dataset, tmp_path, capsys):

@@ -1,0 +1,25 @@
+"""Without real Caffe the suite says exactly which tests it skipped (`make test SKIP_CAFFE=1`)."""
+import os
+import subprocess
+import sys
+
+
+def test_without_caffe_every_skipped_test_is_named(tmp_path):
+    fake = tmp_path / "caffe"
+    fake.mkdir()
+    (fake / "__init__.py").write_text('raise ImportError("hidden for this test")\n')
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env.pop("REQUIRE_CAFFE", None)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "parity_tests/test_caffenet.py", "tests/test_caffenet_port.py"], capture_output=True, text=True,
+                            env=env, timeout=600, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.returncode == 0, result.stdout[-2000:]
+    out = result.stdout
+    header = [line for line in out.splitlines() if "tests were SKIPPED" in line]
+    assert len(header) == 1 and "REAL CAFFE UNAVAILABLE: these 13 tests" in header[0], out[-3000:]
+    listed = [line.strip() for line in out.split(header[0])[1].splitlines()
+              if line.startswith("  parity_tests/")]
+    assert len(listed) == 13
+    assert "parity_tests/test_caffenet.py::test_preprocess_equals_caffe_io" in listed
+    assert out.splitlines()[-1].startswith("7 passed, 13 skipped")   # the port's own tests ran
+    assert not any("test_caffenet_port" in line for line in listed)
