@@ -72,6 +72,8 @@ def _read_pyav(path, n, span):
     import av
     try:
         with av.open(path) as container:
+            if not container.streams.video:
+                raise VideoReadError(f"{path}: no video stream (audio only?)")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             fps = float(stream.average_rate or stream.guessed_rate)

@@ -79,14 +79,18 @@ def load_video(job):
     index, path, n, span, decoder, resize, anti_aliasing, mean = job
     if path is None:
         return index, None, None, "missing: not found under the video folder", ""
-    try:
-        clip = framelib.read_clip(path, n, span, decoder)
-    except framelib.VideoReadError as error:  # the reason without this machine's path
-        return index, None, None, str(error).replace(f"{path}: ", "", 1), ""
     from .preprocessing import preprocess
     if anti_aliasing:
         resize = "skimage"   # the fast path reproduces the 2015 resize only
-    return index, preprocess(clip.frames, anti_aliasing, mean, resize), clip.times, None, clip.warning
+    try:
+        clip = framelib.read_clip(path, n, span, decoder)
+        batch = preprocess(clip.frames, anti_aliasing, mean, resize)
+    except framelib.VideoReadError as error:  # the reason without this machine's path
+        reason = str(error).replace(f"{path}: ", "", 1).replace(f"'{path}'", "the file")
+        return index, None, None, reason, ""
+    except (MemoryError, RuntimeError, ValueError, OSError) as error:  # one bad file: record, go on
+        return index, None, None, f"cannot use ({type(error).__name__}: {error})", ""
+    return index, batch, clip.times, None, clip.warning
 
 
 def _init_worker():
@@ -413,8 +417,9 @@ def merge(shard_files, out):
     return out
 
 
-def summarize(failures, damaged=(), stream=sys.stderr):
-    """Print the failures and the damaged videos at the end of a run."""
+def summarize(failures, damaged=(), stream=None):
+    """Print the failures and the damaged videos at the end of a run (to stderr)."""
+    stream = stream or sys.stderr
     for items, what in ((failures, "could not be used"),
                         (damaged, "are damaged: codes kept, their last decoded frame repeats")):
         if not items:

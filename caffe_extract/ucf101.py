@@ -47,9 +47,19 @@ def _lines(path):
             text = f.read()
     except OSError as error:
         raise SplitFileError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        line = text_line_of(path, error.start)
+        raise SplitFileError(f"{path}, line {line}: not UTF-8 text (byte "
+                             f"0x{error.object[error.start]:02x}); is this a split file?") from None
     for number, line in enumerate(text.splitlines(), start=1):  # \r\n and \n alike
         if line.strip():
             yield number, line.strip()
+
+
+def text_line_of(path, offset):
+    """The 1-based line number of byte ``offset`` in ``path``."""
+    with open(path, "rb") as f:
+        return f.read(offset).count(b"\n") + 1
 
 
 def read_classes(path):
@@ -79,7 +89,7 @@ def parse_name(path):
 def read_list(path, classes):
     """The videos of one train or test list. classes: from ``read_classes``."""
     index = {name.lower(): i for i, name in enumerate(classes)}
-    videos = []
+    videos, seen = [], {}
     for number, line in _lines(path):
         parts = line.split()
         where = f"{path}, line {number}"
@@ -97,6 +107,10 @@ def read_list(path, classes):
         if parsed is None:
             raise SplitFileError(f"{where}: {parts[0]!r} is not a UCF-101 clip name "
                                  "(v_Class_gXX_cYY.avi)")
+        key = parts[0].lower()
+        if key in seen:
+            raise SplitFileError(f"{where}: {parts[0]} is listed twice (first on line {seen[key]})")
+        seen[key] = number
         videos.append(Video(parts[0], label, parsed[1], parsed[2]))
     return videos
 
@@ -135,8 +149,10 @@ def read_all_splits(split_dir):
                     videos.append(video)
                     rows.append([0] * len(SPLITS))
                 row = rows[index[key]]
-                if row[split - 1]:
-                    raise SplitFileError(f"{video.path} is listed twice in split {split}")
+                if row[split - 1]:   # read_list refuses duplicates within one list
+                    raise SplitFileError(
+                        f"{os.path.join(split_dir, f'testlist0{split}.txt')}: {video.path} is "
+                        f"also in trainlist0{split}.txt; a video is listed twice in split {split}")
                 row[split - 1] = role
     return classes, videos, rows
 

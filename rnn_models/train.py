@@ -34,12 +34,13 @@ import errno
 import json
 import os
 import sys
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
-from . import build
+from . import MODELS, build
 
 PAPER_MODELS = ("average", "rnn", "lstm", "birnn")
 
@@ -121,7 +122,9 @@ def load_checkpoint(path, config):
     """The saved state of run ``config`` at ``path``, checked: a clear ``CheckpointError`` for
     a damaged file, a file that is not a plain state dict, or another run's checkpoint."""
     try:
-        saved = torch.load(path, weights_only=True)
+        with warnings.catch_warnings():        # a foreign pickle's warnings: the error says it
+            warnings.simplefilter("ignore")
+            saved = torch.load(path, weights_only=True)
     except Exception as error:   # torch.load fails in many ways on a damaged or foreign file
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}"
@@ -345,8 +348,8 @@ def main(argv=None):
                         help="official splits to train and test on, each on its own (%(default)s)")
     parser.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
     parser.add_argument("--out", default="results", help="results folder (%(default)s)")
-    parser.add_argument("--models", nargs="+", default=list(PAPER_MODELS),
-                        help="models to train (%(default)s; also bilstm, rnn2)")
+    parser.add_argument("--models", nargs="+", default=list(PAPER_MODELS), choices=MODELS,
+                        metavar="MODEL", help="models to train (%(default)s; also bilstm, rnn2)")
     parser.add_argument("--lr", nargs="+", type=float, default=[0.003, 0.001], help="search grid")
     parser.add_argument("--hidden", nargs="+", type=int, default=[512], help="search grid")
     parser.add_argument("--seeds", type=int, default=3, help="seeds for the chosen setting")

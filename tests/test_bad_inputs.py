@@ -1,0 +1,471 @@
+"""The bad-input corpus: every input a user hands us, broken in the ways files break.
+
+Five inputs and the command line: videos, split files, caffemodels, HDF5 stores, checkpoints,
+CLI misuse. Every case is made here at run time and asserts its outcome, which is one of:
+
+- **error**: the command exits non-zero with one line on stderr, ``error: ...``, naming the
+  file (or option) and what is wrong; never a traceback (the commands run in-process, so an
+  unexpected exception fails the test);
+- **skip**: the video is left out of the store, with its reason recorded (``failed_reason``);
+- **warn**: the video is kept, with a warning recorded (``warning``: damaged, declared vs
+  decoded frames) and counted in the end-of-run summary;
+- **ok**: the input is valid after all (a one-frame clip, another container under .avi) and
+  its codes are in the store.
+
+The README's reliability table is this file's table: `CASES` lists each case and its outcome.
+"""
+import os
+import pickle
+import shutil
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from caffe_extract.__main__ import main as extract_main
+from caffe_extract.paths import DEPLOY_PROTOTXT
+from caffe_extract.store import read_store, write_store
+from caffe_extract.synthetic import CLASSES, ffmpeg_exe, make_dataset, render_frames, write_video
+from rnn_models import train as T
+
+
+def one_line_error(capsys, code, *names):
+    """Assert the outcome "error": non-zero exit, one error line naming each of ``names``."""
+    err = capsys.readouterr().err
+    assert code not in (0, None), err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for name in names:
+        assert name in lines[0], (name, lines[0])
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------------- videos
+
+def ffmpeg(*args):
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-y", "-loglevel", "error", *args], check=True)
+
+
+def truncate(path, fraction):
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * fraction)])
+
+
+def huge_header(path):
+    """Declare a 60000 x 60000 frame in the AVI headers (avih and the stream's strf)."""
+    data = bytearray(path.read_bytes())
+    avih = data.find(b"avih") + 8
+    data[avih + 32:avih + 40] = np.array([60000, 60000], "<u4").tobytes()   # dwWidth, dwHeight
+    strf = data.find(b"strf") + 8
+    data[strf + 4:strf + 12] = np.array([60000, 60000], "<i4").tobytes()    # biWidth, biHeight
+    path.write_bytes(bytes(data))
+
+
+VIDEO_CASES = {   # listed video -> (how it is broken, expected outcome, what the record says)
+    "RollLeft/v_RollLeft_g01_c01.avi": ("zero bytes", "skip", "cannot decode"),
+    "RollLeft/v_RollLeft_g02_c01.avi": ("random bytes", "skip", "cannot decode"),
+    "RollLeft/v_RollLeft_g03_c01.avi": ("truncated at 5% of its bytes", "skip", "cannot decode"),
+    "RollLeft/v_RollLeft_g04_c01.avi": ("truncated at 33%", "warn", "declares 60 frames"),
+    "RollLeft/v_RollLeft_g05_c01.avi": ("truncated at 60%", "warn", "declares 60 frames"),
+    "RollLeft/v_RollLeft_g06_c01.avi": ("truncated at 90% (all needed frames decode)", "ok", ""),
+    "RollLeft/v_RollLeft_g07_c01.avi": ("audio only", "skip", "no video stream"),
+    "RollLeft/v_RollLeft_g08_c01.avi": ("one frame", "ok", ""),
+    "RollRight/v_RollRight_g01_c01.avi": ("a huge declared frame size", "ok", ""),
+    "RollRight/v_RollRight_g02_c01.avi": ("variable frame rate (Matroska under .avi)", "ok", ""),
+    "RollRight/v_RollRight_g03_c01.avi": ("wrong extension (an MPEG-4 file under .avi)", "ok", ""),
+    "RollRight/v_RollRight_g04_c01.avi": ("a folder where the file should be", "skip", "missing"),
+    "RollRight/v_RollRight_g05_c01.avi": ("missing", "skip", "missing"),
+}
+
+
+@pytest.fixture(scope="module")
+def broken_set(tmp_path_factory, random_caffemodel):
+    """A small UCF-101-format set with the broken videos, extracted once (all splits)."""
+    root = tmp_path_factory.mktemp("broken")
+    make_dataset(root, n_groups=8, classes=CLASSES[:2], seed=5)
+    videos = root / "videos"
+    frames = render_frames(60, seed=9)
+    p = {name: videos / name for name in VIDEO_CASES}
+    p["RollLeft/v_RollLeft_g01_c01.avi"].write_bytes(b"")
+    p["RollLeft/v_RollLeft_g02_c01.avi"].write_bytes(np.random.default_rng(0).bytes(20000))
+    for name, fraction in (("g03", 0.05), ("g04", 0.33), ("g05", 0.60), ("g06", 0.90)):
+        path = videos / f"RollLeft/v_RollLeft_{name}_c01.avi"
+        write_video(path, frames)
+        truncate(path, fraction)
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "pcm_s16le",
+           str(p["RollLeft/v_RollLeft_g07_c01.avi"]))
+    write_video(p["RollLeft/v_RollLeft_g08_c01.avi"], frames[:1])
+    huge_header(p["RollRight/v_RollRight_g01_c01.avi"])
+    raw = root / "frames.avi"
+    write_video(raw, frames)
+    ffmpeg("-i", str(raw), "-vf", "setpts='if(lt(N,30),N,2*N-30)/25/TB'", "-fps_mode", "vfr",
+           "-c:v", "mpeg4", "-f", "matroska", str(p["RollRight/v_RollRight_g02_c01.avi"]))
+    ffmpeg("-i", str(raw), "-c:v", "mpeg4", "-f", "mp4", str(p["RollRight/v_RollRight_g03_c01.avi"]))
+    p["RollRight/v_RollRight_g04_c01.avi"].unlink()
+    p["RollRight/v_RollRight_g04_c01.avi"].mkdir()
+    p["RollRight/v_RollRight_g05_c01.avi"].unlink()
+    out = root / "features"
+    code = extract_main(["extract", "--videos", str(videos), "--splits", str(root / "splits"),
+                         "--out-dir", str(out), "--random-weights", "0", "--backend", "torch",
+                         "--workers", "0", "--no-progress"])
+    assert code == 0
+    return read_store(out / "all_splits_fc7.h5")
+
+
+@pytest.mark.parametrize("video", sorted(VIDEO_CASES))
+def test_bad_video(broken_set, video):
+    _, outcome, says = VIDEO_CASES[video]
+    failed = dict(zip(broken_set["failed_video"], broken_set["failed_reason"]))
+    kept = dict(zip(broken_set["video"], broken_set["warning"]))
+    if outcome == "skip":
+        assert video in failed and video not in kept
+        assert says in failed[video] and "\n" not in failed[video]
+    else:
+        assert video in kept and video not in failed
+        row = list(broken_set["video"]).index(video)
+        assert np.isfinite(broken_set["features"][row]).all()
+        if outcome == "warn":
+            assert kept[video].startswith("damaged") and says in kept[video]
+            times = broken_set["frame_times"][row]
+            assert times[-1] == times[-2] < 1.8       # the last decoded frame repeats
+        else:
+            assert kept[video] == ""
+
+
+def test_summary_counts_damaged_videos(broken_set):
+    """The other videos are untouched, and the counts add up."""
+    warned = [w for w in broken_set["warning"] if w]
+    assert len(warned) == sum(o == "warn" for _, o, _ in VIDEO_CASES.values())
+    assert len(broken_set["failed_video"]) == sum(o == "skip" for _, o, _ in VIDEO_CASES.values())
+    assert len(broken_set["video"]) + len(broken_set["failed_video"]) == 16
+
+
+def test_damaged_videos_are_summarised(capsys):
+    from caffe_extract.pipeline import summarize
+    summarize([], [("A/v_A_g01_c01.avi", "damaged: the container declares 60 frames but only 13 "
+                    "decoded; frames after 0.48 s repeat the last decoded one")])
+    err = capsys.readouterr().err
+    assert err.startswith("1 video(s) are damaged") and "declares 60 frames" in err
+
+
+# ------------------------------------------------------------------------------ split files
+
+@pytest.fixture
+def tiny(tmp_path):
+    """A 2-class, 3-group set with all three splits (extraction takes seconds)."""
+    make_dataset(tmp_path, n_groups=3, classes=CLASSES[:2], seed=2)
+    return tmp_path
+
+
+def extract(tiny, *extra, splits=None):
+    weights = [] if "--weights" in extra else ["--random-weights", "0"]
+    return extract_main(["extract", "--videos", str(tiny / "videos"), "--splits",
+                         str(splits or tiny / "splits"), "--out-dir", str(tiny / "out"),
+                         "--backend", "torch", "--workers", "0", "--no-progress", *weights, *extra])
+
+
+SPLIT_CASES = {   # name -> (file, how to break it, what the error says)
+    "classInd missing a column": ("classInd.txt", lambda t: "1\r\n2 RollRight\r\n",
+                                  "line 1: expected 'INDEX ClassName'"),
+    "classInd out of order": ("classInd.txt", lambda t: "2 RollLeft\r\n1 RollRight\r\n",
+                              "class index 2 out of order"),
+    "trainlist with three columns": ("trainlist01.txt", lambda t: t.replace(" 1\r\n", " 1 x\r\n", 1),
+                                     "expected 'Class/v_Class_gXX_cYY.avi [label]'"),
+    "trainlist label out of range": ("trainlist01.txt", lambda t: t.replace(" 1\r\n", " 999\r\n", 1),
+                                     "label 999 does not match class"),
+    "trainlist label not a number": ("trainlist01.txt", lambda t: t.replace(" 1\r\n", " one\r\n", 1),
+                                     "label one does not match class"),
+    "trainlist duplicate line": ("trainlist02.txt", lambda t: t + t.splitlines()[0] + "\r\n",
+                                 "is listed twice"),
+    "testlist unknown class": ("testlist01.txt", lambda t: t + "Juggling/v_Juggling_g01_c01.avi\r\n",
+                               "unknown class 'Juggling'"),
+    "testlist name not UCF-101's": ("testlist03.txt", lambda t: t + "RollLeft/clip.avi\r\n",
+                                    "is not a UCF-101 clip name"),
+    "a video in train and test of one split": ("testlist01.txt",
+                                               lambda t: t + "RollLeft/v_RollLeft_g03_c01.avi\r\n",
+                                               "listed twice in split 1"),
+    "non-UTF-8 bytes": ("trainlist03.txt", None, "not UTF-8 text"),
+    "missing list": ("testlist02.txt", "delete", "cannot read"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPLIT_CASES))
+def test_bad_split_file(tiny, capsys, case):
+    name, change, says = SPLIT_CASES[case]
+    path = tiny / "splits" / name
+    if change == "delete":
+        path.unlink()
+    elif change is None:
+        path.write_bytes(path.read_bytes() + b"RollLeft/v_RollLeft_g09_c01.avi \xff\xfe\r\n")
+    else:
+        path.write_bytes(change(path.read_bytes().decode()).encode())
+    one_line_error(capsys, extract(tiny), name, says)
+    assert not (tiny / "out" / "all_splits_fc7.h5.parts").exists()
+
+
+def test_split_folder_is_the_video_folder(tiny, capsys):
+    one_line_error(capsys, extract(tiny, splits=tiny / "videos"), "classInd.txt", "cannot read")
+
+
+# ------------------------------------------------------------------------------ caffemodels
+
+def deploy_variant(caffe, tmp_path, name, edit):
+    """A CaffeNet-like .caffemodel written by real Caffe from an edited deploy.prototxt."""
+    prototxt = tmp_path / f"{name}.prototxt"
+    prototxt.write_text(edit(open(DEPLOY_PROTOTXT).read()))
+    path = tmp_path / f"{name}.caffemodel"
+    caffe.Net(str(prototxt), caffe.TEST).save(str(path))
+    return path
+
+
+def lenet(text):
+    return """name: "LeNet"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 1 dim: 28 dim: 28 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+        convolution_param { num_output: 20 kernel_size: 5 } }
+"""
+
+
+CAFFEMODEL_CASES = {   # name -> (how the file is made, what the error says)
+    "truncated to 100 bytes": (lambda m, t, c: t.write_bytes(open(m, "rb").read(100)),
+                               "truncated or not a .caffemodel"),
+    "truncated at half": (lambda m, t, c: t.write_bytes(open(m, "rb").read(122_000_000)),
+                          "truncated or not a .caffemodel"),
+    "truncated by 1 kB": (lambda m, t, c: t.write_bytes(open(m, "rb").read()[:-1000]),
+                          "truncated or not a .caffemodel"),
+    "zero bytes": (lambda m, t, c: t.write_bytes(b""), "not a .caffemodel"),
+    "a prototxt instead": (lambda m, t, c: shutil.copy(DEPLOY_PROTOTXT, t), ".caffemodel"),
+    "another net (LeNet)": ("lenet", "is not a CaffeNet: layers missing"),
+    "wrong shapes (fc7 of 1024)": ("fc7", "shape"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CAFFEMODEL_CASES))
+def test_bad_caffemodel(tiny, capsys, caffe, random_caffemodel, tmp_path, case):
+    make, says = CAFFEMODEL_CASES[case]
+    path = tmp_path / "bad.caffemodel"
+    if make == "lenet":
+        path = deploy_variant(caffe, tmp_path, "lenet", lenet)
+    elif make == "fc7":
+        path = deploy_variant(caffe, tmp_path, "fc7", lambda text: text.replace(
+            'name: "fc7"\n  type: "InnerProduct"\n  bottom: "fc6"\n  top: "fc7"\n  inner_product_param {\n    num_output: 4096',
+            'name: "fc7"\n  type: "InnerProduct"\n  bottom: "fc6"\n  top: "fc7"\n  inner_product_param {\n    num_output: 1024'))
+    else:
+        make(random_caffemodel, path, caffe)
+    line = one_line_error(capsys, extract(tiny, "--weights", str(path)), str(path))
+    assert says in line, line
+    assert not (tiny / "out" / "all_splits_fc7.h5.parts").exists()   # nothing left behind
+
+
+def test_a_folder_as_weights(tiny, capsys, tmp_path):
+    one_line_error(capsys, extract(tiny, "--weights", str(tmp_path)), str(tmp_path), "no CaffeNet weights")
+
+
+def test_wrong_weights_then_right_weights(tiny, capsys, tmp_path, random_caffemodel):
+    """The issue's example: a start-up failure must not block the next run."""
+    bad = tmp_path / "bad.caffemodel"
+    bad.write_bytes(open(random_caffemodel, "rb").read(1000))
+    one_line_error(capsys, extract(tiny, "--weights", str(bad)), str(bad))
+    assert extract(tiny, "--weights", random_caffemodel) == 0
+    assert (tiny / "out" / "all_splits_fc7.h5").exists()
+
+
+# ------------------------------------------------------------------------------ HDF5 stores
+
+def toy_records(n=12, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"features": rng.random((n, 10, d), np.float32), "labels": np.arange(n) % 2,
+            "video": [f"C{i % 2}/v_C{i % 2}_g{i // 2 + 1:02d}_c01.avi" for i in range(n)],
+            "group": np.arange(n) // 2 + 1, "frame_times": np.tile(np.arange(10) * 0.2, (n, 1))}
+
+
+ATTRS = {"weights": "x.caffemodel", "weights_sha1": "a" * 40, "layer": "fc7", "split": 1,
+         "preprocessing": "p", "sampler": "s", "decoder": "pyav", "config": "paper",
+         "splits_sha1": "b" * 40}
+
+
+def stores(folder, train_attrs=None, test_attrs=None, test_classes=("C0", "C1")):
+    write_store(folder / "split1_train_fc7.h5", toy_records(), [], ["C0", "C1"], {**ATTRS, **(train_attrs or {})})
+    write_store(folder / "split1_test_fc7.h5", toy_records(8, seed=1), [], list(test_classes),
+                {**ATTRS, **(test_attrs or {})})
+
+
+def break_h5(path, how):
+    if how == "truncated":
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+    elif how == "not HDF5":
+        path.write_bytes(b"random bytes, not HDF5" * 100)
+    elif how == "wrong schema":
+        path.unlink()
+        with h5py.File(path, "w") as f:
+            f["x"] = np.zeros(3)
+    elif how.startswith("without "):
+        with h5py.File(path, "a") as f:
+            del f[how.split()[1]]
+    elif how == "labels of another length":
+        with h5py.File(path, "a") as f:
+            del f["labels"]
+            f["labels"] = np.zeros(3, np.int64)
+    elif how == "float64 features":
+        with h5py.File(path, "a") as f:
+            data = f["features"][()]
+            del f["features"]
+            f["features"] = data.astype(np.float64)
+
+
+STORE_CASES = {   # name -> (what breaks, what the error says)
+    "truncated": ("truncated", "not readable as HDF5"),
+    "not HDF5": ("not HDF5", "not readable as HDF5"),
+    "wrong schema": ("wrong schema", "not a feature store"),
+    "missing labels": ("without labels", "no dataset 'labels'"),
+    "missing features": ("without features", "no dataset 'features'"),
+    "missing classes": ("without classes", "no dataset 'classes'"),
+    "rows disagree": ("labels of another length", "labels has 3 rows"),
+    "float64 features": ("float64 features", "features must be float32"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STORE_CASES))
+def test_bad_store(tmp_path, capsys, case):
+    how, says = STORE_CASES[case]
+    stores(tmp_path)
+    break_h5(tmp_path / "split1_test_fc7.h5", how)
+    code = T.main(["--features", str(tmp_path), "--out", str(tmp_path / "r"), "--no-progress"])
+    one_line_error(capsys, code, "split1_test_fc7.h5", says)
+
+
+MIX_CASES = {   # name -> (train attrs, test attrs, test classes, what the error names)
+    "other weights": ({}, {"weights_sha1": "c" * 40}, None, "weights_sha1"),
+    "other layer": ({}, {"layer": "fc6"}, None, "layer"),
+    "other preprocessing": ({}, {"preprocessing": "q"}, None, "preprocessing"),
+    "other sampler": ({}, {"sampler": "t"}, None, "sampler"),
+    "other split source": ({}, {"splits_sha1": "d" * 40}, None, "splits_sha1"),
+    "other configuration": ({}, {"config": "modern"}, None, "config"),
+    "other classes": ({}, {}, ("C0", "C9"), "different classes"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MIX_CASES))
+def test_stores_of_two_extractions_never_mix(tmp_path, capsys, case):
+    train_attrs, test_attrs, classes, says = MIX_CASES[case]
+    stores(tmp_path, train_attrs, test_attrs, classes or ("C0", "C1"))
+    code = T.main(["--features", str(tmp_path), "--out", str(tmp_path / "r"), "--no-progress"])
+    one_line_error(capsys, code, "split1_train_fc7.h5", "split1_test_fc7.h5", says)
+
+
+def test_missing_store_folder(tmp_path, capsys):
+    code = T.main(["--features", str(tmp_path / "nowhere"), "--no-progress"])
+    one_line_error(capsys, code, "nowhere", "run the extraction first")
+
+
+# ------------------------------------------------------------------------------ checkpoints
+
+TRAIN = ["--models", "rnn", "--hidden", "4", "--lr", "0.003", "--seeds", "1", "--epochs", "2",
+         "--batch-size", "4", "--val-groups", "2", "--no-progress"]
+
+
+def checkpoint_of(tmp_path):
+    stores(tmp_path)
+    assert T.main(["--features", str(tmp_path), "--out", str(tmp_path / "r")] + TRAIN) == 0
+    (path,) = (tmp_path / "r" / "checkpoints").glob("rnn-*.pt")
+    return path
+
+
+def make_pickle(path):
+    torch.save({"model": torch.nn.Linear(2, 2)}, path)          # a module, not plain tensors
+
+
+CHECKPOINT_CASES = {   # name -> (how the checkpoint is damaged, what the error says)
+    "truncated": (lambda p: p.write_bytes(p.read_bytes()[:len(p.read_bytes()) // 2]),
+                  "not a readable checkpoint"),
+    "random bytes": (lambda p: p.write_bytes(os.urandom(5000)), "not a readable checkpoint"),
+    "a pickle that is not a plain state dict": (make_pickle, "not a readable checkpoint"),
+    "a plain pickle of a dict": (lambda p: p.write_bytes(pickle.dumps({"epoch": 1})),
+                                 "not a readable checkpoint"),
+    "a state dict of something else": (lambda p: torch.save({"weights": torch.zeros(2)}, p),
+                                       "not a training checkpoint"),
+    "another configuration": (lambda p: torch.save({**torch.load(p, weights_only=True),
+                                                    "config": {"model": "lstm"}}, p),
+                              "written by another configuration"),
+    "another model's weights": (lambda p: torch.save({**torch.load(p, weights_only=True),
+                                                      "model": {"W_ih": torch.zeros(3, 3)}}, p),
+                                "its weights do not fit this run"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHECKPOINT_CASES))
+def test_bad_checkpoint(tmp_path, capsys, case):
+    damage, says = CHECKPOINT_CASES[case]
+    path = checkpoint_of(tmp_path)
+    capsys.readouterr()
+    damage(path)
+    code = T.main(["--features", str(tmp_path), "--out", str(tmp_path / "r")] + TRAIN)
+    one_line_error(capsys, code, path.name, says)
+
+
+# ------------------------------------------------------------------------------ CLI misuse
+
+def test_missing_video_folder(tiny, capsys):
+    """The issue's example: once 'cannot reshape array of size 0 into shape (0,newaxis)'."""
+    code = extract_main(["extract", "--videos", str(tiny / "WRONG_FOLDER"), "--splits",
+                         str(tiny / "splits"), "--random-weights", "0", "--backend", "torch"])
+    one_line_error(capsys, code, "WRONG_FOLDER", "does not exist")
+
+
+def test_video_folder_without_class_folders(tiny, capsys):
+    code = extract_main(["extract", "--videos", str(tiny / "splits"), "--splits",
+                         str(tiny / "splits"), "--random-weights", "0", "--backend", "torch"])
+    one_line_error(capsys, code, "splits", "none of the class folders")
+
+
+ARGPARSE_CASES = {   # argv -> what the usage error says
+    "weights and random weights": (["extract", "--videos", "v", "--splits", "s", "--weights", "w",
+                                    "--random-weights", "0"], "not allowed with argument"),
+    "shard out of range": (["extract", "--videos", "v", "--splits", "s", "--shard", "3/2"],
+                           "--shard i/n needs 0 <= i < n"),
+    "unknown layer": (["extract", "--videos", "v", "--splits", "s", "--layer", "fc9"], "invalid choice"),
+    "unknown configuration": (["extract", "--videos", "v", "--splits", "s", "--config", "2016"],
+                              "invalid choice"),
+    "no videos option": (["extract", "--splits", "s"], "the following arguments are required"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ARGPARSE_CASES))
+def test_cli_usage_errors(capsys, case):
+    argv, says = ARGPARSE_CASES[case]
+    with pytest.raises(SystemExit) as exit_:
+        extract_main(argv)
+    one_line_error(capsys, exit_.value.code, says)
+
+
+def test_subset_with_all_splits(tiny, capsys):
+    one_line_error(capsys, extract(tiny, "--split", "all", "--subset", "test"), "--subset needs --split K")
+
+
+@pytest.mark.parametrize("argv, says", [(["--splits", "4"], "invalid choice"),
+                                        (["--config", "2016"], "invalid choice"),
+                                        (["--models", "cnn"], "invalid choice")])
+def test_train_usage_errors(tmp_path, capsys, argv, says):
+    stores(tmp_path)
+    try:
+        code = T.main(["--features", str(tmp_path), "--out", str(tmp_path / "r"), "--no-progress"] + argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    one_line_error(capsys, code, says)
+
+
+def test_merge_of_a_store_that_is_not_a_shard(tmp_path, capsys):
+    stores(tmp_path)
+    code = extract_main(["merge", "--out", str(tmp_path / "m.h5"), str(tmp_path / "split1_test_fc7.h5")])
+    one_line_error(capsys, code, "split1_test_fc7.h5", "not a shard store")
+
+
+def test_corpus_size():
+    """The issue asks for at least 40 cases over the five inputs and the command line."""
+    n = (len(VIDEO_CASES) + len(SPLIT_CASES) + 1 + len(CAFFEMODEL_CASES) + 2 + len(STORE_CASES)
+         + len(MIX_CASES) + 1 + len(CHECKPOINT_CASES) + 2 + len(ARGPARSE_CASES) + 1 + 3 + 1)
+    assert n >= 40, n
