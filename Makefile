@@ -44,7 +44,7 @@ RESULTS ?= results/ucf101-$(CONFIG)
 # The embedded default: a synthetic UCF-101, random-weight CaffeNet, the four paper models.
 DEMO    ?= demo
 
-.PHONY: setup caffe weights data extract train demo drift oracle test parity bench clean help
+.PHONY: setup caffe weights data extract train demo drift oracle test faults parity bench clean help
 
 help:
 	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 7 minutes): results/demo/"
@@ -60,6 +60,7 @@ help:
 	@echo "make parity   torch vs NumPy reference vs finite differences vs Lasagne 0.1; CaffeNet port vs pycaffe"
 	@echo "make bench    speed benchmarks (CaffeNet: pycaffe vs the PyTorch port)"
 	@echo "make test     the whole test suite (tests/ and parity_tests/)"
+	@echo "make faults   kill -9 at 20 random moments of extraction and training; reruns must match"
 	@echo "make oracle   create .venv-oracle (Python 3.7, Theano 1.0.5, Lasagne 0.1)"
 	@echo "make clean    remove .venv and .venv-oracle"
 
@@ -130,6 +131,11 @@ ifeq ($(SKIP_CAFFE),1)
 	@echo "SKIP_CAFFE=1: tests that need real Caffe are skipped; the summary lists each one"
 endif
 	$(TEST_ENV) $(PY) -m pytest
+
+# The fault campaign: kill -9 at 20 random moments of an extraction and of a training run,
+# each rerun must end identical; figures in results/faults.json (CI runs it after `make test`).
+faults: setup $(CAFFE_IF_WANTED)
+	$(TEST_ENV) FAULTS_REPORT=results/faults.json $(PY) -m pytest fault_tests -s -q
 
 parity: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
 	$(TEST_ENV) $(PY) -m pytest parity_tests

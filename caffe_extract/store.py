@@ -22,6 +22,7 @@ in ``failed_*``. Files are written to a temporary name and renamed: a reader nev
 half-written store.
 """
 import os
+import re
 
 import h5py
 import numpy as np
@@ -40,9 +41,13 @@ def write_store(path, records, failures, classes, attrs, extra=None):
     try:
         _write(partial, records, failures, classes, attrs, extra)
         os.replace(partial, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(partial):      # a full disk leaves no half-written file behind
             os.remove(partial)
+        code = re.search(r"errno = (\d+)", str(error))
+        if code and isinstance(error, (OSError, RuntimeError)) and not getattr(error, "errno", 0):
+            # HDF5's message carries the system's errno (a full disk): raise that as such
+            raise OSError(int(code[1]), os.strerror(int(code[1])), partial) from None
         raise
 
 

@@ -30,7 +30,7 @@ with ``torch.load(weights_only=True)``); a killed run resumes from its last chec
 ends with the same result as an uninterrupted one.
 """
 import argparse
-import errno
+import io
 import json
 import os
 import sys
@@ -105,16 +105,21 @@ CHECKPOINT_KEYS = ("epoch", "history", "best", "config", "stopped", "model", "op
 
 
 def _atomic_save(obj, path):
+    """Write ``obj`` (torch.save's format) to ``path`` all or nothing: serialised in memory,
+    written to a temporary file, synced, renamed. Python's own write raises the OSError a full
+    disk deserves (torch.save's writer would only say 'iostream error')."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     partial = f"{path}.{os.getpid()}.tmp"
     try:
-        torch.save(obj, partial)
+        with open(partial, "wb") as f:
+            f.write(buffer.getbuffer())
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(partial, path)
-    except BaseException as error:
+    except BaseException:
         if os.path.exists(partial):      # a full disk leaves no half-written file behind
             os.remove(partial)
-        if isinstance(error, RuntimeError) and "write" in str(error):   # torch's writer
-            raise OSError(errno.ENOSPC, f"writing failed ({str(error).splitlines()[0]})",
-                          partial) from None
         raise
 
 

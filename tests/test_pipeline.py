@@ -191,3 +191,51 @@ def test_subset_without_a_split_number_is_refused(dataset, tmp_path, capsys):
     code = main(["extract", "--videos", str(dataset / "videos"), "--splits", str(dataset / "splits"),
                  "--split", "all", "--subset", "test", "--random-weights", "0"])
     assert code == 1 and "--subset needs --split K" in capsys.readouterr().err
+
+
+def limited(limit_bytes):
+    """preexec_fn: a file-size limit (as a full disk: writes past it fail with EFBIG)."""
+    def apply():
+        import resource
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return apply
+
+
+def test_full_disk_is_a_clear_error_and_resumes(reference_store, dataset, random_caffemodel, tmp_path):
+    """Out of space while writing the store: one clear line, nothing half-written left behind,
+    and once space is back the same command resumes (from its chunks) to the same store."""
+    out_dir = tmp_path / "features"
+    command = [sys.executable, "-m", "caffe_extract", "extract", "--videos", str(dataset / "videos"),
+               "--splits", str(dataset / "splits"), "--subset", "test", "--weights",
+               random_caffemodel, "--backend", "torch", "--workers", "0", "--chunk", "4",
+               "--batch-videos", "2", "--out-dir", str(out_dir), "--no-progress"]
+    # a chunk of 4 videos is ~0.7 MB, the store ~3 MB: the chunks fit, the store does not
+    full = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                          preexec_fn=limited(1_500_000))
+    assert full.returncode == 1, full.stderr[-2000:]
+    lines = full.stderr.strip().splitlines()
+    assert "Traceback" not in full.stderr and lines[-1].startswith("error: cannot write")
+    assert "File too large" in lines[-1] and "rerun the same command" in lines[-1]
+    assert not list(out_dir.glob("*.tmp")) and len(list(out_dir.glob("*.parts/chunk-*"))) == 6
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert_same_store(out_dir / "split1_test_fc7.h5", reference_store)
+
+
+def test_second_run_on_the_same_output_is_refused(dataset, random_caffemodel, tmp_path):
+    command = [sys.executable, "-m", "caffe_extract", "extract", "--videos", str(dataset / "videos"),
+               "--splits", str(dataset / "splits"), "--subset", "test", "--weights",
+               random_caffemodel, "--backend", "torch", "--workers", "0", "--chunk", "4",
+               "--out-dir", str(tmp_path), "--no-progress"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parts = tmp_path / "split1_test_fc7.h5.parts"
+    deadline = time.monotonic() + 120
+    while not parts.exists() and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.05)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert first.poll() is None, "the first run ended before the second started"
+    assert second.returncode == 1 and "Traceback" not in second.stderr
+    assert "another extraction is writing" in second.stderr.strip().splitlines()[-1]
+    assert first.wait(timeout=300) == 0
+    read_store(tmp_path / "split1_test_fc7.h5")       # the first run's store is whole

@@ -171,3 +171,24 @@ def test_store_of_all_splits_without_membership_is_a_clear_error(tmp_path):
     toy_store(tmp_path / "all_splits_fc7.h5", 1, range(1, 4), seed=0)
     with pytest.raises(ValueError, match="no split_membership"):
         T.load_data(str(tmp_path))
+
+
+def test_full_disk_during_training_is_clear_and_resumes(features, tmp_path):
+    import resource
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))   # checkpoints are larger
+
+    out = tmp_path / "r"
+    full = subprocess.run(command(features, out, epochs=3), capture_output=True, text=True,
+                          preexec_fn=limit, timeout=300)
+    assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr[-2000:]
+    last = full.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: cannot write") and "rerun the same command" in last
+    assert not list((out / "checkpoints").glob("*.tmp"))
+    again = subprocess.run(command(features, out, epochs=3), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    reference = tmp_path / "ref"
+    assert subprocess.run(command(features, reference, epochs=3), capture_output=True).returncode == 0
+    assert results_of(out) == results_of(reference)
