@@ -4,8 +4,20 @@ import os
 import threading
 
 import pytest
+import torch
 
 from caffe_extract.pycaffe import CaffeUnavailable, import_caffe
+
+NO_CUDA = "NO CUDA DEVICE: the CUDA path is built but not tested on this machine"
+DEVICES = [pytest.param("cpu", id="cpu"),
+           pytest.param("cuda", id="cuda", marks=pytest.mark.skipif(
+               not torch.cuda.is_available(), reason=NO_CUDA))]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Every device present: "cpu", and "cuda" where torch sees a GPU (skipped elsewhere)."""
+    return request.param
 
 
 CAFFE_SKIP = "REAL CAFFE UNAVAILABLE"
@@ -69,11 +81,19 @@ def http_host(tmp_path):
 def pytest_terminal_summary(terminalreporter):
     """Without real Caffe (`make test SKIP_CAFFE=1`), say exactly which tests did not run: the
     pycaffe parity tests and every test that needs a CaffeNet written by real Caffe."""
+    write = terminalreporter.write_line
+    cuda_skipped = [r for r in terminalreporter.stats.get("skipped", [])
+                    if NO_CUDA in str(getattr(r, "longrepr", ""))]
+    ran_cuda = any("[cuda" in r.nodeid or "-cuda" in r.nodeid
+                   for r in terminalreporter.stats.get("passed", []))
+    if cuda_skipped or ran_cuda:
+        write("Devices tested: cpu" + (f", cuda ({torch.cuda.get_device_name(0)})" if ran_cuda
+                                        else f"; cuda NOT tested ({len(cuda_skipped)} CUDA "
+                                             "cases skipped: no CUDA device here)"), bold=True)
     skipped = [r for r in terminalreporter.stats.get("skipped", [])
                if CAFFE_SKIP in str(getattr(r, "longrepr", ""))]
     if not skipped:
         return
-    write = terminalreporter.write_line
     write(f"{CAFFE_SKIP}: these {len(skipped)} tests were SKIPPED, so what they check is NOT "
           "checked on this machine:", red=True, bold=True)
     for report in skipped:

@@ -56,9 +56,17 @@ def build_parser():
                               "tests only: the codes are not the paper's)")
     ex.add_argument("--backend", default="caffe", choices=("caffe", "torch"),
                     help="caffe: real pycaffe on the CPU (the reference); torch: the PyTorch port")
-    ex.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (%(default)s)")
-    ex.add_argument("--workers", type=int, default=1, help="decoding processes (%(default)s)")
-    ex.add_argument("--batch-videos", type=int, default=4, help="videos per CNN batch (%(default)s)")
+    ex.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                    help="torch backend: auto = CUDA when available (%(default)s); the caffe "
+                         "backend runs on the CPU")
+    ex.add_argument("--fast", action="store_true",
+                    help="torch backend on a GPU: allow TF32 (faster, not exact float32; the "
+                         "store says so)")
+    ex.add_argument("--workers", type=int, default=None,
+                    help="decoding processes (default: 1 on the CPU; on a GPU all cores but one, "
+                         "at most 16, so that decoding keeps up with the GPU)")
+    ex.add_argument("--batch-videos", type=int, default=None,
+                    help="videos per CNN batch (default: 4 on the CPU, 32 on a GPU)")
     ex.add_argument("--chunk", type=int, default=32,
                     help="videos per resumable chunk: a kill loses at most one chunk (%(default)s)")
     ex.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
@@ -105,7 +113,13 @@ def main(argv=None):
 
 
 def run_extract(args):
+    from . import devices
     from .pipeline import ExtractConfig, extract, summarize
+    device = "cpu" if args.backend == "caffe" and args.device == "auto" else devices.resolve(args.device)
+    gpu = device.startswith("cuda")
+    workers = args.workers if args.workers is not None else \
+        (max(1, min(16, (os.cpu_count() or 2) - 1)) if gpu else 1)
+    batch_videos = args.batch_videos or (32 if gpu else 4)
     weights, note = resolve_weights(args)
     if note:
         print(f"*** {note} ***", file=sys.stderr)
@@ -126,8 +140,9 @@ def run_extract(args):
     for subset, split, out in jobs:
         config = ExtractConfig(videos=args.videos, splits=args.splits, out=out, weights=weights,
                                subset=subset, split=split, layer=args.layer,
-                               backend=args.backend, device=args.device, workers=args.workers,
-                               batch_videos=args.batch_videos, chunk=args.chunk, shard=args.shard,
+                               backend=args.backend, device=device, fast=args.fast,
+                               workers=workers, batch_videos=batch_videos,
+                               chunk=args.chunk, shard=args.shard,
                                weights_note=note, progress=not args.no_progress,
                                config=era.name, **era.extraction())
         path, failures, damaged = extract(config)

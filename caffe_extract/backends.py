@@ -33,16 +33,20 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, caffemodel, device="cpu"):
+    def __init__(self, caffemodel, device="cpu", fast=False):
+        from . import devices
+        devices.configure(device, fast)         # exact float32 unless --fast
         self.net = caffenet.load(caffemodel, device)
         self.device = torch.device(device)
-        self.provenance = {"backend": "torch", "device": str(self.device),
+        self.provenance = {"backend": "torch", "device": devices.describe(device, fast),
                            "torch_version": torch.__version__,
                            "weights_sha1": file_sha1(caffemodel)}
 
     @torch.inference_mode()
     def forward(self, batch, blobs=("relu7",)):
-        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+        if self.device.type == "cuda":          # pinned memory: an asynchronous copy
+            x = x.pin_memory().to(self.device, non_blocking=True)
         return {k: v.contiguous().cpu().numpy() for k, v in self.net(x, blobs).items()}
 
 
@@ -51,7 +55,7 @@ class CaffeBackend:
 
     name = "caffe"
 
-    def __init__(self, caffemodel, device="cpu"):
+    def __init__(self, caffemodel, device="cpu", fast=False):
         if str(device) != "cpu":
             raise ValueError("the caffe backend runs on the CPU only (no modern GPU runs BVLC "
                              "Caffe); use backend='torch' for CUDA")
@@ -85,8 +89,9 @@ class CaffeBackend:
 BACKENDS = {"torch": TorchBackend, "caffe": CaffeBackend}
 
 
-def open_backend(name, caffemodel, device="cpu"):
-    """A CaffeNet backend: ``name`` is "caffe" (pycaffe, CPU) or "torch" (the port, CPU/CUDA)."""
+def open_backend(name, caffemodel, device="cpu", fast=False):
+    """A CaffeNet backend: ``name`` is "caffe" (pycaffe, CPU) or "torch" (the port, CPU/CUDA;
+    ``fast``: TF32 allowed on the GPU)."""
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; choose 'caffe' or 'torch'")
-    return BACKENDS[name](caffemodel, device)
+    return BACKENDS[name](caffemodel, device, fast)

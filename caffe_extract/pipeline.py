@@ -44,6 +44,7 @@ class ExtractConfig:
     layer: str = "fc7"
     backend: str = "caffe"
     device: str = "cpu"
+    fast: bool = False               # TF32 allowed on the GPU (not exact float32)
     decoder: str = "pyav"
     resize: str = "torch"            # preprocess's resize: "torch" (fast) or "skimage" (caffe.io's)
     anti_aliasing: bool = False      # True: today's caffe.io (always resized by skimage)
@@ -156,6 +157,7 @@ class Extraction:
                 "subset": c.subset, "layer": c.layer, "backend": c.backend, "decoder": c.decoder,
                 "resize": c.resize, "anti_aliasing": c.anti_aliasing, "mean": c.mean,
                 "config": c.config, "batch_videos": c.batch_videos, "chunk": c.chunk,
+                "device": c.device, "fast": c.fast,
                 "weights_sha1": weights_sha1}
 
     def prepare_parts(self, weights_sha1):
@@ -363,7 +365,7 @@ def extract(config):
     target = extraction.target
     with extraction.lock():
         # the weights are checked before anything is written: a wrong file leaves nothing behind
-        backend = open_backend(config.backend, config.weights, config.device)
+        backend = open_backend(config.backend, config.weights, config.device, config.fast)
         extraction.prepare_parts(backend.provenance["weights_sha1"])
         run_chunks(extraction, backend)
         records, failed = collect(extraction)

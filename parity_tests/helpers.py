@@ -51,21 +51,24 @@ class Case:
     def reference_loss(self):
         return self.reference()[1]
 
-    def torch(self, params=None, **options):
-        """(p, loss, grads) from the PyTorch module in float64, autograd for the gradients."""
+    def torch(self, params=None, device="cpu", **options):
+        """(p, loss, grads) from the PyTorch module in float64 on ``device``, autograd for the
+        gradients."""
         options = {**self.options, **options}
         model = rnn_models.build(self.name, self.D, self.H, self.C, **options).double().eval()
         state = {k: torch.from_numpy(v) for k, v in (params or self.params).items()}
         model.load_state_dict(state, strict=True)
-        x = torch.from_numpy(self.x)
+        model.to(device)
+        x = torch.from_numpy(self.x).to(device)
         if cell_of(self.name) == "average" and self.mask is not None:
-            p = model(x, dropout_mask=torch.from_numpy(self.mask))
+            p = model(x, dropout_mask=torch.from_numpy(self.mask).to(device))
         else:
             p = model(x)
-        loss = -torch.log(p[torch.arange(self.N), torch.from_numpy(self.labels)]).mean()
+        labels = torch.from_numpy(self.labels).to(device)
+        loss = -torch.log(p[torch.arange(self.N, device=device), labels]).mean()
         loss.backward()
-        grads = {k: v.grad.numpy() for k, v in model.named_parameters()}
-        return p.detach().numpy(), loss.item(), grads
+        grads = {k: v.grad.cpu().numpy() for k, v in model.named_parameters()}
+        return p.detach().cpu().numpy(), loss.item(), grads
 
 
 def max_gap(a, b):

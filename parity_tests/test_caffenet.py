@@ -60,6 +60,20 @@ def test_port_equals_pycaffe_on_every_blob(backends, frames, n):
     assert np.abs(theirs["relu7"]).max() > 1.0
 
 
+def test_port_equals_pycaffe_on_each_device(backends, frames, random_caffemodel, device):
+    """The same parity on every device present; on a GPU with TF32 off (``devices.configure``),
+    which the 1e-5 tolerance needs on Ampere and later cards."""
+    _, caffe_net = backends
+    port = open_backend("torch", random_caffemodel, device)
+    batch = preprocess(frames)
+    ours, theirs = port.forward(batch, caffenet.BLOBS), caffe_net.forward(batch, caffenet.BLOBS)
+    gaps = relative_gaps({k: v for k, v in ours.items() if k != "prob"},
+                         {k: v for k, v in theirs.items() if k != "prob"})
+    broken = [f"{k}: {g:.2e}" for k, g in gaps.items() if g > TOLERANCE]
+    assert not broken, f"on {device}, first broken layer: " + broken[0]
+    assert float(np.abs(ours["prob"] - theirs["prob"]).max()) <= PROB_TOLERANCE
+
+
 def test_pre_and_post_relu_fc7(backends, frames):
     """fc7 is the InnerProduct output; relu7 is what blob fc7 holds after a full forward."""
     _, caffe_net = backends

@@ -21,3 +21,13 @@ def test_torch_equals_reference(config, N, T, D):
     case = Case(name, options, N=N, T=T, D=D, H=8, C=5, seed=N * 100 + T * 10 + D, dropout=dropout)
     gap, where = max_gap(case.torch(), case.reference())
     assert gap <= TOLERANCE, f"{name} {options}: torch and reference differ by {gap:.3g} in {where}"
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=config_id)
+def test_torch_equals_reference_on_each_device(config, device):
+    """The same parity on every device present (CUDA where there is one): float64 on a GPU is
+    IEEE double too, so the gap stays at rounding level."""
+    name, options, dropout = config
+    case = Case(name, options, N=4, T=10, D=64, H=8, C=5, seed=7, dropout=dropout)
+    gap, where = max_gap(case.torch(device=device), case.reference())
+    assert gap <= TOLERANCE, f"{name} {options} on {device}: gap {gap:.3g} in {where}"

@@ -71,8 +71,10 @@ def markdown_table(results, info, settings, config, analysis):
     if note:
         lines += [note, ""]
     names = {r["model"]: model_label(r["model"], config) for r in results}
-    lines += [f"Configuration `{config.name}`; UCF-101 split {info.get('split', 1)}. Test accuracy: "
-              "mean over seeds, its 95% interval in brackets (bootstrap over test videos).", "",
+    device = settings.get("device", "cpu")
+    lines += [f"Configuration `{config.name}`; UCF-101 split {info.get('split', 1)}; trained on "
+              f"{device}. Test accuracy: mean over seeds, its 95% interval in brackets "
+              "(bootstrap over test videos).", "",
               "| model | train % | validation % | test % [95% interval] | paper: validation % "
               "| paper: test % | chosen (lr, hidden) | best epoch |",
               "|---|---|---|---|---|---|---|---|"]

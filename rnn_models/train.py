@@ -90,9 +90,9 @@ def evaluate(model, split, batch_size=256):
             log_p = model.log_probabilities(x)
             total_loss += float(torch.nn.functional.nll_loss(log_p, y, reduction="sum"))
             log_ps.append(log_p)
-    p = torch.cat(log_ps).exp() if log_ps else torch.zeros(0, 0)
+    p = torch.cat(log_ps).exp().cpu() if log_ps else torch.zeros(0, 0)
     n = max(len(split.y), 1)
-    correct = int((p.argmax(dim=1) == split.y).sum()) if log_ps else 0
+    correct = int((p.argmax(dim=1) == split.y.cpu()).sum()) if log_ps else 0
     return correct / n, total_loss / n, p
 
 
@@ -129,7 +129,7 @@ def load_checkpoint(path, config):
     try:
         with warnings.catch_warnings():        # a foreign pickle's warnings: the error says it
             warnings.simplefilter("ignore")
-            saved = torch.load(path, weights_only=True)
+            saved = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as error:   # torch.load fails in many ways on a damaged or foreign file
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}"
@@ -146,9 +146,10 @@ def load_checkpoint(path, config):
     return saved
 
 
-def train_run(config, train, val, n_classes, out_dir, progress=True):
+def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu"):
     """Train one run (resuming from its checkpoint in OUT/checkpoints); returns its record:
     the per-epoch history (also in OUT/logs/RUN.jsonl) and the best-validation epoch's weights.
+    ``train``/``val`` may live on ``device`` already (``run_model`` puts them there once).
     """
     from tqdm import tqdm
     for folder in ("checkpoints", "logs"):
@@ -157,7 +158,7 @@ def train_run(config, train, val, n_classes, out_dir, progress=True):
     log_path = os.path.join(out_dir, "logs", config.run_id() + ".jsonl")
     torch.manual_seed(config.seed)
     model = build(config.model, train.x.shape[-1], config.hidden_dim, n_classes,
-                  **_model_options(config)).to(config.torch_dtype())
+                  **_model_options(config)).to(device=device, dtype=config.torch_dtype())
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 nesterov=config.momentum > 0, weight_decay=config.weight_decay)
     shuffle = torch.Generator().manual_seed(config.seed)
@@ -169,6 +170,8 @@ def train_run(config, train, val, n_classes, out_dir, progress=True):
             optimizer.load_state_dict(saved["optimizer"])
             shuffle.set_state(saved["shuffle_rng"])
             torch.set_rng_state(saved["torch_rng"])
+            if str(device).startswith("cuda") and "cuda_rng" in saved:   # dropout on the GPU
+                torch.cuda.set_rng_state(saved["cuda_rng"], torch.device(device))
         except (RuntimeError, ValueError, KeyError, TypeError) as error:
             raise CheckpointError(f"{path}: its weights do not fit this run ({error}); delete "
                                   "it to retrain this run") from None
@@ -182,6 +185,7 @@ def train_run(config, train, val, n_classes, out_dir, progress=True):
         order = torch.randperm(len(train.y), generator=shuffle)
         for start in range(0, len(order), config.batch_size):
             batch = order[start:start + config.batch_size]
+            batch = batch.to(train.y.device)
             x = train.x[batch].to(config.torch_dtype())
             loss = torch.nn.functional.nll_loss(model.log_probabilities(x), train.y[batch])
             optimizer.zero_grad()
@@ -197,8 +201,11 @@ def train_run(config, train, val, n_classes, out_dir, progress=True):
                              "model": {k: v.clone() for k, v in model.state_dict().items()}}
         state["epoch"] = epoch
         state["stopped"] = epoch - state["best"]["epoch"] >= config.patience > 0   # early stop
+        rngs = {"shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state()}
+        if str(device).startswith("cuda"):
+            rngs["cuda_rng"] = torch.cuda.get_rng_state(torch.device(device))
         _atomic_save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      "shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state()}, path)
+                      **rngs}, path)
         with open(log_path + ".tmp", "w") as log:   # the log, rewritten from the checkpoint's
             log.writelines(json.dumps(r) + "\n" for r in state["history"])
         os.replace(log_path + ".tmp", log_path)
@@ -215,15 +222,17 @@ def _model_options(config):
     return options
 
 
-def best_model(config, record, input_dim, n_classes):
+def best_model(config, record, input_dim, n_classes, device="cpu"):
     """The model of ``config`` with the weights of its best-validation epoch."""
     model = build(config.model, input_dim, config.hidden_dim, n_classes, **_model_options(config))
-    model.to(config.torch_dtype()).load_state_dict(record["best"]["model"])
+    model.to(device=device, dtype=config.torch_dtype()).load_state_dict(record["best"]["model"])
     return model.eval()
 
 
-def set_deterministic():
-    torch.use_deterministic_algorithms(True)
+def set_deterministic(device="cpu", fast=False):
+    """Deterministic kernels and exact float32 on ``device`` (``--fast``: TF32 allowed)."""
+    from caffe_extract import devices
+    devices.configure(device, fast)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
 
 
@@ -234,7 +243,7 @@ def grid(config, lrs, hiddens):
 
 
 def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progress=True,
-              era=None):
+              era=None, device="cpu"):
     """Search (seed 0), then train the chosen setting with every seed and test each run once.
 
     ``era``: the ``configs.Configuration`` whose model options and precision are applied
@@ -243,20 +252,20 @@ def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progre
     probabilities) and the mean/std over seeds.
     """
     from .configs import get
-    train, val, test = data
+    train, val, test = (Split(s.x.to(device), s.y.to(device)) for s in data)   # once
     era = era or get(base.config)
     base = TrainConfig(**{**asdict(base), "model": model, "dtype": era.dtype,
                           "options": {**era.model_options(model), **base.options}})
     search = []
     for config in grid(base, lrs, hiddens):
-        record = train_run(config, train, val, n_classes, out_dir, progress)
+        record = train_run(config, train, val, n_classes, out_dir, progress, device)
         search.append((record["best"]["val_acc"], config))
     chosen = max(search, key=lambda item: item[0])[1]  # max keeps the first of equals
     runs = []
     for seed in seeds:
         config = TrainConfig(**{**asdict(chosen), "seed": seed})
-        record = train_run(config, train, val, n_classes, out_dir, progress)
-        net = best_model(config, record, train.x.shape[-1], n_classes)
+        record = train_run(config, train, val, n_classes, out_dir, progress, device)
+        net = best_model(config, record, train.x.shape[-1], n_classes, device)
         test_acc, test_loss, p = evaluate(net, test)                       # once, at the end
         runs.append({"seed": seed, "best_epoch": record["best"]["epoch"],
                      "train_acc": record["best"]["train_acc"], "val_acc": record["best"]["val_acc"],
@@ -341,6 +350,7 @@ def _subset(store, mask):
 
 
 def main(argv=None):
+    from caffe_extract import devices
     from caffe_extract.errors import describe
 
     from .configs import CONFIGS, DEFAULT, get
@@ -364,12 +374,22 @@ def main(argv=None):
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--dropout", type=float, default=0.5, help="the Average model's")
     parser.add_argument("--val-groups", type=int, default=3, help="groups held out for validation")
+    parser.add_argument("--device", default="auto", choices=devices.CHOICES,
+                        help="where to train: auto = CUDA when available (%(default)s)")
+    parser.add_argument("--fast", action="store_true",
+                        help="allow TF32 on the GPU (faster, not exact float32; tables say so)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    set_deterministic()
+    try:
+        device = devices.resolve(args.device)
+    except devices.DeviceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    set_deterministic(device, args.fast)
     from .report import banner, write_results, write_split_summary
     era = get(args.config)
     settings = {k: v for k, v in vars(args).items() if k != "no_progress"}
+    settings["device"] = devices.describe(device, args.fast)
     base = TrainConfig(config=era.name, epochs=args.epochs, patience=args.patience,
                        batch_size=args.batch_size, momentum=args.momentum, dropout=args.dropout)
     splits = list(dict.fromkeys(args.splits))
@@ -392,7 +412,7 @@ def main(argv=None):
             try:
                 results.append(run_model(model, base, args.lr, args.hidden, range(args.seeds),
                                          (train, val, test), len(info["classes"]), out,
-                                         progress=not args.no_progress))
+                                         progress=not args.no_progress, device=device))
             except (CheckpointError, OSError) as error:
                 print(f"error: {describe(error)}", file=sys.stderr)
                 return 1

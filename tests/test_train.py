@@ -192,3 +192,17 @@ def test_full_disk_during_training_is_clear_and_resumes(features, tmp_path):
     reference = tmp_path / "ref"
     assert subprocess.run(command(features, reference, epochs=3), capture_output=True).returncode == 0
     assert results_of(out) == results_of(reference)
+
+
+def test_short_training_run_on_each_device(features, tmp_path, device):
+    """Training learns on every device present (CUDA where there is one), with the data and the
+    model on that device and a checkpoint that loads anywhere."""
+    T.set_deterministic(device)
+    train, val, _, _ = T.load_data(str(features), val_groups=2)
+    train, val = (T.Split(s.x.to(device), s.y.to(device)) for s in (train, val))
+    config = T.TrainConfig(model="lstm", hidden_dim=16, lr=0.003, epochs=10, batch_size=16)
+    record = T.train_run(config, train, val, N_CLASSES, str(tmp_path), progress=False, device=device)
+    assert record["history"][-1]["train_loss"] < 0.5 * record["history"][0]["train_loss"]
+    assert record["best"]["val_acc"] >= 0.9
+    saved = T.load_checkpoint(tmp_path / "checkpoints" / f"{config.run_id()}.pt", config)
+    assert all(v.device.type == "cpu" for v in saved["model"].values())

@@ -1,0 +1,63 @@
+"""Where the PyTorch code runs, and how faithfully: ``--device auto|cpu|cuda`` and ``--fast``.
+
+    device = devices.resolve("auto")      # "cuda" where torch sees a GPU, else "cpu"
+    devices.configure(device)              # fidelity first: no TF32, deterministic kernels
+
+Fidelity on a GPU is explicit. Since Ampere, PyTorch may run float32 convolutions (and, if
+asked, matmuls) in TF32, with a 10-bit mantissa: the CaffeNet port could not keep its 1e-5
+parity with pycaffe. ``configure`` turns TF32 off for matmuls and cuDNN, selects cuDNN's
+deterministic algorithms and no autotuning, and asks torch for deterministic algorithms
+(with the cuBLAS workspace setting that needs). ``fast=True`` (the CLIs' ``--fast``) allows
+TF32 instead; every store and table made so says so (``describe``).
+"""
+import os
+
+import torch
+
+CHOICES = ("auto", "cpu", "cuda")
+
+
+class DeviceError(ValueError):
+    """A device that this machine does not have."""
+
+
+def resolve(name="auto"):
+    """"auto" -> "cuda" when torch sees a CUDA device, else "cpu"; "cuda" without one is a
+    clear error. "cuda:1" and the like pass through."""
+    name = str(name or "auto")
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        build = "a CPU-only build of torch" if torch.version.cuda is None else \
+            f"torch built for CUDA {torch.version.cuda}, but no GPU is visible"
+        raise DeviceError(f"--device {name}: this machine has no usable CUDA device ({build}); "
+                          "use --device cpu, or on a GPU machine `make setup TORCH=torch`")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise DeviceError(f"--device must be auto, cpu or cuda, got {name!r}")
+    return name
+
+
+def configure(device, fast=False):
+    """Set torch's numerics for ``device``: exact float32 (no TF32) and deterministic kernels,
+    or TF32 allowed with ``fast``. Call before the first CUDA operation."""
+    if str(device).startswith("cuda"):
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+    torch.backends.cuda.matmul.allow_tf32 = bool(fast)
+    torch.backends.cudnn.allow_tf32 = bool(fast)
+    torch.backends.cudnn.deterministic = not fast
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(not fast, warn_only=False)
+
+
+def describe(device, fast=False):
+    """The device as results and stores record it: "cpu", "cuda (NVIDIA H100 80GB HBM3)",
+    with ", TF32 (--fast)" when fast."""
+    text = str(device)
+    if text.startswith("cuda"):
+        text += f" ({torch.cuda.get_device_name(torch.device(text))})"
+    return text + (", TF32 allowed (--fast): not exact float32" if fast else "")
+
+
+def available():
+    """The devices present here, for tests: ["cpu"] or ["cpu", "cuda"]."""
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
