@@ -58,3 +58,26 @@ def test_demo_outputs_carry_the_random_weights_banner(demo):
     assert (splits / "trainlist01.txt").read_bytes().count(b"\r\n") > 0   # CRLF, as UCF-101
     assert run("caffe_extract.synthetic", "--root", str(root / "data")).stdout.strip().endswith(
         "already there")
+
+
+def test_predict_a_new_video_end_to_end(demo):
+    """`python -m rnn_models.predict VIDEO --results DIR` prints the top 5 of the best model;
+    its ranking is the one the results recorded for that test video (seed 0)."""
+    import csv
+    root, _ = demo
+    table = json.loads((root / "results" / "table.json").read_text())
+    best = max(table["models"], key=lambda m: m["val_acc_mean"])["model"]
+    with open(root / "results" / "predictions.csv") as f:
+        row = next(r for r in csv.DictReader(f) if r["model"] == best and r["seed"] == "0")
+    video = root / "data" / "videos" / row["video"]
+    out = run("rnn_models.predict", str(video), "--results", str(root / "results"),
+              "--device", "cpu").stdout.splitlines()
+    assert out[0].startswith(f"{video}: top 4 of {best}")        # 4 classes in this set
+    ranked = [line.split() for line in out[1:]]
+    assert [name for _, name, _ in ranked][0] == table["classes"][int(row["top1_label"])]
+    for i, (_, name, p) in enumerate(ranked[:4]):
+        assert name == table["classes"][int(row[f"top{i + 1}_label"])]
+        assert abs(float(p) - float(row[f"top{i + 1}_p"])) < 1e-4
+    bad = subprocess.run([sys.executable, "-m", "rnn_models.predict", str(video), "--results",
+                          str(root)], capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "table.json" in bad.stderr
