@@ -44,7 +44,7 @@ RESULTS ?= results/ucf101-$(CONFIG)
 # The embedded default: a synthetic UCF-101, random-weight CaffeNet, the four paper models.
 DEMO    ?= demo
 
-.PHONY: setup caffe weights data extract train demo drift oracle test faults parity bench clean help
+.PHONY: setup caffe weights data extract train demo drift oracle test faults test-slurm parity bench clean help
 
 help:
 	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 7 minutes): results/demo/"
@@ -61,6 +61,7 @@ help:
 	@echo "make bench    speed benchmarks (CaffeNet: pycaffe vs the PyTorch port)"
 	@echo "make test     the whole test suite (tests/ and parity_tests/)"
 	@echo "make faults   kill -9 at 20 random moments of extraction and training; reruns must match"
+	@echo "make test-slurm  a real one-node Slurm (installed with apt): job arrays equal one process"
 	@echo "make oracle   create .venv-oracle (Python 3.7, Theano 1.0.5, Lasagne 0.1)"
 	@echo "make clean    remove .venv and .venv-oracle"
 
@@ -136,6 +137,11 @@ endif
 # each rerun must end identical; figures in results/faults.json (CI runs it after `make test`).
 faults: setup $(CAFFE_IF_WANTED)
 	$(TEST_ENV) FAULTS_REPORT=results/faults.json $(PY) -m pytest fault_tests -s -q
+
+# A real single-node Slurm on this machine (apt: slurmctld slurmd munge; root or sudo): the
+# extraction and training job arrays with their dependent jobs, one task requeued mid-run.
+test-slurm: setup
+	$(PY) -m pytest slurm_tests -q
 
 parity: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
 	$(TEST_ENV) $(PY) -m pytest parity_tests

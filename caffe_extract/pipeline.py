@@ -210,6 +210,7 @@ class Extraction:
             handle.write(str(os.getpid()))
             handle.flush()
             yield
+            os.remove(self.target + ".lock")   # done: removed while still held
 
     def pending(self):
         return [k for k in self.chunks if not os.path.exists(self.chunk_path(k))]

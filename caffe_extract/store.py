@@ -72,7 +72,7 @@ def _write(partial, records, failures, classes, attrs, extra):
             f.create_dataset("warning", data=np.array(records["warning"], dtype=object), dtype=STR)
         if "split_membership" in records:
             f.create_dataset("split_membership",
-                             data=np.asarray(records["split_membership"], np.int8).reshape(n, -1))
+                             data=np.asarray(records["split_membership"], np.int8).reshape(n, 3))
         f.create_dataset("classes", data=np.array(classes, dtype=object), dtype=STR)
         f.create_dataset("failed_video", data=np.array([v for v, _ in failures], dtype=object), dtype=STR)
         f.create_dataset("failed_reason", data=np.array([r for _, r in failures], dtype=object), dtype=STR)

@@ -242,6 +242,23 @@ def grid(config, lrs, hiddens):
             for lr in lrs for h in hiddens]
 
 
+def model_base(model, base, era=None):
+    """``base`` for ``model``: the configuration's model options and precision applied
+    (``era``: a ``configs.Configuration``, default the one ``base.config`` names)."""
+    from .configs import get
+    era = era or get(base.config)
+    return TrainConfig(**{**asdict(base), "model": model, "dtype": era.dtype,
+                          "options": {**era.model_options(model), **base.options}})
+
+
+def stage_tasks(stage, splits, models, lrs, hiddens, seeds):
+    """The units of work of a cluster stage, in a fixed order (a job array's task i does
+    unit i): "search": (split, model, lr, hidden) with seed 0; "seeds": (split, model, seed)."""
+    if stage == "search":
+        return [(s, m, lr, h) for s in splits for m in models for lr in lrs for h in hiddens]
+    return [(s, m, seed) for s in splits for m in models for seed in range(seeds)]
+
+
 def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progress=True,
               era=None, device="cpu"):
     """Search (seed 0), then train the chosen setting with every seed and test each run once.
@@ -251,11 +268,8 @@ def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progre
     first in grid order). Returns a dict with the search, the runs (each with its test
     probabilities) and the mean/std over seeds.
     """
-    from .configs import get
     train, val, test = (Split(s.x.to(device), s.y.to(device)) for s in data)   # once
-    era = era or get(base.config)
-    base = TrainConfig(**{**asdict(base), "model": model, "dtype": era.dtype,
-                          "options": {**era.model_options(model), **base.options}})
+    base = model_base(model, base, era)
     search = []
     for config in grid(base, lrs, hiddens):
         record = train_run(config, train, val, n_classes, out_dir, progress, device)
@@ -379,7 +393,25 @@ def main(argv=None):
     parser.add_argument("--fast", action="store_true",
                         help="allow TF32 on the GPU (faster, not exact float32; tables say so)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--stage", choices=("all", "search", "seeds"), default="all",
+                        help="on a cluster (scripts/slurm_train.sh): 'search' trains one grid "
+                             "point (seed 0), 'seeds' one seed of the chosen setting, as job-"
+                             "array task --task; 'all' (default) does everything and reports, "
+                             "reusing every run already done")
+    parser.add_argument("--task", type=int, default=None, help="the job-array task (0-based)")
+    parser.add_argument("--count", action="store_true", help="print the number of tasks of "
+                        "--stage and exit")
     args = parser.parse_args(argv)
+    if args.stage != "all":
+        tasks = stage_tasks(args.stage, list(dict.fromkeys(args.splits)), args.models, args.lr,
+                            args.hidden, args.seeds)
+        if args.count:
+            print(len(tasks))
+            return 0
+        if args.task is None or not 0 <= args.task < len(tasks):
+            print(f"error: --stage {args.stage} needs --task between 0 and {len(tasks) - 1}",
+                  file=sys.stderr)
+            return 1
     try:
         device = devices.resolve(args.device)
     except devices.DeviceError as error:
@@ -388,11 +420,14 @@ def main(argv=None):
     set_deterministic(device, args.fast)
     from .report import banner, write_results, write_split_summary
     era = get(args.config)
-    settings = {k: v for k, v in vars(args).items() if k != "no_progress"}
+    settings = {k: v for k, v in vars(args).items()
+                if k not in ("no_progress", "stage", "task", "count")}
     settings["device"] = devices.describe(device, args.fast)
     base = TrainConfig(config=era.name, epochs=args.epochs, patience=args.patience,
                        batch_size=args.batch_size, momentum=args.momentum, dropout=args.dropout)
     splits = list(dict.fromkeys(args.splits))
+    if args.stage != "all":
+        return run_task(args, tasks[args.task], base, device, len(splits) > 1)
     per_split = []
     for split in splits:
         out = args.out if len(splits) == 1 else os.path.join(args.out, f"split{split}")
@@ -426,6 +461,30 @@ def main(argv=None):
         per_split.append((split, results, info))
     if len(splits) > 1:
         print(write_split_summary(args.out, per_split, settings, era))
+    return 0
+
+
+def run_task(args, unit, base, device, several_splits):
+    """One job-array task of a cluster stage: train its run(s), write no report."""
+    from caffe_extract.errors import describe
+    split = unit[0]
+    out = os.path.join(args.out, f"split{split}") if several_splits else args.out
+    try:
+        train, val, test, info = load_data(args.features, split, args.layer, args.val_groups)
+        n_classes = len(info["classes"])
+        if args.stage == "search":
+            _, model, lr, hidden = unit
+            config = grid(model_base(model, base), [lr], [hidden])[0]
+            data = [Split(s.x.to(device), s.y.to(device)) for s in (train, val)]
+            train_run(config, *data, n_classes, out, not args.no_progress, device)
+        else:
+            _, model, seed = unit
+            run_model(model, base, args.lr, args.hidden, [seed], (train, val, test), n_classes,
+                      out, progress=not args.no_progress, device=device)
+    except (OSError, ValueError, CheckpointError) as error:
+        print(f"error: {describe(error)}", file=sys.stderr)
+        return 1
+    print(f"task {args.task} ({args.stage}: {unit}) done", file=sys.stderr)
     return 0
 
 
