@@ -32,8 +32,10 @@ ORACLE_IF_AVAILABLE := $(if $(ORACLE_PYTHON),oracle)
 DATA     ?= data
 FEATURES ?= features
 BACKEND  ?= caffe
-WORKERS  ?= 1
+WORKERS  ?=
 LAYER    ?= fc7
+# Where the PyTorch code runs: auto (CUDA when available), cpu or cuda.
+DEVICE   ?= auto
 
 # The named configuration (rnn_models/configs.py): paper (2015's stack, the default) or modern.
 CONFIG  ?= paper
@@ -91,12 +93,12 @@ data: setup
 
 extract: setup caffe data
 	$(PY) -m caffe_extract extract --videos $(DATA)/UCF-101 --splits $(DATA)/ucfTrainTestlist \
-	  --out-dir $(FEATURES) --layer $(LAYER) --backend $(BACKEND) --workers $(WORKERS) \
-	  --config $(CONFIG)
+	  --out-dir $(FEATURES) --layer $(LAYER) --backend $(BACKEND) --config $(CONFIG) \
+	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter torch,$(BACKEND)),--device $(DEVICE))
 
 train: setup
 	$(PY) -m rnn_models.train --features $(FEATURES) --layer $(LAYER) --models $(MODELS) \
-	  --splits $(SPLITS) --config $(CONFIG) --out $(RESULTS)
+	  --splits $(SPLITS) --config $(CONFIG) --device $(DEVICE) --out $(RESULTS)
 
 # Every step resumes: rerunning `make demo` after an interruption continues where it stopped.
 demo: setup caffe
@@ -151,6 +153,7 @@ bench: setup caffe
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md
 	$(PY) -m caffe_extract.bench --pipeline --out bench/pipeline.md
 	$(PY) -m rnn_models.bench --out bench/training.md
+	$(PY) -m rnn_models.device_bench --device $(DEVICE) --out bench/device-$(DEVICE).md
 
 clean:
 	rm -rf $(VENV) $(ORACLE)

@@ -1,0 +1,149 @@
+"""What one machine does per second, and what that means for the whole job (`make bench DEVICE=`).
+
+    python -m rnn_models.device_bench --device cuda --out bench/device-cuda.md
+
+Measured on ``--device`` (the CPU or a GPU), each line in this one run:
+
+1. the CaffeNet port: images/s at batches of 10 and 320 frames (1 and 32 videos);
+2. the extraction pipeline end to end (decoding workers -> preprocessing -> port -> chunk
+   files) on ``--videos`` generated 320x240 XviD videos: videos/s in steady state;
+3. training: seconds per epoch of each of the paper's four models (``train_run`` itself,
+   per-epoch evaluation included) on random codes shaped like UCF-101 split 1's training
+   set (9,537 x 10 x 4096), hidden 512, batches of 64.
+
+Projections: all 13,320 videos at the pipeline's rate; the four-model table of one split as
+`make train` runs it (per model: a grid of 2 learning rates at seed 0, then 2 more seeds of
+the chosen one = 4 runs of at most 80 epochs; early stopping only shortens it). Goals on one
+H100-class GPU with 16 cores: extraction under 2 minutes, the table under 10 minutes.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+UCF101_VIDEOS, SPLIT1_TRAIN, EPOCHS, RUNS_PER_MODEL = 13_320, 9_537, 80, 4
+MODELS = ("average", "rnn", "lstm", "birnn")
+
+
+def port_rates(caffemodel, device, repeats=5):
+    """{batch size: images/s} of the port on ``device``."""
+    from caffe_extract.backends import open_backend
+    from caffe_extract.preprocessing import preprocess
+    from caffe_extract.synthetic import render_frames
+    backend = open_backend("torch", caffemodel, device)
+    frames = preprocess(render_frames(10, seed=3))
+    rates = {}
+    for n in (10, 320):
+        batch = np.concatenate([frames] * (n // 10))
+        backend.forward(batch)                                   # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            backend.forward(batch)                               # returns NumPy: synchronised
+            times.append(time.perf_counter() - start)
+        rates[n] = n / float(np.median(times))
+    return rates
+
+
+def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
+    """Videos/s of the real pipeline (steady state: after the first chunk)."""
+    from caffe_extract.backends import open_backend
+    from caffe_extract.pipeline import ExtractConfig, Extraction, run_chunks
+    from caffe_extract.synthetic import CLASSES, make_dataset
+    with tempfile.TemporaryDirectory() as root:
+        groups = max(8, -(-n_videos // len(CLASSES)))
+        make_dataset(root, n_groups=groups, classes=CLASSES)
+        config = ExtractConfig(videos=os.path.join(root, "videos"), splits=os.path.join(root, "splits"),
+                               out=os.path.join(root, "all.h5"), weights=caffemodel, subset="all",
+                               backend="torch", device=device, workers=workers,
+                               batch_videos=batch_videos, chunk=batch_videos, progress=False)
+        extraction = Extraction(config)
+        backend = open_backend("torch", caffemodel, device)
+        extraction.prepare_parts(backend.provenance["weights_sha1"])
+        stamps = []
+        run_chunks(extraction, backend,
+                   on_chunk=lambda k, n: stamps.append((time.perf_counter(), n)))
+    return sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0]), len(extraction.videos)
+
+
+def epoch_seconds(model, device, videos, hidden=512, epochs=2):
+    """Seconds per epoch of ``train_run`` (training and the per-epoch evaluation)."""
+    from .train import Split, TrainConfig, model_base, train_run
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(videos, 10, 4096, generator=generator).abs_()
+    y = torch.randint(0, 101, (videos,), generator=generator)
+    val = Split(x[:videos // 10].to(device), y[:videos // 10].to(device))
+    train = Split(x.to(device), y.to(device))
+    config = model_base(model, TrainConfig(model=model, hidden_dim=hidden, lr=0.001, epochs=epochs,
+                                           patience=0))
+    with tempfile.TemporaryDirectory() as warm, tempfile.TemporaryDirectory() as out:
+        train_run(TrainConfig(**{**config.__dict__, "epochs": 1}), train, val, 101, warm, False,
+                  device)                                        # warm-up (kernels, caches)
+        start = time.perf_counter()
+        train_run(config, train, val, 101, out, False, device)
+        if str(device).startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    return seconds / epochs * (SPLIT1_TRAIN / videos)
+
+
+def report(args, device):
+    from caffe_extract import devices
+    from caffe_extract.bench import machine
+    ports = port_rates(args.caffemodel, device)
+    rate, n = pipeline_rate(args.caffemodel, device, args.videos, args.workers, args.batch_videos)
+    epochs = {m: epoch_seconds(m, device, args.train_videos) for m in MODELS}
+    extraction_min = UCF101_VIDEOS / rate / 60
+    table_min = sum(RUNS_PER_MODEL * EPOCHS * s for s in epochs.values()) / 60
+    lines = [f"Device: {devices.describe(device)}; {machine()}; {args.workers} decoding workers, "
+             f"batches of {args.batch_videos} videos", "",
+             "| what | measured |", "|---|---|",
+             f"| CaffeNet port, batch 10 frames | {ports[10]:.0f} images/s |",
+             f"| CaffeNet port, batch 320 frames | {ports[320]:.0f} images/s |",
+             f"| extraction pipeline ({n} videos, steady state) | {rate:.1f} videos/s |"]
+    lines += [f"| training epoch, {m} (split 1 size, hidden 512) | {s:.1f} s |" for m, s in epochs.items()]
+    scaled = "" if args.train_videos == SPLIT1_TRAIN else \
+        f" (timed on {args.train_videos} videos, scaled to {SPLIT1_TRAIN})"
+    lines += ["", f"Projected: all {UCF101_VIDEOS:,} videos extracted in {extraction_min:.1f} min "
+              f"(goal on one H100-class GPU: < 2 min); the four-model table of one split, "
+              f"{RUNS_PER_MODEL} runs x up to {EPOCHS} epochs per model, in {table_min:.1f} min "
+              f"(goal: < 10 min){scaled}."]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    from caffe_extract import devices
+    parser = argparse.ArgumentParser(prog="python -m rnn_models.device_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="auto", choices=devices.CHOICES)
+    parser.add_argument("--caffemodel", help="default: the seeded random-weight CaffeNet")
+    parser.add_argument("--videos", type=int, default=None,
+                        help="generated videos for the pipeline (default: 64 on the CPU, 512 on a GPU)")
+    parser.add_argument("--train-videos", type=int, default=None,
+                        help="codes per timed epoch (default: 1,024 on the CPU, 9,537 on a GPU)")
+    parser.add_argument("--workers", type=int, default=None, help="decoding workers (default: "
+                        "all cores but one on a GPU, at most 16; 1 on the CPU)")
+    parser.add_argument("--batch-videos", type=int, default=None)
+    parser.add_argument("--out", help="also write the table to this Markdown file")
+    args = parser.parse_args(argv)
+    device = devices.resolve(args.device)
+    devices.configure(device)
+    gpu = device.startswith("cuda")
+    args.videos = args.videos or (512 if gpu else 64)
+    args.train_videos = args.train_videos or (SPLIT1_TRAIN if gpu else 1024)
+    args.workers = args.workers or (max(1, min(16, (os.cpu_count() or 2) - 1)) if gpu else 1)
+    args.batch_videos = args.batch_videos or (32 if gpu else 4)
+    if args.caffemodel is None:
+        from caffe_extract.random_model import cached_random_caffemodel
+        args.caffemodel = cached_random_caffemodel(seed=0)
+    from caffe_extract.bench import emit
+    emit(report(args, device), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
