@@ -93,8 +93,8 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8):
         for name in ("caffe", "torch"):
             config.backend, config.out = name, os.path.join(root, f"{name}.h5")
             extraction = Extraction(config)
-            extraction.prepare_parts()
             backend = open_backend(name, caffemodel)
+            extraction.prepare_parts(backend.provenance["weights_sha1"])
             stamps = []
             run_chunks(extraction, backend,
                        on_chunk=lambda k, n, stamps=stamps: stamps.append((time.perf_counter(), n)))

@@ -154,8 +154,9 @@ def test_damaged_videos_are_summarised(capsys):
 # ------------------------------------------------------------------------------ split files
 
 @pytest.fixture
-def tiny(tmp_path):
-    """A 2-class, 3-group set with all three splits (extraction takes seconds)."""
+def tiny(tmp_path, random_caffemodel):
+    """A 2-class, 3-group set with all three splits (extraction takes seconds), extracted with
+    the random-weight CaffeNet that real Caffe wrote (skipped where Caffe is not built)."""
     make_dataset(tmp_path, n_groups=3, classes=CLASSES[:2], seed=2)
     return tmp_path
 
