@@ -239,3 +239,21 @@ def test_second_run_on_the_same_output_is_refused(dataset, random_caffemodel, tm
     assert "another extraction is writing" in second.stderr.strip().splitlines()[-1]
     assert first.wait(timeout=300) == 0
     read_store(tmp_path / "split1_test_fc7.h5")       # the first run's store is whole
+
+
+def test_resume_compares_the_weights_content_not_their_path(dataset, random_caffemodel, tmp_path):
+    """Chunks computed with other weights (another SHA1) under the same path are refused."""
+    import shutil as sh
+    weights = tmp_path / "net.caffemodel"
+    sh.copy(random_caffemodel, weights)
+    out = tmp_path / "x.h5"
+    parts = tmp_path / "x.h5.parts"
+    parts.mkdir()
+    config = ExtractConfig(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
+                           out=str(out), weights=str(weights), subset="test", backend="torch",
+                           workers=0, progress=False)
+    from caffe_extract.pipeline import Extraction
+    Extraction(config).prepare_parts("0" * 40)        # as if made by other weights, same path
+    (parts / "chunk-00000.npz").write_bytes(b"computed with the other weights")
+    with pytest.raises(RuntimeError, match="weights_sha1"):
+        extract(config)

@@ -206,3 +206,17 @@ def test_short_training_run_on_each_device(features, tmp_path, device):
     assert record["best"]["val_acc"] >= 0.9
     saved = T.load_checkpoint(tmp_path / "checkpoints" / f"{config.run_id()}.pt", config)
     assert all(v.device.type == "cpu" for v in saved["model"].values())
+
+
+@pytest.mark.parametrize("weights, sha1, expected", [
+    ("bvlc_reference_caffenet.caffemodel", "4c8d77deb20ea792f84eb5e6d0a11ca0a8660a46", ""),
+    ("bvlc_reference_caffenet.caffemodel", "0" * 40, "not made with BVLC's published CaffeNet"),
+    ("my_finetuned.caffemodel", "1" * 40, "not made with BVLC's published CaffeNet"),
+    ("anything", "", "no SHA1 recorded"),
+    ("RANDOM weights (seed 3): test", "2" * 40, "RANDOM weights (seed 3)")])
+def test_banner_is_decided_by_the_weights_sha1(weights, sha1, expected):
+    """The warning banner appears whenever the weights are not BVLC's by SHA1, whatever the
+    weights' file name or note says (issue: a non-BVLC .caffemodel made an unmarked table)."""
+    from rnn_models.report import banner
+    note = banner({"weights": weights, "weights_sha1": sha1})
+    assert (note == "") if not expected else (expected in note and note.startswith("***"))
