@@ -49,7 +49,7 @@ DEMO    ?= demo
 .PHONY: setup caffe weights data extract train demo drift oracle test faults test-slurm parity bench clean help
 
 help:
-	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 7 minutes): results/demo/"
+	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 7 minutes): results/demo-$(CONFIG)/"
 	@echo "              (CONFIG=paper, the default: the 2015 stack's variants; CONFIG=modern: today's)"
 	@echo "make setup    create .venv ($(PYTHON)) and install the project"
 	@echo "make caffe    build real BVLC Caffe (pycaffe, CPU) into the venv (cached)"
@@ -60,12 +60,14 @@ help:
 	@echo "make train    train and evaluate MODELS on SPLITS (\"1 2 3\": each and the mean): $(RESULTS)/"
 	@echo "make drift    measure each 2015-vs-today difference on the demo set: results/drift/"
 	@echo "make parity   torch vs NumPy reference vs finite differences vs Lasagne 0.1; CaffeNet port vs pycaffe"
-	@echo "make bench    speed benchmarks (CaffeNet: pycaffe vs the PyTorch port)"
+	@echo "make bench    speed benchmarks: pycaffe vs the port, pipeline, training; DEVICE=cuda on a GPU"
 	@echo "make test     the whole test suite (tests/ and parity_tests/)"
 	@echo "make faults   kill -9 at 20 random moments of extraction and training; reruns must match"
 	@echo "make test-slurm  a real one-node Slurm (installed with apt): job arrays equal one process"
 	@echo "make oracle   create .venv-oracle (Python 3.7, Theano 1.0.5, Lasagne 0.1)"
 	@echo "make clean    remove .venv and .venv-oracle"
+	@echo "variables: CONFIG=paper|modern SPLITS=\"1 2 3\" DEVICE=auto|cpu|cuda BACKEND=caffe|torch"
+	@echo "           MODELS LAYER=fc7|fc6 WORKERS DATA FEATURES RESULTS DEMO SKIP_CAFFE=1 (README.md)"
 
 setup: $(STAMP)
 
