@@ -111,6 +111,7 @@ demo: setup caffe
 	$(PY) -m rnn_models.train --features $(DEMO)/features-$(CONFIG) --out results/demo-$(CONFIG) \
 	  --hidden 128 --lr 0.003 --epochs 100 --patience 0 --seeds 3 --splits $(SPLITS) \
 	  --config $(CONFIG)
+	$(if $(filter paper,$(CONFIG)),-$(PY) -m rnn_models.readme_check README.md results/demo-paper/table.json)
 
 # The drift ledger: every 2015-vs-today difference, measured on the demo's synthetic set.
 drift: setup caffe

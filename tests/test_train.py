@@ -220,3 +220,19 @@ def test_banner_is_decided_by_the_weights_sha1(weights, sha1, expected):
     from rnn_models.report import banner
     note = banner({"weights": weights, "weights_sha1": sha1})
     assert (note == "") if not expected else (expected in note and note.startswith("***"))
+
+
+def test_readme_check_compares_the_demo_rows(features, tmp_path):
+    """`make demo` ends by comparing its table with the README's (rnn_models.readme_check)."""
+    from rnn_models import readme_check
+    out = tmp_path / "results"
+    assert T.main(command(features, out, epochs=2)[3:]) == 0
+    table = json.loads((out / "table.json").read_text())
+    rows = readme_check.rows(table)
+    assert rows[1].startswith("| LSTM (Lasagne 0.1 output gate) | ") and rows[1].endswith("] |")
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n" + "\n".join(rows) + "\n")
+    assert readme_check.check(readme, out / "table.json")[0]
+    readme.write_text(readme.read_text().replace(rows[1], rows[1].replace(" +- ", " +- 9", 1)))
+    ok, message = readme_check.check(readme, out / "table.json")
+    assert not ok and rows[1] in message
