@@ -49,7 +49,7 @@ DEMO    ?= demo
 .PHONY: setup caffe weights data extract train demo drift oracle test faults test-slurm parity bench clean help
 
 help:
-	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 7 minutes): results/demo-$(CONFIG)/"
+	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 6 minutes): results/demo-$(CONFIG)/"
 	@echo "              (CONFIG=paper, the default: the 2015 stack's variants; CONFIG=modern: today's)"
 	@echo "make setup    create .venv ($(PYTHON)) and install the project"
 	@echo "make caffe    build real BVLC Caffe (pycaffe, CPU) into the venv (cached)"
