@@ -23,6 +23,20 @@ def device(request):
 CAFFE_SKIP = "REAL CAFFE UNAVAILABLE"
 
 
+@pytest.fixture
+def file_size_limit():
+    """limit(n) -> a subprocess ``preexec_fn`` that caps file sizes at n bytes, as a full disk
+    would: writes past it fail with EFBIG (SIGXFSZ ignored, so the process sees the error)."""
+    def limit(limit_bytes):
+        def apply():
+            import resource
+            import signal
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+        return apply
+    return limit
+
+
 @pytest.fixture(scope="session")
 def caffe():
     """Real pycaffe. `make test`/`make parity` build it first and set REQUIRE_CAFFE=1, so a

@@ -116,10 +116,9 @@ def run_extract(args):
     from . import devices
     from .pipeline import ExtractConfig, extract, summarize
     device = "cpu" if args.backend == "caffe" and args.device == "auto" else devices.resolve(args.device)
-    gpu = device.startswith("cuda")
-    workers = args.workers if args.workers is not None else \
-        (max(1, min(16, (os.cpu_count() or 2) - 1)) if gpu else 1)
-    batch_videos = args.batch_videos or (32 if gpu else 4)
+    default_workers, default_batch = devices.extraction_defaults(device)
+    workers = args.workers if args.workers is not None else default_workers
+    batch_videos = args.batch_videos or default_batch
     weights, note = resolve_weights(args)
     if note:
         print(f"*** {note} ***", file=sys.stderr)

@@ -58,6 +58,15 @@ def describe(device, fast=False):
     return text + (", TF32 allowed (--fast): not exact float32" if fast else "")
 
 
+def extraction_defaults(device):
+    """(decoding workers, videos per batch) for an extraction on ``device``: on a GPU all cores
+    but one (at most 16) decode, so that the GPU does not wait, in batches of 32 videos (320
+    frames); on the CPU one worker and batches of 4."""
+    if str(device).startswith("cuda"):
+        return max(1, min(16, (os.cpu_count() or 2) - 1)), 32
+    return 1, 4
+
+
 def available():
     """The devices present here, for tests: ["cpu"] or ["cpu", "cuda"]."""
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -135,8 +135,9 @@ def main(argv=None):
     gpu = device.startswith("cuda")
     args.videos = args.videos or (512 if gpu else 64)
     args.train_videos = args.train_videos or (SPLIT1_TRAIN if gpu else 1024)
-    args.workers = args.workers or (max(1, min(16, (os.cpu_count() or 2) - 1)) if gpu else 1)
-    args.batch_videos = args.batch_videos or (32 if gpu else 4)
+    workers, batch_videos = devices.extraction_defaults(device)
+    args.workers = args.workers or workers
+    args.batch_videos = args.batch_videos or batch_videos
     if args.caffemodel is None:
         from caffe_extract.random_model import cached_random_caffemodel
         args.caffemodel = cached_random_caffemodel(seed=0)

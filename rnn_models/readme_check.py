@@ -14,9 +14,10 @@ import sys
 def rows(table):
     """The README's demo rows for a results table (table.json as a dict)."""
     from .configs import Configuration, model_label
+    from .report import _pct
 
     def pct(model, key):
-        return f"{100 * model[key + '_mean']:.1f} +- {100 * model[key + '_std']:.1f}"
+        return _pct(model[key + "_mean"], model[key + "_std"], len(model["runs"]))
 
     config = Configuration(**table["config"])
     out = []

@@ -193,16 +193,8 @@ def test_subset_without_a_split_number_is_refused(dataset, tmp_path, capsys):
     assert code == 1 and "--subset needs --split K" in capsys.readouterr().err
 
 
-def limited(limit_bytes):
-    """preexec_fn: a file-size limit (as a full disk: writes past it fail with EFBIG)."""
-    def apply():
-        import resource
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-    return apply
-
-
-def test_full_disk_is_a_clear_error_and_resumes(reference_store, dataset, random_caffemodel, tmp_path):
+def test_full_disk_is_a_clear_error_and_resumes(reference_store, dataset, random_caffemodel, tmp_path,
+                                                file_size_limit):
     """Out of space while writing the store: one clear line, nothing half-written left behind,
     and once space is back the same command resumes (from its chunks) to the same store."""
     out_dir = tmp_path / "features"
@@ -212,7 +204,7 @@ def test_full_disk_is_a_clear_error_and_resumes(reference_store, dataset, random
                "--batch-videos", "2", "--out-dir", str(out_dir), "--no-progress"]
     # a chunk of 4 videos is ~0.7 MB, the store ~3 MB: the chunks fit, the store does not
     full = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                          preexec_fn=limited(1_500_000))
+                          preexec_fn=file_size_limit(1_500_000))
     assert full.returncode == 1, full.stderr[-2000:]
     lines = full.stderr.strip().splitlines()
     assert "Traceback" not in full.stderr and lines[-1].startswith("error: cannot write")

@@ -173,13 +173,8 @@ def test_store_of_all_splits_without_membership_is_a_clear_error(tmp_path):
         T.load_data(str(tmp_path))
 
 
-def test_full_disk_during_training_is_clear_and_resumes(features, tmp_path):
-    import resource
-
-    def limit():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))   # checkpoints are larger
-
+def test_full_disk_during_training_is_clear_and_resumes(features, tmp_path, file_size_limit):
+    limit = file_size_limit(20_000)                                    # checkpoints are larger
     out = tmp_path / "r"
     full = subprocess.run(command(features, out, epochs=3), capture_output=True, text=True,
                           preexec_fn=limit, timeout=300)
