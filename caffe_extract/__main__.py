@@ -43,9 +43,11 @@ def build_parser():
                          "K's lists only, one store per subset")
     ex.add_argument("--subset", choices=("train", "test", "both"),
                     help="per-split stores of split K (--split, default 1): which list(s)")
-    ex.add_argument("--config", default="paper", choices=("paper", "modern"),
-                    help="preprocessing of that era (paper: 2015's caffe.io, the default; modern: "
-                         "today's, which anti-aliases the resize)")
+    ex.add_argument("--config", default="paper",
+                    choices=("paper", "nntools-2015", "lasagne-0.1", "modern"),
+                    help="the named configuration's preprocessing (paper, nntools-2015, "
+                         "lasagne-0.1: 2015's caffe.io, the default; modern: today's, which "
+                         "anti-aliases the resize)")
     ex.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
     ex.add_argument("--out-dir", default="features", help="where the stores go (%(default)s)")
     weights = ex.add_mutually_exclusive_group()

@@ -1,94 +1,191 @@
-"""Named configurations: every knob that the 2015 stack fixed, set once, in one place.
+"""Named configurations: every knob that decides a number, set once, in one place.
 
-    config = configs.get("paper")       # the default of `make demo`, `make train`, the CLIs
-    config = configs.get("modern")      # today's libraries: `--config modern`, `CONFIG=modern`
+    config = configs.get("paper")          # the default of make, of both CLIs and of build()
+    config = configs.get("nntools-2015")   # craffel's nntools code of the paper's weeks, exactly
+    config = configs.get("lasagne-0.1")    # the first Lasagne release (what the Theano oracle runs)
+    config = configs.get("modern")         # today's libraries
 
-``paper`` is what Giel & Diaz ran in 2015: BVLC Caffe with the caffe.io of its day, Theano on a
-GPU (float32) and craffel's recurrent layers as released in Lasagne 0.1, with Lasagne 0.1's
-quirks (the LSTM output gate adds its peephole after the sigmoid; ``rectify``'s gradient at 0 is
-0.5). ``modern`` is what a user of today's libraries gets without thinking: Graves' output
-gate, ``torch.relu`` (gradient 0 at 0), and today's caffe.io, whose skimage anti-aliases when it
-shrinks a frame. `make drift` measures what each difference costs.
+The paper (a CS231n report of winter 2015) states some choices and is silent on the rest.
 
-``KNOBS`` is the table the README prints (``python -m rnn_models.configs`` writes it): each
-knob's 2015 value, where that value comes from, and its ``modern`` value.
+- ``nntools-2015`` is the code the paper says it modified: craffel's recurrent layers in the
+  nntools fork, ``lasagne/layers/recurrent.py`` at commit fce361f (2015-03-18), with the
+  ``lasagne/init.py`` that fork ran in March 2015 (the one before the init rework b237390 of
+  2015-03-28). Its RNN step rectifies the input term and the recurrent term separately
+  (``h_t = relu(W_ih x_t + b_h) + relu(W_hh h_{t-1})``), a backward layer learns its initial
+  state, ``init.Uniform()`` means Glorot's range, every LSTM bias is drawn from N(0, 0.1).
+- ``lasagne-0.1`` is the release of 2015-08-13 that fixed the step and the initial values.
+- ``paper``, the default, follows the paper's text where it speaks (its RNN and BiRNN
+  equations, its averaged-softmax prediction, 10 frames over 2 s, CaffeNet's FC7) and the
+  nntools code of its weeks where the text is silent. ``KNOBS`` says which decided each knob.
+- ``modern`` is what a user of today's libraries gets without thinking.
+
+``KNOBS`` is the table the docs show (``python -m rnn_models.configs`` prints it), with each
+value's source: a file at a commit, a section of the paper, or "our choice" with the reason.
+`make drift` measures what each difference costs.
 """
 from dataclasses import asdict, dataclass
+
+#: The models' names in tables (the paper's names for its four).
+NAMES = {"average": "Average", "rnn": "RNN", "lstm": "LSTM", "birnn": "Bidirectional RNN",
+         "bilstm": "Bidirectional LSTM", "rnn2": "2-layer RNN"}
+
+#: Where the 2015 values come from (the KNOBS table cites these by key).
+NNTOOLS = "nntools: `lasagne/layers/recurrent.py` at fce361f (2015-03-18)"
+NNTOOLS_INIT = "nntools: `lasagne/init.py` at b237390^ (2015-03-28, what the fork ran in March)"
+LASAGNE_01 = "Lasagne 0.1: `lasagne/layers/recurrent.py` at v0.1 (2015-08-13)"
 
 
 @dataclass(frozen=True)
 class Configuration:
-    """One era's setting of every knob (extraction and training)."""
+    """One setting of every knob (extraction, models, training)."""
 
     name: str
     # -- extraction (caffe_extract)
     anti_aliasing: bool          # caffe.io.resize_image's skimage call
     mean: str                    # "channel": ImageNet mean per channel; "pixel": per pixel
     decoder: str                 # frames decoded with PyAV, moviepy's frame rule (equal frames)
-    # -- models and training (rnn_models)
+    # -- models (rnn_models.build)
+    rnn_step: str                # "equation": relu(W_ih x + W_hh h + b); "nntools": relu(W_ih x + b) + relu(W_hh h)
+    learn_init: bool             # a backward RNN layer learns its initial state h_{T+1}
     lasagne_output_gate: bool    # LSTM: o_t = sigmoid(...) + w_co * c_t (Lasagne 0.1)
     peepholes: bool              # LSTM: w_ci, w_cf, w_co (Lasagne's default)
     relu_grad_at_zero: float     # 0.5: Lasagne's rectify (x + |x|) / 2; 0.0: torch.relu
+    init: str                    # initial values: "nntools-2015" or "lasagne-0.1"
+    # -- training (rnn_models.train)
     dtype: str                   # training precision
-    init: str                    # initial values
+    loss: str                    # "averaged": -log p[y], p the time-averaged softmax; "per-step"
 
     def extraction(self):
-        """Keyword arguments of ``caffe_extract.pipeline.ExtractConfig`` for this era."""
+        """Keyword arguments of ``caffe_extract.pipeline.ExtractConfig`` for this configuration."""
         return {"anti_aliasing": self.anti_aliasing, "mean": self.mean, "decoder": self.decoder}
 
     def model_options(self, model):
-        """The options of ``rnn_models.build(model, ...)`` that this era fixes."""
+        """The options of ``rnn_models.build(model, ...)`` that this configuration fixes."""
         from reference.architecture import default_options
         values = {"lasagne_output_gate": self.lasagne_output_gate, "peepholes": self.peepholes,
-                  "relu_grad_at_zero": self.relu_grad_at_zero}
+                  "relu_grad_at_zero": self.relu_grad_at_zero, "rnn_step": self.rnn_step,
+                  "learn_init": self.learn_init}
         return {k: values[k] for k in default_options(model)}
 
     def as_dict(self):
         return asdict(self)
 
 
-PAPER = Configuration(name="paper", anti_aliasing=False, mean="channel", decoder="pyav",
+_EXTRACTION_2015 = dict(anti_aliasing=False, mean="channel", decoder="pyav")
+NNTOOLS_2015 = Configuration(name="nntools-2015", **_EXTRACTION_2015, rnn_step="nntools",
+                             learn_init=True, lasagne_output_gate=True, peepholes=True,
+                             relu_grad_at_zero=0.5, init="nntools-2015", dtype="float32",
+                             loss="averaged")
+LASAGNE_0_1 = Configuration(name="lasagne-0.1", **_EXTRACTION_2015, rnn_step="equation",
+                            learn_init=False, lasagne_output_gate=True, peepholes=True,
+                            relu_grad_at_zero=0.5, init="lasagne-0.1", dtype="float32",
+                            loss="averaged")
+PAPER = Configuration(name="paper", **_EXTRACTION_2015, rnn_step="equation", learn_init=True,
                       lasagne_output_gate=True, peepholes=True, relu_grad_at_zero=0.5,
-                      dtype="float32", init="lasagne-0.1")
+                      init="nntools-2015", dtype="float32", loss="averaged")
 MODERN = Configuration(name="modern", anti_aliasing=True, mean="channel", decoder="pyav",
-                       lasagne_output_gate=False, peepholes=True, relu_grad_at_zero=0.0,
-                       dtype="float32", init="lasagne-0.1")
-CONFIGS = {c.name: c for c in (PAPER, MODERN)}
+                       rnn_step="equation", learn_init=False, lasagne_output_gate=False,
+                       peepholes=True, relu_grad_at_zero=0.0, init="lasagne-0.1",
+                       dtype="float32", loss="averaged")
+CONFIGS = {c.name: c for c in (PAPER, NNTOOLS_2015, LASAGNE_0_1, MODERN)}
 DEFAULT = "paper"
 
-#: (knob, field or None, 2015 value, source of the 2015 value, modern value) for the README.
+
+@dataclass(frozen=True)
+class Knob:
+    """A row of the knob table. ``field``: the Configuration field it shows (None: a knob every
+    configuration shares, ``shared`` its value). ``values``: how a field's value reads.
+    ``decided_by``: for ``paper``, "the paper" (its text speaks) or "nntools" (the text is
+    silent, the code of its weeks decides) or "our choice" (neither says). ``source``: where
+    the 2015 values come from."""
+
+    knob: str
+    field: str
+    values: dict
+    decided_by: str
+    source: str
+    shared: str = ""
+
+
+RNN_STEP = {"equation": "h_t = relu(W_ih x_t + W_hh h_{t-1} + b_h)",
+            "nntools": "h_t = relu(W_ih x_t + b_h) + relu(W_hh h_{t-1})"}
+INIT = {"nntools-2015": "RNN W Glorot U(+-sqrt(6/(fan_in+fan_out))); LSTM W and biases N(0, 0.1)",
+        "lasagne-0.1": "RNN W U(+-0.01); LSTM W N(0, 0.1), biases 0"}
+
 KNOBS = (
-    ("frames", None, "10 at t_i = i x 0.2 s, i = 0..9", "the paper (Data Processing)", "same"),
-    ("frame at time t", None, "frame int(fps t + 1e-5); short clips repeat their last frame",
-     "moviepy's `get_frame` (the paper's era decoded with it); short clips: the paper does not "
-     "say, our choice", "same"),
-    ("decoder", "decoder", "PyAV, giving moviepy's frames (tested equal)",
-     "the paper does not say: our choice", "same"),
-    ("crop", None, "none: the full frame resized to 227 x 227", "the paper (Future Work)", "same"),
-    ("resize", "anti_aliasing", "bilinear, no anti-aliasing",
-     "caffe.io.resize_image calls skimage's resize(order=1); skimage of 2015 did not "
-     "anti-alias", "bilinear with anti-aliasing (today's skimage default when shrinking)"),
-    ("ImageNet mean", "mean", "per channel (B 104.0, G 116.7, R 122.7)",
-     "the paper does not say: our choice (Caffe's classification example)", "same"),
-    ("CNN and layer", None, "BVLC CaffeNet, FC7 after its in-place ReLU",
-     "the paper (Data Processing); post-ReLU: pycaffe's in-place relu7, our reading", "same"),
-    ("LSTM output gate", "lasagne_output_gate", "o_t = sigmoid(W_xo x_t + W_ho_gate h_{t-1} + "
-     "b_o_gate) + w_co c_t", "Lasagne 0.1's recurrent.py (fixed after 0.1, Lasagne PR #449)",
-     "o_t = sigmoid(W_xo x_t + W_ho_gate h_{t-1} + w_co c_t + b_o_gate) (Graves 2013)"),
-    ("LSTM peepholes", "peepholes", "yes (w_ci, w_cf, w_co)", "Lasagne 0.1's LSTMLayer default",
-     "same"),
-    ("ReLU gradient at 0", "relu_grad_at_zero", "0.5", "Lasagne 0.1's rectify = (x + abs(x)) / 2",
-     "0 (torch.relu)"),
-    ("training precision", "dtype", "float32",
-     "Theano's GPU backend of 2015 computed in float32; the paper trained on a GPU", "same"),
-    ("initial values", "init", "Lasagne 0.1 defaults (U(+-0.01), N(0, 0.1), Glorot, zero biases)",
-     "Lasagne 0.1's source", "same"),
-    ("optimiser", None, "SGD, Nesterov momentum 0.9, batch 64",
-     "the paper does not say: our choice (lasagne.updates.nesterov_momentum)", "same"),
-    ("hyperparameters", None, "lr in {0.003, 0.001}, hidden 512, <= 80 epochs, early stop 25",
-     "the paper does not say: our choice", "same"),
-    ("validation set", None, "3 train-list groups held out", "the paper does not say: our choice",
-     "same"),
+    Knob("frames", None, {}, "the paper",
+         "the paper (Data Processing: \"10 frames evenly distributed over the first 2 seconds\")",
+         shared="10 at t_i = i x 0.2 s, i = 0..9"),
+    Knob("frame at time t", None, {}, "our choice",
+         "the paper names no decoder: our choice, moviepy's `get_frame` rule (a common decoder "
+         "then); short clips repeat their last frame (our choice)",
+         shared="frame int(fps t + 1e-5)"),
+    Knob("decoder", "decoder", {"pyav": "PyAV (frames equal to moviepy's, tested)"}, "our choice",
+         "the paper does not say: our choice (PyAV is 5x faster than moviepy, same frames)"),
+    Knob("crop", None, {}, "the paper", "the paper (Future Work: \"the full resized image\")",
+         shared="none: the full frame resized to 227 x 227"),
+    Knob("resize", "anti_aliasing", {False: "bilinear, no anti-aliasing",
+                                     True: "bilinear, anti-aliased"}, "our choice",
+         "the paper does not say: caffe.io.resize_image of 2015 (skimage then did not "
+         "anti-alias), our choice"),
+    Knob("ImageNet mean", "mean", {"channel": "per channel (B 104.0, G 116.7, R 122.7)",
+                                   "pixel": "per pixel"}, "our choice",
+         "the paper does not say: our choice (Caffe's classification example)"),
+    Knob("CNN and layer", None, {}, "the paper",
+         "the paper (Data Processing: BVLC CaffeNet, FC7); after relu7: pycaffe's in-place "
+         "ReLU, our reading", shared="BVLC CaffeNet, FC7 after its in-place ReLU"),
+    Knob("RNN step", "rnn_step", RNN_STEP, "the paper",
+         f"the paper (Models, its h_t equation); nntools: {NNTOOLS}, RecurrentLayer's "
+         "DenseLayers apply the nonlinearity (fixed by 9790911, 2015-04-23)"),
+    Knob("BiRNN backward layer's initial state h_{T+1}", "learn_init",
+         {True: "learnt (one vector, shared by all videos)", False: "0"}, "nntools",
+         f"the paper is silent; {NNTOOLS}: `learn_init=backwards` (fixed by eb1a51e, "
+         "2015-04-24); there it is (n_batch, H), one state per batch slot: we learn one (H,) "
+         "vector, as 0.1's learn_init does"),
+    Knob("LSTM output gate", "lasagne_output_gate",
+         {True: "o_t = sigmoid(W_xo x_t + W_ho_gate h_{t-1} + b_o_gate) + w_co c_t",
+          False: "o_t = sigmoid(W_xo x_t + W_ho_gate h_{t-1} + w_co c_t + b_o_gate) (Graves)"},
+         "nntools", f"the paper cites Graves only; {NNTOOLS} (since 8446476) and {LASAGNE_01} "
+         "add the peephole after the sigmoid (fixed after 0.1, Lasagne PR #449)"),
+    Knob("LSTM peepholes", "peepholes", {True: "yes (w_ci, w_cf, w_co)", False: "no"}, "nntools",
+         f"the paper is silent; {NNTOOLS} and 0.1: on by default"),
+    Knob("ReLU gradient at 0", "relu_grad_at_zero", {0.5: "0.5", 0.0: "0 (torch.relu)"},
+         "nntools", "the paper is silent; `lasagne/nonlinearities.py` (2014-12 to 2015-09): "
+         "rectify = 0.5 (x + abs(x))"),
+    Knob("initial values", "init", INIT, "nntools",
+         f"the paper is silent; {NNTOOLS_INIT}: Uniform() = Glorot's range; LSTMLayer at "
+         "fce361f: every W and b Normal(0.1); 0.1: Uniform() = +-0.01, LSTM biases 0 (9c7d1ec); "
+         "dense layers Glorot, biases 0 in all"),
+    Knob("training precision", "dtype", {"float32": "float32", "float64": "float64"}, "nntools",
+         "the paper trained on a GPU (Experiments); Theano's GPU backend of 2015 was float32"),
+    Knob("loss", "loss", {"averaged": "-log p_y, p = (1/T) sum_t P_t",
+                          "per-step": "-(1/T) sum_t log P_t,y"}, "our choice",
+         "the paper gives only the prediction rule (argmax of the averaged softmax): our choice, "
+         "the cross-entropy of that same averaged prediction"),
+    Knob("dropout", None, {}, "our choice",
+         "the paper: Average model \"utilizing ... dropout\", rate not given: our choice 0.5 "
+         "(Lasagne's default), on its hidden layer only; the recurrent models: none stated, none",
+         shared="Average: 0.5 on its hidden layer; recurrent models: none"),
+    Knob("weight decay", None, {}, "our choice", "the paper does not say: our choice (none)",
+         shared="none"),
+    Knob("optimiser", None, {}, "nntools",
+         "the paper does not say; the fork's examples/recurrent_bidirectional.py trains with "
+         "`lasagne.updates.nesterov_momentum` (momentum 0.9); batch 64: our choice",
+         shared="SGD, Nesterov momentum 0.9, batch 64"),
+    Knob("hyperparameters", None, {}, "our choice",
+         "the paper does not say (\"searching near the parameters of previous models\"): our "
+         "choice, a grid by validation accuracy",
+         shared="lr in {0.003, 0.001}, hidden 512"),
+    Knob("epochs and early stopping", None, {}, "our choice",
+         "the paper: \"training accuracies >95%\"; our choice: <= 80 epochs, keep the best "
+         "validation epoch, stop after 25 without a better one",
+         shared="<= 80, best validation epoch, patience 25"),
+    Knob("validation set", None, {}, "our choice",
+         "the paper does not say how it validated: our choice, whole groups so that no group's "
+         "clips are on both sides", shared="3 train-list groups held out"),
+    Knob("split", None, {}, "our choice",
+         "the paper does not say which split: our choice split 1 (all three with SPLITS=\"1 2 3\")",
+         shared="official split 1"),
 )
 
 
@@ -101,34 +198,53 @@ def get(name):
                          f"{', '.join(CONFIGS)}") from None
 
 
+def knob_value(knob, config):
+    """How ``knob`` reads in ``config``."""
+    if knob.field is None:
+        return knob.shared
+    return knob.values[getattr(config, knob.field)]
+
+
 def markdown_table():
-    """The README's table of knobs: 2015 value, its source, the modern value."""
-    lines = ["| knob | `paper` (2015) | source of the 2015 value | `modern` |",
-             "| --- | --- | --- | --- |"]
-    for knob, _, paper, source, modern in KNOBS:
-        lines.append(f"| {knob} | {paper} | {source} | {modern} |")
+    """The knob table: each configuration's value, what decided `paper`'s, and the sources."""
+    order = [PAPER, NNTOOLS_2015, LASAGNE_0_1, MODERN]
+    lines = ["| knob | " + " | ".join(f"`{c.name}`" for c in order)
+             + " | `paper` decided by | source |",
+             "| --- | " + " | ".join("---" for _ in order) + " | --- | --- |"]
+    for knob in KNOBS:
+        paper = knob_value(knob, PAPER)
+        cells = [paper] + ["same" if knob_value(knob, c) == paper else knob_value(knob, c)
+                           for c in order[1:]]
+        lines.append(f"| {knob.knob} | " + " | ".join(cells)
+                     + f" | {knob.decided_by} | {knob.source} |")
     return "\n".join(lines)
 
 
 def model_label(model, config):
-    """The name a results row carries: the paper's name only where the model is the paper's.
-
-    Under ``paper`` the four models are the paper's (the LSTM names its Lasagne 0.1 gate, so
-    that nobody mistakes it for Graves'); under another configuration the row says what differs.
-    """
-    from .report import NAMES
+    """The name a results row carries: the paper's name, and what the variant is where a
+    reader could mistake it (the LSTM names its gate; other configurations say what differs
+    from ``paper``)."""
     name = NAMES.get(model, model)
     options = config.model_options(model)
+    paper = PAPER.model_options(model)
     notes = []
     if "lasagne_output_gate" in options:
         notes.append("Lasagne 0.1 output gate" if options["lasagne_output_gate"]
                      else "Graves' output gate")
         if not options["peepholes"]:
             notes.append("no peepholes")
+    if options.get("rnn_step", "equation") != "equation":
+        notes.append("nntools step")
+    if model in ("birnn",) and options.get("learn_init") != paper.get("learn_init"):
+        notes.append("learnt h_{T+1}" if options["learn_init"] else "h_{T+1} = 0")
     if options.get("relu_grad_at_zero", 0.5) != 0.5:
         notes.append("ReLU'(0) = 0")
+    if config.init != PAPER.init:
+        notes.append(f"{config.init} init")
     if config.dtype != "float32":
         notes.append(config.dtype)
+    if config.loss != PAPER.loss:
+        notes.append(f"{config.loss} loss")
     return f"{name} ({', '.join(notes)})" if notes else name
 
 

@@ -4,8 +4,11 @@
     python -m rnn_models.train --splits 1 2 3 --config modern ...
 
 Configuration (``--config``, see ``rnn_models.configs``): ``paper`` (the default) trains the
-paper's variants as the 2015 stack ran them (LSTM with Lasagne 0.1's output gate, ReLU with
-Lasagne's gradient 0.5 at 0, float32); ``modern`` trains today's variants. Splits
+models of the paper's equations with the nntools code of its weeks where the text is silent
+(Glorot initial values, a learnt initial state of the backward layer, the LSTM's output-gate
+quirk, ReLU gradient 0.5 at 0, float32); ``nntools-2015`` and ``lasagne-0.1`` are the two codes
+exactly; ``modern`` trains today's variants. The loss is the cross-entropy of the averaged
+prediction (``training_loss``; the paper states only the prediction rule). Splits
 (``--splits``): each official split is trained and tested on its own (results in
 OUT/split{K}/ when there are several) and the table reports each and the mean over splits.
 
@@ -61,6 +64,8 @@ class TrainConfig:
     dropout: float = 0.5                 # the Average model's
     weight_decay: float = 0.0
     dtype: str = "float32"               # training precision
+    init: str = "nntools-2015"           # initial values (rnn_models.init)
+    loss: str = "averaged"               # "averaged" or "per-step" (see ``loss``)
     options: dict = field(default_factory=dict)   # model options (peepholes, ...)
 
     def run_id(self):
@@ -157,7 +162,7 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
     path = os.path.join(out_dir, "checkpoints", config.run_id() + ".pt")
     log_path = os.path.join(out_dir, "logs", config.run_id() + ".jsonl")
     torch.manual_seed(config.seed)
-    model = build(config.model, train.x.shape[-1], config.hidden_dim, n_classes,
+    model = build(config.model, train.x.shape[-1], config.hidden_dim, n_classes, init=config.init,
                   **_model_options(config)).to(device=device, dtype=config.torch_dtype())
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 nesterov=config.momentum > 0, weight_decay=config.weight_decay)
@@ -187,7 +192,7 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
             batch = order[start:start + config.batch_size]
             batch = batch.to(train.y.device)
             x = train.x[batch].to(config.torch_dtype())
-            loss = torch.nn.functional.nll_loss(model.log_probabilities(x), train.y[batch])
+            loss = training_loss(model, x, train.y[batch], config.loss)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -215,6 +220,21 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
     return state
 
 
+def training_loss(model, x, y, form="averaged"):
+    """The minibatch's training loss; the paper states only its prediction rule, so the form is
+    a knob (``configs``, "loss"):
+
+        averaged:  L = -(1/N) sum_n log p_n[y_n],               p_n = (1/T) sum_t P_t[n]
+        per-step:  L = -(1/(N T)) sum_n sum_t log P_t[n, y_n]   (each step's own cross-entropy)
+    """
+    if form == "averaged":
+        return torch.nn.functional.nll_loss(model.log_probabilities(x), y)
+    if form == "per-step":
+        log_P = model.step_log_probabilities(x)                              # (N, T, C)
+        return torch.nn.functional.nll_loss(log_P.transpose(1, 2), y[:, None].expand(-1, x.shape[1]))
+    raise ValueError(f"unknown loss form {form!r}: averaged or per-step")
+
+
 def _model_options(config):
     options = dict(config.options)
     if config.model == "average":
@@ -224,7 +244,8 @@ def _model_options(config):
 
 def best_model(config, record, input_dim, n_classes, device="cpu"):
     """The model of ``config`` with the weights of its best-validation epoch."""
-    model = build(config.model, input_dim, config.hidden_dim, n_classes, **_model_options(config))
+    model = build(config.model, input_dim, config.hidden_dim, n_classes, init=config.init,
+                  **_model_options(config))
     model.to(device=device, dtype=config.torch_dtype()).load_state_dict(record["best"]["model"])
     return model.eval()
 
@@ -247,8 +268,8 @@ def model_base(model, base, era=None):
     (``era``: a ``configs.Configuration``, default the one ``base.config`` names)."""
     from .configs import get
     era = era or get(base.config)
-    return TrainConfig(**{**asdict(base), "model": model, "dtype": era.dtype,
-                          "options": {**era.model_options(model), **base.options}})
+    return TrainConfig(**{**asdict(base), "model": model, "dtype": era.dtype, "init": era.init,
+                          "loss": era.loss, "options": {**era.model_options(model), **base.options}})
 
 
 def stage_tasks(stage, splits, models, lrs, hiddens, seeds):
@@ -372,7 +393,9 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", default="features", help="folder of the HDF5 stores (%(default)s)")
     parser.add_argument("--config", default=DEFAULT, choices=sorted(CONFIGS),
-                        help="paper: the 2015 variants (default); modern: today's (see README)")
+                        help="paper (default): the paper's text, and the nntools code of its "
+                             "weeks where the text is silent; nntools-2015, lasagne-0.1, modern "
+                             "(python -m rnn_models.configs prints every knob)")
     parser.add_argument("--splits", nargs="+", type=int, default=[1], choices=(1, 2, 3),
                         help="official splits to train and test on, each on its own (%(default)s)")
     parser.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
