@@ -74,7 +74,9 @@ class Case:
                      if self.mask is not None else model.step_log_probabilities(x))
             loss = -log_P[torch.arange(self.N, device=device), :, labels].mean()
         loss.backward()
-        grads = {k: v.grad.cpu().numpy() for k, v in model.named_parameters()}
+        # a parameter the loss does not depend on has no .grad: its gradient is 0
+        grads = {k: (torch.zeros_like(v) if v.grad is None else v.grad).cpu().numpy()
+                 for k, v in model.named_parameters()}
         return p.detach().cpu().numpy(), loss.item(), grads
 
 

@@ -59,7 +59,9 @@ def init_spec(model, name, shape, scheme=DEFAULT_SCHEME):
     if base == "h_init":
         return ("zeros", 0.0)
     dense = cell_of(model) == "average" or base in DENSE
-    lstm_bias = base in ("b_i", "b_f", "b_c", "b_o_gate")
+    # the LSTM's gate biases, by their full names: base_name("b_f") would strip the forget
+    # gate's own "_f" as if it were the forward branch's suffix
+    lstm_bias = cell_of(model) == "lstm" and name.startswith(("b_i", "b_f", "b_c", "b_o_gate"))
     if name.startswith("b_"):  # every bias (test the full name: b_f is the forget gate's)
         return ("normal", 0.1) if (scheme == "nntools-2015" and lstm_bias and not dense) \
             else ("zeros", 0.0)
