@@ -22,6 +22,17 @@ The networks, as the paper describes them (section "Models"):
            Dense(O, linear), ElemwiseSumLayer of the two, then the softmax as above
   BiLSTM, RNN2 (two stacked RecurrentLayers): the paper's future work, same pattern.
   Loss: categorical_crossentropy(mean-over-time softmax, labels).mean()
+The variants of craffel's nntools code at Lasagne commit fce361f (the paper's weeks), run with
+Lasagne 0.1's layers:
+  rnn_nntools:     the doubled-ReLU step, h_t = rectify(rectify(x_t W + b) + rectify(h_{t-1} U)):
+                   CustomRecurrentLayer(input_to_hidden=DenseLayer(H, rectify), hidden_to_hidden=
+                   DenseLayer(H, b=None, rectify), nonlinearity=rectify); its DenseLayers are
+                   named ``rec.in_to_hid`` and ``rec.hid_to_hid``
+  birnn_learninit: the BiRNN whose backward RecurrentLayer has learn_init=True (fce361f's
+                   ``learn_init=backwards``): ``rec_b.hid_init`` (1, H) is trained
+  birnn_nntools:   both: the BiRNN of fce361f (doubled-ReLU steps, learnt backward initial state)
+In the "zeros" case the learnt hid_init is 0 too (as Lasagne initialises it), so the backward
+layer's first step has W_hh h = 0 exactly.
 """
 import os
 import sys
@@ -49,14 +60,27 @@ CASES = {
     # exactly 0, where rectify's gradient (0.5) differs from torch.relu's (0)
     "zeros": (2, 4, 7, 5, 4, 3, True),
 }
-MODELS = ("average", "rnn", "lstm", "lstm_nopeep", "birnn", "bilstm", "rnn2")
+MODELS = ("average", "rnn", "lstm", "lstm_nopeep", "birnn", "bilstm", "rnn2",
+          "rnn_nntools", "birnn_learninit", "birnn_nntools")
 
 
-def recurrent(layer_in, cell, H, backwards):
+def recurrent(layer_in, cell, H, backwards, learn_init=False):
     if cell == "rnn":
         return LL.RecurrentLayer(layer_in, H, nonlinearity=lasagne.nonlinearities.rectify,
-                                 backwards=backwards)
+                                 backwards=backwards, learn_init=learn_init)
     return LL.LSTMLayer(layer_in, H, peepholes=(cell == "lstm"), backwards=backwards)
+
+
+def nntools_recurrent(layer_in, H, backwards, learn_init, named, lname):
+    """fce361f's RecurrentLayer in Lasagne 0.1 terms: rectifying DenseLayers inside a rectifying
+    CustomRecurrentLayer. Its DenseLayers go into ``named`` as '<lname>.in_to_hid'/'.hid_to_hid'."""
+    rectify = lasagne.nonlinearities.rectify
+    N, _, D = layer_in.output_shape
+    in_to_hid = LL.DenseLayer(LL.InputLayer((None, D)), H, nonlinearity=rectify)
+    hid_to_hid = LL.DenseLayer(LL.InputLayer((None, H)), H, b=None, nonlinearity=rectify)
+    named[lname + ".in_to_hid"], named[lname + ".hid_to_hid"] = in_to_hid, hid_to_hid
+    return LL.CustomRecurrentLayer(layer_in, in_to_hid, hid_to_hid, nonlinearity=rectify,
+                                   backwards=backwards, learn_init=learn_init)
 
 
 def build(model, N, T_, D, H, C, x_var):
@@ -70,10 +94,12 @@ def build(model, N, T_, D, H, C, x_var):
         named["softmax"] = LL.DenseLayer(named["dropout"], C,
                                          nonlinearity=lasagne.nonlinearities.softmax)
         return named
+    base = model.split("_")[0] if model != "lstm_nopeep" else model
     cell = {"rnn": "rnn", "birnn": "rnn", "rnn2": "rnn", "lstm": "lstm", "bilstm": "lstm",
-            "lstm_nopeep": "lstm_nopeep"}[model]
+            "lstm_nopeep": "lstm_nopeep"}[base]
     prefix = "rec" if cell == "rnn" else "lstm"
     branches = {"birnn": [("_f", False), ("_b", True)], "bilstm": [("_f", False), ("_b", True)]}
+    learn_init = model in ("birnn_learninit", "birnn_nntools")
     outs = []
     if model == "rnn2":
         named["rec_1"] = recurrent(l_in, cell, H, False)
@@ -81,8 +107,14 @@ def build(model, N, T_, D, H, C, x_var):
         tops = [("", named["rec_2"])]
     else:
         tops = []
-        for suffix, backwards in branches.get(model, [("", False)]):
-            named[prefix + suffix] = recurrent(l_in, cell, H, backwards)
+        for suffix, backwards in branches.get(base, [("", False)]):
+            if model.endswith("_nntools"):
+                named[prefix + suffix] = nntools_recurrent(l_in, H, backwards,
+                                                           learn_init and backwards, named,
+                                                           prefix + suffix)
+            else:
+                named[prefix + suffix] = recurrent(l_in, cell, H, backwards,
+                                                   learn_init and backwards)
             tops.append((suffix, named[prefix + suffix]))
     for suffix, top in tops:
         flat = LL.ReshapeLayer(top, (N * T_, H))
@@ -94,20 +126,28 @@ def build(model, N, T_, D, H, C, x_var):
 
 
 def trainable(named):
-    """name -> shared variable, for every trainable weight, as '<layer>.<attribute>'."""
+    """name -> shared variable, for every trainable weight, as '<layer>.<attribute>'.
+
+    A CustomRecurrentLayer's weights are attributes of its DenseLayers, named separately."""
     out = {}
     for lname, layer in named.items():
         for param in layer.get_params(trainable=True):
             attr = [a for a, v in vars(layer).items() if v is param]
-            out["%s.%s" % (lname, sorted(attr)[0])] = param
+            if attr:
+                out["%s.%s" % (lname, sorted(attr)[0])] = param
+    every = LL.get_all_params(named["softmax"], trainable=True)
+    assert len(every) == len(out) and all(any(p is v for v in out.values()) for p in every), \
+        "a trainable weight of the network has no name"
     return out
 
 
 def initial_states(named):
+    """The initial states that are not trained (trained ones are weights)."""
     out = {}
     for lname, layer in named.items():
         for attr in ("hid_init", "cell_init"):
-            if hasattr(layer, attr):
+            if hasattr(layer, attr) and not any(
+                    getattr(layer, attr) is p for p in layer.get_params(trainable=True)):
                 out["%s.%s" % (lname, attr)] = getattr(layer, attr).get_value()
     return out
 
@@ -123,7 +163,7 @@ def run(model, case):
         shape = var.get_value().shape
         scale = 1.0 / np.sqrt(shape[0]) if len(shape) == 2 else 0.5
         value = rng.normal(0.0, scale, shape)
-        if zero_first and key.split(".")[1] in ("b",):
+        if zero_first and key.split(".")[-1] in ("b", "hid_init"):
             value[:] = 0.0
         var.set_value(value)
     initial_weights = {k: var.get_value() for k, var in weights.items()}

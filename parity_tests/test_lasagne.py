@@ -10,6 +10,11 @@ gradient 0.5 at 0 (``relu_grad_at_zero=0.5``) and Lasagne 0.1's output gate
 30 (Python code, which the oracle runs); these fixtures' gate pre-activations stay within
 |x| <= 5.5, so no special mode is needed for it.
 
+The variants of craffel's nntools code at fce361f run as Lasagne 0.1 layers (see
+``lasagne_oracle.py``): ``rnn_nntools`` (the doubled-ReLU step, ``rnn_step="nntools"``),
+``birnn_learninit`` (a backward layer learning its initial state, ``learn_init=True``, with
+``grad/rec_b.hid_init`` recorded) and ``birnn_nntools`` (both).
+
 Weights are mapped by ``rnn_models.lasagne.from_lasagne``, the same function users call.
 """
 import glob
@@ -22,6 +27,8 @@ import torch
 
 import reference
 import rnn_models
+import rnn_models.layers
+import rnn_models.models
 from rnn_models.lasagne import from_lasagne
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,21 +37,27 @@ ORACLE_PYTHON = os.path.join(HERE, os.pardir, ".venv-oracle", "bin", "python")
 TOLERANCE = 1e-10
 DETECTED = 1e-4
 
-#: Our options that compute what Lasagne 0.1 computes, per oracle model.
+RNN_0_1 = {"relu_grad_at_zero": 0.5, "rnn_step": "equation", "learn_init": False}
+
+#: Per oracle model: our model, and the options that compute what Lasagne 0.1 computes
+#: (every option written out, so that no default decides a case).
 LASAGNE_MODE = {
-    "average": {"relu_grad_at_zero": 0.5},
-    "rnn": {"relu_grad_at_zero": 0.5},
-    "birnn": {"relu_grad_at_zero": 0.5},
-    "rnn2": {"relu_grad_at_zero": 0.5},
-    "lstm": {"lasagne_output_gate": True},
-    "lstm_nopeep": {"peepholes": False},
-    "bilstm": {"lasagne_output_gate": True},
+    "average": ("average", {"relu_grad_at_zero": 0.5}),
+    "rnn": ("rnn", RNN_0_1),
+    "birnn": ("birnn", RNN_0_1),
+    "rnn2": ("rnn2", RNN_0_1),
+    "lstm": ("lstm", {"peepholes": True, "lasagne_output_gate": True}),
+    "lstm_nopeep": ("lstm", {"peepholes": False, "lasagne_output_gate": False}),
+    "bilstm": ("bilstm", {"peepholes": True, "lasagne_output_gate": True}),
+    "rnn_nntools": ("rnn", {**RNN_0_1, "rnn_step": "nntools"}),
+    "birnn_learninit": ("birnn", {**RNN_0_1, "learn_init": True}),
+    "birnn_nntools": ("birnn", {**RNN_0_1, "rnn_step": "nntools", "learn_init": True}),
 }
 
 
 def fixture_names():
     names = sorted(os.path.basename(f)[:-4] for f in glob.glob(os.path.join(FIXTURES, "*.npz")))
-    assert len(names) == 21, f"expected 7 models x 3 cases of fixtures in {FIXTURES}, found {names}"
+    assert len(names) == 30, f"expected 10 models x 3 cases of fixtures in {FIXTURES}, found {names}"
     return names
 
 
@@ -53,10 +66,8 @@ class Fixture:
 
     def __init__(self, fixture):
         data = np.load(os.path.join(FIXTURES, fixture + ".npz"))
-        model = fixture.split("-")[0]
-        self.name = "lstm" if model == "lstm_nopeep" else model
-        self.peepholes = model != "lstm_nopeep"
-        self.options = LASAGNE_MODE[model]
+        self.name, self.options = LASAGNE_MODE[fixture.split("-")[0]]
+        self.peepholes = self.options.get("peepholes", True)
         self.data = data
         self.lasagne_weights = {k: data[k] for k in data.files if "." in k and "/" not in k}
         self.params = self.map(self.lasagne_weights)
@@ -65,11 +76,13 @@ class Fixture:
         self.mask = data["dropout_mask"] if "dropout_mask" in data.files else None
 
     def map(self, values):
-        return from_lasagne(self.name, values, self.peepholes)
+        return from_lasagne(self.name, values, self.peepholes, self.options.get("learn_init", False),
+                            self.options.get("rnn_step", "equation"))
 
     def torch_model(self, params=None, **options):
         D, H, C, _ = reference.architecture.infer_dims(self.name, params or self.params)
-        model = rnn_models.build(self.name, D, H, C, **{**self.options, **options}).double()
+        options = {**self.options, **options}
+        model = rnn_models.build(self.name, D, H, C, **options).double()
         model.load_state_dict({k: torch.from_numpy(v) for k, v in (params or self.params).items()})
         return model
 
@@ -130,6 +143,54 @@ def test_fixed_output_gate_is_not_lasagne_0_1():
     f = Fixture("lstm-batch")
     assert f.gap(f.torch_result(lasagne_output_gate=False))[0] > DETECTED
     assert f.gap(f.reference_result(lasagne_output_gate=False))[0] > DETECTED
+
+
+def test_learnt_initial_state_is_checked():
+    """The learnt-init fixtures record d hid_init, non-zero, and it is compared (d h_init_b)."""
+    for name in ("birnn_learninit-batch", "birnn_nntools-zeros"):
+        f = Fixture(name)
+        assert "h_init_b" in f.grads and np.any(f.grads["h_init_b"] != 0)
+        gap, where = f.gap(f.torch_result())
+        assert gap <= TOLERANCE, (gap, where)
+    f = Fixture("birnn_learninit-batch")
+    assert np.any(f.params["h_init_b"] != 0)       # a non-zero state, so its value matters
+    shifted = dict(f.params, h_init_b=0.0 * f.params["h_init_b"])
+    assert f.gap(f.torch_result(shifted))[0] > DETECTED
+
+
+@pytest.mark.parametrize("fixture", ["rnn_nntools-batch", "birnn_nntools-batch"])
+def test_nntools_step_is_not_the_equation(fixture):
+    """The doubled-ReLU step Lasagne ran is a different model from the paper's equation."""
+    f = Fixture(fixture)
+    assert f.gap(f.torch_result(rnn_step="equation"))[0] > DETECTED
+    assert f.gap(f.reference_result(rnn_step="equation"))[0] > DETECTED
+
+
+def flat_nntools_layer(x, W_ih, W_hh, b_h, reverse=False, relu_grad_at_zero=0.0,
+                       step="equation", h_init=None):
+    """A wrong nntools step: h_t = ReLU(W_ih x_t + b_h) + ReLU(W_hh h_{t-1}), the same values
+    as the nested form but without the outer rectify, so without its gradient at 0."""
+    relu = rnn_models.layers.relu
+    N, T, _ = x.shape
+    u = relu(x @ W_ih.T + b_h, relu_grad_at_zero)
+    h = x.new_zeros(N, W_hh.shape[0]) if h_init is None else h_init.expand(N, -1)
+    hs = [None] * T
+    for t in rnn_models.layers.time_steps(T, reverse):
+        h = u[:, t] + relu(h @ W_hh.T, relu_grad_at_zero)
+        hs[t] = h
+    return torch.stack(hs, dim=1)
+
+
+@pytest.mark.parametrize("fixture", ["rnn_nntools-zeros", "birnn_nntools-zeros"])
+def test_nested_rectify_gradient_at_zero_matters(fixture, monkeypatch):
+    """At exact zeros (u_t = W_ih x_t + b_h = 0 and W_hh h_{t-1} = 0) Theano's gradient is the
+    nested form's (outer rectify 0.5 times inner 0.5): the flat sum is caught."""
+    f = Fixture(fixture)
+    monkeypatch.setattr(rnn_models.models, "rnn_layer", flat_nntools_layer)
+    p, loss, grads = f.torch_result()
+    assert np.max(np.abs(p - f.p)) <= TOLERANCE            # the same values ...
+    gap, where = f.gap((p, loss, grads))
+    assert gap > DETECTED, (gap, where)                     # ... another gradient
 
 
 @pytest.mark.parametrize("fixture", ["rnn-zeros", "birnn-zeros", "rnn2-zeros"])

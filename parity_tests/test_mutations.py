@@ -9,8 +9,10 @@ mutations patch the PyTorch layer itself. Every one must move the results by far
 import pytest
 
 import rnn_models.layers
+import rnn_models.models
 
-from .helpers import Case, max_gap
+from .helpers import (AVG_HALF, EQ_HALF, GRAVES, LASAGNE_GATE, NNTOOLS_2015, NNTOOLS_HALF, Case,
+                      max_gap)
 
 DETECTED = 1e-4
 GATE_PARAMS = {"i": ("W_xi", "W_hi", "w_ci", "b_i"), "f": ("W_xf", "W_hf", "w_cf", "b_f"),
@@ -50,22 +52,58 @@ MUTATIONS = {
     "lstm": [swap_gates("i", "f"), swap_gates("c", "o"), swap_gates("i", "o"), negate("w_co"),
              negate("w_cf")],
     "bilstm": [swap_gates("i", "f", "_b"), swap_gates("f", "o", "_f"), swap_directions],
+    # craffel's BiRNN (nntools step, learnt h_init_b): the learnt state and the step's weights
+    "birnn_nntools": [negate("h_init_b"), negate("W_hh_b"), negate("b_h_f")],
 }
 
+#: The model and options each group of mutations runs on (written out: no default decides).
+MUTATION_CASES = {"average": ("average", AVG_HALF), "rnn": ("rnn", EQ_HALF),
+                  "birnn": ("birnn", EQ_HALF), "rnn2": ("rnn2", EQ_HALF),
+                  "lstm": ("lstm", GRAVES), "bilstm": ("bilstm", LASAGNE_GATE),
+                  "birnn_nntools": ("birnn", NNTOOLS_2015)}
 
-@pytest.mark.parametrize("name, mutate", [(n, m) for n, ms in MUTATIONS.items() for m in ms],
+
+@pytest.mark.parametrize("group, mutate", [(n, m) for n, ms in MUTATIONS.items() for m in ms],
                          ids=lambda v: getattr(v, "__name__", v))
-def test_parameter_mutation_is_caught(name, mutate):
-    case = Case(name, N=2, T=10, D=7, H=6, C=5, seed=11, dropout=0.5 if name == "average" else 0.0)
+def test_parameter_mutation_is_caught(group, mutate):
+    name, options = MUTATION_CASES[group]
+    case = Case(name, options, N=2, T=10, D=7, H=6, C=5, seed=11,
+                dropout=0.5 if name == "average" else 0.0)
     gap, where = max_gap(case.torch(), case.reference(mutate(case.params)))
     assert gap > DETECTED, f"{mutate.__name__} went unnoticed (gap {gap:.2g} in {where})"
 
 
 def test_lasagne_output_gate_differs_from_graves():
     """The 0.1 output-gate bug is a different model, and the check sees it."""
-    case = Case("lstm", N=2, T=10, seed=5)
+    case = Case("lstm", GRAVES, N=2, T=10, seed=5)
     gap, _ = max_gap(case.torch(lasagne_output_gate=True), case.reference())
     assert gap > DETECTED
+
+
+@pytest.mark.parametrize("name", ["rnn", "birnn", "rnn2"])
+def test_nntools_step_differs_from_the_equation(name):
+    """craffel's doubled-ReLU step is another model than the paper's equation: caught."""
+    case = Case(name, NNTOOLS_HALF, N=2, T=10, seed=6)
+    assert max_gap(case.torch(rnn_step="equation"), case.reference())[0] > DETECTED
+
+
+def test_ignored_initial_state_is_caught(monkeypatch):
+    """Code mutation: the torch layer starts from 0 instead of the learnt h_init."""
+    real = rnn_models.models.rnn_layer
+
+    def from_zero(*args, **kwargs):
+        return real(*(args[:7]), h_init=None)
+    monkeypatch.setattr(rnn_models.models, "rnn_layer", from_zero)
+    case = Case("birnn", NNTOOLS_2015, N=2, T=10, seed=8)
+    assert max_gap(case.torch(), case.reference())[0] > DETECTED
+
+
+def test_per_step_loss_differs_from_averaged():
+    """The two loss forms are different losses (same p), and the check sees which one ran."""
+    averaged = Case("birnn", NNTOOLS_2015, N=3, T=10, seed=9)
+    per_step = Case("birnn", NNTOOLS_2015, N=3, T=10, seed=9, loss="per-step")
+    gap, where = max_gap(averaged.torch(), per_step.reference())
+    assert gap > DETECTED and where != "p"
 
 
 @pytest.mark.parametrize("name", ["birnn", "bilstm"])

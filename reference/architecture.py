@@ -16,7 +16,8 @@ A branch is a stack of recurrent layers of one cell type ("rnn" or "lstm"), run 
 or backward (``reverse=True``: h_t depends on h_{t+1}, outputs stay aligned to input time).
 
 Parameter names are the paper's: ``W_ih, W_hh, b_h`` (recurrent layer), ``W_ho, b_o`` (recurrent
-layer output), ``W_s, b_s`` (softmax). LSTM gates use Graves' names (Graves 2013, eq. 7-11),
+layer output), ``W_s, b_s`` (softmax). A backward RNN layer with ``learn_init`` also learns its
+initial state h_{T+1}, named ``h_init`` (plus the layer's suffix: ``h_init_b`` in the BiRNN). LSTM gates use Graves' names (Graves 2013, eq. 7-11),
 gates ordered input, forget, cell, output (``GATES``); Graves writes ``W_ho, b_o`` for the output
 gate, names the paper already uses for the readout, so the output gate's are ``W_ho_gate`` and
 ``b_o_gate``. Bidirectional models suffix a branch's parameters ``_f``/``_b``, the stacked RNN
@@ -68,9 +69,17 @@ HIDDEN_WEIGHTS = {"W_hh"} | {LSTM_GATE_PARAMS[gate][1] for gate in GATES}
 MODELS = ("average",) + tuple(ARCHITECTURES)
 
 #: The options each model family accepts, with their defaults (same in NumPy and PyTorch).
-RNN_OPTIONS = {"relu_grad_at_zero": 0.0}
-AVERAGE_OPTIONS = {"relu_grad_at_zero": 0.0}
-LSTM_OPTIONS = {"peepholes": True, "lasagne_output_gate": False}
+#: The defaults are the ``paper`` configuration's (issue 15: one default everywhere):
+#: - relu_grad_at_zero: ReLU's derivative at exactly 0; 0.5 is Lasagne's rectify (x + |x|) / 2.
+#: - rnn_step: "equation", the paper's h_t = relu(W_ih x_t + W_hh h_{t-1} + b_h); or "nntools",
+#:   craffel's step at fce361f, h_t = relu(relu(W_ih x_t + b_h) + relu(W_hh h_{t-1})).
+#: - learn_init: a layer running backward in time learns its initial state h_{T+1} (``h_init``),
+#:   as fce361f's RecurrentLayer did (``learn_init=backwards``). No effect on forward layers.
+#: - peepholes, lasagne_output_gate: the LSTM's w_c* terms and Lasagne 0.1's output gate.
+RNN_OPTIONS = {"relu_grad_at_zero": 0.5, "rnn_step": "equation", "learn_init": True}
+AVERAGE_OPTIONS = {"relu_grad_at_zero": 0.5}
+LSTM_OPTIONS = {"peepholes": True, "lasagne_output_gate": True}
+RNN_STEPS = ("equation", "nntools")
 
 
 def time_steps(T, reverse):
@@ -103,32 +112,55 @@ def resolve_options(name, options):
     if resolved.get("relu_grad_at_zero", 0.0) not in (0.0, 0.5):
         raise ValueError("relu_grad_at_zero must be 0.0 (the usual convention) "
                          "or 0.5 (Lasagne's rectify = (x + |x|) / 2)")
+    if resolved.get("rnn_step", "equation") not in RNN_STEPS:
+        raise ValueError(f"rnn_step must be one of {', '.join(RNN_STEPS)}, "
+                         f"got {resolved['rnn_step']!r}")
+    for flag in ("learn_init", "peepholes", "lasagne_output_gate"):
+        if flag in resolved and not isinstance(resolved[flag], bool):
+            raise ValueError(f"{flag} must be True or False, got {resolved[flag]!r}")
     return resolved
 
 
-def layer_param_names(cell, peepholes=True):
-    """The unsuffixed parameter names of one recurrent layer, in gate order for the LSTM."""
+def learns_initial_state(branch, learn_init=True):
+    """True when the layers of ``branch`` learn their initial state ``h_init``: RNN layers that
+    run backward in time, under ``learn_init`` (fce361f's ``learn_init=backwards``)."""
+    return bool(learn_init) and branch.cell == "rnn" and branch.reverse
+
+
+def layer_param_names(cell, peepholes=True, h_init=False):
+    """The unsuffixed parameter names of one recurrent layer, in gate order for the LSTM.
+
+    ``h_init``: the layer learns its initial state (RNN only; see ``learns_initial_state``)."""
     if cell == "rnn":
-        return ("W_ih", "W_hh", "b_h")
+        return ("W_ih", "W_hh", "b_h") + (("h_init",) if h_init else ())
     return tuple(pname for gate in GATES for pname in LSTM_GATE_PARAMS[gate]
                  if pname is not None and (peepholes or not pname.startswith("w_c")))
 
 
-def layer_shapes(cell, suffix, input_dim, hidden_dim, peepholes=True):
-    """Parameter name (with ``suffix``) -> shape, for one recurrent layer."""
+def layer_shapes(cell, suffix, input_dim, hidden_dim, peepholes=True, h_init=False):
+    """Parameter name (with ``suffix``) -> shape, for one recurrent layer. ``h_init`` is (H,):
+    one initial state shared by every video of a batch."""
     def shape(pname):
-        if pname.startswith("b_") or pname.startswith("w_c"):
+        if pname.startswith(("b_", "w_c", "h_init")):
             return (hidden_dim,)
         return (hidden_dim, hidden_dim) if pname in HIDDEN_WEIGHTS else (hidden_dim, input_dim)
-    return {pname + suffix: shape(pname) for pname in layer_param_names(cell, peepholes)}
+    return {pname + suffix: shape(pname) for pname in layer_param_names(cell, peepholes, h_init)}
 
 
-def param_shapes(name, input_dim, hidden_dim, n_classes, output_dim=None, peepholes=True):
+def param_shapes(name, input_dim, hidden_dim, n_classes, output_dim=None, peepholes=True,
+                 learn_init=True, **options):
     """Every parameter of model ``name``: an ordered dict name -> shape.
 
     The keys are those of the PyTorch module's ``state_dict()`` and of the reference's
     ``params``/``grads`` dicts. ``output_dim`` (O, the size of y_t) defaults to ``hidden_dim``.
+    The two options that change the parameter set, with the models' defaults: ``peepholes``
+    (LSTM family: w_c*) and ``learn_init`` (RNN family: h_init of backward layers); each is
+    ignored by the models it does not apply to, and so are the other model ``options``, so a
+    model's whole option dict may be passed.
     """
+    unknown = sorted(set(options) - set(RNN_OPTIONS) - set(AVERAGE_OPTIONS) - set(LSTM_OPTIONS))
+    if unknown:
+        raise TypeError(f"param_shapes takes no option {', '.join(unknown)}")
     D, H, C = input_dim, hidden_dim, n_classes
     if cell_of(name) == "average":
         return {"W_ih": (H, D), "b_h": (H,), "W_s": (C, H), "b_s": (C,)}
@@ -136,8 +168,9 @@ def param_shapes(name, input_dim, hidden_dim, n_classes, output_dim=None, peepho
     shapes = {}
     for branch in ARCHITECTURES[name]:
         layer_input = D
+        h_init = learns_initial_state(branch, learn_init)
         for suffix in branch.layers:
-            shapes.update(layer_shapes(branch.cell, suffix, layer_input, H, peepholes))
+            shapes.update(layer_shapes(branch.cell, suffix, layer_input, H, peepholes, h_init))
             layer_input = H
         shapes[f"W_ho{branch.out}"] = (O, H)
         shapes[f"b_o{branch.out}"] = (O,)
@@ -157,14 +190,15 @@ def infer_dims(name, params):
     return D, H, C, O
 
 
-def check_params(name, params, peepholes=True):
+def check_params(name, params, peepholes=True, learn_init=True, **options):
     """(D, H, C, O) of ``params``; a clear ValueError unless they are exactly the parameter set
-    of model ``name``, every key present and every shape consistent."""
+    of model ``name`` (with ``peepholes``/``learn_init`` as in ``param_shapes``), every key
+    present and every shape consistent."""
     try:
         D, H, C, O = infer_dims(name, params)
     except KeyError as missing:
         raise ValueError(f"parameters of model {name!r} lack {missing}") from None
-    expected = param_shapes(name, D, H, C, O, peepholes)
+    expected = param_shapes(name, D, H, C, O, peepholes, learn_init, **options)
     got = {key: tuple(value.shape) for key, value in params.items()}
     if got != expected:
         wrong = {k: got.get(k, "missing") for k in expected if got.get(k) != expected[k]}

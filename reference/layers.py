@@ -92,45 +92,105 @@ def sigmoid(a):
     return np.where(a >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
 
+def per_step_nll_loss(P, labels):
+    """The mean of per-step cross-entropies and dL/dP. P (N, T, C), labels (N,) ints.
+
+        L = -(1/(N T)) sum_n sum_t log P_t[n, label_n]
+        dL/dP_t[n, k] = -1 / (N T P_t[n, label_n])  if k = label_n, else 0
+
+    (The other loss form, ``nll_loss`` of the time-averaged p, is the cross-entropy of the
+    paper's prediction; the paper states neither.)
+    """
+    N, T, _ = P.shape
+    rows = np.arange(N)[:, None]
+    steps = np.arange(T)[None, :]
+    picked = P[rows, steps, labels[:, None]]                                  # (N, T)
+    loss = -np.log(picked).mean()
+    dP = np.zeros_like(P)
+    dP[rows, steps, labels[:, None]] = -1.0 / (N * T * picked)
+    return loss, dP
+
+
 # ---------------------------------------------------------------- vanilla RNN (paper eq. 1)
 
-def rnn_step_forward(x, h_prev, W_ih, W_hh, b_h, relu_grad_at_zero=0.0):
-    """h_t = ReLU(W_ih x_t + W_hh h_{t-1} + b_h).
+#: The two RNN steps (``rnn_step``): the paper's equation, and craffel's nntools code at fce361f.
+RNN_STEPS = ("equation", "nntools")
+
+
+def rnn_step_forward(x, h_prev, W_ih, W_hh, b_h, relu_grad_at_zero=0.0, step="equation"):
+    """One step of the vanilla recurrent layer.
+
+    step="equation" (the paper's, section "Models"):
+        h_t = ReLU(W_ih x_t + W_hh h_{t-1} + b_h)
+    step="nntools" (craffel's RecurrentLayer at Lasagne commit fce361f, 2015-03-18: its
+    input-to-hidden and hidden-to-hidden DenseLayers each apply the layer's rectify, and the
+    step applies it again):
+        u_t = W_ih x_t + b_h,   v_t = W_hh h_{t-1}
+        h_t = ReLU(ReLU(u_t) + ReLU(v_t))          (= ReLU(u_t) + ReLU(v_t) in value)
+    The outer ReLU only matters for the gradient: where u_t <= 0 and v_t <= 0 its argument is
+    exactly 0, and with ``relu_grad_at_zero=0.5`` (rectify) it halves what passes through.
 
     x (N, D), h_prev (N, H), W_ih (H, D), W_hh (H, H), b_h (H,) -> h (N, H).
     """
-    a = x @ W_ih.T + h_prev @ W_hh.T + b_h
-    h, relu_cache = relu_forward(a, relu_grad_at_zero)
-    return h, (x, h_prev, W_ih, W_hh, relu_cache)
+    if step == "equation":
+        a = x @ W_ih.T + h_prev @ W_hh.T + b_h                               # (N, H)
+        h, relu_cache = relu_forward(a, relu_grad_at_zero)
+        return h, (x, h_prev, W_ih, W_hh, step, relu_cache)
+    if step != "nntools":
+        raise ValueError(f"rnn step must be one of {', '.join(RNN_STEPS)}, got {step!r}")
+    u, u_cache = relu_forward(x @ W_ih.T + b_h, relu_grad_at_zero)           # (N, H)
+    v, v_cache = relu_forward(h_prev @ W_hh.T, relu_grad_at_zero)            # (N, H)
+    h, z_cache = relu_forward(u + v, relu_grad_at_zero)
+    return h, (x, h_prev, W_ih, W_hh, step, (u_cache, v_cache, z_cache))
 
 
 def rnn_step_backward(dh, cache):
-    """dh (N, H) -> dx, dh_prev, dW_ih, dW_hh, db_h."""
-    x, h_prev, W_ih, W_hh, relu_cache = cache
-    da = relu_backward(dh, relu_cache)
-    return da @ W_ih, da @ W_hh, da.T @ x, da.T @ h_prev, da.sum(axis=0)
+    """dh (N, H) -> dx, dh_prev, dW_ih, dW_hh, db_h.
+
+    equation: da = dh * ReLU'(a); dx = da W_ih, dh_prev = da W_hh, dW_ih = da^T x,
+              dW_hh = da^T h_prev, db_h = sum_n da.
+    nntools:  dz = dh * ReLU'(z) with z = ReLU(u) + ReLU(v); du = dz * ReLU'(u),
+              dv = dz * ReLU'(v); dx = du W_ih, db_h = sum_n du, dW_ih = du^T x,
+              dh_prev = dv W_hh, dW_hh = dv^T h_prev.
+    """
+    x, h_prev, W_ih, W_hh, step, relu_cache = cache
+    if step == "equation":
+        du = dv = relu_backward(dh, relu_cache)
+    else:
+        u_cache, v_cache, z_cache = relu_cache
+        dz = relu_backward(dh, z_cache)
+        du, dv = relu_backward(dz, u_cache), relu_backward(dz, v_cache)
+    return du @ W_ih, dv @ W_hh, du.T @ x, dv.T @ h_prev, du.sum(axis=0)
 
 
-def rnn_forward(x, W_ih, W_hh, b_h, reverse=False, relu_grad_at_zero=0.0):
-    """Run the recurrence over a sequence, h_0 = 0 (h_{T+1} = 0 when ``reverse``).
+def rnn_forward(x, W_ih, W_hh, b_h, reverse=False, relu_grad_at_zero=0.0, step="equation",
+                h_init=None):
+    """Run the recurrence over a sequence from h_0 = h_init (h_{T+1} = h_init when ``reverse``).
 
+    h_init (H,): the learnt initial state, the same for every video of the batch; None: 0.
     x (N, T, D) -> h (N, T, H); h[:, t] is always the state at input time t.
     """
     N, T, _ = x.shape
-    h = np.zeros((N, T, W_hh.shape[0]))
-    h_prev = np.zeros((N, W_hh.shape[0]))
+    H = W_hh.shape[0]
+    h = np.zeros((N, T, H))
+    h_prev = np.zeros((N, H)) if h_init is None else np.broadcast_to(h_init, (N, H)).copy()
     caches = [None] * T
     for t in time_steps(T, reverse):
-        h_prev, caches[t] = rnn_step_forward(x[:, t], h_prev, W_ih, W_hh, b_h, relu_grad_at_zero)
+        h_prev, caches[t] = rnn_step_forward(x[:, t], h_prev, W_ih, W_hh, b_h,
+                                             relu_grad_at_zero, step)
         h[:, t] = h_prev
     return h, (caches, reverse)
 
 
 def rnn_backward(dh, cache):
-    """Backpropagation through time. dh (N, T, H) -> dx (N, T, D), dW_ih, dW_hh, db_h."""
+    """Backpropagation through time. dh (N, T, H) -> dx (N, T, D), dW_ih, dW_hh, db_h, dh_init.
+
+    dh_init (H,) = sum_n dL/dh_0[n] (dL/dh_{T+1} when reversed): the initial state is shared
+    by the batch, so its gradient sums over it.
+    """
     caches, reverse = cache
     N, T, H = dh.shape
-    x0, _, W_ih, W_hh, _ = caches[0]
+    W_ih, W_hh = caches[0][2], caches[0][3]
     dx = np.zeros((N, T, W_ih.shape[1]))
     dW_ih, dW_hh, db_h = np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros(H)
     dh_later = np.zeros((N, H))  # gradient arriving from the step computed after this one
@@ -139,7 +199,7 @@ def rnn_backward(dh, cache):
         dW_ih += dW_ih_t
         dW_hh += dW_hh_t
         db_h += db_h_t
-    return dx, dW_ih, dW_hh, db_h
+    return dx, dW_ih, dW_hh, db_h, np.sum(dh_later, axis=0)
 
 
 # ---------------------------------------------------------------- LSTM (Graves 2013, eq. 7-11)

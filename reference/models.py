@@ -1,12 +1,17 @@
 """The paper's models in NumPy float64: ``forward`` and hand-derived ``backward``.
 
     p, cache = forward(name, params, x, **options)
-    loss, grads = backward(cache, labels)
+    loss, grads = backward(cache, labels, loss="averaged")
 
 ``params`` and ``grads`` are dicts of float64 arrays keyed like the PyTorch module's
 ``state_dict()`` (see ``reference.architecture.param_shapes``). x is (N, T, D); p (N, C) is
-the time-averaged class probability; the loss is L = -(1/N) sum_n log p_n[label_n], which is
-what Lasagne's ``categorical_crossentropy`` computes on the averaged softmax.
+the time-averaged class probability. The paper gives only its prediction rule (argmax of p),
+not its training loss; ``backward`` computes either form:
+
+    loss="averaged":  L = -(1/N) sum_n log p_n[label_n]      (cross-entropy of p; Lasagne's
+                      ``categorical_crossentropy`` on the averaged softmax)
+    loss="per-step":  L = -(1/(N T)) sum_n sum_t log P_t[n, label_n]   (mean of the per-step
+                      cross-entropies; for the Average model, whose P_t = p, the two agree)
 
 Average model (section "Models", first paragraph)::
 
@@ -21,12 +26,14 @@ import numpy as np
 
 from . import layers as L
 from .architecture import (ARCHITECTURES, cell_of, check_params, layer_param_names,
-                           resolve_options)
+                           learns_initial_state, resolve_options)
+
+LOSSES = ("averaged", "per-step")
 
 
-def _layer_params(params, cell, suffix, peepholes):
+def _layer_params(params, cell, suffix, peepholes, h_init=False):
     """The parameters of one recurrent layer, by their unsuffixed names."""
-    return {pname: params[pname + suffix] for pname in layer_param_names(cell, peepholes)}
+    return {pname: params[pname + suffix] for pname in layer_param_names(cell, peepholes, h_init)}
 
 
 def forward(name, params, x, dropout_mask=None, **options):
@@ -37,7 +44,7 @@ def forward(name, params, x, dropout_mask=None, **options):
     """
     options = resolve_options(name, options)
     x = np.asarray(x, dtype=np.float64)
-    D = check_params(name, params, options.get("peepholes", True))[0]
+    D = check_params(name, params, **options)[0]
     if x.ndim != 3 or x.shape[-1] != D:
         raise ValueError(f"x must be (N, T, D) with input dim D = {D}, got shape {x.shape}")
     if cell_of(name) == "average":
@@ -62,9 +69,10 @@ def forward(name, params, x, dropout_mask=None, **options):
 
 def _layer_forward(params, branch, suffix, x, options):
     if branch.cell == "rnn":
-        p = _layer_params(params, "rnn", suffix, False)
+        learnt = learns_initial_state(branch, options["learn_init"])
+        p = _layer_params(params, "rnn", suffix, False, learnt)
         return L.rnn_forward(x, p["W_ih"], p["W_hh"], p["b_h"], branch.reverse,
-                             options["relu_grad_at_zero"])
+                             options["relu_grad_at_zero"], options["rnn_step"], p.get("h_init"))
     p = _layer_params(params, "lstm", suffix, options["peepholes"])
     return L.lstm_forward(x, p, branch.reverse, options["peepholes"], options["lasagne_output_gate"])
 
@@ -79,15 +87,26 @@ def _average_forward(params, x, dropout_mask, relu_grad_at_zero):
     return p, ("average", T, a_cache, h_cache, drop_cache, s_cache, P_cache, p)
 
 
-def backward(cache, labels):
-    """Loss and the gradient of the loss for every parameter. labels (N,) ints in [0, C)."""
+def backward(cache, labels, loss="averaged"):
+    """Loss and the gradient of the loss for every parameter. labels (N,) ints in [0, C).
+
+    loss: "averaged" (cross-entropy of the time-averaged p) or "per-step" (mean over t of the
+    cross-entropies of P_t); see the module docstring.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    labels = np.asarray(labels)
     p = cache[-1]
-    loss, dp = L.nll_loss(p, np.asarray(labels))
-    if cache[0] == "average":
-        return loss, _average_backward(dp, cache)
+    if cache[0] == "average":  # one prediction per video: P_t = p, both forms are one loss
+        value, dp = L.nll_loss(p, labels)
+        return value, _average_backward(dp, cache)
     name, options, branch_caches, s_cache, P_cache, p_cache, _ = cache
     grads = {}
-    dP = L.time_average_backward(dp, p_cache)
+    if loss == "averaged":
+        value, dp = L.nll_loss(p, labels)
+        dP = L.time_average_backward(dp, p_cache)                               # (N, T, C)
+    else:
+        value, dP = L.per_step_nll_loss(P_cache, labels)                        # (N, T, C)
     ds = L.softmax_backward(dP, P_cache)
     dy, grads["W_s"], grads["b_s"] = L.affine_backward(ds, s_cache)
     for branch, (layer_caches, out_cache) in zip(ARCHITECTURES[name], branch_caches):
@@ -95,11 +114,13 @@ def backward(cache, labels):
         for suffix, layer_cache in reversed(list(zip(branch.layers, layer_caches))):
             if branch.cell == "rnn":
                 dh, *dlayer = L.rnn_backward(dh, layer_cache)
-                dlayer = dict(zip(("W_ih", "W_hh", "b_h"), dlayer))
+                dlayer = dict(zip(("W_ih", "W_hh", "b_h", "h_init"), dlayer))
+                if not learns_initial_state(branch, options["learn_init"]):
+                    del dlayer["h_init"]
             else:
                 dh, dlayer = L.lstm_backward(dh, layer_cache)
             grads.update({k + suffix: v for k, v in dlayer.items()})
-    return loss, grads
+    return value, grads
 
 
 def _average_backward(dp, cache):

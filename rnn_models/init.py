@@ -1,35 +1,32 @@
-"""Initial values as Lasagne 0.1's defaults, which the paper's code used.
+"""Initial values in PyTorch, by scheme: ``"nntools-2015"`` (the default, the paper's weeks) or
+``"lasagne-0.1"`` (the first Lasagne release). ``reference.init`` states each scheme with its
+source and holds the one table of distributions (``init_spec``) that both sides draw from.
 
-- ``RecurrentLayer``: W_in_to_hid, W_hid_to_hid ~ Uniform(-0.01, 0.01); b = 0.
-- ``LSTMLayer`` gates: W_in, W_hid and the peephole W_cell ~ Normal(0, 0.1); b = 0.
-- ``DenseLayer`` (the Average model's layers, W_ho/b_o, W_s/b_s): W ~ GlorotUniform,
-  U(-a, a) with a = sqrt(6 / (fan_in + fan_out)); b = 0.
-- Initial states h_0 (and c_0) are 0 and not trained.
+nntools-2015 (recurrent.py at Lasagne fce361f, init.py and dense.py at b237390^):
+- RNN W_ih, W_hh ~ Glorot U(+-sqrt(6 / (fan_in + fan_out))), b_h = 0;
+- LSTM W_x*, W_h*, w_c* and the biases b_i, b_f, b_c, b_o_gate ~ N(0, 0.1);
+- dense layers (W_ho, W_s, the Average model's) Glorot, biases 0; h_init = 0.
+lasagne-0.1: as nntools-2015 except RNN W_ih, W_hh ~ U(-0.01, 0.01) and LSTM biases 0.
 
 Drawn from torch's global generator: ``torch.manual_seed`` makes them reproducible.
 """
-import math
-import re
-
 import torch
 
-DENSE = {"W_ho", "W_s"}   # and every weight of the Average model
+from reference.init import DEFAULT_SCHEME, SCHEMES, base_name, init_spec
+
+__all__ = ["DEFAULT_SCHEME", "SCHEMES", "base_name", "initial_value", "lasagne_default"]
 
 
-def base_name(name):
-    """The parameter's name without its branch/layer suffix: W_hh_f -> W_hh, W_ho_gate_b -> W_ho_gate."""
-    return re.sub(r"_(f|b|1|2)$", "", name)
+def initial_value(model, name, shape, scheme=DEFAULT_SCHEME):
+    """A tensor of ``shape`` holding parameter ``name``'s initial value under ``scheme``."""
+    kind, scale = init_spec(model, name, shape, scheme)
+    if kind == "zeros":
+        return torch.zeros(shape)
+    if kind == "uniform":
+        return torch.empty(shape).uniform_(-scale, scale)
+    return torch.empty(shape).normal_(0.0, scale)
 
 
 def lasagne_default(model, name, shape):
-    """A tensor of ``shape`` holding Lasagne 0.1's default initial value for parameter ``name``."""
-    if name.startswith("b_"):  # every bias (test the full name: b_f is the forget gate's)
-        return torch.zeros(shape)
-    base = base_name(name)
-    if model == "average" or base in DENSE:
-        fan_out, fan_in = shape
-        a = math.sqrt(6.0 / (fan_in + fan_out))
-        return torch.empty(shape).uniform_(-a, a)
-    if base in ("W_ih", "W_hh"):
-        return torch.empty(shape).uniform_(-0.01, 0.01)
-    return torch.empty(shape).normal_(0.0, 0.1)  # LSTM W_x*, W_h*, w_c*
+    """Lasagne 0.1's default initial value for parameter ``name`` (scheme "lasagne-0.1")."""
+    return initial_value(model, name, shape, "lasagne-0.1")

@@ -6,6 +6,12 @@ The Lasagne side is named ``<layer>.<attribute>``, with Lasagne's own attribute 
 
     layer      attributes (Lasagne 0.1)                              ours
     rec        W_in_to_hid (D,H), W_hid_to_hid (H,H), b (H,)          W_ih, W_hh, b_h
+               hid_init (1,H), trainable when learn_init=True         h_init (H,)
+    rec        (rnn_step="nntools": craffel's fce361f step, in Lasagne 0.1 a
+               CustomRecurrentLayer(input_to_hidden=DenseLayer(D->H, rectify),
+               hidden_to_hidden=DenseLayer(H->H, b=None, rectify), nonlinearity=rectify),
+               h_t = rectify(rectify(x_t W + b) + rectify(h_{t-1} U)))
+               in_to_hid.W (D,H), in_to_hid.b (H,), hid_to_hid.W (H,H)  W_ih, b_h, W_hh
     lstm       W_in_to_<gate>, W_hid_to_<gate>, b_<gate>              W_x*, W_h*, b_*
                W_cell_to_<gate> (peepholes, vectors)                  w_c*
                gate: ingate, forgetgate, cell, outgate                i, f, c, o
@@ -15,28 +21,36 @@ The Lasagne side is named ``<layer>.<attribute>``, with Lasagne's own attribute 
 
 Layers carry the suffix of their branch or stack position, as our names do: ``rec_f``/``rec_b``
 and ``out_f``/``out_b`` (BiRNN), ``lstm_f``/``lstm_b`` (BiLSTM), ``rec_1``/``rec_2`` (RNN2).
-``hid_init``/``cell_init`` may be given: our models start from h_0 = c_0 = 0, so they must be 0.
+``rec_b.hid_init`` is our ``h_init_b`` when the model learns its backward layer's initial state
+(``learn_init``); otherwise ``hid_init``/``cell_init`` may be given but must be 0, our models'
+initial state.
 Every key must be used and every shape must match: a mismatch is an error, never a partial load.
 """
 import numpy as np
 
 from reference.architecture import (ARCHITECTURES, LSTM_GATE_PARAMS, cell_of, check_params,
-                                    layer_param_names)
+                                    layer_param_names, learns_initial_state)
 
 LASAGNE_GATES = {"i": "ingate", "f": "forgetgate", "c": "cell", "o": "outgate"}
-RNN_NAMES = {"W_ih": "W_in_to_hid", "W_hh": "W_hid_to_hid", "b_h": "b"}
+RNN_NAMES = {"W_ih": "W_in_to_hid", "W_hh": "W_hid_to_hid", "b_h": "b", "h_init": "hid_init"}
+NNTOOLS_RNN_NAMES = {"W_ih": "in_to_hid.W", "W_hh": "hid_to_hid.W", "b_h": "in_to_hid.b",
+                     "h_init": "hid_init"}
 
 
-def lasagne_names(name, peepholes=True):
-    """Our parameter name -> Lasagne '<layer>.<attribute>' name, for model ``name``."""
+def lasagne_names(name, peepholes=True, learn_init=True, rnn_step="equation"):
+    """Our parameter name -> Lasagne '<layer>.<attribute>' name, for model ``name`` with these
+    options (``peepholes``: LSTM family; ``learn_init``, ``rnn_step``: RNN family)."""
     if cell_of(name) == "average":
         return {"W_ih": "hidden.W", "b_h": "hidden.b", "W_s": "softmax.W", "b_s": "softmax.b"}
     names = {}
     for branch in ARCHITECTURES[name]:
         layer = "rec" if branch.cell == "rnn" else "lstm"
+        h_init = learns_initial_state(branch, learn_init)
         for suffix in branch.layers:
-            for ours in layer_param_names(branch.cell, peepholes):
-                names[ours + suffix] = f"{layer}{suffix}.{_lasagne_attribute(branch.cell, ours)}"
+            for ours in layer_param_names(branch.cell, peepholes, h_init):
+                attribute = (NNTOOLS_RNN_NAMES[ours] if branch.cell == "rnn" and rnn_step == "nntools"
+                             else _lasagne_attribute(branch.cell, ours))
+                names[ours + suffix] = f"{layer}{suffix}.{attribute}"
         names["W_ho" + branch.out] = f"out{branch.out}.W"
         names["b_o" + branch.out] = f"out{branch.out}.b"
     names.update({"W_s": "softmax.W", "b_s": "softmax.b"})
@@ -55,14 +69,15 @@ def _lasagne_attribute(cell, ours):
     raise KeyError(ours)
 
 
-def from_lasagne(name, values, peepholes=True):
+def from_lasagne(name, values, peepholes=True, learn_init=True, rnn_step="equation"):
     """Our parameters (dict of arrays, keys as ``state_dict()``) from Lasagne 0.1 weights.
 
-    name: one of our model names; values: '<layer>.<attribute>' -> array (see module docstring).
-    Works for gradients too (they have the weights' layout). Raises ValueError on a missing or
-    unused key, a wrong shape, or a non-zero initial state.
+    name: one of our model names; values: '<layer>.<attribute>' -> array (see module docstring);
+    options as ``lasagne_names``. Works for gradients too (they have the weights' layout).
+    Raises ValueError on a missing or unused key, a wrong shape, or a non-zero initial state
+    that the model does not learn.
     """
-    names = lasagne_names(name, peepholes)
+    names = lasagne_names(name, peepholes, learn_init, rnn_step)
     unused = set(values) - set(names.values())
     for key in sorted(k for k in unused if k.endswith(("hid_init", "cell_init"))):
         if np.any(np.asarray(values[key]) != 0):
@@ -72,11 +87,21 @@ def from_lasagne(name, values, peepholes=True):
     if missing or unused:
         raise ValueError(f"Lasagne weights do not fit model {name!r}: "
                          f"missing {missing or 'nothing'}, unused {sorted(unused) or 'nothing'}")
-    ours = {k: np.asarray(values[v]).T.copy() for k, v in names.items()}  # (in, out) -> (out, in)
-    check_params(name, ours, peepholes)
+    ours = {}
+    for k, v in names.items():
+        value = np.asarray(values[v])
+        if v.endswith(".hid_init"):   # (1, H), one state for the whole batch -> (H,)
+            if value.ndim != 2 or value.shape[0] != 1:
+                raise ValueError(f"{v} must have shape (1, H), got {value.shape}")
+            ours[k] = value[0].copy()
+        else:
+            ours[k] = value.T.copy()   # (in, out) -> (out, in)
+    check_params(name, ours, peepholes, learn_init)
     return ours
 
 
-def to_lasagne(name, params, peepholes=True):
+def to_lasagne(name, params, peepholes=True, learn_init=True, rnn_step="equation"):
     """The inverse of ``from_lasagne``: our parameters under Lasagne names and layouts."""
-    return {v: np.asarray(params[k]).T.copy() for k, v in lasagne_names(name, peepholes).items()}
+    return {v: (np.asarray(params[k])[None, :].copy() if v.endswith(".hid_init")
+                else np.asarray(params[k]).T.copy())
+            for k, v in lasagne_names(name, peepholes, learn_init, rnn_step).items()}

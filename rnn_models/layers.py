@@ -15,21 +15,37 @@ def relu(a, grad_at_zero=0.0):
     return torch.relu(a) if grad_at_zero == 0.0 else 0.5 * (a + a.abs())
 
 
-def rnn_layer(x, W_ih, W_hh, b_h, reverse=False, relu_grad_at_zero=0.0):
+def rnn_layer(x, W_ih, W_hh, b_h, reverse=False, relu_grad_at_zero=0.0, step="equation",
+              h_init=None):
     """The paper's vanilla recurrent layer (section "Models", eq. for h_t).
 
-        h_t = ReLU(W_ih x_t + W_hh h_{t-1} + b_h),   h_0 = 0
+    step="equation" (the paper's):
+        h_t = ReLU(W_ih x_t + W_hh h_{t-1} + b_h),   h_0 = h_init (0 when None)
+    step="nntools" (craffel's RecurrentLayer at Lasagne fce361f: rectifying input-to-hidden and
+    hidden-to-hidden DenseLayers, and the step's own rectify on their sum):
+        h_t = ReLU(ReLU(W_ih x_t + b_h) + ReLU(W_hh h_{t-1}))
+    written nested, so that autograd gives the nested form's gradient (the outer ReLU is the
+    identity in value, but its derivative at 0 is ``relu_grad_at_zero``).
 
-    ``reverse=True`` is the backward layer of the bidirectional model,
-    h_t = ReLU(W_ih x_t + W_hh h_{t+1} + b_h) with h_{T+1} = 0; outputs stay aligned to input
-    time. x (N, T, D), W_ih (H, D), W_hh (H, H), b_h (H,) -> h (N, T, H).
+    ``reverse=True`` is the backward layer of the bidirectional model: h_t depends on h_{t+1},
+    h_{T+1} = h_init; outputs stay aligned to input time. h_init (H,): a learnt initial state,
+    broadcast over the batch (every video starts from the same state).
+    x (N, T, D), W_ih (H, D), W_hh (H, H), b_h (H,) -> h (N, T, H).
     """
+    if step not in ("equation", "nntools"):
+        raise ValueError(f"rnn step must be 'equation' or 'nntools', got {step!r}")
     N, T, _ = x.shape
+    H = W_hh.shape[0]
     a_x = x @ W_ih.T + b_h                                   # (N, T, H), all steps at once
-    h = x.new_zeros(N, W_hh.shape[0])                        # (N, H)
+    if step == "nntools":
+        a_x = relu(a_x, relu_grad_at_zero)                   # ReLU(W_ih x_t + b_h)
+    h = x.new_zeros(N, H) if h_init is None else h_init.expand(N, H)   # (N, H)
     hs = [None] * T
     for t in time_steps(T, reverse):
-        h = relu(a_x[:, t] + h @ W_hh.T, relu_grad_at_zero)
+        if step == "equation":
+            h = relu(a_x[:, t] + h @ W_hh.T, relu_grad_at_zero)
+        else:
+            h = relu(a_x[:, t] + relu(h @ W_hh.T, relu_grad_at_zero), relu_grad_at_zero)
         hs[t] = h
     return torch.stack(hs, dim=1)                            # (N, T, H)
 

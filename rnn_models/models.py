@@ -5,7 +5,11 @@ Every model maps codes x (N, T, D) to class probabilities:
 
 - ``model.step_probabilities(x)`` -> P (N, T, C), P_t = softmax(W_s y_t + b_s)
 - ``model(x)`` -> p (N, C) = (1/T) sum_t P_t  (the paper's averaged prediction)
-- ``model.log_probabilities(x)`` -> log p, computed stably (for the training loss)
+- ``model.log_probabilities(x)`` -> log p, computed stably (the "averaged" training loss,
+  L = -(1/N) sum_n log p_n[label_n])
+- ``model.step_log_probabilities(x)`` -> log P (N, T, C), a log-softmax per step (the
+  "per-step" loss, L = -(1/(N T)) sum_n sum_t log P_t[n, label_n]; the Average model repeats
+  its one prediction over t)
 
 Parameters are registered under the paper's names (``state_dict()`` keys, see
 ``reference.architecture``), stored as the equations multiply them (``W_ih`` is (H, D)).
@@ -15,22 +19,22 @@ import math
 import torch
 from torch import nn
 
-from reference.architecture import (ARCHITECTURES, cell_of, layer_param_names, param_shapes,
-                                    resolve_options)
+from reference.architecture import (ARCHITECTURES, cell_of, layer_param_names,
+                                    learns_initial_state, param_shapes, resolve_options)
 
-from .init import lasagne_default
+from .init import DEFAULT_SCHEME, SCHEMES, initial_value
 from .layers import lstm_layer, relu, rnn_layer
 
 
 class _Classifier(nn.Module):
     """Shared by all models: parameters by name, and the probability API."""
 
-    def __init__(self, name, shapes, config):
+    def __init__(self, name, shapes, config, init):
         super().__init__()
         self.name = name
         self.config = config  # everything needed to build the model again: saved with weights
         for pname, shape in shapes.items():
-            self.register_parameter(pname, nn.Parameter(lasagne_default(name, pname, shape)))
+            self.register_parameter(pname, nn.Parameter(initial_value(name, pname, shape, init)))
 
     def forward(self, x):
         return self.step_probabilities(x).mean(dim=1)                     # (N, C)
@@ -47,13 +51,15 @@ class Average(_Classifier):
     that ``model(x) == model.step_probabilities(x).mean(1)`` holds for every model.
     """
 
-    def __init__(self, input_dim, hidden_dim, n_classes, dropout=0.5, **options):
+    def __init__(self, input_dim, hidden_dim, n_classes, dropout=0.5, init=DEFAULT_SCHEME,
+                 **options):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         options = resolve_options("average", options)
         config = dict(name="average", input_dim=input_dim, hidden_dim=hidden_dim,
-                      n_classes=n_classes, dropout=dropout, **options)
-        super().__init__("average", param_shapes("average", input_dim, hidden_dim, n_classes), config)
+                      n_classes=n_classes, dropout=dropout, init=init, **options)
+        super().__init__("average", param_shapes("average", input_dim, hidden_dim, n_classes),
+                         config, init)
         self.dropout = dropout
         self.relu_grad_at_zero = options["relu_grad_at_zero"]
 
@@ -77,6 +83,10 @@ class Average(_Classifier):
     def log_probabilities(self, x, dropout_mask=None):
         return torch.log_softmax(self.scores(x, dropout_mask), dim=-1)      # (N, C)
 
+    def step_log_probabilities(self, x, dropout_mask=None):
+        """log P_t = log p for every t: (N, T, C)."""
+        return self.log_probabilities(x, dropout_mask).unsqueeze(1).expand(-1, x.shape[1], -1)
+
 
 class Recurrent(_Classifier):
     """A recurrent model of ``reference.architecture.ARCHITECTURES``: its branches' outputs summed,
@@ -86,27 +96,36 @@ class Recurrent(_Classifier):
         P_t = softmax(W_s y_t + b_s),    p = (1/T) sum_t P_t
 
     options: ``output_dim`` (size of y_t, default ``hidden_dim``); RNN family:
-    ``relu_grad_at_zero``; LSTM family: ``peepholes``, ``lasagne_output_gate``.
+    ``relu_grad_at_zero``, ``rnn_step`` ("equation" or "nntools"), ``learn_init``; LSTM family:
+    ``peepholes``, ``lasagne_output_gate`` (``reference.architecture`` says what each means).
+
+    ``learn_init``: each RNN layer running backward in time learns its initial state
+    h_{T+1} = ``h_init`` (BiRNN: ``h_init_b``), shape (H,), initially 0, one vector shared by
+    every video of a batch. fce361f's RecurrentLayer (``learn_init=backwards``) learnt a
+    (n_batch, H) state, one per batch slot, which made a video's prediction depend on its
+    position in the batch; we learn the one shared vector, as Lasagne 0.1's (1, H) hid_init.
     """
 
-    def __init__(self, name, input_dim, hidden_dim, n_classes, output_dim=None, **options):
+    def __init__(self, name, input_dim, hidden_dim, n_classes, output_dim=None,
+                 init=DEFAULT_SCHEME, **options):
         options = resolve_options(name, options)
-        peepholes = options.get("peepholes", True)
-        shapes = param_shapes(name, input_dim, hidden_dim, n_classes, output_dim, peepholes)
+        shapes = param_shapes(name, input_dim, hidden_dim, n_classes, output_dim, **options)
         config = dict(name=name, input_dim=input_dim, hidden_dim=hidden_dim, n_classes=n_classes,
-                      output_dim=output_dim or hidden_dim, **options)
-        super().__init__(name, shapes, config)
+                      output_dim=output_dim or hidden_dim, init=init, **options)
+        super().__init__(name, shapes, config, init)
         self.branches = ARCHITECTURES[name]
         self.options = options
 
-    def _layer(self, cell, suffix, x, reverse):
+    def _layer(self, branch, suffix, x):
         """Run one recurrent layer (its parameters: the names ending in ``suffix``) over x."""
-        names = layer_param_names(cell, self.options.get("peepholes", True))
+        h_init = learns_initial_state(branch, self.options.get("learn_init", False))
+        names = layer_param_names(branch.cell, self.options.get("peepholes", True), h_init)
         p = {pname: getattr(self, pname + suffix) for pname in names}
-        if cell == "rnn":
-            return rnn_layer(x, p["W_ih"], p["W_hh"], p["b_h"], reverse,
-                             self.options["relu_grad_at_zero"])
-        return lstm_layer(x, p, reverse, self.options["peepholes"],
+        if branch.cell == "rnn":
+            return rnn_layer(x, p["W_ih"], p["W_hh"], p["b_h"], branch.reverse,
+                             self.options["relu_grad_at_zero"], self.options["rnn_step"],
+                             p.get("h_init"))
+        return lstm_layer(x, p, branch.reverse, self.options["peepholes"],
                           self.options["lasagne_output_gate"])
 
     def outputs(self, x):
@@ -115,7 +134,7 @@ class Recurrent(_Classifier):
         for branch in self.branches:
             h = x
             for suffix in branch.layers:
-                h = self._layer(branch.cell, suffix, h, branch.reverse)     # (N, T, H)
+                h = self._layer(branch, suffix, h)                           # (N, T, H)
             y = y + h @ getattr(self, "W_ho" + branch.out).T + getattr(self, "b_o" + branch.out)
         return y                                                             # (N, T, O)
 
@@ -125,19 +144,29 @@ class Recurrent(_Classifier):
     def step_probabilities(self, x):
         return torch.softmax(self.step_scores(x), dim=-1)                    # (N, T, C)
 
+    def step_log_probabilities(self, x):
+        """log P_t = log_softmax(W_s y_t + b_s): (N, T, C)."""
+        return torch.log_softmax(self.step_scores(x), dim=-1)               # (N, T, C)
+
     def log_probabilities(self, x):
         """log p = log (1/T) sum_t P_t, as a logsumexp over time of log-softmaxes (no log 0)."""
-        log_P = torch.log_softmax(self.step_scores(x), dim=-1)               # (N, T, C)
+        log_P = self.step_log_probabilities(x)                               # (N, T, C)
         return torch.logsumexp(log_P, dim=1) - math.log(x.shape[1])          # (N, C)
 
 
-def build(name, input_dim, hidden_dim, n_classes, **options):
-    """One of the paper's models, initialised as Lasagne 0.1 would.
+def build(name, input_dim, hidden_dim, n_classes, init=DEFAULT_SCHEME, **options):
+    """One of the paper's models, with the ``paper`` configuration's options by default.
 
     name: "average", "rnn", "lstm", "birnn" (the paper's four), "bilstm", "rnn2" (its future work).
-    options: Average: ``dropout`` (0.5), ``relu_grad_at_zero`` (0.0); recurrent models: see
-    ``Recurrent``. An option a model does not take is a TypeError.
+    init: "nntools-2015" (default: craffel's code of the paper's weeks) or "lasagne-0.1";
+    ``reference.init`` gives each scheme's distributions and sources. Saved in ``config``.
+    options (defaults in brackets): Average: ``dropout`` (0.5), ``relu_grad_at_zero`` (0.5);
+    RNN family: ``relu_grad_at_zero`` (0.5), ``rnn_step`` ("equation"), ``learn_init`` (True);
+    LSTM family: ``peepholes`` (True), ``lasagne_output_gate`` (True); recurrent models also
+    ``output_dim``. An option a model does not take is a TypeError.
     """
+    if init not in SCHEMES:
+        raise ValueError(f"unknown initialisation {init!r}: choose one of {', '.join(SCHEMES)}")
     if cell_of(name) == "average":
-        return Average(input_dim, hidden_dim, n_classes, **options)
-    return Recurrent(name, input_dim, hidden_dim, n_classes, **options)
+        return Average(input_dim, hidden_dim, n_classes, init=init, **options)
+    return Recurrent(name, input_dim, hidden_dim, n_classes, init=init, **options)

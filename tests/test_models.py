@@ -46,6 +46,9 @@ def test_probability_api(name):
     torch.testing.assert_close(p.sum(-1), torch.ones(3))
     torch.testing.assert_close(P.mean(1), p)
     torch.testing.assert_close(model.log_probabilities(x), torch.log(p))
+    log_P = model.step_log_probabilities(x)
+    assert log_P.shape == (3, 10, C)
+    torch.testing.assert_close(log_P.exp(), P)
 
 
 def test_log_probabilities_stay_finite_where_p_underflows():
@@ -107,19 +110,19 @@ def test_lasagne_default_initialisation():
     """RecurrentLayer: U(+-0.01); LSTM gates: N(0, 0.1); Dense: Glorot uniform; biases 0."""
     torch.manual_seed(0)
     Din, Hid = 400, 300
-    rnn = rnn_models.build("rnn", Din, Hid, 101)
+    rnn = rnn_models.build("rnn", Din, Hid, 101, init="lasagne-0.1")
     for W in (rnn.W_ih, rnn.W_hh):
         assert W.abs().max() <= 0.01 and W.abs().max() > 0.0099
         assert abs(W.std().item() - 0.01 / math.sqrt(3)) < 1e-4
     glorot = math.sqrt(6 / (Hid + 101))
     assert rnn.W_s.abs().max() <= glorot and rnn.W_s.abs().max() > 0.99 * glorot
     assert all(torch.all(b == 0) for b in (rnn.b_h, rnn.b_o, rnn.b_s))
-    lstm = rnn_models.build("lstm", Din, Hid, 101)
+    lstm = rnn_models.build("lstm", Din, Hid, 101, init="lasagne-0.1")
     for W in (lstm.W_xi, lstm.W_hf, lstm.W_ho_gate):
         assert abs(W.std().item() - 0.1) < 2e-3 and abs(W.mean().item()) < 2e-3
     assert abs(lstm.w_co.std().item() - 0.1) < 2e-2
     assert torch.all(lstm.b_f == 0) and torch.all(lstm.b_o_gate == 0)
-    avg = rnn_models.build("average", Din, Hid, 101)
+    avg = rnn_models.build("average", Din, Hid, 101, init="lasagne-0.1")
     assert avg.W_ih.abs().max() <= math.sqrt(6 / (Din + Hid))
     assert avg.W_ih.abs().max() > 0.99 * math.sqrt(6 / (Din + Hid))
 
@@ -144,3 +147,129 @@ def test_backward_branch_reads_the_future():
     f = [rnn_layer(v, model.W_ih_f, model.W_hh_f, model.b_h_f)[0, 0] for v in (x, x2)]
     b = [rnn_layer(v, model.W_ih_b, model.W_hh_b, model.b_h_b, reverse=True)[0, 0] for v in (x, x2)]
     assert torch.equal(f[0], f[1]) and not torch.equal(b[0], b[1])
+
+
+def test_defaults_are_the_paper_configuration():
+    """One default everywhere (issue 15): build() gives the `paper` configuration's models."""
+    rnn = rnn_models.build("birnn", D, H, C)
+    assert rnn.config["init"] == "nntools-2015"
+    assert {k: rnn.config[k] for k in ("relu_grad_at_zero", "rnn_step", "learn_init")} == \
+        {"relu_grad_at_zero": 0.5, "rnn_step": "equation", "learn_init": True}
+    assert "h_init_b" in rnn.state_dict()
+    lstm = rnn_models.build("lstm", D, H, C)
+    assert lstm.config["peepholes"] is True and lstm.config["lasagne_output_gate"] is True
+    assert rnn_models.build("average", D, H, C).config["relu_grad_at_zero"] == 0.5
+    assert reference.default_options("rnn") == {"relu_grad_at_zero": 0.5, "rnn_step": "equation",
+                                                "learn_init": True}
+
+
+def test_learnt_initial_state_only_in_backward_rnn_layers():
+    """h_init exists for a layer running backward in time, (H,), initially 0; never for forward
+    layers (learn_init has no effect on rnn and rnn2) nor without learn_init."""
+    birnn = rnn_models.build("birnn", D, H, C, learn_init=True)
+    assert birnn.h_init_b.shape == (H,) and torch.all(birnn.h_init_b == 0)
+    assert not [k for k in birnn.state_dict() if k.startswith("h_init") and k != "h_init_b"]
+    for name in ("rnn", "rnn2"):
+        assert not [k for k in rnn_models.build(name, D, H, C, learn_init=True).state_dict()
+                    if k.startswith("h_init")]
+    assert "h_init_b" not in rnn_models.build("birnn", D, H, C, learn_init=False).state_dict()
+    assert "h_init_b" in reference.param_shapes("birnn", D, H, C)
+    assert "h_init_b" not in reference.param_shapes("birnn", D, H, C, learn_init=False)
+    # a model's whole option dict may be passed; an unknown option may not
+    assert "h_init_b" not in reference.param_shapes("birnn", D, H, C, learn_init=False,
+                                                    rnn_step="nntools", relu_grad_at_zero=0.0)
+    with pytest.raises(TypeError, match="no option colour"):
+        reference.param_shapes("birnn", D, H, C, colour=1)
+
+
+def test_learnt_initial_state_is_shared_by_the_batch():
+    """The prediction of a video does not depend on its position in the batch (fce361f's
+    (n_batch, H) hid_init would): one (H,) state for every video."""
+    torch.manual_seed(0)
+    model = rnn_models.build("birnn", D, H, C, learn_init=True).double()
+    with torch.no_grad():
+        model.h_init_b.normal_()
+    x = torch.randn(3, 5, D, dtype=torch.float64)
+    p = model(x)
+    torch.testing.assert_close(model(x.flip(0)), p.flip(0), rtol=0, atol=1e-15)
+    torch.testing.assert_close(model(x[1:2]), p[1:2], rtol=0, atol=1e-15)
+
+
+def test_bad_option_values_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown initialisation 'glorot'"):
+        rnn_models.build("rnn", D, H, C, init="glorot")
+    with pytest.raises(ValueError, match="rnn_step must be one of equation, nntools"):
+        rnn_models.build("rnn", D, H, C, rnn_step="lasagne")
+    with pytest.raises(ValueError, match="learn_init must be True or False"):
+        rnn_models.build("birnn", D, H, C, learn_init=1)
+    with pytest.raises(TypeError, match="takes no option learn_init"):
+        rnn_models.build("lstm", D, H, C, learn_init=True)
+
+
+#: The schemes as read in the 2015 sources, per parameter (base name): ("uniform", a),
+#: ("normal", std) or ("zeros",). Written here from the sources, not from reference.init:
+#: nntools-2015: recurrent.py at Lasagne fce361f + init.py/dense.py at b237390^ (Uniform() is
+#: Glorot, LSTM biases Normal(0.1)); lasagne-0.1: Lasagne 0.1 (Uniform(0.01), zero biases).
+def _glorot(n1, n2):
+    return ("uniform", math.sqrt(6.0 / (n1 + n2)))
+
+
+SUFFIXES = {"birnn": ("_f", "_b"), "bilstm": ("_f", "_b"), "rnn2": ("_1", "_2")}
+
+
+def expected_scheme(scheme, model, pname, shape):
+    base = pname[:-2] if pname.endswith(SUFFIXES.get(model, ())) else pname
+    if model == "average":
+        return _glorot(*shape) if base in ("W_ih", "W_s") else ("zeros",)
+    if base in ("W_ho", "W_s"):
+        return _glorot(*shape)
+    if base in ("b_o", "b_h", "h_init", "b_s"):
+        return ("zeros",)
+    if base in ("W_ih", "W_hh"):
+        return ("uniform", 0.01) if scheme == "lasagne-0.1" else _glorot(*shape)
+    if base in ("b_i", "b_f", "b_c", "b_o_gate"):
+        return ("normal", 0.1) if scheme == "nntools-2015" else ("zeros",)
+    return ("normal", 0.1)   # LSTM W_x*, W_h*, w_c*
+
+
+def assert_drawn_from(value, spec, where):
+    value = np.asarray(value, dtype=np.float64).ravel()
+    if spec[0] == "zeros":
+        assert np.all(value == 0), where
+    elif spec[0] == "uniform":
+        a = spec[1]
+        assert value.max() <= a and value.min() >= -a, where
+        assert value.max() > 0.98 * a and value.min() < -0.98 * a, where     # fills the range
+        assert abs(value.std() - a / math.sqrt(3)) < 5 * a / math.sqrt(3) / math.sqrt(value.size), where
+    else:
+        std = spec[1]
+        assert abs(value.mean()) < 5 * std / math.sqrt(value.size), where
+        assert abs(value.std() - std) < 5 * std / math.sqrt(2 * value.size), where
+        assert np.abs(value).max() > 2 * std, where                            # not a uniform
+
+
+@pytest.mark.parametrize("scheme", ["nntools-2015", "lasagne-0.1"])
+@pytest.mark.parametrize("name", MODELS)
+def test_initialisation_schemes_torch_and_numpy(scheme, name):
+    """Both implementations draw every parameter from the scheme's distribution (the RNGs
+    differ, so the distributions are compared: range, mean, std within 5 standard errors)."""
+    from reference.init import initial_params
+    Din, Hid, Ncls = 600, 200, 101
+    torch.manual_seed(1)
+    model = rnn_models.build(name, Din, Hid, Ncls, init=scheme)
+    assert model.config["init"] == scheme
+    shapes = reference.param_shapes(name, Din, Hid, Ncls)
+    ours = initial_params(name, shapes, scheme, np.random.default_rng(1))
+    for pname, shape in shapes.items():
+        spec = expected_scheme(scheme, name, pname, shape)
+        assert_drawn_from(getattr(model, pname).detach(), spec, f"torch {pname}")
+        assert_drawn_from(ours[pname], spec, f"numpy {pname}")
+
+
+def test_nntools_2015_ranges_of_the_paper_sizes():
+    """The paper's RNN (4096 -> 512): W_ih in +-0.0361, W_hh in +-0.0765 (3.6x and 7.7x
+    Lasagne 0.1's +-0.01)."""
+    torch.manual_seed(0)
+    rnn = rnn_models.build("rnn", 4096, 512, 101)
+    assert 0.0360 < rnn.W_ih.abs().max().item() <= 0.03610
+    assert 0.0764 < rnn.W_hh.abs().max().item() <= 0.07655
