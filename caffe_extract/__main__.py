@@ -7,6 +7,8 @@ import argparse
 import os
 import sys
 
+from . import cli
+
 DESCRIPTION = """\
 Extract CaffeNet codes of UCF-101 videos, as Giel & Diaz (2015) did: 10 frames evenly over the
 first 2 seconds of each video, each whole frame resized to 227x227 with caffe.io's
@@ -19,13 +21,16 @@ Resumable: rerun the same command after a crash or kill and it continues where i
 On a cluster, run one --shard i/n per job and `merge` the shard files."""
 
 
+MAX_SHARDS = 100_000
+
+
 def parse_shard(text):
     try:
         i, n = (int(part) for part in text.split("/"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"--shard takes i/n, e.g. 0/4, not {text!r}") from None
-    if not 0 <= i < n:
-        raise argparse.ArgumentTypeError(f"--shard i/n needs 0 <= i < n, got {text}")
+    if not 0 <= i < n <= MAX_SHARDS:
+        raise argparse.ArgumentTypeError(f"--shard i/n needs 0 <= i < n <= {MAX_SHARDS}, got {text}")
     return i, n
 
 
@@ -35,8 +40,8 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
     ex = commands.add_parser("extract", help="videos -> codes (resumable)", description=DESCRIPTION,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    ex.add_argument("--videos", required=True, help="folder holding the class folders of .avi files")
-    ex.add_argument("--splits", required=True,
+    ex.add_argument("--videos", required=True, type=cli.existing_dir, help="folder holding the class folders of .avi files")
+    ex.add_argument("--splits", required=True, type=cli.existing_dir,
                     help="folder holding classInd.txt, trainlist0K.txt, testlist0K.txt")
     ex.add_argument("--split", choices=("all", "1", "2", "3"),
                     help="all: one store of every video of splits 1-3 (the default); K: split "
@@ -49,11 +54,11 @@ def build_parser():
                          "lasagne-0.1: 2015's caffe.io, the default; modern: today's, which "
                          "anti-aliases the resize)")
     ex.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
-    ex.add_argument("--out-dir", default="features", help="where the stores go (%(default)s)")
+    ex.add_argument("--out-dir", default="features", type=cli.writable_dir, help="where the stores go (%(default)s)")
     weights = ex.add_mutually_exclusive_group()
-    weights.add_argument("--weights", help="CaffeNet .caffemodel (default: "
+    weights.add_argument("--weights", type=cli.existing_file, help="CaffeNet .caffemodel (default: "
                          "models/bvlc_reference_caffenet.caffemodel, see `make weights`)")
-    weights.add_argument("--random-weights", type=int, metavar="SEED",
+    weights.add_argument("--random-weights", type=cli.seed, metavar="SEED",
                          help="a seeded random-weight CaffeNet written by real Caffe (demo and "
                               "tests only: the codes are not the paper's)")
     ex.add_argument("--backend", default="caffe", choices=("caffe", "torch"),
@@ -64,19 +69,19 @@ def build_parser():
     ex.add_argument("--fast", action="store_true",
                     help="torch backend on a GPU: allow TF32 (faster, not exact float32; the "
                          "store says so)")
-    ex.add_argument("--workers", type=int, default=None,
+    ex.add_argument("--workers", type=cli.workers, default=None,
                     help="decoding processes (default: 1 on the CPU; on a GPU all cores but one, "
                          "at most 16, so that decoding keeps up with the GPU)")
-    ex.add_argument("--batch-videos", type=int, default=None,
+    ex.add_argument("--batch-videos", type=cli.integer(1, 1024), default=None,
                     help="videos per CNN batch (default: 4 on the CPU, 32 on a GPU)")
-    ex.add_argument("--chunk", type=int, default=32,
+    ex.add_argument("--chunk", type=cli.integer(1, 100_000), default=32,
                     help="videos per resumable chunk: a kill loses at most one chunk (%(default)s)")
     ex.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
                     help="process chunks I, I+N, ... only; then `merge` (default 0/1: all)")
     ex.add_argument("--no-progress", action="store_true", help="no progress bar")
     mg = commands.add_parser("merge", help="join shard stores into one store")
-    mg.add_argument("--out", required=True, help="the merged store to write")
-    mg.add_argument("shards", nargs="+", help="the shard stores (…h5.shard0of4, …)")
+    mg.add_argument("--out", required=True, type=cli.writable_file, help="the merged store to write")
+    mg.add_argument("shards", nargs="+", type=cli.existing_file, help="the shard stores (…h5.shard0of4, …)")
     return parser
 
 
@@ -130,8 +135,7 @@ def run_extract(args):
         args.split = "all" if args.subset is None else "1"
     if args.split == "all" and args.subset is not None:
         raise ValueError("--subset needs --split K (--split all stores every video)")
-    os.makedirs(args.out_dir, exist_ok=True)
-    if args.split == "all":
+    if args.split == "all":   # the folder is made once the inputs are checked (extract's lock)
         jobs = [("all", 1, os.path.join(args.out_dir, f"all_splits_{args.layer}.h5"))]
     else:
         subsets = ("train", "test") if args.subset in (None, "both") else (args.subset,)

@@ -25,6 +25,7 @@ import time
 import numpy as np
 import torch
 
+from . import cli
 from .backends import open_backend
 from .preprocessing import preprocess
 from .synthetic import render_frames
@@ -146,12 +147,12 @@ def pipeline_table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m caffe_extract.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--caffemodel", help="a CaffeNet .caffemodel (default: seeded random weights)")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", help="also write the table to this Markdown file")
+    parser.add_argument("--caffemodel", type=cli.existing_file, help="a CaffeNet .caffemodel (default: seeded random weights)")
+    parser.add_argument("--repeats", type=cli.integer(1, 1000), default=5)
+    parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     parser.add_argument("--pipeline", action="store_true", help="benchmark the extraction pipeline")
-    parser.add_argument("--videos", type=int, default=40, help="--pipeline: about how many videos")
-    parser.add_argument("--workers", type=int, default=1, help="--pipeline: decoding processes")
+    parser.add_argument("--videos", type=cli.integer(1, 100_000), default=40, help="--pipeline: about how many videos")
+    parser.add_argument("--workers", type=cli.workers, default=1, help="--pipeline: decoding processes")
     args = parser.parse_args(argv)
     if args.caffemodel is None:
         from .random_model import cached_random_caffemodel
@@ -176,6 +177,7 @@ def emit(text, out=None):
     """Print a benchmark's table, and write it to ``out`` (Markdown) if given."""
     print(text)
     if out:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         with open(out, "w") as f:
             f.write(text + "\n")
 

@@ -112,7 +112,8 @@ def read_blobs(path):
     """The weight blobs of every layer that has any: OrderedDict name -> [arrays], file order.
 
     Reads both the current ``layer`` field and the V1 ``layers`` field of older files.
-    Raises CaffeModelError (naming the file) when the file is truncated or not a NetParameter.
+    Raises CaffeModelError (naming the file) when the file is truncated or not a NetParameter,
+    or when a weight is NaN or infinite.
     """
     try:
         with open(path, "rb") as f:
@@ -139,4 +140,9 @@ def read_blobs(path):
         raise CaffeModelError(f"{path} is truncated or not a .caffemodel{detail}") from None
     if not blobs:
         raise CaffeModelError(f"{path} holds no layer with weights: not a .caffemodel")
+    for name, layer_blobs in blobs.items():   # NaN weights would give NaN codes for every video
+        bad = sum(int((~np.isfinite(b)).sum()) for b in layer_blobs)
+        if bad:
+            raise CaffeModelError(f"{path}: layer {name} holds {bad} non-finite weight(s) (NaN "
+                                  "or infinite): damaged weights, download them again")
     return blobs

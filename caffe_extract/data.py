@@ -22,6 +22,7 @@ import subprocess
 import sys
 import zipfile
 
+from . import cli
 from .download import DownloadError, fetch, file_digest
 
 BASE = "https://www.crcv.ucf.edu/data/UCF101/"
@@ -118,7 +119,7 @@ def get_ucf101(root="data", progress=True):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m caffe_extract.data",
                                      description="Download, verify and unpack UCF-101.")
-    parser.add_argument("--root", default="data", help="where to put it (%(default)s)")
+    parser.add_argument("--root", default="data", type=cli.writable_dir, help="where to put it (%(default)s)")
     args = parser.parse_args(argv)
     try:
         videos, splits = get_ucf101(args.root)

@@ -10,7 +10,8 @@ moment (even SIGKILL), a rerun skips the chunks already written. Batches never c
 boundaries, so a resumed or sharded run computes every chunk with the same batches as an
 uninterrupted run, and the final store is identical. ``--shard i/n`` takes chunks
 i, i+n, i+2n, ...; ``merge`` joins the shards' stores into the one a single run writes.
-Unreadable and missing videos are recorded in the store with the reason, and summarised.
+Unreadable and missing videos, and videos whose codes are not finite (NaN or infinite), are
+left out and recorded in the store with the reason, and summarised.
 """
 import contextlib
 import hashlib
@@ -259,12 +260,13 @@ def run_chunks(extraction, backend, on_chunk=None):
             warnings[i] = warning
             batch.append((i, frames, clip_times))
             if len(batch) == c.batch_videos:
-                done += _forward(backend, batch, blob)
+                done += _finite(_forward(backend, batch, blob), failures, c.layer)
                 bar.update(len(batch))
                 batch = []
         if batch:  # the chunk's last, smaller batch: batches never cross chunks
-            done += _forward(backend, batch, blob)
+            done += _finite(_forward(backend, batch, blob), failures, c.layer)
             bar.update(len(batch))
+        failures.sort()                        # list order, whichever check refused a video
         indices = [i for i, _, _ in done]
         times = [t for _, _, t in done]
         features = np.stack([f for _, f, _ in done]) if done else \
@@ -281,6 +283,20 @@ def _forward(backend, batch, blob):
     out = backend.forward(np.concatenate([frames for _, frames, _ in batch]), (blob,))[blob]
     codes = out.reshape(len(batch), framelib.N_FRAMES, -1)
     return [(i, video_codes, times) for (i, _, times), video_codes in zip(batch, codes)]
+
+
+def _finite(done, failures, layer):
+    """The videos of ``done`` whose codes are all finite; each other one goes to ``failures``
+    with the count of its NaN and infinite values: non-finite codes never enter a store."""
+    kept = []
+    for i, codes, times in done:
+        nan, inf = int(np.isnan(codes).sum()), int(np.isinf(codes).sum())
+        if nan or inf:
+            failures.append((i, f"non-finite codes: {nan} NaN and {inf} infinite values of "
+                                f"{codes.size} in {layer}"))
+        else:
+            kept.append((i, codes, times))
+    return kept
 
 
 def _bar(total, enabled, desc):
@@ -386,6 +402,8 @@ def extract(config):
 def merge(shard_files, out):
     """Join the stores of shards 0/n .. n-1/n into the store one run would have written."""
     import h5py
+    if any(os.path.abspath(out) == os.path.abspath(p) for p in shard_files):
+        raise ValueError(f"--out {out} is one of the shards: write the merged store elsewhere")
     parts = []
     for path in shard_files:
         data = read_store(path)
@@ -395,12 +413,25 @@ def merge(shard_files, out):
             data["index"], data["failed_index"] = f["index"][()], f["failed_index"][()]
         parts.append(data)
     attrs = [{k: v for k, v in p["attrs"].items() if k != "shard"} for p in parts]
-    if any(a.keys() != attrs[0].keys() or any(str(a[k]) != str(attrs[0][k]) for k in a) for a in attrs):
-        raise ValueError("the shards come from different extractions (their attributes differ)")
-    shards = sorted(p["attrs"]["shard"] for p in parts)
+    for path, part, a in zip(shard_files[1:], parts[1:], attrs[1:]):
+        differ = sorted(k for k in a.keys() | attrs[0].keys() if str(a.get(k)) != str(attrs[0].get(k)))
+        if differ:
+            key, more = differ[0], f"; also {', '.join(differ[1:])}" if len(differ) > 1 else ""
+            raise ValueError(f"{path} comes from another extraction than {shard_files[0]}: its "
+                             f"{key} is {a.get(key)!r}, not {attrs[0].get(key)!r}{more}; rerun "
+                             "that shard with the same settings")
+        if list(part["classes"]) != list(parts[0]["classes"]):
+            raise ValueError(f"{path} lists other classes than {shard_files[0]}: made from "
+                             "another classInd.txt; rerun that shard with the same split files")
+    shards = [p["attrs"]["shard"] for p in parts]
     n = int(shards[0].split("/")[1])
-    if shards != [f"{i}/{n}" for i in range(n)]:
-        raise ValueError(f"need shards 0/{n} .. {n - 1}/{n} exactly once, got {shards}")
+    for path, shard in zip(shard_files, shards):
+        if shards.count(shard) > 1:
+            raise ValueError(f"{path} is shard {shard}, given twice; pass each shard once")
+    missing = [f"{i}/{n}" for i in range(n) if f"{i}/{n}" not in shards]
+    if missing or len(shards) != n:
+        raise ValueError(f"need shards 0/{n} .. {n - 1}/{n} exactly once: shard(s) "
+                         f"{', '.join(missing) or '?'} missing (given: {', '.join(shard_files)})")
     index = np.concatenate([p["index"] for p in parts])
     failed_index = np.concatenate([p["failed_index"] for p in parts])
     listed = int(attrs[0]["n_videos_listed"])
@@ -416,6 +447,7 @@ def merge(shard_files, out):
     failed = sorted(zip(failed_index.tolist(),
                         (v for p in parts for v in p["failed_video"]),
                         (r for p in parts for r in p["failed_reason"])))
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     write_store(out, records, [(v, r) for _, v, r in failed], list(parts[0]["classes"]), attrs[0])
     return out
 

@@ -12,7 +12,7 @@ Schema (N videos, T = 10 frames, D = 4096):
                                      declares 60 frames but only 13 decoded; ...")
     split_membership int8 (N, 3)     stores of all three splits only: per split K (column K-1)
                                      1 = in trainlist0K, 2 = in testlist0K, 0 = not listed
-    failed_video str     (F,)        videos that could not be read, and why:
+    failed_video str     (F,)        videos left out (unreadable, or non-finite codes), and why:
     failed_reason str    (F,)
     attributes: layer, backend, device, weights_sha1, caffe_version, torch_version,
                 preprocessing, sampler, decoder, split, subset, code_version, n_videos_listed
@@ -122,6 +122,43 @@ def read_store(path, features=True):
         raise StoreError(f"{path}: features must be float32 (N, T, D), got "
                          f"{out['features'].dtype} {out['features'].shape}")
     return out
+
+
+def check_contents(store, path):
+    """Refuse a store (as read by ``read_store``) whose contents cannot be trained on, naming
+    the field and the first bad video: a label outside 0..C-1 of its C classes or not the
+    class of the video's folder (a store written with 1-based labels), a ``split_membership``
+    other than 0 (not listed), 1 (train), 2 (test), or codes that are NaN or infinite (every
+    such video is named, up to 5)."""
+    classes = [str(c) for c in store["classes"]]
+    if not classes or len(set(classes)) != len(classes):
+        raise StoreError(f"{path}: classes must be distinct class names, got {len(classes)} "
+                         f"with {len(classes) - len(set(classes))} repeated")
+    index = {c.lower(): k for k, c in enumerate(classes)}
+    for video, label in zip(store["video"], store["labels"]):
+        folder = str(video).replace("\\", "/").split("/")[0].lower()
+        if not 0 <= label < len(classes):
+            raise StoreError(f"{path}: labels: {video} has label {label}, outside 0..{len(classes) - 1} "
+                             f"of the {len(classes)} classes (labels are 0-based)")
+        if folder in index and index[folder] != label:
+            raise StoreError(f"{path}: labels: {video} has label {label} ({classes[label]}), but "
+                             f"its class is {classes[index[folder]]} (label {index[folder]})")
+    if "split_membership" in store:
+        bad = ~np.isin(store["split_membership"], (0, 1, 2)).all(axis=1)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise StoreError(f"{path}: split_membership: {store['video'][row]} has "
+                             f"{store['split_membership'][row].tolist()}; each split's entry must "
+                             "be 0 (not listed), 1 (train) or 2 (test)")
+    if "features" in store:
+        features = store["features"]
+        bad = np.concatenate([~np.isfinite(features[start:start + 256]).all(axis=(1, 2))
+                              for start in range(0, len(features), 256)] or [np.zeros(0, bool)])
+        if bad.any():
+            names = [str(v) for v in store["video"][bad]]
+            raise StoreError(f"{path}: features: the codes of {len(names)} video(s) are not finite "
+                             f"(NaN or infinite): {', '.join(names[:5])}"
+                             f"{' ...' if len(names) > 5 else ''}; extract them again")
 
 
 #: Attributes two stores must share to be used together (train and test of one experiment).

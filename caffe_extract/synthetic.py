@@ -170,15 +170,17 @@ def make_dataset(root, n_groups=25, clips_per_group=1, classes=CLASSES, short_ev
 
 def main(argv=None):
     import argparse
+
+    from . import cli
     parser = argparse.ArgumentParser(
         prog="python -m caffe_extract.synthetic",
         description="Write a small synthetic data set in UCF-101's layout (see make_dataset).")
-    parser.add_argument("--root", required=True, help="where to write videos/ and splits/")
-    parser.add_argument("--groups", type=int, default=25, help="groups per class (%(default)s)")
-    parser.add_argument("--clips", type=int, default=2, help="clips per group (%(default)s)")
-    parser.add_argument("--classes", type=int, default=len(CLASSES),
+    parser.add_argument("--root", required=True, type=cli.writable_dir, help="where to write videos/ and splits/")
+    parser.add_argument("--groups", type=cli.integer(3, 99), default=25, help="groups per class (%(default)s)")
+    parser.add_argument("--clips", type=cli.integer(1, 99), default=2, help="clips per group (%(default)s)")
+    parser.add_argument("--classes", type=cli.integer(1, len(CLASSES)), default=len(CLASSES),
                         help="use the first N classes (the first 4 are the two temporal pairs)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=cli.seed, default=0)
     args = parser.parse_args(argv)
     done = os.path.join(args.root, "splits", "testlist03.txt")
     if os.path.exists(done):   # written last: the set is complete

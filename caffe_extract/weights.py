@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 
+from . import cli
 from .download import DownloadError, fetch, file_digest
 from .paths import MODELS
 
@@ -56,7 +57,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m caffe_extract.weights",
         description="Download BVLC CaffeNet's weights and verify their SHA1.")
-    parser.add_argument("--dest", default=str(DEFAULT_PATH), help="where to put the file (%(default)s)")
+    parser.add_argument("--dest", default=str(DEFAULT_PATH), type=cli.writable_file, help="where to put the file (%(default)s)")
     parser.add_argument("--url", default=URL, help="where to get it (%(default)s)")
     args = parser.parse_args(argv)
     try:

@@ -22,6 +22,8 @@ import time
 import numpy as np
 import torch
 
+from caffe_extract import cli
+
 CONFIGS = ("rnn:hand", "rnn:torch.nn", "rnn:numpy", "lstm:hand", "lstm:torch.nn", "lstm:numpy",
            "lstm:hand+peepholes")
 N_CLASSES, T, D, BATCH = 101, 10, 4096, 64
@@ -115,12 +117,12 @@ def table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m rnn_models.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--videos", type=int, default=9537)
-    parser.add_argument("--hidden", type=int, default=512)
-    parser.add_argument("--numpy-batches", type=int, default=3)
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS))
+    parser.add_argument("--videos", type=cli.integer(1, 100_000), default=9537)
+    parser.add_argument("--hidden", type=cli.integer(1, 16384), default=512)
+    parser.add_argument("--numpy-batches", type=cli.integer(1, 1000), default=3)
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--one", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help="also write the table to this Markdown file")
+    parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(run_one(args.one, args.videos, args.hidden, args.numpy_batches)))

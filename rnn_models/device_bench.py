@@ -116,19 +116,19 @@ def report(args, device):
 
 
 def main(argv=None):
-    from caffe_extract import devices
+    from caffe_extract import cli, devices
     parser = argparse.ArgumentParser(prog="python -m rnn_models.device_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", choices=devices.CHOICES)
-    parser.add_argument("--caffemodel", help="default: the seeded random-weight CaffeNet")
-    parser.add_argument("--videos", type=int, default=None,
+    parser.add_argument("--caffemodel", type=cli.existing_file, help="default: the seeded random-weight CaffeNet")
+    parser.add_argument("--videos", type=cli.integer(1, 100_000), default=None,
                         help="generated videos for the pipeline (default: 64 on the CPU, 512 on a GPU)")
-    parser.add_argument("--train-videos", type=int, default=None,
+    parser.add_argument("--train-videos", type=cli.integer(1, 100_000), default=None,
                         help="codes per timed epoch (default: 1,024 on the CPU, 9,537 on a GPU)")
-    parser.add_argument("--workers", type=int, default=None, help="decoding workers (default: "
+    parser.add_argument("--workers", type=cli.integer(1, 256), default=None, help="decoding workers (default: "
                         "all cores but one on a GPU, at most 16; 1 on the CPU)")
-    parser.add_argument("--batch-videos", type=int, default=None)
-    parser.add_argument("--out", help="also write the table to this Markdown file")
+    parser.add_argument("--batch-videos", type=cli.integer(1, 1024), default=None)
+    parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
     device = devices.resolve(args.device)
     devices.configure(device)

@@ -268,23 +268,24 @@ def plot(ledger, path, note=""):
 
 
 def main(argv=None):
+    from caffe_extract import cli
     parser = argparse.ArgumentParser(prog="python -m rnn_models.drift", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--videos", required=True, help="folder of the class folders of videos")
-    parser.add_argument("--splits", required=True, help="folder of the split files (1-3)")
-    parser.add_argument("--work", default="demo/drift", help="stores and runs (cached)")
-    parser.add_argument("--out", default="results/drift", help="where drift.md/json/png go")
+    parser.add_argument("--videos", required=True, type=cli.existing_dir, help="folder of the class folders of videos")
+    parser.add_argument("--splits", required=True, type=cli.existing_dir, help="folder of the split files (1-3)")
+    parser.add_argument("--work", default="demo/drift", type=cli.writable_dir, help="stores and runs (cached)")
+    parser.add_argument("--out", default="results/drift", type=cli.writable_dir, help="where drift.md/json/png go")
     weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--weights", help="CaffeNet .caffemodel (default: random weights, seed 0)")
-    weights.add_argument("--random-weights", type=int, default=0, metavar="SEED")
+    weights.add_argument("--weights", type=cli.existing_file, help="CaffeNet .caffemodel (default: random weights, seed 0)")
+    weights.add_argument("--random-weights", type=cli.seed, default=0, metavar="SEED")
     parser.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
-    parser.add_argument("--workers", type=int, default=1, help="decoding processes")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=0.003)
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--val-groups", type=int, default=3)
+    parser.add_argument("--workers", type=cli.workers, default=1, help="decoding processes")
+    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=3)
+    parser.add_argument("--hidden", type=cli.integer(1, 16384), default=128)
+    parser.add_argument("--lr", type=cli.learning_rate, default=0.003)
+    parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=60)
+    parser.add_argument("--batch-size", type=cli.integer(1, 1_000_000), default=64)
+    parser.add_argument("--val-groups", type=cli.integer(1, 99), default=3)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     from .report import banner

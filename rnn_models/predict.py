@@ -110,26 +110,24 @@ def predict(video, results, model=None, weights=None, device="cpu", top=5):
 
 
 def main(argv=None):
-    from caffe_extract import devices
+    from caffe_extract import cli, devices
     from caffe_extract.caffemodel import CaffeModelError
     from caffe_extract.errors import describe
     from caffe_extract.frames import VideoReadError
     from .train import CheckpointError
     parser = argparse.ArgumentParser(prog="python -m rnn_models.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("video", help="a video file (UCF-101-like: AVI, 320x240, any length)")
-    parser.add_argument("--results", required=True, help="a results folder of `make train`")
+    parser.add_argument("video", type=cli.existing_file, help="a video file (UCF-101-like: AVI, 320x240, any length)")
+    parser.add_argument("--results", required=True, type=cli.existing_dir, help="a results folder of `make train`")
     parser.add_argument("--model", help="which model (default: the best on validation)")
-    parser.add_argument("--weights", help="CaffeNet .caffemodel (default: the one the results "
+    parser.add_argument("--weights", type=cli.existing_file, help="CaffeNet .caffemodel (default: the one the results "
                                           "were made with, checked by SHA1)")
     parser.add_argument("--device", default="auto", choices=devices.CHOICES)
-    parser.add_argument("--top", type=int, default=5)
+    parser.add_argument("--top", type=cli.integer(1, 1000), default=5)
     args = parser.parse_args(argv)
     try:
         device = devices.resolve(args.device)
         devices.configure(device)
-        if not os.path.isfile(args.video):
-            raise FileNotFoundError(f"{args.video}: no such video file")
         model, ranked = predict(args.video, args.results, args.model, args.weights, device, args.top)
     except (OSError, ValueError, VideoReadError, CaffeModelError, CheckpointError) as error:
         print(f"error: {describe(error)}", file=sys.stderr)

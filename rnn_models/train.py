@@ -105,6 +105,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be resumed from (names the file and what is wrong)."""
 
 
+class NonFiniteLoss(ArithmeticError):
+    """The training loss became NaN or infinite: the run stops, and no results are written."""
+
+
 CHECKPOINT_KEYS = ("epoch", "history", "best", "config", "stopped", "model", "optimizer",
                    "shuffle_rng", "torch_rng")
 
@@ -193,6 +197,13 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
             batch = batch.to(train.y.device)
             x = train.x[batch].to(config.torch_dtype())
             loss = training_loss(model, x, train.y[batch], config.loss)
+            # --- a non-finite loss stops the run before the step spoils the weights ---
+            if not torch.isfinite(loss):
+                raise NonFiniteLoss(
+                    f"{config.run_id()}: the training loss became {float(loss.detach())} at epoch "
+                    f"{epoch}, batch {start // config.batch_size + 1}; no results written "
+                    "(codes too large for this learning rate? try a smaller --lr)")
+            # ---
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -340,11 +351,12 @@ def store_paths(features_dir, split=1, layer="fc7"):
 
 def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0):
     """(train, val, test, info) for official ``split``: val carved from its train list by groups."""
-    from caffe_extract.store import check_compatible, read_store
+    from caffe_extract.store import StoreError, check_compatible, check_contents, read_store
     from caffe_extract.ucf101 import TEST, TRAIN, Video, validation_split
     paths = store_paths(features_dir, split, layer)
     if "all" in paths:
         store = read_store(paths["all"])
+        check_contents(store, paths["all"])
         if "split_membership" not in store:
             raise ValueError(f"{paths['all']} has no split_membership dataset: not a store of "
                              "all splits; extract it again with `python -m caffe_extract extract`")
@@ -354,12 +366,24 @@ def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0):
         paths = {"train": paths["all"], "test": paths["all"]}
     else:
         stores = {s: read_store(p) for s, p in paths.items()}
+        for s, p in paths.items():
+            check_contents(stores[s], p)
         check_compatible(stores["train"], stores["test"], paths["train"], paths["test"])
     train_store = stores["train"]
     if not len(train_store["labels"]) or not len(stores["test"]["labels"]):
         raise ValueError(f"split {split} has an empty train or test set in {paths['train']}")
+    empty = sorted(set(range(len(train_store["classes"]))) - set(train_store["labels"].tolist()))
+    if empty:
+        raise StoreError(f"{paths['train']}: classes: {train_store['classes'][empty[0]]} (label "
+                         f"{empty[0]}) has no video in split {split}'s train list; the store lists "
+                         f"{len(train_store['classes'])} classes, its videos use "
+                         f"{len(train_store['classes']) - len(empty)}")
     videos = [Video(v, int(l), int(g), 0) for v, l, g in
               zip(train_store["video"], train_store["labels"], train_store["group"])]
+    n_groups = len({v.group for v in videos})
+    if not 0 < val_groups < n_groups:
+        raise ValueError(f"--val-groups {val_groups}: split {split}'s train list in "
+                         f"{paths['train']} has {n_groups} groups; hold out 1 to {n_groups - 1}")
     kept, held = validation_split(videos, n_groups=val_groups, seed=val_seed)
     held_paths = {v.path for v in held}
     is_val = np.array([v in held_paths for v in train_store["video"]])
@@ -384,14 +408,32 @@ def _subset(store, mask):
             for k, v in store.items()}
 
 
+def features_dir(path):
+    """argparse type of --features: a readable folder, with the hint to extract first."""
+    from caffe_extract import cli
+    return cli.existing_dir(path, hint=": run the extraction first (`make extract`, or `make "
+                                       "demo` for the synthetic set)")
+
+
+def finite_history(results):
+    """Refuse to report runs whose losses are not finite (a last step that made the weights
+    NaN): a table of such networks would report chance as if it were a result."""
+    for result in results:
+        for run in result["runs"]:
+            for row in run["history"]:
+                if not all(np.isfinite(row[k]) for k in ("train_loss", "val_loss")):
+                    raise NonFiniteLoss(f"{row['run']}: the loss became non-finite at epoch "
+                                        f"{row['epoch']}; no results written (try a smaller --lr)")
+
+
 def main(argv=None):
-    from caffe_extract import devices
+    from caffe_extract import cli, devices
     from caffe_extract.errors import describe
 
     from .configs import CONFIGS, DEFAULT, get
     parser = argparse.ArgumentParser(prog="python -m rnn_models.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--features", default="features", help="folder of the HDF5 stores (%(default)s)")
+    parser.add_argument("--features", default="features", type=features_dir, help="folder of the HDF5 stores (%(default)s)")
     parser.add_argument("--config", default=DEFAULT, choices=sorted(CONFIGS),
                         help="paper (default): the paper's text, and the nntools code of its "
                              "weeks where the text is silent; nntools-2015, lasagne-0.1, modern "
@@ -399,18 +441,24 @@ def main(argv=None):
     parser.add_argument("--splits", nargs="+", type=int, default=[1], choices=(1, 2, 3),
                         help="official splits to train and test on, each on its own (%(default)s)")
     parser.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
-    parser.add_argument("--out", default="results", help="results folder (%(default)s)")
+    parser.add_argument("--out", default="results", type=cli.writable_dir,
+                        help="results folder (%(default)s)")
     parser.add_argument("--models", nargs="+", default=list(PAPER_MODELS), choices=MODELS,
                         metavar="MODEL", help="models to train (%(default)s; also bilstm, rnn2)")
-    parser.add_argument("--lr", nargs="+", type=float, default=[0.003, 0.001], help="search grid")
-    parser.add_argument("--hidden", nargs="+", type=int, default=[512], help="search grid")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds for the chosen setting")
-    parser.add_argument("--epochs", type=int, default=80)
-    parser.add_argument("--patience", type=int, default=25, help="early stopping (0: off)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--dropout", type=float, default=0.5, help="the Average model's")
-    parser.add_argument("--val-groups", type=int, default=3, help="groups held out for validation")
+    parser.add_argument("--lr", nargs="+", type=cli.learning_rate, default=[0.003, 0.001],
+                        help="search grid")
+    parser.add_argument("--hidden", nargs="+", type=cli.integer(1, 16384), default=[512],
+                        help="search grid")
+    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=3,
+                        help="seeds for the chosen setting")
+    parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=80)
+    parser.add_argument("--patience", type=cli.integer(0, 100_000), default=25,
+                        help="early stopping (0: off)")
+    parser.add_argument("--batch-size", type=cli.integer(1, 1_000_000), default=64)
+    parser.add_argument("--momentum", type=cli.fraction, default=0.9)
+    parser.add_argument("--dropout", type=cli.fraction, default=0.5, help="the Average model's")
+    parser.add_argument("--val-groups", type=cli.integer(1, 99), default=3,
+                        help="groups held out for validation")
     parser.add_argument("--device", default="auto", choices=devices.CHOICES,
                         help="where to train: auto = CUDA when available (%(default)s)")
     parser.add_argument("--fast", action="store_true",
@@ -421,7 +469,7 @@ def main(argv=None):
                              "point (seed 0), 'seeds' one seed of the chosen setting, as job-"
                              "array task --task; 'all' (default) does everything and reports, "
                              "reusing every run already done")
-    parser.add_argument("--task", type=int, default=None, help="the job-array task (0-based)")
+    parser.add_argument("--task", type=cli.integer(0, 10_000_000), default=None, help="the job-array task (0-based)")
     parser.add_argument("--count", action="store_true", help="print the number of tasks of "
                         "--stage and exit")
     args = parser.parse_args(argv)
@@ -471,13 +519,14 @@ def main(argv=None):
                 results.append(run_model(model, base, args.lr, args.hidden, range(args.seeds),
                                          (train, val, test), len(info["classes"]), out,
                                          progress=not args.no_progress, device=device))
-            except (CheckpointError, OSError) as error:
+            except (CheckpointError, NonFiniteLoss, OSError) as error:
                 print(f"error: {describe(error)}", file=sys.stderr)
                 return 1
         try:
+            finite_history(results)
             table = write_results(out, results, info, {**settings, "splits": [split]},
                                   (train, val, test), era)
-        except OSError as error:
+        except (NonFiniteLoss, OSError) as error:
             print(f"error: {describe(error)}", file=sys.stderr)
             return 1
         print(table)
@@ -504,7 +553,7 @@ def run_task(args, unit, base, device, several_splits):
             _, model, seed = unit
             run_model(model, base, args.lr, args.hidden, [seed], (train, val, test), n_classes,
                       out, progress=not args.no_progress, device=device)
-    except (OSError, ValueError, CheckpointError) as error:
+    except (OSError, ValueError, CheckpointError, NonFiniteLoss) as error:
         print(f"error: {describe(error)}", file=sys.stderr)
         return 1
     print(f"task {args.task} ({args.stage}: {unit}) done", file=sys.stderr)

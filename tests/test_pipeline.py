@@ -142,9 +142,10 @@ def test_parts_of_another_extraction_are_refused(dataset, random_caffemodel, tmp
 
 
 def test_cli_errors_are_clear(dataset, tmp_path, capsys):
-    code = main(["extract", "--videos", str(dataset / "videos"), "--splits", str(tmp_path),
-                 "--weights", str(tmp_path / "none.caffemodel")])
-    assert code == 1 and "no CaffeNet weights at" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:   # checked at parse time, before anything is written
+        main(["extract", "--videos", str(dataset / "videos"), "--splits", str(tmp_path),
+              "--weights", str(tmp_path / "none.caffemodel")])
+    assert exit_.value.code == 2 and "none.caffemodel does not exist" in capsys.readouterr().err
     (tmp_path / "w.caffemodel").write_bytes(b"x")
     code = main(["extract", "--videos", str(dataset / "videos"), "--splits", str(tmp_path),
                  "--weights", str(tmp_path / "w.caffemodel")])
