@@ -1,4 +1,4 @@
-"""The named configurations: `paper` is the 2015 stack and the default everywhere; the README's
+"""The named configurations: `paper` is the 2015 stack and the default everywhere; the docs'
 table says what the code does."""
 import pathlib
 import re
@@ -81,7 +81,7 @@ def test_model_labels_name_the_variant():
 
 def test_readme_shows_the_knob_table_the_code_holds():
     table = configs.markdown_table()
-    assert table in (ROOT / "README.md").read_text()
+    assert table in (ROOT / "docs" / "faithfulness.md").read_text()
     assert all(row.count("|") == 5 for row in table.splitlines())   # no cell breaks the table
     fields = {f for _, f, *_ in configs.KNOBS if f}
     assert fields == set(configs.PAPER.as_dict()) - {"name"}     # every knob is in the table
