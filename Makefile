@@ -1,12 +1,25 @@
 # Two commands matter (see README.md):  `make demo` and `make test`.
-# Every target depends on `setup`, which is a no-op once .venv is built.
+# Every target depends on `setup`, which is a no-op once .venv is built with the same torch.
 
 PYTHON ?= $(shell scripts/find_python.sh 3.11)
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# The CPU build of torch; on a machine with a GPU, `make setup TORCH=torch` takes PyPI's default.
-TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
+# torch, pinned to the version the tests ran on. PyPI's Linux x86_64 wheel of it is the CUDA build
+# (it runs on a CPU too); pip's own settings may pick another (this project's machines: a +cpu
+# wheel from a local folder). TORCH_INDEX=URL takes torch from that index alone, ignoring the
+# machine's pip settings. .venv records both (.venv/.torch): later runs keep them, and
+# `make setup TORCH=... TORCH_INDEX=...` on an existing .venv reinstalls torch when they change.
+TORCH_DEFAULT := torch==2.13.0
+TORCH_RECORD  := $(VENV)/.torch
+ifeq ($(origin TORCH),undefined)
+TORCH := $(or $(shell sed -n 1p $(TORCH_RECORD) 2>/dev/null),$(TORCH_DEFAULT))
+endif
+ifeq ($(origin TORCH_INDEX),undefined)
+TORCH_INDEX := $(shell sed -n 2p $(TORCH_RECORD) 2>/dev/null)
+endif
+TORCH_PIP = $(if $(TORCH_INDEX),PIP_CONFIG_FILE=/dev/null $(PY) -m pip install --isolated \
+  --index-url $(TORCH_INDEX),$(PY) -m pip install)
 
 # The paper's stack (Theano 1.0.5 + Lasagne 0.1) in its own Python 3.7 venv, as an oracle.
 ORACLE_PYTHON ?= $(shell scripts/find_python.sh 3.7)
@@ -46,12 +59,13 @@ RESULTS ?= results/ucf101-$(CONFIG)
 # The embedded default: a synthetic UCF-101, random-weight CaffeNet, the four paper models.
 DEMO    ?= demo
 
-.PHONY: setup caffe weights data extract train demo drift oracle test faults test-slurm parity bench clean help
+.PHONY: FORCE setup caffe weights data extract train demo drift oracle test faults test-slurm parity bench clean help
 
 help:
 	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 6 minutes): results/demo-$(CONFIG)/"
 	@echo "              (CONFIG=paper, the default: the 2015 stack's variants; CONFIG=modern: today's)"
-	@echo "make setup    create .venv ($(PYTHON)) and install the project"
+	@echo "make setup    create .venv ($(PYTHON)) and install $(TORCH) and the project"
+	@echo "              (TORCH=torch==X TORCH_INDEX=URL: another torch; kept by .venv, see docs/setup.md)"
 	@echo "make caffe    build real BVLC Caffe (pycaffe, CPU) into the venv (cached)"
 	@echo "make weights  download BVLC CaffeNet's weights to models/ and verify their SHA1"
 	@echo "make data     download, verify and unpack UCF-101 into $(DATA)/"
@@ -61,25 +75,34 @@ help:
 	@echo "make drift    measure each 2015-vs-today difference on the demo set: results/drift/"
 	@echo "make parity   torch vs NumPy reference vs finite differences vs Lasagne 0.1; CaffeNet port vs pycaffe"
 	@echo "make bench    speed benchmarks: pycaffe vs the port, pipeline, training; DEVICE=cuda on a GPU"
-	@echo "make test     the whole test suite (tests/ and parity_tests/)"
+	@echo "make test     the test suite: tests/ and parity_tests/ (not the fault campaign or Slurm: below)"
 	@echo "make faults   kill -9 at 20 random moments of extraction and training; reruns must match"
 	@echo "make test-slurm  a real one-node Slurm (installed with apt): job arrays equal one process"
 	@echo "make oracle   create .venv-oracle (Python 3.7, Theano 1.0.5, Lasagne 0.1)"
 	@echo "make clean    remove .venv and .venv-oracle"
 	@echo "variables: CONFIG=paper|modern SPLITS=\"1 2 3\" DEVICE=auto|cpu|cuda BACKEND=caffe|torch"
-	@echo "           MODELS LAYER=fc7|fc6 WORKERS DATA FEATURES RESULTS DEMO SKIP_CAFFE=1 (README.md)"
+	@echo "           MODELS LAYER=fc7|fc6 WORKERS DATA FEATURES RESULTS DEMO SKIP_CAFFE=1"
+	@echo "           TORCH TORCH_INDEX PYTHON ORACLE_PYTHON CAFFE_CACHE (docs/setup.md)"
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@test -n "$(PYTHON)" || { \
+$(STAMP): pyproject.toml $(TORCH_RECORD)
+	@test -x $(PY) || test -n "$(PYTHON)" || { \
 	  echo "error: Python 3.11 not found. Install it (or run: make setup PYTHON=/path/to/python3.11)"; \
 	  exit 1; }
-	@echo "==> creating $(VENV) with $(PYTHON) and installing the project (about a minute)"
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet "$(TORCH)"
+	@test -x $(PY) || { echo "==> creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> installing $(TORCH)$(if $(TORCH_INDEX), from $(TORCH_INDEX)) and the project"
+	$(TORCH_PIP) --quiet "$(TORCH)"
+	$(if $(and $(filter $(TORCH_RECORD),$?),$(wildcard $(STAMP))),$(TORCH_PIP) --quiet --force-reinstall --no-deps "$(TORCH)")
 	$(PY) -m pip install --quiet -e ".[test]"
 	@touch $@
+
+# The torch that .venv has: rewritten only when TORCH or TORCH_INDEX change, so that the stamp
+# above reinstalls torch then. A .venv made before this record existed had the default.
+$(TORCH_RECORD): FORCE
+	@mkdir -p $(VENV)
+	@if [ ! -f $@ ] && [ -f $(STAMP) ]; then echo "$(TORCH_DEFAULT)" > $@; echo >> $@; touch -r $(STAMP) $@; fi
+	@printf '%s\n%s\n' "$(TORCH)" "$(TORCH_INDEX)" | cmp -s - $@ || printf '%s\n%s\n' "$(TORCH)" "$(TORCH_INDEX)" > $@
 
 caffe: $(CAFFE_STAMP)
 
@@ -93,7 +116,8 @@ weights: setup
 data: setup
 	$(PY) -m caffe_extract.data --root $(DATA)
 
-extract: setup caffe data
+# Real Caffe is built only for BACKEND=caffe: the PyTorch port reads the .caffemodel itself.
+extract: setup $(if $(filter caffe,$(BACKEND)),caffe) data
 	$(PY) -m caffe_extract extract --videos $(DATA)/UCF-101 --splits $(DATA)/ucfTrainTestlist \
 	  --out-dir $(FEATURES) --layer $(LAYER) --backend $(BACKEND) --config $(CONFIG) \
 	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter torch,$(BACKEND)),--device $(DEVICE))
