@@ -45,7 +45,7 @@ def test_modern_differs_from_lasagne_0_1_in_the_three_knobs_todays_libraries_cha
     assert modern["relu_grad_at_zero"] == 0.0
 
 
-def test_paper_is_the_default_of_every_entry_point():
+def test_paper_is_the_default_of_every_entry_point(tmp_path):
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^CONFIG\s*\?=\s*paper$", makefile, re.M)
     for target in ("demo", "extract", "train"):
@@ -53,11 +53,11 @@ def test_paper_is_the_default_of_every_entry_point():
         assert "--config $(CONFIG)" in recipe, target
     assert configs.DEFAULT == "paper"
     from caffe_extract.__main__ import build_parser
-    extract = build_parser().parse_args(["extract", "--videos", "v", "--splits", "s"])
+    folders = ["--videos", str(tmp_path), "--splits", str(tmp_path)]
+    extract = build_parser().parse_args(["extract", *folders])
     assert extract.config == "paper"
     for name in configs.CONFIGS:     # every configuration is accepted by extraction
-        assert build_parser().parse_args(["extract", "--videos", "v", "--splits", "s",
-                                          "--config", name]).config == name
+        assert build_parser().parse_args(["extract", *folders, "--config", name]).config == name
 
 
 @pytest.mark.parametrize("model", ["average", "rnn", "lstm", "birnn", "bilstm", "rnn2"])
