@@ -135,7 +135,7 @@ KNOBS = (
          "the paper (Data Processing: BVLC CaffeNet, FC7); after relu7: pycaffe's in-place "
          "ReLU, our reading", shared="BVLC CaffeNet, FC7 after its in-place ReLU"),
     Knob("RNN step", "rnn_step", RNN_STEP, "the paper",
-         f"the paper (Models, its h_t equation); nntools: {NNTOOLS}, RecurrentLayer's "
+         f"the paper (Models, its h_t equation); {NNTOOLS}, RecurrentLayer's "
          "DenseLayers apply the nonlinearity (fixed by 9790911, 2015-04-23)"),
     Knob("BiRNN backward layer's initial state h_{T+1}", "learn_init",
          {True: "learnt (one vector, shared by all videos)", False: "0"}, "nntools",
