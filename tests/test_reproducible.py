@@ -19,6 +19,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -134,3 +135,29 @@ def test_control_unpinned_the_two_settings_differ(videos, pycaffe_codes):
     results = train(videos, "train-unpinned", dirs["A"] / "features", pinned=False)
     assert results["A"]["weights"] != results["B"]["weights"]
     assert results["A"]["predictions.csv"] != results["B"]["predictions.csv"]
+
+
+def test_pin_overrides_the_environment_and_warns_when_a_library_came_first():
+    """A user's other kernel choice is overridden; a library loaded before the pinning gets one
+    clear warning naming it; the escape hatch sets nothing."""
+    from caffe_extract.reproducible import ReproducibilityWarning, pin
+    environ = {"ATEN_CPU_CAPABILITY": "avx512", "OMP_NUM_THREADS": "8"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pin(environ, modules={}) == []
+    assert environ["ATEN_CPU_CAPABILITY"] == "avx2" and environ["OMP_NUM_THREADS"] == "1"
+    assert environ["MKL_CBWR"] == "AVX2,STRICT" and environ["OPENBLAS_CORETYPE"] == "Haswell"
+    with pytest.warns(ReproducibilityWarning, match="torch imported before"):
+        assert pin({}, modules={"torch": object()}) == ["torch"]
+    environ = {UNPINNED: "1", "OMP_NUM_THREADS": "8"}
+    with pytest.warns(ReproducibilityWarning, match="not pinned"):
+        assert pin(environ, modules={}) == []
+    assert environ == {UNPINNED: "1", "OMP_NUM_THREADS": "8"}
+
+
+def test_this_process_runs_pinned():
+    """conftest imports caffe_extract before torch: the tests themselves run pinned."""
+    import torch
+
+    from caffe_extract.reproducible import pinned
+    assert pinned() and torch.backends.cpu.get_cpu_capability() == "AVX2"
