@@ -59,6 +59,17 @@ RESULTS ?= results/ucf101-$(CONFIG)
 # The embedded default: a synthetic UCF-101, random-weight CaffeNet, the four paper models.
 DEMO    ?= demo
 
+# The same bits on every x86-64 machine: CPU kernels pinned to AVX2, one thread. The project
+# sets these itself before numpy/torch/Caffe load (caffe_extract/reproducible.py); exported
+# here too, as a second line of defence for every command a target runs.
+export ATEN_CPU_CAPABILITY := avx2
+export MKL_CBWR := AVX2,STRICT
+export ONEDNN_MAX_CPU_ISA := AVX2
+export OPENBLAS_CORETYPE := Haswell
+export OPENBLAS_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+
 .PHONY: FORCE setup caffe weights data extract train demo drift oracle test faults test-slurm parity bench clean help
 
 help:
@@ -135,7 +146,7 @@ demo: setup caffe
 	$(PY) -m rnn_models.train --features $(DEMO)/features-$(CONFIG) --out results/demo-$(CONFIG) \
 	  --hidden 128 --lr 0.003 --epochs 100 --patience 0 --seeds 3 --splits $(SPLITS) \
 	  --config $(CONFIG)
-	$(if $(filter paper,$(CONFIG)),-$(PY) -m rnn_models.readme_check README.md results/demo-paper/table.json)
+	$(if $(filter paper,$(CONFIG)),$(PY) -m rnn_models.readme_check README.md results/demo-paper/table.json)
 
 # The drift ledger: every 2015-vs-today difference, measured on the demo's synthetic set.
 drift: setup caffe

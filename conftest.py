@@ -4,9 +4,10 @@ import os
 import threading
 
 import pytest
-import torch
 
-from caffe_extract.pycaffe import CaffeUnavailable, import_caffe
+from caffe_extract.pycaffe import CaffeUnavailable, import_caffe  # first: pins the CPU kernels
+
+import torch  # noqa: E402  (after caffe_extract: see caffe_extract/reproducible.py)
 
 NO_CUDA = "NO CUDA DEVICE: the CUDA path is built but not tested on this machine"
 DEVICES = [pytest.param("cpu", id="cpu"),

@@ -2,10 +2,20 @@
 
     python -m rnn_models.readme_check README.md results/demo-paper/table.json
 
-The README's demo table is the rows ``rows(table)`` makes from a results table. Once, the
-README quoted numbers measured before a later code change (a fresh clone printed LSTM train
-98.9 +- 1.6 where the README said 98.6 +- 1.3); since then `make demo` compares its own
-table with the README's and says whether they match, row by row.
+The README's demo table is the block between two marker lines, each alone on its line:
+
+    <!-- demo table -->
+    | model | train % | validation % | test % [95% interval] |     (header: any text)
+    | --- | --- | --- | --- |
+    | Average | 78.6 +- 3.0 | ... |                               (the rows, in table order)
+    <!-- /demo table -->
+
+Inside it, the lines that start with ``|`` are the table; its first two (header and ``| ---``
+separator) are skipped and the rest must equal, line for line and in order, the rows that
+``rows(table)`` makes from this run's table.json. Any other line in the block is ignored.
+Exit status: 0 same, 3 different (a unified diff, README's rows against this run's, is
+printed), 1 the README or table cannot be read or has no such block. `make demo` fails on
+anything but 0: once, the README quoted numbers from older code and nobody noticed.
 """
 import json
 import sys
@@ -29,17 +39,36 @@ def rows(table):
     return out
 
 
+BEGIN, END = "<!-- demo table -->", "<!-- /demo table -->"
+
+
+def readme_rows(text, path="README.md"):
+    """The body rows of the demo table block in README text (see the module docstring)."""
+    lines = [line.strip() for line in text.splitlines()]
+    if BEGIN not in lines or END not in lines[lines.index(BEGIN):]:
+        raise ValueError(f"{path} has no demo table block: a line {BEGIN!r}, the table, then a "
+                         f"line {END!r}")
+    start = lines.index(BEGIN)
+    block = lines[start + 1:lines.index(END, start)]
+    table = [line for line in block if line.startswith("|")]
+    if len(table) < 2 or not table[1].replace(" ", "").startswith("|---"):
+        raise ValueError(f"{path}: the demo table block has no header and '| --- |' line")
+    return table[2:]
+
+
 def check(readme_path, table_path):
-    """(matches, message)."""
+    """(matches, message): the message is a unified diff when they differ."""
+    import difflib
     with open(table_path) as f:
         expected = rows(json.load(f))
     with open(readme_path) as f:
-        readme = f.read()
-    missing = [row for row in expected if row not in readme]
-    if not missing:
+        found = readme_rows(f.read(), readme_path)
+    if found == expected:
         return True, f"{readme_path}: its demo table matches this run ({table_path})"
-    return False, (f"{readme_path}: its demo table differs from this run ({table_path}); this "
-                   "run's rows:\n" + "\n".join(missing))
+    diff = difflib.unified_diff(found, expected, f"{readme_path} (demo table)",
+                                f"{table_path} (this run)", lineterm="", n=len(expected))
+    return False, (f"{readme_path}: its demo table DIFFERS from this run ({table_path}):\n"
+                   + "\n".join(diff))
 
 
 def main(argv=None):
@@ -52,7 +81,7 @@ def main(argv=None):
     except (OSError, KeyError, ValueError) as error:
         print(f"error: cannot compare: {error}", file=sys.stderr)
         return 1
-    print(message)
+    print(message, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 3
 
 

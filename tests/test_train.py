@@ -217,8 +217,10 @@ def test_banner_is_decided_by_the_weights_sha1(weights, sha1, expected):
     assert (note == "") if not expected else (expected in note and note.startswith("***"))
 
 
-def test_readme_check_compares_the_demo_rows(features, tmp_path):
-    """`make demo` ends by comparing its table with the README's (rnn_models.readme_check)."""
+def test_readme_check_compares_the_demo_rows(features, tmp_path, capsys):
+    """`make demo` ends by comparing its table with the README's block between
+    ``<!-- demo table -->`` and ``<!-- /demo table -->`` (rnn_models.readme_check) and fails,
+    with a diff, when they differ."""
     from rnn_models import readme_check
     out = tmp_path / "results"
     assert T.main(command(features, out, epochs=2)[3:]) == 0
@@ -226,8 +228,19 @@ def test_readme_check_compares_the_demo_rows(features, tmp_path):
     rows = readme_check.rows(table)
     assert rows[1].startswith("| LSTM (Lasagne 0.1 output gate) | ") and rows[1].endswith("] |")
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n" + "\n".join(rows) + "\n")
+    block = ["<!-- demo table -->", "| model | train % | validation % | test % |",
+             "| --- | --- | --- | --- |", *rows, "<!-- /demo table -->"]
+    readme.write_text("intro\n" + "\n".join(block) + "\n| an | other | table |\n")
     assert readme_check.check(readme, out / "table.json")[0]
-    readme.write_text(readme.read_text().replace(rows[1], rows[1].replace(" +- ", " +- 9", 1)))
+    assert readme_check.main([str(readme), str(out / "table.json")]) == 0
+    changed = rows[1].replace(" +- ", " +- 9", 1)
+    readme.write_text(readme.read_text().replace(rows[1], changed))
     ok, message = readme_check.check(readme, out / "table.json")
-    assert not ok and rows[1] in message
+    assert not ok and f"\n-{changed}\n+{rows[1]}" in message and f"\n {rows[0]}" in message
+    assert readme_check.main([str(readme), str(out / "table.json")]) == 3
+    assert "DIFFERS" in capsys.readouterr().err
+    readme.write_text(readme.read_text().replace(rows[0] + "\n", ""))      # a row missing
+    assert f"\n+{rows[0]}" in readme_check.check(readme, out / "table.json")[1]
+    readme.write_text("\n".join(rows))                                     # no block at all
+    assert readme_check.main([str(readme), str(out / "table.json")]) == 1
+    assert "no demo table block" in capsys.readouterr().err

@@ -1,0 +1,163 @@
+"""The demo's bits do not follow the CPU's kernels (caffe_extract/reproducible.py).
+
+Two kernel settings that this machine (Intel Xeon, AVX-512) offers, as a machine of another
+kind would choose them: A = AVX2 kernels, one thread; B = AVX-512 kernels, two threads, with
+OpenBLAS's SkylakeX core and MKL's AVX-512 branch. Each stage of the demo (pycaffe extraction,
+the CaffeNet port's extraction, the training of the four models) runs under A and under B in
+subprocesses; with the project's pinning they must give byte-identical codes, table.json,
+predictions.csv and weights. The control runs the same under ``ACTION_RNN_UNPINNED=1`` (the
+project then sets nothing) and asserts that A and B differ there, so the test can fail.
+Measured on this machine, unpinned: pycaffe's codes differ by up to 9e-6 (OpenBLAS core and
+thread count), the port's by MKL's branch and thread count, the trained weights by up to
+5e-8 and predictions.csv with them. The port's convolutions (oneDNN) gave equal bits under
+AVX2 and AVX-512 here, so the port's control rests on MKL and the thread count.
+
+A reduced but real run: 12 synthetic videos (2 classes x 6 groups), the four paper models,
+hidden 64, 3 epochs, one seed. The two settings run side by side (one core each).
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from caffe_extract.reproducible import PINNED, UNPINNED
+
+SETTINGS = {
+    "A": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+          "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+          "MKL_NUM_THREADS": "1"},
+    "B": {"ATEN_CPU_CAPABILITY": "avx512", "MKL_CBWR": "AVX512", "ONEDNN_MAX_CPU_ISA": "ALL",
+          "OPENBLAS_CORETYPE": "SkylakeX", "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2",
+          "MKL_NUM_THREADS": "2"},
+}
+
+
+def env_for(setting, pinned):
+    env = {k: v for k, v in os.environ.items() if k not in PINNED and k != UNPINNED}
+    env.update(SETTINGS[setting])
+    if not pinned:
+        env[UNPINNED] = "1"
+    env["PYTHONWARNINGS"] = "ignore"
+    return env
+
+
+def run_both(args, workdirs, pinned):
+    """Run ``python -m args`` under settings A and B at once, each in its own folder."""
+    jobs = [subprocess.Popen([sys.executable, "-m", *args], cwd=workdirs[s], env=env_for(s, pinned),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for s in ("A", "B")]
+    for job in jobs:
+        out, err = job.communicate(timeout=600)
+        assert job.returncode == 0, err[-3000:]
+
+
+def codes_digest(path):
+    from caffe_extract.store import read_store
+    return hashlib.sha1(np.ascontiguousarray(read_store(path)["features"]).tobytes()).hexdigest()
+
+
+def results_digests(folder):
+    """SHA1 of table.json, predictions.csv and every checkpoint's weights (in name order)."""
+    import torch
+    weights = hashlib.sha1()
+    for name in sorted(os.listdir(folder / "checkpoints")):
+        for tensor in torch.load(folder / "checkpoints" / name, weights_only=True)["model"].values():
+            weights.update(tensor.numpy().tobytes())
+    return {"table.json": hashlib.sha1((folder / "table.json").read_bytes()).hexdigest(),
+            "predictions.csv": hashlib.sha1((folder / "predictions.csv").read_bytes()).hexdigest(),
+            "weights": weights.hexdigest()}
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory, random_caffemodel):
+    root = tmp_path_factory.mktemp("repro")
+    subprocess.run([sys.executable, "-m", "caffe_extract.synthetic", "--root", str(root / "data"),
+                    "--groups", "6", "--clips", "1", "--classes", "2", "--seed", "5"],
+                   check=True, capture_output=True)
+    return root
+
+
+def extract(root, tag, backend, pinned):
+    dirs = {s: root / f"{tag}-{s}" for s in ("A", "B")}
+    for d in dirs.values():
+        d.mkdir()
+    run_both(["caffe_extract", "extract", "--videos", str(root / "data" / "videos"), "--splits",
+              str(root / "data" / "splits"), "--out-dir", "features", "--random-weights", "0",
+              "--backend", backend, "--workers", "1", "--device", "cpu", "--no-progress"],
+             dirs, pinned)
+    return {s: codes_digest(d / "features" / "all_splits_fc7.h5") for s, d in dirs.items()}, dirs
+
+
+def train(root, tag, features, pinned):
+    dirs = {s: root / f"{tag}-{s}" for s in ("A", "B")}
+    for d in dirs.values():
+        d.mkdir()
+        (d / "features").symlink_to(features)
+    run_both(["rnn_models.train", "--features", "features", "--out", "results", "--models",
+              "average", "rnn", "lstm", "birnn", "--hidden", "64", "--lr", "0.003", "--epochs", "3",
+              "--patience", "0", "--seeds", "1", "--val-groups", "1", "--device", "cpu",
+              "--no-progress"], dirs, pinned)
+    return {s: results_digests(d / "results") for s, d in dirs.items()}
+
+
+@pytest.fixture(scope="module")
+def pycaffe_codes(videos):
+    return extract(videos, "caffe", "caffe", pinned=True)
+
+
+def test_pycaffe_codes_are_the_same_bits_under_both_kernel_settings(pycaffe_codes):
+    digests, _ = pycaffe_codes
+    assert digests["A"] == digests["B"]
+
+
+def test_port_codes_are_the_same_bits_under_both_kernel_settings(videos):
+    digests, _ = extract(videos, "port", "torch", pinned=True)
+    assert digests["A"] == digests["B"]
+
+
+def test_training_gives_the_same_table_predictions_and_weights(videos, pycaffe_codes):
+    _, dirs = pycaffe_codes
+    digests = train(videos, "train", dirs["A"] / "features", pinned=True)
+    assert digests["A"] == digests["B"]
+
+
+def test_control_unpinned_the_two_settings_differ(videos, pycaffe_codes):
+    """Without the pinning the same two settings give other bits: what the test above guards."""
+    codes, _ = extract(videos, "caffe-unpinned", "caffe", pinned=False)
+    assert codes["A"] != codes["B"], "pycaffe: OpenBLAS Haswell/1 thread vs SkylakeX/2 threads"
+    port, _ = extract(videos, "port-unpinned", "torch", pinned=False)
+    assert port["A"] != port["B"], "port: MKL AVX2/1 thread vs AVX-512/2 threads"
+    _, dirs = pycaffe_codes
+    results = train(videos, "train-unpinned", dirs["A"] / "features", pinned=False)
+    assert results["A"]["weights"] != results["B"]["weights"]
+    assert results["A"]["predictions.csv"] != results["B"]["predictions.csv"]
+
+
+def test_pin_overrides_the_environment_and_warns_when_a_library_came_first():
+    """A user's other kernel choice is overridden; a library loaded before the pinning gets one
+    clear warning naming it; the escape hatch sets nothing."""
+    from caffe_extract.reproducible import ReproducibilityWarning, pin
+    environ = {"ATEN_CPU_CAPABILITY": "avx512", "OMP_NUM_THREADS": "8"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pin(environ, modules={}) == []
+    assert environ["ATEN_CPU_CAPABILITY"] == "avx2" and environ["OMP_NUM_THREADS"] == "1"
+    assert environ["MKL_CBWR"] == "AVX2,STRICT" and environ["OPENBLAS_CORETYPE"] == "Haswell"
+    with pytest.warns(ReproducibilityWarning, match="torch imported before"):
+        assert pin({}, modules={"torch": object()}) == ["torch"]
+    environ = {UNPINNED: "1", "OMP_NUM_THREADS": "8"}
+    with pytest.warns(ReproducibilityWarning, match="not pinned"):
+        assert pin(environ, modules={}) == []
+    assert environ == {UNPINNED: "1", "OMP_NUM_THREADS": "8"}
+
+
+def test_this_process_runs_pinned():
+    """conftest imports caffe_extract before torch: the tests themselves run pinned."""
+    import torch
+
+    from caffe_extract.reproducible import pinned
+    assert pinned() and torch.backends.cpu.get_cpu_capability() == "AVX2"
