@@ -71,16 +71,9 @@ def test_the_measured_tables_are_blocks():
         assert f"<!-- include: bench/{bench.name} -->" in text, bench.name
 
 
-def demo_rows(readme):
-    block = re.search(r"<!-- demo-table: (\S+) -->\n(.*?)<!-- /demo-table -->", readme, re.S)
-    assert block, "README.md has no demo-table block"
-    return block.group(1), [r for r in block.group(2).splitlines() if not r.startswith("| model")
-                            and not r.startswith("| ---")]
-
-
 def test_demo_table_has_the_rows_readme_check_compares():
-    source, rows = demo_rows((ROOT / "README.md").read_text())
-    assert source == "results/demo-paper/table.json"
+    from rnn_models import readme_check
+    rows = readme_check.readme_rows((ROOT / "README.md").read_text())
     cell = r"\d+\.\d \+- \d+\.\d"
     assert len(rows) == 4
     for row in rows:
@@ -92,7 +85,7 @@ def test_demo_table_equals_the_last_demo_run():
     table = ROOT / "results/demo-paper/table.json"
     if not table.exists():
         pytest.skip("no results/demo-paper/table.json on this checkout: `make demo` compares it")
-    _, rows = demo_rows((ROOT / "README.md").read_text())
+    rows = readme_check.readme_rows((ROOT / "README.md").read_text())
     assert rows == readme_check.rows(json.loads(table.read_text()))
 
 
