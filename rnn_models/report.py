@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from . import stats
+from . import power, stats
 
 #: Giel & Diaz (2015), "Results": (validation %, test %).
 PAPER = {"average": (50.5, 50.0), "rnn": (52.2, 49.1), "lstm": (46.7, 45.9), "birnn": (51.1, 50.5)}
@@ -62,7 +62,9 @@ def analyse(results, labels, videos=None):
     intervals = {r["model"]: stats.accuracy_interval(stats.correct_matrix(r, labels), groups)
                  for r in results}
     pairs = stats.adjust([stats.compare(a, b, labels, videos) for a, b in combinations(results, 2)])
-    return {"intervals": intervals, "pairs": pairs, "claims": stats.claims(results, labels, videos)}
+    correct = {r["model"]: stats.correct_matrix(r, labels) for r in results}
+    return {"intervals": intervals, "pairs": pairs, "claims": stats.claims(results, labels, videos),
+            "power": [] if videos is None else power.section(correct, videos)}
 
 
 def markdown_table(results, info, settings, config, analysis):
@@ -114,6 +116,7 @@ def markdown_table(results, info, settings, config, analysis):
             lines.append(f"| {NAMES[c['a']]} {c['relation']} {NAMES[c['b']]} "
                          f"| {_points(c['difference'])} [{_points(c['low'])}, {_points(c['high'])}] "
                          f"| {c['p']:.2g} | {c['p_holm']:.2g} | {c['verdict']} |")
+    lines += analysis.get("power", [])
     lines += ["", "Codes: " + "; ".join(f"{k}: {attrs[k]}" for k in
                                          ("layer", "weights", "weights_sha1", "backend", "config",
                                           "caffe_version", "preprocessing", "sampler")
