@@ -275,9 +275,8 @@ def report(predictions=None, n_sims=4000):
         demo = estimate(_claim_pairs(correct), stats.groups_of(videos))
         demo["path"] = predictions
     lines += ["", "The paper's differences (single runs) against the test set's power "
-              "(validation: the paper does not give its validation set's size; these rows use the "
-              "test set's size, the best a validation set carved from the train list could do):",
-              "",
+              "(validation: the paper does not give its validation set's size; these rows assume "
+              "one of the test set's size and groups):", "",
               "| comparison | set | paper | difference (points) | power at ICC 0, discordance "
               "0.5 | detectable (80%) at discordance 0.5 for ICC up to | at ICC 0, "
               "detectable while discordance below |", "|---|---|---|---|---|---|---|"]
