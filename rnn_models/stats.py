@@ -100,12 +100,25 @@ def _resampled_accuracies(right, sizes, group_weights, rng):
     return (per_group * group_weights).sum(axis=1) / (group_weights @ sizes)
 
 
-def _group_weights(n_groups, rng):
-    """(B, G): how often each group is drawn in each of the B resamples."""
-    drawn = rng.integers(0, n_groups, size=(N_RESAMPLES, n_groups))
-    offsets = np.arange(N_RESAMPLES)[:, None] * n_groups
-    return np.bincount((drawn + offsets).ravel(), minlength=N_RESAMPLES * n_groups).reshape(
-        N_RESAMPLES, n_groups).astype(float)
+def _group_weights(n_resamples, n_groups, rng):
+    """(B, G): how often each group is drawn in each of B resamples."""
+    drawn = rng.integers(0, n_groups, size=(n_resamples, n_groups))
+    offsets = np.arange(n_resamples)[:, None] * n_groups
+    return np.bincount((drawn + offsets).ravel(), minlength=n_resamples * n_groups).reshape(
+        n_resamples, n_groups).astype(float)
+
+
+def _bootstrap(rights, sizes, seed, chunk=1000):
+    """[(N_RESAMPLES,) accuracies of each model]: each resample draws the groups once for all
+    ``rights`` (S, G) and the seeds for each model on its own (in chunks: bounded memory; the
+    groups from their own random stream, so the same groups whatever the number of seeds)."""
+    group_rng, seed_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    out = [[] for _ in rights]
+    for start in range(0, N_RESAMPLES, chunk):
+        weights = _group_weights(min(chunk, N_RESAMPLES - start), len(sizes), group_rng)
+        for resampled, right in zip(out, rights):
+            resampled.append(_resampled_accuracies(right, sizes, weights, seed_rng))
+    return [np.concatenate(resampled) for resampled in out]
 
 
 def _percentiles(values):
@@ -127,9 +140,7 @@ def accuracy_interval(correct, groups=None, seed=0):
     own group. Never a point at 0% or 100%."""
     right, sizes = _group_counts(correct, groups)
     accuracy = float(right.sum() / (right.shape[0] * sizes.sum()))
-    rng = np.random.default_rng(seed)
-    low, high = _percentiles(_resampled_accuracies(right, sizes, _group_weights(len(sizes), rng),
-                                                   rng))
+    low, high = _percentiles(_bootstrap([right], sizes, seed)[0])
     if low == high or low <= 0 or high >= 1:
         w_low, w_high = wilson(accuracy, len(sizes))
         low, high = min(low, w_low), max(high, w_high)
@@ -143,11 +154,8 @@ def paired_difference(correct_a, correct_b, groups=None, seed=0):
     right_b, _ = _group_counts(correct_b, groups)
     difference = float(right_a.mean(axis=0).sum() / sizes.sum()
                        - right_b.mean(axis=0).sum() / sizes.sum())
-    rng = np.random.default_rng(seed)
-    weights = _group_weights(len(sizes), rng)
-    resampled = (_resampled_accuracies(right_a, sizes, weights, rng)
-                 - _resampled_accuracies(right_b, sizes, weights, rng))
-    low, high = _percentiles(resampled)
+    resampled_a, resampled_b = _bootstrap([right_a, right_b], sizes, seed)
+    low, high = _percentiles(resampled_a - resampled_b)
     return difference, low, high
 
 
