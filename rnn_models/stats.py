@@ -39,16 +39,17 @@ Under "A and B equally accurate" A and B are exchangeable within a group, so eac
 likely to be +|D_g| as -|D_g|: the null distribution of sum_g D_g is that of every sign flip
 (``scipy.stats.permutation_test``, ``permutation_type="samples"`` on one sample). Exact (all
 2^K flips) when K, the number of groups with D_g != 0, is at most 16; otherwise 20,000 random
-flips with a fixed seed (p = (hits + 1) / 20,001). Two-sided. The test conditions on the
-trained networks (its question: are *these* networks equally accurate on the population of
-groups?); the interval brings the seeds in.
+flips with a fixed seed (each one-sided p = (hits + 1) / 20,001). Two-sided: twice the
+smaller one-sided p. The test conditions on the trained networks (its question: are *these*
+networks equally accurate on the population of groups?); the interval brings the seeds in.
 
 **Verdicts** (``verdict``, ``claims``, ``holm``): a claim "A > B" (or "<") *holds* only when the
 95% interval of A - B lies on the claimed side of 0 AND the sign-flip p-value, after Holm's
 correction over the claims of the table (``statsmodels.stats.multitest.multipletests``,
 ``method="holm"``), is below 0.05; *reversed* when both say the other side; *not shown*
-otherwise. The paper's own example of why both are needed: 4 videos right only by A and 0
-only by B (4 groups) give an interval above 0 but p = 2 / 2^4 = 0.125.
+otherwise. Why both: 4 videos right only by A and 0 only by B (in 4 groups) give an interval
+above 0 but p = 2 / 2^4 = 0.125 (issue 16). Pairwise comparisons (Holm over the pairs) and the
+drift ledger (Holm over its rows) follow the same rule (``adjust``).
 """
 import numpy as np
 from scipy import stats
