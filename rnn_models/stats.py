@@ -217,21 +217,62 @@ def correct_matrix(result, labels):
     return np.array([np.asarray(run["test_predictions"]) == labels for run in result["runs"]])
 
 
-def compare(a, b, labels, videos=None):
-    """The paired comparison of two model results (``run_model``'s) on the same test videos:
+def compare_matrices(a, b, correct_a, correct_b, groups=None):
+    """The paired comparison of models ``a`` and ``b`` from their (S, N) correctness:
     difference A - B, its interval, the sign-flip p over groups (before Holm)."""
+    difference, low, high = paired_difference(correct_a, correct_b, groups)
+    return {"a": a, "b": b, "difference": difference, "low": low, "high": high,
+            "p": sign_flip_test(group_differences(correct_a, correct_b, groups)),
+            "groups": int(len(np.unique(groups)) if groups is not None else correct_a.shape[1])}
+
+
+def compare(a, b, labels, videos=None):
+    """``compare_matrices`` of two model results (``run_model``'s) on the same test videos."""
     groups = None if videos is None else groups_of(videos)
-    ca, cb = correct_matrix(a, labels), correct_matrix(b, labels)
-    difference, low, high = paired_difference(ca, cb, groups)
-    return {"a": a["model"], "b": b["model"], "difference": difference, "low": low, "high": high,
-            "p": sign_flip_test(group_differences(ca, cb, groups)),
-            "groups": int(len(np.unique(groups)) if groups is not None else ca.shape[1])}
+    return compare_matrices(a["model"], b["model"], correct_matrix(a, labels),
+                            correct_matrix(b, labels), groups)
+
+
+def claims_of(correct, groups=None):
+    """The paper's claims whose two models are in ``correct`` {model: (S, N) bool}, each with
+    its verdict (Holm over these claims)."""
+    return adjust([{**compare_matrices(a, b, correct[a], correct[b], groups), "relation": relation}
+                   for a, relation, b in CLAIMS if a in correct and b in correct])
 
 
 def claims(results, labels, videos=None):
-    """The paper's claims whose two models are in ``results``, each with its verdict (Holm over
-    these claims)."""
-    by_model = {r["model"]: r for r in results}
-    out = [{**compare(by_model[a], by_model[b], labels, videos), "relation": relation}
-           for a, relation, b in CLAIMS if a in by_model and b in by_model]
-    return adjust(out)
+    """``claims_of`` for ``run_model`` results tested on ``videos``."""
+    groups = None if videos is None else groups_of(videos)
+    return claims_of({r["model"]: correct_matrix(r, labels) for r in results}, groups)
+
+
+def main(argv=None):
+    """Recompute the intervals and the claims' verdicts from a results folder's
+    predictions.csv: ``python -m rnn_models.stats results/demo-paper/predictions.csv``."""
+    import sys
+    from .power import read_predictions
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m rnn_models.stats RESULTS/predictions.csv", file=sys.stderr)
+        return 2
+    try:
+        correct, videos = read_predictions(argv[0])
+    except (OSError, ValueError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    groups = groups_of(videos)
+    print(f"{len(videos)} test videos in {len(np.unique(groups))} groups. {METHOD}\n")
+    print("| model | seeds | test % [95% interval] |\n|---|---|---|")
+    for model, c in correct.items():
+        accuracy, low, high = accuracy_interval(c, groups)
+        print(f"| {model} | {len(c)} | {100 * accuracy:.1f} [{100 * low:.1f}, {100 * high:.1f}] |")
+    print("\n| claim | difference [95% interval] | p | p (Holm) | verdict |\n|---|---|---|---|---|")
+    for c in claims_of(correct, groups):
+        print(f"| {c['a']} {c['relation']} {c['b']} | {100 * c['difference']:+.1f} "
+              f"[{100 * c['low']:+.1f}, {100 * c['high']:+.1f}] | {c['p']:.2g} "
+              f"| {c['p_holm']:.2g} | {c['verdict']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -234,3 +234,26 @@ def test_drift_ledger_uses_the_same_rule_over_its_rows():
     assert larger_than_noise([row("knob a", variant)]) == ["yes"]
     assert larger_than_noise([row("knob a", variant), row("knob b", paper),
                               row("knob c", paper)]) == ["no", "no", "no"]
+
+
+def test_recomputation_from_predictions_csv(tmp_path, capsys):
+    """``python -m rnn_models.stats predictions.csv`` gives the verdicts ``claims`` gives."""
+    videos = names(150, 4)
+    average = np.repeat(np.arange(150) % 2 == 0, 4)
+    rnn = average.copy()
+    rnn[np.arange(0, 600, 4)[~average[::4]][:60]] = True
+    path = tmp_path / "predictions.csv"
+    with open(path, "w") as f:
+        f.write("model,seed,video,true_label,predicted_label\n")
+        for model, correct in (("average", average), ("rnn", rnn)):
+            for seed in range(2):
+                f.writelines(f"{model},{seed},{v},3,{3 if ok else 4}\n" for v, ok in zip(videos, correct))
+    assert stats.main([str(path)]) == 0
+    out = capsys.readouterr().out
+    labels = np.full(600, 3)
+    (claim,) = stats.claims([result("average", np.stack([average] * 2), labels),
+                             result("rnn", np.stack([rnn] * 2), labels)], labels, videos)
+    assert claim["verdict"] == "holds"
+    assert f"| rnn > average | +10.0 [{100 * claim['low']:+.1f}, {100 * claim['high']:+.1f}]" in out
+    assert out.rstrip().endswith("| holds |") and "600 test videos in 150 groups" in out
+    assert stats.main([str(tmp_path / "missing.csv")]) == 1
