@@ -70,7 +70,7 @@ export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 
-.PHONY: FORCE setup caffe weights data extract train demo drift oracle test faults test-slurm parity bench clean help
+.PHONY: FORCE setup caffe weights data extract train demo drift power oracle test faults test-slurm parity bench clean help
 
 help:
 	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 6 minutes): results/demo-$(CONFIG)/"
@@ -84,6 +84,7 @@ help:
 	@echo "              $(FEATURES)/all_splits_$(LAYER).h5 (BACKEND=caffe|torch, CONFIG=paper|modern)"
 	@echo "make train    train and evaluate MODELS on SPLITS (\"1 2 3\": each and the mean): $(RESULTS)/"
 	@echo "make drift    measure each 2015-vs-today difference on the demo set: results/drift/"
+	@echo "make power    smallest difference the group test detects on UCF-101 split 1: results/power.md"
 	@echo "make parity   torch vs NumPy reference vs finite differences vs Lasagne 0.1; CaffeNet port vs pycaffe"
 	@echo "make bench    speed benchmarks: pycaffe vs the port, pipeline, training; DEVICE=cuda on a GPU"
 	@echo "make test     the test suite: tests/ and parity_tests/ (not the fault campaign or Slurm: below)"
@@ -153,6 +154,11 @@ drift: setup caffe
 	$(PY) -m caffe_extract.synthetic --root $(DEMO)/data --groups 25 --clips 2
 	$(PY) -m rnn_models.drift --videos $(DEMO)/data/videos --splits $(DEMO)/data/splits \
 	  --work $(DEMO)/drift --out results/drift
+
+# Power of the verdicts' test on UCF-101 split 1 (with the demo's ICC once `make demo` has run).
+power: setup
+	$(PY) -m rnn_models.power --out results/power.md \
+	  $(if $(wildcard results/demo-$(CONFIG)/predictions.csv),--predictions results/demo-$(CONFIG)/predictions.csv)
 
 oracle: $(ORACLE)/.installed
 

@@ -15,8 +15,9 @@ exactly one knob and measures
   b: the variant's), its maximum and mean;
 - **accuracy**: the paper's RNN (LSTM for the gate, both RNN and LSTM for precision) trained
   with ``--seeds`` seeds at fixed hyperparameters on the baseline and on the variant, test
-  accuracy of each (mean over seeds), the difference with its 95% paired bootstrap interval
-  over test videos and the exact McNemar p-value per seed (``rnn_models.stats``).
+  accuracy of each (mean over seeds), the difference with its 95% interval (bootstrap over
+  UCF-101 groups and seeds) and the sign-flip p over groups, Holm-corrected over the rows;
+  "larger than noise" needs both (``rnn_models.stats``).
 
 Rows: resize with vs without anti-aliasing (also on 640 x 480 frames, codes only: the demo's
 videos are 320 x 240 like UCF-101's, where the resize barely filters); moviepy vs PyAV frames;
@@ -121,15 +122,15 @@ def train_variant(args, name, store, model, **knobs):
     result = run_model(model, base, [args.lr], [args.hidden], range(args.seeds),
                        (train, val, test), len(info["classes"]), out,
                        progress=not args.no_progress, era=era)
-    return result, test.y.numpy()
+    return {**result, "test_videos": info["test_videos"]}, test.y.numpy()
 
 
 def accuracy_row(base, other, labels):
-    comparison = stats.compare(other, base, labels)
+    comparison = stats.compare(other, base, labels, base["test_videos"])
     return {"model": base["model"], "seeds": len(base["runs"]),
             "paper_acc": base["test_acc_mean"], "variant_acc": other["test_acc_mean"],
             "difference": comparison["difference"], "low": comparison["low"],
-            "high": comparison["high"], "mcnemar_p": comparison["mcnemar_p"]}
+            "high": comparison["high"], "p": comparison["p"]}
 
 
 def codes_640(args, n_clips=12):
@@ -210,6 +211,7 @@ def run(args):
         name = "-".join(f"{k}={v}" for k, v in change.items())
         other, _ = train_variant(args, name, baseline, model, **change)
         ledger.append({"knob": knob, "codes": None, "accuracy": accuracy_row(base, other, labels)})
+    stats.adjust([row["accuracy"] for row in ledger if isinstance(row["accuracy"], dict)])
     return ledger
 
 
@@ -219,19 +221,19 @@ def markdown(ledger, args, note):
         "split 1's test videos, the relative difference ||a - b|| / ||a|| of the FC7 code "
         "(max / mean). Accuracy: test accuracy (mean over seeds) of the model trained on the "
         "paper's setting and on the variant, the difference variant - paper in points with its "
-        "95% paired bootstrap interval over test videos, and the exact McNemar p per seed.", "",
+        "95% interval, p and Holm's p over the rows. " + stats.METHOD, "",
         "| difference | codes: max rel. | codes: mean rel. | model | paper % | variant % "
-        "| difference [95% interval] | McNemar p | larger than noise? |",
+        "| difference [95% interval] | p (Holm) | larger than noise? |",
         "|---|---|---|---|---|---|---|---|---|"]
     for row in ledger:
         codes = row["codes"]
         cells = [f"{codes['max_rel']:.2e}", f"{codes['mean_rel']:.2e}"] if codes else ["-", "-"]
         acc = row["accuracy"]
         if isinstance(acc, dict):
-            noise = "yes" if acc["low"] > 0 or acc["high"] < 0 else "no"
+            noise = "no" if acc["verdict"] == "not shown" else "yes"
             cells += [acc["model"], f"{100 * acc['paper_acc']:.1f}", f"{100 * acc['variant_acc']:.1f}",
                       f"{100 * acc['difference']:+.1f} [{100 * acc['low']:+.1f}, {100 * acc['high']:+.1f}]",
-                      ", ".join(f"{p:.2g}" for p in acc["mcnemar_p"]), noise]
+                      f"{acc['p']:.2g} ({acc['p_holm']:.2g})", noise]
         else:
             cells += ["-", "-", "-", acc or "not measured (codes only)", "-", "-"]
         lines.append(f"| {row['knob']} | " + " | ".join(cells) + " |")
@@ -260,7 +262,7 @@ def plot(ledger, path, note=""):
     ax.set_yticks(range(len(rows)), [f"{r['knob']} ({r['accuracy']['model']})" for r in rows],
                   fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("test accuracy, variant - paper (points), 95% paired bootstrap interval")
+    ax.set_xlabel("test accuracy, variant - paper (points), 95% interval (groups and seeds)")
     _suptitle(fig, note, 110)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

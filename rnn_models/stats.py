@@ -1,83 +1,214 @@
-"""Is a difference real? Intervals and paired tests on the same test videos (scipy.stats).
+"""Is a difference real? Intervals and paired tests with the UCF-101 *group* as the unit.
 
-The paper's models differ by about one point on 3,783 test videos; whether such a gap is more
-than the luck of the test set is what these functions say. Input everywhere: ``correct``, a
-bool array (S, N): whether seed s's model classified test video n correctly. All models of a
-table are tested on the same videos, so comparisons are *paired*.
+The paper's models differ by 0.5 to 4.6 points on 3,783 test videos. Whether such a gap is more
+than the luck of the test set and of training is what these functions say. Inputs everywhere:
+``correct``, a bool array (S, N): whether seed s's model classified test video n correctly, and
+``groups``, the (N,) group of each video. All models of a table are tested on the same videos,
+so comparisons are *paired*.
 
-- ``accuracy_interval(correct)``: the accuracy (mean over seeds and videos) and its 95%
-  interval, a percentile bootstrap over test videos: each of 10,000 resamples draws N videos
-  with replacement and keeps every seed's answer on them. Seeds are not independent samples of
-  the test set (they see the same videos), so they move with their video; the interval is the
-  test set's sampling uncertainty of the seed-averaged accuracy.
-- ``mcnemar_exact(a, b)``: the exact McNemar test for one seed: under "equally accurate" the
-  videos that exactly one model gets right split 50/50 between the two, so the p-value is the
-  two-sided binomial test (``scipy.stats.binomtest``) of one side's count among them.
-- ``paired_difference(correct_a, correct_b)``: accuracy(A) - accuracy(B) with a 95% paired
-  bootstrap interval over videos (the same resampled videos for both models).
-- ``claims(results)``: the paper's three claims (RNN > Average, BiRNN > Average, LSTM < RNN)
-  judged at the 5% level: "holds" when the 95% interval of the difference lies entirely on the
-  claimed side of 0, "reversed" when it lies entirely on the other, "not shown" otherwise.
+**The unit.** The clips of one UCF-101 group (``v_<Class>_g<NN>_c<MM>``: same class, same
+``gNN``) are cut from one long video (same actors, same place): they succeed and fail together,
+so the videos are not independent draws; the groups are (``groups_of``). The test set of split 1
+holds 707 groups (101 classes x 7) of 4 to 7 clips.
+
+**Intervals** (``accuracy_interval``, ``paired_difference``): a two-way percentile bootstrap,
+10,000 resamples, fixed seed. Each resample
+
+1. draws G groups with replacement from the G test groups (every clip of a drawn group comes
+   with it), and
+2. draws S seeds with replacement from the S seeds, independently for each model,
+
+and computes accuracy = sum over drawn groups and seeds of the clips right / their count. A
+paired difference A - B uses the *same* drawn groups for A and B and each model's own drawn
+seeds. The interval so covers both the test set's sampling (a new set of groups) and training's
+seed variance (a new set of networks). With S seeds the seed part is the bootstrap's usual
+(S - 1) / S of the variance: with the demo's 3 seeds it is a lower bound of it.
+Not ``scipy.stats.bootstrap``: it resamples one axis of observations, not groups and seeds
+together.
+
+**Accuracy at 0% or 100%.** Where every resample gives the same accuracy, or the percentile
+interval reaches 0 or 1 (it cannot look past the boundary), the interval is widened to cover
+the Wilson score interval of the accuracy at the effective sample size n_eff = G, the number of
+groups (``statsmodels.stats.proportion.proportion_confint``): the clips of a group counted as one
+observation, the design effect of groups that always succeed or fail together. 100% on 707
+groups: [99.5, 100]; never [100, 100].
+
+**The paired test** (``sign_flip_test``): per group g, D_g = the clips right by A minus those
+right by B, each averaged over its model's seeds (so sum_g D_g / N is the table's difference).
+Under "A and B equally accurate" A and B are exchangeable within a group, so each D_g is as
+likely to be +|D_g| as -|D_g|: the null distribution of sum_g D_g is that of every sign flip
+(``scipy.stats.permutation_test``, ``permutation_type="samples"`` on one sample). Exact (all
+2^K flips) when K, the number of groups with D_g != 0, is at most 16; otherwise 20,000 random
+flips with a fixed seed (each one-sided p = (hits + 1) / 20,001). Two-sided: twice the
+smaller one-sided p. The test conditions on the trained networks (its question: are *these*
+networks equally accurate on the population of groups?); the interval brings the seeds in.
+
+**Verdicts** (``verdict``, ``claims``, ``holm``): a claim "A > B" (or "<") *holds* only when the
+95% interval of A - B lies on the claimed side of 0 AND the sign-flip p-value, after Holm's
+correction over the claims of the table (``statsmodels.stats.multitest.multipletests``,
+``method="holm"``), is below 0.05; *reversed* when both say the other side; *not shown*
+otherwise. Why both: 4 videos right only by A and 0 only by B (in 4 groups) give an interval
+above 0 but p = 2 / 2^4 = 0.125 (issue 16). Pairwise comparisons (Holm over the pairs) and the
+drift ledger (Holm over its rows) follow the same rule (``adjust``).
 """
 import numpy as np
 from scipy import stats
 
 N_RESAMPLES = 10_000
+N_FLIPS = 20_000
+EXACT_MAX_GROUPS = 16
 LEVEL = 0.95
+ALPHA = 0.05
 #: The paper's claims (Results, Conclusions): (model, relation, other model).
 CLAIMS = (("rnn", ">", "average"), ("birnn", ">", "average"), ("lstm", "<", "rnn"))
+#: One caption line for every table that shows verdicts.
+METHOD = ("95% intervals: bootstrap over UCF-101 groups (class, gNN) and seeds together; "
+          "p: two-sided sign-flip permutation test on per-group differences (exact up to 16 "
+          "non-zero groups), Holm-corrected over the rows of the table; a verdict needs both "
+          "the interval to exclude 0 and Holm's p < 0.05.")
 
 
-def _per_video(correct):
-    """(S, N) bool -> (N,) float: each video's share of seeds that got it right."""
-    correct = np.asarray(correct, dtype=float)
-    return correct.reshape(-1, correct.shape[-1]).mean(axis=0)
+def groups_of(videos):
+    """(N,) int: the group of each video, (class, gNN) read from its UCF-101 name
+    ``[Class/]v_<Class>_g<NN>_c<MM>.avi``; a name that is not UCF-101's is its own group."""
+    from caffe_extract.ucf101 import parse_name
+    keys = []
+    for video in videos:
+        video = video.decode() if isinstance(video, bytes) else str(video)
+        parsed = parse_name(video)
+        keys.append(parsed[:2] if parsed else ("", video))
+    _, codes = np.unique(np.array([f"{c}\0{g}" for c, g in keys]), return_inverse=True)
+    return codes.reshape(-1)
 
 
-def _bootstrap(data, statistic, seed=0):
-    result = stats.bootstrap(data, statistic, n_resamples=N_RESAMPLES, confidence_level=LEVEL,
-                             method="percentile", paired=len(data) > 1, vectorized=True,
-                             random_state=np.random.default_rng(seed))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+def _group_counts(correct, groups):
+    """(S, G) clips right per seed and group, and (G,) clips per group."""
+    correct = np.atleast_2d(np.asarray(correct, dtype=float))            # (S, N)
+    groups = np.arange(correct.shape[1]) if groups is None else np.asarray(groups)
+    _, index = np.unique(groups, return_inverse=True)
+    index = index.reshape(-1)
+    n_groups = index.max() + 1
+    right = np.stack([np.bincount(index, weights=row, minlength=n_groups) for row in correct])
+    return right, np.bincount(index, minlength=n_groups).astype(float)
 
 
-def accuracy_interval(correct, seed=0):
-    """(accuracy, low, high): seed-averaged accuracy and its 95% bootstrap interval over videos."""
-    per_video = _per_video(correct)
-    if np.all(per_video == per_video[0]):     # every resample gives the same accuracy
-        return float(per_video[0]), float(per_video[0]), float(per_video[0])
-    low, high = _bootstrap((per_video,), lambda v, axis: v.mean(axis=axis), seed)
-    return float(per_video.mean()), low, high
+def _resampled_accuracies(right, sizes, group_weights, rng):
+    """(B,) accuracies: groups weighted by ``group_weights`` (B, G), seeds drawn with
+    replacement (B draws of S)."""
+    n_seeds = right.shape[0]
+    seed_weights = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=len(group_weights))
+    per_group = seed_weights @ right / n_seeds                           # (B, G)
+    return (per_group * group_weights).sum(axis=1) / (group_weights @ sizes)
 
 
-def mcnemar_exact(correct_a, correct_b):
-    """Exact McNemar p-value (two-sided) for one seed's two models on the same videos."""
-    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
-    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
-    if only_a + only_b == 0:
-        return 1.0
-    return float(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
+def _group_weights(n_resamples, n_groups, rng):
+    """(B, G): how often each group is drawn in each of B resamples."""
+    drawn = rng.integers(0, n_groups, size=(n_resamples, n_groups))
+    offsets = np.arange(n_resamples)[:, None] * n_groups
+    return np.bincount((drawn + offsets).ravel(), minlength=n_resamples * n_groups).reshape(
+        n_resamples, n_groups).astype(float)
 
 
-def paired_difference(correct_a, correct_b, seed=0):
-    """(difference, low, high): accuracy(A) - accuracy(B), 95% paired bootstrap over videos."""
-    a, b = _per_video(correct_a), _per_video(correct_b)
-    difference = float(a.mean() - b.mean())
-    if np.all(a - b == (a - b)[0]):
-        return difference, difference, difference
-    low, high = _bootstrap((a, b), lambda x, y, axis: x.mean(axis=axis) - y.mean(axis=axis), seed)
+def _bootstrap(rights, sizes, seed, chunk=1000):
+    """[(N_RESAMPLES,) accuracies of each model]: each resample draws the groups once for all
+    ``rights`` (S, G) and the seeds for each model on its own (in chunks: bounded memory; the
+    groups from their own random stream, so the same groups whatever the number of seeds)."""
+    group_rng, seed_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    out = [[] for _ in rights]
+    for start in range(0, N_RESAMPLES, chunk):
+        weights = _group_weights(min(chunk, N_RESAMPLES - start), len(sizes), group_rng)
+        for resampled, right in zip(out, rights):
+            resampled.append(_resampled_accuracies(right, sizes, weights, seed_rng))
+    return [np.concatenate(resampled) for resampled in out]
+
+
+def _percentiles(values):
+    tail = 100 * (1 - LEVEL) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def wilson(accuracy, n_eff):
+    """The 95% Wilson score interval of a proportion ``accuracy`` observed on ``n_eff`` units."""
+    from statsmodels.stats.proportion import proportion_confint
+    low, high = proportion_confint(accuracy * n_eff, n_eff, alpha=1 - LEVEL, method="wilson")
+    return float(low), float(high)
+
+
+def accuracy_interval(correct, groups=None, seed=0):
+    """(accuracy, low, high): the accuracy (mean over seeds and videos) and its 95% interval,
+    groups and seeds resampled together (module docstring); ``groups=None``: every video its
+    own group. Never a point at 0% or 100%."""
+    right, sizes = _group_counts(correct, groups)
+    accuracy = float(right.sum() / (right.shape[0] * sizes.sum()))
+    low, high = _percentiles(_bootstrap([right], sizes, seed)[0])
+    if low == high or low <= 0 or high >= 1:
+        w_low, w_high = wilson(accuracy, len(sizes))
+        low, high = min(low, w_low), max(high, w_high)
+    return accuracy, low, high
+
+
+def paired_difference(correct_a, correct_b, groups=None, seed=0):
+    """(difference, low, high): accuracy(A) - accuracy(B) on the same videos, its 95% interval
+    with the same groups drawn for both models and each model's seeds drawn on its own."""
+    right_a, sizes = _group_counts(correct_a, groups)
+    right_b, _ = _group_counts(correct_b, groups)
+    difference = float(right_a.mean(axis=0).sum() / sizes.sum()
+                       - right_b.mean(axis=0).sum() / sizes.sum())
+    resampled_a, resampled_b = _bootstrap([right_a, right_b], sizes, seed)
+    low, high = _percentiles(resampled_a - resampled_b)
     return difference, low, high
 
 
-def verdict(low, high, relation):
+def group_differences(correct_a, correct_b, groups=None):
+    """(G,) D_g: clips right by A minus by B in each group, each averaged over its seeds."""
+    right_a, _ = _group_counts(correct_a, groups)
+    right_b, _ = _group_counts(correct_b, groups)
+    return right_a.mean(axis=0) - right_b.mean(axis=0)
+
+
+def sign_flip_test(differences, seed=0):
+    """Two-sided p-value of "the D_g are symmetric about 0" (module docstring): exact over every
+    sign flip of the non-zero D_g when there are at most 16 of them, else 20,000 random flips."""
+    d = np.asarray(differences, dtype=float)
+    d = d[d != 0]
+    if len(d) == 0:
+        return 1.0
+    exact = len(d) <= EXACT_MAX_GROUPS
+    result = stats.permutation_test((d,), lambda x, axis: x.sum(axis=axis),
+                                    permutation_type="samples", vectorized=True,
+                                    n_resamples=2 ** len(d) if exact else N_FLIPS,
+                                    batch=2 ** 16, alternative="two-sided",
+                                    random_state=np.random.default_rng(seed))
+    return float(min(result.pvalue, 1.0))
+
+
+def holm(p_values):
+    """Holm's step-down adjusted p-values (controls the family-wise error over the list)."""
+    from statsmodels.stats.multitest import multipletests
+    if len(p_values) == 0:
+        return []
+    return [float(p) for p in multipletests(p_values, alpha=ALPHA, method="holm")[1]]
+
+
+def verdict(low, high, relation, p_adjusted):
     """'holds', 'reversed' or 'not shown' for the claim ``A relation B`` (">" or "<") given the
-    95% interval [low, high] of accuracy(A) - accuracy(B)."""
+    95% interval [low, high] of accuracy(A) - accuracy(B) and the Holm-adjusted p-value."""
     sign = 1 if relation == ">" else -1
-    if sign * low > 0 and sign * high > 0:
+    if p_adjusted < ALPHA and sign * low > 0 and sign * high > 0:
         return "holds"
-    if sign * low < 0 and sign * high < 0:
+    if p_adjusted < ALPHA and sign * low < 0 and sign * high < 0:
         return "reversed"
     return "not shown"
+
+
+def adjust(comparisons, relations=None):
+    """Add "p_holm" (Holm over this list: one table's family) and "verdict" to each comparison
+    (``compare``'s dicts, in place); relation ">" unless given. Returns the list."""
+    for c, p in zip(comparisons, holm([c["p"] for c in comparisons])):
+        c["p_holm"] = p
+        c["verdict"] = verdict(c["low"], c["high"], c.get("relation", ">"), p)
+    return comparisons
 
 
 def correct_matrix(result, labels):
@@ -86,20 +217,62 @@ def correct_matrix(result, labels):
     return np.array([np.asarray(run["test_predictions"]) == labels for run in result["runs"]])
 
 
-def compare(a, b, labels):
-    """The paired comparison of two model results (``run_model``'s) on the same test videos."""
-    ca, cb = correct_matrix(a, labels), correct_matrix(b, labels)
-    difference, low, high = paired_difference(ca, cb)
-    return {"a": a["model"], "b": b["model"], "difference": difference, "low": low,
-            "high": high, "mcnemar_p": [mcnemar_exact(x, y) for x, y in zip(ca, cb)]}
+def compare_matrices(a, b, correct_a, correct_b, groups=None):
+    """The paired comparison of models ``a`` and ``b`` from their (S, N) correctness:
+    difference A - B, its interval, the sign-flip p over groups (before Holm)."""
+    difference, low, high = paired_difference(correct_a, correct_b, groups)
+    return {"a": a, "b": b, "difference": difference, "low": low, "high": high,
+            "p": sign_flip_test(group_differences(correct_a, correct_b, groups)),
+            "groups": int(len(np.unique(groups)) if groups is not None else correct_a.shape[1])}
 
 
-def claims(results, labels):
-    """The paper's claims whose two models are in ``results``, each with its verdict."""
-    by_model = {r["model"]: r for r in results}
-    out = []
-    for a, relation, b in CLAIMS:
-        if a in by_model and b in by_model:
-            c = compare(by_model[a], by_model[b], labels)
-            out.append({**c, "relation": relation, "verdict": verdict(c["low"], c["high"], relation)})
-    return out
+def compare(a, b, labels, videos=None):
+    """``compare_matrices`` of two model results (``run_model``'s) on the same test videos."""
+    groups = None if videos is None else groups_of(videos)
+    return compare_matrices(a["model"], b["model"], correct_matrix(a, labels),
+                            correct_matrix(b, labels), groups)
+
+
+def claims_of(correct, groups=None):
+    """The paper's claims whose two models are in ``correct`` {model: (S, N) bool}, each with
+    its verdict (Holm over these claims)."""
+    return adjust([{**compare_matrices(a, b, correct[a], correct[b], groups), "relation": relation}
+                   for a, relation, b in CLAIMS if a in correct and b in correct])
+
+
+def claims(results, labels, videos=None):
+    """``claims_of`` for ``run_model`` results tested on ``videos``."""
+    groups = None if videos is None else groups_of(videos)
+    return claims_of({r["model"]: correct_matrix(r, labels) for r in results}, groups)
+
+
+def main(argv=None):
+    """Recompute the intervals and the claims' verdicts from a results folder's
+    predictions.csv: ``python -m rnn_models.stats results/demo-paper/predictions.csv``."""
+    import sys
+    from .power import read_predictions
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m rnn_models.stats RESULTS/predictions.csv", file=sys.stderr)
+        return 2
+    try:
+        correct, videos = read_predictions(argv[0])
+    except (OSError, ValueError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    groups = groups_of(videos)
+    print(f"{len(videos)} test videos in {len(np.unique(groups))} groups. {METHOD}\n")
+    print("| model | seeds | test % [95% interval] |\n|---|---|---|")
+    for model, c in correct.items():
+        accuracy, low, high = accuracy_interval(c, groups)
+        print(f"| {model} | {len(c)} | {100 * accuracy:.1f} [{100 * low:.1f}, {100 * high:.1f}] |")
+    print("\n| claim | difference [95% interval] | p | p (Holm) | verdict |\n|---|---|---|---|---|")
+    for c in claims_of(correct, groups):
+        print(f"| {c['a']} {c['relation']} {c['b']} | {100 * c['difference']:+.1f} "
+              f"[{100 * c['low']:+.1f}, {100 * c['high']:+.1f}] | {c['p']:.2g} "
+              f"| {c['p_holm']:.2g} | {c['verdict']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

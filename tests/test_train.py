@@ -114,6 +114,9 @@ def test_results_files(features, tmp_path):
     assert "Configuration `paper`" in table
     assert "| Average |" in table and "| 50.5 | 50.0 |" in table
     assert "| LSTM (Lasagne 0.1 output gate) |" in table and "| LSTM |" not in table
+    assert "sign-flip permutation test" in table and "Holm" in table    # the rule is named
+    assert "| UCF-101 split 1, accuracies near 50% | 3783 | 707 |" in table   # the power section
+    assert "groups (class, gNN) and seeds" in (out / "table.tex").read_text()
     tex = (out / "table.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex and "LSTM (Lasagne 0.1 output gate)" in tex
     predictions = list(csv.DictReader((out / "predictions.csv").open()))
