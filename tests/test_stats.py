@@ -257,3 +257,14 @@ def test_recomputation_from_predictions_csv(tmp_path, capsys):
     assert f"| rnn > average | +10.0 [{100 * claim['low']:+.1f}, {100 * claim['high']:+.1f}]" in out
     assert out.rstrip().endswith("| holds |") and "600 test videos in 150 groups" in out
     assert stats.main([str(tmp_path / "missing.csv")]) == 1
+
+
+def test_the_claims_table_says_where_the_papers_own_table_supports_them():
+    """RNN > Average holds on the paper's validation numbers (52.2 vs 50.5), not on its test
+    numbers (49.1 vs 50.0); BiRNN > Average and LSTM < RNN hold on both."""
+    from rnn_models.report import paper_support
+    assert paper_support("rnn", ">", "average") == ("validation 52.2 vs 50.5: yes; "
+                                                    "test 49.1 vs 50.0: no")
+    assert paper_support("birnn", ">", "average").count("yes") == 2
+    assert paper_support("lstm", "<", "rnn") == ("validation 46.7 vs 52.2: yes; "
+                                                 "test 45.9 vs 49.1: yes")
