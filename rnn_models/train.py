@@ -96,6 +96,37 @@ def evaluate(model, split, batch_size=256):
     return correct / n, total_loss / n, p
 
 
+class Running:
+    """Training accuracy and mean loss of an epoch, taken from its own training pass (as most
+    frameworks report them): each minibatch's predictions and loss as the weights stood before
+    its update, in training mode (the Average model's dropout on). No second forward pass over
+    the training set: that pass cost a third more GEMMs than the training itself. Sums stay on
+    the device (no synchronisation per batch)."""
+
+    def __init__(self):
+        self.correct, self.loss, self.n = 0, 0.0, 0
+
+    def add(self, log_p, y, loss):
+        """log_p (B, C), y (B,), loss: the batch's mean loss."""
+        self.correct = self.correct + (log_p.detach().argmax(dim=1) == y).sum()
+        self.loss = self.loss + loss.detach() * len(y)
+        self.n += len(y)
+
+    def result(self):
+        """(accuracy, mean loss) over the videos seen."""
+        n = max(self.n, 1)
+        return int(self.correct) / n, float(self.loss) / n
+
+
+def sgd(model, config, device="cpu"):
+    """SGD with Nesterov momentum on ``model``; the fused kernel (one pass over each tensor)
+    where torch has it: the same numbers as the foreach one (tests/test_train.py), faster."""
+    fused = str(device).split(":")[0] in ("cpu", "cuda")
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                           nesterov=config.momentum > 0, weight_decay=config.weight_decay,
+                           fused=fused or None)
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be resumed from (names the file and what is wrong)."""
 
@@ -159,8 +190,7 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
     torch.manual_seed(config.seed)
     model = build(config.model, train.x.shape[-1], config.hidden_dim, n_classes,
                   **_model_options(config)).to(device=device, dtype=config.torch_dtype())
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                nesterov=config.momentum > 0, weight_decay=config.weight_decay)
+    optimizer = sgd(model, config, device)
     shuffle = torch.Generator().manual_seed(config.seed)
     state = {"epoch": 0, "history": [], "best": None, "config": asdict(config), "stopped": False}
     if os.path.exists(path):
@@ -183,15 +213,18 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
             break
         model.train()
         order = torch.randperm(len(train.y), generator=shuffle)
+        seen = Running()
         for start in range(0, len(order), config.batch_size):
             batch = order[start:start + config.batch_size]
             batch = batch.to(train.y.device)
             x = train.x[batch].to(config.torch_dtype())
-            loss = torch.nn.functional.nll_loss(model.log_probabilities(x), train.y[batch])
+            log_p = model.log_probabilities(x)                         # (B, C)
+            loss = torch.nn.functional.nll_loss(log_p, train.y[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        train_acc, train_loss, _ = evaluate(model, train)
+            seen.add(log_p, train.y[batch], loss)
+        train_acc, train_loss = seen.result()       # of the training pass (see ``Running``)
         val_acc, val_loss, _ = evaluate(model, val)
         row = {"run": config.run_id(), "epoch": epoch, "train_acc": train_acc,
                "train_loss": train_loss, "val_acc": val_acc, "val_loss": val_loss}
