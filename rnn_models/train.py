@@ -34,6 +34,7 @@ import io
 import json
 import os
 import sys
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -181,6 +182,9 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
     """Train one run (resuming from its checkpoint in OUT/checkpoints); returns its record:
     the per-epoch history (also in OUT/logs/RUN.jsonl) and the best-validation epoch's weights.
     ``train``/``val`` may live on ``device`` already (``run_model`` puts them there once).
+    Wall-clock seconds of each epoch's training pass, validation pass and checkpoint are
+    appended to OUT/logs/RUN.seconds.jsonl (kept out of the history: timings vary, results
+    do not).
     """
     from tqdm import tqdm
     for folder in ("checkpoints", "logs"):
@@ -211,6 +215,7 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
         if state["stopped"]:
             break
+        clock = [time.perf_counter()]
         model.train()
         order = torch.randperm(len(train.y), generator=shuffle)
         seen = Running()
@@ -225,7 +230,9 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
             optimizer.step()
             seen.add(log_p, train.y[batch], loss)
         train_acc, train_loss = seen.result()       # of the training pass (see ``Running``)
+        clock.append(time.perf_counter())
         val_acc, val_loss, _ = evaluate(model, val)
+        clock.append(time.perf_counter())
         row = {"run": config.run_id(), "epoch": epoch, "train_acc": train_acc,
                "train_loss": train_loss, "val_acc": val_acc, "val_loss": val_loss}
         state["history"].append(row)
@@ -242,6 +249,10 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
         with open(log_path + ".tmp", "w") as log:   # the log, rewritten from the checkpoint's
             log.writelines(json.dumps(r) + "\n" for r in state["history"])
         os.replace(log_path + ".tmp", log_path)
+        clock.append(time.perf_counter())
+        with open(os.path.join(out_dir, "logs", config.run_id() + ".seconds.jsonl"), "a") as f:
+            f.write(json.dumps({"epoch": epoch, **dict(zip(
+                ("train_s", "val_s", "checkpoint_s"), np.diff(clock).round(4).tolist()))}) + "\n")
         bar.set_postfix(loss=f"{train_loss:.3f}", train=f"{train_acc:.3f}", val=f"{val_acc:.3f}")
         bar.update(1)
     bar.close()

@@ -231,3 +231,36 @@ def test_readme_check_compares_the_demo_rows(features, tmp_path):
     readme.write_text(readme.read_text().replace(rows[1], rows[1].replace(" +- ", " +- 9", 1)))
     ok, message = readme_check.check(readme, out / "table.json")
     assert not ok and rows[1] in message
+
+
+def test_fused_sgd_equals_the_default_one_to_float32_rounding():
+    """The fused Nesterov SGD that train_run uses gives the numbers of the default (CPU: one
+    tensor at a time) one it replaced: bitwise on whole vector lanes; on a loop's tail (here
+    the 7-element bias) its fused multiply-add may round the last bit differently, so the
+    bound is 4 float32 ulps of the weights' scale after 5 steps."""
+    torch.manual_seed(0)
+    weights = [torch.randn(32, 16), torch.randn(7)]
+    a = [w.clone().requires_grad_() for w in weights]
+    b = [w.clone().requires_grad_() for w in weights]
+    holder = type("Holder", (), {"parameters": lambda self: iter(a)})()
+    fused = T.sgd(holder, T.TrainConfig(lr=0.003, momentum=0.9))
+    plain = torch.optim.SGD(b, lr=0.003, momentum=0.9, nesterov=True)   # as train_run had it
+    assert fused.defaults["fused"]
+    for _ in range(5):
+        grads = [torch.randn_like(w) for w in weights]
+        for p, q, g in zip(a, b, grads):
+            p.grad, q.grad = g.clone(), g.clone()
+        fused.step()
+        plain.step()
+    assert torch.equal(a[0], b[0])
+    eps = torch.finfo(torch.float32).eps
+    assert float((a[1] - b[1]).abs().max()) <= 4 * eps * float(b[1].abs().max())
+
+
+def test_training_accuracy_comes_from_the_training_pass():
+    """Running: the accuracy and mean loss of the batches as they were trained on."""
+    seen = T.Running()
+    log_p = torch.log(torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+    seen.add(log_p[:2], torch.tensor([0, 0]), torch.tensor(1.0))
+    seen.add(log_p[2:], torch.tensor([0]), torch.tensor(4.0))
+    assert seen.result() == (2 / 3, (1.0 * 2 + 4.0) / 3)
