@@ -94,7 +94,9 @@ def markdown_table(results, info, settings, config, analysis):
     seeds = len(results[0]["runs"]) if results else 0
     lines += ["", f"Mean +- standard deviation over {seeds} seeds (the paper reports single runs). "
               f"Validation: train-list groups {info['val_groups']} held out; test: the official "
-              f"test list, evaluated once per seed with the best-validation epoch."
+              f"test list, evaluated once per seed with the best-validation epoch. Train: the "
+              f"accuracy of that epoch's training pass (each minibatch as it was trained on, "
+              f"the Average model's dropout on), as most frameworks report it."
               + ("" if config.name == "paper" else
                  " The paper's numbers are shown beside the `paper` configuration only.")]
     if analysis["pairs"]:

@@ -264,3 +264,15 @@ def test_training_accuracy_comes_from_the_training_pass():
     seen.add(log_p[:2], torch.tensor([0, 0]), torch.tensor(1.0))
     seen.add(log_p[2:], torch.tensor([0]), torch.tensor(4.0))
     assert seen.result() == (2 / 3, (1.0 * 2 + 4.0) / 3)
+
+
+def test_average_model_inputs_are_the_time_mean_bitwise():
+    """train_run gives the Average model x_bar (N, 1, D) once per run: its predictions on a
+    shuffled minibatch are bitwise those on the full codes."""
+    torch.manual_seed(0)
+    split = T.Split(torch.rand(100, 10, 32), torch.randint(0, 4, (100,)))
+    averaged = T.model_inputs("average", split)
+    assert averaged.x.shape == (100, 1, 32) and T.model_inputs("rnn", split) is split
+    net = T.build("average", 32, 16, 4).eval()
+    batch = torch.randperm(100)[:64]
+    assert torch.equal(net.log_probabilities(averaged.x[batch]), net.log_probabilities(split.x[batch]))
