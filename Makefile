@@ -70,7 +70,7 @@ export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 
-.PHONY: FORCE setup caffe weights data extract train demo drift power oracle test faults test-slurm parity bench clean help
+.PHONY: FORCE setup caffe weights data extract train demo drift power oracle test faults test-slurm parity bench rehearsal clean help
 
 help:
 	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 6 minutes): results/demo-$(CONFIG)/"
@@ -86,7 +86,10 @@ help:
 	@echo "make drift    measure each 2015-vs-today difference on the demo set: results/drift/"
 	@echo "make power    smallest difference the group test detects on UCF-101 split 1: results/power.md"
 	@echo "make parity   torch vs NumPy reference vs finite differences vs Lasagne 0.1; CaffeNet port vs pycaffe"
-	@echo "make bench    speed benchmarks: pycaffe vs the port, pipeline, training; DEVICE=cuda on a GPU"
+	@echo "make bench    speed benchmarks: pycaffe vs the port, pipeline, training vs its GEMM bound;"
+	@echo "              DEVICE=cuda on a GPU"
+	@echo "make rehearsal  \`make train\` at UCF-101's scale on synthetic codes (13,320 videos, 101"
+	@echo "              classes, 2.2 GB): memory, load time, s/epoch, projected run, plots: rehearsal/"
 	@echo "make test     the test suite: tests/ and parity_tests/ (not the fault campaign or Slurm: below)"
 	@echo "make faults   kill -9 at 20 random moments of extraction and training; reruns must match"
 	@echo "make test-slurm  a real one-node Slurm (installed with apt): job arrays equal one process"
@@ -196,8 +199,15 @@ bench: setup caffe
 	@mkdir -p bench
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md
 	$(PY) -m caffe_extract.bench --pipeline --out bench/pipeline.md
-	$(PY) -m rnn_models.bench --out bench/training.md
+	$(PY) -m rnn_models.bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
+	  --out bench/training$(if $(filter cuda,$(DEVICE)),-cuda).md
 	$(PY) -m rnn_models.device_bench --device $(DEVICE) --out bench/device-$(DEVICE).md
+
+# `make train` at UCF-101's size before a day on the real codes (synthetic codes; REHEARSAL_EPOCHS).
+REHEARSAL ?= rehearsal
+REHEARSAL_EPOCHS ?= 2
+rehearsal: setup
+	$(PY) -m rnn_models.rehearsal --out $(REHEARSAL) --epochs $(REHEARSAL_EPOCHS) --device $(DEVICE)
 
 clean:
 	rm -rf $(VENV) $(ORACLE)

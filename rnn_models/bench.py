@@ -1,44 +1,147 @@
-"""Benchmark: one training epoch on UCF-101-sized codes, hand-written models vs torch.nn vs NumPy.
+"""Benchmark: each paper model's training epoch at UCF-101 split 1's size, against its GEMM bound.
 
-    python -m rnn_models.bench [--videos 9537] [--hidden 512]        # part of `make bench`
+    python -m rnn_models.bench [--device cpu] [--sample 2048] [--out bench/training.md]
 
-Random codes shaped like UCF-101 split 1's training set (9,537 x 10 x 4096 float32, 1.6 GB,
-non-negative like post-ReLU FC7), 101 classes, minibatches of 64, SGD with Nesterov momentum.
-Each configuration runs in its own process so that its peak memory (max RSS, codes included)
-is its own: our hand-written RNN and LSTM (without peepholes, as torch.nn's; and with them, as
-the paper's), the same models on ``torch.nn.RNN`` / ``torch.nn.LSTM`` (same readout), and the
-NumPy reference (float64 forward + hand-derived
-backward; too slow for a whole epoch, so timed on ``--numpy-batches`` batches and scaled to an
-epoch, as the table says).
+For each of the four models in the default configuration (``paper``) and the default optimiser
+(SGD, Nesterov momentum, batches of 64), ``train_run`` itself is timed for one epoch
+(training pass, validation pass, checkpoint) on random codes shaped like split 1: 9,537
+training-list videos of 10 x 4096 float32 codes, of which 3 of its 18 groups (about 1,590 videos) are the
+validation set and 7,947 are trained on. ``--sample`` times that many training videos (and a
+validation set in proportion) and scales its passes to the full size (linear in videos); the
+checkpoint, once per epoch, is added as measured.
+
+The bound: the FLOPs of the epoch's matrix products (``epoch_flops``: forward and weight
+gradients of every GEMM, input gradients of all but the codes, which need none; the validation
+forward) divided by a fp32 GEMM peak measured in this run (``gemm_peak``: the best of the
+epoch's own shapes and a square 2048 product). Other processes share this machine's cores, so
+the peak is measured again before each timed epoch, the epoch is timed ``--repeats`` times, and
+the table keeps each model's fastest epoch and the highest peak. ratio = epoch / bound.
+
+Side by side, the same training step (forward, backward, update of one batch of 64) on our
+layers, on ``torch.nn.RNN``/``LSTM`` (same readout, cuDNN-style fused kernels; the LSTM without
+peepholes, which torch.nn lacks) and, with ``--theano``, on the paper's own stack (Theano 1.0.5
++ Lasagne 0.1 in ``.venv-oracle``, CPU; minutes per step without a C compiler).
+
+Projected: the four-model table of one split as `make train` runs it: per model 2 learning
+rates (seed 0) + 2 more seeds = 4 runs of at most 80 epochs.
 """
 import argparse
 import json
 import math
-import resource
+import os
 import subprocess
 import sys
+import tempfile
 import time
 
-import numpy as np
 import torch
 
 from caffe_extract import cli
 
-CONFIGS = ("rnn:hand", "rnn:torch.nn", "rnn:numpy", "lstm:hand", "lstm:torch.nn", "lstm:numpy",
-           "lstm:hand+peepholes")
-N_CLASSES, T, D, BATCH = 101, 10, 4096, 64
+T, D, H, C, BATCH = 10, 4096, 512, 101, 64
+SPLIT1_TRAIN_LIST, SPLIT1_VAL = 9_537, 1_590   # validation: 3 of the train list's 18 groups
+SPLIT1_TRAIN = SPLIT1_TRAIN_LIST - SPLIT1_VAL
+EPOCHS, RUNS_PER_MODEL = 80, 4
+MODELS = ("average", "rnn", "lstm", "birnn")
+ORACLE_PYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             ".venv-oracle", "bin", "python")
+
+
+def forward_flops(model, n, t=T, d=D, h=H, c=C):
+    """FLOPs of the matrix products of ``model``'s forward pass on n videos (2 per multiply-add).
+
+    average: x_bar W_ih^T, h W_s^T (once per video); rnn: per step x_t W_ih^T, h W_hh^T,
+    h W_ho^T, y W_s^T; lstm: the same with 4 gates (4H rows); birnn: two directions, one W_s.
+    """
+    if model == "average":
+        return 2 * n * (d * h + h * c)
+    gates = 4 if model == "lstm" else 1
+    directions = 2 if model == "birnn" else 1
+    per_step = directions * (d * gates * h + h * gates * h + h * h) + h * c
+    return 2 * n * t * per_step
+
+
+def input_flops(model, n, t=T, d=D, h=H, c=C):
+    """FLOPs of the products whose input the codes are (they need no input gradient)."""
+    if model == "average":
+        return 2 * n * d * h
+    gates = 4 if model == "lstm" else 1
+    return 2 * n * t * (2 if model == "birnn" else 1) * d * gates * h
+
+
+def step_flops(model, n, d=D, h=H, c=C):
+    """One training step on n videos: forward, weight gradients (= forward), input gradients
+    (= forward, less the products that read the codes, and less h_0 W_hh^T's: h_0 = 0 is no
+    parameter)."""
+    f = forward_flops(model, n, d=d, h=h, c=c)
+    first_step = 0
+    if model != "average":
+        gates = 4 if model == "lstm" else 1
+        first_step = 2 * n * (2 if model == "birnn" else 1) * h * gates * h
+    return 3 * f - input_flops(model, n, d=d, h=h, c=c) - first_step
+
+
+def epoch_flops(model, n_train=SPLIT1_TRAIN, n_val=SPLIT1_VAL):
+    """The epoch: a training step on every training video, a forward pass on the validation set."""
+    return step_flops(model, n_train) + forward_flops(model, n_val)
+
+
+def gemm_peak(device="cpu", repeats=5):
+    """The best fp32 GEMM rate (FLOP/s) over the epoch's shapes and a square 2048 product."""
+    shapes = [(BATCH * T, D, H), (BATCH * T, D, 4 * H), (D, BATCH * T, H), (2048, 2048, 2048)]
+    best = 0.0
+    for m, k, n in shapes:
+        a = torch.randn(m, k, device=device)
+        b = torch.randn(k, n, device=device)
+        a @ b
+        for _ in range(repeats):
+            _sync(device)
+            start = time.perf_counter()
+            a @ b
+            _sync(device)
+            best = max(best, 2 * m * k * n / (time.perf_counter() - start))
+    return best
+
+
+def _sync(device):
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def codes(n, seed=0, device="cpu"):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, T, D, generator=generator).abs_()                 # post-ReLU-like
+    y = torch.randint(0, C, (n,), generator=generator)
+    return x.to(device), y.to(device)
+
+
+def time_epoch(model, train, val, device, out_dir, scale=1.0):
+    """Seconds of one epoch of ``train_run`` (default configuration, lr 0.001): its training
+    and validation passes scaled by ``scale`` (videos), plus its checkpoint (once per epoch),
+    as ``train_run`` logs them in OUT/logs/RUN.seconds.jsonl."""
+    import shutil
+    from .train import TrainConfig, model_base, train_run
+    config = model_base(model, TrainConfig(model=model, hidden_dim=H, lr=0.001, epochs=1,
+                                           patience=0))
+    for folder in ("checkpoints", "logs"):                    # time a fresh epoch
+        shutil.rmtree(os.path.join(out_dir, folder), ignore_errors=True)
+    train_run(config, train, val, C, out_dir, False, device)
+    with open(os.path.join(out_dir, "logs", config.run_id() + ".seconds.jsonl")) as f:
+        t = json.loads(f.readline())
+    return (t["train_s"] + t["val_s"]) * scale + t["checkpoint_s"]
 
 
 class TorchNN(torch.nn.Module):
-    """The paper's RNN / LSTM (peepholes off) on torch.nn's kernels, same readout as ours."""
+    """The paper's RNN / LSTM (peepholes off) / BiRNN on torch.nn's layers, our readout."""
 
-    def __init__(self, cell, hidden):
+    def __init__(self, model):
         super().__init__()
-        kind = torch.nn.RNN if cell == "rnn" else torch.nn.LSTM
-        self.recurrent = kind(D, hidden, batch_first=True,
-                              **({"nonlinearity": "relu"} if cell == "rnn" else {}))
-        self.out = torch.nn.Linear(hidden, hidden)
-        self.softmax = torch.nn.Linear(hidden, N_CLASSES)
+        kind = torch.nn.LSTM if model == "lstm" else torch.nn.RNN
+        extra = {} if model == "lstm" else {"nonlinearity": "relu"}
+        self.recurrent = kind(D, H, batch_first=True, bidirectional=model == "birnn", **extra)
+        # BiRNN: one Linear over [h^f, h^b] = W_ho^f h^f + W_ho^b h^b + (b_o^f + b_o^b)
+        self.out = torch.nn.Linear(H * (2 if model == "birnn" else 1), H)
+        self.softmax = torch.nn.Linear(H, C)
 
     def log_probabilities(self, x):
         h, _ = self.recurrent(x)
@@ -46,101 +149,125 @@ class TorchNN(torch.nn.Module):
         return torch.logsumexp(log_P, dim=1) - math.log(x.shape[1])
 
 
-def codes(n, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, T, D, generator=generator).abs_()
-    y = torch.randint(0, N_CLASSES, (n,), generator=generator)
-    return x, y
-
-
-def time_torch(model, x, y):
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
-    start = time.perf_counter()
-    for i in range(0, len(y), BATCH):
-        loss = torch.nn.functional.nll_loss(model.log_probabilities(x[i:i + BATCH]), y[i:i + BATCH])
+def time_steps(net, x, y, device, steps=3):
+    """Median seconds of one training step (forward, backward, fused Nesterov SGD)."""
+    from .train import TrainConfig, sgd
+    optimizer = sgd(net, TrainConfig(lr=0.001), device)
+    times = []
+    for i in range(steps + 1):
+        _sync(device)
+        start = time.perf_counter()
+        loss = torch.nn.functional.nll_loss(net.log_probabilities(x), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return time.perf_counter() - start
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return sorted(times[1:])[len(times[1:]) // 2]
 
 
-def time_numpy(cell, hidden, x, y, batches):
-    """Seconds per epoch of the reference, from ``batches`` timed batches (SGD step included)."""
-    import reference
-    rng = np.random.default_rng(0)
-    options = {"peepholes": False} if cell == "lstm" else {}
-    params = {k: rng.normal(0, 0.01, s) for k, s in
-              reference.param_shapes(cell, D, hidden, N_CLASSES, **options).items()}
-    start = time.perf_counter()
-    for b in range(batches):
-        xb = x[b * BATCH:(b + 1) * BATCH].numpy().astype(np.float64)
-        _, cache = reference.forward(cell, params, xb, **options)
-        _, grads = reference.backward(cache, y[b * BATCH:(b + 1) * BATCH].numpy())
-        for k in params:
-            params[k] -= 1e-3 * grads[k]
-    return (time.perf_counter() - start) / batches * math.ceil(len(y) / BATCH)
-
-
-def run_one(config, videos, hidden, numpy_batches):
+def step_comparison(model, device, theano):
+    """{implementation: seconds per training step of 64 videos}."""
     from . import build
-    cell, kind = config.split(":")
+    from .configs import get
+    x, y = codes(BATCH, seed=1, device=device)
     torch.manual_seed(0)
-    x, y = codes(videos)
-    if kind == "numpy":
-        seconds = time_numpy(cell, hidden, x, y, numpy_batches)
-    else:
-        if kind == "torch.nn":
-            model = TorchNN(cell, hidden)
-        else:  # "hand": torch.nn's equations (no peepholes); "hand+peepholes": the paper's LSTM
-            options = {"peepholes": False} if cell == "lstm" and kind == "hand" else {}
-            model = build(cell, D, hidden, N_CLASSES, **options)
-        seconds = time_torch(model, x, y)
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # KiB -> GiB
-    return {"config": config, "seconds_per_epoch": seconds, "peak_rss_gb": peak_gb,
-            "estimated": kind == "numpy"}
+    ours = build(model, D, H, C, **{**get("paper").model_options(model),
+                                   **({"dropout": 0.5} if model == "average" else {})}).to(device)
+    out = {"ours": time_steps(ours, x, y, device)}
+    if model != "average":
+        torch.manual_seed(0)
+        out["torch.nn"] = time_steps(TorchNN(model).to(device), x, y, device)
+    if theano and os.path.exists(ORACLE_PYTHON):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "theano_step.py")
+        result = subprocess.run([ORACLE_PYTHON, script, model, str(BATCH), str(T), str(D), str(H),
+                                 str(C), "1"], capture_output=True, text=True)
+        if result.returncode == 0:
+            out["Theano 1.0.5 + Lasagne 0.1"] = json.loads(
+                result.stdout.strip().splitlines()[-1])["seconds_per_step"]
+    return out
 
 
-def table(rows):
-    by = {r["config"]: r for r in rows}
-    lines = ["| model | implementation | s / epoch | vs torch.nn | peak memory (GiB) |",
-             "|---|---|---|---|---|"]
+def measure(args, device):
+    """Rows: per model, the fastest epoch (scaled to split 1), its bound, the step comparison."""
+    n_train = min(args.sample, SPLIT1_TRAIN)
+    n_val = max(1, round(n_train * SPLIT1_VAL / SPLIT1_TRAIN))
+    scale = SPLIT1_TRAIN / n_train
+    x, y = codes(n_train + n_val, device=device)
+    from .train import Split
+    train, val = Split(x[:n_train], y[:n_train]), Split(x[n_train:], y[n_train:])
+    rows = []
+    with tempfile.TemporaryDirectory() as out_dir:
+        time_epoch("average", train, val, device, out_dir)              # warm-up
+        for model in args.models:
+            peaks, epochs = [], []
+            for _ in range(args.repeats):
+                peaks.append(gemm_peak(device))
+                epochs.append(time_epoch(model, train, val, device, out_dir, scale))
+            peak = max(peaks)
+            bound = epoch_flops(model) / peak
+            rows.append({"model": model, "epoch_s": min(epochs), "epochs_s": epochs,
+                         "peak_gflops": peak / 1e9, "gflop": epoch_flops(model) / 1e9,
+                         "bound_s": bound, "ratio": min(epochs) / bound,
+                         "steps": step_comparison(model, device, args.theano)})
+            print(f"{model}: {min(epochs):.1f} s/epoch, bound {bound:.1f} s "
+                  f"({min(epochs) / bound:.2f}x)", file=sys.stderr)
+    return rows, n_train
+
+
+def report(rows, n_train, device):
+    from caffe_extract.bench import machine
+    from caffe_extract.devices import describe
+    from .report import NAMES
+    scaled = "" if n_train == SPLIT1_TRAIN else \
+        f" (timed on {n_train} training videos, scaled)"
+    lines = [f"One training epoch at UCF-101 split 1's size ({SPLIT1_TRAIN:,} training videos + "
+             f"{SPLIT1_VAL:,} validation, 10 x 4096 float32 codes), configuration `paper`, hidden "
+             f"{H}, batches of {BATCH}, SGD with Nesterov momentum{scaled}; {describe(device)}; "
+             f"{machine()}.", "",
+             "| model | s / epoch | GEMM GFLOP / epoch | GEMM peak (GFLOP/s) | bound (s) "
+             "| epoch / bound |", "|---|---|---|---|---|---|"]
     for r in rows:
-        cell, kind = r["config"].split(":")
-        base = by.get(f"{cell}:torch.nn")
-        ratio = f"{r['seconds_per_epoch'] / base['seconds_per_epoch']:.2f}x" if base else "-"
-        note = " (from timed batches)" if r["estimated"] else ""
-        lines.append(f"| {cell.upper()} | {kind}{note} | {r['seconds_per_epoch']:.1f} | {ratio} "
-                     f"| {r['peak_rss_gb']:.2f} |")
+        lines.append(f"| {NAMES[r['model']]} | {r['epoch_s']:.2f} | {r['gflop']:.0f} "
+                     f"| {r['peak_gflops']:.0f} | {r['bound_s']:.2f} | {r['ratio']:.2f}x |")
+    table_min = sum(RUNS_PER_MODEL * EPOCHS * r["epoch_s"] for r in rows) / 60
+    lines += ["", f"Projected: the table of one split ({len(rows)} models x {RUNS_PER_MODEL} runs "
+              f"x up to {EPOCHS} epochs; early stopping only shortens it): {table_min:.0f} min.",
+              "", "The same training step (64 videos: forward, backward, update), ms:", ""]
+    kinds = list(dict.fromkeys(k for r in rows for k in r["steps"]))
+    lines += ["| model | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+    for r in rows:
+        cells = [f"{1000 * r['steps'][k]:.0f}" if k in r["steps"] else "-" for k in kinds]
+        lines.append(f"| {NAMES[r['model']]} | " + " | ".join(cells) + " |")
+    lines += ["", "torch.nn's LSTM has no peepholes (ours: the paper's, with them). Epochs: the "
+              "fastest of the repeats, peak: the highest; other processes share the cores."]
     return "\n".join(lines)
 
 
 def main(argv=None):
+    from caffe_extract import devices
     parser = argparse.ArgumentParser(prog="python -m rnn_models.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--videos", type=cli.integer(1, 100_000), default=9537)
-    parser.add_argument("--hidden", type=cli.integer(1, 16384), default=512)
-    parser.add_argument("--numpy-batches", type=cli.integer(1, 1000), default=3)
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--device", default="cpu", choices=devices.CHOICES)
+    parser.add_argument("--sample", type=cli.integer(1, 100_000), default=None, help="training videos timed "
+                        "(default: 2,048 on the CPU, all 7,947 on a GPU)")
+    parser.add_argument("--repeats", type=cli.integer(1, 100), default=2)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--theano", action="store_true",
+                        help="also time the step on Theano + Lasagne (.venv-oracle; slow)")
+    parser.add_argument("--json", type=cli.writable_file, help="also write the rows as JSON")
     parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
-    if args.one:
-        print(json.dumps(run_one(args.one, args.videos, args.hidden, args.numpy_batches)))
-        return 0
-    rows = []
-    for config in args.configs:
-        command = [sys.executable, "-m", "rnn_models.bench", "--one", config, "--videos",
-                   str(args.videos), "--hidden", str(args.hidden), "--numpy-batches",
-                   str(args.numpy_batches)]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            print(result.stderr[-2000:], file=sys.stderr)
-            return 1
-        rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
-        print(f"{config}: {rows[-1]['seconds_per_epoch']:.1f} s/epoch", file=sys.stderr)
-    from caffe_extract.bench import emit, machine
-    emit(f"One training epoch, {args.videos} x {T} x {D} codes, hidden {args.hidden}, batch {BATCH}; "
-         f"{machine()}\n\n" + table(rows), args.out)
+    device = devices.resolve(args.device)
+    from .train import set_deterministic
+    set_deterministic(device)
+    args.sample = args.sample or (SPLIT1_TRAIN if device.startswith("cuda") else 2048)
+    rows, n_train = measure(args, device)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    from caffe_extract.bench import emit
+    emit(report(rows, n_train, device), args.out)
     return 0
 
 

@@ -7,9 +7,11 @@ Measured on ``--device`` (the CPU or a GPU), each line in this one run:
 1. the CaffeNet port: images/s at batches of 10 and 320 frames (1 and 32 videos);
 2. the extraction pipeline end to end (decoding workers -> preprocessing -> port -> chunk
    files) on ``--videos`` generated 320x240 XviD videos: videos/s in steady state;
-3. training: seconds per epoch of each of the paper's four models (``train_run`` itself,
-   per-epoch evaluation included) on random codes shaped like UCF-101 split 1's training
-   set (9,537 x 10 x 4096), hidden 512, batches of 64.
+3. training: seconds per epoch of each of the paper's four models (``train_run`` itself:
+   training pass, validation pass, checkpoint) at UCF-101 split 1's size (7,947 training +
+   1,590 validation videos of 10 x 4096 codes), hidden 512, batches of 64: the per-epoch
+   model of ``python -m rnn_models.bench`` (``bench.time_epoch``), so CPU and GPU
+   projections are made the same way.
 
 Projections: all 13,320 videos at the pipeline's rate; the four-model table of one split as
 `make train` runs it (per model: a grid of 2 learning rates at seed 0, then 2 more seeds of
@@ -70,25 +72,19 @@ def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
     return sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0]), len(extraction.videos)
 
 
-def epoch_seconds(model, device, videos, hidden=512, epochs=2):
-    """Seconds per epoch of ``train_run`` (training and the per-epoch evaluation)."""
-    from .train import Split, TrainConfig, model_base, train_run
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(videos, 10, 4096, generator=generator).abs_()
-    y = torch.randint(0, 101, (videos,), generator=generator)
-    val = Split(x[:videos // 10].to(device), y[:videos // 10].to(device))
-    train = Split(x.to(device), y.to(device))
-    config = model_base(model, TrainConfig(model=model, hidden_dim=hidden, lr=0.001, epochs=epochs,
-                                           patience=0))
-    with tempfile.TemporaryDirectory() as warm, tempfile.TemporaryDirectory() as out:
-        train_run(TrainConfig(**{**config.__dict__, "epochs": 1}), train, val, 101, warm, False,
-                  device)                                        # warm-up (kernels, caches)
-        start = time.perf_counter()
-        train_run(config, train, val, 101, out, False, device)
-        if str(device).startswith("cuda"):
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - start
-    return seconds / epochs * (SPLIT1_TRAIN / videos)
+def epoch_seconds(model, device, videos, hidden=512):
+    """Seconds per epoch of ``train_run`` at split 1's size: the same per-epoch model as
+    ``python -m rnn_models.bench`` (``bench.time_epoch``: training and validation passes
+    timed on ``videos`` training videos and scaled, the checkpoint added as measured)."""
+    from .bench import SPLIT1_TRAIN, SPLIT1_VAL, codes, time_epoch
+    from .train import Split
+    n_train = min(videos, SPLIT1_TRAIN)
+    n_val = max(1, round(n_train * SPLIT1_VAL / SPLIT1_TRAIN))
+    x, y = codes(n_train + n_val, device=device)
+    train, val = Split(x[:n_train], y[:n_train]), Split(x[n_train:], y[n_train:])
+    with tempfile.TemporaryDirectory() as out:
+        time_epoch(model, train, val, device, out)                       # warm-up
+        return time_epoch(model, train, val, device, out, SPLIT1_TRAIN / n_train)
 
 
 def report(args, device):
@@ -106,8 +102,9 @@ def report(args, device):
              f"| CaffeNet port, batch 320 frames | {ports[320]:.0f} images/s |",
              f"| extraction pipeline ({n} videos, steady state) | {rate:.1f} videos/s |"]
     lines += [f"| training epoch, {m} (split 1 size, hidden 512) | {s:.1f} s |" for m, s in epochs.items()]
-    scaled = "" if args.train_videos == SPLIT1_TRAIN else \
-        f" (timed on {args.train_videos} videos, scaled to {SPLIT1_TRAIN})"
+    from .bench import SPLIT1_TRAIN as TRAINED
+    scaled = "" if args.train_videos >= TRAINED else \
+        f" (timed on {args.train_videos} training videos, scaled to {TRAINED:,})"
     lines += ["", f"Projected: all {UCF101_VIDEOS:,} videos extracted in {extraction_min:.1f} min "
               f"(goal on one H100-class GPU: < 2 min); the four-model table of one split, "
               f"{RUNS_PER_MODEL} runs x up to {EPOCHS} epochs per model, in {table_min:.1f} min "

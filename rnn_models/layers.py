@@ -31,21 +31,25 @@ def rnn_layer(x, W_ih, W_hh, b_h, reverse=False, relu_grad_at_zero=0.0, step="eq
     h_{T+1} = h_init; outputs stay aligned to input time. h_init (H,): a learnt initial state,
     broadcast over the batch (every video starts from the same state).
     x (N, T, D), W_ih (H, D), W_hh (H, H), b_h (H,) -> h (N, T, H).
+
+    Speed: the input term of all T steps is one GEMM (``torch.addmm``); the steps read it
+    through ``unbind`` (one gradient tensor for all steps, not T zero-filled copies).
     """
     if step not in ("equation", "nntools"):
         raise ValueError(f"rnn step must be 'equation' or 'nntools', got {step!r}")
-    N, T, _ = x.shape
+    N, T, D = x.shape
     H = W_hh.shape[0]
-    a_x = x @ W_ih.T + b_h                                   # (N, T, H), all steps at once
+    a_x = torch.addmm(b_h, x.reshape(N * T, D), W_ih.T).view(N, T, H)   # (N, T, H), one GEMM
     if step == "nntools":
         a_x = relu(a_x, relu_grad_at_zero)                   # ReLU(W_ih x_t + b_h)
+    a_steps = a_x.unbind(1)                                  # T views (N, H)
     h = x.new_zeros(N, H) if h_init is None else h_init.expand(N, H)   # (N, H)
     hs = [None] * T
     for t in time_steps(T, reverse):
         if step == "equation":
-            h = relu(a_x[:, t] + h @ W_hh.T, relu_grad_at_zero)
+            h = relu(torch.addmm(a_steps[t], h, W_hh.T), relu_grad_at_zero)
         else:
-            h = relu(a_x[:, t] + relu(h @ W_hh.T, relu_grad_at_zero), relu_grad_at_zero)
+            h = relu(a_steps[t] + relu(h @ W_hh.T, relu_grad_at_zero), relu_grad_at_zero)
         hs[t] = h
     return torch.stack(hs, dim=1)                            # (N, T, H)
 
@@ -64,24 +68,29 @@ def lstm_layer(x, p, reverse=False, peepholes=True, lasagne_output_gate=False):
     0.1's o_t = sigmoid(W_xo x_t + W_ho_gate h_{t-1} + b_o_gate) + w_co * c_t.
     x (N, T, D) -> h (N, T, H).
     """
-    N, T, _ = x.shape
-    W_x = torch.cat([p[LSTM_GATE_PARAMS[g][0]] for g in GATES])   # (4H, D), rows i, f, c, o
-    W_h = torch.cat([p[LSTM_GATE_PARAMS[g][1]] for g in GATES])   # (4H, H)
-    b = torch.cat([p[LSTM_GATE_PARAMS[g][3]] for g in GATES])     # (4H,)
-    a_x = x @ W_x.T + b                                           # (N, T, 4H), all steps at once
+    N, T, D = x.shape
+    x2 = x.reshape(N * T, D)                                      # (N T, D)
+    # The input term of all T steps, one GEMM per gate (no (4H, D) copy of the weights, so no
+    # copy of their gradient either): a_x[g] (N, T, H)
+    a_x = [torch.addmm(p[LSTM_GATE_PARAMS[g][3]], x2, p[LSTM_GATE_PARAMS[g][0]].T).view(N, T, -1)
+           for g in GATES]
+    a_steps = list(zip(*(a.unbind(1) for a in a_x)))              # T tuples (a_xi, a_xf, a_xc, a_xo)
+    W_h = torch.cat([p[LSTM_GATE_PARAMS[g][1]] for g in GATES])   # (4H, H), rows i, f, c, o
     H = W_h.shape[1]
     h, c = x.new_zeros(N, H), x.new_zeros(N, H)
     hs = [None] * T
     for t in time_steps(T, reverse):
-        a_i, a_f, a_c, a_o = (a_x[:, t] + h @ W_h.T).chunk(4, dim=1)  # each (N, H)
+        r_i, r_f, r_c, r_o = (h @ W_h.T).chunk(4, dim=1)          # each (N, H)
+        x_i, x_f, x_c, x_o = a_steps[t]
+        a_i, a_f, a_c, a_o = x_i + r_i, x_f + r_f, x_c + r_c, x_o + r_o
         if peepholes:
-            a_i = a_i + p["w_ci"] * c
-            a_f = a_f + p["w_cf"] * c
+            a_i = torch.addcmul(a_i, p["w_ci"], c)
+            a_f = torch.addcmul(a_f, p["w_cf"], c)
         c = torch.sigmoid(a_f) * c + torch.sigmoid(a_i) * torch.tanh(a_c)
         if peepholes and lasagne_output_gate:
-            o = torch.sigmoid(a_o) + p["w_co"] * c
+            o = torch.addcmul(torch.sigmoid(a_o), p["w_co"], c)
         elif peepholes:
-            o = torch.sigmoid(a_o + p["w_co"] * c)
+            o = torch.sigmoid(torch.addcmul(a_o, p["w_co"], c))
         else:
             o = torch.sigmoid(a_o)
         h = o * torch.tanh(c)

@@ -12,6 +12,8 @@ Files written to the results folder:
     curves.png                  train/validation accuracy per epoch, seed 0 of each model
     confusion_<model>.png       test confusion matrix of seed 0's chosen model
     per_class.csv               test accuracy per class and model (seed 0)
+    per_class.md                the same as a table, worst class first, with the class each is
+                                most often mistaken for
     figure7_pca.png             time-averaged codes of 10 classes, first two principal components
 """
 import csv
@@ -112,7 +114,9 @@ def markdown_table(results, info, settings, config, analysis):
     seeds = len(results[0]["runs"]) if results else 0
     lines += ["", f"Mean +- standard deviation over {seeds} seeds (the paper reports single runs). "
               f"Validation: train-list groups {info['val_groups']} held out; test: the official "
-              f"test list, evaluated once per seed with the best-validation epoch. "
+              f"test list, evaluated once per seed with the best-validation epoch. Train: the "
+              f"accuracy of that epoch's training pass (each minibatch as it was trained on, "
+              f"the Average model's dropout on), as most frameworks report it. "
               f"Paper columns: {PAPER_SOURCE}."]
     if analysis["pairs"]:
         lines += ["", "Paired comparisons on the same test videos: accuracy difference A - B "
@@ -227,10 +231,11 @@ def write_results(out_dir, results, info, settings, data, config=None):
     with open(os.path.join(out_dir, "table.json"), "w") as f:
         json.dump(summary, f, indent=1)
     plot_curves(results, os.path.join(out_dir, "curves.png"), summary["banner"])
-    rows = []
+    rows, matrices = [], {}
     for r in results:
         predicted = np.array(r["runs"][0]["test_predictions"])
         matrix = confusion(labels, predicted, len(info["classes"]))
+        matrices[r["model"]] = matrix
         plot_confusion(matrix, info["classes"], NAMES.get(r["model"], r["model"]),
                        os.path.join(out_dir, f"confusion_{r['model']}.png"), summary["banner"])
         per_class = np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
@@ -240,6 +245,10 @@ def write_results(out_dir, results, info, settings, data, config=None):
         writer.writerow(["class"] + [m for m, _ in rows])
         for i, name in enumerate(info["classes"]):
             writer.writerow([name] + [f"{acc[i]:.4f}" for _, acc in rows])
+    if matrices:
+        with open(os.path.join(out_dir, "per_class.md"), "w") as f:
+            f.write(per_class_markdown(list(info["classes"]), matrices,
+                                       {m: NAMES.get(m, m) for m in matrices}) + "\n")
     figure7(info["train_store"], os.path.join(out_dir, "figure7_pca.png"), summary["banner"])
     return table
 
@@ -322,32 +331,67 @@ def plot_curves(results, path, note=""):
 
 
 def plot_confusion(matrix, classes, title, path, note=""):
+    """The row-normalised confusion matrix, every class named on both axes (101 classes: a
+    17-inch square at 110 dpi, names in 5-point type, a grid every 10 classes)."""
     plt = _pyplot()
-    size = max(4, 0.12 * len(classes) + 3)
+    n = len(classes)
+    size = max(4.0, 0.15 * n + 2.5)
     fig, ax = plt.subplots(figsize=(size, size))
     rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    if len(classes) <= 20:
-        ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=7)
-        ax.set_yticks(range(len(classes)), classes, fontsize=7)
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+    fontsize = 7 if n <= 20 else 5
+    ax.set_xticks(range(n), classes, rotation=90, fontsize=fontsize)
+    ax.set_yticks(range(n), classes, fontsize=fontsize)
+    if n > 20:
+        for k in range(10, n, 10):
+            ax.axhline(k - 0.5, color="grey", linewidth=0.3)
+            ax.axvline(k - 0.5, color="grey", linewidth=0.3)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{title}: test confusion (row-normalised)", fontsize=9)
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    ax.set_title(f"{title}: test confusion (row-normalised), accuracy {100 * accuracy:.1f}%",
+                 fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="fraction of the true class")
     _suptitle(fig, note, 70)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
+def per_class_markdown(classes, matrices, names):
+    """A per-class table a person can read: one row per class, sorted by the first model's
+    accuracy (worst first), each model's accuracy and the class it is most often mistaken for.
+    matrices: {model: confusion matrix}; names: {model: display name}."""
+    models = list(matrices)
+    first = matrices[models[0]]
+    support = first.sum(axis=1)
+    acc = {m: np.diag(c) / np.maximum(c.sum(axis=1), 1) for m, c in matrices.items()}
+    header = ["class", "test videos"] + [f"{names[m]} %" for m in models] + \
+        [f"{names[models[0]]}: most often predicted instead"]
+    lines = [f"Test accuracy per class (seed 0 of each model), worst first by "
+             f"{names[models[0]]}.", "", "| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)]
+    for i in np.argsort(acc[models[0]], kind="stable"):
+        wrong = first[i].copy()
+        wrong[i] = 0
+        mistaken = f"{classes[int(wrong.argmax())]} ({int(wrong.max())})" if wrong.max() else "-"
+        lines.append("| " + " | ".join([classes[i], str(int(support[i]))]
+                                       + [f"{100 * acc[m][i]:.1f}" for m in models]
+                                       + [mistaken]) + " |")
+    return "\n".join(lines)
+
+
 def figure7(store_path, path, note="", n_classes=10, seed=0):
     """The paper's Figure 7: CNN codes of the 10 frames averaged, for 10 classes, PCA to 2-d."""
     from caffe_extract.store import read_store
-    data = read_store(store_path)
+    import h5py
+    data = read_store(store_path, features=False)       # the codes of the 10 classes only, below
     rng = np.random.default_rng(seed)
     present = np.unique(data["labels"])
     chosen = np.sort(rng.choice(present, size=min(n_classes, len(present)), replace=False))
     mask = np.isin(data["labels"], chosen)
-    averaged = data["features"][mask].mean(axis=1).astype(np.float64)      # (n, D)
+    with h5py.File(store_path, "r") as f:                # 10 of UCF-101's 101 classes: 0.2 GB
+        averaged = f["features"][np.flatnonzero(mask)].mean(axis=1).astype(np.float64)  # (n, D)
     centred = averaged - averaged.mean(axis=0)
     _, _, components = np.linalg.svd(centred, full_matrices=False)
     points = centred @ components[:2].T

@@ -547,7 +547,7 @@ NUMERIC_OPTIONS = {   # command -> {option: values out of its range}
               "--lr": RATE, "--epochs": ZERO, "--batch-size": ZERO, "--val-groups": ZERO},
     "synthetic": {"--groups": ZERO, "--clips": ZERO, "--classes": ZERO, "--seed": NATURAL},
     "bench-caffenet": {"--repeats": ZERO, "--videos": ZERO, "--workers": NATURAL},
-    "bench-training": {"--videos": ZERO, "--hidden": ZERO, "--numpy-batches": ZERO},
+    "bench-training": {"--sample": ZERO, "--repeats": ZERO},
     "bench-device": {"--videos": ZERO, "--train-videos": ZERO, "--workers": ZERO,
                      "--batch-videos": ZERO},
 }
@@ -835,5 +835,5 @@ def test_corpus_size():
     first = (len(VIDEO_CASES) + len(SPLIT_CASES) + 1 + len(CAFFEMODEL_CASES) + 2 + len(STORE_CASES)
              + len(MIX_CASES) + 1 + len(CHECKPOINT_CASES) + 2 + len(ARGPARSE_CASES) + 1 + 3 + 1)
     second = (len(NUMERIC_CASES) + len(PATH_CASES) + len(CONTENT_CASES) + 2 + 1 + len(MERGE_CASES))
-    assert first >= 40 and (first, second) == (69, 187), (first, second)
-    assert sum(len(options) for options in NUMERIC_OPTIONS.values()) == 38   # every numeric option
+    assert first >= 40 and (first, second) == (69, 184), (first, second)
+    assert sum(len(options) for options in NUMERIC_OPTIONS.values()) == 37   # every numeric option

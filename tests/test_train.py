@@ -247,3 +247,48 @@ def test_readme_check_compares_the_demo_rows(features, tmp_path, capsys):
     readme.write_text("\n".join(rows))                                     # no block at all
     assert readme_check.main([str(readme), str(out / "table.json")]) == 1
     assert "no demo table block" in capsys.readouterr().err
+
+
+def test_fused_sgd_equals_the_default_one_to_float32_rounding():
+    """The fused Nesterov SGD that train_run uses gives the numbers of the default (CPU: one
+    tensor at a time) one it replaced: bitwise on whole vector lanes; on a loop's tail (here
+    the 7-element bias) its fused multiply-add may round the last bit differently, so the
+    bound is 4 float32 ulps of the weights' scale after 5 steps."""
+    torch.manual_seed(0)
+    weights = [torch.randn(32, 16), torch.randn(7)]
+    a = [w.clone().requires_grad_() for w in weights]
+    b = [w.clone().requires_grad_() for w in weights]
+    holder = type("Holder", (), {"parameters": lambda self: iter(a)})()
+    fused = T.sgd(holder, T.TrainConfig(lr=0.003, momentum=0.9))
+    plain = torch.optim.SGD(b, lr=0.003, momentum=0.9, nesterov=True)   # as train_run had it
+    assert fused.defaults["fused"]
+    for _ in range(5):
+        grads = [torch.randn_like(w) for w in weights]
+        for p, q, g in zip(a, b, grads):
+            p.grad, q.grad = g.clone(), g.clone()
+        fused.step()
+        plain.step()
+    assert torch.equal(a[0], b[0])
+    eps = torch.finfo(torch.float32).eps
+    assert float((a[1] - b[1]).abs().max()) <= 4 * eps * float(b[1].abs().max())
+
+
+def test_training_accuracy_comes_from_the_training_pass():
+    """Running: the accuracy and mean loss of the batches as they were trained on."""
+    seen = T.Running()
+    log_p = torch.log(torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+    seen.add(log_p[:2], torch.tensor([0, 0]), torch.tensor(1.0))
+    seen.add(log_p[2:], torch.tensor([0]), torch.tensor(4.0))
+    assert seen.result() == (2 / 3, (1.0 * 2 + 4.0) / 3)
+
+
+def test_average_model_inputs_are_the_time_mean_bitwise():
+    """train_run gives the Average model x_bar (N, 1, D) once per run: its predictions on a
+    shuffled minibatch are bitwise those on the full codes."""
+    torch.manual_seed(0)
+    split = T.Split(torch.rand(100, 10, 32), torch.randint(0, 4, (100,)))
+    averaged = T.model_inputs("average", split)
+    assert averaged.x.shape == (100, 1, 32) and T.model_inputs("rnn", split) is split
+    net = T.build("average", 32, 16, 4).eval()
+    batch = torch.randperm(100)[:64]
+    assert torch.equal(net.log_probabilities(averaged.x[batch]), net.log_probabilities(split.x[batch]))

@@ -1,0 +1,186 @@
+"""A rehearsal at UCF-101's scale: every step of `make train` on a store the size of the real one.
+
+    python -m rnn_models.rehearsal [--out rehearsal] [--epochs 2]      # or: make rehearsal
+
+Before a day of training on the real codes, this runs the same command on synthetic ones:
+
+1. a store of all three splits shaped exactly like the real ``all_splits_fc7.h5``: 13,320
+   videos x 10 x 4096 float32 codes (2.2 GB), UCF-101's 101 class names (classInd.txt's, in
+   its order; class 37 as the lists spell it), 25 groups, and the published splits' sizes
+   (split 1: 9,537 train / 3,783 test, split 2: 9,586 / 3,734, split 3: 9,624 / 3,696; test
+   groups 1-7, 8-14, 15-21). Codes: per class a sparse non-negative prototype, per video
+   a random strength of it plus noise, through a ReLU (like FC7), so that the models learn
+   something and the confusion matrix has structure; written once, reused after.
+2. ``python -m rnn_models.train`` (what `make train` runs) on it, all four models, with a short
+   schedule (``--epochs``, one learning rate, one seed), as a child process whose peak
+   memory is measured.
+3. a report (OUT/rehearsal.md): store load time, peak memory, seconds per epoch of each model
+   (from train_run's OUT/results/logs/*.seconds.jsonl), the projected full run (the default
+   grid of 2 learning rates + 2 more seeds, up to 80 epochs), and where the plots are.
+
+The numbers in the results are of synthetic codes: they say nothing about the paper.
+"""
+import argparse
+import glob
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+#: UCF-101's classInd.txt, in order (label = index; class 37 as the split lists spell it).
+UCF101_CLASSES = (
+    "ApplyEyeMakeup ApplyLipstick Archery BabyCrawling BalanceBeam BandMarching BaseballPitch "
+    "Basketball BasketballDunk BenchPress Biking Billiards BlowDryHair BlowingCandles "
+    "BodyWeightSquats Bowling BoxingPunchingBag BoxingSpeedBag BreastStroke BrushingTeeth "
+    "CleanAndJerk CliffDiving CricketBowling CricketShot CuttingInKitchen Diving Drumming Fencing "
+    "FieldHockeyPenalty FloorGymnastics FrisbeeCatch FrontCrawl GolfSwing Haircut Hammering "
+    "HammerThrow HandStandPushups HandstandWalking HeadMassage HighJump HorseRace HorseRiding "
+    "HulaHoop IceDancing JavelinThrow JugglingBalls JumpingJack JumpRope Kayaking Knitting "
+    "LongJump Lunges MilitaryParade Mixing MoppingFloor Nunchucks ParallelBars PizzaTossing "
+    "PlayingCello PlayingDaf PlayingDhol PlayingFlute PlayingGuitar PlayingPiano PlayingSitar "
+    "PlayingTabla PlayingViolin PoleVault PommelHorse PullUps Punch PushUps Rafting "
+    "RockClimbingIndoor RopeClimbing Rowing SalsaSpin ShavingBeard Shotput SkateBoarding Skiing "
+    "Skijet SkyDiving SoccerJuggling SoccerPenalty StillRings SumoWrestling Surfing Swing "
+    "TableTennisShot TaiChi TennisSwing ThrowDiscus TrampolineJumping Typing UnevenBars "
+    "VolleyballSpiking WalkingWithDog WallPushups WritingOnBoard YoYo").split()
+#: Videos per block of groups: the published test lists' sizes (groups 1-7, 8-14, 15-21) and
+#: the rest (22-25), so that split K's train list has 13,320 minus its test list's videos.
+BLOCKS = (((1, 8), 3_783), ((8, 15), 3_734), ((15, 22), 3_696), ((22, 26), 2_107))
+N_VIDEOS, T, D = 13_320, 10, 4096
+FULL_RUNS, FULL_EPOCHS = 4, 80          # `make train`: 2 learning rates + 2 more seeds, <= 80
+
+
+def layout():
+    """(video paths, labels, groups, split membership (N, 3)) in the published sizes: each
+    block's videos spread over its groups x classes as evenly as can be (5 or 6 clips)."""
+    from caffe_extract.ucf101 import TEST, TRAIN
+    videos, labels, groups = [], [], []
+    for (first, stop), total in BLOCKS:
+        cells = [(g, c) for g in range(first, stop) for c in range(len(UCF101_CLASSES))]
+        base, extra = divmod(total, len(cells))
+        for i, (g, c) in enumerate(cells):
+            name = UCF101_CLASSES[c]
+            for clip in range(1, base + (i < extra) + 1):
+                videos.append(f"{name}/v_{name}_g{g:02d}_c{clip:02d}.avi")
+                labels.append(c)
+                groups.append(g)
+    groups = np.array(groups)
+    membership = np.full((len(videos), 3), TRAIN, np.int8)
+    for k in range(3):
+        first, stop = BLOCKS[k][0]
+        membership[(groups >= first) & (groups < stop), k] = TEST
+    return videos, np.array(labels), groups, membership
+
+
+def synthetic_codes(labels, seed=0, block=512, strength=1.2):
+    """Yields (n, T, D) float32 blocks: ReLU(strength_i * prototype_c + noise), prototypes
+    sparse (5% of units) and non-negative, one per class; the strength varies per video."""
+    rng = np.random.default_rng(seed)
+    prototypes = (rng.random((len(UCF101_CLASSES), D)) < 0.05) * rng.exponential(
+        2.0, (len(UCF101_CLASSES), D))
+    prototypes = prototypes.astype(np.float32)
+    for start in range(0, len(labels), block):
+        y = labels[start:start + block]
+        a = rng.uniform(0.0, strength, (len(y), 1, 1)).astype(np.float32)
+        x = rng.standard_normal((len(y), T, D), dtype=np.float32)
+        x += a * prototypes[y][:, None, :]
+        yield np.maximum(x, 0.0, out=x)
+
+
+def write_rehearsal_store(path, seed=0):
+    """The synthetic all-splits store (skipped when ``path`` exists). Returns seconds taken."""
+    from caffe_extract.store import write_store
+    if os.path.exists(path):
+        return 0.0
+    start = time.perf_counter()
+    videos, labels, groups, membership = layout()
+    assert len(videos) == N_VIDEOS
+    records = {"features": list(synthetic_codes(labels, seed)), "labels": labels,
+               "video": videos, "group": groups, "split_membership": membership,
+               "frame_times": np.tile(np.arange(T, dtype=np.float32) * 0.2, (N_VIDEOS, 1))}
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    write_store(path, records, [], list(UCF101_CLASSES),
+                {"weights": "RANDOM weights: SYNTHETIC codes of the UCF-101-scale rehearsal",
+                 "layer": "fc7", "config": "paper", "n_videos_listed": N_VIDEOS})
+    return time.perf_counter() - start
+
+
+def load_seconds(features):
+    """Seconds to load split 1 as `make train` does (``train.load_data``), in this process."""
+    from .train import load_data
+    start = time.perf_counter()
+    train, val, test, _ = load_data(features, 1)
+    seconds = time.perf_counter() - start
+    sizes = (len(train.y), len(val.y), len(test.y))
+    del train, val, test
+    return seconds, sizes
+
+
+def epoch_seconds(results):
+    """{model: median seconds per epoch} from train_run's timing logs."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(results, "logs", "*.seconds.jsonl"))):
+        model = os.path.basename(path).split("-")[0]
+        with open(path) as f:
+            rows = [json.loads(line) for line in f]
+        out.setdefault(model, []).extend(r["train_s"] + r["val_s"] + r["checkpoint_s"]
+                                         for r in rows)
+    return {m: float(np.median(v)) for m, v in out.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m rnn_models.rehearsal", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="rehearsal", help="folder (%(default)s)")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--models", nargs="+", default=["average", "rnn", "lstm", "birnn"])
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    features = os.path.join(args.out, "features")
+    results = os.path.join(args.out, "results")
+    store = os.path.join(features, "all_splits_fc7.h5")
+    print(f"== writing the synthetic store {store} (13,320 x 10 x 4096, 2.2 GB)", file=sys.stderr)
+    written = write_rehearsal_store(store)
+    load, sizes = load_seconds(features)
+    print(f"== split 1 loaded in {load:.1f} s: {sizes[0]} train, {sizes[1]} validation, "
+          f"{sizes[2]} test", file=sys.stderr)
+    command = [sys.executable, "-m", "rnn_models.train", "--features", features, "--out",
+               results, "--models", *args.models, "--lr", "0.001", "--seeds", "1", "--epochs",
+               str(args.epochs), "--patience", "0", "--device", args.device, "--no-progress"]
+    print("== " + " ".join(command), file=sys.stderr)
+    start = time.perf_counter()
+    done = subprocess.run(command)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        return done.returncode
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20
+    epochs = epoch_seconds(results)
+    full_min = sum(FULL_RUNS * FULL_EPOCHS * s for s in epochs.values()) / 60
+    lines = ["UCF-101-scale rehearsal (synthetic codes; the accuracies mean nothing)", "",
+             "| what | measured |", "|---|---|",
+             f"| store written (13,320 x 10 x 4096 float32, {os.path.getsize(store) / 2**30:.2f} "
+             f"GiB) | {written:.0f} s{' (already there)' if not written else ''} |",
+             f"| split 1 loaded ({sizes[0]:,} train, {sizes[1]:,} validation, {sizes[2]:,} "
+             f"test) | {load:.1f} s |",
+             f"| peak memory of `python -m rnn_models.train` | {peak_gb:.2f} GiB |",
+             f"| the training command, {len(args.models)} models x {args.epochs} epochs, "
+             f"reports included | {wall / 60:.1f} min |"]
+    lines += [f"| epoch, {m} (train + validation + checkpoint) | {s:.1f} s |"
+              for m, s in epochs.items()]
+    lines += ["", f"Projected full run of split 1 (`make train`: {FULL_RUNS} runs x up to "
+              f"{FULL_EPOCHS} epochs per model): {full_min:.0f} min.", "",
+              f"Outputs in {results}/: table.md, table.tex, per_class.csv, confusion_*.png, "
+              "figure7_pca.png, curves.png."]
+    report = "\n".join(lines)
+    print(report)
+    with open(os.path.join(args.out, "rehearsal.md"), "w") as f:
+        f.write(report + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

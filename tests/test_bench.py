@@ -1,0 +1,54 @@
+"""The training benchmark's FLOP model: what `make bench` divides by the measured GEMM peak."""
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from rnn_models import bench, build
+from rnn_models.configs import get
+
+
+@pytest.mark.parametrize("model", bench.MODELS)
+def test_flop_model_counts_exactly_the_gemms_torch_runs(model):
+    """One training step and one evaluation forward count exactly the matrix-product FLOPs
+    that torch executes: no product is missing from the bound, and the code does none more
+    (no input gradient for the codes, no recomputed forward)."""
+    n, d, h, c = 3, 40, 8, 5
+    torch.manual_seed(0)
+    net = build(model, d, h, c, **get("paper").model_options(model))
+    x, y = torch.rand(n, bench.T, d), torch.tensor([0, 4, 2])
+    with FlopCounterMode(display=False) as step:
+        torch.nn.functional.nll_loss(net.log_probabilities(x), y).backward()
+    with FlopCounterMode(display=False) as forward, torch.no_grad():
+        net.eval().log_probabilities(x)
+    assert step.get_total_flops() == bench.step_flops(model, n, d=d, h=h, c=c)
+    assert forward.get_total_flops() == bench.forward_flops(model, n, d=d, h=h, c=c)
+
+
+def test_epoch_flops_of_split_1():
+    """The LSTM epoch of split 1: 7,947 training steps' worth and 1,590 validation forwards."""
+    f = bench.forward_flops("lstm", 1)
+    assert f == 2 * 10 * (4096 * 2048 + 512 * 2048 + 512 * 512 + 512 * 101)
+    assert bench.epoch_flops("lstm") == bench.step_flops("lstm", 7947) + 1590 * f
+
+
+def test_rehearsal_store_has_ucf101s_shape():
+    """The rehearsal's layout: 13,320 videos, UCF-101's 101 names, the published split sizes."""
+    from caffe_extract.ucf101 import TEST, TRAIN, parse_name
+    from rnn_models.rehearsal import UCF101_CLASSES, layout, synthetic_codes
+    videos, labels, groups, membership = layout()
+    assert len(videos) == len(set(videos)) == 13_320 and len(set(UCF101_CLASSES)) == 101
+    assert UCF101_CLASSES[0] == "ApplyEyeMakeup" and UCF101_CLASSES[100] == "YoYo"
+    sizes = [((membership[:, k] == TRAIN).sum(), (membership[:, k] == TEST).sum()) for k in range(3)]
+    assert sizes == [(9_537, 3_783), (9_586, 3_734), (9_624, 3_696)]
+    assert set(groups[membership[:, 0] == TEST]) == set(range(1, 8))
+    assert parse_name(videos[-1]) == ("YoYo", 25, 5) and set(labels) == set(range(101))
+    block = next(synthetic_codes(labels[:7]))
+    assert block.shape == (7, 10, 4096) and block.dtype == "float32" and block.min() >= 0
+
+
+def test_per_class_table_sorts_worst_first_and_names_the_confusion():
+    from rnn_models.report import per_class_markdown
+    matrix = __import__("numpy").array([[3, 1, 0], [0, 1, 3], [0, 0, 4]])
+    text = per_class_markdown(["A", "B", "C"], {"rnn": matrix}, {"rnn": "RNN"})
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "%" not in line]
+    assert rows == ["| B | 4 | 25.0 | C (3) |", "| A | 4 | 75.0 | B (1) |", "| C | 4 | 100.0 | - |"]
