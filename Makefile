@@ -50,7 +50,7 @@ LAYER    ?= fc7
 # Where the PyTorch code runs: auto (CUDA when available), cpu or cuda.
 DEVICE   ?= auto
 
-# The named configuration (rnn_models/configs.py): paper (2015's stack, the default) or modern.
+# The named configuration (configurations/__init__.py): paper (2015's stack, the default) or modern.
 CONFIG  ?= paper
 # Training on the real codes (`make train`, `make train MODELS="rnn birnn" SPLITS="1 2 3"`).
 MODELS  ?= average rnn lstm birnn
@@ -138,7 +138,7 @@ extract: setup $(if $(filter caffe,$(BACKEND)),caffe) data
 	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter torch,$(BACKEND)),--device $(DEVICE))
 
 train: setup
-	$(PY) -m rnn_models.train --features $(FEATURES) --layer $(LAYER) --models $(MODELS) \
+	$(PY) -m experiment.train --features $(FEATURES) --layer $(LAYER) --models $(MODELS) \
 	  --splits $(SPLITS) --config $(CONFIG) --device $(DEVICE) --out $(RESULTS)
 
 # Every step resumes: rerunning `make demo` after an interruption continues where it stopped.
@@ -147,20 +147,20 @@ demo: setup caffe
 	$(PY) -m caffe_extract extract --videos $(DEMO)/data/videos --splits $(DEMO)/data/splits \
 	  --out-dir $(DEMO)/features-$(CONFIG) --random-weights 0 --backend caffe --workers 1 \
 	  --config $(CONFIG)
-	$(PY) -m rnn_models.train --features $(DEMO)/features-$(CONFIG) --out results/demo-$(CONFIG) \
+	$(PY) -m experiment.train --features $(DEMO)/features-$(CONFIG) --out results/demo-$(CONFIG) \
 	  --hidden 128 --lr 0.003 --epochs 100 --patience 0 --seeds 3 --splits $(SPLITS) \
 	  --config $(CONFIG)
-	$(if $(filter paper,$(CONFIG)),$(PY) -m rnn_models.readme_check README.md results/demo-paper/table.json)
+	$(if $(filter paper,$(CONFIG)),$(PY) -m experiment.readme_check README.md results/demo-paper/table.json)
 
 # The drift ledger: every 2015-vs-today difference, measured on the demo's synthetic set.
 drift: setup caffe
 	$(PY) -m caffe_extract.synthetic --root $(DEMO)/data --groups 25 --clips 2
-	$(PY) -m rnn_models.drift --videos $(DEMO)/data/videos --splits $(DEMO)/data/splits \
+	$(PY) -m experiment.drift --videos $(DEMO)/data/videos --splits $(DEMO)/data/splits \
 	  --work $(DEMO)/drift --out results/drift
 
 # Power of the verdicts' test on UCF-101 split 1 (with the demo's ICC once `make demo` has run).
 power: setup
-	$(PY) -m rnn_models.power --out results/power.md \
+	$(PY) -m experiment.power --out results/power.md \
 	  $(if $(wildcard results/demo-$(CONFIG)/predictions.csv),--predictions results/demo-$(CONFIG)/predictions.csv)
 
 oracle: $(ORACLE)/.installed
@@ -199,15 +199,15 @@ bench: setup caffe
 	@mkdir -p bench
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md
 	$(PY) -m caffe_extract.bench --pipeline --out bench/pipeline.md
-	$(PY) -m rnn_models.bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
+	$(PY) -m experiment.bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
 	  --out bench/training$(if $(filter cuda,$(DEVICE)),-cuda).md
-	$(PY) -m rnn_models.device_bench --device $(DEVICE) --out bench/device-$(DEVICE).md
+	$(PY) -m experiment.device_bench --device $(DEVICE) --out bench/device-$(DEVICE).md
 
 # `make train` at UCF-101's size before a day on the real codes (synthetic codes; REHEARSAL_EPOCHS).
 REHEARSAL ?= rehearsal
 REHEARSAL_EPOCHS ?= 2
 rehearsal: setup
-	$(PY) -m rnn_models.rehearsal --out $(REHEARSAL) --epochs $(REHEARSAL_EPOCHS) --device $(DEVICE)
+	$(PY) -m experiment.rehearsal --out $(REHEARSAL) --epochs $(REHEARSAL_EPOCHS) --device $(DEVICE)
 
 clean:
 	rm -rf $(VENV) $(ORACLE)

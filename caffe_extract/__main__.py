@@ -129,7 +129,7 @@ def run_extract(args):
     weights, note = resolve_weights(args)
     if note:
         print(f"*** {note} ***", file=sys.stderr)
-    from rnn_models import configs
+    import configurations as configs
     era = configs.get(args.config)
     if args.split is None:
         args.split = "all" if args.subset is None else "1"

@@ -1,8 +1,8 @@
 """The same bits on every x86-64 machine: the CPU kernels pinned before numpy, torch or Caffe load.
 
 Imported first by ``caffe_extract`` (and so by ``rnn_models``, which imports it): every entry
-point (``python -m caffe_extract``, ``caffe_extract.synthetic``, ``rnn_models.train``,
-``rnn_models.drift``, ``rnn_models.predict``) runs this before any numerical library is loaded.
+point (``python -m caffe_extract``, ``caffe_extract.synthetic``, ``experiment.train``,
+``experiment.drift``, ``experiment.predict``) runs this before any numerical library is loaded.
 The Makefile exports the same variables as a second line of defence.
 
 Float results follow the kernel a library picks for the CPU it runs on: a reduction summed in

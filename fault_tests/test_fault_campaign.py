@@ -100,7 +100,7 @@ def test_training_survives_kill_9(dataset, tmp_path, random_caffemodel):
            random_caffemodel, "--backend", "torch", "--workers", "0", "--no-progress"])
 
     def command(folder):
-        return [sys.executable, "-m", "rnn_models.train", "--features", str(features), "--out",
+        return [sys.executable, "-m", "experiment.train", "--features", str(features), "--out",
                 str(tmp_path / folder), "--models", "average", "lstm", "--hidden", "16", "--lr",
                 "0.003", "--seeds", "2", "--epochs", "12", "--patience", "0", "--batch-size", "8",
                 "--val-groups", "2", "--no-progress"]

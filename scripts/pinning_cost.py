@@ -21,7 +21,7 @@ WORK = r"""
 import json, sys, time
 import caffe_extract.reproducible  # first, as every entry point
 import numpy as np, torch
-from rnn_models.train import TrainConfig, Split, model_base, train_run
+from experiment.train import TrainConfig, Split, model_base, train_run
 from rnn_models.models import build
 from caffe_extract.backends import open_backend
 from caffe_extract.random_model import cached_random_caffemodel

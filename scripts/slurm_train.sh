@@ -9,13 +9,13 @@
 #   SPLITS="1 2 3" DEVICE=cuda SBATCH_TASK="--gres=gpu:1" scripts/slurm_train.sh
 #
 # Settings (environment): FEATURES, RESULTS, MODELS, SPLITS, CONFIG, LAYER, DEVICE, TRAIN_ARGS
-# (more `rnn_models.train` options, e.g. "--lr 0.003 0.001 --hidden 512 --seeds 3"), CPUS,
+# (more `experiment.train` options, e.g. "--lr 0.003 0.001 --hidden 512 --seeds 3"), CPUS,
 # SBATCH_TASK and SBATCH_REPORT (more sbatch options), PY.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-$PWD/.venv/bin/python}
 RESULTS=${RESULTS:-results/ucf101-${CONFIG:-paper}}
-command="\"$PY\" -m rnn_models.train --features \"${FEATURES:-features}\" --out \"$RESULTS\" \
+command="\"$PY\" -m experiment.train --features \"${FEATURES:-features}\" --out \"$RESULTS\" \
   --models ${MODELS:-average rnn lstm birnn} --splits ${SPLITS:-1} --config ${CONFIG:-paper} \
   --layer ${LAYER:-fc7} --device ${DEVICE:-auto} ${TRAIN_ARGS:-} --no-progress"
 count() { eval "$command --stage $1 --count"; }

@@ -114,7 +114,7 @@ def test_training_arrays_and_report_equal_one_process(cluster, dataset, tmp_path
     jobs, said = submit(cluster, "slurm_train.sh", RESULTS=tmp_path / "cluster", **settings)
     assert len(jobs) == 3
     assert "(8 tasks)" in said and "(8 tasks, after it)" in said   # 2 splits x 2 models x 2 lr|seeds
-    single = subprocess.run([sys.executable, "-m", "rnn_models.train", "--features", str(features),
+    single = subprocess.run([sys.executable, "-m", "experiment.train", "--features", str(features),
                              "--out", str(tmp_path / "single"), "--models", "average", "lstm",
                              "--splits", "1", "2", "--device", "cpu", *train_args.split(),
                              "--no-progress"], capture_output=True, text=True, timeout=900)

@@ -29,7 +29,7 @@ from caffe_extract.__main__ import main as extract_main
 from caffe_extract.paths import DEPLOY_PROTOTXT
 from caffe_extract.store import read_store, write_store
 from caffe_extract.synthetic import CLASSES, ffmpeg_exe, make_dataset, render_frames, write_video
-from rnn_models import train as T
+from experiment import train as T
 
 
 def one_line_error(capsys, code, *names):
@@ -498,10 +498,10 @@ def test_merge_of_a_store_that_is_not_a_shard(tmp_path, capsys):
 def command_main(command):
     import importlib
     module = {"extract": "caffe_extract.__main__", "merge": "caffe_extract.__main__",
-              "train": "rnn_models.train", "predict": "rnn_models.predict",
-              "drift": "rnn_models.drift", "synthetic": "caffe_extract.synthetic",
-              "bench-caffenet": "caffe_extract.bench", "bench-training": "rnn_models.bench",
-              "bench-device": "rnn_models.device_bench", "data": "caffe_extract.data",
+              "train": "experiment.train", "predict": "experiment.predict",
+              "drift": "experiment.drift", "synthetic": "caffe_extract.synthetic",
+              "bench-caffenet": "caffe_extract.bench", "bench-training": "experiment.bench",
+              "bench-device": "experiment.device_bench", "data": "caffe_extract.data",
               "weights": "caffe_extract.weights"}[command]
     return importlib.import_module(module).main
 

@@ -3,8 +3,9 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from rnn_models import bench, build
-from rnn_models.configs import get
+from experiment import bench
+from rnn_models import build
+from configurations import get
 
 
 @pytest.mark.parametrize("model", bench.MODELS)
@@ -34,7 +35,7 @@ def test_epoch_flops_of_split_1():
 def test_rehearsal_store_has_ucf101s_shape():
     """The rehearsal's layout: 13,320 videos, UCF-101's 101 names, the published split sizes."""
     from caffe_extract.ucf101 import TEST, TRAIN, parse_name
-    from rnn_models.rehearsal import UCF101_CLASSES, layout, synthetic_codes
+    from experiment.rehearsal import UCF101_CLASSES, layout, synthetic_codes
     videos, labels, groups, membership = layout()
     assert len(videos) == len(set(videos)) == 13_320 and len(set(UCF101_CLASSES)) == 101
     assert UCF101_CLASSES[0] == "ApplyEyeMakeup" and UCF101_CLASSES[100] == "YoYo"
@@ -47,7 +48,7 @@ def test_rehearsal_store_has_ucf101s_shape():
 
 
 def test_per_class_table_sorts_worst_first_and_names_the_confusion():
-    from rnn_models.report import per_class_markdown
+    from experiment.report import per_class_markdown
     matrix = __import__("numpy").array([[3, 1, 0], [0, 1, 3], [0, 0, 4]])
     text = per_class_markdown(["A", "B", "C"], {"rnn": matrix}, {"rnn": "RNN"})
     rows = [line for line in text.splitlines() if line.startswith("| ") and "%" not in line]

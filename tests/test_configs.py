@@ -9,8 +9,8 @@ import torch
 
 import reference
 import rnn_models
-from rnn_models import configs
-from rnn_models import train as T
+import configurations as configs
+from experiment import train as T
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -30,7 +30,7 @@ def demo(tmp_path_factory, random_caffemodel):
     run("caffe_extract", "extract", "--videos", str(root / "data" / "videos"), "--splits",
         str(root / "data" / "splits"), "--out-dir", str(root / "features"), "--random-weights", "0",
         "--backend", "torch", "--workers", "1", "--no-progress")
-    table = run("rnn_models.train", "--features", str(root / "features"), "--out", str(root / "results"),
+    table = run("experiment.train", "--features", str(root / "features"), "--out", str(root / "results"),
                 "--models", "average", "lstm", "--hidden", "64", "--lr", "0.003", "--epochs", "60",
                 "--patience", "0", "--seeds", "3", "--val-groups", "2", "--batch-size", "16",
                 "--no-progress").stdout
@@ -61,7 +61,7 @@ def test_demo_outputs_carry_the_random_weights_banner(demo):
 
 
 def test_predict_a_new_video_end_to_end(demo):
-    """`python -m rnn_models.predict VIDEO --results DIR` prints the top 5 of the best model;
+    """`python -m experiment.predict VIDEO --results DIR` prints the top 5 of the best model;
     its ranking is the one the results recorded for that test video (seed 0)."""
     import csv
     root, _ = demo
@@ -70,7 +70,7 @@ def test_predict_a_new_video_end_to_end(demo):
     with open(root / "results" / "predictions.csv") as f:
         row = next(r for r in csv.DictReader(f) if r["model"] == best and r["seed"] == "0")
     video = root / "data" / "videos" / row["video"]
-    out = run("rnn_models.predict", str(video), "--results", str(root / "results"),
+    out = run("experiment.predict", str(video), "--results", str(root / "results"),
               "--device", "cpu").stdout.splitlines()
     assert out[0].startswith(f"{video}: top 4 of {best}")        # 4 classes in this set
     ranked = [line.split() for line in out[1:]]
@@ -78,6 +78,6 @@ def test_predict_a_new_video_end_to_end(demo):
     for i, (_, name, p) in enumerate(ranked[:4]):
         assert name == table["classes"][int(row[f"top{i + 1}_label"])]
         assert abs(float(p) - float(row[f"top{i + 1}_p"])) < 1e-4
-    bad = subprocess.run([sys.executable, "-m", "rnn_models.predict", str(video), "--results",
+    bad = subprocess.run([sys.executable, "-m", "experiment.predict", str(video), "--results",
                           str(root)], capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "table.json" in bad.stderr

@@ -66,13 +66,13 @@ def test_measured_blocks_equal_their_source(doc):
 def test_the_measured_tables_are_blocks():
     """The knob table and the bench tables are included, not typed."""
     text = "".join(d.read_text() for d in DOCS)
-    assert "<!-- output: python -m rnn_models.configs -->" in text
+    assert "<!-- output: python -m configurations -->" in text
     for bench in sorted((ROOT / "bench").glob("*.md")):
         assert f"<!-- include: bench/{bench.name} -->" in text, bench.name
 
 
 def test_demo_table_has_the_rows_readme_check_compares():
-    from rnn_models import readme_check
+    from experiment import readme_check
     rows = readme_check.readme_rows((ROOT / "README.md").read_text())
     cell = r"\d+\.\d \+- \d+\.\d"
     assert len(rows) == 4
@@ -81,7 +81,7 @@ def test_demo_table_has_the_rows_readme_check_compares():
 
 
 def test_demo_table_equals_the_last_demo_run():
-    from rnn_models import readme_check
+    from experiment import readme_check
     table = ROOT / "results/demo-paper/table.json"
     if not table.exists():
         pytest.skip("no results/demo-paper/table.json on this checkout: `make demo` compares it")
@@ -116,16 +116,16 @@ def test_a_missing_make_target_or_variable_is_caught():
 
 
 def test_an_unknown_cli_flag_or_module_is_caught():
-    good = ("`python -m rnn_models.train --features f --seeds 3 --config paper`\n"
+    good = ("`python -m experiment.train --features f --seeds 3 --config paper`\n"
             "```sh\npython -m caffe_extract extract --videos v --splits s --backend torch\n```")
     assert doccheck.bad_flags(good) == []
-    assert len(doccheck.bad_flags("`python -m rnn_models.train --seed 3`")) == 1
+    assert len(doccheck.bad_flags("`python -m experiment.train --seed 3`")) == 1
     assert len(doccheck.bad_flags("`python -m caffe_extract merge --videos v`")) == 1
     assert len(doccheck.bad_flags("`python -m rnn_models.nothing --x 1`")) == 1
 
 
 def test_a_missing_path_is_caught():
-    assert doccheck.bad_paths("`rnn_models/configs.py`, `results/demo-paper/table.md`, `Makefile`") == []
+    assert doccheck.bad_paths("`configurations/__init__.py`, `results/demo-paper/table.md`, `Makefile`") == []
     assert len(doccheck.bad_paths("`rnn_models/config.py`")) == 1
     assert len(doccheck.bad_paths("```sh\nscripts/slurm_extrakt.sh\n```")) == 1
     assert len(doccheck.bad_paths("see `CHANGES.md`")) == 1
@@ -138,8 +138,8 @@ def test_a_measured_block_that_differs_is_caught(tmp_path):
     assert doccheck.bad_blocks(good, root=tmp_path) == ([], [])
     assert len(doccheck.bad_blocks(good.replace("1.0", "1.1"), root=tmp_path)[0]) == 1
     assert len(doccheck.bad_blocks(good.replace("t.md", "u.md"), root=tmp_path)[0]) == 1
-    knobs = doccheck.block_source("output", "python -m rnn_models.configs").strip()
-    generated = f"<!-- output: python -m rnn_models.configs -->\n{knobs}\n<!-- /output -->\n"
+    knobs = doccheck.block_source("output", "python -m configurations").strip()
+    generated = f"<!-- output: python -m configurations -->\n{knobs}\n<!-- /output -->\n"
     assert doccheck.bad_blocks(generated)[0] == []
     assert len(doccheck.bad_blocks(generated.replace("| frames |", "| frame |"))[0]) == 1
     absent = "<!-- include: results/x.md (make x) -->\n<!-- /include -->\n"

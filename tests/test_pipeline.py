@@ -181,7 +181,7 @@ def test_one_store_of_all_three_splits(dataset, random_caffemodel, tmp_path):
     merged = read_store(tmp_path / "merged.h5")
     np.testing.assert_array_equal(merged["split_membership"], membership)
     np.testing.assert_array_equal(merged["features"], data["features"])
-    from rnn_models.train import load_data
+    from experiment.train import load_data
     for split in (1, 2, 3):
         train, val, test, info = load_data(str(tmp_path), split, val_groups=2)
         assert len(test.y) == int((membership[:, split - 1] == 2).sum())

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from rnn_models import power as P
-from rnn_models import stats
+from experiment import power as P
+from experiment import stats
 
 
 def test_split1_test_set():

@@ -97,7 +97,7 @@ def train(root, tag, features, pinned):
     for d in dirs.values():
         d.mkdir()
         (d / "features").symlink_to(features)
-    run_both(["rnn_models.train", "--features", "features", "--out", "results", "--models",
+    run_both(["experiment.train", "--features", "features", "--out", "results", "--models",
               "average", "rnn", "lstm", "birnn", "--hidden", "64", "--lr", "0.003", "--epochs", "3",
               "--patience", "0", "--seeds", "1", "--val-groups", "1", "--device", "cpu",
               "--no-progress"], dirs, pinned)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from caffe_extract.store import write_store
-from rnn_models import train as T
+from experiment import train as T
 
 N_CLASSES, D = 4, 32
 
@@ -71,7 +71,7 @@ def test_checkpoints_are_plain_state_dicts(features, tmp_path):
 
 
 def command(features, out, epochs=40):
-    return [sys.executable, "-m", "rnn_models.train", "--features", str(features), "--out", str(out),
+    return [sys.executable, "-m", "experiment.train", "--features", str(features), "--out", str(out),
             "--models", "average", "lstm", "--hidden", "16", "--lr", "0.003", "--seeds", "2",
             "--epochs", str(epochs), "--patience", "0", "--batch-size", "8", "--val-groups", "2",
             "--no-progress"]
@@ -215,16 +215,16 @@ def test_short_training_run_on_each_device(features, tmp_path, device):
 def test_banner_is_decided_by_the_weights_sha1(weights, sha1, expected):
     """The warning banner appears whenever the weights are not BVLC's by SHA1, whatever the
     weights' file name or note says (issue: a non-BVLC .caffemodel made an unmarked table)."""
-    from rnn_models.report import banner
+    from experiment.report import banner
     note = banner({"weights": weights, "weights_sha1": sha1})
     assert (note == "") if not expected else (expected in note and note.startswith("***"))
 
 
 def test_readme_check_compares_the_demo_rows(features, tmp_path, capsys):
     """`make demo` ends by comparing its table with the README's block between
-    ``<!-- demo table -->`` and ``<!-- /demo table -->`` (rnn_models.readme_check) and fails,
+    ``<!-- demo table -->`` and ``<!-- /demo table -->`` (experiment.readme_check) and fails,
     with a diff, when they differ."""
-    from rnn_models import readme_check
+    from experiment import readme_check
     out = tmp_path / "results"
     assert T.main(command(features, out, epochs=2)[3:]) == 0
     table = json.loads((out / "table.json").read_text())

@@ -1,6 +1,6 @@
 """A rehearsal at UCF-101's scale: every step of `make train` on a store the size of the real one.
 
-    python -m rnn_models.rehearsal [--out rehearsal] [--epochs 2]      # or: make rehearsal
+    python -m experiment.rehearsal [--out rehearsal] [--epochs 2]      # or: make rehearsal
 
 Before a day of training on the real codes, this runs the same command on synthetic ones:
 
@@ -11,7 +11,7 @@ Before a day of training on the real codes, this runs the same command on synthe
    groups 1-7, 8-14, 15-21). Codes: per class a sparse non-negative prototype, per video
    a random strength of it plus noise, through a ReLU (like FC7), so that the models learn
    something and the confusion matrix has structure; written once, reused after.
-2. ``python -m rnn_models.train`` (what `make train` runs) on it, all four models, with a short
+2. ``python -m experiment.train`` (what `make train` runs) on it, all four models, with a short
    schedule (``--epochs``, one learning rate, one seed), as a child process whose peak
    memory is measured.
 3. a report (OUT/rehearsal.md): store load time, peak memory, seconds per epoch of each model
@@ -133,7 +133,7 @@ def epoch_seconds(results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m rnn_models.rehearsal", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiment.rehearsal", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="rehearsal", help="folder (%(default)s)")
     parser.add_argument("--epochs", type=int, default=2)
@@ -148,7 +148,7 @@ def main(argv=None):
     load, sizes = load_seconds(features)
     print(f"== split 1 loaded in {load:.1f} s: {sizes[0]} train, {sizes[1]} validation, "
           f"{sizes[2]} test", file=sys.stderr)
-    command = [sys.executable, "-m", "rnn_models.train", "--features", features, "--out",
+    command = [sys.executable, "-m", "experiment.train", "--features", features, "--out",
                results, "--models", *args.models, "--lr", "0.001", "--seeds", "1", "--epochs",
                str(args.epochs), "--patience", "0", "--device", args.device, "--no-progress"]
     print("== " + " ".join(command), file=sys.stderr)
@@ -166,7 +166,7 @@ def main(argv=None):
              f"GiB) | {written:.0f} s{' (already there)' if not written else ''} |",
              f"| split 1 loaded ({sizes[0]:,} train, {sizes[1]:,} validation, {sizes[2]:,} "
              f"test) | {load:.1f} s |",
-             f"| peak memory of `python -m rnn_models.train` | {peak_gb:.2f} GiB |",
+             f"| peak memory of `python -m experiment.train` | {peak_gb:.2f} GiB |",
              f"| the training command, {len(args.models)} models x {args.epochs} epochs, "
              f"reports included | {wall / 60:.1f} min |"]
     lines += [f"| epoch, {m} (train + validation + checkpoint) | {s:.1f} s |"

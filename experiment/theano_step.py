@@ -1,8 +1,8 @@
 """One training step of the paper's own stack (Theano 1.0.5 + Lasagne 0.1, CPU), timed.
 
-Runs in the oracle's Python 3.7 venv (``make oracle``), called by ``python -m rnn_models.bench``:
+Runs in the oracle's Python 3.7 venv (``make oracle``), called by ``python -m experiment.bench``:
 
-    .venv-oracle/bin/python rnn_models/theano_step.py MODEL [N T D H C STEPS]
+    .venv-oracle/bin/python experiment/theano_step.py MODEL [N T D H C STEPS]
 
 Builds MODEL as ``parity_tests/lasagne_oracle.py`` does (the paper's networks), float32,
 categorical cross-entropy of the time-averaged softmax, ``lasagne.updates.nesterov_momentum``;

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import power, stats
 
-from .configs import NAMES
+from configurations import NAMES
 
 #: Giel & Diaz (2015), section "Results", its only table: (validation %, test %), single runs
 #: on UCF-101 (split not stated; 3,783 test videos if split 1).
@@ -87,7 +87,7 @@ def analyse(results, labels, videos=None):
 
 def markdown_table(results, info, settings, config, analysis):
     """The results table (with intervals), the paired comparisons and the paper's claims."""
-    from .configs import model_label
+    from configurations import model_label
     lines = []
     note = banner(info["attrs"])
     if note:
@@ -167,7 +167,7 @@ def latex_table(rows, columns, caption):
 
 
 def _results_latex(results, info, config, analysis):
-    from .configs import model_label
+    from configurations import model_label
     rows = []
     for r in results:
         n = len(r["runs"])
@@ -205,7 +205,7 @@ def write_predictions(path, results, info, labels, top=5):
 
 def write_results(out_dir, results, info, settings, data, config=None):
     """Write every results file; return the Markdown table."""
-    from .configs import get
+    from configurations import get
     config = config or get("paper")
     os.makedirs(out_dir, exist_ok=True)
     test = data[2]
@@ -257,7 +257,7 @@ def write_split_summary(out_dir, per_split, settings, config):
     """table.md/.tex/.json over several splits: each split's test accuracy and their mean
     (UCF-101's standard protocol reports the mean over splits 1-3). per_split: (split,
     results, info) triples. Returns the Markdown table."""
-    from .configs import model_label
+    from configurations import model_label
     splits = [s for s, _, _ in per_split]
     models = [r["model"] for r in per_split[0][1]]
     test = {(s, r["model"]): r["test_acc_mean"] for s, results, _ in per_split for r in results}

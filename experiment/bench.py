@@ -1,6 +1,6 @@
 """Benchmark: each paper model's training epoch at UCF-101 split 1's size, against its GEMM bound.
 
-    python -m rnn_models.bench [--device cpu] [--sample 2048] [--out bench/training.md]
+    python -m experiment.bench [--device cpu] [--sample 2048] [--out bench/training.md]
 
 For each of the four models in the default configuration (``paper``) and the default optimiser
 (SGD, Nesterov momentum, batches of 64), ``train_run`` itself is timed for one epoch
@@ -69,15 +69,17 @@ def input_flops(model, n, t=T, d=D, h=H, c=C):
     return 2 * n * t * (2 if model == "birnn" else 1) * d * gates * h
 
 
-def step_flops(model, n, d=D, h=H, c=C):
+def step_flops(model, n, d=D, h=H, c=C, learn_init=True):
     """One training step on n videos: forward, weight gradients (= forward), input gradients
-    (= forward, less the products that read the codes, and less h_0 W_hh^T's: h_0 = 0 is no
-    parameter)."""
+    (= forward, less the products that read the codes, and less h_0 W_hh^T's where h_0 = 0 is
+    no parameter; the BiRNN's backward layer learns its initial state under the default
+    ``learn_init``, so its first step's input gradient is computed)."""
     f = forward_flops(model, n, d=d, h=h, c=c)
     first_step = 0
     if model != "average":
         gates = 4 if model == "lstm" else 1
-        first_step = 2 * n * (2 if model == "birnn" else 1) * h * gates * h
+        fixed_starts = 1 if model != "birnn" or learn_init else 2
+        first_step = 2 * n * fixed_starts * h * gates * h
     return 3 * f - input_flops(model, n, d=d, h=h, c=c) - first_step
 
 
@@ -168,8 +170,8 @@ def time_steps(net, x, y, device, steps=3):
 
 def step_comparison(model, device, theano):
     """{implementation: seconds per training step of 64 videos}."""
-    from . import build
-    from .configs import get
+    from rnn_models import build
+    from configurations import get
     x, y = codes(BATCH, seed=1, device=device)
     torch.manual_seed(0)
     ours = build(model, D, H, C, **{**get("paper").model_options(model),
@@ -246,7 +248,7 @@ def report(rows, n_train, device):
 
 def main(argv=None):
     from caffe_extract import devices
-    parser = argparse.ArgumentParser(prog="python -m rnn_models.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiment.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", choices=devices.CHOICES)
     parser.add_argument("--sample", type=cli.integer(1, 100_000), default=None, help="training videos timed "

@@ -1,6 +1,6 @@
 """Do the README's demo numbers still come out of the code? (`make demo` asks this at its end.)
 
-    python -m rnn_models.readme_check README.md results/demo-paper/table.json
+    python -m experiment.readme_check README.md results/demo-paper/table.json
 
 The README's demo table is the block between two marker lines, each alone on its line:
 
@@ -23,7 +23,7 @@ import sys
 
 def rows(table):
     """The README's demo rows for a results table (table.json as a dict)."""
-    from .configs import Configuration, model_label
+    from configurations import Configuration, model_label
     from .report import _pct
 
     def pct(model, key):
@@ -74,7 +74,7 @@ def check(readme_path, table_path):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
-        print("usage: python -m rnn_models.readme_check README.md RESULTS/table.json", file=sys.stderr)
+        print("usage: python -m experiment.readme_check README.md RESULTS/table.json", file=sys.stderr)
         return 2
     try:
         ok, message = check(*argv)

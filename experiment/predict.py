@@ -1,6 +1,6 @@
 """Classify a new video with a trained model: its top-5 UCF-101 classes.
 
-    python -m rnn_models.predict VIDEO --results results/ucf101-paper [--model lstm] [--device auto]
+    python -m experiment.predict VIDEO --results results/ucf101-paper [--model lstm] [--device auto]
 
 Everything the prediction needs comes from the results folder of `make train`: the
 configuration (preprocessing and model variants), the model's chosen setting and its seed-0
@@ -71,7 +71,7 @@ def caffemodel_for(table, weights=None):
 
 def trained_model(results, table, entry, device):
     """The seed-0 run's best-validation model of ``entry`` (a ``run_model`` result)."""
-    from .configs import Configuration
+    from configurations import Configuration
     from .train import TrainConfig, best_model, load_checkpoint
     chosen = {k: v for k, v in entry["chosen"].items() if k in {f.name for f in fields(TrainConfig)}}
     config = TrainConfig(**{**chosen, "seed": entry["runs"][0]["seed"]})
@@ -115,7 +115,7 @@ def main(argv=None):
     from caffe_extract.errors import describe
     from caffe_extract.frames import VideoReadError
     from .train import CheckpointError
-    parser = argparse.ArgumentParser(prog="python -m rnn_models.predict", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiment.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("video", type=cli.existing_file, help="a video file (UCF-101-like: AVI, 320x240, any length)")
     parser.add_argument("--results", required=True, type=cli.existing_dir, help="a results folder of `make train`")

@@ -1,9 +1,9 @@
 """Named configurations: every knob that decides a number, set once, in one place.
 
-    config = configs.get("paper")          # the default of make, of both CLIs and of build()
-    config = configs.get("nntools-2015")   # craffel's nntools code of the paper's weeks, exactly
-    config = configs.get("lasagne-0.1")    # the first Lasagne release (what the Theano oracle runs)
-    config = configs.get("modern")         # today's libraries
+    config = configurations.get("paper")         # the default of make, both CLIs and build()
+    config = configurations.get("nntools-2015")  # craffel's nntools code of the paper's weeks
+    config = configurations.get("lasagne-0.1")   # the first Lasagne release (the Theano oracle's)
+    config = configurations.get("modern")        # today's libraries
 
 The paper (a CS231n report of winter 2015) states some choices and is silent on the rest.
 
@@ -19,7 +19,7 @@ The paper (a CS231n report of winter 2015) states some choices and is silent on 
   nntools code of its weeks where the text is silent. ``KNOBS`` says which decided each knob.
 - ``modern`` is what a user of today's libraries gets without thinking.
 
-``KNOBS`` is the table the docs show (``python -m rnn_models.configs`` prints it), with each
+``KNOBS`` is the table the docs show (``python -m configurations`` prints it), with each
 value's source: a file at a commit, a section of the paper, or "our choice" with the reason.
 `make drift` measures what each difference costs.
 """
@@ -51,7 +51,7 @@ class Configuration:
     peepholes: bool              # LSTM: w_ci, w_cf, w_co (Lasagne's default)
     relu_grad_at_zero: float     # 0.5: Lasagne's rectify (x + |x|) / 2; 0.0: torch.relu
     init: str                    # initial values: "nntools-2015" or "lasagne-0.1"
-    # -- training (rnn_models.train)
+    # -- training (experiment.train)
     dtype: str                   # training precision
     loss: str                    # "averaged": -log p[y], p the time-averaged softmax; "per-step"
 
@@ -246,7 +246,3 @@ def model_label(model, config):
     if config.loss != PAPER.loss:
         notes.append(f"{config.loss} loss")
     return f"{name} ({', '.join(notes)})" if notes else name
-
-
-if __name__ == "__main__":
-    print(markdown_table())

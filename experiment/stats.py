@@ -248,12 +248,12 @@ def claims(results, labels, videos=None):
 
 def main(argv=None):
     """Recompute the intervals and the claims' verdicts from a results folder's
-    predictions.csv: ``python -m rnn_models.stats results/demo-paper/predictions.csv``."""
+    predictions.csv: ``python -m experiment.stats results/demo-paper/predictions.csv``."""
     import sys
     from .power import read_predictions
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m rnn_models.stats RESULTS/predictions.csv", file=sys.stderr)
+        print("usage: python -m experiment.stats RESULTS/predictions.csv", file=sys.stderr)
         return 2
     try:
         correct, videos = read_predictions(argv[0])

@@ -1,9 +1,9 @@
 """Train the paper's models on CaffeNet codes; select on validation; test once.
 
-    python -m rnn_models.train --features features --out results          # or: make train
-    python -m rnn_models.train --splits 1 2 3 --config modern ...
+    python -m experiment.train --features features --out results          # or: make train
+    python -m experiment.train --splits 1 2 3 --config modern ...
 
-Configuration (``--config``, see ``rnn_models.configs``): ``paper`` (the default) trains the
+Configuration (``--config``, see ``configurations``): ``paper`` (the default) trains the
 models of the paper's equations with the nntools code of its weeks where the text is silent
 (Glorot initial values, a learnt initial state of the backward layer, the LSTM's output-gate
 quirk, ReLU gradient 0.5 at 0, float32); ``nntools-2015`` and ``lasagne-0.1`` are the two codes
@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from . import MODELS, build
+from rnn_models import MODELS, build
 
 PAPER_MODELS = ("average", "rnn", "lstm", "birnn")
 
@@ -55,7 +55,7 @@ class TrainConfig:
     """One training run: a model, its hyperparameters, a seed."""
 
     model: str = "rnn"
-    config: str = "paper"                # the named configuration (rnn_models.configs)
+    config: str = "paper"                # the named configuration (configurations)
     hidden_dim: int = 512
     lr: float = 0.01
     momentum: float = 0.9
@@ -336,7 +336,7 @@ def grid(config, lrs, hiddens):
 def model_base(model, base, era=None):
     """``base`` for ``model``: the configuration's model options and precision applied
     (``era``: a ``configs.Configuration``, default the one ``base.config`` names)."""
-    from .configs import get
+    from configurations import get
     era = era or get(base.config)
     return TrainConfig(**{**asdict(base), "model": model, "dtype": era.dtype, "init": era.init,
                           "loss": era.loss, "options": {**era.model_options(model), **base.options}})
@@ -489,14 +489,14 @@ def main(argv=None):
     from caffe_extract import cli, devices
     from caffe_extract.errors import describe
 
-    from .configs import CONFIGS, DEFAULT, get
-    parser = argparse.ArgumentParser(prog="python -m rnn_models.train", description=__doc__,
+    from configurations import CONFIGS, DEFAULT, get
+    parser = argparse.ArgumentParser(prog="python -m experiment.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", default="features", type=features_dir, help="folder of the HDF5 stores (%(default)s)")
     parser.add_argument("--config", default=DEFAULT, choices=sorted(CONFIGS),
                         help="paper (default): the paper's text, and the nntools code of its "
                              "weeks where the text is silent; nntools-2015, lasagne-0.1, modern "
-                             "(python -m rnn_models.configs prints every knob)")
+                             "(python -m configurations prints every knob)")
     parser.add_argument("--splits", nargs="+", type=int, default=[1], choices=(1, 2, 3),
                         help="official splits to train and test on, each on its own (%(default)s)")
     parser.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))

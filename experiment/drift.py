@@ -1,6 +1,6 @@
 """The drift ledger: what each difference between the 2015 stack and today's costs, measured.
 
-    python -m rnn_models.drift --videos demo/data/videos --splits demo/data/splits \
+    python -m experiment.drift --videos demo/data/videos --splits demo/data/splits \
         --work demo/drift --out results/drift                                  # make drift
 
 The baseline is the ``paper`` configuration end to end: codes from real pycaffe with 2015's
@@ -17,7 +17,7 @@ exactly one knob and measures
   with ``--seeds`` seeds at fixed hyperparameters on the baseline and on the variant, test
   accuracy of each (mean over seeds), the difference with its 95% interval (bootstrap over
   UCF-101 groups and seeds) and the sign-flip p over groups, Holm-corrected over the rows;
-  "larger than noise" needs both (``rnn_models.stats``).
+  "larger than noise" needs both (``experiment.stats``).
 
 Rows: resize with vs without anti-aliasing (also on 640 x 480 frames, codes only: the demo's
 videos are 320 x 240 like UCF-101's, where the resize barely filters); moviepy vs PyAV frames;
@@ -43,7 +43,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import stats
-from .configs import PAPER
+from configurations import PAPER
 
 
 def code_difference(a, b):
@@ -271,7 +271,7 @@ def plot(ledger, path, note=""):
 
 def main(argv=None):
     from caffe_extract import cli
-    parser = argparse.ArgumentParser(prog="python -m rnn_models.drift", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiment.drift", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, type=cli.existing_dir, help="folder of the class folders of videos")
     parser.add_argument("--splits", required=True, type=cli.existing_dir, help="folder of the split files (1-3)")

@@ -1,11 +1,11 @@
 """Could the paper's differences be shown at all? Power of the paired group test on UCF-101.
 
-    python -m rnn_models.power --out results/power.md \
+    python -m experiment.power --out results/power.md \
         [--predictions results/demo-paper/predictions.csv]                      # make power
 
 The question: on UCF-101 split 1's test set (3,783 videos in 707 groups: 101 classes x 7 group
 numbers, 4 to 7 clips a group), what is the smallest difference in accuracy between two models
-that the verdict's test (``rnn_models.stats``: sign-flip test on per-group differences, two-sided,
+that the verdict's test (``experiment.stats``: sign-flip test on per-group differences, two-sided,
 5%) detects with 80% power?
 
 **Model.** Per test video i, the paired difference delta_i = a_i - b_i (1: only A right, -1:
@@ -211,7 +211,7 @@ def section(correct, videos):
     e = estimate(_claim_pairs(correct), groups)
     icc = float(np.clip(np.nan_to_num(e["icc"]), 0, 1))
     pi_50 = 0.5 * (1 - e["phi"]) if not np.isnan(e["phi"]) else 0.5
-    return ["", f"Power (`rnn_models.power`, `make power`): the smallest paired difference the "
+    return ["", f"Power (`experiment.power`, `make power`): the smallest paired difference the "
             f"group test detects with 80% power at 5% (two-sided). Estimated on this run "
             f"({e['pairs']} model pairs, seed by seed): discordance {e['discordance']:.3f}, "
             f"correctness correlation phi {e['phi']:.2f}, ICC of the paired difference "
@@ -255,11 +255,11 @@ def report(predictions=None, n_sims=4000):
              "Test set: 3,783 videos in 707 groups (101 classes x 7 group numbers; 270 groups of "
              "4 clips, 130 of 5, 96 of 6, 211 of 7: sum m^2 / n = "
              f"{np.sum(sizes ** 2) / sizes.sum():.2f}). Test: two-sided sign-flip test on "
-             "per-group differences at 5% (`rnn_models.stats`), power 80%. Discordance: the "
+             "per-group differences at 5% (`experiment.stats`), power 80%. Discordance: the "
              "share of test videos on which the two models disagree (at accuracies near 50%: "
              "0.5 for independent errors, 0.5 (1 - phi) for correctness correlation phi). "
              "ICC: the within-group correlation of the per-video paired difference. "
-             "Model and formulas: `rnn_models/power.py`.", "",
+             "Model and formulas: `experiment/power.py`.", "",
              "Smallest detectable difference (points):", "",
              "| ICC | design effect | " + " | ".join(f"discordance {pi}" for pi in DISCORDANCES)
              + " | simulated power at the MDE, discordance 0.5 (+- s.e.) |",
@@ -322,7 +322,7 @@ def plot(data, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m rnn_models.power", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiment.power", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="results/power.md", help="the Markdown report")
     parser.add_argument("--predictions", help="a results folder's predictions.csv (ICC, phi)")
