@@ -324,9 +324,12 @@ def plot(data, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiment.power", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="results/power.md", help="the Markdown report")
-    parser.add_argument("--predictions", help="a results folder's predictions.csv (ICC, phi)")
-    parser.add_argument("--simulations", type=int, default=4000)
+    from caffe_extract import cli
+    parser.add_argument("--out", default="results/power.md", type=cli.writable_file,
+                        help="the Markdown report")
+    parser.add_argument("--predictions", type=cli.existing_file,
+                        help="a results folder's predictions.csv (ICC, phi)")
+    parser.add_argument("--simulations", type=cli.integer(1, 1_000_000), default=4000)
     args = parser.parse_args(argv)
     try:
         text, data = report(args.predictions, args.simulations)

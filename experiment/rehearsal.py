@@ -135,10 +135,14 @@ def epoch_seconds(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiment.rehearsal", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="rehearsal", help="folder (%(default)s)")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--models", nargs="+", default=["average", "rnn", "lstm", "birnn"])
-    parser.add_argument("--device", default="auto")
+    from caffe_extract import cli, devices
+    from rnn_models import MODELS
+    parser.add_argument("--out", default="rehearsal", type=cli.writable_dir,
+                        help="folder (%(default)s)")
+    parser.add_argument("--epochs", type=cli.integer(1, 10_000), default=2)
+    parser.add_argument("--models", nargs="+", default=["average", "rnn", "lstm", "birnn"],
+                        choices=MODELS)
+    parser.add_argument("--device", default="auto", choices=devices.CHOICES)
     args = parser.parse_args(argv)
     features = os.path.join(args.out, "features")
     results = os.path.join(args.out, "results")
