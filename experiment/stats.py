@@ -172,7 +172,7 @@ def sign_flip_test(differences, seed=0):
     sign flip of the non-zero D_g when there are at most 16 of them, else 20,000 random flips."""
     d = np.asarray(differences, dtype=float)
     d = d[d != 0]
-    if len(d) == 0:
+    if len(d) <= 1:     # no flip, or one: +|d| and -|d| are equally extreme (scipy needs two)
         return 1.0
     exact = len(d) <= EXACT_MAX_GROUPS
     result = stats.permutation_test((d,), lambda x, axis: x.sum(axis=axis),

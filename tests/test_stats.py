@@ -268,3 +268,11 @@ def test_the_claims_table_says_where_the_papers_own_table_supports_them():
     assert paper_support("birnn", ">", "average").count("yes") == 2
     assert paper_support("lstm", "<", "rnn") == ("validation 46.7 vs 52.2: yes; "
                                                  "test 45.9 vs 49.1: yes")
+
+
+def test_a_single_differing_group_is_no_evidence():
+    """With one group differing, its two sign flips are equally extreme: p = 1 (the drift
+    ledger met this: two models that differ on one group's clips only)."""
+    assert stats.sign_flip_test([0.0, 0.0, 0.5, 0.0]) == 1.0
+    assert stats.sign_flip_test([0.0, 0.0]) == 1.0
+    assert stats.sign_flip_test([1.0, 1.0]) == 0.5           # exact: 2 of 4 flips as extreme
