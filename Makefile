@@ -50,7 +50,8 @@ LAYER    ?= fc7
 # Where the PyTorch code runs: auto (CUDA when available), cpu or cuda.
 DEVICE   ?= auto
 
-# The named configuration (configurations/__init__.py): paper (2015's stack, the default) or modern.
+# The named configuration (configurations/__init__.py): paper (the default), nntools-2015,
+# lasagne-0.1 or modern.
 CONFIG  ?= paper
 # Training on the real codes (`make train`, `make train MODELS="rnn birnn" SPLITS="1 2 3"`).
 MODELS  ?= average rnn lstm birnn
@@ -73,15 +74,16 @@ export OMP_NUM_THREADS := 1
 .PHONY: FORCE setup caffe weights data extract train demo drift power oracle test faults test-slurm parity bench rehearsal clean help
 
 help:
-	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 6 minutes): results/demo-$(CONFIG)/"
-	@echo "              (CONFIG=paper, the default: the 2015 stack's variants; CONFIG=modern: today's)"
+	@echo "make demo     the whole pipeline on a synthetic UCF-101 (under 9 minutes): results/demo-$(CONFIG)/"
+	@echo "              (CONFIG=paper, the default: the paper's text, nntools 2015 where it is silent;"
+	@echo "               CONFIG=nntools-2015 | lasagne-0.1 | modern: python -m configurations)"
 	@echo "make setup    create .venv ($(PYTHON)) and install $(TORCH) and the project"
 	@echo "              (TORCH=torch==X TORCH_INDEX=URL: another torch; kept by .venv, see docs/setup.md)"
 	@echo "make caffe    build real BVLC Caffe (pycaffe, CPU) into the venv (cached)"
 	@echo "make weights  download BVLC CaffeNet's weights to models/ and verify their SHA1"
 	@echo "make data     download, verify and unpack UCF-101 into $(DATA)/"
 	@echo "make extract  every UCF-101 video of splits 1-3, once -> CaffeNet $(LAYER) codes in"
-	@echo "              $(FEATURES)/all_splits_$(LAYER).h5 (BACKEND=caffe|torch, CONFIG=paper|modern)"
+	@echo "              $(FEATURES)/all_splits_$(LAYER).h5 (BACKEND=caffe|torch, CONFIG=...)"
 	@echo "make train    train and evaluate MODELS on SPLITS (\"1 2 3\": each and the mean): $(RESULTS)/"
 	@echo "make drift    measure each 2015-vs-today difference on the demo set: results/drift/"
 	@echo "make power    smallest difference the group test detects on UCF-101 split 1: results/power.md"
@@ -95,7 +97,7 @@ help:
 	@echo "make test-slurm  a real one-node Slurm (installed with apt): job arrays equal one process"
 	@echo "make oracle   create .venv-oracle (Python 3.7, Theano 1.0.5, Lasagne 0.1)"
 	@echo "make clean    remove .venv and .venv-oracle"
-	@echo "variables: CONFIG=paper|modern SPLITS=\"1 2 3\" DEVICE=auto|cpu|cuda BACKEND=caffe|torch"
+	@echo "variables: CONFIG=paper|nntools-2015|lasagne-0.1|modern SPLITS=\"1 2 3\" DEVICE=auto|cpu|cuda BACKEND=caffe|torch"
 	@echo "           MODELS LAYER=fc7|fc6 WORKERS DATA FEATURES RESULTS DEMO SKIP_CAFFE=1"
 	@echo "           TORCH TORCH_INDEX PYTHON ORACLE_PYTHON CAFFE_CACHE (docs/setup.md)"
 
