@@ -16,7 +16,8 @@ preprocessing, through BVLC CaffeNet, keeping FC7 (post-ReLU; --layer fc6 for FC
 every video of the three official splits is extracted once into OUT_DIR/all_splits_{layer}.h5,
 which records each video's role in splits 1-3 (training applies the split lists); --split K
 writes the older per-split stores OUT_DIR/split{K}_{train,test}_{layer}.h5 instead (schema:
-README, "Feature store"). --config picks the era's preprocessing (paper: caffe.io as in 2015).
+docs/data.md, "The feature store"). --config picks the configuration's preprocessing
+(paper: caffe.io as in 2015).
 Resumable: rerun the same command after a crash or kill and it continues where it stopped.
 On a cluster, run one --shard i/n per job and `merge` the shard files."""
 

@@ -14,7 +14,7 @@ the channels-last memory layout and ReLUs run in place where no one keeps their 
 Blobs are named by Caffe *layer*: ``fc7`` is the InnerProduct output (pre-ReLU: what pycaffe's
 ``net.forward(end='fc7')`` leaves in blob fc7) and ``relu7`` the same after ReLU (what blob
 fc7 holds after a full ``net.forward()``, since relu7 runs in place). The paper's codes are
-``relu7``: see README, "Which FC7".
+``relu7``: see docs/data.md, "Real Caffe and the CaffeNet port".
 """
 import torch
 import torch.nn.functional as F

@@ -29,7 +29,7 @@ from . import frames as framelib
 from .store import read_store, write_store
 from .ucf101 import VideoIndex, read_all_splits, read_split
 
-LAYER_BLOBS = {"fc7": "relu7", "fc6": "relu6"}  # the codes: post-ReLU (see README, "Which FC7")
+LAYER_BLOBS = {"fc7": "relu7", "fc6": "relu6"}  # the codes: post-ReLU (see docs/data.md, "Real Caffe and the CaffeNet port")
 
 
 @dataclass

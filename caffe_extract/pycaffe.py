@@ -15,7 +15,7 @@ def import_caffe():
         raise CaffeUnavailable(
             f"real Caffe (pycaffe) is not importable ({error}). Build it with `make caffe` "
             "(Debian/Ubuntu, about 5 minutes, cached), or use the conda route "
-            "(environment.yml, conda-forge's CPU-only caffe); see README.md, 'Real Caffe'.") from None
+            "(environment.yml, conda-forge's CPU-only caffe); see docs/setup.md, 'Real Caffe'.") from None
     return caffe
 
 

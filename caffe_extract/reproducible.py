@@ -7,7 +7,7 @@ The Makefile exports the same variables as a second line of defence.
 
 Float results follow the kernel a library picks for the CPU it runs on: a reduction summed in
 16 lanes (AVX-512) or 8 (AVX2), split over 1 or 2 threads, rounds differently. Measured on an
-Intel Xeon with AVX-512 (README, "Bit for bit"), each of these changed the demo's bits:
+Intel Xeon with AVX-512 (README.md, "Bit for bit"), each of these changed the demo's bits:
 
     ATEN_CPU_CAPABILITY     torch's own kernels (log_softmax differs, avx2 vs avx512)
     MKL_CBWR                torch's matmuls (MKL): AVX2 vs AVX-512 branch, and the thread count

@@ -45,7 +45,7 @@ if [ ! -f "$SRC/.patched" ]; then
 "could not fetch the source package caffe=$VERSION from Debian bullseye.
   If bullseye moved to archive.debian.org, put 'deb-src http://archive.debian.org/debian bullseye main'
   in $APT/sources.list and rerun. Without network access, use the conda route instead:
-  conda env create -f environment.yml (conda-forge's CPU-only caffe, Python 3.8); see README.md."
+  conda env create -f environment.yml (conda-forge's CPU-only caffe, Python 3.8); see docs/setup.md, "The conda route"."
   rm -rf "$SRC" && mv "$CACHE"/src-tmp/caffe-*/ "$SRC" && rm -rf "$CACHE/src-tmp"
   say "patching for today's protobuf and scikit-image"
   # newer protobuf: SetTotalBytesLimit takes one argument
