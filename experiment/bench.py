@@ -27,7 +27,6 @@ rates (seed 0) + 2 more seeds = 4 runs of at most 80 epochs.
 """
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import time
 import torch
 
 from caffe_extract import cli
+from rnn_models.models import time_averaged_log
 
 T, D, H, C, BATCH = 10, 4096, 512, 101, 64
 SPLIT1_TRAIN_LIST, SPLIT1_VAL = 9_537, 1_590   # validation: 3 of the train list's 18 groups
@@ -147,8 +147,7 @@ class TorchNN(torch.nn.Module):
 
     def log_probabilities(self, x):
         h, _ = self.recurrent(x)
-        log_P = torch.log_softmax(self.softmax(self.out(h)), dim=-1)
-        return torch.logsumexp(log_P, dim=1) - math.log(x.shape[1])
+        return time_averaged_log(torch.log_softmax(self.softmax(self.out(h)), dim=-1))
 
 
 def time_steps(net, x, y, device, steps=3):

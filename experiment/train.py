@@ -35,7 +35,6 @@ ends with the same result as an uninterrupted one.
 import argparse
 import io
 import json
-import math
 import os
 import sys
 import time
@@ -46,6 +45,7 @@ import numpy as np
 import torch
 
 from rnn_models import MODELS, build
+from rnn_models.models import time_averaged_log
 
 PAPER_MODELS = ("average", "rnn", "lstm", "birnn")
 
@@ -301,7 +301,7 @@ def training_loss(model, x, y, form="averaged"):
         log_P = model.step_log_probabilities(x)                              # (N, T, C)
         T = log_P.shape[1]
         loss = torch.nn.functional.nll_loss(log_P.transpose(1, 2), y[:, None].expand(-1, T))
-        return loss, torch.logsumexp(log_P, dim=1) - math.log(T)
+        return loss, time_averaged_log(log_P)
     raise ValueError(f"unknown loss form {form!r}: averaged or per-step")
 
 

@@ -14,7 +14,7 @@ import torch
 
 from reference.init import DEFAULT_SCHEME, SCHEMES, base_name, init_spec
 
-__all__ = ["DEFAULT_SCHEME", "SCHEMES", "base_name", "initial_value", "lasagne_default"]
+__all__ = ["DEFAULT_SCHEME", "SCHEMES", "base_name", "initial_value"]
 
 
 def initial_value(model, name, shape, scheme=DEFAULT_SCHEME):
@@ -26,7 +26,3 @@ def initial_value(model, name, shape, scheme=DEFAULT_SCHEME):
         return torch.empty(shape).uniform_(-scale, scale)
     return torch.empty(shape).normal_(0.0, scale)
 
-
-def lasagne_default(model, name, shape):
-    """Lasagne 0.1's default initial value for parameter ``name`` (scheme "lasagne-0.1")."""
-    return initial_value(model, name, shape, "lasagne-0.1")

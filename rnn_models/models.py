@@ -22,8 +22,14 @@ from torch import nn
 from reference.architecture import (ARCHITECTURES, cell_of, layer_param_names,
                                     learns_initial_state, param_shapes, resolve_options)
 
-from .init import DEFAULT_SCHEME, SCHEMES, initial_value
+from .init import DEFAULT_SCHEME, initial_value
 from .layers import lstm_layer, relu, rnn_layer
+
+
+def time_averaged_log(log_P):
+    """log p = log (1/T) sum_t P_t from per-step log-probabilities log P (N, T, C): a logsumexp
+    over time, so that no probability is rounded to 0 before its log is taken. -> (N, C)"""
+    return torch.logsumexp(log_P, dim=1) - math.log(log_P.shape[1])
 
 
 class _Classifier(nn.Module):
@@ -150,8 +156,7 @@ class Recurrent(_Classifier):
 
     def log_probabilities(self, x):
         """log p = log (1/T) sum_t P_t, as a logsumexp over time of log-softmaxes (no log 0)."""
-        log_P = self.step_log_probabilities(x)                               # (N, T, C)
-        return torch.logsumexp(log_P, dim=1) - math.log(x.shape[1])          # (N, C)
+        return time_averaged_log(self.step_log_probabilities(x))             # (N, C)
 
 
 def build(name, input_dim, hidden_dim, n_classes, init=DEFAULT_SCHEME, **options):
@@ -165,8 +170,6 @@ def build(name, input_dim, hidden_dim, n_classes, init=DEFAULT_SCHEME, **options
     LSTM family: ``peepholes`` (True), ``lasagne_output_gate`` (True); recurrent models also
     ``output_dim``. An option a model does not take is a TypeError.
     """
-    if init not in SCHEMES:
-        raise ValueError(f"unknown initialisation {init!r}: choose one of {', '.join(SCHEMES)}")
     if cell_of(name) == "average":
         return Average(input_dim, hidden_dim, n_classes, init=init, **options)
     return Recurrent(name, input_dim, hidden_dim, n_classes, init=init, **options)
