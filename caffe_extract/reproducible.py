@@ -19,10 +19,21 @@ Intel Xeon with AVX-512 (README.md, "Bit for bit"), each of these changed the de
                             pinned because its kernels are chosen by ISA as well)
 
 The pinned level is AVX2, which every x86-64 machine of ours has (Intel and AMD, with or without
-AVX-512), with one thread for every library: OpenBLAS and MKL cap their thread count at the
+AVX-512). Every library starts with one thread: OpenBLAS and MKL cap their thread count at the
 cores present, so any count above 1 could differ on a smaller machine. MKL's ``STRICT`` mode
-makes its matmuls bitwise reproducible whatever the thread count. The cost in speed is in the
-README. The GPU path (``--device cuda``) is not covered: cuBLAS and cuDNN kernels differ between
+makes its matmuls bitwise reproducible whatever the thread count.
+
+One exception, measured: training (``experiment.train``) gives the same bits with any number of
+torch threads, so it uses every core it may (``training_threads``). Its matmuls are MKL's in
+``STRICT`` mode; torch's own kernels share out the elements of their output among threads,
+and split the terms of one sum only when that sum is a single number of more than 32,768
+terms, which the training does not compute (its losses sum at most a batch of 256 terms).
+tests/test_reproducible.py trains the four models with 1 and 3 threads and compares the bytes;
+by hand, 1, 2, 3, 4 and 8 threads gave identical weights for all four models here.
+Extraction stays on one thread (pycaffe's OpenBLAS changes bits with its thread count; the
+CaffeNet port's convolutions were not measured).
+
+The GPU path (``--device cuda``) is not covered: cuBLAS and cuDNN kernels differ between
 GPU models, so results agree across cards only to a tolerance.
 
 Escape hatch, for the test that shows the pinning matters (tests/test_reproducible.py):
@@ -87,14 +98,28 @@ def pin(environ=os.environ, modules=sys.modules):
 
 
 def pinned():
-    """True when this process runs with the pinned kernels (torch's checked where loaded)."""
+    """True when this process runs with the pinned kernels (torch's checked where loaded; its
+    thread count is free, see ``training_threads``)."""
     if os.environ.get(UNPINNED) == "1":
         return False
     if any(os.environ.get(k) != v for k, v in PINNED.items() if v):
         return False
     torch = sys.modules.get("torch")
-    return torch is None or (torch.backends.cpu.get_cpu_capability() == "AVX2"
-                             and torch.get_num_threads() == 1)
+    return torch is None or torch.backends.cpu.get_cpu_capability() == "AVX2"
+
+
+def available_cores():
+    """The cores this process may run on (its affinity mask: a Slurm allocation, taskset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                       # not Linux
+        return os.cpu_count() or 1
+
+
+def training_threads(requested=None):
+    """Torch threads for training and evaluation: ``requested``, else every available core.
+    The count changes the speed, not the bits (module docstring)."""
+    return requested or available_cores()
 
 
 EARLY = pin()

@@ -254,6 +254,8 @@ def main(argv=None):
                         "(default: 2,048 on the CPU, all 7,947 on a GPU)")
     parser.add_argument("--repeats", type=cli.integer(1, 100), default=2)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--threads", type=cli.integer(1, 1024), default=None,
+                        help="CPU threads (default: every core, as `make train` uses)")
     parser.add_argument("--theano", action="store_true",
                         help="also time the step on Theano + Lasagne (.venv-oracle; slow)")
     parser.add_argument("--json", type=cli.writable_file, help="also write the rows as JSON")
@@ -261,7 +263,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     device = devices.resolve(args.device)
     from .train import set_deterministic
-    set_deterministic(device)
+    set_deterministic(device, threads=args.threads)
     args.sample = args.sample or (SPLIT1_TRAIN if device.startswith("cuda") else 2048)
     rows, n_train = measure(args, device)
     if args.json:

@@ -320,11 +320,14 @@ def best_model(config, record, input_dim, n_classes, device="cpu"):
     return model.eval()
 
 
-def set_deterministic(device="cpu", fast=False):
-    """Deterministic kernels and exact float32 on ``device`` (``--fast``: TF32 allowed)."""
+def set_deterministic(device="cpu", fast=False, threads=None):
+    """Deterministic kernels and exact float32 on ``device`` (``--fast``: TF32 allowed), with
+    ``threads`` torch threads (default: every available core; the bits do not depend on it,
+    ``caffe_extract.reproducible.training_threads``)."""
     from caffe_extract import devices
+    from caffe_extract.reproducible import training_threads
     devices.configure(device, fast)
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+    torch.set_num_threads(training_threads(threads))
 
 
 def grid(config, lrs, hiddens):
@@ -522,6 +525,9 @@ def main(argv=None):
                         help="where to train: auto = CUDA when available (%(default)s)")
     parser.add_argument("--fast", action="store_true",
                         help="allow TF32 on the GPU (faster, not exact float32; tables say so)")
+    parser.add_argument("--threads", type=cli.integer(1, 1024), default=None,
+                        help="CPU threads (default: every core this process may use); the "
+                             "results are the same bits with any count")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--stage", choices=("all", "search", "seeds"), default="all",
                         help="on a cluster (scripts/slurm_train.sh): 'search' trains one grid "
@@ -547,11 +553,11 @@ def main(argv=None):
     except devices.DeviceError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    set_deterministic(device, args.fast)
+    set_deterministic(device, args.fast, args.threads)
     from .report import banner, write_results, write_split_summary
     era = get(args.config)
-    settings = {k: v for k, v in vars(args).items()
-                if k not in ("no_progress", "stage", "task", "count")}
+    settings = {k: v for k, v in vars(args).items()          # threads: speed only, not bits
+                if k not in ("no_progress", "stage", "task", "count", "threads")}
     settings["device"] = devices.describe(device, args.fast)
     base = TrainConfig(config=era.name, epochs=args.epochs, patience=args.patience,
                        batch_size=args.batch_size, momentum=args.momentum, dropout=args.dropout)
