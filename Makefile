@@ -49,6 +49,8 @@ WORKERS  ?=
 LAYER    ?= fc7
 # Where the PyTorch code runs: auto (CUDA when available), cpu or cuda.
 DEVICE   ?= auto
+# CPU threads for training (`make train`, `make bench`): empty = every core this job may use.
+THREADS  ?=
 
 # The named configuration (configurations/__init__.py): paper (the default), nntools-2015,
 # lasagne-0.1 or modern.
@@ -62,7 +64,8 @@ DEMO    ?= demo
 
 # The same bits on every x86-64 machine: CPU kernels pinned to AVX2, one thread. The project
 # sets these itself before numpy/torch/Caffe load (caffe_extract/reproducible.py); exported
-# here too, as a second line of defence for every command a target runs.
+# here too, as a second line of defence for every command a target runs. Training then takes
+# every core (its bits do not depend on the thread count; THREADS=N to limit it).
 export ATEN_CPU_CAPABILITY := avx2
 export MKL_CBWR := AVX2,STRICT
 export ONEDNN_MAX_CPU_ISA := AVX2
@@ -98,7 +101,7 @@ help:
 	@echo "make oracle   create .venv-oracle (Python 3.7, Theano 1.0.5, Lasagne 0.1)"
 	@echo "make clean    remove .venv and .venv-oracle"
 	@echo "variables: CONFIG=paper|nntools-2015|lasagne-0.1|modern SPLITS=\"1 2 3\" DEVICE=auto|cpu|cuda BACKEND=caffe|torch"
-	@echo "           MODELS LAYER=fc7|fc6 WORKERS DATA FEATURES RESULTS DEMO SKIP_CAFFE=1"
+	@echo "           MODELS LAYER=fc7|fc6 WORKERS THREADS DATA FEATURES RESULTS DEMO SKIP_CAFFE=1"
 	@echo "           TORCH TORCH_INDEX PYTHON ORACLE_PYTHON CAFFE_CACHE (docs/setup.md)"
 
 setup: $(STAMP)
@@ -141,7 +144,8 @@ extract: setup $(if $(filter caffe,$(BACKEND)),caffe) data
 
 train: setup
 	$(PY) -m experiment.train --features $(FEATURES) --layer $(LAYER) --models $(MODELS) \
-	  --splits $(SPLITS) --config $(CONFIG) --device $(DEVICE) --out $(RESULTS)
+	  --splits $(SPLITS) --config $(CONFIG) --device $(DEVICE) --out $(RESULTS) \
+	  $(if $(THREADS),--threads $(THREADS))
 
 # Every step resumes: rerunning `make demo` after an interruption continues where it stopped.
 demo: setup caffe
@@ -202,7 +206,7 @@ bench: setup caffe
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md
 	$(PY) -m caffe_extract.bench --pipeline --out bench/pipeline.md
 	$(PY) -m experiment.bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
-	  --out bench/training$(if $(filter cuda,$(DEVICE)),-cuda).md
+	  --out bench/training$(if $(filter cuda,$(DEVICE)),-cuda).md $(if $(THREADS),--threads $(THREADS))
 	$(PY) -m experiment.device_bench --device $(DEVICE) --out bench/device-$(DEVICE).md
 
 # `make train` at UCF-101's size before a day on the real codes (synthetic codes; REHEARSAL_EPOCHS).

@@ -24,6 +24,13 @@ peepholes, which torch.nn lacks) and, with ``--theano``, on the paper's own stac
 
 Projected: the four-model table of one split as `make train` runs it: per model 2 learning
 rates (seed 0) + 2 more seeds = 4 runs of at most 80 epochs.
+
+On the CPU, a profile of our training step says where the time between the epoch and its bound
+goes (``step_profile``): the GEMMs' share and the rate they reached at the model's own shapes,
+the optimiser's update, the batch gather, and the rest.
+
+Threads: every core, as `make train` uses them (``--threads`` to change; the results' bits do
+not depend on it, ``caffe_extract.reproducible``), with the peak measured on as many.
 """
 import argparse
 import json
@@ -167,15 +174,59 @@ def time_steps(net, x, y, device, steps=3):
     return sorted(times[1:])[len(times[1:]) // 2]
 
 
-def step_comparison(model, device, theano):
-    """{implementation: seconds per training step of 64 videos}."""
+def paper_model(model, device):
+    """``model`` as `make train` builds it by default (configuration ``paper``), seed 0."""
     from rnn_models import build
     from configurations import get
-    x, y = codes(BATCH, seed=1, device=device)
     torch.manual_seed(0)
-    ours = build(model, D, H, C, **{**get("paper").model_options(model),
-                                   **({"dropout": 0.5} if model == "average" else {})}).to(device)
-    out = {"ours": time_steps(ours, x, y, device)}
+    return build(model, D, H, C, **{**get("paper").model_options(model),
+                                    **({"dropout": 0.5} if model == "average" else {})}).to(device)
+
+
+GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+
+
+def step_profile(model, device, steps=4):
+    """Where a training step's time goes, as ``train_run`` runs it (batch gathered from the
+    codes, loss, backward, fused SGD): torch.profiler's self time of each operator over
+    ``steps`` steps of 64 videos after one warm-up step, as shares of the profiled wall time:
+    GEMMs (with their achieved rate: the step's GEMM FLOPs over their time), the update (SGD's
+    fused kernel), the gather of the batch, and the rest (elementwise work, autograd, Python).
+    CPU only: on a GPU self CPU time is not the kernels' time."""
+    from torch.profiler import ProfilerActivity, profile
+    from .train import Split, TrainConfig, model_inputs, sgd, training_loss
+    net = paper_model(model, device)
+    optimizer = sgd(net, TrainConfig(lr=0.001), device)
+    data = model_inputs(model, Split(*codes((steps + 1) * BATCH, seed=2, device=device)))
+    batches = torch.randperm(len(data.y), generator=torch.Generator().manual_seed(0)).split(BATCH)
+
+    def step(batch):
+        loss, _ = training_loss(net, data.x[batch], data.y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    step(batches[0])
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        for batch in batches[1:steps + 1]:
+            step(batch)
+        wall = time.perf_counter() - start
+    self_s = {}
+    for event in prof.key_averages():
+        self_s[event.key] = self_s.get(event.key, 0.0) + event.self_cpu_time_total / 1e6
+    parts = {"gemm": sum(self_s.get(op, 0.0) for op in GEMM_OPS),
+             "update": self_s.get("aten::_fused_sgd_", 0.0),
+             "gather": self_s.get("aten::index", 0.0)}
+    parts["other"] = max(0.0, wall - sum(parts.values()))
+    return {**{k: v / wall for k, v in parts.items()},
+            "gemm_gflops": steps * step_flops(model, BATCH) / parts["gemm"] / 1e9}
+
+
+def step_comparison(model, device, theano):
+    """{implementation: seconds per training step of 64 videos}."""
+    x, y = codes(BATCH, seed=1, device=device)
+    out = {"ours": time_steps(paper_model(model, device), x, y, device)}
     if model != "average":
         torch.manual_seed(0)
         out["torch.nn"] = time_steps(TorchNN(model).to(device), x, y, device)
@@ -210,7 +261,8 @@ def measure(args, device):
             rows.append({"model": model, "epoch_s": min(epochs), "epochs_s": epochs,
                          "peak_gflops": peak / 1e9, "gflop": epoch_flops(model) / 1e9,
                          "bound_s": bound, "ratio": min(epochs) / bound,
-                         "steps": step_comparison(model, device, args.theano)})
+                         "steps": step_comparison(model, device, args.theano),
+                         "profile": step_profile(model, device) if device == "cpu" else None})
             print(f"{model}: {min(epochs):.1f} s/epoch, bound {bound:.1f} s "
                   f"({min(epochs) / bound:.2f}x)", file=sys.stderr)
     return rows, n_train
@@ -242,6 +294,17 @@ def report(rows, n_train, device):
         lines.append(f"| {NAMES[r['model']]} | " + " | ".join(cells) + " |")
     lines += ["", "torch.nn's LSTM has no peepholes (ours: the paper's, with them). Epochs: the "
               "fastest of the repeats, peak: the highest; other processes share the cores."]
+    profiled = [r for r in rows if r.get("profile")]
+    if profiled:
+        lines += ["", "Where our training step's time goes (torch.profiler, self time of each "
+                  "operator over 4 steps of 64 videos, as shares of their wall time; the GEMMs' "
+                  "rate: the step's GEMM FLOPs over their time, against the peak above):", "",
+                  "| model | GEMMs | GEMM rate (GFLOP/s) | update (fused SGD) | batch gather "
+                  "| other (elementwise, autograd, Python) |", "|---|---|---|---|---|---|"]
+        for r in profiled:
+            p = r["profile"]
+            lines.append(f"| {NAMES[r['model']]} | {p['gemm']:.0%} | {p['gemm_gflops']:.0f} "
+                         f"| {p['update']:.0%} | {p['gather']:.0%} | {p['other']:.0%} |")
     return "\n".join(lines)
 
 

@@ -92,11 +92,15 @@ def report(args, device):
     from caffe_extract.bench import machine
     ports = port_rates(args.caffemodel, device)
     rate, n = pipeline_rate(args.caffemodel, device, args.videos, args.workers, args.batch_videos)
+    extraction_threads = torch.get_num_threads()
+    from caffe_extract.reproducible import training_threads
+    torch.set_num_threads(training_threads())                 # as `make train` runs
     epochs = {m: epoch_seconds(m, device, args.train_videos) for m in MODELS}
     extraction_min = UCF101_VIDEOS / rate / 60
     table_min = sum(RUNS_PER_MODEL * EPOCHS * s for s in epochs.values()) / 60
-    lines = [f"Device: {devices.describe(device)}; {machine()}; {args.workers} decoding workers, "
-             f"batches of {args.batch_videos} videos", "",
+    lines = [f"Device: {devices.describe(device)}; {machine()}; extraction: torch on "
+             f"{extraction_threads} thread(s), {args.workers} decoding workers, batches of "
+             f"{args.batch_videos} videos", "",
              "| what | measured |", "|---|---|",
              f"| CaffeNet port, batch 10 frames | {ports[10]:.0f} images/s |",
              f"| CaffeNet port, batch 320 frames | {ports[320]:.0f} images/s |",

@@ -172,3 +172,20 @@ def test_this_process_runs_pinned():
 
     from caffe_extract.reproducible import pinned
     assert pinned() and torch.backends.cpu.get_cpu_capability() == "AVX2"
+
+
+def test_training_takes_every_core_it_may_use_unless_told():
+    """Training's thread count (free, as the training test above shows): the process's
+    affinity mask by default (a Slurm allocation, taskset), ``--threads`` otherwise."""
+    import torch
+
+    from caffe_extract.reproducible import training_threads
+    from experiment.train import set_deterministic
+    assert training_threads() == len(os.sched_getaffinity(0))
+    assert training_threads(3) == 3
+    before = torch.get_num_threads()
+    try:
+        set_deterministic("cpu", threads=3)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
