@@ -51,6 +51,10 @@ LAYER    ?= fc7
 DEVICE   ?= auto
 # CPU threads for training (`make train`, `make bench`): empty = every core this job may use.
 THREADS  ?=
+# Extraction on the CPU: processes at once, each with one network thread and its own shard of
+# the videos, merged at the end (`extract --jobs`; the same store): one per core.
+JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
+EXTRACT_JOBS = $(if $(filter caffe,$(BACKEND)),$(JOBS),$(if $(filter cpu,$(DEVICE)),$(JOBS),1))
 
 # The named configuration (configurations/__init__.py): paper (the default), nntools-2015,
 # lasagne-0.1 or modern.
@@ -101,7 +105,7 @@ help:
 	@echo "make oracle   create .venv-oracle (Python 3.7, Theano 1.0.5, Lasagne 0.1)"
 	@echo "make clean    remove .venv and .venv-oracle"
 	@echo "variables: CONFIG=paper|nntools-2015|lasagne-0.1|modern SPLITS=\"1 2 3\" DEVICE=auto|cpu|cuda BACKEND=caffe|torch"
-	@echo "           MODELS LAYER=fc7|fc6 WORKERS THREADS DATA FEATURES RESULTS DEMO SKIP_CAFFE=1"
+	@echo "           MODELS LAYER=fc7|fc6 WORKERS JOBS THREADS DATA FEATURES RESULTS DEMO SKIP_CAFFE=1"
 	@echo "           TORCH TORCH_INDEX PYTHON ORACLE_PYTHON CAFFE_CACHE (docs/setup.md)"
 
 setup: $(STAMP)
@@ -140,7 +144,8 @@ data: setup
 extract: setup $(if $(filter caffe,$(BACKEND)),caffe) data
 	$(PY) -m caffe_extract extract --videos $(DATA)/UCF-101 --splits $(DATA)/ucfTrainTestlist \
 	  --out-dir $(FEATURES) --layer $(LAYER) --backend $(BACKEND) --config $(CONFIG) \
-	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter torch,$(BACKEND)),--device $(DEVICE))
+	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter torch,$(BACKEND)),--device $(DEVICE)) \
+	  --jobs $(EXTRACT_JOBS)
 
 train: setup
 	$(PY) -m experiment.train --features $(FEATURES) --layer $(LAYER) --models $(MODELS) \
@@ -152,7 +157,7 @@ demo: setup caffe
 	$(PY) -m caffe_extract.synthetic --root $(DEMO)/data --groups 25 --clips 2
 	$(PY) -m caffe_extract extract --videos $(DEMO)/data/videos --splits $(DEMO)/data/splits \
 	  --out-dir $(DEMO)/features-$(CONFIG) --random-weights 0 --backend caffe --workers 1 \
-	  --config $(CONFIG)
+	  --config $(CONFIG) --jobs $(JOBS)
 	$(PY) -m experiment.train --features $(DEMO)/features-$(CONFIG) --out results/demo-$(CONFIG) \
 	  --hidden 128 --lr 0.003 --epochs 100 --patience 0 --seeds 3 --splits $(SPLITS) \
 	  --config $(CONFIG)

@@ -19,7 +19,8 @@ writes the older per-split stores OUT_DIR/split{K}_{train,test}_{layer}.h5 inste
 docs/data.md, "The feature store"). --config picks the configuration's preprocessing
 (paper: caffe.io as in 2015).
 Resumable: rerun the same command after a crash or kill and it continues where it stopped.
-On a cluster, run one --shard i/n per job and `merge` the shard files."""
+On a cluster, run one --shard i/n per job and `merge` the shard files; on one machine, --jobs N
+does both (N shards at once, one network thread each, then the merge: the same store)."""
 
 
 MAX_SHARDS = 100_000
@@ -79,6 +80,10 @@ def build_parser():
                     help="videos per resumable chunk: a kill loses at most one chunk (%(default)s)")
     ex.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
                     help="process chunks I, I+N, ... only; then `merge` (default 0/1: all)")
+    ex.add_argument("--jobs", type=cli.integer(1, 256), default=1,
+                    help="CPU: run JOBS shards at once (this command with --shard i/JOBS, one "
+                         "network thread each; one job per core uses every core), then merge "
+                         "them; the store is the one a single run writes (default: 1)")
     ex.add_argument("--no-progress", action="store_true", help="no progress bar")
     mg = commands.add_parser("merge", help="join shard stores into one store")
     mg.add_argument("--out", required=True, type=cli.writable_file, help="the merged store to write")
@@ -113,11 +118,88 @@ def main(argv=None):
             from .pipeline import merge
             print(merge(args.shards, args.out))
             return 0
+        if args.jobs > 1:
+            return run_jobs(args, sys.argv[1:] if argv is None else list(argv))
         return run_extract(args)
     except (SplitFileError, WeightsError, CaffeModelError, CaffeUnavailable, VideoReadError,
             RuntimeError, ValueError, OSError) as error:
         print(f"error: {describe(error)}", file=sys.stderr)
         return 1
+
+
+def store_paths(args):
+    """[(subset, split, path)] of the stores this command writes (``args.split`` resolved)."""
+    if args.split is None:
+        args.split = "all" if args.subset is None else "1"
+    if args.split == "all" and args.subset is not None:
+        raise ValueError("--subset needs --split K (--split all stores every video)")
+    if args.split == "all":   # the folder is made once the inputs are checked (extract's lock)
+        return [("all", 1, os.path.join(args.out_dir, f"all_splits_{args.layer}.h5"))]
+    subsets = ("train", "test") if args.subset in (None, "both") else (args.subset,)
+    return [(subset, int(args.split),
+             os.path.join(args.out_dir, f"split{args.split}_{subset}_{args.layer}.h5"))
+            for subset in subsets]
+
+
+def run_jobs(args, argv):
+    """``--jobs N``: this command as N processes at once, ``--shard i/N`` each, then ``merge``
+    of each store's shards (the shard files removed). The network of each runs on one thread,
+    so N = the cores uses them all and keeps every bit (README, "Bit for bit"). A killed run
+    resumes: the shards resume their chunks, then the merge runs."""
+    import subprocess
+    from .pipeline import merge, shard_path
+    if args.shard != (0, 1):
+        raise ValueError("--jobs runs the shards itself: give --jobs or --shard, not both")
+    if args.backend == "torch" and args.device != "cpu":
+        raise ValueError("--jobs is for extraction on the CPU: with --backend torch add "
+                         "--device cpu (a GPU runs one process)")
+    n = args.jobs
+    stores = [path for _, _, path in store_paths(args)]
+    print(f"extracting in {n} processes at once (shards 0/{n} .. {n - 1}/{n}), then merging",
+          file=sys.stderr)
+    children = [subprocess.Popen([sys.executable, "-m", "caffe_extract", *argv, "--jobs", "1",
+                                  "--shard", f"{i}/{n}", "--no-progress"],
+                                 stdout=subprocess.DEVNULL) for i in range(n)]
+    _follow(children, [shard_path(path, (i, n)) + ".parts" for path in stores for i in range(n)],
+            _n_videos(args), args.chunk, not args.no_progress)
+    codes = [child.wait() for child in children]
+    failed = [f"{i}/{n}" for i, code in enumerate(codes) if code != 0]
+    if failed:
+        raise RuntimeError(f"shard(s) {', '.join(failed)} failed (their errors are above); "
+                           "rerun the same command to resume")
+    for path in stores:
+        shards = [shard_path(path, (i, n)) for i in range(n)]
+        print(merge(shards, path))
+        for shard in shards:
+            os.remove(shard)
+    return 0
+
+
+def _n_videos(args):
+    """The number of videos the stores list (for the progress bar of ``run_jobs``)."""
+    from .ucf101 import read_all_splits, read_split
+    if args.split == "all":
+        return len(read_all_splits(args.splits)[1])
+    _, train, test = read_split(args.splits, int(args.split))
+    return sum(len(videos) for subset, videos in (("train", train), ("test", test))
+               if args.subset in (None, "both", subset))
+
+
+def _follow(children, parts_dirs, n_videos, chunk, progress):
+    """A progress bar over the shards' finished chunks (files in their .parts folders, which a
+    shard removes once its store is written) until every child has exited."""
+    import time
+    from tqdm import tqdm
+    bar = tqdm(total=n_videos, unit="video", desc="videos", disable=not progress,
+               dynamic_ncols=True)
+    while any(child.poll() is None for child in children):
+        done = sum(1 for d in parts_dirs if os.path.isdir(d)
+                   for name in os.listdir(d) if name.startswith("chunk-") and name.endswith(".npz"))
+        bar.update(max(0, min(done * chunk, n_videos) - bar.n))
+        time.sleep(1.0)
+    if all(child.returncode == 0 for child in children):
+        bar.update(n_videos - bar.n)
+    bar.close()
 
 
 def run_extract(args):
@@ -132,18 +214,7 @@ def run_extract(args):
         print(f"*** {note} ***", file=sys.stderr)
     import configurations as configs
     era = configs.get(args.config)
-    if args.split is None:
-        args.split = "all" if args.subset is None else "1"
-    if args.split == "all" and args.subset is not None:
-        raise ValueError("--subset needs --split K (--split all stores every video)")
-    if args.split == "all":   # the folder is made once the inputs are checked (extract's lock)
-        jobs = [("all", 1, os.path.join(args.out_dir, f"all_splits_{args.layer}.h5"))]
-    else:
-        subsets = ("train", "test") if args.subset in (None, "both") else (args.subset,)
-        jobs = [(subset, int(args.split),
-                 os.path.join(args.out_dir, f"split{args.split}_{subset}_{args.layer}.h5"))
-                for subset in subsets]
-    for subset, split, out in jobs:
+    for subset, split, out in store_paths(args):
         config = ExtractConfig(videos=args.videos, splits=args.splits, out=out, weights=weights,
                                subset=subset, split=split, layer=args.layer,
                                backend=args.backend, device=device, fast=args.fast,

@@ -71,8 +71,10 @@ def table(rows):
     return "\n".join(lines)
 
 
-def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8):
-    """(what, videos/s) for the pipeline, its bound and the naive way, on the same videos.
+def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
+    """(what, videos/s) for the pipeline, its bound and the naive way, on the same videos; with
+    ``jobs`` > 1 also ``extract --jobs``'s shards at once and their bound (that many forwards
+    alone at once: the machine's limit when each network has one thread).
 
     The pipeline's rate is its steady state: videos after the first chunk divided by the time
     from the first chunk's end to the last's (start-up, a one-time cost, is left out).
@@ -129,18 +131,95 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8):
                 net.forward(end="relu7")
             clip.close()
         naive = len(naive_videos) / (time.perf_counter() - start)
-    return [("pipeline, pycaffe backend (steady state)", rates["caffe"]),
+        if jobs > 1:
+            rates["jobs"] = jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk)
+            rates["jobs bound"] = concurrent_forward_rate(caffemodel, paths, jobs, batch_videos)
+    rows = [("pipeline, pycaffe backend (steady state)", rates["caffe"]),
             ("bound: pycaffe forward alone, same batches", rates["caffe bound"]),
             ("pipeline, PyTorch port backend (steady state)", rates["torch"]),
             ("bound: PyTorch port forward alone, same batches", rates["torch bound"]),
             ("naive: moviepy get_frame + caffe.io + pycaffe forward per image", naive)]
+    if jobs > 1:
+        rows += [(f"pipeline, pycaffe backend, --jobs {jobs} (steady state)", rates["jobs"]),
+                 (f"bound: {jobs} pycaffe forwards alone at once, same batches", rates["jobs bound"])]
+    return rows
+
+
+def jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk):
+    """Videos/s of ``extract --jobs``'s shards running at once, in steady state: each shard
+    process is started as ``--jobs`` starts it, its chunk files are timed as they appear (every
+    0.05 s), and each shard's rate (videos after its first chunk over the time from its first
+    chunk to its last) is summed."""
+    import subprocess
+    out_dir = os.path.join(root, "jobs")
+    command = [sys.executable, "-m", "caffe_extract", "extract", "--videos",
+               os.path.join(root, "videos"), "--splits", os.path.join(root, "splits"),
+               "--split", "1", "--subset", "train", "--weights", caffemodel, "--backend", "caffe",
+               "--workers", str(workers), "--batch-videos", str(batch_videos), "--chunk",
+               str(chunk), "--out-dir", out_dir, "--no-progress"]
+    children = [subprocess.Popen(command + ["--shard", f"{i}/{jobs}"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL) for i in range(jobs)]
+    parts = [os.path.join(out_dir, f"split1_train_fc7.h5.shard{i}of{jobs}.parts")
+             for i in range(jobs)]
+    seen = [{} for _ in range(jobs)]                            # chunk file -> first seen
+    while any(child.poll() is None for child in children):
+        now = time.perf_counter()
+        for i, folder in enumerate(parts):
+            names = os.listdir(folder) if os.path.isdir(folder) else []
+            for name in names:
+                if name.startswith("chunk-") and name.endswith(".npz"):
+                    seen[i].setdefault(name, now)
+        time.sleep(0.05)
+    if any(child.returncode for child in children):
+        raise RuntimeError("a shard of the --jobs benchmark failed")
+    rate = 0.0
+    for stamps in seen:
+        times = sorted(stamps.values())
+        if len(times) > 1:
+            rate += chunk * (len(times) - 1) / (times[-1] - times[0])
+    return rate
+
+
+def _forward_alone(caffemodel, paths, batch_videos, barrier, results):
+    """One process of ``concurrent_forward_rate``: decode and preprocess first, then wait for
+    the others and time pycaffe's forward over the batches."""
+    from .frames import read_frames
+    backend = open_backend("caffe", caffemodel)
+    batches = [preprocess(np.concatenate([read_frames(p) for p in paths[i:i + batch_videos]]),
+                          resize="torch") for i in range(0, len(paths), batch_videos)]
+    barrier.wait()
+    start = time.perf_counter()
+    for batch in batches:
+        backend.forward(batch, ("relu7",))
+    results.put(len(paths) / (time.perf_counter() - start))
+
+
+def concurrent_forward_rate(caffemodel, paths, jobs, batch_videos):
+    """The bound of ``--jobs``: ``jobs`` processes running pycaffe's forward alone at once (one
+    thread each, as the shards), each on the same videos; their rates summed."""
+    import multiprocessing
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(jobs), context.Queue()
+    processes = [context.Process(target=_forward_alone,
+                                 args=(caffemodel, paths, batch_videos, barrier, results))
+                 for _ in range(jobs)]
+    for process in processes:
+        process.start()
+    rates = [results.get(timeout=3600) for _ in processes]
+    for process in processes:
+        process.join()
+    return sum(rates)
 
 
 def pipeline_table(rows):
-    caffe, caffe_bound, port, port_bound, naive = (v for _, v in rows)
+    caffe, caffe_bound, port, port_bound, naive = (v for _, v in rows[:5])
     lines = ["| what | videos/s |", "|---|---|"] + [f"| {w} | {v:.2f} |" for w, v in rows]
     lines += ["", f"pycaffe pipeline: {caffe / caffe_bound:.2f}x its bound, {caffe / naive:.2f}x naive",
               f"PyTorch-port pipeline: {port / port_bound:.2f}x its bound, {port / naive:.2f}x naive"]
+    if len(rows) > 5:                                       # --jobs and its bound
+        jobs, jobs_bound = rows[5][1], rows[6][1]
+        lines.append(f"pycaffe pipeline with --jobs: {jobs / jobs_bound:.2f}x its bound, "
+                     f"{jobs / caffe:.2f}x one process")
     return "\n".join(lines)
 
 
@@ -153,13 +232,19 @@ def main(argv=None):
     parser.add_argument("--pipeline", action="store_true", help="benchmark the extraction pipeline")
     parser.add_argument("--videos", type=cli.integer(1, 100_000), default=40, help="--pipeline: about how many videos")
     parser.add_argument("--workers", type=cli.workers, default=1, help="--pipeline: decoding processes")
+    parser.add_argument("--jobs", type=cli.integer(1, 256), default=None,
+                        help="--pipeline: also time `extract --jobs JOBS` (default: one per core)")
     args = parser.parse_args(argv)
     if args.caffemodel is None:
         from .random_model import cached_random_caffemodel
         args.caffemodel = cached_random_caffemodel(seed=0)
     if args.pipeline:
-        emit(f"Extraction pipeline, {os.cpu_count()} CPUs, {args.workers} decoding worker(s)\n\n"
-             + pipeline_table(pipeline_rows(args.caffemodel, args.videos, args.workers, 4)), args.out)
+        from .reproducible import available_cores
+        jobs = args.jobs or available_cores()
+        emit(f"Extraction pipeline, {os.cpu_count()} CPUs, {args.workers} decoding worker(s) per "
+             f"process, the network on one thread\n\n"
+             + pipeline_table(pipeline_rows(args.caffemodel, args.videos, args.workers, 4,
+                                            jobs=jobs)), args.out)
         return 0
     rows = run(args.caffemodel, args.repeats)
     emit(f"CaffeNet forward to relu7, median of {args.repeats} runs; {machine()}\n\n" + table(rows),

@@ -103,6 +103,22 @@ def test_shards_merge_into_the_single_run_store(reference_store, dataset, random
     assert main(["merge", "--out", str(tmp_path / "bad.h5")] + shards[:2]) == 1  # one missing
 
 
+def test_jobs_run_the_shards_at_once_and_merge_them(reference_store, dataset, random_caffemodel,
+                                                   tmp_path, capsys):
+    """``extract --jobs 3``: three shard processes at once, then their merge: the single run's
+    store, and no shard file left behind."""
+    out_dir = tmp_path / "features"
+    assert main(["extract", "--videos", str(dataset / "videos"), "--splits", str(dataset / "splits"),
+                 "--subset", "test", "--weights", random_caffemodel, "--backend", "torch",
+                 "--device", "cpu", "--workers", "0", "--chunk", "4", "--batch-videos", "2",
+                 "--out-dir", str(out_dir), "--jobs", "3", "--no-progress"]) == 0
+    assert_same_store(out_dir / "split1_test_fc7.h5", reference_store)
+    assert sorted(os.listdir(out_dir)) == ["split1_test_fc7.h5"]
+    assert main(["extract", "--videos", str(dataset / "videos"), "--splits", str(dataset / "splits"),
+                 "--jobs", "2", "--shard", "0/2"]) == 1
+    assert "give --jobs or --shard, not both" in capsys.readouterr().err
+
+
 def test_resume_after_sigkill_gives_the_same_store(reference_store, dataset, random_caffemodel,
                                                   tmp_path):
     out_dir = tmp_path / "features"
