@@ -81,7 +81,7 @@ export OMP_NUM_THREADS := 1
 .PHONY: FORCE setup caffe weights data extract train demo drift power oracle test faults test-slurm parity bench rehearsal clean help
 
 help:
-	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 9 minutes): results/demo-$(CONFIG)/"
+	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 6 minutes): results/demo-$(CONFIG)/"
 	@echo "              (CONFIG=paper, the default: the paper's text, nntools 2015 where it is silent;"
 	@echo "               CONFIG=nntools-2015 | lasagne-0.1 | modern: python -m configurations)"
 	@echo "make setup    create .venv ($(PYTHON)) and install $(TORCH) and the project"
