@@ -249,7 +249,7 @@ def markdown(ledger, args, note):
 
 
 def plot(ledger, path, note=""):
-    from .report import _pyplot, _suptitle
+    from .report import _pyplot, _suptitle, save_figure
     plt = _pyplot()
     rows = [r for r in ledger if isinstance(r["accuracy"], dict)]
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.8))
@@ -264,9 +264,7 @@ def plot(ledger, path, note=""):
     ax.invert_yaxis()
     ax.set_xlabel("test accuracy, variant - paper (points), 95% interval (groups and seeds)")
     _suptitle(fig, note, 110)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):

@@ -300,7 +300,7 @@ def report(predictions=None, n_sims=4000):
 
 
 def plot(data, path):
-    from .report import _pyplot
+    from .report import _pyplot, save_figure
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for pi in DISCORDANCES:
@@ -316,9 +316,7 @@ def plot(data, path):
     ax.set_title("UCF-101 split 1 test set: 80% power, 5% two-sided", fontsize=9)
     ax.set_ylim(0, None)
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):

@@ -310,6 +310,13 @@ def _pyplot():
     return plt
 
 
+def save_figure(fig, path):
+    """Lay ``fig`` out, write it to ``path`` (110 dpi) and free it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+
+
 def plot_curves(results, path, note=""):
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 3.4), squeeze=False)
@@ -325,9 +332,7 @@ def plot_curves(results, path, note=""):
     axes[0][0].set_ylabel("accuracy")
     axes[0][0].legend(loc="lower right", fontsize=8)
     _suptitle(fig, note, 40 * len(results))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_confusion(matrix, classes, title, path, note=""):
@@ -353,9 +358,7 @@ def plot_confusion(matrix, classes, title, path, note=""):
                  fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="fraction of the true class")
     _suptitle(fig, note, 70)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def per_class_markdown(classes, matrices, names):
@@ -405,6 +408,4 @@ def figure7(store_path, path, note="", n_classes=10, seed=0):
     ax.set_title("Time-averaged CNN codes, PCA (the paper's Figure 7)", fontsize=9)
     ax.legend(fontsize=6, markerscale=1.5)
     _suptitle(fig, note, 90)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
