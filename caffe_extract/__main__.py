@@ -155,13 +155,15 @@ def run_jobs(args, argv):
                          "--device cpu (a GPU runs one process)")
     n = args.jobs
     stores = [path for _, _, path in store_paths(args)]
+    resolve_weights(args)              # a missing file said once; the random model made once
+    n_videos = _n_videos(args)         # and the split lists read once, before any child starts
     print(f"extracting in {n} processes at once (shards 0/{n} .. {n - 1}/{n}), then merging",
           file=sys.stderr)
     children = [subprocess.Popen([sys.executable, "-m", "caffe_extract", *argv, "--jobs", "1",
                                   "--shard", f"{i}/{n}", "--no-progress"],
                                  stdout=subprocess.DEVNULL) for i in range(n)]
     _follow(children, [shard_path(path, (i, n)) + ".parts" for path in stores for i in range(n)],
-            _n_videos(args), args.chunk, not args.no_progress)
+            n_videos, args.chunk, not args.no_progress)
     codes = [child.wait() for child in children]
     failed = [f"{i}/{n}" for i, code in enumerate(codes) if code != 0]
     if failed:
