@@ -206,12 +206,13 @@ test-slurm: setup
 parity: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
 	$(TEST_ENV) $(PY) -m pytest parity_tests
 
-bench: setup caffe
+bench: setup caffe $(ORACLE_IF_AVAILABLE)
 	@mkdir -p bench
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md
 	$(PY) -m caffe_extract.bench --pipeline --out bench/pipeline.md
 	$(PY) -m experiment.bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
-	  --out bench/training$(if $(filter cuda,$(DEVICE)),-cuda).md $(if $(THREADS),--threads $(THREADS))
+	  --out bench/training$(if $(filter cuda,$(DEVICE)),-cuda).md $(if $(THREADS),--threads $(THREADS)) \
+	  $(if $(ORACLE_IF_AVAILABLE),--theano)
 	$(PY) -m experiment.device_bench --device $(DEVICE) --out bench/device-$(DEVICE).md
 
 # `make train` at UCF-101's size before a day on the real codes (synthetic codes; REHEARSAL_EPOCHS).

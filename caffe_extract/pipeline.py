@@ -95,9 +95,27 @@ def load_video(job):
     return index, batch, clip.times, None, clip.warning
 
 
-def _init_worker():
+def _init_worker(parent):
     import torch
     torch.set_num_threads(1)  # the network in the main process has the cores
+    _die_with(parent)
+
+
+def _die_with(parent):
+    """Linux: have the kernel kill this decoding worker when its parent process dies. A worker
+    of a ProcessPoolExecutor holds both ends of its task queue, so it never sees the queue
+    close: after a kill -9 of the extraction it would wait forever, holding its few hundred MB
+    (measured: 15 of 20 killed runs of the fault campaign left one behind)."""
+    import ctypes
+    import signal
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):     # not Linux: nothing to ask for
+        return
+    if os.getppid() != parent:            # the parent died before the request was made
+        os._exit(1)
 
 
 def ordered_imap(function, jobs, workers, prefetch):
@@ -108,7 +126,8 @@ def ordered_imap(function, jobs, workers, prefetch):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(os.getpid(),)) as pool:
         pending = deque()
         for job in jobs:
             pending.append(pool.submit(function, job))

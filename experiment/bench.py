@@ -20,8 +20,10 @@ the table keeps each model's fastest epoch and, for every model, the highest pea
 
 Side by side, the same training step (forward, backward, update of one batch of 64) on our
 layers, on ``torch.nn.RNN``/``LSTM`` (same readout, cuDNN-style fused kernels; the LSTM without
-peepholes, which torch.nn lacks) and, with ``--theano``, on the paper's own stack (Theano 1.0.5
-+ Lasagne 0.1 in ``.venv-oracle``, CPU; minutes per step without a C compiler).
+peepholes, which torch.nn lacks) and, with ``--theano`` (`make bench` adds it where the oracle
+exists), on the paper's own stack (Theano 1.0.5 + Lasagne 0.1 in ``.venv-oracle``, CPU, its C
+ops compiled with g++, numpy's OpenBLAS with as many threads as ours; the first run compiles
+for about a minute and a half per model, cached after; minutes per step without a compiler).
 
 Projected: the four-model table of one split as `make train` runs it: per model 2 learning
 rates (seed 0) + 2 more seeds = 4 runs of at most 80 epochs.
@@ -233,12 +235,20 @@ def step_comparison(model, device, theano):
         out["torch.nn"] = time_steps(TorchNN(model).to(device), x, y, device)
     if theano and os.path.exists(ORACLE_PYTHON):
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "theano_step.py")
+        threads = str(torch.get_num_threads())              # as many as ours (its BLAS: numpy's)
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads,
+               "MKL_NUM_THREADS": threads}
         result = subprocess.run([ORACLE_PYTHON, script, model, str(BATCH), str(T), str(D), str(H),
-                                 str(C), "1"], capture_output=True, text=True)
+                                 str(C), "3"], capture_output=True, text=True, env=env)
         if result.returncode == 0:
-            out["Theano 1.0.5 + Lasagne 0.1"] = json.loads(
-                result.stdout.strip().splitlines()[-1])["seconds_per_step"]
+            out[THEANO] = json.loads(result.stdout.strip().splitlines()[-1])["seconds_per_step"]
+        else:
+            print(f"Theano step of {model} failed, left out:\n{result.stderr[-2000:]}",
+                  file=sys.stderr)
     return out
+
+
+THEANO = "Theano 1.0.5 + Lasagne 0.1"
 
 
 def measure(args, device):
@@ -293,8 +303,11 @@ def report(rows, n_train, device):
     for r in rows:
         cells = [f"{1000 * r['steps'][k]:.0f}" if k in r["steps"] else "-" for k in kinds]
         lines.append(f"| {NAMES[r['model']]} | " + " | ".join(cells) + " |")
-    lines += ["", "torch.nn's LSTM has no peepholes (ours: the paper's, with them). Epochs: the "
-              "fastest of the repeats, peak: the highest of the run; other processes share the cores."]
+    lines += ["", "torch.nn's LSTM has no peepholes (ours: the paper's, with them)."
+              + (f" {THEANO}: its C ops compiled with g++, numpy's OpenBLAS with "
+                 f"{torch.get_num_threads()} thread(s), median of 3 steps." if THEANO in kinds else "")
+              + " Epochs: the fastest of the repeats, peak: the highest of the run; other "
+              "processes share the cores."]
     profiled = [r for r in rows if r.get("profile")]
     if profiled:
         lines += ["", "Where our training step's time goes (torch.profiler, self time of each "
@@ -321,7 +334,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=cli.integer(1, 1024), default=None,
                         help="CPU threads (default: every core, as `make train` uses)")
     parser.add_argument("--theano", action="store_true",
-                        help="also time the step on Theano + Lasagne (.venv-oracle; slow)")
+                        help="also time the step on Theano + Lasagne (.venv-oracle; about 1.5 min of "
+                             "compilation per model the first time)")
     parser.add_argument("--json", type=cli.writable_file, help="also write the rows as JSON")
     parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)

@@ -119,6 +119,41 @@ def test_jobs_run_the_shards_at_once_and_merge_them(reference_store, dataset, ra
     assert "give --jobs or --shard, not both" in capsys.readouterr().err
 
 
+def _alive(pid):
+    """True while ``pid`` runs (a zombie, dead but not yet reaped, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux: /proc and prctl")
+def test_decoding_workers_die_with_a_killed_extraction(dataset, random_caffemodel, tmp_path):
+    """kill -9 of an extraction takes its decoding worker with it (once it waited forever on
+    its queue, holding its memory: the fault campaign left 15 of them behind)."""
+    command = [sys.executable, "-m", "caffe_extract", "extract", "--videos", str(dataset / "videos"),
+               "--splits", str(dataset / "splits"), "--subset", "test", "--weights",
+               random_caffemodel, "--backend", "torch", "--workers", "1", "--chunk", "4",
+               "--batch-videos", "2", "--out-dir", str(tmp_path), "--no-progress"]
+    parts = tmp_path / "split1_test_fc7.h5.parts"
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        if parts.exists() and list(parts.glob("chunk-*.npz")):      # the worker is decoding
+            break
+        time.sleep(0.05)
+    workers = [int(pid) for pid in
+               open(f"/proc/{child.pid}/task/{child.pid}/children").read().split()]
+    assert child.poll() is None and workers, "no decoding worker to watch"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
+
+
 def test_resume_after_sigkill_gives_the_same_store(reference_store, dataset, random_caffemodel,
                                                   tmp_path):
     out_dir = tmp_path / "features"
