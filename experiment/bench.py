@@ -189,7 +189,7 @@ def paper_model(model, device):
 GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
 
 
-def step_profile(model, device, steps=4):
+def step_profile(model, device, steps=8):
     """Where a training step's time goes, as ``train_run`` runs it (batch gathered from the
     codes, loss, backward, fused SGD): torch.profiler's self time of each operator over
     ``steps`` steps of 64 videos after one warm-up step, as shares of the profiled wall time:
@@ -311,7 +311,7 @@ def report(rows, n_train, device):
     profiled = [r for r in rows if r.get("profile")]
     if profiled:
         lines += ["", "Where our training step's time goes (torch.profiler, self time of each "
-                  "operator over 4 steps of 64 videos, as shares of their wall time; the GEMMs' "
+                  "operator over 8 steps of 64 videos, as shares of their wall time; the GEMMs' "
                   "rate: the step's GEMM FLOPs over their time, against the peak above):", "",
                   "| model | GEMMs | GEMM rate (GFLOP/s) | update (fused SGD) | batch gather "
                   "| other (elementwise, autograd, Python) |", "|---|---|---|---|---|---|"]
