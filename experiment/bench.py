@@ -329,7 +329,7 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", choices=devices.CHOICES)
     parser.add_argument("--sample", type=cli.integer(1, 100_000), default=None, help="training videos timed "
                         "(default: 2,048 on the CPU, all 7,947 on a GPU)")
-    parser.add_argument("--repeats", type=cli.integer(1, 100), default=2)
+    parser.add_argument("--repeats", type=cli.integer(1, 100), default=3)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--threads", type=cli.integer(1, 1024), default=None,
                         help="CPU threads (default: every core, as `make train` uses)")
