@@ -119,6 +119,23 @@ def test_jobs_run_the_shards_at_once_and_merge_them(reference_store, dataset, ra
     assert "give --jobs or --shard, not both" in capsys.readouterr().err
 
 
+def extract_command(dataset, weights, out_dir, workers):
+    """The command line of a small resumable extraction of the test list (torch backend)."""
+    return [sys.executable, "-m", "caffe_extract", "extract", "--videos", str(dataset / "videos"),
+            "--splits", str(dataset / "splits"), "--subset", "test", "--weights", weights,
+            "--backend", "torch", "--workers", str(workers), "--chunk", "4", "--batch-videos", "2",
+            "--out-dir", str(out_dir), "--no-progress"]
+
+
+def wait_for_chunks(parts, n, child, timeout=120):
+    """Until ``child`` has saved ``n`` chunks into ``parts`` (or ended, or ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and child.poll() is None:
+        if parts.exists() and len(list(parts.glob("chunk-*.npz"))) >= n:
+            return
+        time.sleep(0.05)
+
+
 def _alive(pid):
     """True while ``pid`` runs (a zombie, dead but not yet reaped, counts as gone)."""
     try:
@@ -132,17 +149,9 @@ def _alive(pid):
 def test_decoding_workers_die_with_a_killed_extraction(dataset, random_caffemodel, tmp_path):
     """kill -9 of an extraction takes its decoding worker with it (once it waited forever on
     its queue, holding its memory: the fault campaign left 15 of them behind)."""
-    command = [sys.executable, "-m", "caffe_extract", "extract", "--videos", str(dataset / "videos"),
-               "--splits", str(dataset / "splits"), "--subset", "test", "--weights",
-               random_caffemodel, "--backend", "torch", "--workers", "1", "--chunk", "4",
-               "--batch-videos", "2", "--out-dir", str(tmp_path), "--no-progress"]
-    parts = tmp_path / "split1_test_fc7.h5.parts"
+    command = extract_command(dataset, random_caffemodel, tmp_path, workers=1)
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and child.poll() is None:
-        if parts.exists() and list(parts.glob("chunk-*.npz")):      # the worker is decoding
-            break
-        time.sleep(0.05)
+    wait_for_chunks(tmp_path / "split1_test_fc7.h5.parts", 1, child)    # the worker is decoding
     workers = [int(pid) for pid in
                open(f"/proc/{child.pid}/task/{child.pid}/children").read().split()]
     assert child.poll() is None and workers, "no decoding worker to watch"
@@ -157,17 +166,10 @@ def test_decoding_workers_die_with_a_killed_extraction(dataset, random_caffemode
 def test_resume_after_sigkill_gives_the_same_store(reference_store, dataset, random_caffemodel,
                                                   tmp_path):
     out_dir = tmp_path / "features"
-    command = [sys.executable, "-m", "caffe_extract", "extract", "--videos", str(dataset / "videos"),
-               "--splits", str(dataset / "splits"), "--subset", "test", "--weights",
-               random_caffemodel, "--backend", "torch", "--workers", "0", "--chunk", "4",
-               "--batch-videos", "2", "--out-dir", str(out_dir), "--no-progress"]
+    command = extract_command(dataset, random_caffemodel, out_dir, workers=0)
     parts = out_dir / "split1_test_fc7.h5.parts"
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and child.poll() is None:
-        if parts.exists() and len(list(parts.glob("chunk-*.npz"))) >= 2:
-            break
-        time.sleep(0.05)
+    wait_for_chunks(parts, 2, child)
     assert child.poll() is None, "the run ended before it could be killed"
     child.send_signal(signal.SIGKILL)
     child.wait()
