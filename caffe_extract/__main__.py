@@ -192,11 +192,11 @@ def _follow(children, parts_dirs, n_videos, chunk, progress):
     shard removes once its store is written) until every child has exited."""
     import time
     from tqdm import tqdm
+    from .pipeline import saved_chunks
     bar = tqdm(total=n_videos, unit="video", desc="videos", disable=not progress,
                dynamic_ncols=True)
     while any(child.poll() is None for child in children):
-        done = sum(1 for d in parts_dirs if os.path.isdir(d)
-                   for name in os.listdir(d) if name.startswith("chunk-") and name.endswith(".npz"))
+        done = sum(len(saved_chunks(d)) for d in parts_dirs)
         bar.update(max(0, min(done * chunk, n_videos) - bar.n))
         time.sleep(1.0)
     if all(child.returncode == 0 for child in children):

@@ -151,6 +151,7 @@ def jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk):
     0.05 s), and each shard's rate (videos after its first chunk over the time from its first
     chunk to its last) is summed."""
     import subprocess
+    from .pipeline import saved_chunks
     out_dir = os.path.join(root, "jobs")
     command = [sys.executable, "-m", "caffe_extract", "extract", "--videos",
                os.path.join(root, "videos"), "--splits", os.path.join(root, "splits"),
@@ -165,10 +166,8 @@ def jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk):
     while any(child.poll() is None for child in children):
         now = time.perf_counter()
         for i, folder in enumerate(parts):
-            names = os.listdir(folder) if os.path.isdir(folder) else []
-            for name in names:
-                if name.startswith("chunk-") and name.endswith(".npz"):
-                    seen[i].setdefault(name, now)
+            for name in saved_chunks(folder):
+                seen[i].setdefault(name, now)
         time.sleep(0.05)
     if any(child.returncode for child in children):
         raise RuntimeError("a shard of the --jobs benchmark failed")

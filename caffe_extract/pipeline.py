@@ -236,6 +236,13 @@ class Extraction:
         return [k for k in self.chunks if not os.path.exists(self.chunk_path(k))]
 
 
+def saved_chunks(parts):
+    """The chunk files a run has saved in its .parts folder so far (none when it is absent)."""
+    if not os.path.isdir(parts):
+        return []
+    return [name for name in os.listdir(parts) if name.startswith("chunk-") and name.endswith(".npz")]
+
+
 def _atomic_json(path, obj):
     with open(path + ".tmp", "w") as f:
         json.dump(obj, f, indent=1, sort_keys=True)
