@@ -7,7 +7,7 @@ import pytest
 
 from caffe_extract.pycaffe import CaffeUnavailable, import_caffe  # first: pins the CPU kernels
 
-import torch  # noqa: E402  (after caffe_extract: see caffe_extract/reproducible.py)
+import torch  # noqa: E402  (after caffe_extract: see common/reproducible.py)
 
 NO_CUDA = "NO CUDA DEVICE: the CUDA path is built but not tested on this machine"
 DEVICES = [pytest.param("cpu", id="cpu"),

@@ -9,11 +9,11 @@
 Modules: ucf101 (split files), frames (sampler), preprocessing (caffe.io's steps), caffemodel
 (reading .caffemodel files), caffenet (the port), backends (pycaffe | port), store (HDF5),
 pipeline (resumable extraction), weights and data (downloads), synthetic (test videos),
-random_model (random-weight CaffeNet written by real Caffe), bench, reproducible (the CPU
-kernels pinned, so that results are the same bits on every x86-64 machine).
+random_model (random-weight CaffeNet written by real Caffe), bench. The CPU kernels are pinned
+by ``common`` (imported first), so that results are the same bits on every x86-64 machine.
 """
-# First, before numpy, torch or Caffe load: the CPU kernels pinned (see reproducible.py).
-from . import reproducible  # noqa: F401  (isort: skip)
+# First, before numpy, torch or Caffe load: the CPU kernels pinned (common/reproducible.py).
+import common  # noqa: F401  (isort: skip)
 from .preprocessing import preprocess  # noqa: E402
 
 __all__ = ["preprocess"]

@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from . import cli
+from common import cli
 
 DESCRIPTION = """\
 Extract CaffeNet codes of UCF-101 videos, as Giel & Diaz (2015) did: 10 frames evenly over the
@@ -107,7 +107,7 @@ def resolve_weights(args):
 
 def main(argv=None):
     from .caffemodel import CaffeModelError
-    from .errors import describe
+    from common.errors import describe
     from .frames import VideoReadError
     from .pycaffe import CaffeUnavailable
     from .ucf101 import SplitFileError
@@ -205,7 +205,7 @@ def _follow(children, parts_dirs, n_videos, chunk, progress):
 
 
 def run_extract(args):
-    from . import devices
+    from common import devices
     from .pipeline import ExtractConfig, extract, summarize
     device = "cpu" if args.backend == "caffe" and args.device == "auto" else devices.resolve(args.device)
     default_workers, default_batch = devices.extraction_defaults(device)

@@ -34,7 +34,7 @@ class TorchBackend:
     name = "torch"
 
     def __init__(self, caffemodel, device="cpu", fast=False):
-        from . import devices
+        from common import devices
         devices.configure(device, fast)         # exact float32 unless --fast
         self.net = caffenet.load(caffemodel, device)
         self.device = torch.device(device)

@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from . import cli
+from common import cli
 from .backends import open_backend
 from .preprocessing import preprocess
 from .synthetic import render_frames
@@ -238,7 +238,7 @@ def main(argv=None):
         from .random_model import cached_random_caffemodel
         args.caffemodel = cached_random_caffemodel(seed=0)
     if args.pipeline:
-        from .reproducible import available_cores
+        from common.reproducible import available_cores
         jobs = args.jobs or available_cores()
         emit(f"Extraction pipeline, {os.cpu_count()} CPUs, {args.workers} decoding worker(s) per "
              f"process, the network on one thread\n\n"

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import zipfile
 
-from . import cli
+from common import cli
 from .download import DownloadError, fetch, file_digest
 
 BASE = "https://www.crcv.ucf.edu/data/UCF101/"

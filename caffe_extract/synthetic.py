@@ -171,7 +171,7 @@ def make_dataset(root, n_groups=25, clips_per_group=1, classes=CLASSES, short_ev
 def main(argv=None):
     import argparse
 
-    from . import cli
+    from common import cli
     parser = argparse.ArgumentParser(
         prog="python -m caffe_extract.synthetic",
         description="Write a small synthetic data set in UCF-101's layout (see make_dataset).")

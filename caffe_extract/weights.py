@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from . import cli
+from common import cli
 from .download import DownloadError, fetch, file_digest
 from .paths import MODELS
 

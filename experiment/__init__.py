@@ -12,5 +12,5 @@ Modules: train, report (tables and plots), stats, power, drift, predict, readme_
 bench, device_bench, rehearsal, theano_step. This package imports the others (reference,
 configurations, rnn_models, caffe_extract); none of them imports it.
 """
-# First, before numpy or torch load: the CPU kernels pinned (caffe_extract/reproducible.py).
-import caffe_extract.reproducible  # noqa: F401  (isort: skip)
+# First, before numpy or torch load: the CPU kernels pinned (common/reproducible.py).
+import common.reproducible  # noqa: F401  (isort: skip)

@@ -33,7 +33,7 @@ goes (``step_profile``): the GEMMs' share and the rate they reached at the model
 the optimiser's update, the batch gather, and the rest.
 
 Threads: every core, as `make train` uses them (``--threads`` to change; the results' bits do
-not depend on it, ``caffe_extract.reproducible``), with the peak measured on as many.
+not depend on it, ``common.reproducible``), with the peak measured on as many.
 """
 import argparse
 import json
@@ -45,7 +45,7 @@ import time
 
 import torch
 
-from caffe_extract import cli
+from common import cli
 from rnn_models.models import time_averaged_log
 
 T, D, H, C, BATCH = 10, 4096, 512, 101, 64
@@ -281,7 +281,7 @@ def measure(args, device):
 
 def report(rows, n_train, device):
     from caffe_extract.bench import machine
-    from caffe_extract.devices import describe
+    from common.devices import describe
     from .report import NAMES
     scaled = "" if n_train == SPLIT1_TRAIN else \
         f" (timed on {n_train} training videos, scaled)"
@@ -323,7 +323,7 @@ def report(rows, n_train, device):
 
 
 def main(argv=None):
-    from caffe_extract import devices
+    from common import devices
     parser = argparse.ArgumentParser(prog="python -m experiment.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", choices=devices.CHOICES)

@@ -88,12 +88,12 @@ def epoch_seconds(model, device, videos, hidden=512):
 
 
 def report(args, device):
-    from caffe_extract import devices
+    from common import devices
     from caffe_extract.bench import machine
     ports = port_rates(args.caffemodel, device)
     rate, n = pipeline_rate(args.caffemodel, device, args.videos, args.workers, args.batch_videos)
     extraction_threads = torch.get_num_threads()
-    from caffe_extract.reproducible import training_threads
+    from common.reproducible import training_threads
     torch.set_num_threads(training_threads())                 # as `make train` runs
     epochs = {m: epoch_seconds(m, device, args.train_videos) for m in MODELS}
     extraction_min = UCF101_VIDEOS / rate / 60
@@ -117,7 +117,7 @@ def report(args, device):
 
 
 def main(argv=None):
-    from caffe_extract import cli, devices
+    from common import cli, devices
     parser = argparse.ArgumentParser(prog="python -m experiment.device_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", choices=devices.CHOICES)

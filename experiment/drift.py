@@ -268,7 +268,7 @@ def plot(ledger, path, note=""):
 
 
 def main(argv=None):
-    from caffe_extract import cli
+    from common import cli
     parser = argparse.ArgumentParser(prog="python -m experiment.drift", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, type=cli.existing_dir, help="folder of the class folders of videos")

@@ -322,7 +322,7 @@ def plot(data, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiment.power", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    from caffe_extract import cli
+    from common import cli
     parser.add_argument("--out", default="results/power.md", type=cli.writable_file,
                         help="the Markdown report")
     parser.add_argument("--predictions", type=cli.existing_file,

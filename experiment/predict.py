@@ -110,9 +110,9 @@ def predict(video, results, model=None, weights=None, device="cpu", top=5):
 
 
 def main(argv=None):
-    from caffe_extract import cli, devices
+    from common import cli, devices
     from caffe_extract.caffemodel import CaffeModelError
-    from caffe_extract.errors import describe
+    from common.errors import describe
     from caffe_extract.frames import VideoReadError
     from .train import CheckpointError
     parser = argparse.ArgumentParser(prog="python -m experiment.predict", description=__doc__,

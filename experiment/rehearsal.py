@@ -135,7 +135,7 @@ def epoch_seconds(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiment.rehearsal", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    from caffe_extract import cli, devices
+    from common import cli, devices
     from rnn_models import MODELS
     parser.add_argument("--out", default="rehearsal", type=cli.writable_dir,
                         help="folder (%(default)s)")

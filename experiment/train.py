@@ -323,9 +323,9 @@ def best_model(config, record, input_dim, n_classes, device="cpu"):
 def set_deterministic(device="cpu", fast=False, threads=None):
     """Deterministic kernels and exact float32 on ``device`` (``--fast``: TF32 allowed), with
     ``threads`` torch threads (default: every available core; the bits do not depend on it,
-    ``caffe_extract.reproducible.training_threads``)."""
-    from caffe_extract import devices
-    from caffe_extract.reproducible import training_threads
+    ``common.reproducible.training_threads``)."""
+    from common import devices
+    from common.reproducible import training_threads
     devices.configure(device, fast)
     torch.set_num_threads(training_threads(threads))
 
@@ -472,7 +472,7 @@ def _subset(store, mask):
 
 def features_dir(path):
     """argparse type of --features: a readable folder, with the hint to extract first."""
-    from caffe_extract import cli
+    from common import cli
     return cli.existing_dir(path, hint=": run the extraction first (`make extract`, or `make "
                                        "demo` for the synthetic set)")
 
@@ -489,8 +489,8 @@ def finite_history(results):
 
 
 def main(argv=None):
-    from caffe_extract import cli, devices
-    from caffe_extract.errors import describe
+    from common import cli, devices
+    from common.errors import describe
 
     from configurations import CONFIGS, DEFAULT, get
     parser = argparse.ArgumentParser(prog="python -m experiment.train", description=__doc__,
@@ -603,7 +603,7 @@ def main(argv=None):
 
 def run_task(args, unit, base, device, several_splits):
     """One job-array task of a cluster stage: train its run(s), write no report."""
-    from caffe_extract.errors import describe
+    from common.errors import describe
     split = unit[0]
     out = os.path.join(args.out, f"split{split}") if several_splits else args.out
     try:

@@ -4,8 +4,8 @@
     p = model(x)                          # x (N, T, D) -> time-averaged probabilities (N, C)
     P = model.step_probabilities(x)       # (N, T, C)
 """
-# First, before numpy or torch load: the CPU kernels pinned (caffe_extract/reproducible.py).
-import caffe_extract.reproducible  # noqa: F401  (isort: skip)
+# First, before numpy or torch load: the CPU kernels pinned (common/reproducible.py).
+import common  # noqa: F401  (isort: skip)
 from reference.architecture import MODELS  # noqa: E402
 
 from .models import Average, Recurrent, build

@@ -1,4 +1,4 @@
-"""What the pinned CPU kernels (caffe_extract/reproducible.py) cost in speed, pinned vs unpinned.
+"""What the pinned CPU kernels (common/reproducible.py) cost in speed, pinned vs unpinned.
 
     .venv/bin/python scripts/pinning_cost.py [--reps 3]
 
@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 WORK = r"""
 import json, sys, time
-import caffe_extract.reproducible  # first, as every entry point
+import common.reproducible  # first, as every entry point
 import numpy as np, torch
 from experiment.train import TrainConfig, Split, model_base, train_run
 from rnn_models.models import build
@@ -51,12 +51,12 @@ print(json.dumps(out))
 def measure(pinned):
     env = {k: v for k, v in os.environ.items()}
     if pinned:
-        env.pop("ACTION_RNN_UNPINNED", None)
+        env.pop("ACTION_RNN_FAST", None)
     else:
-        from caffe_extract.reproducible import PINNED
+        from common.reproducible import PINNED
         for key in PINNED:
             env.pop(key, None)
-        env["ACTION_RNN_UNPINNED"] = "1"
+        env["ACTION_RNN_FAST"] = "1"
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONWARNINGS"] = "ignore"
     result = subprocess.run([sys.executable, "-c", WORK], env=env, capture_output=True, text=True,

@@ -1,9 +1,10 @@
 """The same bits on every x86-64 machine: the CPU kernels pinned before numpy, torch or Caffe load.
 
-Imported first by ``caffe_extract`` (and so by ``rnn_models``, which imports it): every entry
-point (``python -m caffe_extract``, ``caffe_extract.synthetic``, ``experiment.train``,
-``experiment.drift``, ``experiment.predict``) runs this before any numerical library is loaded.
-The Makefile exports the same variables as a second line of defence.
+Imported first by ``common`` (and so by ``caffe_extract``, ``rnn_models`` and ``experiment``,
+which import it first): every entry point (``python -m caffe_extract``,
+``caffe_extract.synthetic``, ``experiment.train``, ``experiment.drift``, ``experiment.predict``)
+runs this before any numerical library is loaded. The Makefile exports the same variables as a
+second line of defence.
 
 Float results follow the kernel a library picks for the CPU it runs on: a reduction summed in
 16 lanes (AVX-512) or 8 (AVX2), split over 1 or 2 threads, rounds differently. Measured on an
@@ -23,6 +24,13 @@ AVX-512). Every library starts with one thread: OpenBLAS and MKL cap their threa
 cores present, so any count above 1 could differ on a smaller machine. MKL's ``STRICT`` mode
 makes its matmuls bitwise reproducible whatever the thread count.
 
+The vendor, too: torch's MKL ignores ``MKL_CBWR`` on a CPU that is not Intel's and runs its
+``AUTO`` branch (measured on an AMD EPYC: the demo's BiRNN row changed). ``pin`` loads the
+vendor fix of ``common/mkl.py`` first, then asks MKL which branch it runs; where that is not
+the branch pinned, it says so in one line naming the CPU and the branch (``check``).
+tests/test_emulated_cpus.py runs the models, pycaffe and the oracle under an emulated AMD and
+an AVX2-only Intel CPU and compares their bytes with this machine's.
+
 One exception, measured: training (``experiment.train``) gives the same bits with any number of
 torch threads, so it uses every core it may (``training_threads``). Its matmuls are MKL's in
 ``STRICT`` mode; torch's own kernels share out the elements of their output among threads,
@@ -36,18 +44,25 @@ CaffeNet port's convolutions were not measured).
 The GPU path (``--device cuda``) is not covered: cuBLAS and cuDNN kernels differ between
 GPU models, so results agree across cards only to a tolerance.
 
-Escape hatch, for the test that shows the pinning matters (tests/test_reproducible.py):
-``ACTION_RNN_UNPINNED=1`` sets nothing. Nothing else should use it.
+Speed over bits, knowingly: ``ACTION_RNN_FAST=1`` (``make ... FAST=1``) pins no kernel, so each
+library takes the CPU's fastest (AVX-512 where present, MKL's non-strict AUTO branch); only
+the thread counts keep their default of one per process where unset (extraction runs one
+process per core, training sets its own). Results then may differ between machines in the
+last digits, and every table made so says so (``mode``). tests/test_reproducible.py uses it
+to show that the pinning matters; docs/performance.md has both modes' speeds.
 """
 import os
 import sys
 import warnings
 
-UNPINNED = "ACTION_RNN_UNPINNED"
+from . import mkl
+
+FAST = "ACTION_RNN_FAST"
 
 
 class ReproducibilityWarning(UserWarning):
-    """The CPU kernels could not be pinned (a library was loaded first) or were unpinned."""
+    """The CPU kernels could not be pinned (a library was loaded first, MKL ignored the
+    request) or were left free (``ACTION_RNN_FAST=1``)."""
 
 
 def _numpy_avx512_features():
@@ -74,33 +89,65 @@ PINNED = {
     "NPY_DISABLE_CPU_FEATURES": _numpy_avx512_features(),
 }
 
+#: the thread counts: fast mode keeps them (unless set), so that extraction still runs one
+#: single-threaded process per core and training sets its own
+THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+
 #: libraries whose kernels are chosen when they load: pinning after them is too late
 LIBRARIES = ("numpy", "torch", "caffe")
 
 
 def pin(environ=os.environ, modules=sys.modules):
-    """Set ``PINNED`` in ``environ`` (overriding other values); returns the libraries that were
-    loaded already, and warns once about them (their kernels may follow the CPU)."""
-    if environ.get(UNPINNED) == "1":
-        warnings.warn(f"{UNPINNED}=1: CPU kernels not pinned; results may differ between "
-                      "machines", ReproducibilityWarning, stacklevel=2)
+    """Set ``PINNED`` in ``environ`` (overriding other values) and load MKL's vendor fix;
+    returns the libraries that were loaded already, and warns once about them (their kernels
+    may follow the CPU)."""
+    if environ.get(FAST) == "1":
+        for name in THREADS:                    # the layout stays: one thread per process
+            environ.setdefault(name, "1")
+        warnings.warn(f"{FAST}=1: CPU kernels not pinned (fast mode); results may differ "
+                      "between machines", ReproducibilityWarning, stacklevel=2)
         return []
     for name, value in PINNED.items():
         if value:
             environ[name] = value
+    mkl.load_vendor_fix(environ=environ)
     early = [name for name in LIBRARIES if name in modules]
     if early:
-        warnings.warn(f"{', '.join(early)} imported before caffe_extract/rnn_models: their CPU "
-                      "kernels may not be pinned, so results may differ between machines in "
-                      "the last digits; import caffe_extract or rnn_models first "
+        warnings.warn(f"{', '.join(early)} imported before common/caffe_extract/rnn_models: "
+                      "their CPU kernels may not be pinned, so results may differ between "
+                      "machines in the last digits; import one of those first "
                       "(README, 'Bit for bit')", ReproducibilityWarning, stacklevel=2)
     return early
 
 
+def check(environ=os.environ):
+    """Say in one line on stderr, naming the CPU and the branches, when MKL does not run the branch
+    pinned (a non-Intel CPU without the vendor fix, a CPU without AVX2); returns MKL's branch
+    (None without torch's MKL)."""
+    if environ.get(FAST) == "1":
+        return None
+    running = mkl.branch()
+    if running is not None and running != PINNED["MKL_CBWR"]:
+        from . import cpu
+        fix = mkl.load_vendor_fix(environ=environ)
+        why = ("" if fix is not None else
+               f"; MKL's vendor fix ({mkl.LIBRARY}) is not loaded: run `make setup`")
+        ident = cpu.identity()
+        print(f"warning: MKL runs its {running} branch, not the pinned {PINNED['MKL_CBWR']}, on "
+              f"this CPU ({ident['vendor']} {ident['model']}){why}; results may differ from "
+              "other machines' in the last digits (README, 'Bit for bit')", file=sys.stderr)
+    return running
+
+
+def mode(environ=os.environ):
+    """How this process's CPU kernels were chosen: "pinned" or "fast" (recorded in results)."""
+    return "fast" if environ.get(FAST) == "1" else "pinned"
+
+
 def pinned():
-    """True when this process runs with the pinned kernels (torch's checked where loaded; its
-    thread count is free, see ``training_threads``)."""
-    if os.environ.get(UNPINNED) == "1":
+    """True when this process runs with the pinned kernels (MKL's branch as MKL reports it,
+    torch's own checked where loaded; its thread count is free, see ``training_threads``)."""
+    if mode() == "fast" or BRANCH not in (None, PINNED["MKL_CBWR"]):
         return False
     if any(os.environ.get(k) != v for k, v in PINNED.items() if v):
         return False
@@ -123,3 +170,4 @@ def training_threads(requested=None):
 
 
 EARLY = pin()
+BRANCH = check()

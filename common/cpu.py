@@ -1,0 +1,105 @@
+"""This machine's CPU and the kernels in effect, in the words a bug report needs.
+
+    cpu.identity()     {"vendor": "AuthenticAMD", "model": "AMD EPYC 7763 64-Core Processor"}
+    cpu.flags()        ["AVX", "AVX2", "FMA3", ...]: what the CPU offers (CPUID, via numpy)
+    cpu.kernels()      {"MKL": "AVX2,STRICT", "ATen": "AVX2", ...}: what runs here
+    cpu.summary()      one line of the three
+
+Read from CPUID where possible (the MKL vendor fix's library, numpy's CPU features), so that
+an emulated CPU (tests/test_emulated_cpus.py) reports itself; /proc/cpuinfo otherwise.
+"""
+import ctypes
+import os
+import sys
+
+from . import mkl
+
+
+def _proc_cpuinfo(field):
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == field:
+                    return value.strip()
+    except OSError:
+        pass
+    return ""
+
+
+def identity():
+    """The CPU's vendor and model name."""
+    library = mkl.load_vendor_fix()
+    if library is None and os.path.exists(mkl.LIBRARY):
+        library = ctypes.CDLL(mkl.LIBRARY)      # its CPUID reader only: not in the global scope
+    if library is not None:
+        vendor, model = ctypes.create_string_buffer(13), ctypes.create_string_buffer(49)
+        library.action_rnn_cpu_vendor(vendor)
+        library.action_rnn_cpu_brand(model)
+        return {"vendor": vendor.value.decode(errors="replace"),
+                "model": model.value.decode(errors="replace").strip()}
+    import platform
+    return {"vendor": _proc_cpuinfo("vendor_id") or platform.machine(),
+            "model": _proc_cpuinfo("model name") or platform.processor()}
+
+
+def flags():
+    """The SIMD features the CPU offers, as numpy names them (AVX2, AVX512F, ...)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            return _proc_cpuinfo("flags").upper().split()
+    return sorted(name for name, present in features.items() if present)
+
+
+def has_avx512():
+    return "AVX512F" in flags()
+
+
+OPENBLAS = ("libopenblas.so.0", "libopenblasp-r0.so", "libopenblas.so")
+
+
+def load_openblas():
+    """Load the system's OpenBLAS (the one pycaffe links), to report its core; False if none."""
+    for name in OPENBLAS:
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            pass
+    return False
+
+
+def openblas_core():
+    """The core type of the OpenBLAS pycaffe uses (Debian's), where it is loaded; else None."""
+    for name in OPENBLAS:
+        try:
+            library = ctypes.CDLL(name, mode=os.RTLD_NOLOAD)
+        except OSError:
+            continue
+        library.openblas_get_corename.restype = ctypes.c_char_p
+        return library.openblas_get_corename().decode()
+    return None
+
+
+def kernels():
+    """The kernel branch each library runs in this process (None where it is not loaded)."""
+    torch = sys.modules.get("torch")
+    numpy_off = os.environ.get("NPY_DISABLE_CPU_FEATURES", "")
+    return {"MKL": mkl.branch(),
+            "ATen": torch.backends.cpu.get_cpu_capability() if torch is not None else None,
+            "OpenBLAS (pycaffe)": openblas_core(),
+            "numpy AVX-512 loops": "off" if "AVX512" in numpy_off or "X86_V4" in numpy_off
+            else "CPU's choice",
+            "MKL vendor fix": "loaded" if mkl.load_vendor_fix() is not None else "absent"}
+
+
+def summary():
+    """One line: vendor, model, AVX2/AVX-512, and the kernels in effect."""
+    cpu, offered = identity(), flags()
+    isa = "AVX-512" if "AVX512F" in offered else "AVX2" if "AVX2" in offered else "no AVX2"
+    running = ", ".join(f"{k} {v}" for k, v in kernels().items() if v is not None)
+    return f"{cpu['vendor']} {cpu['model']} ({isa}); kernels: {running}"

@@ -1,0 +1,89 @@
+"""MKL's kernel branch: the same on Intel and AMD CPUs, and checked at every start.
+
+torch's CPU wheel links oneMKL statically into ``libtorch_cpu.so``. On an Intel CPU that MKL
+honours ``MKL_CBWR=AVX2,STRICT`` (common/reproducible.py); on any other vendor it ignores the
+request and runs its ``AUTO`` branch, whose sums round differently: the demo's BiRNN train
+accuracy on an AMD EPYC was 97.2 +- 2.7 instead of 97.5 +- 3.0. Only ``COMPATIBLE`` is honoured
+there, at about 4x the time of a GEMM (shared/FACTS.md, "MKL on AMD processors").
+
+MKL decides "Intel or not" in two functions of its own, ``mkl_serv_intel_cpu_true`` and
+``mkl_serv_intel_cpu``, which ``libtorch_cpu.so`` exports and calls through its symbol table.
+A small library of ours (``mkl_intel_branch.c``, built by ``make setup``) defines both to return
+1; loaded with ``RTLD_GLOBAL`` before torch, it takes precedence, and MKL runs the AVX2 branch
+asked for, at full speed, on every CPU that has AVX2. MKL still checks the instruction set:
+it never runs a kernel the CPU lacks. The symbol is internal to MKL, so the test suite checks
+that it works, natively and under an emulated AMD CPU (tests/test_emulated_cpus.py).
+
+    mkl.load_vendor_fix()   # before torch loads: True when the library was found and loaded
+    mkl.branch()            # the branch in effect, as MKL_VERBOSE writes it: "AVX2,STRICT"
+    python -m common build-mkl-fix   # compile the library (what `make setup` runs)
+"""
+import ctypes
+import importlib.util
+import os
+import subprocess
+import sys
+
+#: mkl_service.h: MKL_CBWR_BRANCH and MKL_CBWR_ALL (the branch with the STRICT flag)
+CBWR_BRANCH, CBWR_ALL, STRICT = 1, ~0, 0x10000
+BRANCHES = {1: "OFF", 2: "AUTO", 3: "COMPATIBLE", 4: "SSE2", 6: "SSSE3", 7: "SSE4_1",
+            8: "SSE4_2", 9: "AVX", 10: "AVX2", 11: "AVX512_MIC", 12: "AVX512",
+            13: "AVX512_MIC_E1", 14: "AVX512_E1"}
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mkl_intel_branch.c")
+#: built into the environment that runs the project (.venv/lib/ for `make setup`)
+LIBRARY = os.path.join(sys.prefix, "lib", "libaction_rnn_mkl_intel_branch.so")
+#: tests only: "1" leaves the vendor fix out, to show what it fixes
+WITHOUT_FIX = "ACTION_RNN_NO_MKL_VENDOR_FIX"
+
+_loaded = None
+
+
+def build(library=LIBRARY, compiler=None):
+    """Compile ``SOURCE`` into ``library`` (gcc or $CC); returns its path."""
+    compiler = compiler or os.environ.get("CC", "cc")
+    os.makedirs(os.path.dirname(library), exist_ok=True)
+    partial = library + ".partial"
+    subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", partial, SOURCE], check=True)
+    os.replace(partial, library)
+    return library
+
+
+def load_vendor_fix(library=LIBRARY, environ=os.environ):
+    """Load the vendor fix into this process's global symbol scope (before torch loads, to take
+    effect); returns the loaded library, or None where it is absent or left out."""
+    global _loaded
+    if _loaded is None and environ.get(WITHOUT_FIX) != "1" and os.path.exists(library):
+        _loaded = ctypes.CDLL(library, mode=ctypes.RTLD_GLOBAL)
+    return _loaded
+
+
+def _torch_cpu():
+    """torch's ``libtorch_cpu.so`` (which holds MKL), opened without importing torch; None
+    where torch or its MKL is absent (another platform's build)."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(spec.submodule_search_locations[0], "lib", "libtorch_cpu.so")
+    try:
+        library = ctypes.CDLL(path)
+        library.mkl_serv_cbwr_get
+    except (OSError, AttributeError):
+        return None
+    return library
+
+
+def describe(value):
+    """MKL's CBWR value as MKL_VERBOSE writes it: 0x1000A -> "AVX2,STRICT"."""
+    name = BRANCHES.get(value & 0xFFFF, f"branch {value & 0xFFFF}")
+    return name + (",STRICT" if value & STRICT else "")
+
+
+def branch():
+    """The branch MKL runs in this process ("AVX2,STRICT", "AUTO,STRICT", ...), read from MKL
+    itself; None where torch has no MKL. MKL reads MKL_CBWR once, at its first call: asking
+    fixes it, so ask after the pinning."""
+    library = _torch_cpu()
+    if library is None:
+        return None
+    return describe(library.mkl_serv_cbwr_get(ctypes.c_int(CBWR_ALL)))
