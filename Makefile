@@ -5,6 +5,8 @@ PYTHON ?= $(shell scripts/find_python.sh 3.11)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# MKL's vendor fix (common/mkl.py): MKL's pinned branch on AMD CPUs too, built from a few lines of C
+MKL_FIX := $(VENV)/lib/libaction_rnn_mkl_intel_branch.so
 # torch, pinned to the version the tests ran on. PyPI's Linux x86_64 wheel of it is the CUDA build
 # (it runs on a CPU too); pip's own settings may pick another (this project's machines: a +cpu
 # wheel from a local folder). TORCH_INDEX=URL takes torch from that index alone, ignoring the
@@ -35,6 +37,14 @@ TEST_ENV :=
 else
 CAFFE_IF_WANTED := caffe
 TEST_ENV := REQUIRE_CAFFE=1
+endif
+# Other CPUs, emulated (Debian's qemu-user, installed by `make test`): tests/test_emulated_cpus.py.
+# `make test SKIP_EMULATION=1` where apt cannot install it: those tests then skip, loudly.
+ifeq ($(SKIP_EMULATION),1)
+EMULATOR_IF_WANTED :=
+else
+EMULATOR_IF_WANTED := emulator
+TEST_ENV += REQUIRE_EMULATOR=1
 endif
 
 # Where Python 3.7 exists (it does on our machines), `make parity`/`make test` build the oracle
@@ -67,21 +77,37 @@ RESULTS ?= results/ucf101-$(CONFIG)
 DEMO    ?= demo
 
 # The same bits on every x86-64 machine: CPU kernels pinned to AVX2, one thread. The project
-# sets these itself before numpy/torch/Caffe load (caffe_extract/reproducible.py); exported
+# sets these itself before numpy/torch/Caffe load (common/reproducible.py); exported
 # here too, as a second line of defence for every command a target runs. Training then takes
 # every core (its bits do not depend on the thread count; THREADS=N to limit it).
+# FAST=1: speed over bits. No kernel pinned (AVX-512 where the CPU has it, MKL's non-strict
+# branch); the same layout (one single-threaded extraction process per core, training on every
+# core); results may differ between machines in the last digits and say so. docs/performance.md.
+FAST ?=
+export OPENBLAS_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+ifeq ($(FAST),1)
+export ACTION_RNN_FAST := 1
+unexport ATEN_CPU_CAPABILITY MKL_CBWR ONEDNN_MAX_CPU_ISA OPENBLAS_CORETYPE NPY_DISABLE_CPU_FEATURES
+else
+ifneq ($(FAST),)
+$(error FAST=$(FAST): use FAST=1 (unpinned kernels) or leave it unset)
+endif
+unexport ACTION_RNN_FAST
 export ATEN_CPU_CAPABILITY := avx2
 export MKL_CBWR := AVX2,STRICT
 export ONEDNN_MAX_CPU_ISA := AVX2
 export OPENBLAS_CORETYPE := Haswell
-export OPENBLAS_NUM_THREADS := 1
-export MKL_NUM_THREADS := 1
-export OMP_NUM_THREADS := 1
+endif
+# The demo's folders: results/demo-paper, results/demo-paper-fast (FAST=1), ...
+DEMO_RUN = $(CONFIG)$(if $(FAST),-fast)
 
-.PHONY: FORCE setup caffe weights data extract train demo drift power oracle test faults test-slurm parity bench rehearsal clean help
+.PHONY: FORCE emulator setup caffe weights data extract train demo drift power oracle test faults test-slurm parity bench rehearsal clean help
 
 help:
-	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 6 minutes): results/demo-$(CONFIG)/"
+	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 6 minutes): results/demo-$(CONFIG)/;"
+	@echo "              it checks each stage's SHA-256 against results/demo-bits/ and the README's table"
 	@echo "              (CONFIG=paper, the default: the paper's text, nntools 2015 where it is silent;"
 	@echo "               CONFIG=nntools-2015 | lasagne-0.1 | modern: python -m configurations)"
 	@echo "make setup    create .venv ($(PYTHON)) and install $(TORCH) and the project"
@@ -106,9 +132,13 @@ help:
 	@echo "make clean    remove .venv and .venv-oracle"
 	@echo "variables: CONFIG=paper|nntools-2015|lasagne-0.1|modern SPLITS=\"1 2 3\" DEVICE=auto|cpu|cuda BACKEND=caffe|torch"
 	@echo "           MODELS LAYER=fc7|fc6 WORKERS JOBS THREADS DATA FEATURES RESULTS DEMO SKIP_CAFFE=1"
-	@echo "           TORCH TORCH_INDEX PYTHON ORACLE_PYTHON CAFFE_CACHE (docs/setup.md)"
+	@echo "           TORCH TORCH_INDEX PYTHON ORACLE_PYTHON CAFFE_CACHE SKIP_EMULATION=1 (docs/setup.md)"
+	@echo "           FAST=1: kernels not pinned (AVX-512 where present): faster, not the same bits"
 
-setup: $(STAMP)
+setup: $(STAMP) $(MKL_FIX)
+
+$(MKL_FIX): common/mkl_intel_branch.c $(STAMP)
+	$(PY) -m common build-mkl-fix --out $@
 
 $(STAMP): pyproject.toml $(TORCH_RECORD)
 	@test -x $(PY) || test -n "$(PYTHON)" || { \
@@ -156,12 +186,14 @@ train: setup
 demo: setup caffe
 	$(PY) -m caffe_extract.synthetic --root $(DEMO)/data --groups 25 --clips 2
 	$(PY) -m caffe_extract extract --videos $(DEMO)/data/videos --splits $(DEMO)/data/splits \
-	  --out-dir $(DEMO)/features-$(CONFIG) --random-weights 0 --backend caffe --workers 1 \
+	  --out-dir $(DEMO)/features-$(DEMO_RUN) --random-weights 0 --backend caffe --workers 1 \
 	  --config $(CONFIG) --jobs $(JOBS)
-	$(PY) -m experiment.train --features $(DEMO)/features-$(CONFIG) --out results/demo-$(CONFIG) \
+	$(PY) -m experiment.train --features $(DEMO)/features-$(DEMO_RUN) --out results/demo-$(DEMO_RUN) \
 	  --hidden 128 --lr 0.003 --epochs 100 --patience 0 --seeds 3 --splits $(SPLITS) \
 	  --config $(CONFIG)
-	$(if $(filter paper,$(CONFIG)),$(PY) -m experiment.readme_check README.md results/demo-paper/table.json)
+	$(PY) -m experiment.demo_bits check --data $(DEMO)/data --store $(DEMO)/features-$(DEMO_RUN) \
+	  --results results/demo-$(DEMO_RUN) --config $(CONFIG)
+	$(if $(filter paper,$(CONFIG)),$(if $(FAST),,$(PY) -m experiment.readme_check README.md results/demo-paper/table.json))
 
 # The drift ledger: every 2015-vs-today difference, measured on the demo's synthetic set.
 drift: setup caffe
@@ -174,20 +206,29 @@ power: setup
 	$(PY) -m experiment.power --out results/power.md \
 	  $(if $(wildcard results/demo-$(CONFIG)/predictions.csv),--predictions results/demo-$(CONFIG)/predictions.csv)
 
-oracle: $(ORACLE)/.installed
+# numpy 1.21.6 (the last for Python 3.7): its AVX-512 loops can be switched off
+# (NPY_DISABLE_CPU_FEATURES), so the fixtures are the same bits on every CPU. The stamp names
+# the packages: a venv made with others is updated.
+ORACLE_PACKAGES := numpy==1.21.6 scipy==1.5.4 Theano==1.0.5 Lasagne==0.1
+space := $(subst ,, )
+ORACLE_STAMP := $(ORACLE)/.installed-$(subst ==,-,$(subst $(space),+,$(ORACLE_PACKAGES)))
 
-$(ORACLE)/.installed:
+oracle: $(ORACLE_STAMP)
+
+$(ORACLE_STAMP):
 	@test -n "$(ORACLE_PYTHON)" || { \
 	  echo "error: Python 3.7 not found; the oracle needs it (Theano 1.0.5 and Lasagne 0.1 predate 3.8)."; \
 	  echo "       Install it (pyenv install 3.7) or run: make oracle ORACLE_PYTHON=/path/to/python3.7"; \
 	  exit 1; }
 	@echo "==> creating $(ORACLE) with $(ORACLE_PYTHON): Theano 1.0.5, Lasagne 0.1"
 	$(ORACLE_PYTHON) -m venv $(ORACLE)
-	$(ORACLE)/bin/pip install --quiet --only-binary=numpy,scipy \
-	  numpy==1.19.5 scipy==1.5.4 Theano==1.0.5 Lasagne==0.1
+	$(ORACLE)/bin/pip install --quiet --only-binary=numpy,scipy $(ORACLE_PACKAGES)
 	@touch $@
 
-test: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
+emulator:
+	@scripts/install_qemu.sh
+
+test: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE) $(EMULATOR_IF_WANTED)
 ifeq ($(SKIP_CAFFE),1)
 	@echo "SKIP_CAFFE=1: tests that need real Caffe are skipped; the summary lists each one"
 endif

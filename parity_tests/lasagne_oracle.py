@@ -2,7 +2,7 @@
 
 Runs in the Python 3.7 venv made by ``make oracle`` (not in the project's venv):
 
-    .venv-oracle/bin/python parity_tests/lasagne_oracle.py OUT_DIR
+    .venv-oracle/bin/python parity_tests/lasagne_oracle.py OUT_DIR [MODEL-CASE ...]
 
 For every model and case it writes OUT_DIR/<model>-<case>.npz holding, in float64:
 ``x`` (N, T, D), ``labels`` (N,), the weights under Lasagne's own names and layouts
@@ -38,10 +38,20 @@ import os
 import sys
 
 # Bit for bit on any x86-64 machine: Theano runs without a C compiler (cxx=), so every number
-# comes from NumPy, whose OpenBLAS picks its kernels by CPU; pin them to Haswell's (AVX2, on
-# every machine we use) and one thread, before NumPy loads OpenBLAS.
+# comes from NumPy. Its OpenBLAS picks its kernels by CPU: pinned to Haswell's (AVX2, on every
+# machine we use) and one thread. Its float64 exp and log have AVX-512 loops (numpy 1.19 and
+# later) that round differently from the other CPUs' libm: left out (numpy >= 1.20 reads
+# NPY_DISABLE_CPU_FEATURES; it warns about a feature the CPU lacks, which is then unused anyway).
+# All before NumPy loads. Checked under emulated AMD and AVX2-only CPUs: tests/test_emulated_cpus.py.
+import warnings  # noqa: E402
+
 os.environ["OPENBLAS_CORETYPE"] = "Haswell"
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ["NPY_DISABLE_CPU_FEATURES"] = ("AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX "
+                                          "AVX512_CLX AVX512_CNL AVX512_ICL")
+warnings.filterwarnings("ignore", message="During parsing environment variable "
+                        "'NPY_DISABLE_CPU_FEATURES':\nYou cannot disable CPU features .*, "
+                        "since they are not supported by your machine", category=RuntimeWarning)
 import numpy as np  # noqa: E402
 
 os.environ.setdefault("THEANO_FLAGS", "floatX=float64,cxx=,device=cpu,mode=FAST_COMPILE")
@@ -209,14 +219,18 @@ def run(model, case):
     return record
 
 
-def main(out_dir):
+def main(out_dir, names=()):
+    """Write every fixture, or only ``names`` ("rnn_nntools-zeros", ...), into ``out_dir``."""
     os.makedirs(out_dir, exist_ok=True)
     for model in MODELS:
         for case in CASES:
+            if names and "%s-%s" % (model, case) not in names:
+                continue
             np.savez(os.path.join(out_dir, "%s-%s.npz" % (model, case)), **run(model, case))
             print("oracle: wrote %s-%s.npz" % (model, case))
 
 
 if __name__ == "__main__":
     main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__),
-                                                            "fixtures", "lasagne"))
+                                                            "fixtures", "lasagne"),
+         sys.argv[2:])
