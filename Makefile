@@ -121,7 +121,8 @@ help:
 	@echo "make drift    measure each 2015-vs-today difference on the demo set: results/drift/"
 	@echo "make power    smallest difference the group test detects on UCF-101 split 1: results/power.md"
 	@echo "make parity   torch vs NumPy reference vs finite differences vs Lasagne 0.1; CaffeNet port vs pycaffe"
-	@echo "make bench    speed benchmarks: pycaffe vs the port, pipeline, training vs its GEMM bound;"
+	@echo "make bench    speed benchmarks: pycaffe vs the port, pipeline, training vs its GEMM bound,"
+	@echo "              pinned kernels and FAST=1's side by side;"
 	@echo "              DEVICE=cuda on a GPU"
 	@echo "make rehearsal  \`make train\` at UCF-101's scale on synthetic codes (13,320 videos, 101"
 	@echo "              classes, 2.2 GB): memory, load time, s/epoch, projected run, plots: rehearsal/"
@@ -247,13 +248,18 @@ test-slurm: setup
 parity: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
 	$(TEST_ENV) $(PY) -m pytest parity_tests
 
+# Pinned and fast side by side, in the same run: the pipeline twice (bench/pipeline.md,
+# bench/pipeline-fast.md) and the training epochs in both modes (bench/training.md).
+FAST_ENV := env -u ATEN_CPU_CAPABILITY -u MKL_CBWR -u ONEDNN_MAX_CPU_ISA -u OPENBLAS_CORETYPE \
+  -u NPY_DISABLE_CPU_FEATURES ACTION_RNN_FAST=1
 bench: setup caffe $(ORACLE_IF_AVAILABLE)
 	@mkdir -p bench
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md
 	$(PY) -m caffe_extract.bench --pipeline --out bench/pipeline.md
+	$(FAST_ENV) $(PY) -m caffe_extract.bench --pipeline --out bench/pipeline-fast.md
 	$(PY) -m experiment.bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
 	  --out bench/training$(if $(filter cuda,$(DEVICE)),-cuda).md $(if $(THREADS),--threads $(THREADS)) \
-	  $(if $(ORACLE_IF_AVAILABLE),--theano)
+	  $(if $(ORACLE_IF_AVAILABLE),--theano) $(if $(filter cuda,$(DEVICE)),,--modes pinned fast)
 	$(PY) -m experiment.device_bench --device $(DEVICE) --out bench/device-$(DEVICE).md
 
 # `make train` at UCF-101's size before a day on the real codes (synthetic codes; REHEARSAL_EPOCHS).

@@ -240,8 +240,8 @@ def main(argv=None):
     if args.pipeline:
         from common.reproducible import available_cores
         jobs = args.jobs or available_cores()
-        emit(f"Extraction pipeline, {os.cpu_count()} CPUs, {args.workers} decoding worker(s) per "
-             f"process, the network on one thread\n\n"
+        emit(f"Extraction pipeline, {args.workers} decoding worker(s) per process, the network "
+             f"on one thread; {machine()}\n\n"
              + pipeline_table(pipeline_rows(args.caffemodel, args.videos, args.workers, 4,
                                             jobs=jobs)), args.out)
         return 0
@@ -252,9 +252,12 @@ def main(argv=None):
 
 
 def machine():
-    """What the numbers were measured on."""
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    """What the numbers were measured on: the CPU, its cores, torch, the kernels' mode."""
+    from common import cpu, reproducible
+    ident, isa = cpu.identity(), "AVX-512" if cpu.has_avx512() else "AVX2"
+    return (f"{ident['vendor']} {ident['model'] or platform.machine()} ({isa}), "
+            f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} "
+            f"threads), kernels {reproducible.mode()}")
 
 
 def emit(text, out=None):

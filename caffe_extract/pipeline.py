@@ -354,6 +354,7 @@ def collect(extraction):
 
 
 def store_attrs(extraction, provenance):
+    from common.reproducible import mode
     c = extraction.config
     from .preprocessing import channel_mean
     if c.mean == "channel":
@@ -372,6 +373,9 @@ def store_attrs(extraction, provenance):
                     "frame int(fps*t + 1e-5); clips shorter than the span repeat their last frame"),
         "decoder": c.decoder, "code_version": code_version(),
         "weights": c.weights_note or os.path.basename(c.weights),
+        "cpu_kernels": {"pinned": "pinned (AVX2; the same bits on every x86-64 CPU)",
+                        "fast": "not pinned (ACTION_RNN_FAST=1): the CPU's fastest; bits may "
+                                "differ between machines"}[mode()],
     }
     attrs["splits_sha1"] = splits_sha1(c.splits, extraction.split_files)
     attrs.update({k: str(v) for k, v in provenance.items()})

@@ -51,10 +51,14 @@ def configure(device, fast=False):
 
 def describe(device, fast=False):
     """The device as results and stores record it: "cpu", "cuda (NVIDIA H100 80GB HBM3)",
-    with ", TF32 (--fast)" when fast."""
+    with ", TF32 (--fast)" when fast, and on the CPU the kernels' fast mode when it is on
+    (``ACTION_RNN_FAST=1``, common/reproducible.py)."""
+    from .reproducible import mode
     text = str(device)
     if text.startswith("cuda"):
         text += f" ({torch.cuda.get_device_name(torch.device(text))})"
+    elif mode() == "fast":
+        text += ", CPU kernels not pinned (ACTION_RNN_FAST=1): not the same bits on every machine"
     return text + (", TF32 allowed (--fast): not exact float32" if fast else "")
 
 

@@ -34,6 +34,12 @@ the optimiser's update, the batch gather, and the rest.
 
 Threads: every core, as `make train` uses them (``--threads`` to change; the results' bits do
 not depend on it, ``common.reproducible``), with the peak measured on as many.
+
+Pinned and fast (``--modes pinned fast``, what `make bench` runs on the CPU): the epochs are
+timed once with the kernels pinned (AVX2, MKL's strict branch: the same bits everywhere) and
+once in fast mode (``ACTION_RNN_FAST=1``: AVX-512 where the CPU has it), each in its own
+process (the pinning happens at import), one after the other in the same run; each mode's
+ratio is to its own bound (its own GEMM peak), and the table gives both projected times.
 """
 import argparse
 import json
@@ -322,8 +328,71 @@ def report(rows, n_train, device):
     return "\n".join(lines)
 
 
+MODES = ("pinned", "fast")
+
+
+def mode_environment(mode, environ=os.environ):
+    """The environment of a bench process in ``mode``: fast drops every kernel pin the caller
+    (the Makefile) exported, keeping the thread counts."""
+    from common.reproducible import FAST, PINNED, THREADS
+    env = dict(environ)
+    env.pop(FAST, None)
+    if mode == "fast":
+        for name in PINNED:
+            if name not in THREADS:
+                env.pop(name, None)
+        env[FAST] = "1"
+    return env
+
+
+def child_argv(args, mode):
+    """This run's options for the child that times ``mode`` (Theano's step only once, pinned)."""
+    argv = ["--device", args.device, "--repeats", str(args.repeats), "--models", *args.models]
+    argv += ["--sample", str(args.sample)] if args.sample else []
+    argv += ["--threads", str(args.threads)] if args.threads else []
+    return argv + (["--theano"] if args.theano and mode == "pinned" else [])
+
+
+def measure_modes(args):
+    """{mode: (rows, n_train, machine)}: each mode timed by a child process of this module, one
+    after the other."""
+    out = {}
+    for mode in args.modes:
+        with tempfile.TemporaryDirectory() as folder:
+            rows_path = os.path.join(folder, "rows.json")
+            command = [sys.executable, "-m", "experiment.bench", "--modes", mode,
+                       "--json", rows_path, *child_argv(args, mode)]
+            print(f"==> {mode} kernels", file=sys.stderr)
+            subprocess.run(command, env=mode_environment(mode), check=True,
+                           stdout=subprocess.DEVNULL)
+            with open(rows_path) as f:
+                saved = json.load(f)
+        out[mode] = (saved["rows"], saved["n_train"], saved["machine"])
+    return out
+
+
+def modes_report(measured):
+    """The pinned and fast epochs side by side, each against its own bound."""
+    from .report import NAMES
+    pinned, fast = measured["pinned"][0], measured["fast"][0]
+    lines = ["Pinned and fast kernels side by side (same machine, same run; each mode's bound "
+             "uses its own GEMM peak): pinned = " + measured["pinned"][2] + "; fast = "
+             + measured["fast"][2] + ".", "",
+             "| model | pinned s / epoch | pinned epoch / bound | fast s / epoch "
+             "| fast epoch / bound | fast speed-up |", "|---|---|---|---|---|---|"]
+    for p, f in zip(pinned, fast):
+        lines.append(f"| {NAMES[p['model']]} | {p['epoch_s']:.2f} | {p['ratio']:.2f}x "
+                     f"| {f['epoch_s']:.2f} | {f['ratio']:.2f}x | {p['epoch_s'] / f['epoch_s']:.2f}x |")
+    minutes = {m: sum(RUNS_PER_MODEL * EPOCHS * r["epoch_s"] for r in rows) / 60
+               for m, (rows, _, _) in measured.items()}
+    lines += ["", f"GEMM peak: pinned {pinned[0]['peak_gflops']:.0f} GFLOP/s, fast "
+              f"{fast[0]['peak_gflops']:.0f} GFLOP/s. Projected table of one split: pinned "
+              f"{minutes['pinned']:.0f} min, fast {minutes['fast']:.0f} min."]
+    return "\n".join(lines)
+
+
 def main(argv=None):
-    from common import devices
+    from common import devices, reproducible
     parser = argparse.ArgumentParser(prog="python -m experiment.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", choices=devices.CHOICES)
@@ -336,17 +405,29 @@ def main(argv=None):
     parser.add_argument("--theano", action="store_true",
                         help="also time the step on Theano + Lasagne (.venv-oracle; about 1.5 min of "
                              "compilation per model the first time)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=None,
+                        help="kernel modes to time, each in its own process (default: this "
+                             "process's, %s)" % reproducible.mode())
     parser.add_argument("--json", type=cli.writable_file, help="also write the rows as JSON")
     parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
     device = devices.resolve(args.device)
+    if args.modes and args.modes != [reproducible.mode()]:
+        if device != "cpu" or args.modes != list(MODES):
+            parser.error("--modes: on the CPU, 'pinned fast' (both), or this process's mode")
+        from caffe_extract.bench import emit
+        measured = measure_modes(args)
+        rows, n_train, _ = measured["pinned"]
+        emit(report(rows, n_train, device) + "\n\n" + modes_report(measured), args.out)
+        return 0
     from .train import set_deterministic
     set_deterministic(device, threads=args.threads)
     args.sample = args.sample or (SPLIT1_TRAIN if device.startswith("cuda") else 2048)
     rows, n_train = measure(args, device)
     if args.json:
+        from caffe_extract.bench import machine
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+            json.dump({"rows": rows, "n_train": n_train, "machine": machine()}, f, indent=1)
     from caffe_extract.bench import emit
     emit(report(rows, n_train, device), args.out)
     return 0

@@ -81,3 +81,55 @@ def test_predict_a_new_video_end_to_end(demo):
     bad = subprocess.run([sys.executable, "-m", "experiment.predict", str(video), "--results",
                           str(root)], capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "table.json" in bad.stderr
+
+
+# -- where bits part (experiment/demo_bits.py) ----------------------------------------------
+
+def bits(*args):
+    return subprocess.run([sys.executable, "-m", "experiment.demo_bits", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_stage_digests_equal_their_record_and_name_the_first_stage_that_differs(demo, tmp_path):
+    """Recorded, then checked: the same bits exit 0. A changed code store is the first stage
+    named (the stages before it still equal), with this machine's CPU and kernel branches."""
+    import h5py
+    import shutil
+    root, _ = demo
+    record = tmp_path / "record.json"
+    where = ["--data", str(root / "data"), "--results", str(root / "results"), "--record", str(record)]
+    store = tmp_path / "features"
+    shutil.copytree(root / "features", store)
+    assert bits("record", "--store", str(store), *where).returncode == 0
+    saved = json.loads(record.read_text())
+    names = [stage for stage, _ in saved["stages"]]
+    assert names[:2] == ["synthetic videos", "code store"] and names[-2:] == ["predictions", "table"]
+    assert sum(name.startswith("checkpoint ") for name in names) == 2 * 3     # 2 models x 3 seeds
+    assert saved["machine"]["kernels"]["MKL"] == "AVX2,STRICT" and saved["readme_rows"]
+    same = bits("check", "--store", str(store), *where)
+    assert same.returncode == 0 and "every stage equals the record" in same.stdout
+    with h5py.File(store / "all_splits_fc7.h5", "r+") as f:
+        f["features"][0, 0, 0] += 1.0
+    changed = bits("check", "--store", str(store), *where)
+    assert changed.returncode == 3
+    assert "  same     synthetic videos" in changed.stderr
+    assert "the first stage that differs: code store (computed by" in changed.stderr
+    assert "this machine: " in changed.stderr and "kernels: MKL AVX2,STRICT" in changed.stderr
+    assert "flags: " in changed.stderr
+    fast = subprocess.run([sys.executable, "-m", "experiment.demo_bits", "check", "--store",
+                           str(store), *where], capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "ACTION_RNN_FAST": "1"})
+    assert fast.returncode == 0 and "fast mode" in fast.stdout
+
+
+def test_stage_check_without_a_demo_says_what_to_run(tmp_path):
+    """A missing demo folder is one clear line (exit 1), not a traceback; no record for a
+    configuration is nothing to compare (exit 0)."""
+    record = tmp_path / "r.json"
+    record.write_text(json.dumps({"stages": [], "machine": {}}))
+    missing = bits("check", "--data", str(tmp_path / "none"), "--record", str(record))
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: demo bits:") and "run `make demo` first" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    none = bits("check", "--config", "modern", "--record", str(tmp_path / "absent.json"))
+    assert none.returncode == 0 and "no record" in none.stdout

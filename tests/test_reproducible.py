@@ -1,13 +1,14 @@
-"""The demo's bits do not follow the CPU's kernels (caffe_extract/reproducible.py).
+"""The demo's bits do not follow the CPU's kernels (common/reproducible.py).
 
-Two kernel settings that this machine (Intel Xeon, AVX-512) offers, as a machine of another
-kind would choose them: A = AVX2 kernels, one thread; B = AVX-512 kernels, two threads, with
-OpenBLAS's SkylakeX core and MKL's AVX-512 branch. Each stage of the demo (pycaffe extraction,
+Two kernel settings that this machine offers, as a machine of another kind would choose them:
+A = AVX2 kernels, one thread; B = the CPU's widest kernels, two threads: on an AVX-512 CPU,
+OpenBLAS's SkylakeX core and MKL's AVX-512 branch; on an AVX2-only one (AMD, older Intel), the
+SSE4.2-era kernels (``WIDEST``), never an instruction the CPU lacks. Each stage of the demo (pycaffe extraction,
 the CaffeNet port's extraction, the training of the four models) runs under A and under B in
 subprocesses; with the project's pinning they must give byte-identical codes, table.json,
-predictions.csv and weights. The control runs the same under ``ACTION_RNN_UNPINNED=1`` (the
-project then sets nothing) and asserts that A and B differ there, so the test can fail.
-Measured on this machine, unpinned: pycaffe's codes differ by up to 9e-6 (OpenBLAS core and
+predictions.csv and weights. The control runs the same under ``ACTION_RNN_FAST=1`` (fast mode: the
+project sets nothing) and asserts that A and B differ there, so the test can fail.
+Measured on an Intel Xeon with AVX-512, unpinned: pycaffe's codes differ by up to 9e-6 (OpenBLAS core and
 thread count), the port's by MKL's branch and thread count, the trained weights by up to
 5e-8 and predictions.csv with them. The port's convolutions (oneDNN) gave equal bits under
 AVX2 and AVX-512 here, so the port's control rests on MKL and the thread count.
@@ -27,16 +28,22 @@ import warnings
 import numpy as np
 import pytest
 
-from caffe_extract.reproducible import PINNED, UNPINNED
+from common import cpu
+from common.reproducible import FAST, PINNED
 
-SETTINGS = {
-    "A": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
-          "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-          "MKL_NUM_THREADS": "1"},
-    "B": {"ATEN_CPU_CAPABILITY": "avx512", "MKL_CBWR": "AVX512", "ONEDNN_MAX_CPU_ISA": "ALL",
-          "OPENBLAS_CORETYPE": "SkylakeX", "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2",
-          "MKL_NUM_THREADS": "2"},
-}
+#: two kernel settings as two machines would choose them: A, AVX2 with one thread; B, this
+#: CPU's widest kernels with two threads (AVX-512 where it has them; else SSE4.2-era kernels,
+#: OpenBLAS's Sandybridge core and ATen's default, so that the unpinned control never asks for
+#: an instruction the CPU lacks: on an AVX2-only CPU AVX-512 kernels die with SIGILL)
+A = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+     "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+     "MKL_NUM_THREADS": "1"}
+TWO_THREADS = {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+WIDEST = {True: {"ATEN_CPU_CAPABILITY": "avx512", "MKL_CBWR": "AVX512", "ONEDNN_MAX_CPU_ISA": "ALL",
+                 "OPENBLAS_CORETYPE": "SkylakeX", **TWO_THREADS},
+          False: {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "SSE4_2",
+                  "ONEDNN_MAX_CPU_ISA": "SSE41", "OPENBLAS_CORETYPE": "Sandybridge", **TWO_THREADS}}
+SETTINGS = {"A": A, "B": WIDEST[cpu.has_avx512()]}
 
 
 #: training keeps the thread count free (reproducible.training_threads): 1 vs 3 threads (3 splits
@@ -45,10 +52,10 @@ TRAINING_THREADS = {"A": ["--threads", "1"], "B": ["--threads", "3"]}
 
 
 def env_for(setting, pinned):
-    env = {k: v for k, v in os.environ.items() if k not in PINNED and k != UNPINNED}
+    env = {k: v for k, v in os.environ.items() if k not in PINNED and k != FAST}
     env.update(SETTINGS[setting])
     if not pinned:
-        env[UNPINNED] = "1"
+        env[FAST] = "1"
     env["PYTHONWARNINGS"] = "ignore"
     return env
 
@@ -150,8 +157,8 @@ def test_control_unpinned_the_two_settings_differ(videos, pycaffe_codes):
 
 def test_pin_overrides_the_environment_and_warns_when_a_library_came_first():
     """A user's other kernel choice is overridden; a library loaded before the pinning gets one
-    clear warning naming it; the escape hatch sets nothing."""
-    from caffe_extract.reproducible import ReproducibilityWarning, pin
+    clear warning naming it; fast mode pins no kernel and keeps a thread count it is given."""
+    from common.reproducible import ReproducibilityWarning, pin
     environ = {"ATEN_CPU_CAPABILITY": "avx512", "OMP_NUM_THREADS": "8"}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -160,18 +167,52 @@ def test_pin_overrides_the_environment_and_warns_when_a_library_came_first():
     assert environ["MKL_CBWR"] == "AVX2,STRICT" and environ["OPENBLAS_CORETYPE"] == "Haswell"
     with pytest.warns(ReproducibilityWarning, match="torch imported before"):
         assert pin({}, modules={"torch": object()}) == ["torch"]
-    environ = {UNPINNED: "1", "OMP_NUM_THREADS": "8"}
+    environ = {FAST: "1", "OMP_NUM_THREADS": "8"}
     with pytest.warns(ReproducibilityWarning, match="not pinned"):
         assert pin(environ, modules={}) == []
-    assert environ == {UNPINNED: "1", "OMP_NUM_THREADS": "8"}
+    assert environ == {FAST: "1", "OMP_NUM_THREADS": "8", "OPENBLAS_NUM_THREADS": "1",
+                       "MKL_NUM_THREADS": "1"}
 
 
 def test_this_process_runs_pinned():
-    """conftest imports caffe_extract before torch: the tests themselves run pinned."""
+    """conftest imports caffe_extract before torch: the tests themselves run pinned, and MKL
+    itself reports the pinned branch."""
     import torch
 
-    from caffe_extract.reproducible import pinned
+    from common import mkl
+    from common.reproducible import BRANCH, pinned
     assert pinned() and torch.backends.cpu.get_cpu_capability() == "AVX2"
+    assert BRANCH == mkl.branch() == "AVX2,STRICT"
+
+
+def test_mkl_vendor_fix_is_what_the_process_resolves():
+    """The vendor fix is loaded into the global symbol scope, so the name MKL asks for resolves
+    to ours, not to the copy inside libtorch_cpu.so (tests/test_emulated_cpus.py shows the
+    effect on an AMD CPU)."""
+    import ctypes
+
+    from common import mkl
+    fix = mkl.load_vendor_fix()
+    assert fix is not None, f"{mkl.LIBRARY} missing: make setup builds it"
+    process = ctypes.CDLL(None)
+    for name in ("mkl_serv_intel_cpu_true", "mkl_serv_intel_cpu"):
+        assert ctypes.cast(getattr(process, name), ctypes.c_void_p).value == \
+            ctypes.cast(getattr(fix, name), ctypes.c_void_p).value
+        assert getattr(fix, name)() == 1
+
+
+def test_mkl_branch_names_as_mkl_verbose_writes_them():
+    from common.mkl import describe
+    assert describe(0x1000A) == "AVX2,STRICT" and describe(2) == "AUTO"
+    assert describe(0x10002) == "AUTO,STRICT" and describe(12) == "AVX512"
+
+
+def test_control_settings_ask_only_for_kernels_the_cpu_has():
+    """The unpinned control's B setting on a CPU without AVX-512 names no AVX-512 kernel (it
+    died with SIGILL on an AMD EPYC when it did)."""
+    avx2_only = " ".join(WIDEST[False].values()).upper()
+    assert "512" not in avx2_only and "SKYLAKEX" not in avx2_only and "ALL" not in avx2_only
+    assert SETTINGS["B"] is WIDEST[cpu.has_avx512()]
 
 
 def test_training_takes_every_core_it_may_use_unless_told():
@@ -179,7 +220,7 @@ def test_training_takes_every_core_it_may_use_unless_told():
     affinity mask by default (a Slurm allocation, taskset), ``--threads`` otherwise."""
     import torch
 
-    from caffe_extract.reproducible import training_threads
+    from common.reproducible import training_threads
     from experiment.train import set_deterministic
     assert training_threads() == len(os.sched_getaffinity(0))
     assert training_threads(3) == 3

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Debian's qemu-user, for tests/test_emulated_cpus.py: the test suite runs the models, pycaffe
+# and the oracle under an emulated AMD CPU and an AVX2-only Intel CPU. Installed with apt
+# (root or sudo) where missing; a second run does nothing.
+set -euo pipefail
+command -v qemu-x86_64 >/dev/null && exit 0
+SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+echo "==> installing qemu-user (apt), to emulate other CPUs in the tests"
+{ $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+    --no-install-recommends qemu-user >/dev/null; } || {
+  echo "error: apt-get could not install qemu-user; install it by hand (apt-get install qemu-user)," >&2
+  echo "       or run the tests without the emulated CPUs: make test SKIP_EMULATION=1" >&2
+  exit 1; }
