@@ -260,7 +260,8 @@ bench: setup caffe $(ORACLE_IF_AVAILABLE)
 	$(PY) -m experiment.bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
 	  --out bench/training$(if $(filter cuda,$(DEVICE)),-cuda).md $(if $(THREADS),--threads $(THREADS)) \
 	  $(if $(ORACLE_IF_AVAILABLE),--theano) $(if $(filter cuda,$(DEVICE)),,--modes pinned fast)
-	$(PY) -m experiment.device_bench --device $(DEVICE) --out bench/device-$(DEVICE).md
+	$(PY) -m experiment.device_bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
+	  --out bench/device-$(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)).md
 
 # `make train` at UCF-101's size before a day on the real codes (synthetic codes; REHEARSAL_EPOCHS).
 REHEARSAL ?= rehearsal

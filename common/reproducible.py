@@ -58,11 +58,11 @@ import warnings
 from . import mkl
 
 FAST = "ACTION_RNN_FAST"
+FAST_NOTED = "ACTION_RNN_FAST_NOTED"        # set once the fast mode's note was printed
 
 
 class ReproducibilityWarning(UserWarning):
-    """The CPU kernels could not be pinned (a library was loaded first, MKL ignored the
-    request) or were left free (``ACTION_RNN_FAST=1``)."""
+    """The CPU kernels could not be pinned: a library was loaded before the pinning."""
 
 
 def _numpy_avx512_features():
@@ -104,8 +104,10 @@ def pin(environ=os.environ, modules=sys.modules):
     if environ.get(FAST) == "1":
         for name in THREADS:                    # the layout stays: one thread per process
             environ.setdefault(name, "1")
-        warnings.warn(f"{FAST}=1: CPU kernels not pinned (fast mode); results may differ "
-                      "between machines", ReproducibilityWarning, stacklevel=2)
+        if environ.get(FAST_NOTED) != "1":      # once per command, not once per process
+            environ[FAST_NOTED] = "1"
+            print(f"note: {FAST}=1: CPU kernels not pinned (fast mode); results may differ "
+                  "between machines in the last digits", file=sys.stderr)
         return []
     for name, value in PINNED.items():
         if value:

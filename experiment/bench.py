@@ -285,16 +285,20 @@ def measure(args, device):
     return rows, n_train
 
 
-def report(rows, n_train, device):
+def report(rows, n_train, device, measured_on=None, threads=None):
+    """The Markdown tables; ``measured_on``/``threads``: the measuring process's machine line
+    and torch threads, where that was a child (``--modes``), else this process's."""
     from caffe_extract.bench import machine
     from common.devices import describe
+    measured_on = measured_on or machine()
+    threads = threads or torch.get_num_threads()
     from .report import NAMES
     scaled = "" if n_train == SPLIT1_TRAIN else \
         f" (timed on {n_train} training videos, scaled)"
     lines = [f"One training epoch at UCF-101 split 1's size ({SPLIT1_TRAIN:,} training videos + "
              f"{SPLIT1_VAL:,} validation, 10 x 4096 float32 codes), configuration `paper`, hidden "
              f"{H}, batches of {BATCH}, SGD with Nesterov momentum{scaled}; {describe(device)}; "
-             f"{machine()}.", "",
+             f"{measured_on}.", "",
              "| model | s / epoch | GEMM GFLOP / epoch | GEMM peak (GFLOP/s) | bound (s) "
              "| epoch / bound |", "|---|---|---|---|---|---|"]
     for r in rows:
@@ -311,7 +315,7 @@ def report(rows, n_train, device):
         lines.append(f"| {NAMES[r['model']]} | " + " | ".join(cells) + " |")
     lines += ["", "torch.nn's LSTM has no peepholes (ours: the paper's, with them)."
               + (f" {THEANO}: its C ops compiled with g++, numpy's OpenBLAS with "
-                 f"{torch.get_num_threads()} thread(s), median of 3 steps." if THEANO in kinds else "")
+                 f"{threads} thread(s), median of 3 steps." if THEANO in kinds else "")
               + " Epochs: the fastest of the repeats, peak: the highest of the run; other "
               "processes share the cores."]
     profiled = [r for r in rows if r.get("profile")]
@@ -354,7 +358,7 @@ def child_argv(args, mode):
 
 
 def measure_modes(args):
-    """{mode: (rows, n_train, machine)}: each mode timed by a child process of this module, one
+    """{mode: (rows, n_train, machine, threads)}: each mode timed by a child process of this module, one
     after the other."""
     out = {}
     for mode in args.modes:
@@ -367,7 +371,7 @@ def measure_modes(args):
                            stdout=subprocess.DEVNULL)
             with open(rows_path) as f:
                 saved = json.load(f)
-        out[mode] = (saved["rows"], saved["n_train"], saved["machine"])
+        out[mode] = (saved["rows"], saved["n_train"], saved["machine"], saved["threads"])
     return out
 
 
@@ -384,7 +388,7 @@ def modes_report(measured):
         lines.append(f"| {NAMES[p['model']]} | {p['epoch_s']:.2f} | {p['ratio']:.2f}x "
                      f"| {f['epoch_s']:.2f} | {f['ratio']:.2f}x | {p['epoch_s'] / f['epoch_s']:.2f}x |")
     minutes = {m: sum(RUNS_PER_MODEL * EPOCHS * r["epoch_s"] for r in rows) / 60
-               for m, (rows, _, _) in measured.items()}
+               for m, (rows, *_) in measured.items()}
     lines += ["", f"GEMM peak: pinned {pinned[0]['peak_gflops']:.0f} GFLOP/s, fast "
               f"{fast[0]['peak_gflops']:.0f} GFLOP/s. Projected table of one split: pinned "
               f"{minutes['pinned']:.0f} min, fast {minutes['fast']:.0f} min."]
@@ -417,8 +421,9 @@ def main(argv=None):
             parser.error("--modes: on the CPU, 'pinned fast' (both), or this process's mode")
         from caffe_extract.bench import emit
         measured = measure_modes(args)
-        rows, n_train, _ = measured["pinned"]
-        emit(report(rows, n_train, device) + "\n\n" + modes_report(measured), args.out)
+        rows, n_train, measured_on, threads = measured["pinned"]
+        emit(report(rows, n_train, device, measured_on, threads) + "\n\n"
+             + modes_report(measured), args.out)
         return 0
     from .train import set_deterministic
     set_deterministic(device, threads=args.threads)
@@ -427,7 +432,8 @@ def main(argv=None):
     if args.json:
         from caffe_extract.bench import machine
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "n_train": n_train, "machine": machine()}, f, indent=1)
+            json.dump({"rows": rows, "n_train": n_train, "machine": machine(),
+                       "threads": torch.get_num_threads()}, f, indent=1)
     from caffe_extract.bench import emit
     emit(report(rows, n_train, device), args.out)
     return 0

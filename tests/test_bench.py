@@ -53,3 +53,31 @@ def test_per_class_table_sorts_worst_first_and_names_the_confusion():
     text = per_class_markdown(["A", "B", "C"], {"rnn": matrix}, {"rnn": "RNN"})
     rows = [line for line in text.splitlines() if line.startswith("| ") and "%" not in line]
     assert rows == ["| B | 4 | 25.0 | C (3) |", "| A | 4 | 75.0 | B (1) |", "| C | 4 | 100.0 | - |"]
+
+
+def test_fast_mode_environment_drops_every_kernel_pin_and_keeps_the_threads():
+    from common.reproducible import FAST, PINNED, THREADS
+    from experiment.bench import mode_environment
+    given = {**{k: v for k, v in PINNED.items() if v}, "PATH": "/bin"}
+    fast = mode_environment("fast", given)
+    assert fast[FAST] == "1" and fast["PATH"] == "/bin"
+    assert {k for k in PINNED if k in fast} == set(THREADS)
+    pinned = mode_environment("pinned", {**given, FAST: "1"})
+    assert FAST not in pinned and pinned["MKL_CBWR"] == "AVX2,STRICT"
+
+
+def test_bench_times_pinned_and_fast_side_by_side(tmp_path):
+    """`make bench` on the CPU: each mode in its own process, one table with both epochs, each
+    against its own bound, and both projected times; the fast child really ran unpinned."""
+    import subprocess
+    import sys
+    out = tmp_path / "training.md"
+    subprocess.run([sys.executable, "-m", "experiment.bench", "--modes", "pinned", "fast",
+                    "--models", "average", "--sample", "64", "--repeats", "1", "--out", str(out)],
+                   check=True, capture_output=True, timeout=600)
+    text = out.read_text()
+    assert "| model | pinned s / epoch | pinned epoch / bound | fast s / epoch " in text
+    row = [line for line in text.splitlines() if line.startswith("| Average | ")][-1]
+    assert len(row.split("|")) == 8 and row.rstrip(" |").endswith("x")
+    assert "kernels pinned; fast = " in text and text.count("kernels fast") == 1
+    assert "Projected table of one split: pinned " in text and " min, fast " in text

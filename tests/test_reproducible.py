@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from common import cpu
-from common.reproducible import FAST, PINNED
+from common.reproducible import FAST, FAST_NOTED, PINNED
 
 #: two kernel settings as two machines would choose them: A, AVX2 with one thread; B, this
 #: CPU's widest kernels with two threads (AVX-512 where it has them; else SSE4.2-era kernels,
@@ -168,10 +168,21 @@ def test_pin_overrides_the_environment_and_warns_when_a_library_came_first():
     with pytest.warns(ReproducibilityWarning, match="torch imported before"):
         assert pin({}, modules={"torch": object()}) == ["torch"]
     environ = {FAST: "1", "OMP_NUM_THREADS": "8"}
-    with pytest.warns(ReproducibilityWarning, match="not pinned"):
-        assert pin(environ, modules={}) == []
+    assert pin(environ, modules={}) == []
     assert environ == {FAST: "1", "OMP_NUM_THREADS": "8", "OPENBLAS_NUM_THREADS": "1",
-                       "MKL_NUM_THREADS": "1"}
+                       "MKL_NUM_THREADS": "1", FAST_NOTED: "1"}
+
+
+def test_fast_mode_says_so_once_per_command(capsys):
+    """One line on stderr in the first process; its children (which inherit the marker) are
+    quiet, so a command with many decoding workers says it once."""
+    from common.reproducible import pin
+    environ = {FAST: "1"}
+    pin(environ, modules={})
+    pin(environ, modules={})
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"note: {FAST}=1: CPU kernels not pinned (fast mode); results may differ "
+                     "between machines in the last digits"]
 
 
 def test_this_process_runs_pinned():
