@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 
 #: The models' names in tables (the paper's names for its four).
 NAMES = {"average": "Average", "rnn": "RNN", "lstm": "LSTM", "birnn": "Bidirectional RNN",
-         "bilstm": "Bidirectional LSTM", "rnn2": "2-layer RNN"}
+         "bilstm": "Bidirectional LSTM", "rnn2": "2-layer RNN", "tconv": "Temporal convolution"}
 
 #: Where the 2015 values come from (the KNOBS table cites these by key).
 NNTOOLS = "nntools: `lasagne/layers/recurrent.py` at fce361f (2015-03-18)"
@@ -60,12 +60,14 @@ class Configuration:
         return {"anti_aliasing": self.anti_aliasing, "mean": self.mean, "decoder": self.decoder}
 
     def model_options(self, model):
-        """The options of ``rnn_models.build(model, ...)`` that this configuration fixes."""
+        """The options of ``rnn_models.build(model, ...)`` under this configuration: the knobs it
+        sets, and the model's default for an option that no configuration varies (the temporal
+        convolution's ``width``, a shared knob of ``KNOBS``)."""
         from reference.architecture import default_options
         values = {"lasagne_output_gate": self.lasagne_output_gate, "peepholes": self.peepholes,
                   "relu_grad_at_zero": self.relu_grad_at_zero, "rnn_step": self.rnn_step,
                   "learn_init": self.learn_init}
-        return {k: values[k] for k in default_options(model)}
+        return {k: values.get(k, default) for k, default in default_options(model).items()}
 
     def as_dict(self):
         return asdict(self)
@@ -149,6 +151,11 @@ KNOBS = (
          "add the peephole after the sigmoid (fixed after 0.1, Lasagne PR #449)"),
     Knob("LSTM peepholes", "peepholes", {True: "yes (w_ci, w_cf, w_co)", False: "no"}, "nntools",
          f"the paper is silent; {NNTOOLS} and 0.1: on by default"),
+    Knob("temporal convolution width", None, {}, "our choice",
+         "the paper (Models, last paragraph: \"a one dimensional convolution on the collection "
+         "of CNN codes (10 x 4096)\") gives no width: our choice, 3, the smallest that mixes "
+         "neighbouring frames; odd, zero-padded, so that every frame has its own output",
+         shared="3 frames centred on t, zero padding (the tconv model)"),
     Knob("ReLU gradient at 0", "relu_grad_at_zero", {0.5: "0.5", 0.0: "0 (torch.relu)"},
          "nntools", "the paper is silent; `lasagne/nonlinearities.py` (2014-12 to 2015-09): "
          "rectify = 0.5 (x + abs(x))"),
@@ -228,6 +235,8 @@ def model_label(model, config):
     options = config.model_options(model)
     paper = PAPER.model_options(model)
     notes = []
+    if "width" in options:
+        notes.append(f"1-D, width {options['width']}")
     if "lasagne_output_gate" in options:
         notes.append("Lasagne 0.1 output gate" if options["lasagne_output_gate"]
                      else "Graves' output gate")

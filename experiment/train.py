@@ -506,7 +506,8 @@ def main(argv=None):
     parser.add_argument("--out", default="results", type=cli.writable_dir,
                         help="results folder (%(default)s)")
     parser.add_argument("--models", nargs="+", default=list(PAPER_MODELS), choices=MODELS,
-                        metavar="MODEL", help="models to train (%(default)s; also bilstm, rnn2)")
+                        metavar="MODEL",
+                        help="models to train (%(default)s; also bilstm, rnn2, tconv)")
     parser.add_argument("--lr", nargs="+", type=cli.learning_rate, default=[0.003, 0.001],
                         help="search grid")
     parser.add_argument("--hidden", nargs="+", type=cli.integer(1, 16384), default=[512],

@@ -13,9 +13,10 @@ from reference.architecture import cell_of
 class Case:
     """Model ``name`` with ``options`` on a random problem of size N, T, D, H, C (O = H).
 
-    Weights are drawn so that every nonlinearity works in its interesting range: matrices
-    N(0, 1/fan_in) (pre-activations of order 1), vectors N(0, 0.5^2) (a learnt initial state
-    h_init too, so that it is not 0); inputs N(0, 1).
+    Weights are drawn so that every nonlinearity works in its interesting range: matrices and
+    the convolution kernel N(0, 1/fan_in) (fan_in: D, or D K for W_conv (H, D, K);
+    pre-activations of order 1), vectors N(0, 0.5^2) (a learnt initial state h_init too, so
+    that it is not 0); inputs N(0, 1).
     ``dropout`` (Average only) draws an explicit inverted-dropout mask of that rate.
     ``loss``: "averaged" (cross-entropy of p) or "per-step" (mean of the per-step ones).
     """
@@ -34,7 +35,7 @@ class Case:
     def __post_init__(self):
         rng = np.random.default_rng(self.seed)
         shapes = reference.param_shapes(self.name, self.D, self.H, self.C, **self.options)
-        self.params = {k: rng.normal(0.0, 1.0 / np.sqrt(s[1]) if len(s) == 2 else 0.5, s)
+        self.params = {k: rng.normal(0.0, 1.0 / np.sqrt(np.prod(s[1:])) if len(s) >= 2 else 0.5, s)
                        for k, s in shapes.items()}
         self.x = rng.normal(size=(self.N, self.T, self.D))
         self.labels = rng.integers(0, self.C, self.N)
@@ -100,6 +101,8 @@ NNTOOLS_2015 = {**NNTOOLS_HALF, "learn_init": True}       # the RNN of craffel's
 GRAVES = {"peepholes": True, "lasagne_output_gate": False}
 LASAGNE_GATE = {"peepholes": True, "lasagne_output_gate": True}
 NO_PEEPHOLES = {"peepholes": False, "lasagne_output_gate": False}
+TCONV0 = {"relu_grad_at_zero": 0.0, "width": 3}
+TCONV_HALF = {**TCONV0, "relu_grad_at_zero": 0.5}
 
 #: Every model with every option setting the parity tests cover.
 CONFIGS = [
@@ -126,6 +129,10 @@ CONFIGS = [
     ("bilstm", GRAVES, 0.0),
     ("bilstm", NO_PEEPHOLES, 0.0),
     ("bilstm", LASAGNE_GATE, 0.0),
+    ("tconv", TCONV0, 0.0),
+    ("tconv", TCONV_HALF, 0.0),
+    ("tconv", {**TCONV_HALF, "width": 1}, 0.0),       # a per-frame classifier
+    ("tconv", {**TCONV_HALF, "width": 5}, 0.0),       # T = 1: the centre tap alone reads x
 ]
 
 #: The cases checked with the per-step loss (both loss forms are checked on each).
@@ -137,6 +144,7 @@ LOSS_CONFIGS = [
     ("rnn2", EQ0, 0.0),
     ("lstm", LASAGNE_GATE, 0.0),
     ("bilstm", GRAVES, 0.0),
+    ("tconv", TCONV_HALF, 0.0),
 ]
 
 

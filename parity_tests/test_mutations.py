@@ -7,12 +7,13 @@ mutations patch the PyTorch layer itself. Every one must move the results by far
 1e-10 tolerance of test_torch_vs_reference.py; we ask for 1e-4.
 """
 import pytest
+import torch
 
 import rnn_models.layers
 import rnn_models.models
 
-from .helpers import (AVG_HALF, EQ_HALF, GRAVES, LASAGNE_GATE, NNTOOLS_2015, NNTOOLS_HALF, Case,
-                      max_gap)
+from .helpers import (AVG_HALF, EQ_HALF, GRAVES, LASAGNE_GATE, NNTOOLS_2015, NNTOOLS_HALF,
+                      TCONV_HALF, Case, max_gap)
 
 DETECTED = 1e-4
 GATE_PARAMS = {"i": ("W_xi", "W_hi", "w_ci", "b_i"), "f": ("W_xf", "W_hf", "w_cf", "b_f"),
@@ -44,6 +45,11 @@ def swap_directions(params):
     return {(k[:-2] + flip[k[-2:]] if k[-2:] in flip else k): v for k, v in params.items()}
 
 
+def flip_kernel(params):
+    """W_conv reversed along k: Theano's true convolution (Lasagne's Conv1DLayer) of our kernel."""
+    return {**params, "W_conv": params["W_conv"][:, :, ::-1]}
+
+
 MUTATIONS = {
     "average": [negate("W_ih"), negate("b_h"), negate("W_s")],
     "rnn": [negate("W_hh"), negate("W_ih"), negate("W_ho")],
@@ -54,13 +60,14 @@ MUTATIONS = {
     "bilstm": [swap_gates("i", "f", "_b"), swap_gates("f", "o", "_f"), swap_directions],
     # craffel's BiRNN (nntools step, learnt h_init_b): the learnt state and the step's weights
     "birnn_nntools": [negate("h_init_b"), negate("W_hh_b"), negate("b_h_f")],
+    "tconv": [negate("W_conv"), negate("b_conv"), flip_kernel],
 }
 
 #: The model and options each group of mutations runs on (written out: no default decides).
 MUTATION_CASES = {"average": ("average", AVG_HALF), "rnn": ("rnn", EQ_HALF),
                   "birnn": ("birnn", EQ_HALF), "rnn2": ("rnn2", EQ_HALF),
                   "lstm": ("lstm", GRAVES), "bilstm": ("bilstm", LASAGNE_GATE),
-                  "birnn_nntools": ("birnn", NNTOOLS_2015)}
+                  "birnn_nntools": ("birnn", NNTOOLS_2015), "tconv": ("tconv", TCONV_HALF)}
 
 
 @pytest.mark.parametrize("group, mutate", [(n, m) for n, ms in MUTATIONS.items() for m in ms],
@@ -119,4 +126,18 @@ def test_gate_order_mismatch_is_caught(order, monkeypatch):
     """Code mutation: the torch LSTM stacks its weights in another order than it splits them."""
     monkeypatch.setattr(rnn_models.layers, "GATES", order)
     case = Case("lstm", N=2, T=10, seed=4)
+    assert max_gap(case.torch(), case.reference())[0] > DETECTED
+
+
+@pytest.mark.parametrize("width", [3, 5])
+def test_wrong_padding_offset_is_caught(width, monkeypatch):
+    """Code mutation: the torch convolution pads one frame too many before the sequence and one
+    too few after it: tap k reads x_{t+k-(K-1)/2-1}, the kernel is centred on frame t - 1."""
+    real = rnn_models.models.tconv_layer
+
+    def late(x, W_conv, b_conv, relu_grad_at_zero):
+        shifted = torch.cat([x.new_zeros(x.shape[0], 1, x.shape[2]), x[:, :-1]], dim=1)
+        return real(shifted, W_conv, b_conv, relu_grad_at_zero)
+    monkeypatch.setattr(rnn_models.models, "tconv_layer", late)
+    case = Case("tconv", {**TCONV_HALF, "width": width}, N=2, T=10, D=7, H=6, C=5, seed=12)
     assert max_gap(case.torch(), case.reference())[0] > DETECTED

@@ -2,10 +2,11 @@
 ``relu_grad_at_zero=0.5``, the ``paper`` configuration's).
 
 With h_0 = 0, b_h = 0 and an all-zero input frame the pre-activation is exactly 0, so the
-convention decides dL/db_h. This happens in practice: post-ReLU FC7 codes contain zeros, and
-Lasagne initialises biases to 0. Central finite differences across the kink see the mean of the
-two slopes, 0.5: the equation step with rectify's convention equals them there, while craffel's
-nested nntools step, ReLU(ReLU(u) + ReLU(v)), has 0.5 x 0.5 = 0.25 where u = v = 0.
+convention decides dL/db_h (in the temporal convolution z_t = b_conv = 0: dL/db_conv). This
+happens in practice: post-ReLU FC7 codes contain zeros, and Lasagne initialises biases to 0.
+Central finite differences across the kink see the mean of the two slopes, 0.5: the equation
+step with rectify's convention equals them there, while craffel's nested nntools step,
+ReLU(ReLU(u) + ReLU(v)), has 0.5 x 0.5 = 0.25 where u = v = 0.
 """
 import numpy as np
 import pytest
@@ -16,28 +17,30 @@ from .helpers import Case, max_gap
 
 #: Every option written out, except relu_grad_at_zero (and rnn_step), which the tests set.
 BASE = {"average": {}, "rnn": {"rnn_step": "equation", "learn_init": False},
-        "birnn": {"rnn_step": "equation", "learn_init": False}}
+        "birnn": {"rnn_step": "equation", "learn_init": False}, "tconv": {"width": 3}}
+#: The biases inside the ReLU.
+HIDDEN_BIASES = ("b_h", "b_conv")
 
 
 def zero_preactivation_case(name, **options):
     case = Case(name, {**BASE[name], **options}, N=2, T=1, D=5, H=4, C=3, seed=1)
     case.x[:] = 0.0
     for key in case.params:
-        if key.startswith("b_h"):
+        if key.startswith(HIDDEN_BIASES):
             case.params[key][:] = 0.0
     return case
 
 
-@pytest.mark.parametrize("name", ["average", "rnn", "birnn"])
+@pytest.mark.parametrize("name", ["average", "rnn", "birnn", "tconv"])
 def test_torch_relu_gradient_at_zero_is_zero(name):
     case = zero_preactivation_case(name, relu_grad_at_zero=0.0)
     for _, _, grads in (case.reference(), case.torch()):
         for key in grads:
-            if key.startswith("b_h"):
+            if key.startswith(HIDDEN_BIASES):
                 assert np.all(grads[key] == 0.0), key
 
 
-@pytest.mark.parametrize("name", ["average", "rnn", "birnn"])
+@pytest.mark.parametrize("name", ["average", "rnn", "birnn", "tconv"])
 def test_lasagne_gradient_at_zero_is_half(name):
     case = zero_preactivation_case(name, relu_grad_at_zero=0.5)
     ref, tor = case.reference(), case.torch()
@@ -45,11 +48,11 @@ def test_lasagne_gradient_at_zero_is_half(name):
     # dL/db_h = 0.5 * dL/dh: compare with the same problem shifted off the kink (b_h = +tiny)
     shifted = zero_preactivation_case(name, relu_grad_at_zero=0.0)
     for key in shifted.params:
-        if key.startswith("b_h"):
+        if key.startswith(HIDDEN_BIASES):
             shifted.params[key][:] = 1e-12
     _, _, grads_above = shifted.reference()
     for key in ref[2]:
-        if key.startswith("b_h"):
+        if key.startswith(HIDDEN_BIASES):
             np.testing.assert_allclose(ref[2][key], 0.5 * grads_above[key], rtol=1e-9, atol=0)
             assert np.any(ref[2][key] != 0.0)
 
@@ -76,7 +79,7 @@ def test_gradient_at_zero_against_finite_differences(step, ratio):
 
 def test_paper_default_is_rectify():
     """Without options, the models use rectify's gradient 0.5 at 0 (the paper configuration)."""
-    for name in ("average", "rnn", "birnn"):
+    for name in ("average", "rnn", "birnn", "tconv"):
         default = Case(name, {}, N=2, T=1, D=5, H=4, C=3, seed=1)
         default.x[:] = 0.0
         # the default BiRNN also learns h_init_b: compare with the explicit options, h_init_b = 0

@@ -24,7 +24,12 @@ gate, names the paper already uses for the readout, so the output gate's are ``W
 suffixes its layers ``_1``/``_2``. Weights are stored as the equations multiply them:
 ``W_ih`` is (H, D), so a layer computes ``W_ih @ x_t``; peephole weights ``w_c*`` are vectors (H,).
 
-Letters: N batch, T time, D input, H hidden, O recurrent-layer output, C classes.
+The temporal convolution ("tconv", the last paragraph of the paper's section "Models": "a one
+dimensional convolution on the collection of CNN codes (10 x 4096)") has no branch: one
+convolution layer over time, ``W_conv`` (H, D, K) and ``b_conv`` (H,), then the same averaged
+softmax on its h_t (``W_s`` is (C, H)); its option ``width`` is the kernel width K.
+
+Letters: N batch, T time, D input, H hidden, O recurrent-layer output, C classes, K kernel width.
 """
 from dataclasses import dataclass
 
@@ -54,7 +59,7 @@ class Branch:
     out: str
 
 
-#: The recurrent models. "average" has no branch: see ``average_shapes``.
+#: The recurrent models. "average" and "tconv" have no branch: see ``param_shapes``.
 ARCHITECTURES = {
     "rnn": (Branch("rnn", ("",), False, ""),),
     "lstm": (Branch("lstm", ("",), False, ""),),
@@ -66,7 +71,7 @@ ARCHITECTURES = {
 #: The weights that multiply h_{t-1}; the other matrices of a layer multiply its input x_t.
 HIDDEN_WEIGHTS = {"W_hh"} | {LSTM_GATE_PARAMS[gate][1] for gate in GATES}
 
-MODELS = ("average",) + tuple(ARCHITECTURES)
+MODELS = ("average",) + tuple(ARCHITECTURES) + ("tconv",)
 
 #: The options each model family accepts, with their defaults (same in NumPy and PyTorch).
 #: The defaults are the ``paper`` configuration's (issue 15: one default everywhere):
@@ -76,9 +81,12 @@ MODELS = ("average",) + tuple(ARCHITECTURES)
 #: - learn_init: a layer running backward in time learns its initial state h_{T+1} (``h_init``),
 #:   as fce361f's RecurrentLayer did (``learn_init=backwards``). No effect on forward layers.
 #: - peepholes, lasagne_output_gate: the LSTM's w_c* terms and Lasagne 0.1's output gate.
+#: - width: the temporal convolution's kernel width K, odd (a "same" convolution, centred on
+#:   frame t); the paper gives none: 3, our choice. Width 1 is a per-frame classifier.
 RNN_OPTIONS = {"relu_grad_at_zero": 0.5, "rnn_step": "equation", "learn_init": True}
 AVERAGE_OPTIONS = {"relu_grad_at_zero": 0.5}
 LSTM_OPTIONS = {"peepholes": True, "lasagne_output_gate": True}
+TCONV_OPTIONS = {"relu_grad_at_zero": 0.5, "width": 3}
 RNN_STEPS = ("equation", "nntools")
 
 
@@ -88,9 +96,10 @@ def time_steps(T, reverse):
 
 
 def cell_of(name):
-    """"average", "rnn" or "lstm": the family of a model name (raises ValueError if unknown)."""
-    if name == "average":
-        return "average"
+    """"average", "rnn", "lstm" or "tconv": the family of a model name (raises ValueError if
+    unknown)."""
+    if name in ("average", "tconv"):
+        return name
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     return ARCHITECTURES[name][0].cell
@@ -98,7 +107,8 @@ def cell_of(name):
 
 def default_options(name):
     """The options model ``name`` accepts, with their defaults."""
-    return {"average": dict(AVERAGE_OPTIONS), "rnn": dict(RNN_OPTIONS), "lstm": dict(LSTM_OPTIONS)}[cell_of(name)]
+    return {"average": dict(AVERAGE_OPTIONS), "rnn": dict(RNN_OPTIONS), "lstm": dict(LSTM_OPTIONS),
+            "tconv": dict(TCONV_OPTIONS)}[cell_of(name)]
 
 
 def resolve_options(name, options):
@@ -118,6 +128,11 @@ def resolve_options(name, options):
     for flag in ("learn_init", "peepholes", "lasagne_output_gate"):
         if flag in resolved and not isinstance(resolved[flag], bool):
             raise ValueError(f"{flag} must be True or False, got {resolved[flag]!r}")
+    if "width" in resolved:
+        width = resolved["width"]
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1 or width % 2 == 0:
+            raise ValueError(f"width must be an odd integer >= 1 (the kernel reaches (width - 1) "
+                             f"/ 2 frames either side of t), got {width!r}")
     return resolved
 
 
@@ -148,22 +163,26 @@ def layer_shapes(cell, suffix, input_dim, hidden_dim, peepholes=True, h_init=Fal
 
 
 def param_shapes(name, input_dim, hidden_dim, n_classes, output_dim=None, peepholes=True,
-                 learn_init=True, **options):
+                 learn_init=True, width=TCONV_OPTIONS["width"], **options):
     """Every parameter of model ``name``: an ordered dict name -> shape.
 
     The keys are those of the PyTorch module's ``state_dict()`` and of the reference's
     ``params``/``grads`` dicts. ``output_dim`` (O, the size of y_t) defaults to ``hidden_dim``.
-    The two options that change the parameter set, with the models' defaults: ``peepholes``
-    (LSTM family: w_c*) and ``learn_init`` (RNN family: h_init of backward layers); each is
-    ignored by the models it does not apply to, and so are the other model ``options``, so a
-    model's whole option dict may be passed.
+    The options that change the parameter set, with the models' defaults: ``peepholes``
+    (LSTM family: w_c*), ``learn_init`` (RNN family: h_init of backward layers) and ``width``
+    (tconv: K of W_conv); each is ignored by the models it does not apply to, and so are the
+    other model ``options``, so a model's whole option dict may be passed. ``output_dim`` is
+    ignored by "average" and "tconv" (their W_s reads h directly: O = H).
     """
-    unknown = sorted(set(options) - set(RNN_OPTIONS) - set(AVERAGE_OPTIONS) - set(LSTM_OPTIONS))
+    unknown = sorted(set(options) - set(RNN_OPTIONS) - set(AVERAGE_OPTIONS) - set(LSTM_OPTIONS)
+                     - set(TCONV_OPTIONS))
     if unknown:
         raise TypeError(f"param_shapes takes no option {', '.join(unknown)}")
     D, H, C = input_dim, hidden_dim, n_classes
     if cell_of(name) == "average":
         return {"W_ih": (H, D), "b_h": (H,), "W_s": (C, H), "b_s": (C,)}
+    if cell_of(name) == "tconv":
+        return {"W_conv": (H, D, width), "b_conv": (H,), "W_s": (C, H), "b_s": (C,)}
     O = hidden_dim if output_dim is None else output_dim
     shapes = {}
     for branch in ARCHITECTURES[name]:
@@ -185,6 +204,9 @@ def infer_dims(name, params):
     if cell_of(name) == "average":
         H, D = params["W_ih"].shape
         return D, H, C, O
+    if cell_of(name) == "tconv":
+        H, D, _ = params["W_conv"].shape
+        return D, H, C, O
     first = ARCHITECTURES[name][0]
     H, D = params[("W_ih" if first.cell == "rnn" else "W_xi") + first.layers[0]].shape
     return D, H, C, O
@@ -192,8 +214,8 @@ def infer_dims(name, params):
 
 def check_params(name, params, peepholes=True, learn_init=True, **options):
     """(D, H, C, O) of ``params``; a clear ValueError unless they are exactly the parameter set
-    of model ``name`` (with ``peepholes``/``learn_init`` as in ``param_shapes``), every key
-    present and every shape consistent."""
+    of model ``name`` (with ``peepholes``/``learn_init``/``width`` as in ``param_shapes``), every
+    key present and every shape consistent."""
     try:
         D, H, C, O = infer_dims(name, params)
     except KeyError as missing:

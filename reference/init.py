@@ -15,6 +15,10 @@ Lasagne's history was rebased, so fce361f's own tree carries a later init.py):
   ``b_forgetgate``, ``b_cell``, ``b_outgate`` is ``init.Normal(0.1)``: N(0, 0.1^2).
 - DenseLayer (W_ho, W_s, the Average model's layers): ``W=init.Uniform()`` (Glorot), b = 0.
 - Initial states ``hid_init=init.Constant(0.)``: h_init = 0 (learnt or not).
+- Conv1DLayer (``lasagne/layers/conv.py`` at b237390^; the temporal convolution's W_conv):
+  ``W=init.Uniform()``, whose Glorot range counts the receptive field for a shape of more than
+  two dimensions: a = sqrt(6 / ((n1 + n2) K)) for W (num_filters, num_input_channels,
+  filter_length) = (H, D, K), that is fan_in = D K, fan_out = H K; ``b=init.Constant(0.)``.
 
 ``"lasagne-0.1"`` (the first release, 2015-08-13, which the Theano oracle runs):
 
@@ -22,6 +26,7 @@ Lasagne's history was rebased, so fce361f's own tree carries a later init.py):
 - LSTMLayer gates: W_in, W_hid, W_cell ~ Normal(0.1); b = 0.
 - DenseLayer: W ~ GlorotUniform, U(-a, a), a = sqrt(6 / (fan_in + fan_out)); b = 0.
 - hid_init = 0.
+- Conv1DLayer: ``W=init.GlorotUniform()``, the same a = sqrt(6 / ((H + D) K)); b = 0.
 
 Our weights are stored (out, in), Lasagne's (in, out): Glorot's n1 + n2 is the same sum.
 """
@@ -35,8 +40,9 @@ from .architecture import cell_of
 SCHEMES = ("nntools-2015", "lasagne-0.1")
 DEFAULT_SCHEME = "nntools-2015"
 
-#: The dense layers' weights (and every weight of the Average model): Glorot in both schemes.
-DENSE = {"W_ho", "W_s"}
+#: The dense layers' weights (and every weight of the Average model), and the temporal
+#: convolution's kernel: Glorot in both schemes.
+DENSE = {"W_ho", "W_s", "W_conv"}
 
 
 def base_name(name):
@@ -45,9 +51,10 @@ def base_name(name):
 
 
 def glorot_bound(shape):
-    """a = sqrt(6 / (n1 + n2)) for a weight matrix of ``shape`` (n1, n2)."""
+    """a = sqrt(6 / ((n1 + n2) r)) for a weight of ``shape`` (n1, n2, ...), r the product of
+    the dimensions after the first two (the receptive field; 1 for a matrix), as Lasagne's."""
     n1, n2 = shape[:2]
-    return math.sqrt(6.0 / (n1 + n2))
+    return math.sqrt(6.0 / ((n1 + n2) * math.prod(shape[2:])))
 
 
 def init_spec(model, name, shape, scheme=DEFAULT_SCHEME):

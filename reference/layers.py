@@ -5,7 +5,8 @@ In the style of CS231n's ``layers.py``/``rnn_layers.py``: each ``*_forward`` ret
 ``d<name>``. Backward passes are derived by hand (backpropagation through time for the
 recurrent layers) and checked against central finite differences in ``parity_tests``.
 
-Letters: N batch, T time, D input, H hidden, M output of an affine map, C classes.
+Letters: N batch, T time, D input, H hidden, M output of an affine map, C classes, K kernel
+width.
 
 ReLU's derivative at exactly 0 is a convention. We use 0, like ``torch.relu``; Lasagne's
 ``rectify`` computes (a + |a|) / 2, whose Theano gradient at 0 is 0.5. ``relu_grad_at_zero``
@@ -303,3 +304,46 @@ def lstm_backward(dh, cache):
         for name, value in dp_t.items():
             dp[name] += value
     return dx, dp
+
+
+# ---------------------------------------------------------------- 1-D convolution over time
+
+def tconv_forward(x, W_conv, b_conv, relu_grad_at_zero=0.0):
+    """A 1-D convolution over time of the T codes, "same" length, then ReLU.
+
+        z_t = sum_{k=0}^{K-1} W_conv[:, :, k] x_{t+k-(K-1)/2} + b_conv,   x_s = 0 outside 0..T-1
+        h_t = ReLU(z_t)
+
+    K (odd) is the kernel width: tap k reads the frame k - (K-1)/2 steps from t (a cross-
+    correlation, as torch's conv1d; Theano's conv, under Lasagne's Conv1DLayer, flips the
+    kernel: the same model with W_conv reversed along k). One matrix product per tap, over
+    the zero-padded sequence xp (N, T + K - 1, D), xp[:, s] = x_{s-(K-1)/2}.
+
+    x (N, T, D), W_conv (H, D, K), b_conv (H,) -> h (N, T, H).
+    """
+    N, T, D = x.shape
+    K = W_conv.shape[2]
+    pad = (K - 1) // 2
+    xp = np.concatenate([np.zeros((N, pad, D)), x, np.zeros((N, pad, D))], axis=1)
+    z = b_conv + sum(xp[:, k:k + T] @ W_conv[:, :, k].T for k in range(K))   # (N, T, H)
+    h, relu_cache = relu_forward(z, relu_grad_at_zero)
+    return h, (xp, W_conv, relu_cache)
+
+
+def tconv_backward(dh, cache):
+    """dh (N, T, H) -> dx (N, T, D), dW_conv (H, D, K), db_conv (H,).
+
+    dz = dh * ReLU'(z); for each tap k:
+        dW_conv[:, :, k] = sum_{n,t} dz_t x_{t+k-(K-1)/2}^T,   dxp[:, t+k] += dz_t W_conv[:, :, k]
+    dx drops the padding's rows of dxp; db_conv = sum_{n,t} dz_t.
+    """
+    xp, W_conv, relu_cache = cache
+    N, T, H = dh.shape
+    D, K = W_conv.shape[1], W_conv.shape[2]
+    pad = (K - 1) // 2
+    dz = relu_backward(dh, relu_cache).reshape(N * T, H)                      # (N T, H)
+    dW_conv = np.stack([dz.T @ xp[:, k:k + T].reshape(N * T, D) for k in range(K)], axis=2)
+    dxp = np.zeros_like(xp)
+    for k in range(K):
+        dxp[:, k:k + T] += (dz @ W_conv[:, :, k]).reshape(N, T, D)
+    return dxp[:, pad:pad + T], dW_conv, dz.sum(axis=0)

@@ -21,6 +21,12 @@ Average model (section "Models", first paragraph)::
 
 Recurrent models: see ``reference.architecture`` for the branch/readout structure and
 ``reference.layers`` for the cell equations.
+
+Temporal convolution ("tconv", the last paragraph of section "Models"): the recurrent models'
+readout on a convolution over time (``reference.layers.tconv_forward``)::
+
+    h_t = ReLU(sum_{k=0}^{K-1} W_conv[:, :, k] x_{t+k-(K-1)/2} + b_conv)    (zero padding)
+    P_t = softmax(W_s h_t + b_s),   p = (1/T) sum_t P_t
 """
 import numpy as np
 
@@ -51,6 +57,19 @@ def forward(name, params, x, dropout_mask=None, **options):
         return _average_forward(params, x, dropout_mask, options["relu_grad_at_zero"])
     if dropout_mask is not None:
         raise TypeError(f"model {name!r} has no dropout; dropout_mask is for 'average'")
+    if cell_of(name) == "tconv":
+        y, hidden_cache = L.tconv_forward(x, params["W_conv"], params["b_conv"],
+                                          options["relu_grad_at_zero"])         # (N, T, H)
+    else:
+        y, hidden_cache = _recurrent_forward(name, params, x, options)          # (N, T, O)
+    s, s_cache = L.affine_forward(y, params["W_s"], params["b_s"])             # (N, T, C)
+    P, P_cache = L.softmax_forward(s)                                           # (N, T, C)
+    p, p_cache = L.time_average_forward(P)                                      # (N, C)
+    return p, (name, options, hidden_cache, s_cache, P_cache, p_cache, p)
+
+
+def _recurrent_forward(name, params, x, options):
+    """y (N, T, O): the branches' outputs summed, and their caches."""
     y = 0.0
     branch_caches = []
     for branch in ARCHITECTURES[name]:
@@ -61,10 +80,7 @@ def forward(name, params, x, dropout_mask=None, **options):
         y_branch, out_cache = L.affine_forward(h, params["W_ho" + branch.out], params["b_o" + branch.out])
         y = y + y_branch                                                        # (N, T, O)
         branch_caches.append((layer_caches, out_cache))
-    s, s_cache = L.affine_forward(y, params["W_s"], params["b_s"])             # (N, T, C)
-    P, P_cache = L.softmax_forward(s)                                           # (N, T, C)
-    p, p_cache = L.time_average_forward(P)                                      # (N, C)
-    return p, (name, options, branch_caches, s_cache, P_cache, p_cache, p)
+    return y, branch_caches
 
 
 def _layer_forward(params, branch, suffix, x, options):
@@ -100,7 +116,7 @@ def backward(cache, labels, loss="averaged"):
     if cache[0] == "average":  # one prediction per video: P_t = p, both forms are one loss
         value, dp = L.nll_loss(p, labels)
         return value, _average_backward(dp, cache)
-    name, options, branch_caches, s_cache, P_cache, p_cache, _ = cache
+    name, options, hidden_cache, s_cache, P_cache, p_cache, _ = cache
     grads = {}
     if loss == "averaged":
         value, dp = L.nll_loss(p, labels)
@@ -109,6 +125,16 @@ def backward(cache, labels, loss="averaged"):
         value, dP = L.per_step_nll_loss(P_cache, labels)                        # (N, T, C)
     ds = L.softmax_backward(dP, P_cache)
     dy, grads["W_s"], grads["b_s"] = L.affine_backward(ds, s_cache)
+    if cell_of(name) == "tconv":
+        _, grads["W_conv"], grads["b_conv"] = L.tconv_backward(dy, hidden_cache)
+    else:
+        grads.update(_recurrent_backward(dy, name, options, hidden_cache))
+    return value, grads
+
+
+def _recurrent_backward(dy, name, options, branch_caches):
+    """Backpropagation through the branches from dy (N, T, O): their parameters' gradients."""
+    grads = {}
     for branch, (layer_caches, out_cache) in zip(ARCHITECTURES[name], branch_caches):
         dh, grads["W_ho" + branch.out], grads["b_o" + branch.out] = L.affine_backward(dy, out_cache)
         for suffix, layer_cache in reversed(list(zip(branch.layers, layer_caches))):
@@ -120,7 +146,7 @@ def backward(cache, labels, loss="averaged"):
             else:
                 dh, dlayer = L.lstm_backward(dh, layer_cache)
             grads.update({k + suffix: v for k, v in dlayer.items()})
-    return value, grads
+    return grads
 
 
 def _average_backward(dp, cache):

@@ -8,6 +8,6 @@
 import common  # noqa: F401  (isort: skip)
 from reference.architecture import MODELS  # noqa: E402
 
-from .models import Average, Recurrent, build
+from .models import Average, Recurrent, TemporalConvolution, build
 
-__all__ = ["MODELS", "Average", "Recurrent", "build"]
+__all__ = ["MODELS", "Average", "Recurrent", "TemporalConvolution", "build"]

@@ -1,8 +1,9 @@
 """The paper's recurrent layers in PyTorch, written from the equations (autograd does the backward).
 
-No ``torch.nn.RNN``/``LSTM``: each equation is a line below. As in Lasagne's ``recurrent.py``,
-the input projection of all T steps is one matrix product before the time loop; the loop then
-only adds the recurrent term. Letters: N batch, T time, D input, H hidden.
+No ``torch.nn.RNN``/``LSTM``/``Conv1d``: each equation is a line below. As in Lasagne's
+``recurrent.py``, the input projection of all T steps is one matrix product before the time
+loop; the loop then only adds the recurrent term. Letters: N batch, T time, D input, H hidden,
+K kernel width.
 """
 import torch
 
@@ -96,3 +97,25 @@ def lstm_layer(x, p, reverse=False, peepholes=True, lasagne_output_gate=False):
         h = o * torch.tanh(c)
         hs[t] = h
     return torch.stack(hs, dim=1)                                 # (N, T, H)
+
+
+def tconv_layer(x, W_conv, b_conv, relu_grad_at_zero=0.0):
+    """A 1-D convolution over time of the T codes, "same" length, then ReLU (the paper's section
+    "Models", last paragraph: "a one dimensional convolution on the collection of CNN codes
+    (10 x 4096)").
+
+        z_t = sum_{k=0}^{K-1} W_conv[:, :, k] x_{t+k-(K-1)/2} + b_conv,   x_s = 0 outside 0..T-1
+        h_t = ReLU(z_t)
+
+    K (odd) is the kernel width; tap k reads the frame k - (K-1)/2 steps from t. Written as
+    im2col: the zero-padded sequence's K-frame windows, flattened (d major, k minor, as
+    ``W_conv.reshape(H, D K)``), times W_conv in one matrix product.
+    x (N, T, D), W_conv (H, D, K), b_conv (H,) -> h (N, T, H).
+    """
+    N, T, D = x.shape
+    H, _, K = W_conv.shape
+    zeros = x.new_zeros(N, (K - 1) // 2, D)                           # (N, (K-1)/2, D)
+    xp = torch.cat([zeros, x, zeros], dim=1)                          # (N, T + K - 1, D)
+    windows = xp.unfold(1, K, 1)                                      # (N, T, D, K): xp[:, t+k, d]
+    z = torch.addmm(b_conv, windows.reshape(N * T, D * K), W_conv.reshape(H, D * K).T)
+    return relu(z, relu_grad_at_zero).view(N, T, H)                   # (N, T, H)

@@ -1,5 +1,6 @@
-"""The paper's models as PyTorch modules: Average, and the recurrent family (RNN, LSTM, BiRNN,
-plus the future-work BiLSTM and 2-layer RNN), built from ``reference.architecture``.
+"""The paper's models as PyTorch modules: Average, the recurrent family (RNN, LSTM, BiRNN, plus
+the future-work BiLSTM and 2-layer RNN) and the temporal convolution of the "other models" it
+tried, built from ``reference.architecture``.
 
 Every model maps codes x (N, T, D) to class probabilities:
 
@@ -23,7 +24,7 @@ from reference.architecture import (ARCHITECTURES, cell_of, layer_param_names,
                                     learns_initial_state, param_shapes, resolve_options)
 
 from .init import DEFAULT_SCHEME, initial_value
-from .layers import lstm_layer, relu, rnn_layer
+from .layers import lstm_layer, relu, rnn_layer, tconv_layer
 
 
 def time_averaged_log(log_P):
@@ -94,7 +95,23 @@ class Average(_Classifier):
         return self.log_probabilities(x, dropout_mask).unsqueeze(1).expand(-1, x.shape[1], -1)
 
 
-class Recurrent(_Classifier):
+class _PerStep(_Classifier):
+    """A model that predicts at every step from its scores ``step_scores(x)`` (N, T, C):
+    P_t = softmax(scores_t), p = (1/T) sum_t P_t."""
+
+    def step_probabilities(self, x):
+        return torch.softmax(self.step_scores(x), dim=-1)                    # (N, T, C)
+
+    def step_log_probabilities(self, x):
+        """log P_t = log_softmax(scores_t): (N, T, C)."""
+        return torch.log_softmax(self.step_scores(x), dim=-1)               # (N, T, C)
+
+    def log_probabilities(self, x):
+        """log p = log (1/T) sum_t P_t, as a logsumexp over time of log-softmaxes (no log 0)."""
+        return time_averaged_log(self.step_log_probabilities(x))             # (N, C)
+
+
+class Recurrent(_PerStep):
     """A recurrent model of ``reference.architecture.ARCHITECTURES``: its branches' outputs summed,
     then the paper's averaged softmax readout.
 
@@ -145,31 +162,57 @@ class Recurrent(_Classifier):
         return y                                                             # (N, T, O)
 
     def step_scores(self, x):
+        """W_s y_t + b_s: (N, T, C)."""
         return self.outputs(x) @ self.W_s.T + self.b_s                       # (N, T, C)
 
-    def step_probabilities(self, x):
-        return torch.softmax(self.step_scores(x), dim=-1)                    # (N, T, C)
 
-    def step_log_probabilities(self, x):
-        """log P_t = log_softmax(W_s y_t + b_s): (N, T, C)."""
-        return torch.log_softmax(self.step_scores(x), dim=-1)               # (N, T, C)
+class TemporalConvolution(_PerStep):
+    """The paper's 1-D convolution over the codes (section "Models", last paragraph: "we
+    attempted to do a one dimensional convolution on the collection of CNN codes (10 x 4096),
+    this model was extremely unstable in training"), with the averaged softmax readout of the
+    recurrent models.
 
-    def log_probabilities(self, x):
-        """log p = log (1/T) sum_t P_t, as a logsumexp over time of log-softmaxes (no log 0)."""
-        return time_averaged_log(self.step_log_probabilities(x))             # (N, C)
+        h_t = ReLU(sum_{k=0}^{K-1} W_conv[:, :, k] x_{t+k-(K-1)/2} + b_conv)   (zero padding)
+        P_t = softmax(W_s h_t + b_s),    p = (1/T) sum_t P_t
+
+    Parameters: ``W_conv`` (H, D, K), ``b_conv`` (H,), ``W_s`` (C, H), ``b_s`` (C,).
+    options: ``width`` K (odd, default 3; the paper gives none; 1: a per-frame classifier),
+    ``relu_grad_at_zero`` (0.5, Lasagne's rectify). Initial values: Lasagne's Conv1DLayer
+    (``reference.init``): W_conv Glorot uniform with fan_in = D K, fan_out = H K, b_conv = 0.
+    """
+
+    def __init__(self, input_dim, hidden_dim, n_classes, init=DEFAULT_SCHEME, **options):
+        options = resolve_options("tconv", options)
+        config = dict(name="tconv", input_dim=input_dim, hidden_dim=hidden_dim,
+                      n_classes=n_classes, init=init, **options)
+        super().__init__("tconv", param_shapes("tconv", input_dim, hidden_dim, n_classes,
+                                               **options), config, init)
+        self.options = options
+
+    def hidden(self, x):
+        """h (N, T, H): the convolution's rectified output."""
+        return tconv_layer(x, self.W_conv, self.b_conv, self.options["relu_grad_at_zero"])
+
+    def step_scores(self, x):
+        """W_s h_t + b_s: (N, T, C)."""
+        return self.hidden(x) @ self.W_s.T + self.b_s                        # (N, T, C)
 
 
 def build(name, input_dim, hidden_dim, n_classes, init=DEFAULT_SCHEME, **options):
     """One of the paper's models, with the ``paper`` configuration's options by default.
 
-    name: "average", "rnn", "lstm", "birnn" (the paper's four), "bilstm", "rnn2" (its future work).
+    name: "average", "rnn", "lstm", "birnn" (the paper's four), "bilstm", "rnn2" (its future work),
+    "tconv" (the 1-D convolution among its "other models").
     init: "nntools-2015" (default: craffel's code of the paper's weeks) or "lasagne-0.1";
     ``reference.init`` gives each scheme's distributions and sources. Saved in ``config``.
     options (defaults in brackets): Average: ``dropout`` (0.5), ``relu_grad_at_zero`` (0.5);
     RNN family: ``relu_grad_at_zero`` (0.5), ``rnn_step`` ("equation"), ``learn_init`` (True);
     LSTM family: ``peepholes`` (True), ``lasagne_output_gate`` (True); recurrent models also
-    ``output_dim``. An option a model does not take is a TypeError.
+    ``output_dim``; tconv: ``width`` (3), ``relu_grad_at_zero`` (0.5). An option a model does
+    not take is a TypeError.
     """
     if cell_of(name) == "average":
         return Average(input_dim, hidden_dim, n_classes, init=init, **options)
+    if cell_of(name) == "tconv":
+        return TemporalConvolution(input_dim, hidden_dim, n_classes, init=init, **options)
     return Recurrent(name, input_dim, hidden_dim, n_classes, init=init, **options)

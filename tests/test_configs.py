@@ -60,7 +60,8 @@ def test_paper_is_the_default_of_every_entry_point(tmp_path):
         assert build_parser().parse_args(["extract", *folders, "--config", name]).config == name
 
 
-@pytest.mark.parametrize("model", ["average", "rnn", "lstm", "birnn", "bilstm", "rnn2"])
+@pytest.mark.parametrize("model", ["average", "rnn", "lstm", "birnn", "bilstm", "rnn2",
+                                   "tconv"])
 def test_the_librarys_build_defaults_to_the_paper_configuration(model):
     """One default everywhere: rnn_models.build without options builds what `make train`
     trains (the options and the initial values of `paper`)."""
@@ -73,7 +74,8 @@ def test_the_librarys_build_defaults_to_the_paper_configuration(model):
     assert T.TrainConfig().loss == configs.PAPER.loss
 
 
-@pytest.mark.parametrize("model", ["average", "rnn", "lstm", "birnn", "bilstm", "rnn2"])
+@pytest.mark.parametrize("model", ["average", "rnn", "lstm", "birnn", "bilstm", "rnn2",
+                                   "tconv"])
 def test_paper_configuration_builds_the_papers_variants(model, tmp_path):
     """Through the training code's own path (run_model), the built model has the 2015 options,
     and they reach the equations: its output equals the NumPy reference in Lasagne modes."""
@@ -92,6 +94,8 @@ def test_paper_configuration_builds_the_papers_variants(model, tmp_path):
         assert options == {"peepholes": True, "lasagne_output_gate": True}
     elif model == "average":
         assert options == {"relu_grad_at_zero": 0.5}
+    elif model == "tconv":
+        assert options == {"relu_grad_at_zero": 0.5, "width": 3}
     else:
         assert options == {"relu_grad_at_zero": 0.5, "rnn_step": "equation", "learn_init": True}
     torch.manual_seed(1)
@@ -139,6 +143,7 @@ def test_model_labels_name_the_variant():
     assert configs.model_label("rnn", configs.NNTOOLS_2015) == "RNN (nntools step)"
     assert configs.model_label("birnn", configs.LASAGNE_0_1) == ("Bidirectional RNN "
                                                                  "(h_{T+1} = 0, lasagne-0.1 init)")
+    assert configs.model_label("tconv", configs.PAPER) == "Temporal convolution (1-D, width 3)"
 
 
 def test_the_docs_show_the_knob_table_the_code_holds():

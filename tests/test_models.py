@@ -78,7 +78,8 @@ def test_average_dropout_is_random_in_training_only():
 
 
 @pytest.mark.parametrize("name, option", [("rnn", "peepholes"), ("lstm", "relu_grad_at_zero"),
-                                          ("average", "lasagne_output_gate")])
+                                          ("average", "lasagne_output_gate"), ("tconv", "rnn_step"),
+                                          ("tconv", "output_dim"), ("rnn", "width")])
 def test_unknown_option_is_a_clear_error(name, option):
     with pytest.raises(TypeError, match=f"takes no option {option}"):
         rnn_models.build(name, D, H, C, **{option: True})
@@ -206,10 +207,56 @@ def test_bad_option_values_are_clear_errors():
         rnn_models.build("lstm", D, H, C, learn_init=True)
 
 
+def test_temporal_convolution_parameters():
+    """W_conv (H, D, K), b_conv (H,), W_s (C, H), b_s (C,); K is the option ``width``."""
+    model = rnn_models.build("tconv", D, H, C, width=5)
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == \
+        {"W_conv": (H, D, 5), "b_conv": (H,), "W_s": (C, H), "b_s": (C,)}
+    assert model.config == {"name": "tconv", "input_dim": D, "hidden_dim": H, "n_classes": C,
+                            "init": "nntools-2015", "relu_grad_at_zero": 0.5, "width": 5}
+    assert rnn_models.build("tconv", D, H, C).W_conv.shape == (H, D, 3)     # the default
+
+
+@pytest.mark.parametrize("width", [0, 2, 4, -1, 3.0, True, "3"])
+def test_temporal_convolution_width_must_be_odd_and_positive(width):
+    with pytest.raises(ValueError, match=f"width must be an odd integer >= 1 .*got {width!r}"):
+        rnn_models.build("tconv", D, H, C, width=width)
+    params = {k: np.zeros(s) for k, s in reference.param_shapes("tconv", D, H, C).items()}
+    with pytest.raises(ValueError, match="width must be an odd integer >= 1"):
+        reference.forward("tconv", params, np.zeros((1, 2, D)), width=width)
+
+
+def test_temporal_convolution_weights_of_another_width_are_refused():
+    params = {k: np.zeros(s) for k, s in reference.param_shapes("tconv", D, H, C, width=5).items()}
+    with pytest.raises(ValueError, match=r"wrong or missing: \{'W_conv': \(9, 11, 5\)\}"):
+        reference.forward("tconv", params, np.zeros((1, 2, D)))            # width 3 expected
+    model = rnn_models.build("tconv", D, H, C)
+    with pytest.raises(RuntimeError, match="W_conv"):
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
+
+
+@pytest.mark.parametrize("width", [1, 3, 5])
+def test_temporal_convolution_sees_its_window_only(width):
+    """h_t depends on x_s for |s - t| <= (width - 1) / 2 and on no other frame."""
+    torch.manual_seed(0)
+    model = rnn_models.build("tconv", D, H, C, width=width).double()
+    with torch.no_grad():
+        model.b_conv.fill_(1.0)                     # every unit active: no dead unit hides x_s
+    x = torch.rand(1, 7, D, dtype=torch.float64)
+    for s in range(7):
+        moved = x.clone()
+        moved[0, s] += 1.0
+        changed = (model.hidden(moved) != model.hidden(x)).any(dim=2)[0]   # (T,)
+        expected = torch.tensor([abs(s - t) <= (width - 1) // 2 for t in range(7)])
+        assert torch.equal(changed, expected), (s, changed)
+
+
 #: The schemes as read in the 2015 sources, per parameter (base name): ("uniform", a),
 #: ("normal", std) or ("zeros",). Written here from the sources, not from reference.init:
 #: nntools-2015: recurrent.py at Lasagne fce361f + init.py/dense.py at b237390^ (Uniform() is
 #: Glorot, LSTM biases Normal(0.1)); lasagne-0.1: Lasagne 0.1 (Uniform(0.01), zero biases).
+#: Conv1DLayer's W (num_filters, channels, filter_length) in both: Uniform() at b237390^ and
+#: GlorotUniform() in 0.1 both give +-sqrt(6 / ((n1 + n2) * filter_length)).
 def _glorot(n1, n2):
     return ("uniform", math.sqrt(6.0 / (n1 + n2)))
 
@@ -221,6 +268,11 @@ def expected_scheme(scheme, model, pname, shape):
     base = pname[:-2] if pname.endswith(SUFFIXES.get(model, ())) else pname
     if model == "average":
         return _glorot(*shape) if base in ("W_ih", "W_s") else ("zeros",)
+    if base == "W_conv":
+        n1, n2, K = shape
+        return ("uniform", math.sqrt(6.0 / ((n1 + n2) * K)))
+    if base == "b_conv":
+        return ("zeros",)
     if base in ("W_ho", "W_s"):
         return _glorot(*shape)
     if base in ("b_o", "b_h", "h_init", "b_s"):

@@ -51,7 +51,7 @@ def test_load_data_carves_validation_by_groups(features):
     assert train.x.dtype == torch.float32 and train.x.shape[1:] == (10, D)
 
 
-@pytest.mark.parametrize("model", ["average", "rnn", "lstm", "birnn"])
+@pytest.mark.parametrize("model", ["average", "rnn", "lstm", "birnn", "tconv"])
 def test_loss_falls_and_accuracy_beats_chance(features, tmp_path, model):
     train, val, _, _ = T.load_data(str(features), val_groups=2)
     config = T.TrainConfig(model=model, hidden_dim=16, lr=0.003, epochs=15, batch_size=16)
