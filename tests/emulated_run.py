@@ -8,6 +8,8 @@ Prints one JSON object, a SHA-256 per stage:
   frames         10 frames decoded (PyAV, in this process) from a synthetic XviD video and
                  preprocessed as for CaffeNet (the video is written by ffmpeg, a child process
                  that runs natively: qemu-user does not follow it)
+  conv (oneDNN)  a small grouped convolution, ReLU, max pooling and inner product in torch, as
+                 the CaffeNet port runs them (oneDNN's convolution kernels, MKL's GEMM)
   pycaffe        one forward of a small random convolutional net in real Caffe (convolution,
                  ReLU, pooling, inner product: OpenBLAS's GEMMs as CaffeNet runs them)
   mkl            MKL's branch in effect, and the CPU's vendor (to show which CPU ran)
@@ -69,6 +71,17 @@ def frames_digest(work):
     return sha256(preprocess(read_frames(path)))
 
 
+def torch_conv_digest():
+    import torch.nn.functional as F
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 4, 19, 19, generator=generator)
+    w = torch.randn(8, 2, 5, 5, generator=generator)                 # groups=2, as conv2 of CaffeNet
+    fc = torch.randn(16, 8 * 4 * 4, generator=generator)
+    with torch.no_grad():
+        h = F.max_pool2d(F.relu(F.conv2d(x, w, stride=2, groups=2)), 3, 2, ceil_mode=True)
+        return sha256((h.flatten(1) @ fc.T).numpy())
+
+
 def pycaffe_digest(work):
     from caffe_extract.pycaffe import import_caffe
     caffe = import_caffe()
@@ -90,6 +103,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         out = train_digests(work)
         out["frames"] = frames_digest(work)
+        out["conv"] = torch_conv_digest()
         if "--no-caffe" not in sys.argv:
             out["pycaffe"] = pycaffe_digest(work)
     out["mkl"] = mkl.branch()
