@@ -57,6 +57,9 @@ FEATURES ?= features
 BACKEND  ?= caffe
 WORKERS  ?=
 LAYER    ?= fc7
+# The stream: rgb (the paper's: the sampled frames) or flow (their optical flow, the motion
+# stream of the paper's future work: caffe_extract/flow.py), for `make extract` and `make train`.
+STREAM   ?= rgb
 # Where the PyTorch code runs: auto (CUDA when available), cpu or cuda.
 DEVICE   ?= auto
 # CPU threads for training (`make train`, `make bench`): empty = every core this job may use.
@@ -72,7 +75,7 @@ CONFIG  ?= paper
 # Training on the real codes (`make train`, `make train MODELS="rnn birnn" SPLITS="1 2 3"`).
 MODELS  ?= average rnn lstm birnn
 SPLITS  ?= 1
-RESULTS ?= results/ucf101-$(CONFIG)
+RESULTS ?= results/ucf101-$(CONFIG)$(if $(filter flow,$(STREAM)),-flow)
 # The embedded default: a synthetic UCF-101, random-weight CaffeNet, the four paper models.
 DEMO    ?= demo
 
@@ -89,7 +92,8 @@ export MKL_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 ifeq ($(FAST),1)
 export ACTION_RNN_FAST := 1
-unexport ATEN_CPU_CAPABILITY MKL_CBWR ONEDNN_MAX_CPU_ISA OPENBLAS_CORETYPE NPY_DISABLE_CPU_FEATURES
+unexport ATEN_CPU_CAPABILITY MKL_CBWR ONEDNN_MAX_CPU_ISA OPENBLAS_CORETYPE NPY_DISABLE_CPU_FEATURES \
+  OPENCV_CPU_DISABLE OPENCV_IPP
 else
 ifneq ($(FAST),)
 $(error FAST=$(FAST): use FAST=1 (unpinned kernels) or leave it unset)
@@ -99,6 +103,7 @@ export ATEN_CPU_CAPABILITY := avx2
 export MKL_CBWR := AVX2,STRICT
 export ONEDNN_MAX_CPU_ISA := AVX2
 export OPENBLAS_CORETYPE := Haswell
+export OPENCV_IPP := avx2
 endif
 # The demo's folders: results/demo-paper, results/demo-paper-fast (FAST=1), ...
 DEMO_RUN = $(CONFIG)$(if $(FAST),-fast)
@@ -132,7 +137,7 @@ help:
 	@echo "make oracle   create .venv-oracle (Python 3.7, Theano 1.0.5, Lasagne 0.1)"
 	@echo "make clean    remove .venv and .venv-oracle"
 	@echo "variables: CONFIG=paper|nntools-2015|lasagne-0.1|modern SPLITS=\"1 2 3\" DEVICE=auto|cpu|cuda BACKEND=caffe|torch"
-	@echo "           MODELS LAYER=fc7|fc6 WORKERS JOBS THREADS DATA FEATURES RESULTS DEMO SKIP_CAFFE=1"
+	@echo "           STREAM=rgb|flow MODELS LAYER=fc7|fc6 WORKERS JOBS THREADS DATA FEATURES RESULTS DEMO SKIP_CAFFE=1"
 	@echo "           TORCH TORCH_INDEX PYTHON ORACLE_PYTHON CAFFE_CACHE SKIP_EMULATION=1 (docs/setup.md)"
 	@echo "           FAST=1: kernels not pinned (AVX-512 where present): faster, not the same bits"
 
@@ -174,12 +179,12 @@ data: setup
 # Real Caffe is built only for BACKEND=caffe: the PyTorch port reads the .caffemodel itself.
 extract: setup $(if $(filter caffe,$(BACKEND)),caffe) data
 	$(PY) -m caffe_extract extract --videos $(DATA)/UCF-101 --splits $(DATA)/ucfTrainTestlist \
-	  --out-dir $(FEATURES) --layer $(LAYER) --backend $(BACKEND) --config $(CONFIG) \
+	  --out-dir $(FEATURES) --layer $(LAYER) --stream $(STREAM) --backend $(BACKEND) --config $(CONFIG) \
 	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter torch,$(BACKEND)),--device $(DEVICE)) \
 	  --jobs $(EXTRACT_JOBS)
 
 train: setup
-	$(PY) -m experiment.train --features $(FEATURES) --layer $(LAYER) --models $(MODELS) \
+	$(PY) -m experiment.train --features $(FEATURES) --layer $(LAYER) --stream $(STREAM) --models $(MODELS) \
 	  --splits $(SPLITS) --config $(CONFIG) --device $(DEVICE) --out $(RESULTS) \
 	  $(if $(THREADS),--threads $(THREADS))
 
@@ -251,7 +256,7 @@ parity: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
 # Pinned and fast side by side, in the same run: the pipeline twice (bench/pipeline.md,
 # bench/pipeline-fast.md) and the training epochs in both modes (bench/training.md).
 FAST_ENV := env -u ATEN_CPU_CAPABILITY -u MKL_CBWR -u ONEDNN_MAX_CPU_ISA -u OPENBLAS_CORETYPE \
-  -u NPY_DISABLE_CPU_FEATURES ACTION_RNN_FAST=1
+  -u NPY_DISABLE_CPU_FEATURES -u OPENCV_CPU_DISABLE -u OPENCV_IPP ACTION_RNN_FAST=1
 bench: setup caffe $(ORACLE_IF_AVAILABLE)
 	@mkdir -p bench
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md

@@ -17,7 +17,10 @@ every video of the three official splits is extracted once into OUT_DIR/all_spli
 which records each video's role in splits 1-3 (training applies the split lists); --split K
 writes the older per-split stores OUT_DIR/split{K}_{train,test}_{layer}.h5 instead (schema:
 docs/data.md, "The feature store"). --config picks the configuration's preprocessing
-(paper: caffe.io as in 2015).
+(paper: caffe.io as in 2015). --stream flow extracts the motion stream instead: the optical
+flow of each sampled frame to the video's next frame (Farneback), rendered as an image,
+through the same preprocessing and network, into stores named ..._{layer}_flow.h5 beside
+the RGB ones (docs/data.md, "The motion stream").
 Resumable: rerun the same command after a crash or kill and it continues where it stopped.
 On a cluster, run one --shard i/n per job and `merge` the shard files; on one machine, --jobs N
 does both (N shards at once, one network thread each, then the merge: the same store)."""
@@ -56,6 +59,9 @@ def build_parser():
                          "lasagne-0.1: 2015's caffe.io, the default; modern: today's, which "
                          "anti-aliases the resize)")
     ex.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
+    ex.add_argument("--stream", default="rgb", choices=("rgb", "flow"),
+                    help="rgb: the sampled frames (the paper's, %(default)s); flow: their "
+                         "optical flow to the next frame, into ..._{layer}_flow.h5")
     ex.add_argument("--out-dir", default="features", type=cli.writable_dir, help="where the stores go (%(default)s)")
     weights = ex.add_mutually_exclusive_group()
     weights.add_argument("--weights", type=cli.existing_file, help="CaffeNet .caffemodel (default: "
@@ -129,15 +135,16 @@ def main(argv=None):
 
 def store_paths(args):
     """[(subset, split, path)] of the stores this command writes (``args.split`` resolved)."""
+    from .store import store_name
     if args.split is None:
         args.split = "all" if args.subset is None else "1"
     if args.split == "all" and args.subset is not None:
         raise ValueError("--subset needs --split K (--split all stores every video)")
     if args.split == "all":   # the folder is made once the inputs are checked (extract's lock)
-        return [("all", 1, os.path.join(args.out_dir, f"all_splits_{args.layer}.h5"))]
+        return [("all", 1, os.path.join(args.out_dir, store_name(args.layer, args.stream)))]
     subsets = ("train", "test") if args.subset in (None, "both") else (args.subset,)
     return [(subset, int(args.split),
-             os.path.join(args.out_dir, f"split{args.split}_{subset}_{args.layer}.h5"))
+             os.path.join(args.out_dir, store_name(args.layer, args.stream, args.split, subset)))
             for subset in subsets]
 
 
@@ -218,7 +225,7 @@ def run_extract(args):
     era = configs.get(args.config)
     for subset, split, out in store_paths(args):
         config = ExtractConfig(videos=args.videos, splits=args.splits, out=out, weights=weights,
-                               subset=subset, split=split, layer=args.layer,
+                               subset=subset, split=split, layer=args.layer, stream=args.stream,
                                backend=args.backend, device=device, fast=args.fast,
                                workers=workers, batch_videos=batch_videos,
                                chunk=args.chunk, shard=args.shard,

@@ -9,6 +9,10 @@ the last frame are clamped to it, so the last frame repeats; the store records t
 actually used. Never fewer than n frames, never a crash: an unreadable file or one without
 a single frame raises ``VideoReadError``.
 
+**Pairs, for optical flow** (``read_pairs``): the same sampled frames, and for each the
+video's next frame (Simonyan & Zisserman compute flow between consecutive frames), or None
+where the video has no next frame: its last frame, and so every repeat of it on a short clip.
+
 Decoders: "moviepy" (the reference: an ffmpeg subprocess per clip) and "pyav" (in-process,
 decodes only up to the last needed frame, about 5x faster); tests prove they return identical
 frames on the project's videos.
@@ -57,9 +61,9 @@ def frame_index(t, fps):
 def read_clip(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
     """The ``Clip`` (frames uint8 (n, H, W, 3) RGB, times (n,) seconds used, warning)."""
     if decoder == "pyav":
-        return _read_pyav(str(path), n, span)
+        return _read_pyav(str(path), n, span)[0]
     if decoder == "moviepy":
-        return _read_moviepy(str(path), n, span)
+        return _read_moviepy(str(path), n, span)[0]
     raise ValueError(f"unknown decoder {decoder!r}: 'pyav' or 'moviepy'")
 
 
@@ -68,7 +72,18 @@ def read_frames(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
     return read_clip(path, n, span, decoder).frames
 
 
-def _read_pyav(path, n, span):
+def read_pairs(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
+    """(clip, following): ``read_clip``'s ``Clip`` and, for each of its n frames, the video's
+    frame after it (uint8 (H, W, 3) RGB), or None where there is none (the last frame)."""
+    if decoder == "pyav":
+        return _read_pyav(str(path), n, span, pairs=True)
+    if decoder == "moviepy":
+        return _read_moviepy(str(path), n, span, pairs=True)
+    raise ValueError(f"unknown decoder {decoder!r}: 'pyav' or 'moviepy'")
+
+
+def _read_pyav(path, n, span, pairs=False):
+    """(Clip, following): following as ``read_pairs`` with ``pairs``, else None."""
     import av
     try:
         with av.open(path) as container:
@@ -79,12 +94,13 @@ def _read_pyav(path, n, span):
             fps = float(stream.average_rate or stream.guessed_rate)
             declared = int(stream.frames or 0)                   # the container's frame count
             wanted = [frame_index(i * span / n, fps) for i in range(n)]
+            needed = set(wanted) | ({i + 1 for i in wanted} if pairs else set())
             rgb, count, last = {}, 0, None      # convert only the frames we keep
             for frame in container.decode(stream):
-                if count in wanted:
+                if count in needed:
                     rgb[count] = frame.to_ndarray(format="rgb24")
                 last, count = frame, count + 1
-                if count > max(wanted):
+                if count > max(needed):
                     break
             if count == 0:
                 raise VideoReadError(f"{path}: no video frame")
@@ -94,13 +110,15 @@ def _read_pyav(path, n, span):
     except (av.error.FFmpegError, IndexError, ValueError, ZeroDivisionError, TypeError) as error:
         raise VideoReadError(f"{path}: cannot decode ({type(error).__name__}: {error})") from None
     warning = ""
-    if count <= max(wanted) and declared > count:   # a needed frame is missing, yet declared
+    if count <= max(needed) and declared > count:   # a needed frame is missing, yet declared
         warning = (f"damaged: the container declares {declared} frames but only {count} "
                    f"decoded; frames after {(count - 1) / fps:.2f} s repeat the last decoded one")
-    return Clip(np.stack([rgb[i] for i in indices]), np.array(indices) / fps, warning)
+    clip = Clip(np.stack([rgb[i] for i in indices]), np.array(indices) / fps, warning)
+    return clip, ([rgb[i + 1] if i + 1 < count else None for i in indices] if pairs else None)
 
 
-def _read_moviepy(path, n, span):
+def _read_moviepy(path, n, span, pairs=False):
+    """(Clip, following): following as ``read_pairs`` with ``pairs``, else None."""
     try:
         from moviepy import VideoFileClip          # moviepy 2.x
     except ImportError:                            # moviepy 1.x
@@ -116,7 +134,9 @@ def _read_moviepy(path, n, span):
         times = sample_times(n_frames / clip.fps, n, span, clip.fps)
         indices = [frame_index(t, clip.fps) for t in times]
         frames = np.stack([clip.get_frame(i / clip.fps) for i in indices]).astype(np.uint8)
-        return Clip(frames, np.array(indices) / clip.fps)
+        following = [clip.get_frame((i + 1) / clip.fps).astype(np.uint8) if i + 1 < n_frames
+                     else None for i in indices] if pairs else None
+        return Clip(frames, np.array(indices) / clip.fps), following
     except (OSError, IOError) as error:
         raise VideoReadError(f"{path}: cannot decode ({error})") from None
     finally:

@@ -12,6 +12,10 @@ uninterrupted run, and the final store is identical. ``--shard i/n`` takes chunk
 i, i+n, i+2n, ...; ``merge`` joins the shards' stores into the one a single run writes.
 Unreadable and missing videos, and videos whose codes are not finite (NaN or infinite), are
 left out and recorded in the store with the reason, and summarised.
+
+Two streams, one machinery: ``stream="rgb"`` (the paper's) feeds the sampled frames to the
+network; ``stream="flow"`` feeds their optical flow images instead (``flow.py``: each sampled
+frame with the video's next one), with the same chunks, shards, workers and store schema.
 """
 import contextlib
 import hashlib
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import frames as framelib
-from .store import read_store, write_store
+from .store import STREAMS, read_store, write_store
 from .ucf101 import VideoIndex, read_all_splits, read_split
 
 LAYER_BLOBS = {"fc7": "relu7", "fc6": "relu6"}  # the codes: post-ReLU (see docs/data.md, "Real Caffe and the CaffeNet port")
@@ -51,6 +55,7 @@ class ExtractConfig:
     anti_aliasing: bool = False      # True: today's caffe.io (always resized by skimage)
     mean: str = "channel"            # ImageNet mean per "channel" or per "pixel"
     config: str = "paper"            # the named configuration these knobs come from
+    stream: str = "rgb"              # "rgb": the frames; "flow": their optical flow (flow.py)
     workers: int = 1                 # decoding processes (0: decode in the main process)
     batch_videos: int = 4            # videos per CNN batch (x 10 frames)
     chunk: int = 32                  # videos per resumable chunk
@@ -76,17 +81,24 @@ def code_version():
 
 
 def load_video(job):
-    """Worker: (index, path or None, n, span, decoder, resize, anti_aliasing, mean)
-    -> (index, batch, times, error, warning)."""
-    index, path, n, span, decoder, resize, anti_aliasing, mean = job
+    """Worker: (index, path or None, n, span, decoder, resize, anti_aliasing, mean, stream)
+    -> (index, batch, times, error, warning). stream "flow": the batch holds the sampled
+    frames' flow images (``flow.flow_images``) instead of the frames."""
+    index, path, n, span, decoder, resize, anti_aliasing, mean, stream = job
     if path is None:
         return index, None, None, "missing: not found under the video folder", ""
     from .preprocessing import preprocess
     if anti_aliasing:
         resize = "skimage"   # the fast path reproduces the 2015 resize only
     try:
-        clip = framelib.read_clip(path, n, span, decoder)
-        batch = preprocess(clip.frames, anti_aliasing, mean, resize)
+        if stream == "flow":
+            from .flow import flow_images
+            clip, following = framelib.read_pairs(path, n, span, decoder)
+            images = flow_images(clip.frames, following)
+        else:
+            clip = framelib.read_clip(path, n, span, decoder)
+            images = clip.frames
+        batch = preprocess(images, anti_aliasing, mean, resize)
     except framelib.VideoReadError as error:  # the reason without this machine's path
         reason = str(error).replace(f"{path}: ", "", 1).replace(f"'{path}'", "the file")
         return index, None, None, reason, ""
@@ -146,6 +158,8 @@ class Extraction:
             raise ValueError(f"subset must be 'all', 'train' or 'test', got {config.subset!r}")
         if config.layer not in LAYER_BLOBS:
             raise ValueError(f"layer must be one of {sorted(LAYER_BLOBS)}, got {config.layer!r}")
+        if config.stream not in STREAMS:
+            raise ValueError(f"stream must be one of {', '.join(STREAMS)}, got {config.stream!r}")
         self.membership = None
         splits = (1, 2, 3) if config.subset == "all" else (config.split,)
         self.split_files = ["classInd.txt"] + [f"{kind}list0{k}.txt" for k in splits
@@ -173,7 +187,8 @@ class Extraction:
     def manifest(self, weights_sha1):
         c = self.config
         listing = "\n".join(v.path for v in self.videos).encode()
-        return {"videos_sha1": hashlib.sha1(listing).hexdigest(), "split": c.split,
+        stream = {} if c.stream == "rgb" else {"stream": c.stream}   # rgb's as before streams
+        return {**stream, "videos_sha1": hashlib.sha1(listing).hexdigest(), "split": c.split,
                 "subset": c.subset, "layer": c.layer, "backend": c.backend, "decoder": c.decoder,
                 "resize": c.resize, "anti_aliasing": c.anti_aliasing, "mean": c.mean,
                 "config": c.config, "batch_videos": c.batch_videos, "chunk": c.chunk,
@@ -269,11 +284,12 @@ def run_chunks(extraction, backend, on_chunk=None):
     index = VideoIndex(c.videos)
     pending = extraction.pending()
     jobs = ((i, index.locate(extraction.videos[i].path), framelib.N_FRAMES, framelib.SPAN,
-             c.decoder, c.resize, c.anti_aliasing, c.mean)
+             c.decoder, c.resize, c.anti_aliasing, c.mean, c.stream)
             for k in pending for i in extraction.chunk_range(k))
     total = sum(len(extraction.chunk_range(k)) for k in pending)
     results = ordered_imap(load_video, jobs, c.workers, prefetch=max(2, 2 * c.workers + c.batch_videos))
-    bar = _bar(total, c.progress, f"{c.subset} {c.layer}")
+    desc = f"{c.subset} {c.layer}" + ("" if c.stream == "rgb" else f" {c.stream}")
+    bar = _bar(total, c.progress, desc)
     for k in pending:
         done, failures, batch = [], [], []     # done: (index, codes (T, D), times) per video
         warnings = {}
@@ -377,6 +393,9 @@ def store_attrs(extraction, provenance):
                         "fast": "not pinned (ACTION_RNN_FAST=1): the CPU's fastest; bits may "
                                 "differ between machines"}[mode()],
     }
+    if c.stream == "flow":    # an rgb store keeps the attributes it had before streams
+        from .flow import RECIPE, opencv_version
+        attrs.update(stream="flow", flow=RECIPE, opencv_version=opencv_version())
     attrs["splits_sha1"] = splits_sha1(c.splits, extraction.split_files)
     attrs.update({k: str(v) for k, v in provenance.items()})
     attrs.update(c.extra_attrs)

@@ -1,4 +1,4 @@
-"""The feature store: one HDF5 file per (split, subset, layer), and a Dataset over it.
+"""The feature store: one HDF5 file per (split, subset, layer, stream), and a Dataset over it.
 
 Schema (N videos, T = 10 frames, D = 4096):
 
@@ -15,7 +15,12 @@ Schema (N videos, T = 10 frames, D = 4096):
     failed_video str     (F,)        videos left out (unreadable, or non-finite codes), and why:
     failed_reason str    (F,)
     attributes: layer, backend, device, weights_sha1, caffe_version, torch_version,
-                preprocessing, sampler, decoder, split, subset, code_version, n_videos_listed
+                preprocessing, sampler, decoder, split, subset, code_version, n_videos_listed;
+                the motion stream's stores also: stream ("flow"), flow (the recipe),
+                opencv_version (a store without ``stream`` holds the frames' codes: "rgb")
+
+Names (``store_name``): all_splits_{layer}.h5, or split{K}_{subset}_{layer}.h5 per split; the
+motion stream's insert _flow before .h5 (all_splits_fc7_flow.h5).
 
 Videos keep the order of the split file; failed videos are left out of ``features`` and listed
 in ``failed_*``. Files are written to a temporary name and renamed: a reader never sees a
@@ -30,6 +35,37 @@ import numpy as np
 STR = h5py.string_dtype()
 FIELDS = ("features", "labels", "video", "group", "frame_times")
 OPTIONAL = ("split_membership", "warning")
+STREAMS = ("rgb", "flow")       # the frames (the paper's); their optical flow (flow.py)
+
+
+def store_name(layer="fc7", stream="rgb", split="all", subset=None):
+    """The file name of a store: all_splits_{layer}.h5 for every video of splits 1-3 (split
+    "all"), else split{split}_{subset}_{layer}.h5; the motion stream's end in _flow.h5."""
+    if stream not in STREAMS:
+        raise ValueError(f"stream must be one of {', '.join(STREAMS)}, got {stream!r}")
+    suffix = "" if stream == "rgb" else f"_{stream}"
+    if str(split) == "all":
+        return f"all_splits_{layer}{suffix}.h5"
+    return f"split{split}_{subset}_{layer}{suffix}.h5"
+
+
+def stream_of(store):
+    """The stream whose codes a store (as read by ``read_store``) holds: its ``stream``
+    attribute; "rgb" for a store without one (every store written before the motion stream)."""
+    return str(store["attrs"].get("stream", "rgb"))
+
+
+def check_stream(store, path, stream):
+    """Refuse a store (as read by ``read_store``) that does not hold ``stream``'s codes: the
+    motion stream asked of a store of the frames' codes, or the other way round."""
+    found = stream_of(store)
+    if found != stream:
+        layer = str(store["attrs"].get("layer", "fc7")).split(" ")[0]
+        what = {"rgb": "the frames' codes (the RGB stream)", "flow": "optical flow codes"}
+        raise StoreError(f"{path}: holds {what.get(found, found)}, not {what.get(stream, stream)}; "
+                         f"extract them with `python -m caffe_extract extract --stream {stream}`, "
+                         f"which writes {store_name(layer, stream)} (or the per-split stores "
+                         f"named so), and pass that store")
 
 
 def write_store(path, records, failures, classes, attrs, extra=None):
@@ -163,12 +199,13 @@ def check_contents(store, path):
 
 #: Attributes two stores must share to be used together (train and test of one experiment).
 PROVENANCE = ("weights_sha1", "layer", "preprocessing", "sampler", "decoder", "config", "split",
-              "splits_sha1")
+              "splits_sha1", "stream")
 
 
 def check_compatible(a, b, path_a, path_b):
     """Refuse two stores (as read by ``read_store``) whose codes were made differently: another
-    net's weights, layer, preprocessing, sampler, decoder or configuration, or other classes.
+    net's weights, layer, preprocessing, sampler, decoder, configuration or stream, or other
+    classes.
     The error names the field and both values."""
     if list(a["classes"]) != list(b["classes"]):
         raise StoreError(f"{path_a} and {path_b} list different classes: made from different "

@@ -18,6 +18,9 @@ Intel Xeon with AVX-512 (README.md, "Bit for bit"), each of these changed the de
     NPY_DISABLE_CPU_FEATURES  numpy's float64 exp and log (AVX-512 vs AVX2 loops)
     ONEDNN_MAX_CPU_ISA      the CaffeNet port's convolutions (oneDNN; no change measured here,
                             pinned because its kernels are chosen by ISA as well)
+    OPENCV_CPU_DISABLE      the motion stream's optical flow (OpenCV's kernels above AVX2:
+    OPENCV_IPP              AVX-VNNI, AVX-512; and Intel IPP's AVX-512 code): no change
+                            measured on Farneback's flow, pinned as the others (caffe_extract/flow.py)
 
 The pinned level is AVX2, which every x86-64 machine of ours has (Intel and AMD, with or without
 AVX-512). Every library starts with one thread: OpenBLAS and MKL cap their thread count at the
@@ -78,6 +81,28 @@ def _numpy_avx512_features():
     return "AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL"
 
 
+def _opencv_above_avx2():
+    """The names OPENCV_CPU_DISABLE takes for the OpenCV kernels above AVX2 that this CPU has
+    (opencv-python-headless 5.1 dispatches AVX_VNNI, AVX512-SKX and AVX512-CLX, each switched
+    off by its own name), read from /proc/cpuinfo, as no numerical library is loaded yet. Only
+    the CPU's own: OpenCV prints a line for each name the CPU lacks (an emulated CPU does: it
+    shows the host's /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next((line.split(":", 1)[1].split() for line in f
+                              if line.startswith("flags")), ()))
+    except OSError:
+        return ""
+    skx = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags
+    groups = {"AVX_VNNI": "avx_vnni" in flags,
+              "AVX512-SKX": skx,
+              "AVX512-CLX": skx and "avx512_vnni" in flags,
+              "AVX512-CNL": skx and {"avx512ifma", "avx512vbmi"} <= flags,
+              "AVX512-ICL": skx and {"avx512ifma", "avx512vbmi", "avx512_vnni", "avx512_vbmi2",
+                                     "avx512_bitalg", "avx512_vpopcntdq"} <= flags}
+    return ",".join(name for name, present in groups.items() if present)
+
+
 PINNED = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "MKL_CBWR": "AVX2,STRICT",
@@ -87,6 +112,8 @@ PINNED = {
     "MKL_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
     "NPY_DISABLE_CPU_FEATURES": _numpy_avx512_features(),
+    "OPENCV_CPU_DISABLE": _opencv_above_avx2(),
+    "OPENCV_IPP": "avx2",
 }
 
 #: the thread counts: fast mode keeps them (unless set), so that extraction still runs one
@@ -94,7 +121,7 @@ PINNED = {
 THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
 
 #: libraries whose kernels are chosen when they load: pinning after them is too late
-LIBRARIES = ("numpy", "torch", "caffe")
+LIBRARIES = ("numpy", "torch", "caffe", "cv2")
 
 
 def pin(environ=os.environ, modules=sys.modules):

@@ -395,30 +395,36 @@ def summary(runs):
     return out
 
 
-def store_paths(features_dir, split=1, layer="fc7"):
+def store_paths(features_dir, split=1, layer="fc7", stream="rgb"):
     """The store(s) to read for ``split``: the store of all three splits
-    (``all_splits_{layer}.h5``, written by ``caffe_extract extract``) where it exists, else the
-    older per-split stores ``split{K}_{train,test}_{layer}.h5``. A clear error when neither is
-    there."""
-    unified = os.path.join(features_dir, f"all_splits_{layer}.h5")
+    (``all_splits_{layer}.h5``, written by ``caffe_extract extract``; the motion stream's
+    ``all_splits_{layer}_flow.h5``) where it exists, else the older per-split stores
+    ``split{K}_{train,test}_{layer}.h5``. A clear error when neither is there."""
+    from caffe_extract.store import store_name
+    unified = os.path.join(features_dir, store_name(layer, stream))
     if os.path.exists(unified):
         return {"all": unified}
-    paths = {s: os.path.join(features_dir, f"split{split}_{s}_{layer}.h5") for s in ("train", "test")}
+    paths = {s: os.path.join(features_dir, store_name(layer, stream, split, s))
+             for s in ("train", "test")}
     if all(os.path.exists(p) for p in paths.values()):
         return paths
+    how = "" if stream == "rgb" else f" with --stream {stream}"
     raise FileNotFoundError(f"no codes for split {split} in {features_dir}: expected {unified} "
-                            f"(or {paths['train']} and {paths['test']}); run the extraction "
+                            f"(or {paths['train']} and {paths['test']}); run the extraction{how} "
                             "first (`make extract`, or `make demo` for the synthetic set)")
 
 
-def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0):
-    """(train, val, test, info) for official ``split``: val carved from its train list by groups."""
-    from caffe_extract.store import StoreError, check_compatible, check_contents, read_store
+def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0, stream="rgb"):
+    """(train, val, test, info) for official ``split``: val carved from its train list by groups;
+    ``stream``: the frames' codes ("rgb") or the optical flow's ("flow")."""
+    from caffe_extract.store import (StoreError, check_compatible, check_contents, check_stream,
+                                     read_store)
     from caffe_extract.ucf101 import TEST, TRAIN, Video, validation_split
-    paths = store_paths(features_dir, split, layer)
+    paths = store_paths(features_dir, split, layer, stream)
     if "all" in paths:
         store = read_store(paths["all"])
         check_contents(store, paths["all"])
+        check_stream(store, paths["all"], stream)
         if "split_membership" not in store:
             raise ValueError(f"{paths['all']} has no split_membership dataset: not a store of "
                              "all splits; extract it again with `python -m caffe_extract extract`")
@@ -430,6 +436,7 @@ def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0):
         stores = {s: read_store(p) for s, p in paths.items()}
         for s, p in paths.items():
             check_contents(stores[s], p)
+            check_stream(stores[s], p, stream)
         check_compatible(stores["train"], stores["test"], paths["train"], paths["test"])
     train_store = stores["train"]
     if not len(train_store["labels"]) or not len(stores["test"]["labels"]):
@@ -503,6 +510,9 @@ def main(argv=None):
     parser.add_argument("--splits", nargs="+", type=int, default=[1], choices=(1, 2, 3),
                         help="official splits to train and test on, each on its own (%(default)s)")
     parser.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
+    parser.add_argument("--stream", default="rgb", choices=("rgb", "flow"),
+                        help="the frames' codes (%(default)s) or the optical flow's (the motion "
+                             "stream: `caffe_extract extract --stream flow`)")
     parser.add_argument("--out", default="results", type=cli.writable_dir,
                         help="results folder (%(default)s)")
     parser.add_argument("--models", nargs="+", default=list(PAPER_MODELS), choices=MODELS,
@@ -569,7 +579,8 @@ def main(argv=None):
     for split in splits:
         out = args.out if len(splits) == 1 else os.path.join(args.out, f"split{split}")
         try:
-            train, val, test, info = load_data(args.features, split, args.layer, args.val_groups)
+            train, val, test, info = load_data(args.features, split, args.layer, args.val_groups,
+                                               stream=args.stream)
         except (OSError, ValueError) as error:
             print(f"error: {describe(error)}", file=sys.stderr)
             return 1
@@ -608,7 +619,8 @@ def run_task(args, unit, base, device, several_splits):
     split = unit[0]
     out = os.path.join(args.out, f"split{split}") if several_splits else args.out
     try:
-        train, val, test, info = load_data(args.features, split, args.layer, args.val_groups)
+        train, val, test, info = load_data(args.features, split, args.layer, args.val_groups,
+                                               stream=args.stream)
         n_classes = len(info["classes"])
         if args.stage == "search":
             _, model, lr, hidden = unit

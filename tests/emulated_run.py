@@ -8,6 +8,8 @@ Prints one JSON object, a SHA-256 per stage:
   frames         10 frames decoded (PyAV, in this process) from a synthetic XviD video and
                  preprocessed as for CaffeNet (the video is written by ffmpeg, a child process
                  that runs natively: qemu-user does not follow it)
+  flow           OpenCV's Farneback flow of two frame pairs, rendered for CaffeNet (the motion
+                 stream, caffe_extract/flow.py)
   conv (oneDNN)  a small grouped convolution, ReLU, max pooling and inner product in torch, as
                  the CaffeNet port runs them (oneDNN's convolution kernels, MKL's GEMM)
   pycaffe        one forward of a small random convolutional net in real Caffe (convolution,
@@ -71,6 +73,13 @@ def frames_digest(work):
     return sha256(preprocess(read_frames(path)))
 
 
+def flow_digest():
+    from caffe_extract import synthetic
+    from caffe_extract.flow import flow_images
+    frames = synthetic.render_frames(3, height=120, width=160)
+    return sha256(flow_images(frames[:2], [frames[1], frames[2]]))
+
+
 def torch_conv_digest():
     import torch.nn.functional as F
     generator = torch.Generator().manual_seed(1)
@@ -103,6 +112,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         out = train_digests(work)
         out["frames"] = frames_digest(work)
+        out["flow"] = flow_digest()
         out["conv"] = torch_conv_digest()
         if "--no-caffe" not in sys.argv:
             out["pycaffe"] = pycaffe_digest(work)

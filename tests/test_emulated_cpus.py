@@ -3,8 +3,8 @@ emulated by Debian's qemu-user (``qemu-x86_64 -cpu MODEL``: the program sees tha
 so MKL, OpenBLAS, ATen and numpy choose their kernels as they would there).
 
 A tiny run of each stage (tests/emulated_run.py: a few training steps of the four paper models,
-a video's frames decoded and preprocessed, a small convolution in torch (oneDNN), one pycaffe
-forward) must give this machine's bytes under both emulated CPUs, and so must one
+a video's frames decoded and preprocessed, OpenCV's optical flow, a small convolution in torch
+(oneDNN), one pycaffe forward) must give this machine's bytes under both emulated CPUs, and so must one
 fixture of the Theano/Lasagne oracle (``rnn_nntools-zeros``, the one that moved by 1 ulp on a
 real AMD EPYC before its numpy's AVX-512 exp was switched off). The control leaves the MKL
 vendor fix out (common/mkl.py) on the emulated AMD: MKL then runs its AUTO branch, says so in
@@ -85,8 +85,8 @@ def test_emulated_cpu_gives_this_machines_bytes(runs, name):
     native, there = digests(runs, "native"), digests(runs, name)
     assert there["vendor"] == ("AuthenticAMD" if "amd" in name else "GenuineIntel")
     assert there["mkl"] == native["mkl"] == "AVX2,STRICT"
-    stages = [k for k in native if k.startswith(("train/", "frames", "conv", "pycaffe"))]
-    assert len(stages) == 7
+    stages = [k for k in native if k.startswith(("train/", "frames", "flow", "conv", "pycaffe"))]
+    assert len(stages) == 8
     assert {k: there[k] for k in stages} == {k: native[k] for k in stages}
 
 

@@ -1,0 +1,106 @@
+"""Optical flow images for a motion stream: the paper's Future Work, extraction side.
+
+    images = flow_images(frames, following)      # uint8 (T, H, W, 3): x, y, magnitude
+
+The paper (Future Work): "Including hand-engineered features such as optical flow could
+potentially increase the accuracy of our models ... incorporated as a dual stream model
+similar to the model described by Simonyan et al." Simonyan & Zisserman (2014) compute the
+flow between *consecutive* frames; so does this module, one field per sampled frame:
+
+    flow_t = Farneback(grey(frame at t), grey(the video's next frame after it))   t = 1..T
+
+with ``frames.read_pairs`` giving the 10 sampled frames of ``frames.sample_times`` (moviepy's
+frame rule) and the frame after each. Where a video has no frame after a sampled one (its last
+frame, which a clip shorter than 2 s repeats for the times past its end) the flow is **zero**.
+So a video gives T = 10 flow fields, aligned with its 10 RGB codes.
+
+**Recipe.** Greyscale: ``cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)`` (uint8). Flow:
+``cv2.calcOpticalFlowFarneback(prev, next, None, **FARNEBACK)`` (OpenCV, PyPI's
+``opencv-python-headless``; float32 (H, W, 2), pixels per frame, x to the right, y down), with
+the values of OpenCV's own dense optical flow example
+(samples/python/tutorial_code/video/optical_flow/optical_flow_dense.py: 0.5, 3, 15, 3, 5, 1.2,
+0): pyramid scale 0.5, 3 levels, window 15, 3 iterations, poly_n 5, poly_sigma 1.2, no flags.
+The paper's authors did not compute flow; these values are a documented default, not theirs.
+
+**Rendering as a CaffeNet input.** Simonyan & Zisserman stack the x and y flows of L frames as
+2L channels for a net of their own; CaffeNet takes 3 channels, so each field becomes one
+image, as Gkioxari & Malik (2015, "Finding Action Tubes") render flow for a CNN: x, y and
+magnitude as the three channels, shifted and scaled into 0..255. Here, per pixel,
+
+    channel 0 = clip(round(128 + 16 * u), 0, 255)            u: horizontal flow
+    channel 1 = clip(round(128 + 16 * v), 0, 255)            v: vertical flow
+    channel 2 = clip(round(16 * sqrt(u^2 + v^2)), 0, 255)    magnitude
+
+computed in float64 (rounding half to even), as uint8 (H, W, 3). Zero flow is (128, 128, 0);
+16 levels per pixel of motion keep +-7.9 px per frame inside the range; faster motion clips.
+The constants 128 and 16 are ours (a common choice), not Gkioxari & Malik's. The images then
+take the RGB frames' path unchanged: the same caffe.io preprocessing
+(``preprocessing.preprocess``: the whole image resized to 227 x 227, channel 0 taken as red,
+so that after its RGB -> BGR swap CaffeNet sees (magnitude, v, u), minus the ImageNet mean of
+the RGB frames) and the same CaffeNet, not fine-tuned on flow.
+
+**The same bits on every CPU.** OpenCV runs one thread here (``cv2.setNumThreads(1)``). It
+picks its SIMD kernels (and Intel IPP's) by CPU when it loads: the environment must pin them
+before ``cv2`` is imported (``OPENCV_CPU_DISABLE``, ``OPENCV_IPP``; docs/data.md, "The motion
+stream").
+"""
+import functools
+
+import numpy as np
+
+#: cv2.calcOpticalFlowFarneback's parameters: OpenCV's dense optical flow example
+FARNEBACK = {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 3, "poly_n": 5,
+             "poly_sigma": 1.2, "flags": 0}
+OFFSET, SCALE = 128.0, 16.0     # the rendering: 128 + 16 * flow, 16 * magnitude
+
+RECIPE = ("Farneback optical flow (OpenCV cv2.calcOpticalFlowFarneback, pyr_scale 0.5, "
+          "levels 3, winsize 15, iterations 3, poly_n 5, poly_sigma 1.2, flags 0) between each "
+          "sampled frame and the video's next frame, on greyscale (COLOR_RGB2GRAY); zero flow "
+          "where there is no next frame; rendered as uint8 RGB: round(128 + 16 u), "
+          "round(128 + 16 v), round(16 |(u, v)|), clipped to 0..255; then the RGB frames' "
+          "preprocessing and network")
+
+
+@functools.lru_cache(maxsize=None)
+def _cv2():
+    """OpenCV, on one thread (the extraction runs one single-threaded process per core)."""
+    import cv2
+    cv2.setNumThreads(1)
+    return cv2
+
+
+def opencv_version():
+    return _cv2().__version__
+
+
+def flow_field(frame, following):
+    """Farneback flow from ``frame`` to ``following`` (uint8 (H, W, 3) RGB each): float32
+    (H, W, 2), (u, v) in pixels per frame; zeros when ``following`` is None."""
+    frame = np.asarray(frame)
+    if following is None:
+        return np.zeros(frame.shape[:2] + (2,), np.float32)
+    cv2 = _cv2()
+    prev = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+    nxt = cv2.cvtColor(np.ascontiguousarray(following), cv2.COLOR_RGB2GRAY)
+    return cv2.calcOpticalFlowFarneback(prev, nxt, None, **FARNEBACK)
+
+
+def render(flow):
+    """float (H, W, 2) flow -> uint8 (H, W, 3): 128 + 16 u, 128 + 16 v, 16 |(u, v)|, rounded
+    and clipped to 0..255."""
+    u, v = (np.asarray(flow, np.float64)[..., k] for k in (0, 1))
+    image = np.stack([OFFSET + SCALE * u, OFFSET + SCALE * v, SCALE * np.sqrt(u * u + v * v)], -1)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def flow_images(frames, following):
+    """The motion stream's input. frames: uint8 (T, H, W, 3) RGB, the sampled frames;
+    following: T frames, the video's next frame after each (uint8 (H, W, 3)) or None where
+    there is none. Returns uint8 (T, H, W, 3), one rendered flow field per sampled frame."""
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be uint8 (T, H, W, 3) RGB, got {frames.dtype} "
+                         f"{frames.shape}")
+    if len(following) != len(frames):
+        raise ValueError(f"{len(frames)} frames but {len(following)} following frames")
+    return np.stack([render(flow_field(f, g)) for f, g in zip(frames, following)])
