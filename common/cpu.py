@@ -1,12 +1,13 @@
 """This machine's CPU and the kernels in effect, in the words a bug report needs.
 
     cpu.identity()     {"vendor": "AuthenticAMD", "model": "AMD EPYC 7763 64-Core Processor"}
-    cpu.flags()        ["AVX", "AVX2", "FMA3", ...]: what the CPU offers (CPUID, via numpy)
+    cpu.flags()        ["AVX", "AVX2", "FMA", ...]: what the CPU offers (/proc/cpuinfo)
     cpu.kernels()      {"MKL": "AVX2,STRICT", "ATen": "AVX2", ...}: what runs here
     cpu.summary()      one line of the three
 
-Read from CPUID where possible (the MKL vendor fix's library, numpy's CPU features), so that
-an emulated CPU (tests/test_emulated_cpus.py) reports itself; /proc/cpuinfo otherwise.
+The vendor and model are read by CPUID where possible (the MKL vendor fix's library), so that
+an emulated CPU (tests/test_emulated_cpus.py) names itself; the flags are the kernel's list
+(an emulator shows the host's there).
 """
 import ctypes
 import os
@@ -29,7 +30,7 @@ def _proc_cpuinfo(field):
 
 def identity():
     """The CPU's vendor and model name."""
-    library = mkl.load_vendor_fix()
+    library = mkl.loaded()
     if library is None and os.path.exists(mkl.LIBRARY):
         library = ctypes.CDLL(mkl.LIBRARY)      # its CPUID reader only: not in the global scope
     if library is not None:
@@ -44,14 +45,19 @@ def identity():
 
 
 def flags():
-    """The SIMD features the CPU offers, as numpy names them (AVX2, AVX512F, ...)."""
+    """The CPU's feature flags, as the kernel lists them (/proc/cpuinfo, upper case: AVX2,
+    AVX512F, ...); numpy's CPU features where there is no /proc (numpy hides those that
+    NPY_DISABLE_CPU_FEATURES switched off, so it is only the fallback)."""
+    listed = _proc_cpuinfo("flags")
+    if listed:
+        return sorted(listed.upper().split())
     try:
         from numpy._core._multiarray_umath import __cpu_features__ as features
     except ImportError:
         try:
             from numpy.core._multiarray_umath import __cpu_features__ as features
         except ImportError:
-            return _proc_cpuinfo("flags").upper().split()
+            return []
     return sorted(name for name, present in features.items() if present)
 
 
@@ -94,7 +100,8 @@ def kernels():
             "OpenBLAS (pycaffe)": openblas_core(),
             "numpy AVX-512 loops": "off" if "AVX512" in numpy_off or "X86_V4" in numpy_off
             else "CPU's choice",
-            "MKL vendor fix": "loaded" if mkl.load_vendor_fix() is not None else "absent"}
+            "MKL vendor fix": "loaded" if mkl.loaded() is not None else
+            "not loaded" if os.path.exists(mkl.LIBRARY) else "not built"}
 
 
 def summary():

@@ -14,7 +14,7 @@ asked for, at full speed, on every CPU that has AVX2. MKL still checks the instr
 it never runs a kernel the CPU lacks. The symbol is internal to MKL, so the test suite checks
 that it works, natively and under an emulated AMD CPU (tests/test_emulated_cpus.py).
 
-    mkl.load_vendor_fix()   # before torch loads: True when the library was found and loaded
+    mkl.load_vendor_fix()   # before torch loads: the library, loaded (None where absent)
     mkl.branch()            # the branch in effect, as MKL_VERBOSE writes it: "AVX2,STRICT"
     python -m common build-mkl-fix   # compile the library (what `make setup` runs)
 """
@@ -55,6 +55,12 @@ def load_vendor_fix(library=LIBRARY, environ=os.environ):
     global _loaded
     if _loaded is None and environ.get(WITHOUT_FIX) != "1" and os.path.exists(library):
         _loaded = ctypes.CDLL(library, mode=ctypes.RTLD_GLOBAL)
+    return _loaded
+
+
+def loaded():
+    """The vendor fix's library where this process has loaded it (``load_vendor_fix``), else
+    None."""
     return _loaded
 
 
