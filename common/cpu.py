@@ -16,7 +16,8 @@ import sys
 from . import mkl
 
 
-def _proc_cpuinfo(field):
+def proc_cpuinfo(field):
+    """The value of ``field`` for the first CPU in /proc/cpuinfo ("" where there is none)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -40,15 +41,15 @@ def identity():
         return {"vendor": vendor.value.decode(errors="replace"),
                 "model": model.value.decode(errors="replace").strip()}
     import platform
-    return {"vendor": _proc_cpuinfo("vendor_id") or platform.machine(),
-            "model": _proc_cpuinfo("model name") or platform.processor()}
+    return {"vendor": proc_cpuinfo("vendor_id") or platform.machine(),
+            "model": proc_cpuinfo("model name") or platform.processor()}
 
 
 def flags():
     """The CPU's feature flags, as the kernel lists them (/proc/cpuinfo, upper case: AVX2,
     AVX512F, ...); numpy's CPU features where there is no /proc (numpy hides those that
     NPY_DISABLE_CPU_FEATURES switched off, so it is only the fallback)."""
-    listed = _proc_cpuinfo("flags")
+    listed = proc_cpuinfo("flags")
     if listed:
         return sorted(listed.upper().split())
     try:

@@ -87,12 +87,8 @@ def _opencv_above_avx2():
     off by its own name), read from /proc/cpuinfo, as no numerical library is loaded yet. Only
     the CPU's own: OpenCV prints a line for each name the CPU lacks (an emulated CPU does: it
     shows the host's /proc/cpuinfo)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = set(next((line.split(":", 1)[1].split() for line in f
-                              if line.startswith("flags")), ()))
-    except OSError:
-        return ""
+    from .cpu import proc_cpuinfo                # reads a file only: numpy stays unloaded
+    flags = set(proc_cpuinfo("flags").split())
     skx = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags
     groups = {"AVX_VNNI": "avx_vnni" in flags,
               "AVX512-SKX": skx,
