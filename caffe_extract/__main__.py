@@ -20,7 +20,10 @@ docs/data.md, "The feature store"). --config picks the configuration's preproces
 (paper: caffe.io as in 2015). --stream flow extracts the motion stream instead: the optical
 flow of each sampled frame to the video's next frame (Farneback), rendered as an image,
 through the same preprocessing and network, into stores named ..._{layer}_flow.h5 beside
-the RGB ones (docs/data.md, "The motion stream").
+the RGB ones (docs/data.md, "The motion stream"). --views oversample extracts each frame's
+ten views instead (caffe.Classifier's 10-crop oversample of the frame resized to 256x256:
+4 corners, centre, and their mirrors) into a separate store ..._{layer}_oversample.h5 with
+features (N, 10, T, D), float32 or, with --store-dtype float16, float16 (half the disk).
 Resumable: rerun the same command after a crash or kill and it continues where it stopped.
 On a cluster, run one --shard i/n per job and `merge` the shard files; on one machine, --jobs N
 does both (N shards at once, one network thread each, then the merge: the same store)."""
@@ -58,10 +61,18 @@ def build_parser():
                     help="the named configuration's preprocessing (paper, nntools-2015, "
                          "lasagne-0.1: 2015's caffe.io, the default; modern: today's, which "
                          "anti-aliases the resize)")
-    ex.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
+    ex.add_argument("--layer", default="fc7", choices=("fc7", "fc6", "pool5"),
+                    help="fc7 (the paper's, %(default)s), fc6, or pool5: fc6's input, 9216 "
+                         "values per frame, for fine-tuning fc6/fc7 (experiment.finetune)")
     ex.add_argument("--stream", default="rgb", choices=("rgb", "flow"),
                     help="rgb: the sampled frames (the paper's, %(default)s); flow: their "
                          "optical flow to the next frame, into ..._{layer}_flow.h5")
+    ex.add_argument("--views", default=None, choices=("oversample",),
+                    help="oversample: each frame's 10 views (caffe.Classifier's crops and "
+                         "mirrors) into ..._{layer}_oversample.h5 (default: the whole frame)")
+    ex.add_argument("--store-dtype", default="float32", choices=("float32", "float16"),
+                    help="a views store's features: float32 (%(default)s) or float16 (half "
+                         "the disk; training reads them back as float32)")
     ex.add_argument("--out-dir", default="features", type=cli.writable_dir, help="where the stores go (%(default)s)")
     weights = ex.add_mutually_exclusive_group()
     weights.add_argument("--weights", type=cli.existing_file, help="CaffeNet .caffemodel (default: "
@@ -141,10 +152,12 @@ def store_paths(args):
     if args.split == "all" and args.subset is not None:
         raise ValueError("--subset needs --split K (--split all stores every video)")
     if args.split == "all":   # the folder is made once the inputs are checked (extract's lock)
-        return [("all", 1, os.path.join(args.out_dir, store_name(args.layer, args.stream)))]
+        return [("all", 1, os.path.join(args.out_dir, store_name(args.layer, args.stream,
+                                                                 views=args.views)))]
     subsets = ("train", "test") if args.subset in (None, "both") else (args.subset,)
     return [(subset, int(args.split),
-             os.path.join(args.out_dir, store_name(args.layer, args.stream, args.split, subset)))
+             os.path.join(args.out_dir, store_name(args.layer, args.stream, args.split, subset,
+                                                   args.views)))
             for subset in subsets]
 
 
@@ -154,13 +167,14 @@ def run_jobs(args, argv):
     so N = the cores uses them all and keeps every bit (README, "Bit for bit"). A killed run
     resumes: the shards resume their chunks, then the merge runs."""
     import subprocess
-    from .pipeline import merge, shard_path
+    from .pipeline import check_views, merge, shard_path
     if args.shard != (0, 1):
         raise ValueError("--jobs runs the shards itself: give --jobs or --shard, not both")
     if args.backend == "torch" and args.device != "cpu":
         raise ValueError("--jobs is for extraction on the CPU: with --backend torch add "
                          "--device cpu (a GPU runs one process)")
     n = args.jobs
+    check_views(args.views, args.store_dtype, args.stream)   # said once, before any child starts
     stores = [path for _, _, path in store_paths(args)]
     resolve_weights(args)              # a missing file said once; the random model made once
     n_videos = _n_videos(args)         # and the split lists read once, before any child starts
@@ -226,6 +240,7 @@ def run_extract(args):
     for subset, split, out in store_paths(args):
         config = ExtractConfig(videos=args.videos, splits=args.splits, out=out, weights=weights,
                                subset=subset, split=split, layer=args.layer, stream=args.stream,
+                               views=args.views, store_dtype=args.store_dtype,
                                backend=args.backend, device=device, fast=args.fast,
                                workers=workers, batch_videos=batch_videos,
                                chunk=args.chunk, shard=args.shard,

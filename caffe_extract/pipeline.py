@@ -16,6 +16,12 @@ left out and recorded in the store with the reason, and summarised.
 Two streams, one machinery: ``stream="rgb"`` (the paper's) feeds the sampled frames to the
 network; ``stream="flow"`` feeds their optical flow images instead (``flow.py``: each sampled
 frame with the video's next one), with the same chunks, shards, workers and store schema.
+
+Views (``views="oversample"``, ``views.py``): each frame's ten views (caffe.Classifier's
+10-crop oversample) instead of the whole frame, into a separate store whose features are
+(N, V=10, T, D), float32 or (``store_dtype="float16"``) float16; the same machinery. The
+network sees V x T images per video, run in forwards of at most ``batch_videos`` x T images,
+the size of the normal path's forwards.
 """
 import contextlib
 import hashlib
@@ -30,10 +36,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import frames as framelib
-from .store import STREAMS, read_store, write_store
+from .store import FEATURE_DTYPES, STREAMS, VIEWS, read_store, write_store
 from .ucf101 import VideoIndex, read_all_splits, read_split
 
-LAYER_BLOBS = {"fc7": "relu7", "fc6": "relu6"}  # the codes: post-ReLU (see docs/data.md, "Real Caffe and the CaffeNet port")
+LAYER_BLOBS = {"fc7": "relu7", "fc6": "relu6", "pool5": "pool5"}  # the codes: post-ReLU (see docs/data.md, "Real Caffe and the CaffeNet port")
 
 
 @dataclass
@@ -56,6 +62,8 @@ class ExtractConfig:
     mean: str = "channel"            # ImageNet mean per "channel" or per "pixel"
     config: str = "paper"            # the named configuration these knobs come from
     stream: str = "rgb"              # "rgb": the frames; "flow": their optical flow (flow.py)
+    views: str = None                # None: the whole frame; "oversample": 10 views (views.py)
+    store_dtype: str = "float32"     # a views store's features: "float32" or "float16"
     workers: int = 1                 # decoding processes (0: decode in the main process)
     batch_videos: int = 4            # videos per CNN batch (x 10 frames)
     chunk: int = 32                  # videos per resumable chunk
@@ -81,10 +89,11 @@ def code_version():
 
 
 def load_video(job):
-    """Worker: (index, path or None, n, span, decoder, resize, anti_aliasing, mean, stream)
-    -> (index, batch, times, error, warning). stream "flow": the batch holds the sampled
-    frames' flow images (``flow.flow_images``) instead of the frames."""
-    index, path, n, span, decoder, resize, anti_aliasing, mean, stream = job
+    """Worker: (index, path or None, n, span, decoder, resize, anti_aliasing, mean, stream,
+    views) -> (index, batch, times, error, warning). stream "flow": the batch holds the sampled
+    frames' flow images (``flow.flow_images``) instead of the frames; views "oversample": each
+    frame's ten views, (V T, 3, 227, 227) view-major (``views.views``)."""
+    index, path, n, span, decoder, resize, anti_aliasing, mean, stream, views = job
     if path is None:
         return index, None, None, "missing: not found under the video folder", ""
     from .preprocessing import preprocess
@@ -98,7 +107,12 @@ def load_video(job):
         else:
             clip = framelib.read_clip(path, n, span, decoder)
             images = clip.frames
-        batch = preprocess(images, anti_aliasing, mean, resize)
+        if views is None:
+            batch = preprocess(images, anti_aliasing, mean, resize)              # (T, 3, h, w)
+        else:
+            from .views import views as ten_views
+            batch = ten_views(images, anti_aliasing, mean, resize)               # (V, T, 3, h, w)
+            batch = batch.reshape((-1,) + batch.shape[2:])                       # (V T, 3, h, w)
     except framelib.VideoReadError as error:  # the reason without this machine's path
         reason = str(error).replace(f"{path}: ", "", 1).replace(f"'{path}'", "the file")
         return index, None, None, reason, ""
@@ -160,6 +174,7 @@ class Extraction:
             raise ValueError(f"layer must be one of {sorted(LAYER_BLOBS)}, got {config.layer!r}")
         if config.stream not in STREAMS:
             raise ValueError(f"stream must be one of {', '.join(STREAMS)}, got {config.stream!r}")
+        check_views(config.views, config.store_dtype, config.stream)
         self.membership = None
         splits = (1, 2, 3) if config.subset == "all" else (config.split,)
         self.split_files = ["classInd.txt"] + [f"{kind}list0{k}.txt" for k in splits
@@ -188,6 +203,8 @@ class Extraction:
         c = self.config
         listing = "\n".join(v.path for v in self.videos).encode()
         stream = {} if c.stream == "rgb" else {"stream": c.stream}   # rgb's as before streams
+        if c.views is not None:                                      # and as before views
+            stream.update(views=c.views, store_dtype=c.store_dtype)
         return {**stream, "videos_sha1": hashlib.sha1(listing).hexdigest(), "split": c.split,
                 "subset": c.subset, "layer": c.layer, "backend": c.backend, "decoder": c.decoder,
                 "resize": c.resize, "anti_aliasing": c.anti_aliasing, "mean": c.mean,
@@ -251,6 +268,21 @@ class Extraction:
         return [k for k in self.chunks if not os.path.exists(self.chunk_path(k))]
 
 
+def check_views(views, store_dtype, stream):
+    """A clear ValueError for views or a storage type an extraction cannot write."""
+    if views is not None and views not in VIEWS:
+        raise ValueError(f"views must be one of {', '.join(VIEWS)} (or none), got {views!r}")
+    if store_dtype not in FEATURE_DTYPES:
+        raise ValueError(f"store dtype must be one of {', '.join(FEATURE_DTYPES)}, got "
+                         f"{store_dtype!r}")
+    if views is None and store_dtype != "float32":
+        raise ValueError(f"--store-dtype {store_dtype} is for views stores (--views oversample); "
+                         "the store without views stays float32, as its readers expect")
+    if views is not None and stream != "rgb":
+        raise ValueError(f"--views {views} needs --stream rgb: a mirrored flow image is not the "
+                         "flow of the mirrored video (its horizontal component keeps its sign)")
+
+
 def saved_chunks(parts):
     """The chunk files a run has saved in its .parts folder so far (none when it is absent)."""
     if not os.path.isdir(parts):
@@ -284,11 +316,13 @@ def run_chunks(extraction, backend, on_chunk=None):
     index = VideoIndex(c.videos)
     pending = extraction.pending()
     jobs = ((i, index.locate(extraction.videos[i].path), framelib.N_FRAMES, framelib.SPAN,
-             c.decoder, c.resize, c.anti_aliasing, c.mean, c.stream)
+             c.decoder, c.resize, c.anti_aliasing, c.mean, c.stream, c.views)
             for k in pending for i in extraction.chunk_range(k))
     total = sum(len(extraction.chunk_range(k)) for k in pending)
     results = ordered_imap(load_video, jobs, c.workers, prefetch=max(2, 2 * c.workers + c.batch_videos))
-    desc = f"{c.subset} {c.layer}" + ("" if c.stream == "rgb" else f" {c.stream}")
+    desc = f"{c.subset} {c.layer}" + ("" if c.stream == "rgb" else f" {c.stream}") + \
+        ("" if c.views is None else f" {c.views}")
+    per_forward = c.batch_videos * framelib.N_FRAMES    # images per forward: as without views
     bar = _bar(total, c.progress, desc)
     for k in pending:
         done, failures, batch = [], [], []     # done: (index, codes (T, D), times) per video
@@ -302,17 +336,18 @@ def run_chunks(extraction, backend, on_chunk=None):
             warnings[i] = warning
             batch.append((i, frames, clip_times))
             if len(batch) == c.batch_videos:
-                done += _finite(_forward(backend, batch, blob), failures, c.layer)
+                done += _finite(_forward(backend, batch, blob, per_forward), failures, c.layer)
                 bar.update(len(batch))
                 batch = []
         if batch:  # the chunk's last, smaller batch: batches never cross chunks
-            done += _finite(_forward(backend, batch, blob), failures, c.layer)
+            done += _finite(_forward(backend, batch, blob, per_forward), failures, c.layer)
             bar.update(len(batch))
         failures.sort()                        # list order, whichever check refused a video
         indices = [i for i, _, _ in done]
         times = [t for _, _, t in done]
         features = np.stack([f for _, f, _ in done]) if done else \
             np.zeros((0, framelib.N_FRAMES, 0), np.float32)
+        features = _stored(features, c.store_dtype, k)
         _save_chunk(extraction.chunk_path(k), indices, features, times, failures,
                     [warnings[i] for i in indices])
         if on_chunk is not None:
@@ -320,10 +355,23 @@ def run_chunks(extraction, backend, on_chunk=None):
     bar.close()
 
 
-def _forward(backend, batch, blob):
-    """One network forward over a batch of decoded videos: [(index, codes (T, D), times)]."""
-    out = backend.forward(np.concatenate([frames for _, frames, _ in batch]), (blob,))[blob]
-    codes = out.reshape(len(batch), framelib.N_FRAMES, -1)
+def _stored(features, dtype, k):
+    """Chunk ``k``'s codes in the store's dtype; a clear error for codes beyond float16's range
+    (65504), which would be stored as infinite."""
+    if dtype == "float16" and features.size and np.abs(features).max() > np.finfo(np.float16).max:
+        raise ValueError(f"chunk {k}: codes reach {np.abs(features).max():.4g}, beyond float16's "
+                         "range (65504); extract with --store-dtype float32")
+    return features.astype(dtype, copy=False)
+
+
+def _forward(backend, batch, blob, per_forward):
+    """The network over a batch of decoded videos, in forwards of at most ``per_forward``
+    images (one forward without views): [(index, codes (T, D) or (V, T, D), times)]."""
+    images = np.concatenate([frames for _, frames, _ in batch])         # (B [V] T, 3, h, w)
+    out = np.concatenate([backend.forward(images[start:start + per_forward], (blob,))[blob]
+                          for start in range(0, len(images), per_forward)])
+    views = len(images) // (len(batch) * framelib.N_FRAMES)             # 1, or V
+    codes = out.reshape((len(batch),) + ((views,) if views > 1 else ()) + (framelib.N_FRAMES, -1))
     return [(i, video_codes, times) for (i, _, times), video_codes in zip(batch, codes)]
 
 
@@ -396,6 +444,12 @@ def store_attrs(extraction, provenance):
     if c.stream == "flow":    # an rgb store keeps the attributes it had before streams
         from .flow import RECIPE, opencv_version
         attrs.update(stream="flow", flow=RECIPE, opencv_version=opencv_version())
+    if c.views is not None:   # and the store without views those it had before views
+        from .views import DESCRIPTION
+        attrs.update(views=DESCRIPTION, features_dtype=c.store_dtype,
+                     preprocessing=(f"caffe.Classifier (oversample=True): full frame resized to "
+                                    f"256x256 (bilinear, {resize}), 10 crops of 227x227, RGB->BGR, "
+                                    f"x255, minus ImageNet mean {mean}"))
     attrs["splits_sha1"] = splits_sha1(c.splits, extraction.split_files)
     attrs.update({k: str(v) for k, v in provenance.items()})
     attrs.update(c.extra_attrs)
@@ -455,7 +509,7 @@ def merge(shard_files, out):
         raise ValueError(f"--out {out} is one of the shards: write the merged store elsewhere")
     parts = []
     for path in shard_files:
-        data = read_store(path)
+        data = read_store(path, views=None)          # a views store's shards too
         with h5py.File(path, "r") as f:
             if "index" not in f:
                 raise ValueError(f"{path} is not a shard store (no 'index'): was it made with --shard?")

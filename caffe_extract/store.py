@@ -19,8 +19,18 @@ Schema (N videos, T = 10 frames, D = 4096):
                 the motion stream's stores also: stream ("flow"), flow (the recipe),
                 opencv_version (a store without ``stream`` holds the frames' codes: "rgb")
 
+Views stores (``extract --views oversample``, ``views.py``): the same schema, except
+
+    features     float32 or float16 (N, V, T, D)   the codes of each frame's V = 10 views
+                                                   (order ``views.VIEW_NAMES``; 4 = centre)
+    attributes:  also views (the recipe) and features_dtype ("float32" or "float16")
+
+``read_store`` refuses a views store unless asked (``views=True``), and a store without views
+when asked: a reader of the normal store never meets the extra axis.
+
 Names (``store_name``): all_splits_{layer}.h5, or split{K}_{subset}_{layer}.h5 per split; the
-motion stream's insert _flow before .h5 (all_splits_fc7_flow.h5).
+motion stream's insert _flow before .h5 (all_splits_fc7_flow.h5), views stores _{views}
+(all_splits_fc7_oversample.h5).
 
 Videos keep the order of the split file; failed videos are left out of ``features`` and listed
 in ``failed_*``. Files are written to a temporary name and renamed: a reader never sees a
@@ -36,14 +46,19 @@ STR = h5py.string_dtype()
 FIELDS = ("features", "labels", "video", "group", "frame_times")
 OPTIONAL = ("split_membership", "warning")
 STREAMS = ("rgb", "flow")       # the frames (the paper's); their optical flow (flow.py)
+VIEWS = ("oversample",)         # the views a views store may hold (views.py)
+FEATURE_DTYPES = ("float32", "float16")   # a views store's storage; the normal store: float32
 
 
-def store_name(layer="fc7", stream="rgb", split="all", subset=None):
+def store_name(layer="fc7", stream="rgb", split="all", subset=None, views=None):
     """The file name of a store: all_splits_{layer}.h5 for every video of splits 1-3 (split
-    "all"), else split{split}_{subset}_{layer}.h5; the motion stream's end in _flow.h5."""
+    "all"), else split{split}_{subset}_{layer}.h5; the motion stream's end in _flow.h5, a
+    views store's in _{views}.h5 (views None: the store without views)."""
     if stream not in STREAMS:
         raise ValueError(f"stream must be one of {', '.join(STREAMS)}, got {stream!r}")
-    suffix = "" if stream == "rgb" else f"_{stream}"
+    if views is not None and views not in VIEWS:
+        raise ValueError(f"views must be one of {', '.join(VIEWS)} (or None), got {views!r}")
+    suffix = ("" if stream == "rgb" else f"_{stream}") + ("" if views is None else f"_{views}")
     if str(split) == "all":
         return f"all_splits_{layer}{suffix}.h5"
     return f"split{split}_{subset}_{layer}{suffix}.h5"
@@ -92,8 +107,9 @@ def _write(partial, records, failures, classes, attrs, extra):
     features = records["features"]
     blocks = [b for b in (features if isinstance(features, list) else [features]) if len(b)]
     shape = (n,) + (blocks[0].shape[1:] if blocks else (10, 0))
+    dtype = np.float16 if blocks and blocks[0].dtype == np.float16 else np.float32  # views stores
     with h5py.File(partial, "w") as f:
-        dataset = f.create_dataset("features", shape=shape, dtype=np.float32)
+        dataset = f.create_dataset("features", shape=shape, dtype=dtype)
         start = 0
         for block in blocks:
             dataset[start:start + len(block)] = block
@@ -125,9 +141,12 @@ class StoreError(ValueError):
 REQUIRED = FIELDS + ("classes", "failed_video", "failed_reason")
 
 
-def read_store(path, features=True):
+def read_store(path, features=True, views=False):
     """The whole store as a dict of NumPy arrays (str for text) plus "attrs".
 
+    views: False (the default) reads a store without views (features float32 (N, T, D)) and
+    refuses a views store; True reads a views store (features (N, V, T, D), float32 or float16
+    as stored) and refuses a store without views; None reads either.
     A file that is not HDF5, is truncated, lacks a dataset or has inconsistent shapes is a
     ``StoreError`` naming the file and the problem."""
     try:
@@ -141,6 +160,7 @@ def read_store(path, features=True):
         if missing:
             raise StoreError(f"{path}: not a feature store of this project (no dataset "
                              f"{missing[0]!r}; expected {', '.join(REQUIRED)})")
+        _check_views(f, path, views)
         out = {}
         try:
             for key in REQUIRED + OPTIONAL:
@@ -154,10 +174,31 @@ def read_store(path, features=True):
     for key in FIELDS + OPTIONAL:
         if key in out and len(out[key]) != n:
             raise StoreError(f"{path}: {key} has {len(out[key])} rows but there are {n} videos")
-    if features and (out["features"].ndim != 3 or out["features"].dtype != np.float32):
+    if features and "views" not in out["attrs"] and (out["features"].ndim != 3 or
+                                                     out["features"].dtype != np.float32):
         raise StoreError(f"{path}: features must be float32 (N, T, D), got "
                          f"{out['features'].dtype} {out['features'].shape}")
+    if features and "views" in out["attrs"] and (out["features"].ndim != 4 or
+                                                 out["features"].dtype.name not in FEATURE_DTYPES):
+        raise StoreError(f"{path}: a views store's features must be float32 or float16 "
+                         f"(N, V, T, D), got {out['features'].dtype} {out['features'].shape}")
     return out
+
+
+def _check_views(f, path, views):
+    """Refuse a views store read as a normal one, and the other way round (``read_store``)."""
+    held = "views" in f.attrs
+    if views is None or bool(views) == held:
+        return
+    layer = str(f.attrs.get("layer", "fc7")).split(" ")[0]
+    stream = str(f.attrs.get("stream", "rgb"))
+    if held:
+        raise StoreError(f"{path}: a views store ({f.attrs['views']}): its features are "
+                         "(N, V, T, D); read it with views=True (experiment.augment), or pass "
+                         f"the store without views ({store_name(layer, stream)})")
+    raise StoreError(f"{path}: has no views (features (N, T, D), one view per frame); extract "
+                     "them with `python -m caffe_extract extract --views oversample`, which "
+                     f"writes {store_name(layer, stream, views='oversample')}, and pass that store")
 
 
 def check_contents(store, path):
@@ -188,7 +229,8 @@ def check_contents(store, path):
                              "be 0 (not listed), 1 (train) or 2 (test)")
     if "features" in store:
         features = store["features"]
-        bad = np.concatenate([~np.isfinite(features[start:start + 256]).all(axis=(1, 2))
+        axes = tuple(range(1, features.ndim))       # (1, 2); a views store's (1, 2, 3)
+        bad = np.concatenate([~np.isfinite(features[start:start + 256]).all(axis=axes)
                               for start in range(0, len(features), 256)] or [np.zeros(0, bool)])
         if bad.any():
             names = [str(v) for v in store["video"][bad]]

@@ -84,6 +84,11 @@ class Split:
     x: torch.Tensor        # (N, T, D) float32
     y: torch.Tensor        # (N,) int64
 
+    def batch(self, index, seed, epoch):
+        """The codes (B, T, D) of videos ``index`` for a minibatch of ``epoch`` of the run
+        seeded ``seed``: ``x[index]`` (``experiment.augment.ViewSplit`` draws a view)."""
+        return self.x[index]
+
 
 def evaluate(model, split, batch_size=256):
     """(accuracy, mean loss, averaged probabilities p (N, C)) of ``model`` on ``split``, in
@@ -132,7 +137,7 @@ def model_inputs(model, split):
     ``split`` itself."""
     if model != "average":
         return split
-    return Split(split.x.mean(dim=1, keepdim=True), split.y)                 # (N, 1, D)
+    return type(split)(split.x.mean(dim=-2, keepdim=True), split.y)          # (N, [V,] 1, D)
 
 
 def sgd(model, config, device="cpu"):
@@ -198,13 +203,17 @@ def load_checkpoint(path, config):
     return saved
 
 
-def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu"):
+def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu", initial=None,
+              setup=None):
     """Train one run (resuming from its checkpoint in OUT/checkpoints); returns its record:
     the per-epoch history (also in OUT/logs/RUN.jsonl) and the best-validation epoch's weights.
     ``train``/``val`` may live on ``device`` already (``run_model`` puts them there once).
     Wall-clock seconds of each epoch's training pass, validation pass and checkpoint are
     appended to OUT/logs/RUN.seconds.jsonl (kept out of the history: timings vary, results
-    do not).
+    do not). ``initial``: {name: tensor}, weights the run starts from instead of their drawn
+    values (the others drawn as usual; an unknown name is an error): a pretrained encoder.
+    ``setup(config, device) -> (model, optimizer)``: another model to train, on the codes as
+    they are (``experiment.finetune``: CaffeNet's fc6/fc7 and a trained head).
     """
     from tqdm import tqdm
     for folder in ("checkpoints", "logs"):
@@ -212,10 +221,16 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
     path = os.path.join(out_dir, "checkpoints", config.run_id() + ".pt")
     log_path = os.path.join(out_dir, "logs", config.run_id() + ".jsonl")
     torch.manual_seed(config.seed)
-    model = build(config.model, train.x.shape[-1], config.hidden_dim, n_classes, init=config.init,
-                  **_model_options(config)).to(device=device, dtype=config.torch_dtype())
-    optimizer = sgd(model, config, device)
-    train, val = model_inputs(config.model, train), model_inputs(config.model, val)
+    if setup is None:
+        model = build(config.model, train.x.shape[-1], config.hidden_dim, n_classes,
+                      init=config.init, **_model_options(config)).to(device=device,
+                                                                   dtype=config.torch_dtype())
+        if initial is not None:     # strict: every key must be a parameter of the model
+            model.load_state_dict({**model.state_dict(), **initial})
+        optimizer = sgd(model, config, device)
+        train, val = model_inputs(config.model, train), model_inputs(config.model, val)
+    else:
+        model, optimizer = setup(config, device)
     shuffle = torch.Generator().manual_seed(config.seed)
     state = {"epoch": 0, "history": [], "best": None, "config": asdict(config), "stopped": False}
     if os.path.exists(path):
@@ -243,7 +258,7 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
         for start in range(0, len(order), config.batch_size):
             batch = order[start:start + config.batch_size]
             batch = batch.to(train.y.device)
-            x = train.x[batch].to(config.torch_dtype())
+            x = train.batch(batch, config.seed, epoch).to(config.torch_dtype())
             loss, log_p = training_loss(model, x, train.y[batch], config.loss)
             # --- a non-finite loss stops the run before the step spoils the weights ---
             if not torch.isfinite(loss):
@@ -354,25 +369,28 @@ def stage_tasks(stage, splits, models, lrs, hiddens, seeds):
 
 
 def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progress=True,
-              era=None, device="cpu"):
+              era=None, device="cpu", initial=None):
     """Search (seed 0), then train the chosen setting with every seed and test each run once.
 
     ``era``: the ``configs.Configuration`` whose model options and precision are applied
     (default: the one ``base.config`` names). The chosen setting is the one with the best validation accuracy (ties: the
     first in grid order). Returns a dict with the search, the runs (each with its test
-    probabilities) and the mean/std over seeds.
+    probabilities) and the mean/std over seeds. ``initial``: None, or a function of a run's
+    ``TrainConfig`` giving the weights it starts from (``train_run``'s ``initial``).
     """
     train, val, test = (Split(s.x.to(device), s.y.to(device)) for s in data)   # once
     base = model_base(model, base, era)
     search = []
     for config in grid(base, lrs, hiddens):
-        record = train_run(config, train, val, n_classes, out_dir, progress, device)
+        record = train_run(config, train, val, n_classes, out_dir, progress, device,
+                           initial and initial(config))
         search.append((record["best"]["val_acc"], config))
     chosen = max(search, key=lambda item: item[0])[1]  # max keeps the first of equals
     runs = []
     for seed in seeds:
         config = TrainConfig(**{**asdict(chosen), "seed": seed})
-        record = train_run(config, train, val, n_classes, out_dir, progress, device)
+        record = train_run(config, train, val, n_classes, out_dir, progress, device,
+                           initial and initial(config))
         net = best_model(config, record, train.x.shape[-1], n_classes, device)
         test_acc, test_loss, p = evaluate(net, test)                       # once, at the end
         runs.append({"seed": seed, "best_epoch": record["best"]["epoch"],
@@ -395,34 +413,38 @@ def summary(runs):
     return out
 
 
-def store_paths(features_dir, split=1, layer="fc7", stream="rgb"):
+def store_paths(features_dir, split=1, layer="fc7", stream="rgb", views=None):
     """The store(s) to read for ``split``: the store of all three splits
     (``all_splits_{layer}.h5``, written by ``caffe_extract extract``; the motion stream's
-    ``all_splits_{layer}_flow.h5``) where it exists, else the older per-split stores
-    ``split{K}_{train,test}_{layer}.h5``. A clear error when neither is there."""
+    ``all_splits_{layer}_flow.h5``, a views store's ``all_splits_{layer}_{views}.h5``) where it
+    exists, else the older per-split stores ``split{K}_{train,test}_{layer}.h5``. A clear
+    error when neither is there."""
     from caffe_extract.store import store_name
-    unified = os.path.join(features_dir, store_name(layer, stream))
+    unified = os.path.join(features_dir, store_name(layer, stream, views=views))
     if os.path.exists(unified):
         return {"all": unified}
-    paths = {s: os.path.join(features_dir, store_name(layer, stream, split, s))
+    paths = {s: os.path.join(features_dir, store_name(layer, stream, split, s, views))
              for s in ("train", "test")}
     if all(os.path.exists(p) for p in paths.values()):
         return paths
-    how = "" if stream == "rgb" else f" with --stream {stream}"
+    how = ("" if stream == "rgb" else f" with --stream {stream}") + \
+        ("" if views is None else f" with --views {views}")
     raise FileNotFoundError(f"no codes for split {split} in {features_dir}: expected {unified} "
                             f"(or {paths['train']} and {paths['test']}); run the extraction{how} "
                             "first (`make extract`, or `make demo` for the synthetic set)")
 
 
-def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0, stream="rgb"):
+def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0, stream="rgb",
+              views=None):
     """(train, val, test, info) for official ``split``: val carved from its train list by groups;
-    ``stream``: the frames' codes ("rgb") or the optical flow's ("flow")."""
+    ``stream``: the frames' codes ("rgb") or the optical flow's ("flow"); ``views``: None, or
+    the views store's ("oversample": x (N, V, T, D) as stored, float32 or float16)."""
     from caffe_extract.store import (StoreError, check_compatible, check_contents, check_stream,
                                      read_store)
     from caffe_extract.ucf101 import TEST, TRAIN, Video, validation_split
-    paths = store_paths(features_dir, split, layer, stream)
+    paths = store_paths(features_dir, split, layer, stream, views)
     if "all" in paths:
-        store = read_store(paths["all"])
+        store = read_store(paths["all"], views=views is not None)
         check_contents(store, paths["all"])
         check_stream(store, paths["all"], stream)
         if "split_membership" not in store:
@@ -433,7 +455,7 @@ def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0, stre
         del store                              # the subsets are copies: 2.2 GB less held
         paths = {"train": paths["all"], "test": paths["all"]}
     else:
-        stores = {s: read_store(p) for s, p in paths.items()}
+        stores = {s: read_store(p, views=views is not None) for s, p in paths.items()}
         for s, p in paths.items():
             check_contents(stores[s], p)
             check_stream(stores[s], p, stream)
@@ -459,7 +481,8 @@ def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0, stre
 
     def split_of(store, mask=None):
         mask = np.ones(len(store["labels"]), bool) if mask is None else mask
-        return Split(torch.from_numpy(np.ascontiguousarray(store["features"][mask])),
+        return Split(torch.from_numpy(np.ascontiguousarray(store["features"][mask],  # float16: read
+                                                           dtype=np.float32)),           # back as float32
                      torch.from_numpy(store["labels"][mask].astype(np.int64)))
 
     info = {"classes": list(train_store["classes"]), "attrs": train_store["attrs"],

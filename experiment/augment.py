@@ -1,0 +1,160 @@
+"""Training on the ten views of each frame (issue 24: augmentation at extraction).
+
+    python -m experiment.augment --features demo/features-paper --out results/demo-crops \\
+        --model rnn --hidden 128 --lr 0.003 --epochs 100 --patience 0 --seeds 3
+
+The codes come from a views store (``caffe_extract extract --views oversample``): every video
+has V = 10 views of each frame, x (N, V, T, D) (``caffe_extract.views``: 4 corners, centre,
+their mirrors). Training draws one view per video per epoch,
+
+    v_n(s, e) ~ Uniform{0, .., V - 1},   from numpy's SeedSequence((s, e)) (run seed s, epoch e)
+
+so an epoch sees x[n, v_n] (N, T, D), the same frames' view for all T steps; the draw depends
+on (s, e) alone, so a killed run resumes to the same result with no random state of its own in
+the checkpoint. Validation (model selection) uses the centre view (v = 4). Each test run is
+reported twice, as two results in the format of ``experiment.train.run_model``:
+
+    "MODEL+crops (centre)":     p_n = (1/T) sum_t P_t[n]  on the centre view
+    "MODEL+crops (mean of 10)": p_n = (1/V) sum_v (1/T) sum_t P_t^(v)[n]
+                                (caffe.Classifier.predict(oversample=True)'s mean over crops)
+
+predicted label argmax_c p_n[c]; test loss -(1/N) sum_n log p_n[y_n]. Checkpoints and logs go
+to OUT/oversample/ (the run names are those of the plain runs: kept apart).
+"""
+import argparse
+import os
+import sys
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from caffe_extract.views import CENTRE
+from rnn_models import MODELS
+
+from .train import (Split, best_model, evaluate, grid, load_data, model_base, summary,
+                    train_run)
+
+VIEWS = "oversample"
+
+
+def draw_views(n, n_views, seed, epoch):
+    """The view v_n (n,) int64 of each of ``n`` videos in ``epoch`` of the run seeded ``seed``:
+    uniform over 0 .. n_views - 1, a function of (seed, epoch) only."""
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence((seed, epoch))))
+    return torch.from_numpy(rng.integers(0, n_views, size=n))
+
+
+@dataclass
+class ViewSplit(Split):
+    """A training split with every view: x (N, V, T, D); a minibatch takes each video's view
+    of the epoch (``draw_views``)."""
+
+    def batch(self, index, seed, epoch):
+        views = draw_views(len(self.y), self.x.shape[1], seed, epoch).to(self.x.device)   # (N,)
+        return self.x[index, views[index]]                                      # (B, T, D)
+
+
+def view(split, v):
+    """The (N, T, D) Split of view ``v`` of a views split x (N, V, T, D)."""
+    return Split(split.x[:, v].contiguous(), split.y)
+
+
+def evaluate_views(model, split):
+    """(accuracy, mean loss, p (N, C)) of ``model`` on a views split x (N, V, T, D), with the
+    probabilities averaged over the views: p = (1/V) sum_v p^(v)."""
+    p = torch.stack([evaluate(model, view(split, v))[2] for v in range(split.x.shape[1])]).mean(0)
+    y = split.y.cpu()
+    loss = float(torch.nn.functional.nll_loss(p.log(), y)) if len(y) else 0.0
+    accuracy = int((p.argmax(dim=1) == y).sum()) / max(len(y), 1)
+    return accuracy, loss, p
+
+
+def check_views(data):
+    """A clear error when ``data`` (train, val, test) is not read from a views store."""
+    shapes = [tuple(s.x.shape) for s in data]
+    if any(len(shape) != 4 for shape in shapes):
+        raise ValueError(f"run_augmented needs every view: x (N, V, T, D), got shapes {shapes}; "
+                         f"read the store with load_data(..., views={VIEWS!r})")
+    if len({shape[1] for shape in shapes}) != 1 or shapes[0][1] <= CENTRE:
+        raise ValueError(f"train, val and test must hold the same 10 views, got shapes {shapes}")
+
+
+def run_augmented(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progress=True,
+                  device="cpu"):
+    """``experiment.train.run_model`` with one view drawn per video per epoch.
+
+    data: (train, val, test) of ``load_data(..., views="oversample")``, x (N, V, T, D). Search
+    (seed 0) and selection on the centre view of val; then each seed tested once on the
+    centre view and once on the mean of the ten. Returns (result_centre, result_mean10), each
+    in run_model's format, with "model" "MODEL+crops (centre)" and "MODEL+crops (mean of 10)".
+    """
+    check_views(data)
+    train, val, test = (Split(s.x.to(device), s.y.to(device)) for s in data)   # once
+    train, val = ViewSplit(train.x, train.y), view(val, CENTRE)
+    out_dir = os.path.join(out_dir, VIEWS)
+    config = model_base(model, base)
+    search = []
+    for point in grid(config, lrs, hiddens):
+        record = train_run(point, train, val, n_classes, out_dir, progress, device)
+        search.append((record["best"]["val_acc"], point))
+    chosen = max(search, key=lambda item: item[0])[1]  # max keeps the first of equals
+    runs = {"centre": [], "mean of 10": []}
+    for seed in seeds:
+        point = type(chosen)(**{**asdict(chosen), "seed": seed})
+        record = train_run(point, train, val, n_classes, out_dir, progress, device)
+        net = best_model(point, record, train.x.shape[-1], n_classes, device)
+        for key, (test_acc, test_loss, p) in (("centre", evaluate(net, view(test, CENTRE))),
+                                              ("mean of 10", evaluate_views(net, test))):
+            runs[key].append({"seed": seed, "best_epoch": record["best"]["epoch"],
+                              "train_acc": record["best"]["train_acc"],
+                              "val_acc": record["best"]["val_acc"], "test_acc": test_acc,
+                              "test_loss": test_loss, "history": record["history"],
+                              "test_predictions": p.argmax(dim=1).tolist(),
+                              "test_probabilities": p.double().numpy()})
+    searched = [{"lr": c.lr, "hidden_dim": c.hidden_dim, "val_acc": v} for v, c in search]
+    return tuple({"model": f"{model}+crops ({key})", "chosen": asdict(chosen), "search": searched,
+                  "runs": runs[key], **summary(runs[key])} for key in ("centre", "mean of 10"))
+
+
+def main(argv=None):
+    """Train one model on a views store and print both test accuracies (mean +- std)."""
+    import time
+
+    from common import cli
+    from common.errors import describe
+
+    from .train import TrainConfig, set_deterministic
+    parser = argparse.ArgumentParser(prog="python -m experiment.augment", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--features", required=True, type=cli.existing_dir,
+                        help="folder of the views store (all_splits_fc7_oversample.h5)")
+    parser.add_argument("--out", required=True, type=cli.writable_dir, help="results folder")
+    parser.add_argument("--model", default="rnn", choices=MODELS)
+    parser.add_argument("--split", type=int, default=1, choices=(1, 2, 3))
+    parser.add_argument("--lr", nargs="+", type=cli.learning_rate, default=[0.003, 0.001])
+    parser.add_argument("--hidden", nargs="+", type=cli.integer(1, 16384), default=[512])
+    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=3)
+    parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=80)
+    parser.add_argument("--patience", type=cli.integer(0, 100_000), default=25)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    set_deterministic()
+    start = time.perf_counter()
+    try:
+        train, val, test, info = load_data(args.features, args.split, views=VIEWS)
+        results = run_augmented(args.model, TrainConfig(epochs=args.epochs, patience=args.patience),
+                                args.lr, args.hidden, range(args.seeds), (train, val, test),
+                                len(info["classes"]), args.out, not args.no_progress)
+    except (OSError, ValueError) as error:
+        print(f"error: {describe(error)}", file=sys.stderr)
+        return 1
+    for result in results:
+        print(f"{result['model']}: test accuracy {result['test_acc_mean']:.4f} +- "
+              f"{result['test_acc_std']:.4f} ({len(result['runs'])} seeds)")
+    print(f"{time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
