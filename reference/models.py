@@ -103,11 +103,12 @@ def _average_forward(params, x, dropout_mask, relu_grad_at_zero):
     return p, ("average", T, a_cache, h_cache, drop_cache, s_cache, P_cache, p)
 
 
-def backward(cache, labels, loss="averaged"):
+def backward(cache, labels, loss="averaged", input_grad=False):
     """Loss and the gradient of the loss for every parameter. labels (N,) ints in [0, C).
 
     loss: "averaged" (cross-entropy of the time-averaged p) or "per-step" (mean over t of the
-    cross-entropies of P_t); see the module docstring.
+    cross-entropies of P_t); see the module docstring. ``input_grad=True``: also dL/dx
+    (N, T, D), returned third (``reference.finetune`` backpropagates it into fc7).
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
@@ -115,7 +116,8 @@ def backward(cache, labels, loss="averaged"):
     p = cache[-1]
     if cache[0] == "average":  # one prediction per video: P_t = p, both forms are one loss
         value, dp = L.nll_loss(p, labels)
-        return value, _average_backward(dp, cache)
+        grads, dx = _average_backward(dp, cache)
+        return (value, grads, dx) if input_grad else (value, grads)
     name, options, hidden_cache, s_cache, P_cache, p_cache, _ = cache
     grads = {}
     if loss == "averaged":
@@ -126,15 +128,17 @@ def backward(cache, labels, loss="averaged"):
     ds = L.softmax_backward(dP, P_cache)
     dy, grads["W_s"], grads["b_s"] = L.affine_backward(ds, s_cache)
     if cell_of(name) == "tconv":
-        _, grads["W_conv"], grads["b_conv"] = L.tconv_backward(dy, hidden_cache)
+        dx, grads["W_conv"], grads["b_conv"] = L.tconv_backward(dy, hidden_cache)
     else:
-        grads.update(_recurrent_backward(dy, name, options, hidden_cache))
-    return value, grads
+        dx, recurrent_grads = _recurrent_backward(dy, name, options, hidden_cache)
+        grads.update(recurrent_grads)
+    return (value, grads, dx) if input_grad else (value, grads)
 
 
 def _recurrent_backward(dy, name, options, branch_caches):
-    """Backpropagation through the branches from dy (N, T, O): their parameters' gradients."""
-    grads = {}
+    """Backpropagation through the branches from dy (N, T, O): dx (N, T, D), summed over the
+    branches, and their parameters' gradients."""
+    grads, dx = {}, 0.0
     for branch, (layer_caches, out_cache) in zip(ARCHITECTURES[name], branch_caches):
         dh, grads["W_ho" + branch.out], grads["b_o" + branch.out] = L.affine_backward(dy, out_cache)
         for suffix, layer_cache in reversed(list(zip(branch.layers, layer_caches))):
@@ -146,7 +150,8 @@ def _recurrent_backward(dy, name, options, branch_caches):
             else:
                 dh, dlayer = L.lstm_backward(dh, layer_cache)
             grads.update({k + suffix: v for k, v in dlayer.items()})
-    return grads
+        dx = dx + dh
+    return dx, grads
 
 
 def _average_backward(dp, cache):
@@ -155,5 +160,5 @@ def _average_backward(dp, cache):
     ds = L.softmax_backward(dp, P_cache)
     dh_drop, grads["W_s"], grads["b_s"] = L.affine_backward(ds, s_cache)
     da = L.relu_backward(L.dropout_backward(dh_drop, drop_cache), h_cache)
-    _, grads["W_ih"], grads["b_h"] = L.affine_backward(da, a_cache)
-    return grads
+    dx_bar, grads["W_ih"], grads["b_h"] = L.affine_backward(da, a_cache)
+    return grads, L.time_average_backward(dx_bar, T)

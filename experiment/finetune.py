@@ -1,0 +1,245 @@
+"""Fine-tune CaffeNet's fc6 and fc7 jointly with a trained recurrent model (the paper's Future
+Work, "fine-tuning"; issue 24, item 3).
+
+    python -m experiment.finetune --features demo/features-paper --init results/demo-paper \
+        --out results/demo-finetune --model birnn --random-weights 0 --seeds 3
+
+Input: each frame's pool5 code (``python -m caffe_extract extract --layer pool5``, store
+all_splits_pool5.h5), so the convolutions run once, at extraction. Start: for each seed, the
+model of the main table's chosen setting at its best-validation epoch (INIT/checkpoints/RUN.pt,
+written by ``experiment.train``) on top of CaffeNet's fc6 and fc7 from the .caffemodel that made
+the codes (``rnn_models.finetune.FineTuned``: in eval mode it computes exactly the stored fc7
+codes, so training starts from the trained model's own accuracy). Training: ``train_run``
+(checkpointed every epoch, resumable), the same SGD with Nesterov momentum and minibatches as
+the model's own training (a fresh momentum), the head at its learning rate, fc6 and fc7 at
+``fc_lr_scale`` times it, dropout 0.5 on fc6 and fc7 as CaffeNet's train net; ``epochs``
+epochs, no early stopping; the best-validation epoch is tested once.
+
+Knobs (``configurations.KNOBS``, "fine-tuning ..." rows; our choices, the paper gives none):
+``fc_lr_scale`` 0.1, after Caffe's own fine-tuning example (examples/finetune_flickr_style:
+the pretrained layers learn 10x slower than the new layer), so that a few steps adapt
+CaffeNet's layers without erasing them; ``epochs`` 2, what the demo affords on two CPU cores
+(fc6 and fc7 are 54.5 M weights, 50x the BiRNN's 1.1 M at hidden 128: on the demo an
+epoch took 25-30 s on two loaded CPU cores, the BiRNN's own 0.2 s).
+"""
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+
+import torch
+
+from rnn_models import build
+from rnn_models.finetune import DROPOUT, FC_DIM, POOL5_DIM, FineTuned
+
+from .train import (CheckpointError, NonFiniteLoss, Split, TrainConfig, _model_options, evaluate,
+                    load_checkpoint, summary, train_run)
+
+EPOCHS = 2             # fine-tuning epochs (module docstring)
+FC_LR_SCALE = 0.1      # fc6/fc7's learning rate / the head's (module docstring)
+
+
+@dataclass
+class FineTuneConfig(TrainConfig):
+    """One fine-tuning run: the head's ``TrainConfig`` (its chosen setting and seed; ``epochs``
+    the fine-tuning's) plus what fine-tuning adds. Saved in every checkpoint: a resume with
+    another caffemodel or learning rate is refused."""
+
+    fc_lr_scale: float = FC_LR_SCALE     # fc6/fc7's learning rate = fc_lr_scale x lr
+    fc_dropout: float = DROPOUT          # drop6 and drop7 in training
+    caffemodel_sha1: str = ""            # the CaffeNet whose fc6/fc7 start the run
+    start: str = ""                      # the run id of the head's checkpoint it starts from
+
+    def run_id(self):
+        return (f"{self.model}-finetune-{self.config}-h{self.hidden_dim}-lr{self.lr:g}"
+                f"-x{self.fc_lr_scale:g}-seed{self.seed}")
+
+
+def caffenet_fc(caffemodel):
+    """CaffeNet's fc6 and fc7 of ``caffemodel``: {"fc6": (W (4096, 9216), b), "fc7": (W (4096,
+    4096), b)} float32 tensors, read by the port's strict loader (every layer and shape of
+    CaffeNet checked; a CaffeModelError names what is wrong)."""
+    from caffe_extract.caffemodel import read_blobs
+    from caffe_extract.caffenet import CaffeNet
+    net = CaffeNet()
+    net.load_blobs(read_blobs(caffemodel), source=str(caffemodel))
+    return {name: (net.layers[name].weight.detach(), net.layers[name].bias.detach())
+            for name in ("fc6", "fc7")}
+
+
+def chosen_setting(init_dir, model):
+    """The ``TrainConfig`` the main table chose for ``model`` (INIT/table.json, written by
+    ``experiment.train``), seed 0."""
+    path = os.path.join(init_dir, "table.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} does not exist: train the models first "
+                                f"(`python -m experiment.train --models {model} --out {init_dir}`)")
+    with open(path) as f:
+        table = json.load(f)
+    chosen = {r["model"]: r["chosen"] for r in table.get("models", [])}
+    if model not in chosen:
+        raise ValueError(f"{path} has no {model} (it has {', '.join(chosen) or 'no model'}): "
+                         f"train it first (`python -m experiment.train --models {model}`)")
+    return TrainConfig(**chosen[model])
+
+
+def start_state(init_dir, config):
+    """The head's weights at the best-validation epoch of run ``config`` (a finished run of
+    ``experiment.train`` in INIT/checkpoints), and that run's id."""
+    path = os.path.join(init_dir, "checkpoints", config.run_id() + ".pt")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} does not exist: fine-tuning starts from the trained "
+                                f"model of this seed; train it first (`python -m "
+                                f"experiment.train --models {config.model} --seeds "
+                                f"{config.seed + 1} --out {init_dir}` with the table's settings)")
+    saved = load_checkpoint(path, config)
+    if not (saved["stopped"] or saved["epoch"] >= config.epochs):
+        raise CheckpointError(f"{path} stopped at epoch {saved['epoch']} of {config.epochs}: "
+                              "finish its training first (rerun experiment.train)")
+    return saved["best"]["model"], config.run_id()
+
+
+def check_weights(init_dir, sha1, caffemodel):
+    """Refuse a caffemodel other than the one whose codes trained INIT's models (its table's
+    provenance, where there is one)."""
+    path = os.path.join(init_dir, "table.json")
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        trained_on = json.load(f).get("provenance", {}).get("weights_sha1")
+    if trained_on and trained_on != sha1:
+        raise ValueError(f"{caffemodel} (SHA1 {sha1}) is not the CaffeNet whose codes trained "
+                         f"the models of {init_dir} (SHA1 {trained_on}): pass that caffemodel")
+
+
+def run_finetune(model, base, seeds, data, n_classes, out_dir, caffemodel, init_dir,
+                 progress=True, device="cpu", epochs=EPOCHS, fc_lr_scale=FC_LR_SCALE,
+                 fc_dropout=DROPOUT):
+    """Fine-tune fc6/fc7 with ``model`` for every seed, starting from INIT's trained runs of
+    the chosen setting ``base`` (a ``TrainConfig``; None: read INIT/table.json), and test each
+    best-validation epoch once. ``data``: (train, val, test) ``Split``s of pool5 codes
+    (``load_data(..., layer="pool5")``). Returns ``run_model``'s format, "model" named
+    "<model>+fine-tuned fc6/fc7" and "search" empty (nothing is searched)."""
+    from caffe_extract.weights import file_sha1
+    if data[0].x.shape[-1] != POOL5_DIM:
+        raise ValueError(f"the codes are {data[0].x.shape[-1]}-dimensional, not pool5's "
+                         f"{POOL5_DIM}: fine-tuning reads pool5 codes (`python -m caffe_extract "
+                         "extract --layer pool5`, then load_data(..., layer='pool5'))")
+    base = chosen_setting(init_dir, model) if base is None else base
+    if base.model != model:
+        raise ValueError(f"base is a {base.model} setting, not {model}'s")
+    fc = caffenet_fc(caffemodel)
+    sha1 = file_sha1(caffemodel)
+    check_weights(init_dir, sha1, caffemodel)
+    train, val, test = (Split(s.x.to(device), s.y.to(device)) for s in data)
+    runs, configs = [], {}
+    for seed in seeds:
+        head = TrainConfig(**{**asdict(base), "seed": seed})
+        state, start = start_state(init_dir, head)
+        config = FineTuneConfig(**{**asdict(head), "epochs": epochs, "patience": 0,
+                                   "fc_lr_scale": fc_lr_scale, "fc_dropout": fc_dropout,
+                                   "caffemodel_sha1": sha1, "start": start})
+        configs[seed] = config
+
+        def setup(config, device, state=state):
+            return finetuned(config, state, fc, n_classes, device)
+
+        record = train_run(config, train, val, n_classes, out_dir, progress, device, setup=setup)
+        net = setup(config, device)[0]
+        net.load_state_dict(record["best"]["model"])
+        test_acc, test_loss, p = evaluate(net, test)                     # once, at the end
+        runs.append({"seed": seed, "best_epoch": record["best"]["epoch"],
+                     "train_acc": record["best"]["train_acc"], "val_acc": record["best"]["val_acc"],
+                     "test_acc": test_acc, "test_loss": test_loss, "history": record["history"],
+                     "test_predictions": p.argmax(dim=1).tolist(),
+                     "test_probabilities": p.double().numpy()})
+    chosen = FineTuneConfig(**{**asdict(configs[seeds[0]]), "seed": 0})
+    return {"model": f"{model}+fine-tuned fc6/fc7", "chosen": asdict(chosen), "search": [],
+            "runs": runs, **summary(runs)}
+
+
+def finetuned(config, head_state, fc, n_classes, device="cpu"):
+    """(model, optimizer) of a fine-tuning run: ``FineTuned`` with the trained head's weights
+    ``head_state`` and CaffeNet's ``fc``; SGD with Nesterov momentum, the head at ``config.lr``,
+    fc6/fc7 at ``config.fc_lr_scale`` times it."""
+    head = build(config.model, FC_DIM, config.hidden_dim, n_classes, init=config.init,
+                 **_model_options(config))
+    head.load_state_dict(head_state)
+    model = FineTuned(head, dropout=config.fc_dropout)
+    model.load_fc(fc)
+    model.to(device=device, dtype=config.torch_dtype())
+    fused = str(device).split(":")[0] in ("cpu", "cuda")
+    groups = [{"params": list(model.head.parameters()), "lr": config.lr},
+              {"params": [model.W6, model.b6, model.W7, model.b7],
+               "lr": config.lr * config.fc_lr_scale}]
+    optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum,
+                                nesterov=config.momentum > 0, weight_decay=config.weight_decay,
+                                fused=fused or None)
+    return model, optimizer
+
+
+def main(argv=None):
+    from caffe_extract.__main__ import resolve_weights
+    from caffe_extract.caffemodel import CaffeModelError
+    from caffe_extract.store import store_name
+    from caffe_extract.weights import WeightsError, file_sha1
+    from common import cli, devices
+    from common.errors import describe
+
+    from .train import features_dir, load_data, set_deterministic
+    parser = argparse.ArgumentParser(prog="python -m experiment.finetune", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--features", default="features", type=features_dir,
+                        help="folder holding all_splits_pool5.h5 (%(default)s)")
+    parser.add_argument("--init", required=True, type=cli.existing_dir,
+                        help="results folder of experiment.train: its table.json and checkpoints")
+    parser.add_argument("--out", required=True, type=cli.writable_dir, help="results folder")
+    parser.add_argument("--model", default="birnn", help="the head (%(default)s)")
+    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=3)
+    parser.add_argument("--split", type=int, default=1, choices=(1, 2, 3))
+    parser.add_argument("--val-groups", type=cli.integer(1, 99), default=3,
+                        help="as the head's training (%(default)s)")
+    parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=EPOCHS)
+    parser.add_argument("--fc-lr-scale", type=cli.real(0.0, 1e6), default=FC_LR_SCALE,
+                        help="fc6/fc7's learning rate / the head's (%(default)s)")
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--weights", type=cli.existing_file,
+                         help="the CaffeNet .caffemodel that made the codes")
+    weights.add_argument("--random-weights", type=cli.seed, metavar="SEED",
+                         help="the demo's seeded random-weight CaffeNet")
+    parser.add_argument("--device", default="auto", choices=devices.CHOICES)
+    parser.add_argument("--threads", type=cli.integer(1, 1024), default=None)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        device = devices.resolve(args.device)
+        set_deterministic(device, False, args.threads)
+        caffemodel, note = resolve_weights(args)
+        store = os.path.join(args.features, store_name("pool5"))
+        if not os.path.isfile(store):
+            raise FileNotFoundError(f"no pool5 codes in {args.features} ({store_name('pool5')}): "
+                                    "extract them with `python -m caffe_extract extract --layer "
+                                    "pool5` and the weights that made the models' codes")
+        train, val, test, info = load_data(args.features, args.split, "pool5", args.val_groups)
+        if info["attrs"].get("weights_sha1") != file_sha1(caffemodel):
+            raise ValueError(f"{store} was extracted with other weights than {caffemodel}: "
+                             "pass the caffemodel that made it")
+        result = run_finetune(args.model, None, range(args.seeds), (train, val, test),
+                              len(info["classes"]), args.out, caffemodel, args.init,
+                              not args.no_progress, device, args.epochs, args.fc_lr_scale)
+    except (OSError, ValueError, CheckpointError, NonFiniteLoss, CaffeModelError,
+            WeightsError, devices.DeviceError) as error:
+        print(f"error: {describe(error)}", file=sys.stderr)
+        return 1
+    if note:
+        print(f"*** {note} ***", file=sys.stderr)
+    for run in result["runs"]:
+        print(f"{result['model']} seed {run['seed']}: best epoch {run['best_epoch']}, val "
+              f"{run['val_acc']:.3f}, test {run['test_acc']:.3f}")
+    print(f"{result['model']}: test {result['test_acc_mean']:.3f} +- {result['test_acc_std']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
