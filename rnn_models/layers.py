@@ -55,19 +55,21 @@ def rnn_layer(x, W_ih, W_hh, b_h, reverse=False, relu_grad_at_zero=0.0, step="eq
     return torch.stack(hs, dim=1)                            # (N, T, H)
 
 
-def lstm_layer(x, p, reverse=False, peepholes=True, lasagne_output_gate=False):
+def lstm_layer(x, p, reverse=False, peepholes=True, lasagne_output_gate=False, state=None,
+               return_state=False):
     """An LSTM layer in Graves' form (Graves 2013, eq. 7-11), gates ordered i, f, c, o.
 
         i_t = sigmoid(W_xi x_t + W_hi h_{t-1} + w_ci * c_{t-1} + b_i)
         f_t = sigmoid(W_xf x_t + W_hf h_{t-1} + w_cf * c_{t-1} + b_f)
         c_t = f_t * c_{t-1} + i_t * tanh(W_xc x_t + W_hc h_{t-1} + b_c)
         o_t = sigmoid(W_xo x_t + W_ho_gate h_{t-1} + w_co * c_t + b_o_gate)
-        h_t = o_t * tanh(c_t),          h_0 = c_0 = 0
+        h_t = o_t * tanh(c_t),          (h_0, c_0) = state, zeros when None
 
     p: the layer's parameters by their unsuffixed names (``LSTM_GATE_PARAMS``).
     ``peepholes=False`` drops the w_c* terms; ``lasagne_output_gate=True`` reproduces Lasagne
     0.1's o_t = sigmoid(W_xo x_t + W_ho_gate h_{t-1} + b_o_gate) + w_co * c_t.
-    x (N, T, D) -> h (N, T, H).
+    x (N, T, D) -> h (N, T, H); with ``return_state`` also the last (h, c), each (N, H) (an
+    autoencoder's decoders start from its encoder's: ``rnn_models.autoencoder``).
     """
     N, T, D = x.shape
     x2 = x.reshape(N * T, D)                                      # (N T, D)
@@ -78,7 +80,7 @@ def lstm_layer(x, p, reverse=False, peepholes=True, lasagne_output_gate=False):
     a_steps = list(zip(*(a.unbind(1) for a in a_x)))              # T tuples (a_xi, a_xf, a_xc, a_xo)
     W_h = torch.cat([p[LSTM_GATE_PARAMS[g][1]] for g in GATES])   # (4H, H), rows i, f, c, o
     H = W_h.shape[1]
-    h, c = x.new_zeros(N, H), x.new_zeros(N, H)
+    h, c = (x.new_zeros(N, H), x.new_zeros(N, H)) if state is None else state
     hs = [None] * T
     for t in time_steps(T, reverse):
         r_i, r_f, r_c, r_o = (h @ W_h.T).chunk(4, dim=1)          # each (N, H)
@@ -96,7 +98,8 @@ def lstm_layer(x, p, reverse=False, peepholes=True, lasagne_output_gate=False):
             o = torch.sigmoid(a_o)
         h = o * torch.tanh(c)
         hs[t] = h
-    return torch.stack(hs, dim=1)                                 # (N, T, H)
+    hs = torch.stack(hs, dim=1)                                   # (N, T, H)
+    return (hs, (h, c)) if return_state else hs
 
 
 def tconv_layer(x, W_conv, b_conv, relu_grad_at_zero=0.0):
