@@ -108,7 +108,7 @@ endif
 # The demo's folders: results/demo-paper, results/demo-paper-fast (FAST=1), ...
 DEMO_RUN = $(CONFIG)$(if $(FAST),-fast)
 
-.PHONY: FORCE emulator setup caffe weights data extract train demo drift power oracle test faults test-slurm parity bench rehearsal clean help
+.PHONY: FORCE emulator setup caffe weights data extract train demo future future-ucf101 drift power oracle test faults test-slurm parity bench rehearsal clean help
 
 help:
 	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 6 minutes): results/demo-$(CONFIG)/;"
@@ -123,6 +123,9 @@ help:
 	@echo "make extract  every UCF-101 video of splits 1-3, once -> CaffeNet $(LAYER) codes in"
 	@echo "              $(FEATURES)/all_splits_$(LAYER).h5 (BACKEND=caffe|torch, CONFIG=...)"
 	@echo "make train    train and evaluate MODELS on SPLITS (\"1 2 3\": each and the mean): $(RESULTS)/"
+	@echo "make future  the paper's future work beside its models on the demo set (after make demo):"
+	@echo "              motion stream, fusion, 10-crop views, fine-tuned fc6/fc7, LSTM autoencoder"
+	@echo "              pretraining, temporal convolution: results/demo-future/ (future-ucf101: UCF-101)"
 	@echo "make drift    measure each 2015-vs-today difference on the demo set: results/drift/"
 	@echo "make power    smallest difference the group test detects on UCF-101 split 1: results/power.md"
 	@echo "make parity   torch vs NumPy reference vs finite differences vs Lasagne 0.1; CaffeNet port vs pycaffe"
@@ -200,6 +203,31 @@ demo: setup caffe
 	$(PY) -m experiment.demo_bits check --data $(DEMO)/data --store $(DEMO)/features-$(DEMO_RUN) \
 	  --results results/demo-$(DEMO_RUN) --config $(CONFIG)
 	$(if $(filter paper,$(CONFIG)),$(if $(FAST),,$(PY) -m experiment.readme_check README.md results/demo-paper/table.json))
+
+# The paper's future work beside its four models (experiment/future.py): the demo's steps, then
+# the flow, pool5 and 10-crop stores of the same videos, then every part: results/demo-future/.
+FUTURE_EXTRACT = $(PY) -m caffe_extract extract --videos $(DEMO)/data/videos \
+  --splits $(DEMO)/data/splits --out-dir $(DEMO)/features-$(DEMO_RUN) --random-weights 0 \
+  --backend caffe --workers 1 --config $(CONFIG) --jobs $(JOBS)
+future: demo
+	$(FUTURE_EXTRACT) --stream flow
+	$(FUTURE_EXTRACT) --layer pool5
+	$(FUTURE_EXTRACT) --views oversample
+	$(PY) -m experiment.future --features $(DEMO)/features-$(DEMO_RUN) \
+	  --main results/demo-$(DEMO_RUN) --out results/demo-future$(if $(filter-out paper,$(DEMO_RUN)),-$(DEMO_RUN)) \
+	  --config $(CONFIG) --random-weights 0
+
+# The same on real UCF-101, after `make extract train` (the main table's settings).
+UCF_EXTRACT = $(PY) -m caffe_extract extract --videos $(DATA)/UCF-101 --splits $(DATA)/ucfTrainTestlist \
+  --out-dir $(FEATURES) --backend $(BACKEND) --config $(CONFIG) --jobs $(EXTRACT_JOBS) \
+  $(if $(filter torch,$(BACKEND)),--device $(DEVICE))
+future-ucf101: setup $(if $(filter caffe,$(BACKEND)),caffe) data
+	$(UCF_EXTRACT) --stream flow
+	$(UCF_EXTRACT) --layer pool5
+	$(UCF_EXTRACT) --views oversample --store-dtype float16
+	$(PY) -m experiment.future --features $(FEATURES) --main results/ucf101-$(CONFIG) \
+	  --out results/ucf101-future --config $(CONFIG) --hidden 512 --lr 0.003 0.001 --epochs 80 \
+	  --patience 25 --device $(DEVICE)
 
 # The drift ledger: every 2015-vs-today difference, measured on the demo's synthetic set.
 drift: setup caffe

@@ -126,6 +126,37 @@ KNOBS = (
          "the paper does not say: our choice (PyAV is 5x faster than moviepy, same frames)"),
     Knob("crop", None, {}, "the paper", "the paper (Future Work: \"the full resized image\")",
          shared="none: the full frame resized to 227 x 227"),
+    Knob("motion stream (beyond the paper)", None, {}, "our choice",
+         "the paper's Future Work (\"a dual stream model similar to ... Simonyan et al.\"), our choice: "
+         "Farneback with OpenCV's example values between each sampled frame and the next; x, y "
+         "and magnitude rendered as 128 + 16u, 128 + 16v, 16 x magnitude (after Gkioxari & Malik 2015; "
+         "the constants ours), through the same preprocessing and CaffeNet (caffe_extract/flow.py)",
+         shared="Farneback flow images, one per sampled frame, the same CaffeNet's fc7"),
+    Knob("stream fusion (beyond the paper)", None, {}, "our choice",
+         "Simonyan & Zisserman 2014 average the streams' softmax scores or stack them for an "
+         "SVM; our choice, the average and one weight w of the RGB stream chosen on validation "
+         "from 0, 0.05, ..., 1 (ties nearest 1/2): an SVM on 2 x C scores of 300 videos would "
+         "overfit (experiment/fusion.py)",
+         shared="p = w p_rgb + (1 - w) p_flow; w = 1/2, and w chosen on validation"),
+    Knob("flow stream's Average learning rates (beyond the paper)", None, {}, "our choice",
+         "our choice, measured: at the demo's lr 0.003 the Average model's ReLUs died within an "
+         "epoch on the flow codes (test 12.5%, best epoch 1); its grid reaches lower (the "
+         "recurrent models keep the main grid)",
+         shared="the main grid and 0.003, 0.001, 0.0003, 0.0001"),
+    Knob("augmentation views (beyond the paper)", None, {}, "our choice",
+         "the paper's Future Work asks for augmentation; caffe.Classifier.predict(oversample="
+         "True), BVLC Caffe's python/classifier.py and caffe.io.oversample of 2015: our choice "
+         "(`extract --views oversample`, experiment.augment)",
+         shared="10 per frame: resized to 256 x 256, 227 x 227 crops at 4 corners and centre, "
+                "and their mirrors; training draws one per video per epoch"),
+    Knob("test views (beyond the paper)", None, {}, "our choice",
+         "caffe.Classifier averaged its 10 crops' predictions; the centre crop alone is its "
+         "oversample=False: our choice, both reported; validation on the centre view",
+         shared="centre view; and the mean of the 10 views' averaged probabilities"),
+    Knob("views store dtype (beyond the paper)", None, {}, "our choice",
+         "our choice (`extract --store-dtype`): float16 halves the 10-view store's disk; "
+         "training reads it back as float32",
+         shared="float32 (float16 on request)"),
     Knob("resize", "anti_aliasing", {False: "bilinear, no anti-aliasing",
                                      True: "bilinear, anti-aliased"}, "our choice",
          "the paper does not say: caffe.io.resize_image of 2015 (skimage then did not "
@@ -156,6 +187,31 @@ KNOBS = (
          "of CNN codes (10 x 4096)\") gives no width: our choice, 3, the smallest that mixes "
          "neighbouring frames; odd, zero-padded, so that every frame has its own output",
          shared="3 frames centred on t, zero padding (the tconv model)"),
+    Knob("autoencoder split point k (beyond the paper)", None, {}, "our choice",
+         "Srivastava et al. 2015 (cited by the paper's Future Work) encode the first frames and "
+         "predict the rest; the paper's 10 codes: our choice, k = T/2 = 5 read, 5 reconstructed in "
+         "reverse order (Srivastava's order), 5 predicted",
+         shared="encoder reads x_1..x_5; decoders output x_5..x_1 and x_6..x_10"),
+    Knob("autoencoder decoders (beyond the paper)", None, {}, "our choice",
+         "Srivastava et al. 2015: conditioned and unconditioned decoders did about equally well; "
+         "our choice, unconditioned (no input), each LSTM Graves' cell with the classifier's "
+         "options, started from the encoder's last (h_k, c_k)",
+         shared="two unconditioned LSTM decoders (reconstruction, future), composite model"),
+    Knob("autoencoder readout and loss (beyond the paper)", None, {}, "our choice",
+         "Srivastava et al. 2015 use a squared loss for real-valued percepts; our choice, a "
+         "linear readout (codes are real) and the squared error per code averaged over videos "
+         "and the T predicted codes",
+         shared="x_hat = W_r h + b_r; L = (1/(N T)) sum over n, t, d of (x_hat - x)^2"),
+    Knob("pretraining optimiser and epochs (beyond the paper)", None, {}, "our choice",
+         "our choice: the classifier's optimiser; lr 0.0003 (0.003 diverged on the demo's codes); "
+         "20 epochs, the lowest validation-loss epoch's encoder kept; training codes only, no "
+         "labels; one autoencoder per classifier seed",
+         shared="SGD, Nesterov 0.9, batch 64, lr 0.0003, 20 epochs"),
+    Knob("label fractions (beyond the paper)", None, {}, "our choice",
+         "Srivastava et al. 2015 report the gain with few labelled videos per class; our choice, "
+         "10, 25, 50, 100% of each class's training videos (ceil, >= 1), seeded, nested, the same "
+         "with and without pretraining; validation set whole",
+         shared="10, 25, 50, 100% of the training labels, stratified"),
     Knob("ReLU gradient at 0", "relu_grad_at_zero", {0.5: "0.5", 0.0: "0 (torch.relu)"},
          "nntools", "the paper is silent; `lasagne/nonlinearities.py` (2014-12 to 2015-09): "
          "rectify = 0.5 (x + abs(x))"),
@@ -193,6 +249,21 @@ KNOBS = (
     Knob("split", None, {}, "our choice",
          "the paper does not say which split: our choice split 1 (all three with SPLITS=\"1 2 3\")",
          shared="official split 1"),
+    Knob("fine-tuning (beyond the paper)", None, {}, "our choice",
+         "the paper's Future Work names fine-tuning, no recipe: our choice, fc6 and fc7 with "
+         "CaffeNet's train-net dropout 0.5 (models/bvlc_reference_caffenet/train_val.prototxt) "
+         "under the chosen model, from its best-validation epoch, on pool5 codes stored once "
+         "(`extract --layer pool5`, experiment.finetune)",
+         shared="fc6, fc7 (dropout 0.5) + the chosen model, from pool5 codes"),
+    Knob("fine-tuning learning rates (beyond the paper)", None, {}, "our choice",
+         "our choice after Caffe's examples/finetune_flickr_style (the pretrained layers learn "
+         "10x slower than the new one): adapt CaffeNet's layers without erasing them; SGD as "
+         "the model's training, fresh Nesterov momentum 0.9, batch 64",
+         shared="the model: its chosen lr; fc6, fc7: 0.1 x that"),
+    Knob("fine-tuning epochs (beyond the paper)", None, {}, "our choice",
+         "our choice: what the demo affords on two CPU cores (fc6 and fc7 hold 54.5 M "
+         "weights, 50x the BiRNN's at hidden 128); no early stopping",
+         shared="2, the best validation epoch tested"),
 )
 
 

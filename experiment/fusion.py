@@ -1,0 +1,51 @@
+"""Late fusion of two streams' class scores: the paper's "dual stream model similar to Simonyan
+et al." (Future Work), on the softmax scores of the frames' (RGB) and the optical flow's models.
+
+Simonyan & Zisserman (2014, section 6) fuse the spatial and the temporal network's softmax
+scores by averaging them, or by a linear SVM on the stacked scores. Ours, for one model kind
+and one seed, with p (N, C) each stream's averaged class probabilities (``train.evaluate``):
+
+    average:     p = 1/2 p_rgb + 1/2 p_flow
+    learnt:      p = w p_rgb + (1 - w) p_flow,   w = argmax over WEIGHTS of validation accuracy
+
+The learnt weight is one number chosen on the validation split (never the test split), from a
+grid of 21 values; ties go to the weight nearest 1/2 (the average), then to the smaller one.
+One scalar in place of Simonyan's SVM: 300 training videos cannot fit an SVM on 2 x C scores
+without overfitting it, and w in [0, 1] keeps the fused scores probabilities (our choice;
+``configurations``, "stream fusion"). The predicted class is ``p.argmax(1)``, as for one stream.
+"""
+import numpy as np
+
+#: The learnt weight's grid: w = 0, 0.05, ..., 1 (w = 1: RGB alone; w = 0: flow alone).
+WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())
+
+
+def fuse(p_rgb, p_flow, w=0.5):
+    """p = w p_rgb + (1 - w) p_flow: (N, C) class probabilities of the two streams, fused."""
+    p_rgb, p_flow = np.asarray(p_rgb, dtype=np.float64), np.asarray(p_flow, dtype=np.float64)
+    if p_rgb.shape != p_flow.shape:
+        raise ValueError(f"the two streams scored different sets: {p_rgb.shape} vs "
+                         f"{p_flow.shape} (N videos, C classes); extract both streams from the "
+                         "same videos")
+    if not 0.0 <= w <= 1.0:
+        raise ValueError(f"fusion weight {w}: must lie in [0, 1]")
+    return w * p_rgb + (1.0 - w) * p_flow
+
+
+def accuracy(p, labels):
+    """Fraction of rows of p (N, C) whose argmax is the label (N,)."""
+    return float(np.mean(np.asarray(p).argmax(axis=1) == np.asarray(labels)))
+
+
+def weight_curve(p_rgb, p_flow, labels, weights=WEIGHTS):
+    """[(w, accuracy of the fused scores)] for each w of ``weights``: on validation, the curve
+    the learnt weight is chosen from (and plotted)."""
+    return [(w, accuracy(fuse(p_rgb, p_flow, w), labels)) for w in weights]
+
+
+def choose_weight(p_rgb, p_flow, labels, weights=WEIGHTS):
+    """The w of ``weights`` with the best fused accuracy on (p_rgb, p_flow, labels), which must
+    be validation scores; ties: nearest 1/2, then the smaller w. Returns (w, accuracy)."""
+    curve = weight_curve(p_rgb, p_flow, labels, weights)
+    best = max(a for _, a in curve)
+    return min(((w, a) for w, a in curve if a == best), key=lambda wa: (abs(wa[0] - 0.5), wa[0]))

@@ -1,0 +1,146 @@
+"""The "beyond the paper" study: late fusion of the two streams, the direction-pair accuracy, and
+`python -m experiment.future` end to end on toy stores whose RGB codes cannot tell Left from
+Right while their flow codes can."""
+import json
+
+import numpy as np
+import pytest
+
+from caffe_extract.store import write_store
+from experiment import fusion
+from experiment import future as F
+from experiment import future_report as R
+
+CLASSES = ["Jump", "PushLeft", "PushRight", "Sit"]
+D = 16
+
+
+# ---------------------------------------------------------------- fusion
+
+def test_fuse_is_the_weighted_mean_and_checks_its_inputs():
+    a, b = np.array([[0.9, 0.1]]), np.array([[0.2, 0.8]])
+    assert np.allclose(fusion.fuse(a, b), [[0.55, 0.45]])
+    assert np.allclose(fusion.fuse(a, b, 1.0), a) and np.allclose(fusion.fuse(a, b, 0.0), b)
+    with pytest.raises(ValueError, match="different sets"):
+        fusion.fuse(a, np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        fusion.fuse(a, b, 1.5)
+
+
+def test_the_learnt_weight_is_chosen_by_accuracy_ties_nearest_a_half():
+    p_rgb = np.array([[0.9, 0.1], [0.4, 0.6]])
+    p_flow = np.array([[0.3, 0.7], [0.7, 0.3]])
+    labels = [0, 1]
+    # video 0 right when 0.3 + 0.6 w > 0.5 (w > 1/3); video 1 when 0.3 + 0.3 w > 0.7 - 0.3 w
+    # (w > 2/3): both from w = 0.7 up
+    curve = dict(fusion.weight_curve(p_rgb, p_flow, labels))
+    assert curve[0.3] == 0.0 and curve[0.35] == curve[0.65] == 0.5 and curve[0.7] == 1.0
+    assert fusion.choose_weight(p_rgb, p_flow, labels) == (0.7, 1.0)   # 0.7-1 tie: nearest 1/2
+    # right when 0.6 w > 0.4 w + (1 - w), w > 5/6: 0.85 to 1 tie, 0.85 is nearest 1/2
+    assert fusion.choose_weight([[0.6, 0.4]], [[0.0, 1.0]], [0]) == (0.85, 1.0)
+    # a flat curve (every w equally good) keeps the average
+    assert fusion.choose_weight([[0.9, 0.1]], [[0.8, 0.2]], [0]) == (0.5, 1.0)
+
+
+# ---------------------------------------------------------------- direction pairs
+
+def test_direction_pairs_are_found_by_name():
+    assert R.direction_pairs(CLASSES) == [(1, 2)]
+    assert R.direction_pairs(["RollLeft", "RollRight", "PushLeft", "Walk"]) == [(0, 1)]
+    assert R.direction_pairs(["ApplyEyeMakeup", "Archery"]) == []
+
+
+def test_pair_accuracy_ignores_other_classes_and_a_constant_model_is_chance():
+    labels = np.array([0, 1, 1, 2, 2, 3])
+    right = np.array([[0.0, 0.5, 0.1, 0.4],     # Jump video: not a pair video, left out
+                      [0.1, 0.2, 0.1, 0.6],     # PushLeft: wrong class overall, right on pair
+                      [0.1, 0.1, 0.7, 0.1],     # PushLeft, prefers Right: wrong on pair
+                      [0.1, 0.1, 0.7, 0.1],     # PushRight: right
+                      [0.0, 0.6, 0.4, 0.0],     # PushRight, prefers Left: wrong
+                      [0.0, 0.5, 0.1, 0.4]])
+    result = {"runs": [{"test_probabilities": right}, {"test_probabilities": np.full((6, 4), .25)}]}
+    correct, mask = R.pair_correct(result, labels, [(1, 2)])
+    assert mask.tolist() == [False, True, True, True, True, False]
+    assert correct.tolist() == [[True, False, True, False], [True, True, False, False]]
+
+
+# ---------------------------------------------------------------- end to end
+
+def toy_store(path, stream, groups, seed):
+    """Codes where Jump and Sit show in both streams, PushLeft and PushRight share their RGB
+    prototype (the same pictures) and differ only in the flow codes (the motion)."""
+    rng = np.random.default_rng(seed)
+    prototypes = np.kron(np.eye(4), np.ones(D // 4)).astype(np.float32)       # (4, D)
+    if stream == "rgb":
+        prototypes[2] = prototypes[1]
+    features, labels, videos, group = [], [], [], []
+    for g in groups:
+        for c, name in enumerate(CLASSES):
+            for k in range(2):
+                features.append(prototypes[c] + np.abs(rng.normal(0, 0.2, (10, D))))
+                labels.append(c)
+                videos.append(f"{name}/v_{name}_g{g:02d}_c{k + 1:02d}.avi")
+                group.append(g)
+    records = {"features": np.stack(features).astype(np.float32), "labels": labels,
+               "video": videos, "group": group,
+               "frame_times": np.tile(np.arange(10) * 0.2, (len(labels), 1))}
+    write_store(path, records, [], CLASSES, {"weights": "RANDOM weights (seed 0): test",
+                                              "layer": "fc7", "stream": stream})
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    features = tmp_path_factory.mktemp("features")
+    for stream, suffix in (("rgb", ""), ("flow", "_flow")):
+        toy_store(features / f"split1_train_fc7{suffix}.h5", stream, range(8, 16), seed=0)
+        toy_store(features / f"split1_test_fc7{suffix}.h5", stream, range(1, 5), seed=1)
+    out = tmp_path_factory.mktemp("future")
+    code = F.main(["--features", str(features), "--main", str(out / "main"), "--out",
+                   str(out / "future"), "--parts", "flow", "fusion", "--hidden", "32",
+                   "--lr", "0.01", "--epochs", "20", "--seeds", "2", "--no-progress"])
+    assert code == 0
+    return json.loads((out / "future" / "table.json").read_text()), out / "future"
+
+
+def test_the_table_has_every_row_and_compares_with_the_papers_best_model(study):
+    record, folder = study
+    labels = [row["label"] for row in record["rows"]]
+    assert labels[:4] == ["Average (RGB)", "RNN (RGB)", "LSTM (RGB)", "Bidirectional RNN (RGB)"]
+    assert "Average (flow)" in labels and "RNN: RGB + flow, w chosen on validation" in labels
+    assert len(labels) == 4 + 4 + 8 and record["reference"] == "Bidirectional RNN (RGB)"
+    compared = [row for row in record["rows"] if "vs_reference" in row]
+    assert len(compared) == len(labels) - 1
+    holm = sorted(row["vs_reference"]["p_holm"] for row in compared)
+    assert all(row["vs_reference"]["p_holm"] >= row["vs_reference"]["p"] for row in compared)
+    assert holm[-1] <= 1.0
+    for name in ("table.md", "fusion_weights.png", "direction_pairs.png"):
+        assert (folder / name).stat().st_size > 0
+    assert "| Average (flow) | motion the frames lack |" in (folder / "table.md").read_text()
+
+
+def test_flow_tells_the_directions_apart_and_rgb_cannot(study):
+    record, _ = study
+    pairs = {row["label"]: row["pairs"][0] for row in record["rows"]}
+    assert pairs["Average (RGB)"] < 0.75               # the same pictures: near chance
+    assert pairs["Average (flow)"] > 0.9
+
+
+def test_the_learnt_weight_is_at_least_as_good_as_each_stream_on_validation(study):
+    record, _ = study
+    for row in record["rows"]:
+        if row["label"].endswith("w chosen on validation"):
+            for run in row["runs"]:
+                curve = dict((round(w, 2), a) for w, a in run["val_curve"])
+                assert run["val_acc"] == max(curve.values()) >= max(curve[0.0], curve[1.0])
+                assert curve[round(run["weight"], 2)] == run["val_acc"]
+
+
+def test_stores_of_other_videos_cannot_be_fused(tmp_path, capsys):
+    for stream, suffix, groups in (("rgb", "", range(8, 16)), ("flow", "_flow", range(8, 17))):
+        toy_store(tmp_path / f"split1_train_fc7{suffix}.h5", stream, groups, seed=0)
+        toy_store(tmp_path / f"split1_test_fc7{suffix}.h5", stream, range(1, 5), seed=1)
+    code = F.main(["--features", str(tmp_path), "--main", str(tmp_path / "m"), "--out",
+                   str(tmp_path / "f"), "--parts", "flow", "--hidden", "8", "--epochs", "1",
+                   "--seeds", "2", "--no-progress"])
+    assert code == 1
+    assert "do not hold the same videos" in capsys.readouterr().err
