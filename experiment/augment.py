@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from caffe_extract.views import CENTRE
+from caffe_extract.views import CENTRE, NAMES
 from rnn_models import MODELS
 
 from .train import (Split, best_model, evaluate, grid, load_data, model_base, summary,
@@ -81,31 +81,37 @@ def check_views(data):
 
 
 def run_augmented(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progress=True,
-                  device="cpu"):
+                  device="cpu", mirrors=True):
     """``experiment.train.run_model`` with one view drawn per video per epoch.
 
     data: (train, val, test) of ``load_data(..., views="oversample")``, x (N, V, T, D). Search
     (seed 0) and selection on the centre view of val; then each seed tested once on the
     centre view and once on the mean of the ten. Returns (result_centre, result_mean10), each
     in run_model's format, with "model" "MODEL+crops (centre)" and "MODEL+crops (mean of 10)".
+    ``mirrors=False``: the five unmirrored views alone (caffe.io's order puts the mirrors
+    last), drawn and averaged alike: "MODEL+crops, no mirrors (centre)", "(mean of 5)". A
+    mirror reverses left and right, and with them the direction of every motion.
     """
     check_views(data)
-    train, val, test = (Split(s.x.to(device), s.y.to(device)) for s in data)   # once
+    kept = slice(None) if mirrors else slice(0, len(NAMES))
+    train, val, test = (Split(s.x[:, kept].to(device), s.y.to(device)) for s in data)   # once
     train, val = ViewSplit(train.x, train.y), view(val, CENTRE)
-    out_dir = os.path.join(out_dir, VIEWS)
+    out_dir = os.path.join(out_dir, VIEWS if mirrors else f"{VIEWS}-no-mirrors")
+    name = "crops" if mirrors else "crops, no mirrors"
+    mean = f"mean of {test.x.shape[1]}"
     config = model_base(model, base)
     search = []
     for point in grid(config, lrs, hiddens):
         record = train_run(point, train, val, n_classes, out_dir, progress, device)
         search.append((record["best"]["val_acc"], point))
     chosen = max(search, key=lambda item: item[0])[1]  # max keeps the first of equals
-    runs = {"centre": [], "mean of 10": []}
+    runs = {"centre": [], mean: []}
     for seed in seeds:
         point = type(chosen)(**{**asdict(chosen), "seed": seed})
         record = train_run(point, train, val, n_classes, out_dir, progress, device)
         net = best_model(point, record, train.x.shape[-1], n_classes, device)
         for key, (test_acc, test_loss, p) in (("centre", evaluate(net, view(test, CENTRE))),
-                                              ("mean of 10", evaluate_views(net, test))):
+                                              (mean, evaluate_views(net, test))):
             runs[key].append({"seed": seed, "best_epoch": record["best"]["epoch"],
                               "train_acc": record["best"]["train_acc"],
                               "val_acc": record["best"]["val_acc"], "test_acc": test_acc,
@@ -113,8 +119,8 @@ def run_augmented(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, pr
                               "test_predictions": p.argmax(dim=1).tolist(),
                               "test_probabilities": p.double().numpy()})
     searched = [{"lr": c.lr, "hidden_dim": c.hidden_dim, "val_acc": v} for v, c in search]
-    return tuple({"model": f"{model}+crops ({key})", "chosen": asdict(chosen), "search": searched,
-                  "runs": runs[key], **summary(runs[key])} for key in ("centre", "mean of 10"))
+    return tuple({"model": f"{model}+{name} ({key})", "chosen": asdict(chosen), "search": searched,
+                  "runs": runs[key], **summary(runs[key])} for key in ("centre", mean))
 
 
 def main(argv=None):

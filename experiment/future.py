@@ -173,10 +173,11 @@ def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True
     if "crops" in parts:
         from .augment import run_augmented
         views = load_data(features, 1, "fc7", views="oversample")
-        for result in run_augmented(REFERENCE, settings.base(), list(settings.lrs), list(settings.hidden),
-                                    range(settings.seeds), views[:3], n_classes,
-                                    os.path.join(out, "crops"), progress, device):
-            rows.append(("crops", result))
+        for mirrors in (True, False):
+            rows += [("crops", result) for result in run_augmented(
+                REFERENCE, settings.base(), list(settings.lrs), list(settings.hidden),
+                range(settings.seeds), views[:3], n_classes, os.path.join(out, "crops"),
+                progress, device, mirrors)]
         lap("crops")
     if "finetune" in parts:
         from .finetune import run_finetune

@@ -68,12 +68,18 @@ def label(kind, result):
     model = result["model"]
     if kind in STREAM_NAMES:
         return f"{NAMES.get(model, model)} ({STREAM_NAMES[kind]})"
-    if kind == "tconv":
-        return f"{NAMES.get(model, model)} (RGB)"
     if kind == "fusion":
         base, rule = re.match(r"(\w+)\+flow \((\w+)\)", model).groups()
         how = "averaged" if rule == "average" else "w chosen on validation"
         return f"{NAMES.get(base, base)}: RGB + flow, {how}"
+    if kind == "tconv":
+        return f"{NAMES.get(model, model)} (RGB)"
+    if kind == "pretrain":
+        return (f"{NAMES.get(model, model)}, autoencoder-pretrained "
+                f"({100 * result['fraction']:g}% of labels)")
+    if "+" in model:                                 # "birnn+crops (centre)", "birnn+fine-tuned"
+        base, what = model.split("+", 1)
+        return f"{NAMES.get(base, base)}, {what}"
     return NAMES.get(model, model)
 
 

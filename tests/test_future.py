@@ -144,3 +144,14 @@ def test_stores_of_other_videos_cannot_be_fused(tmp_path, capsys):
                    "--seeds", "2", "--no-progress"])
     assert code == 1
     assert "do not hold the same videos" in capsys.readouterr().err
+
+
+def test_row_names_say_what_is_new():
+    assert R.label("rgb", {"model": "birnn"}) == "Bidirectional RNN (RGB)"
+    assert R.label("fusion", {"model": "lstm+flow (average)"}) == "LSTM: RGB + flow, averaged"
+    assert R.label("crops", {"model": "birnn+crops, no mirrors (mean of 5)"}) == \
+        "Bidirectional RNN, crops, no mirrors (mean of 5)"
+    assert R.label("finetune", {"model": "birnn+fine-tuned fc6/fc7"}) == \
+        "Bidirectional RNN, fine-tuned fc6/fc7"
+    assert R.label("pretrain", {"model": "lstm", "fraction": 0.25}) == \
+        "LSTM, autoencoder-pretrained (25% of labels)"

@@ -294,3 +294,18 @@ def test_run_augmented_returns_two_results_in_run_model_s_format(tmp_path):
     with pytest.raises(ValueError, match="views='oversample'"):
         augment.run_augmented("rnn", base, [0.01], [5], [0], [augment.view(s, 0) for s in data],
                               3, str(tmp_path), progress=False)
+
+
+def test_without_mirrors_only_the_five_unmirrored_views_are_drawn_and_averaged(tmp_path):
+    """Views 5-9 (the mirrors) hold NaN: a run that drew or averaged any of them would stop
+    with a non-finite loss or give NaN probabilities."""
+    data = [tiny_views(seed, n) for seed, n in ((0, 12), (1, 6), (2, 6))]
+    for split in data:
+        split.x[:, V.CENTRE + 1:] = float("nan")
+    base = TrainConfig(epochs=3, patience=0, batch_size=6)
+    centre, mean5 = augment.run_augmented("rnn", base, [0.01], [5], [0], data, 3, str(tmp_path),
+                                          progress=False, mirrors=False)
+    assert centre["model"] == "rnn+crops, no mirrors (centre)"
+    assert mean5["model"] == "rnn+crops, no mirrors (mean of 5)"
+    assert np.isfinite(mean5["runs"][0]["test_probabilities"]).all()
+    assert (tmp_path / "oversample-no-mirrors" / "checkpoints").is_dir()
