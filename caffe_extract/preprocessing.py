@@ -67,13 +67,10 @@ def resize_image(im, size=SIZE, anti_aliasing=False):
     return (resized * (im_max - im_min) + im_min).astype(np.float32)
 
 
-def preprocess(frames, anti_aliasing=False, mean=None, resize="skimage"):
-    """uint8 RGB frames (N, H, W, 3) -> float32 (N, 3, 227, 227) BGR, mean-subtracted.
-
-    mean: "channel" or "pixel" (``mean_values``), or an array, (3,) or (3, 227, 227) BGR
-    (default: "channel"). resize: "skimage" (caffe.io's own call) or "torch" (the same
-    arithmetic, faster; no anti-aliasing).
-    """
+def checked_inputs(frames, mean, resize, anti_aliasing):
+    """(frames, mean) checked for ``preprocess`` and ``views.views``: uint8 RGB frames
+    (N, H, W, 3), the mean as a BGR array (3, 1, 1) or (3, 227, 227), and a resize that can do
+    what is asked; a ValueError naming the bad value otherwise."""
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be uint8 (N, H, W, 3) RGB, got {frames.dtype} {frames.shape}")
@@ -83,12 +80,23 @@ def preprocess(frames, anti_aliasing=False, mean=None, resize="skimage"):
         mean = mean[:, None, None]                                  # (3, 1, 1)
     if mean.shape not in ((3, 1, 1), (3,) + SIZE):
         raise ValueError(f"mean must have shape (3,) or (3, 227, 227), got {mean.shape}")
-    if resize == "torch":
-        if anti_aliasing:
-            raise ValueError("resize='torch' reproduces the 2015 resize only (anti_aliasing=False)")
-        return _preprocess_torch(frames, mean)
-    if resize != "skimage":
+    if resize not in ("skimage", "torch"):
         raise ValueError(f"resize must be 'skimage' or 'torch', got {resize!r}")
+    if resize == "torch" and anti_aliasing:
+        raise ValueError("resize='torch' reproduces the 2015 resize only (anti_aliasing=False)")
+    return frames, mean
+
+
+def preprocess(frames, anti_aliasing=False, mean=None, resize="skimage"):
+    """uint8 RGB frames (N, H, W, 3) -> float32 (N, 3, 227, 227) BGR, mean-subtracted.
+
+    mean: "channel" or "pixel" (``mean_values``), or an array, (3,) or (3, 227, 227) BGR
+    (default: "channel"). resize: "skimage" (caffe.io's own call) or "torch" (the same
+    arithmetic, faster; no anti-aliasing).
+    """
+    frames, mean = checked_inputs(frames, mean, resize, anti_aliasing)
+    if resize == "torch":
+        return _preprocess_torch(frames, mean)
     out = np.empty((len(frames), 3) + SIZE, dtype=np.float32)
     for i, frame in enumerate(frames):
         im = skimage.img_as_float(frame).astype(np.float32)          # caffe.io.load_image

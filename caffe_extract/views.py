@@ -29,7 +29,7 @@ import skimage
 import torch
 import torch.nn.functional as F
 
-from .preprocessing import SIZE, mean_values, resize_image
+from .preprocessing import SIZE, checked_inputs, resize_image
 
 IMAGE_DIMS = (256, 256)          # caffe.Classifier's image_dims (classify.py's default, 2015)
 N_VIEWS = 10
@@ -74,24 +74,11 @@ def views(frames, anti_aliasing=False, mean=None, resize="skimage"):
     the mean image's central 227 x 227, subtracted from every crop, as caffe.io.Transformer
     subtracts a (3, 227, 227) mean). resize: "skimage" or "torch" (no anti-aliasing).
     """
-    frames = np.asarray(frames)
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"frames must be uint8 (T, H, W, 3) RGB, got {frames.dtype} "
-                         f"{frames.shape}")
-    mean = mean_values(mean) if isinstance(mean, str) else \
-        mean_values("channel") if mean is None else np.asarray(mean, dtype=np.float64)
-    if mean.shape == (3,):
-        mean = mean[:, None, None]                                         # (3, 1, 1)
-    if mean.shape not in ((3, 1, 1), (3,) + SIZE):
-        raise ValueError(f"mean must have shape (3,) or (3, 227, 227), got {mean.shape}")
+    frames, mean = checked_inputs(frames, mean, resize, anti_aliasing)
     if resize == "torch":
-        if anti_aliasing:
-            raise ValueError("resize='torch' reproduces the 2015 resize only (anti_aliasing=False)")
         crops = oversample(_resize_torch(frames))                          # (T, V, h, w, 3) x 255
         chw = crops.transpose(1, 0, 4, 2, 3)[:, :, ::-1]                   # (V, T, 3, h, w) BGR
         return (chw - mean).astype(np.float32)
-    if resize != "skimage":
-        raise ValueError(f"resize must be 'skimage' or 'torch', got {resize!r}")
     resized = np.stack([resize_image(skimage.img_as_float(f).astype(np.float32), IMAGE_DIMS,
                                      anti_aliasing) for f in frames])     # (T, 256, 256, 3)
     crops = oversample(resized)                                            # (T, V, h, w, 3)

@@ -154,8 +154,8 @@ KNOBS = (
          "oversample=False: our choice, both reported; validation on the centre view",
          shared="centre view; and the mean of the 10 views' averaged probabilities"),
     Knob("views store dtype (beyond the paper)", None, {}, "our choice",
-         "our choice (`extract --store-dtype`): float16 halves the 10-view store's disk; "
-         "training reads it back as float32",
+         "our choice (`extract --store-dtype`): float16 halves the 10-view store's disk and "
+         "memory; each minibatch is converted to float32 (exact)",
          shared="float32 (float16 on request)"),
     Knob("resize", "anti_aliasing", {False: "bilinear, no anti-aliasing",
                                      True: "bilinear, anti-aliased"}, "our choice",

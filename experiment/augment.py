@@ -32,8 +32,8 @@ import torch
 from caffe_extract.views import CENTRE, NAMES
 from rnn_models import MODELS
 
-from .train import (Split, best_model, evaluate, grid, load_data, model_base, summary,
-                    train_run)
+from .train import (Split, best_model, evaluate, grid, load_data, model_base, searched, summary,
+                    tested_run, train_run)
 
 VIEWS = "oversample"
 
@@ -110,16 +110,10 @@ def run_augmented(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, pr
         point = type(chosen)(**{**asdict(chosen), "seed": seed})
         record = train_run(point, train, val, n_classes, out_dir, progress, device)
         net = best_model(point, record, train.x.shape[-1], n_classes, device)
-        for key, (test_acc, test_loss, p) in (("centre", evaluate(net, view(test, CENTRE))),
-                                              (mean, evaluate_views(net, test))):
-            runs[key].append({"seed": seed, "best_epoch": record["best"]["epoch"],
-                              "train_acc": record["best"]["train_acc"],
-                              "val_acc": record["best"]["val_acc"], "test_acc": test_acc,
-                              "test_loss": test_loss, "history": record["history"],
-                              "test_predictions": p.argmax(dim=1).tolist(),
-                              "test_probabilities": p.double().numpy()})
-    searched = [{"lr": c.lr, "hidden_dim": c.hidden_dim, "val_acc": v} for v, c in search]
-    return tuple({"model": f"{model}+{name} ({key})", "chosen": asdict(chosen), "search": searched,
+        runs["centre"].append(tested_run(seed, record, evaluate(net, view(test, CENTRE))))
+        runs[mean].append(tested_run(seed, record, evaluate_views(net, test)))
+    return tuple({"model": f"{model}+{name} ({key})", "chosen": asdict(chosen),
+                  "search": searched(search),
                   "runs": runs[key], **summary(runs[key])} for key in ("centre", mean))
 
 

@@ -34,7 +34,7 @@ from rnn_models import build
 from rnn_models.finetune import DROPOUT, FC_DIM, POOL5_DIM, FineTuned
 
 from .train import (CheckpointError, NonFiniteLoss, Split, TrainConfig, _model_options, evaluate,
-                    load_checkpoint, summary, train_run)
+                    load_checkpoint, summary, tested_run, train_run)
 
 EPOCHS = 2             # fine-tuning epochs (module docstring)
 FC_LR_SCALE = 0.1      # fc6/fc7's learning rate / the head's (module docstring)
@@ -148,12 +148,7 @@ def run_finetune(model, base, seeds, data, n_classes, out_dir, caffemodel, init_
         record = train_run(config, train, val, n_classes, out_dir, progress, device, setup=setup)
         net = setup(config, device)[0]
         net.load_state_dict(record["best"]["model"])
-        test_acc, test_loss, p = evaluate(net, test)                     # once, at the end
-        runs.append({"seed": seed, "best_epoch": record["best"]["epoch"],
-                     "train_acc": record["best"]["train_acc"], "val_acc": record["best"]["val_acc"],
-                     "test_acc": test_acc, "test_loss": test_loss, "history": record["history"],
-                     "test_predictions": p.argmax(dim=1).tolist(),
-                     "test_probabilities": p.double().numpy()})
+        runs.append(tested_run(seed, record, evaluate(net, test)))       # once, at the end
     chosen = FineTuneConfig(**{**asdict(configs[seeds[0]]), "seed": 0})
     return {"model": f"{model}+fine-tuned fc6/fc7", "chosen": asdict(chosen), "search": [],
             "runs": runs, **summary(runs)}

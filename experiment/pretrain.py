@@ -24,8 +24,8 @@ import torch
 
 from rnn_models.autoencoder import CompositeAutoencoder
 
-from .train import (CheckpointError, Split, TrainConfig, _atomic_save, load_checkpoint,
-                    model_base, run_model, sgd)
+from .train import (NonFiniteLoss, Split, TrainConfig, _atomic_save, model_base, restore,
+                    run_model, sgd)
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 
@@ -91,15 +91,7 @@ def pretrain(config, train_x, val_x, out_dir, progress=True, device="cpu"):
     shuffle = torch.Generator().manual_seed(config.seed)
     state = {"epoch": 0, "history": [], "best": None, "config": asdict(config), "stopped": False}
     if os.path.exists(path):
-        saved = load_checkpoint(path, config)
-        try:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            shuffle.set_state(saved["shuffle_rng"])
-            torch.set_rng_state(saved["torch_rng"])
-        except (RuntimeError, ValueError, KeyError, TypeError) as error:
-            raise CheckpointError(f"{path}: its weights do not fit this run ({error}); delete "
-                                  "it to pretrain again") from None
+        saved = restore(path, config, model, optimizer, shuffle, device)
         state = {k: saved[k] for k in ("epoch", "history", "best", "config", "stopped")}
     train_x, val_x = train_x.to(device), val_x.to(device)
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc=config.run_id(), unit="epoch",
@@ -112,8 +104,8 @@ def pretrain(config, train_x, val_x, out_dir, progress=True, device="cpu"):
             x = train_x[order[start:start + config.batch_size]].to(dtype)     # (B, T, D)
             loss = model.loss(x)
             if not torch.isfinite(loss):
-                raise ArithmeticError(f"{config.run_id()}: the autoencoder's loss became "
-                                      f"{float(loss)} at epoch {epoch}; try a smaller lr")
+                raise NonFiniteLoss(f"{config.run_id()}: the autoencoder's loss became "
+                                    f"{float(loss)} at epoch {epoch}; try a smaller lr")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

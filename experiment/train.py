@@ -81,7 +81,8 @@ class TrainConfig:
 class Split:
     """Codes and labels of one subset, in memory."""
 
-    x: torch.Tensor        # (N, T, D) float32
+    x: torch.Tensor        # (N, T, D) float32 (a views store: (N, V, T, D), float32 or float16,
+                           # each minibatch converted to the training precision)
     y: torch.Tensor        # (N,) int64
 
     def batch(self, index, seed, epoch):
@@ -137,7 +138,8 @@ def model_inputs(model, split):
     ``split`` itself."""
     if model != "average":
         return split
-    return type(split)(split.x.mean(dim=-2, keepdim=True), split.y)          # (N, [V,] 1, D)
+    x = split.x.to(torch.float32)                      # a float16 views store: mean in float32
+    return type(split)(x.mean(dim=-2, keepdim=True), split.y)                # (N, [V,] 1, D)
 
 
 def sgd(model, config, device="cpu"):
@@ -203,6 +205,24 @@ def load_checkpoint(path, config):
     return saved
 
 
+def restore(path, config, model, optimizer, shuffle, device="cpu"):
+    """Resume run ``config`` from its checkpoint ``path`` (``load_checkpoint``'s checks): its
+    weights into ``model``, its momentum into ``optimizer``, its random states into ``shuffle``
+    and torch's; returns the saved dict. A ``CheckpointError`` when the weights do not fit."""
+    saved = load_checkpoint(path, config)
+    try:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        shuffle.set_state(saved["shuffle_rng"])
+        torch.set_rng_state(saved["torch_rng"])
+        if str(device).startswith("cuda") and "cuda_rng" in saved:       # dropout on the GPU
+            torch.cuda.set_rng_state(saved["cuda_rng"], torch.device(device))
+    except (RuntimeError, ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{path}: its weights do not fit this run ({error}); delete "
+                              "it to retrain this run") from None
+    return saved
+
+
 def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu", initial=None,
               setup=None):
     """Train one run (resuming from its checkpoint in OUT/checkpoints); returns its record:
@@ -234,17 +254,7 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
     shuffle = torch.Generator().manual_seed(config.seed)
     state = {"epoch": 0, "history": [], "best": None, "config": asdict(config), "stopped": False}
     if os.path.exists(path):
-        saved = load_checkpoint(path, config)
-        try:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            shuffle.set_state(saved["shuffle_rng"])
-            torch.set_rng_state(saved["torch_rng"])
-            if str(device).startswith("cuda") and "cuda_rng" in saved:   # dropout on the GPU
-                torch.cuda.set_rng_state(saved["cuda_rng"], torch.device(device))
-        except (RuntimeError, ValueError, KeyError, TypeError) as error:
-            raise CheckpointError(f"{path}: its weights do not fit this run ({error}); delete "
-                                  "it to retrain this run") from None
+        saved = restore(path, config, model, optimizer, shuffle, device)
         state = {k: saved[k] for k in ("epoch", "history", "best", "config", "stopped")}
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc=config.run_id(), unit="epoch",
                disable=not progress, dynamic_ncols=True, leave=False)
@@ -392,15 +402,24 @@ def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progre
         record = train_run(config, train, val, n_classes, out_dir, progress, device,
                            initial and initial(config))
         net = best_model(config, record, train.x.shape[-1], n_classes, device)
-        test_acc, test_loss, p = evaluate(net, test)                       # once, at the end
-        runs.append({"seed": seed, "best_epoch": record["best"]["epoch"],
-                     "train_acc": record["best"]["train_acc"], "val_acc": record["best"]["val_acc"],
-                     "test_acc": test_acc, "test_loss": test_loss, "history": record["history"],
-                     "test_predictions": p.argmax(dim=1).tolist(),
-                     "test_probabilities": p.double().numpy()})
-    return {"model": model, "chosen": asdict(chosen),
-            "search": [{"lr": c.lr, "hidden_dim": c.hidden_dim, "val_acc": v} for v, c in search],
+        runs.append(tested_run(seed, record, evaluate(net, test)))          # once, at the end
+    return {"model": model, "chosen": asdict(chosen), "search": searched(search),
             "runs": runs, **summary(runs)}
+
+
+def searched(search):
+    """The search's record for a result: [{lr, hidden_dim, val_acc}] from (val_acc, config)."""
+    return [{"lr": c.lr, "hidden_dim": c.hidden_dim, "val_acc": v} for v, c in search]
+
+
+def tested_run(seed, record, tested):
+    """One entry of a result's "runs": ``train_run``'s ``record`` of seed ``seed`` and
+    ``tested``, its best epoch's (accuracy, loss, p) on the test split (``evaluate``)."""
+    test_acc, test_loss, p = tested
+    return {"seed": seed, "best_epoch": record["best"]["epoch"],
+            "train_acc": record["best"]["train_acc"], "val_acc": record["best"]["val_acc"],
+            "test_acc": test_acc, "test_loss": test_loss, "history": record["history"],
+            "test_predictions": p.argmax(dim=1).tolist(), "test_probabilities": p.double().numpy()}
 
 
 def summary(runs):
@@ -438,7 +457,8 @@ def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0, stre
               views=None):
     """(train, val, test, info) for official ``split``: val carved from its train list by groups;
     ``stream``: the frames' codes ("rgb") or the optical flow's ("flow"); ``views``: None, or
-    the views store's ("oversample": x (N, V, T, D) as stored, float32 or float16)."""
+    the views store's ("oversample": x (N, V, T, D) as stored, float32 or float16: a float16
+    store stays float16 in memory, half the size, each minibatch converted exactly)."""
     from caffe_extract.store import (StoreError, check_compatible, check_contents, check_stream,
                                      read_store)
     from caffe_extract.ucf101 import TEST, TRAIN, Video, validation_split
@@ -481,9 +501,8 @@ def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0, stre
 
     def split_of(store, mask=None):
         mask = np.ones(len(store["labels"]), bool) if mask is None else mask
-        return Split(torch.from_numpy(np.ascontiguousarray(store["features"][mask],  # float16: read
-                                                           dtype=np.float32)),           # back as float32
-                     torch.from_numpy(store["labels"][mask].astype(np.int64)))
+        return Split(torch.from_numpy(np.ascontiguousarray(store["features"][mask])),  # float16
+                     torch.from_numpy(store["labels"][mask].astype(np.int64)))         # stays so
 
     info = {"classes": list(train_store["classes"]), "attrs": train_store["attrs"],
             "test_attrs": stores["test"]["attrs"], "val_groups": sorted({v.group for v in held}),
