@@ -35,9 +35,12 @@ import numpy as np
 
 from . import fusion
 from .train import (PAPER_MODELS, Split, TrainConfig, best_model, evaluate, load_data, run_model,
-                    train_run)
+                    store_paths, train_run)
 
 PARTS = ("flow", "fusion", "tconv", "crops", "finetune", "pretrain")
+#: The stores a part reads besides the RGB fc7 codes (``store_paths``' arguments).
+STORES = {"flow": {"stream": "flow"}, "fusion": {"stream": "flow"},
+          "crops": {"views": "oversample"}, "finetune": {"layer": "pool5"}}
 #: The paper's best model (test 50.5%, its Results table): every row is compared with it.
 REFERENCE = "birnn"
 #: The flow stream's Average model searches lower learning rates too: at the demo's 0.003 its
@@ -129,6 +132,9 @@ def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True
     the finetune part starts from); returns (rows, extras, info, seconds) for the report:
     rows [(kind, result)] in table order, extras {"curve": learning-curve results, ...}."""
     from caffe_extract.store import store_name
+    for part, store in STORES.items():        # a missing store is said now, not after hours
+        if part in parts:
+            store_paths(features, 1, **store)
     rgb_data = load_data(features, 1, "fc7", stream="rgb")
     train, val, test, info = rgb_data
     info = {**info, "test_labels": test.y.numpy()}

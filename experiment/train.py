@@ -446,7 +446,8 @@ def store_paths(features_dir, split=1, layer="fc7", stream="rgb", views=None):
              for s in ("train", "test")}
     if all(os.path.exists(p) for p in paths.values()):
         return paths
-    how = ("" if stream == "rgb" else f" with --stream {stream}") + \
+    how = ("" if layer == "fc7" else f" with --layer {layer}") + \
+        ("" if stream == "rgb" else f" with --stream {stream}") + \
         ("" if views is None else f" with --views {views}")
     raise FileNotFoundError(f"no codes for split {split} in {features_dir}: expected {unified} "
                             f"(or {paths['train']} and {paths['test']}); run the extraction{how} "

@@ -155,3 +155,15 @@ def test_row_names_say_what_is_new():
         "Bidirectional RNN, fine-tuned fc6/fc7"
     assert R.label("pretrain", {"model": "lstm", "fraction": 0.25}) == \
         "LSTM, autoencoder-pretrained (25% of labels)"
+
+
+@pytest.mark.parametrize("part, extract", [("flow", "--stream flow"), ("crops", "--views oversample"),
+                                           ("finetune", "with --layer pool5")])
+def test_a_missing_store_is_named_before_any_training(tmp_path, capsys, part, extract):
+    toy_store(tmp_path / "split1_train_fc7.h5", "rgb", range(8, 16), seed=0)
+    toy_store(tmp_path / "split1_test_fc7.h5", "rgb", range(1, 5), seed=1)
+    code = F.main(["--features", str(tmp_path), "--main", str(tmp_path / "m"), "--out",
+                   str(tmp_path / "f"), "--parts", part, "--random-weights", "0", "--no-progress"])
+    assert code == 1
+    assert extract in capsys.readouterr().err
+    assert not (tmp_path / "m").exists() or not any((tmp_path / "m").rglob("*.pt"))
