@@ -209,11 +209,15 @@ demo: setup caffe
 FUTURE_EXTRACT = $(PY) -m caffe_extract extract --videos $(DEMO)/data/videos \
   --splits $(DEMO)/data/splits --out-dir $(DEMO)/features-$(DEMO_RUN) --random-weights 0 \
   --backend caffe --workers 1 --config $(CONFIG) --jobs $(JOBS)
+FUTURE_STORES = $(DEMO)/features-$(DEMO_RUN)
+# Each store once: a rerun keeps a finished one (the ten views take ~11 min); delete it to redo it.
+FUTURE_ONCE = @if [ -f $(FUTURE_STORES)/$(1) ]; then echo "kept $(FUTURE_STORES)/$(1) (delete it to extract again)"; \
+  else echo "$(FUTURE_EXTRACT) $(2)"; $(FUTURE_EXTRACT) $(2); fi
 future: demo
-	$(FUTURE_EXTRACT) --stream flow
-	$(FUTURE_EXTRACT) --layer pool5
-	$(FUTURE_EXTRACT) --views oversample
-	$(PY) -m experiment.future --features $(DEMO)/features-$(DEMO_RUN) \
+	$(call FUTURE_ONCE,all_splits_fc7_flow.h5,--stream flow)
+	$(call FUTURE_ONCE,all_splits_pool5.h5,--layer pool5)
+	$(call FUTURE_ONCE,all_splits_fc7_oversample.h5,--views oversample)
+	$(PY) -m experiment.future --features $(FUTURE_STORES) \
 	  --main results/demo-$(DEMO_RUN) --out results/demo-future$(if $(filter-out paper,$(DEMO_RUN)),-$(DEMO_RUN)) \
 	  --config $(CONFIG) --random-weights 0
 

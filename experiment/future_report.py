@@ -212,7 +212,8 @@ def markdown(rows, analysis, reference, curve, info, settings):
                          f"| {_interval(e['with'])} | {_points(c['difference'])} "
                          f"[{_points(c['low'])}, {_points(c['high'])}] | {c['p']:.2g} "
                          f"| {c['p_holm']:.2g} | {_verdict(c)} |")
-    lines += ["", "Settings: " + json.dumps(settings, sort_keys=True)]
+    shown = {k: v for k, v in settings.items() if k not in ("features", "main")}   # paths
+    lines += ["", "Settings: " + json.dumps(shown, sort_keys=True)]
     return "\n".join(lines)
 
 
