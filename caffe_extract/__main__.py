@@ -74,12 +74,7 @@ def build_parser():
                     help="a views store's features: float32 (%(default)s) or float16 (half "
                          "the disk; training reads them back as float32)")
     ex.add_argument("--out-dir", default="features", type=cli.writable_dir, help="where the stores go (%(default)s)")
-    weights = ex.add_mutually_exclusive_group()
-    weights.add_argument("--weights", type=cli.existing_file, help="CaffeNet .caffemodel (default: "
-                         "models/bvlc_reference_caffenet.caffemodel, see `make weights`)")
-    weights.add_argument("--random-weights", type=cli.seed, metavar="SEED",
-                         help="a seeded random-weight CaffeNet written by real Caffe (demo and "
-                              "tests only: the codes are not the paper's)")
+    add_weights_arguments(ex)
     ex.add_argument("--backend", default="caffe", choices=("caffe", "torch"),
                     help="caffe: real pycaffe on the CPU (the reference); torch: the PyTorch port")
     ex.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
@@ -106,6 +101,18 @@ def build_parser():
     mg.add_argument("--out", required=True, type=cli.writable_file, help="the merged store to write")
     mg.add_argument("shards", nargs="+", type=cli.existing_file, help="the shard stores (…h5.shard0of4, …)")
     return parser
+
+
+def add_weights_arguments(parser, what=""):
+    """--weights PATH | --random-weights SEED on ``parser`` (read back by ``resolve_weights``);
+    ``what``: what the weights are for, added to the help."""
+    from common import cli
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--weights", type=cli.existing_file, help="CaffeNet .caffemodel (default: "
+                         f"models/bvlc_reference_caffenet.caffemodel, see `make weights`){what}")
+    weights.add_argument("--random-weights", type=cli.seed, metavar="SEED",
+                         help="a seeded random-weight CaffeNet written by real Caffe (demo and "
+                              f"tests only: the codes are not the paper's){what}")
 
 
 def resolve_weights(args):

@@ -175,7 +175,7 @@ def finetuned(config, head_state, fc, n_classes, device="cpu"):
 
 
 def main(argv=None):
-    from caffe_extract.__main__ import resolve_weights
+    from caffe_extract.__main__ import add_weights_arguments, resolve_weights
     from caffe_extract.caffemodel import CaffeModelError
     from caffe_extract.store import store_name
     from caffe_extract.weights import WeightsError, file_sha1
@@ -198,11 +198,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=EPOCHS)
     parser.add_argument("--fc-lr-scale", type=cli.real(0.0, 1e6), default=FC_LR_SCALE,
                         help="fc6/fc7's learning rate / the head's (%(default)s)")
-    weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--weights", type=cli.existing_file,
-                         help="the CaffeNet .caffemodel that made the codes")
-    weights.add_argument("--random-weights", type=cli.seed, metavar="SEED",
-                         help="the demo's seeded random-weight CaffeNet")
+    add_weights_arguments(parser, ": the CaffeNet that made the codes")
     parser.add_argument("--device", default="auto", choices=devices.CHOICES)
     parser.add_argument("--threads", type=cli.integer(1, 1024), default=None)
     parser.add_argument("--no-progress", action="store_true")

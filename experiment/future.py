@@ -206,6 +206,7 @@ def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True
 
 
 def main(argv=None):
+    from caffe_extract.__main__ import add_weights_arguments, resolve_weights
     from common import cli, devices
     from common.errors import describe
 
@@ -231,11 +232,7 @@ def main(argv=None):
     parser.add_argument("--patience", type=cli.integer(0, 100_000), default=0)
     parser.add_argument("--seeds", type=cli.integer(2, 1000), default=3,
                         help="seeds per row (at least 2: the intervals resample them)")
-    weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--weights", type=cli.existing_file,
-                         help="the CaffeNet .caffemodel that made the codes (the finetune part)")
-    weights.add_argument("--random-weights", type=cli.seed, metavar="SEED",
-                         help="the demo's seeded random-weight CaffeNet (the finetune part)")
+    add_weights_arguments(parser, ": the CaffeNet that made the codes (the finetune part)")
     parser.add_argument("--device", default="cpu", choices=devices.CHOICES)
     parser.add_argument("--threads", type=cli.integer(1, 1024), default=None)
     parser.add_argument("--no-progress", action="store_true")
@@ -248,7 +245,6 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 1
     set_deterministic(device, False, args.threads)
-    from caffe_extract.__main__ import resolve_weights
     from caffe_extract.caffemodel import CaffeModelError
     from caffe_extract.weights import WeightsError
     from .future_report import write_report
