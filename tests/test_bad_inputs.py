@@ -740,8 +740,8 @@ def nan_for(rows, value):
     from caffe_extract import pipeline
     forward = pipeline._forward
 
-    def broken(backend, batch, blob):
-        done = forward(backend, batch, blob)
+    def broken(backend, batch, blob, *args):
+        done = forward(backend, batch, blob, *args)
         return [(i, np.full_like(codes, value) if i in rows else codes, times)
                 for i, codes, times in done]
     return broken
