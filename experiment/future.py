@@ -114,8 +114,9 @@ def test_summary(runs):
 
 
 def same_videos(a, b, a_path, b_path):
-    """Fusion pairs two stores' models video by video: their splits must hold the same videos
-    in the same order (the same labels, the same test list)."""
+    """Every row is compared with the reference video by video, and fusion pairs two stores'
+    models so: the splits of ``a`` and ``b`` (``load_data``'s) must hold the same videos in the
+    same order (the same labels, the same test list)."""
     (train_a, val_a, test_a, info_a), (train_b, val_b, test_b, info_b) = a, b
     if (info_a["test_videos"] != info_b["test_videos"]
             or not all(torch_equal(x.y, y.y) for x, y in ((train_a, train_b), (val_a, val_b)))):
@@ -179,6 +180,8 @@ def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True
     if "crops" in parts:
         from .augment import run_augmented
         views = load_data(features, 1, "fc7", views="oversample")
+        same_videos(rgb_data, views, os.path.join(features, store_name("fc7")),
+                    os.path.join(features, store_name("fc7", views="oversample")))
         for mirrors in (True, False):
             rows += [("crops", result) for result in run_augmented(
                 REFERENCE, settings.base(), list(settings.lrs), list(settings.hidden),
@@ -188,6 +191,8 @@ def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True
     if "finetune" in parts:
         from .finetune import run_finetune
         pool5 = load_data(features, 1, "pool5")
+        same_videos(rgb_data, pool5, os.path.join(features, store_name("fc7")),
+                    os.path.join(features, store_name("pool5")))
         chosen = TrainConfig(**next(r for r in rgb if r["model"] == REFERENCE)["chosen"])
         rows.append(("finetune", run_finetune(REFERENCE, chosen, range(settings.seeds),
                                               pool5[:3], n_classes, os.path.join(out, "finetune"),
