@@ -32,8 +32,8 @@ import torch
 from caffe_extract.views import CENTRE, NAMES
 from rnn_models import MODELS
 
-from .train import (Split, best_model, evaluate, grid, load_data, model_base, searched, summary,
-                    tested_run, train_run)
+from .train import (Split, evaluate, load_data, model_base, search_then_seeds, searched, summary,
+                    tested_run)
 
 VIEWS = "oversample"
 
@@ -99,22 +99,17 @@ def run_augmented(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, pr
     out_dir = os.path.join(out_dir, VIEWS if mirrors else f"{VIEWS}-no-mirrors")
     name = "crops" if mirrors else "crops, no mirrors"
     mean = f"mean of {test.x.shape[1]}"
-    config = model_base(model, base)
-    search = []
-    for point in grid(config, lrs, hiddens):
-        record = train_run(point, train, val, n_classes, out_dir, progress, device)
-        search.append((record["best"]["val_acc"], point))
-    chosen = max(search, key=lambda item: item[0])[1]  # max keeps the first of equals
-    runs = {"centre": [], mean: []}
-    for seed in seeds:
-        point = type(chosen)(**{**asdict(chosen), "seed": seed})
-        record = train_run(point, train, val, n_classes, out_dir, progress, device)
-        net = best_model(point, record, train.x.shape[-1], n_classes, device)
-        runs["centre"].append(tested_run(seed, record, evaluate(net, view(test, CENTRE))))
-        runs[mean].append(tested_run(seed, record, evaluate_views(net, test)))
+
+    def test_both(seed, record, net):
+        return (tested_run(seed, record, evaluate(net, view(test, CENTRE))),
+                tested_run(seed, record, evaluate_views(net, test)))
+
+    search, chosen, tested = search_then_seeds(model_base(model, base), lrs, hiddens, seeds,
+                                               train, val, n_classes, out_dir, test_both,
+                                               progress, device)
     return tuple({"model": f"{model}+{name} ({key})", "chosen": asdict(chosen),
-                  "search": searched(search),
-                  "runs": runs[key], **summary(runs[key])} for key in ("centre", mean))
+                  "search": searched(search), "runs": list(runs), **summary(runs)}
+                 for key, runs in zip(("centre", mean), zip(*tested)))
 
 
 def main(argv=None):

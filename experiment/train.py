@@ -389,22 +389,35 @@ def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progre
     ``TrainConfig`` giving the weights it starts from (``train_run``'s ``initial``).
     """
     train, val, test = (Split(s.x.to(device), s.y.to(device)) for s in data)   # once
-    base = model_base(model, base, era)
+    search, chosen, runs = search_then_seeds(
+        model_base(model, base, era), lrs, hiddens, seeds, train, val, n_classes, out_dir,
+        lambda seed, record, net: tested_run(seed, record, evaluate(net, test)),   # once
+        progress, device, initial)
+    return {"model": model, "chosen": asdict(chosen), "search": searched(search),
+            "runs": runs, **summary(runs)}
+
+
+def search_then_seeds(base, lrs, hiddens, seeds, train, val, n_classes, out_dir, test,
+                      progress=True, device="cpu", initial=None):
+    """The protocol of every table: ``grid(base, lrs, hiddens)`` trained with seed 0, the
+    setting with the best validation accuracy chosen (ties: the first in grid order), then that
+    setting trained with every seed and ``test(seed, record, best-epoch model)`` called once per
+    seed, right after its training. Returns (search [(val_acc, config)], chosen, the tests'
+    results in seed order). ``initial``: as ``run_model``'s."""
     search = []
     for config in grid(base, lrs, hiddens):
         record = train_run(config, train, val, n_classes, out_dir, progress, device,
                            initial and initial(config))
         search.append((record["best"]["val_acc"], config))
     chosen = max(search, key=lambda item: item[0])[1]  # max keeps the first of equals
-    runs = []
+    tested = []
     for seed in seeds:
         config = TrainConfig(**{**asdict(chosen), "seed": seed})
         record = train_run(config, train, val, n_classes, out_dir, progress, device,
                            initial and initial(config))
         net = best_model(config, record, train.x.shape[-1], n_classes, device)
-        runs.append(tested_run(seed, record, evaluate(net, test)))          # once, at the end
-    return {"model": model, "chosen": asdict(chosen), "search": searched(search),
-            "runs": runs, **summary(runs)}
+        tested.append(test(seed, record, net))
+    return search, chosen, tested
 
 
 def searched(search):
