@@ -24,8 +24,8 @@ import torch
 
 from rnn_models.autoencoder import CompositeAutoencoder
 
-from .train import (NonFiniteLoss, Split, TrainConfig, _atomic_save, model_base, restore,
-                    run_model, sgd)
+from .train import (CheckpointClock, NonFiniteLoss, Split, TrainConfig, _atomic_save, model_base,
+                    restore, run_model, sgd)
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 
@@ -96,6 +96,7 @@ def pretrain(config, train_x, val_x, out_dir, progress=True, device="cpu"):
     train_x, val_x = train_x.to(device), val_x.to(device)
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc=config.run_id(), unit="epoch",
                disable=not progress, dynamic_ncols=True, leave=False)
+    checkpoint = CheckpointClock()
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
         model.train()
         order = torch.randperm(len(train_x), generator=shuffle).to(train_x.device)
@@ -118,9 +119,10 @@ def pretrain(config, train_x, val_x, out_dir, progress=True, device="cpu"):
             state["best"] = {"epoch": epoch, "val_loss": val_loss,
                              "encoder": model.encoder_weights()}
         state["epoch"] = epoch
-        _atomic_save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      "shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state()},
-                     path)
+        if checkpoint.due(epoch == config.epochs):
+            _atomic_save({**state, "model": model.state_dict(),
+                          "optimizer": optimizer.state_dict(), "shuffle_rng": shuffle.get_state(),
+                          "torch_rng": torch.get_rng_state()}, path)
         bar.set_postfix(loss=f"{total / len(train_x):.2f}", val=f"{val_loss:.2f}")
         bar.update(1)
     bar.close()

@@ -28,9 +28,10 @@ one step moves a pre-activation by about lr x |x|^2, and on the demo's codes lr 
 every ReLU unit of the Average model and the bidirectional RNN within an epoch.
 
 Deterministic on the CPU: seeded initialisation, shuffling and dropout; the same command twice
-gives the same numbers. Every epoch is checkpointed atomically (a plain state dict, loadable
-with ``torch.load(weights_only=True)``); a killed run resumes from its last checkpoint and
-ends with the same result as an uninterrupted one.
+gives the same numbers. Runs are checkpointed atomically (a plain state dict, loadable with
+``torch.load(weights_only=True)``) after their last epoch and after any epoch that ends
+``CHECKPOINT_SECONDS`` after the previous save (every epoch at UCF-101's size); a killed run
+resumes from its last checkpoint and ends with the same result as an uninterrupted one.
 """
 import argparse
 import io
@@ -159,6 +160,36 @@ class NonFiniteLoss(ArithmeticError):
     """The training loss became NaN or infinite: the run stops, and no results are written."""
 
 
+#: Seconds of training a crash may cost: a run is saved after any epoch that ends this long
+#: after its previous save, and always after its last. UCF-101's epochs take longer (8-36 s,
+#: docs/performance.md), so each is saved; the demo's take 0.01-0.3 s, and saving every one
+#: spent a third of ``make future``'s training time (225 of 668 s, measured). The environment
+#: variable TRAIN_CHECKPOINT_SECONDS overrides it (0: after every epoch).
+CHECKPOINT_SECONDS = 10.0
+
+
+class CheckpointClock:
+    """Says when a run's checkpoint is due (``CHECKPOINT_SECONDS``): ``due(last)`` after each
+    epoch, ``last`` for the run's final epoch (or its early stop)."""
+
+    def __init__(self):
+        value = os.environ.get("TRAIN_CHECKPOINT_SECONDS", str(CHECKPOINT_SECONDS))
+        try:
+            self.interval = float(value)
+        except ValueError:
+            self.interval = float("nan")
+        if not self.interval >= 0:              # nan too
+            raise ValueError(f"TRAIN_CHECKPOINT_SECONDS={value!r}: give the seconds between "
+                             "checkpoints, a number >= 0 (0: after every epoch)")
+        self.saved = time.monotonic()
+
+    def due(self, last):
+        if last or time.monotonic() - self.saved >= self.interval:
+            self.saved = time.monotonic()
+            return True
+        return False
+
+
 CHECKPOINT_KEYS = ("epoch", "history", "best", "config", "stopped", "model", "optimizer",
                    "shuffle_rng", "torch_rng")
 
@@ -258,6 +289,7 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
         state = {k: saved[k] for k in ("epoch", "history", "best", "config", "stopped")}
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc=config.run_id(), unit="epoch",
                disable=not progress, dynamic_ncols=True, leave=False)
+    checkpoint = CheckpointClock()
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
         if state["stopped"]:
             break
@@ -293,14 +325,15 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
                              "model": {k: v.clone() for k, v in model.state_dict().items()}}
         state["epoch"] = epoch
         state["stopped"] = epoch - state["best"]["epoch"] >= config.patience > 0   # early stop
-        rngs = {"shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state()}
-        if str(device).startswith("cuda"):
-            rngs["cuda_rng"] = torch.cuda.get_rng_state(torch.device(device))
-        _atomic_save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      **rngs}, path)
-        with open(log_path + ".tmp", "w") as log:   # the log, rewritten from the checkpoint's
-            log.writelines(json.dumps(r) + "\n" for r in state["history"])
-        os.replace(log_path + ".tmp", log_path)
+        if checkpoint.due(epoch == config.epochs or state["stopped"]):
+            rngs = {"shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state()}
+            if str(device).startswith("cuda"):
+                rngs["cuda_rng"] = torch.cuda.get_rng_state(torch.device(device))
+            _atomic_save({**state, "model": model.state_dict(),
+                          "optimizer": optimizer.state_dict(), **rngs}, path)
+            with open(log_path + ".tmp", "w") as log:   # the log, rewritten from the checkpoint's
+                log.writelines(json.dumps(r) + "\n" for r in state["history"])
+            os.replace(log_path + ".tmp", log_path)
         clock.append(time.perf_counter())
         with open(os.path.join(out_dir, "logs", config.run_id() + ".seconds.jsonl"), "a") as f:
             f.write(json.dumps({"epoch": epoch, **dict(zip(

@@ -93,7 +93,10 @@ def test_extraction_survives_kill_9(dataset, tmp_path, random_caffemodel):
     assert record["identical_after_rerun"] == record["killed"]
 
 
-def test_training_survives_kill_9(dataset, tmp_path, random_caffemodel):
+def test_training_survives_kill_9(dataset, tmp_path, random_caffemodel, monkeypatch):
+    # a save after every epoch (not every CHECKPOINT_SECONDS): the most moments at which a kill
+    # can land in a save, and every resume starts mid-run
+    monkeypatch.setenv("TRAIN_CHECKPOINT_SECONDS", "0")
     features = tmp_path / "features"
     timed([sys.executable, "-m", "caffe_extract", "extract", "--videos", str(dataset / "videos"),
            "--splits", str(dataset / "splits"), "--out-dir", str(features), "--weights",

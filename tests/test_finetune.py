@@ -95,6 +95,7 @@ def test_result_format_and_resume_after_a_kill(setup, tmp_path, monkeypatch):
         real(obj, path)
 
     monkeypatch.setattr(T, "_atomic_save", killed_at_the_second_save)
+    monkeypatch.setenv("TRAIN_CHECKPOINT_SECONDS", "0")            # a save after each epoch
     with pytest.raises(KeyboardInterrupt):
         finetune(setup, tmp_path / "b", epochs=2)
     monkeypatch.setattr(T, "_atomic_save", real)

@@ -1,6 +1,7 @@
 """Training and evaluation: learning, determinism, resume after a kill, the results files."""
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -70,6 +71,25 @@ def test_checkpoints_are_plain_state_dicts(features, tmp_path):
     assert len((tmp_path / "logs" / f"{config.run_id()}.jsonl").read_text().splitlines()) == 2
 
 
+def test_saved_after_the_last_epoch_and_mid_run_when_the_interval_passed(features, tmp_path,
+                                                                         monkeypatch):
+    """A run is saved after its last epoch; before it, only when TRAIN_CHECKPOINT_SECONDS have
+    passed since the previous save (0: every epoch). A bad value is a clear error."""
+    train, val, _, _ = T.load_data(str(features), val_groups=2)
+    config = T.TrainConfig(model="rnn", hidden_dim=8, epochs=3, batch_size=16)
+    saved, real = [], T._atomic_save
+    monkeypatch.setattr(T, "_atomic_save", lambda obj, path: (saved.append(obj["epoch"]),
+                                                              real(obj, path)))
+    for seconds, epochs in (("1000", [3]), ("0", [1, 2, 3])):
+        monkeypatch.setenv("TRAIN_CHECKPOINT_SECONDS", seconds)
+        saved.clear()
+        T.train_run(config, train, val, N_CLASSES, str(tmp_path / seconds), progress=False)
+        assert saved == epochs
+    monkeypatch.setenv("TRAIN_CHECKPOINT_SECONDS", "soon")
+    with pytest.raises(ValueError, match="TRAIN_CHECKPOINT_SECONDS='soon': give the seconds"):
+        T.train_run(config, train, val, N_CLASSES, str(tmp_path / "bad"), progress=False)
+
+
 def command(features, out, epochs=40):
     return [sys.executable, "-m", "experiment.train", "--features", str(features), "--out", str(out),
             "--models", "average", "lstm", "--hidden", "16", "--lr", "0.003", "--seeds", "2",
@@ -86,7 +106,8 @@ def results_of(out):
 def test_deterministic_and_resumable_after_kill(features, tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     assert subprocess.run(command(features, first), capture_output=True).returncode == 0
-    child = subprocess.Popen(command(features, second), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(command(features, second), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "TRAIN_CHECKPOINT_SECONDS": "0"})   # mid-run saves
     checkpoints = second / "checkpoints"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and child.poll() is None:
