@@ -29,7 +29,7 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -128,86 +128,194 @@ def torch_equal(a, b):
     return a.shape == b.shape and bool((a == b).all())
 
 
-def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True, device="cpu"):
+#: The parts in the order workers take them (``--jobs``), longest first, so that the longest
+#: does not start last (measured on the demo, 2 cores: pretraining 5.6 min, flow with fusion
+#: 2.6, crops 1.5, temporal convolution 1.0, fine-tuning 1.0). Fusion runs with flow: it reads
+#: the flow models.
+LONGEST_FIRST = ("pretrain", "flow", "crops", "tconv", "finetune")
+
+
+@dataclass
+class Study:
+    """What every part reads and where it writes (handed whole to a worker process): the
+    stores' folder, the main table's results folder, this study's, the settings."""
+
+    features: str
+    main_dir: str
+    out: str
+    settings: Settings
+    caffemodel: str = None
+    progress: bool = True
+    device: str = "cpu"
+
+    def rgb_data(self):
+        return load_data(self.features, 1, "fc7", stream="rgb")
+
+    def other_data(self, rgb_data, **store):
+        """The split of another store (``load_data``'s keywords), checked to hold the RGB
+        store's videos in its order (``same_videos``)."""
+        from caffe_extract.store import store_name
+        layer = store.pop("layer", "fc7")
+        data = load_data(self.features, 1, layer, **store)
+        same_videos(rgb_data, data, os.path.join(self.features, store_name("fc7")),
+                    os.path.join(self.features, store_name(layer, store.get("stream", "rgb"),
+                                                           views=store.get("views"))))
+        return data
+
+
+def rgb_part(study, rgb_data):
+    """The paper's four models on the RGB codes: the main table's runs, reused."""
+    train, val, test, info = rgb_data
+    return [study.settings.train(m, (train, val, test), len(info["classes"]), study.main_dir,
+                                 progress=study.progress, device=study.device)
+            for m in PAPER_MODELS]
+
+
+def flow_part(study, rgb_data, rgb, parts):
+    """The four models on the flow codes; with "fusion" in ``parts``, each fused with its RGB
+    model (``fused_result``: averaged and with w chosen on validation)."""
+    settings, device = study.settings, study.device
+    flow_data = study.other_data(rgb_data, stream="flow")
+    train, val, test, info = rgb_data
+    n_classes, flow_dir = len(info["classes"]), os.path.join(study.out, "flow")
+    flow = [settings.train(m, flow_data[:3], n_classes, flow_dir,
+                           lrs=sorted({*settings.lrs, *FLOW_AVERAGE_LRS}, reverse=True)
+                           if m == "average" else None,
+                           progress=study.progress, device=device) for m in PAPER_MODELS]
+    rows = [("flow", r) for r in flow]
+    if "fusion" in parts:
+        for r_rgb, r_flow in zip(rgb, flow):
+            v_rgb = val_probabilities(r_rgb, (train, val, test), n_classes, study.main_dir,
+                                      device)
+            v_flow = val_probabilities(r_flow, flow_data[:3], n_classes, flow_dir, device)
+            for rule in ("average", "learnt"):
+                rows.append(("fusion", fused_result(r_rgb["model"], rule, r_rgb, r_flow, v_rgb,
+                                                    v_flow, val.y.numpy(), test.y.numpy())))
+    return rows, {}
+
+
+def tconv_part(study, rgb_data, rgb, parts):
+    """The 1-D temporal convolution on the RGB codes."""
+    train, val, test, info = rgb_data
+    return [("tconv", study.settings.train("tconv", (train, val, test), len(info["classes"]),
+                                           os.path.join(study.out, "tconv"),
+                                           progress=study.progress, device=study.device))], {}
+
+
+def crops_part(study, rgb_data, rgb, parts):
+    """The reference model trained on the ten views, then on the five without mirrors."""
+    from .augment import run_augmented
+    settings = study.settings
+    views = study.other_data(rgb_data, views="oversample")
+    rows = []
+    for mirrors in (True, False):
+        rows += [("crops", result) for result in run_augmented(
+            REFERENCE, settings.base(), list(settings.lrs), list(settings.hidden),
+            range(settings.seeds), views[:3], len(rgb_data[3]["classes"]),
+            os.path.join(study.out, "crops"), study.progress, study.device, mirrors)]
+    return rows, {}
+
+
+def finetune_part(study, rgb_data, rgb, parts):
+    """CaffeNet's fc6/fc7 fine-tuned with the reference model, from its main-table runs."""
+    from .finetune import run_finetune
+    pool5 = study.other_data(rgb_data, layer="pool5")
+    chosen = TrainConfig(**next(r for r in rgb if r["model"] == REFERENCE)["chosen"])
+    return [("finetune", run_finetune(REFERENCE, chosen, range(study.settings.seeds), pool5[:3],
+                                      len(rgb_data[3]["classes"]),
+                                      os.path.join(study.out, "finetune"), study.caffemodel,
+                                      study.main_dir, study.progress, study.device))], {}
+
+
+def pretrain_part(study, rgb_data, rgb, parts):
+    """The learning curve, without and with the autoencoder's pretraining."""
+    from .pretrain import learning_curve
+    settings = study.settings
+    train, val, test, info = rgb_data
+    curve = learning_curve(settings.base(), list(settings.lrs), list(settings.hidden),
+                           range(settings.seeds), (train, val, test), len(info["classes"]),
+                           os.path.join(study.out, "pretrain"), progress=study.progress,
+                           device=study.device, full_from=study.main_dir)
+    return ([("pretrain", r) for r in curve if r["pretrained"] and r["fraction"] == 1.0],
+            {"curve": curve})
+
+
+PART_RUNNERS = {"flow": flow_part, "tconv": tconv_part, "crops": crops_part,
+                "finetune": finetune_part, "pretrain": pretrain_part}
+
+
+def _timed(part, study, rgb_data, rgb, parts):
+    start = time.perf_counter()
+    rows, extras = PART_RUNNERS[part](study, rgb_data, rgb, parts)
+    return part, rows, extras, round(time.perf_counter() - start, 1)
+
+
+def _in_worker(task):
+    """A pool worker's part: its own copy of the RGB split (read from the store)."""
+    part, study, rgb, parts = task
+    return _timed(part, study, study.rgb_data(), rgb, parts)
+
+
+def _worker_setup(device, threads):
+    from .train import set_deterministic
+    set_deterministic(device, False, threads)
+
+
+def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True, device="cpu",
+        jobs=1):
     """Every part of ``parts`` (``caffemodel``: the CaffeNet that made the codes, whose fc6/fc7
     the finetune part starts from); returns (rows, extras, info, seconds) for the report:
-    rows [(kind, result)] in table order, extras {"curve": learning-curve results, ...}."""
-    from caffe_extract.store import store_name
+    rows [(kind, result)] in table order, extras {"curve": learning-curve results, ...}.
+
+    ``jobs`` > 1: the parts train in that many worker processes at once (``LONGEST_FIRST``),
+    each with its share of the cores' threads; the bits are the same as in one process (a run
+    is single-stream and its numbers do not depend on the thread count,
+    ``common.reproducible``), and so is the table (tests/test_future.py)."""
     for part, store in STORES.items():        # a missing store is said now, not after hours
         if part in parts:
             store_paths(features, 1, **store)
-    rgb_data = load_data(features, 1, "fc7", stream="rgb")
-    train, val, test, info = rgb_data
-    info = {**info, "test_labels": test.y.numpy()}
-    data, n_classes = (train, val, test), len(info["classes"])
-    rows, extras, seconds = [], {}, {}
-    clock = time.perf_counter()
-
-    def lap(part):
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[part] = round(now - clock, 1)
-        clock = now
-
-    rgb = [settings.train(m, data, n_classes, main_dir, progress=progress, device=device)
-           for m in PAPER_MODELS]
-    rows += [("rgb", r) for r in rgb]
-    lap("rgb")
-    if "flow" in parts or "fusion" in parts:
-        flow_data = load_data(features, 1, "fc7", stream="flow")
-        same_videos(rgb_data, flow_data, os.path.join(features, store_name("fc7")),
-                    os.path.join(features, store_name("fc7", "flow")))
-        flow_dir = os.path.join(out, "flow")
-        flow = [settings.train(m, flow_data[:3], n_classes, flow_dir,
-                               lrs=sorted({*settings.lrs, *FLOW_AVERAGE_LRS}, reverse=True)
-                               if m == "average" else None,
-                               progress=progress, device=device) for m in PAPER_MODELS]
-        rows += [("flow", r) for r in flow]
-        lap("flow")
-        if "fusion" in parts:
-            val_labels, test_labels = val.y.numpy(), test.y.numpy()
-            for r_rgb, r_flow in zip(rgb, flow):
-                v_rgb = val_probabilities(r_rgb, data, n_classes, main_dir, device)
-                v_flow = val_probabilities(r_flow, flow_data[:3], n_classes, flow_dir, device)
-                for rule in ("average", "learnt"):
-                    rows.append(("fusion", fused_result(r_rgb["model"], rule, r_rgb, r_flow,
-                                                        v_rgb, v_flow, val_labels, test_labels)))
-            lap("fusion")
-    if "tconv" in parts:
-        rows.append(("tconv", settings.train("tconv", data, n_classes, os.path.join(out, "tconv"),
-                                             progress=progress, device=device)))
-        lap("tconv")
-    if "crops" in parts:
-        from .augment import run_augmented
-        views = load_data(features, 1, "fc7", views="oversample")
-        same_videos(rgb_data, views, os.path.join(features, store_name("fc7")),
-                    os.path.join(features, store_name("fc7", views="oversample")))
-        for mirrors in (True, False):
-            rows += [("crops", result) for result in run_augmented(
-                REFERENCE, settings.base(), list(settings.lrs), list(settings.hidden),
-                range(settings.seeds), views[:3], n_classes, os.path.join(out, "crops"),
-                progress, device, mirrors)]
-        lap("crops")
-    if "finetune" in parts:
-        from .finetune import run_finetune
-        pool5 = load_data(features, 1, "pool5")
-        same_videos(rgb_data, pool5, os.path.join(features, store_name("fc7")),
-                    os.path.join(features, store_name("pool5")))
-        chosen = TrainConfig(**next(r for r in rgb if r["model"] == REFERENCE)["chosen"])
-        rows.append(("finetune", run_finetune(REFERENCE, chosen, range(settings.seeds),
-                                              pool5[:3], n_classes, os.path.join(out, "finetune"),
-                                              caffemodel, main_dir, progress, device)))
-        lap("finetune")
-    if "pretrain" in parts:
-        from .pretrain import learning_curve
-        curve = learning_curve(settings.base(), list(settings.lrs), list(settings.hidden),
-                               range(settings.seeds), data, n_classes,
-                               os.path.join(out, "pretrain"), progress=progress, device=device,
-                               full_from=main_dir)
-        extras["curve"] = curve
-        rows += [("pretrain", r) for r in curve if r["pretrained"] and r["fraction"] == 1.0]
-        lap("pretrain")
+    study = Study(features, main_dir, out, settings, caffemodel, progress, device)
+    rgb_data = study.rgb_data()
+    info = {**rgb_data[3], "test_labels": rgb_data[2].y.numpy()}
+    start = time.perf_counter()
+    rgb = rgb_part(study, rgb_data)
+    seconds = {"rgb": round(time.perf_counter() - start, 1)}
+    todo = [p for p in LONGEST_FIRST if p in parts or (p == "flow" and "fusion" in parts)]
+    done = {}
+    if jobs == 1 or len(todo) == 1:
+        for part in todo:
+            done[part] = _timed(part, study, rgb_data, rgb, parts)
+    else:
+        done = _in_workers(todo, study, rgb, parts, jobs)
+    rows, extras = [("rgb", r) for r in rgb], {}
+    for part in PARTS:                                       # the table's order
+        if part in done:
+            _, part_rows, part_extras, seconds[part] = done[part]
+            rows += part_rows
+            extras.update(part_extras)
     return rows, extras, info, seconds
+
+
+def _in_workers(todo, study, rgb, parts, jobs):
+    """``todo``'s parts in ``jobs`` spawned processes (torch is not safe to fork once its
+    threads ran); their per-run bars are off, a bar over the parts says which ended."""
+    import multiprocessing
+
+    from tqdm import tqdm
+
+    from common.reproducible import training_threads
+    threads = max(1, training_threads() // jobs)
+    tasks = [(part, replace(study, progress=False), rgb, parts) for part in todo]
+    done = {}
+    with multiprocessing.get_context("spawn").Pool(min(jobs, len(todo)), _worker_setup,
+                                                   (study.device, threads)) as pool, \
+            tqdm(total=len(todo), desc=f"parts ({jobs} at once)", unit="part",
+                 disable=not study.progress, dynamic_ncols=True) as bar:
+        for result in pool.imap_unordered(_in_worker, tasks):
+            done[result[0]] = result
+            bar.set_postfix_str(f"{result[0]} done in {result[3] / 60:.1f} min")
+            bar.update(1)
+    return done
 
 
 def main(argv=None):
@@ -240,6 +348,9 @@ def main(argv=None):
     add_weights_arguments(parser, ": the CaffeNet that made the codes (the finetune part)")
     parser.add_argument("--device", default="cpu", choices=devices.CHOICES)
     parser.add_argument("--threads", type=cli.integer(1, 1024), default=None)
+    parser.add_argument("--jobs", type=cli.integer(1, 64), default=1,
+                        help="parts trained at once, each in its own process with its share of "
+                             "the threads (the same bits as one at a time; %(default)s)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     settings = Settings(args.config, tuple(args.hidden), tuple(args.lr), args.epochs,
@@ -256,7 +367,8 @@ def main(argv=None):
     try:
         caffemodel = resolve_weights(args)[0] if "finetune" in args.parts else None
         rows, extras, info, seconds = run(args.parts, args.features, args.main, args.out,
-                                          settings, caffemodel, not args.no_progress, device)
+                                          settings, caffemodel, not args.no_progress, device,
+                                          args.jobs)
         table = write_report(args.out, rows, extras, info, {**asdict(settings),
                              "parts": args.parts, "features": args.features, "main": args.main,
                              "device": devices.describe(device, False)}, seconds)

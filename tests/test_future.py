@@ -89,17 +89,25 @@ def toy_store(path, stream, groups, seed):
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def folders(tmp_path_factory):
     features = tmp_path_factory.mktemp("features")
     for stream, suffix in (("rgb", ""), ("flow", "_flow")):
         toy_store(features / f"split1_train_fc7{suffix}.h5", stream, range(8, 16), seed=0)
         toy_store(features / f"split1_test_fc7{suffix}.h5", stream, range(1, 5), seed=1)
-    out = tmp_path_factory.mktemp("future")
-    code = F.main(["--features", str(features), "--main", str(out / "main"), "--out",
-                   str(out / "future"), "--parts", "flow", "fusion", "--hidden", "32",
-                   "--lr", "0.01", "--epochs", "20", "--seeds", "2", "--no-progress"])
-    assert code == 0
-    return json.loads((out / "future" / "table.json").read_text()), out / "future"
+    return features, tmp_path_factory.mktemp("future")
+
+
+def study_command(folders, out, *parts):
+    features, root = folders
+    return ["--features", str(features), "--main", str(root / "main"), "--out", str(root / out),
+            "--parts", *parts, "--hidden", "32", "--lr", "0.01", "--epochs", "20", "--seeds", "2",
+            "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def study(folders):
+    assert F.main(study_command(folders, "future", "flow", "fusion")) == 0
+    return json.loads((folders[1] / "future" / "table.json").read_text()), folders[1] / "future"
 
 
 def test_the_table_has_every_row_and_compares_with_the_papers_best_model(study):
@@ -133,6 +141,26 @@ def test_the_learnt_weight_is_at_least_as_good_as_each_stream_on_validation(stud
                 curve = dict((round(w, 2), a) for w, a in run["val_curve"])
                 assert run["val_acc"] == max(curve.values()) >= max(curve[0.0], curve[1.0])
                 assert curve[round(run["weight"], 2)] == run["val_acc"]
+
+
+def test_parts_in_two_processes_give_the_rows_of_one(study, folders):
+    """--jobs 2: the flow part (with fusion) and the temporal convolution train in two worker
+    processes at once; the flow and fusion rows are those of the one-process run, every number
+    the same (each seed's best epoch, accuracies and test loss, the intervals and tests)."""
+    record, _ = study
+    assert F.main(study_command(folders, "parallel", "flow", "fusion", "tconv") + ["--jobs", "2"]) == 0
+    parallel = json.loads((folders[1] / "parallel" / "table.json").read_text())
+    labels = [row["label"] for row in parallel["rows"]]
+    assert labels == [row["label"] for row in record["rows"]] + ["Temporal convolution (RGB)"]
+
+
+    def unadjusted(row):            # Holm adjusts over the table, and this one has a row more
+        test = {k: v for k, v in row.get("vs_reference", {}).items() if k not in ("p_holm",
+                                                                               "verdict")}
+        return {**row, "vs_reference": test}
+    assert [unadjusted(row) for row in parallel["rows"][:-1]] == \
+        [unadjusted(row) for row in record["rows"]]
+    assert set(parallel["seconds"]) == {"rgb", "flow", "tconv"}
 
 
 def test_stores_of_other_videos_cannot_be_fused(tmp_path, capsys):
