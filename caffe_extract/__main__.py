@@ -174,7 +174,7 @@ def run_jobs(args, argv):
     so N = the cores uses them all and keeps every bit (README, "Bit for bit"). A killed run
     resumes: the shards resume their chunks, then the merge runs."""
     import subprocess
-    from .pipeline import check_views, merge, shard_path
+    from .pipeline import check_views, finished, kept_note, merge, shard_path, summarize
     if args.shard != (0, 1):
         raise ValueError("--jobs runs the shards itself: give --jobs or --shard, not both")
     if args.backend == "torch" and args.device != "cpu":
@@ -183,7 +183,14 @@ def run_jobs(args, argv):
     n = args.jobs
     check_views(args.views, args.store_dtype, args.stream)   # said once, before any child starts
     stores = [path for _, _, path in store_paths(args)]
-    resolve_weights(args)              # a missing file said once; the random model made once
+    weights, note = resolve_weights(args)   # a missing file said once; the random model made once
+    kept = [finished(config) for config in extract_configs(args, weights, note, (0, 1))]
+    if all(kept):                           # every store done before: nothing to start
+        for path, failures, damaged in kept:
+            print(kept_note(path), file=sys.stderr)
+            summarize(failures, damaged)
+            print(path)
+        return 0
     n_videos = _n_videos(args)         # and the split lists read once, before any child starts
     print(f"extracting in {n} processes at once (shards 0/{n} .. {n - 1}/{n}), then merging",
           file=sys.stderr)
@@ -232,27 +239,33 @@ def _follow(children, parts_dirs, n_videos, chunk, progress):
     bar.close()
 
 
-def run_extract(args):
+def extract_configs(args, weights, note, shard=None):
+    """The ``ExtractConfig`` of each store this command writes (``shard``: instead of
+    ``args.shard``)."""
     from common import devices
-    from .pipeline import ExtractConfig, extract, summarize
+    from .pipeline import ExtractConfig
+    import configurations as configs
     device = "cpu" if args.backend == "caffe" and args.device == "auto" else devices.resolve(args.device)
     default_workers, default_batch = devices.extraction_defaults(device)
-    workers = args.workers if args.workers is not None else default_workers
-    batch_videos = args.batch_videos or default_batch
+    era = configs.get(args.config)
+    return [ExtractConfig(videos=args.videos, splits=args.splits, out=out, weights=weights,
+                          subset=subset, split=split, layer=args.layer, stream=args.stream,
+                          views=args.views, store_dtype=args.store_dtype,
+                          backend=args.backend, device=device, fast=args.fast,
+                          workers=args.workers if args.workers is not None else default_workers,
+                          batch_videos=args.batch_videos or default_batch,
+                          chunk=args.chunk, shard=shard or args.shard,
+                          weights_note=note, progress=not args.no_progress,
+                          config=era.name, **era.extraction())
+            for subset, split, out in store_paths(args)]
+
+
+def run_extract(args):
+    from .pipeline import extract, summarize
     weights, note = resolve_weights(args)
     if note:
         print(f"*** {note} ***", file=sys.stderr)
-    import configurations as configs
-    era = configs.get(args.config)
-    for subset, split, out in store_paths(args):
-        config = ExtractConfig(videos=args.videos, splits=args.splits, out=out, weights=weights,
-                               subset=subset, split=split, layer=args.layer, stream=args.stream,
-                               views=args.views, store_dtype=args.store_dtype,
-                               backend=args.backend, device=device, fast=args.fast,
-                               workers=workers, batch_videos=batch_videos,
-                               chunk=args.chunk, shard=args.shard,
-                               weights_note=note, progress=not args.no_progress,
-                               config=era.name, **era.extraction())
+    for config in extract_configs(args, weights, note):
         path, failures, damaged = extract(config)
         summarize(failures, damaged)
         print(path)

@@ -451,6 +451,7 @@ def store_attrs(extraction, provenance):
                                     f"256x256 (bilinear, {resize}), 10 crops of 227x227, RGB->BGR, "
                                     f"x255, minus ImageNet mean {mean}"))
     attrs["splits_sha1"] = splits_sha1(c.splits, extraction.split_files)
+    attrs["extraction"] = manifest_text(extraction, provenance["weights_sha1"])   # ``finished``
     attrs.update({k: str(v) for k, v in provenance.items()})
     attrs.update(c.extra_attrs)
     return attrs
@@ -472,8 +473,41 @@ def shard_path(out, shard):
     return out if n == 1 else f"{out}.shard{i}of{n}"
 
 
+def kept_note(path):
+    return (f"{path}: kept, extracted before from the same videos with the same settings and "
+            "weights (delete it to extract again)")
+
+
+def manifest_text(extraction, weights_sha1):
+    return json.dumps(extraction.manifest(weights_sha1), sort_keys=True)
+
+
+def finished(config):
+    """(path, failures, damaged) as ``extract`` returns them when the store ``config`` writes
+    is there already, written by this same extraction (the same video list, settings and
+    weights: the manifest its attributes keep); None when it must be extracted (absent, made
+    otherwise, unreadable, or made before stores kept their manifest)."""
+    from .store import StoreError
+    from .weights import file_sha1
+    extraction = Extraction(config)
+    path = extraction.target
+    if not os.path.isfile(path) or not os.path.isfile(config.weights):
+        return None
+    try:
+        store = read_store(path, features=False, views=None)
+    except StoreError:
+        return None
+    if store["attrs"].get("extraction") != manifest_text(extraction, file_sha1(config.weights)):
+        return None
+    failures = list(zip(store["failed_video"], store["failed_reason"]))
+    damaged = [(v, w) for v, w in zip(store["video"], store.get("warning", ())) if w]
+    return path, failures, damaged
+
+
 def extract(config):
     """Run (or resume) an extraction; returns the path of the store written and the failures.
+    A store this same extraction finished is kept as it is (``finished``): a rerun after a
+    complete run costs nothing.
 
     With ``workers > 0`` the decoding processes are started with "spawn" (safe beside the
     network's threads), which re-imports the calling script: call ``extract`` from under
@@ -482,6 +516,10 @@ def extract(config):
     from .backends import open_backend
     extraction = Extraction(config)
     extraction.check_videos()
+    done = finished(config)
+    if done is not None:
+        print(kept_note(done[0]), file=sys.stderr)
+        return done
     target = extraction.target
     with extraction.lock():
         # the weights are checked before anything is written: a wrong file leaves nothing behind

@@ -108,15 +108,56 @@ def test_jobs_run_the_shards_at_once_and_merge_them(reference_store, dataset, ra
     """``extract --jobs 3``: three shard processes at once, then their merge: the single run's
     store, and no shard file left behind."""
     out_dir = tmp_path / "features"
-    assert main(["extract", "--videos", str(dataset / "videos"), "--splits", str(dataset / "splits"),
-                 "--subset", "test", "--weights", random_caffemodel, "--backend", "torch",
-                 "--device", "cpu", "--workers", "0", "--chunk", "4", "--batch-videos", "2",
-                 "--out-dir", str(out_dir), "--jobs", "3", "--no-progress"]) == 0
+    command = ["extract", "--videos", str(dataset / "videos"), "--splits", str(dataset / "splits"),
+               "--subset", "test", "--weights", random_caffemodel, "--backend", "torch",
+               "--device", "cpu", "--workers", "0", "--chunk", "4", "--batch-videos", "2",
+               "--out-dir", str(out_dir), "--jobs", "3", "--no-progress"]
+    assert main(command) == 0
     assert_same_store(out_dir / "split1_test_fc7.h5", reference_store)
     assert sorted(os.listdir(out_dir)) == ["split1_test_fc7.h5"]
+    written = (out_dir / "split1_test_fc7.h5").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(command) == 0                           # done before: no shard is started
+    assert "split1_test_fc7.h5: kept, extracted before" in capsys.readouterr().err
+    assert (out_dir / "split1_test_fc7.h5").stat().st_mtime_ns == written
     assert main(["extract", "--videos", str(dataset / "videos"), "--splits", str(dataset / "splits"),
                  "--jobs", "2", "--shard", "0/2"]) == 1
     assert "give --jobs or --shard, not both" in capsys.readouterr().err
+
+
+def test_a_finished_store_is_kept_and_one_of_other_settings_redone(reference_store, dataset,
+                                                                    random_caffemodel, tmp_path,
+                                                                    capsys, monkeypatch):
+    """A rerun after a complete run keeps the store: no network opened, nothing computed, its
+    failures reported as before. A store of other settings (another chunk size) is extracted
+    again, and so is one that does not say how it was made (older than this check)."""
+    import json
+    import shutil
+
+    import h5py
+
+    import caffe_extract.backends as backends
+    out = tmp_path / "test_fc7.h5"
+    shutil.copy(reference_store, out)
+
+    def computed(*args, **kwargs):
+        raise AssertionError("the finished store was extracted again")
+    real = backends.open_backend
+    monkeypatch.setattr(backends, "open_backend", computed)
+    path, failures, damaged = run(dataset, out, random_caffemodel, backend="torch", workers=0,
+                                  chunk=4, batch_videos=2)
+    assert path == str(out) and len(failures) == 3
+    assert f"{out}: kept, extracted before" in capsys.readouterr().err
+    with pytest.raises(AssertionError, match="extracted again"):
+        run(dataset, out, random_caffemodel, backend="torch", workers=0, chunk=5, batch_videos=2)
+    monkeypatch.setattr(backends, "open_backend", real)
+    run(dataset, out, random_caffemodel, backend="torch", workers=0, chunk=5, batch_videos=2)
+    assert json.loads(read_store(out)["attrs"]["extraction"])["chunk"] == 5
+    with h5py.File(out, "a") as f:
+        del f.attrs["extraction"]
+    monkeypatch.setattr(backends, "open_backend", computed)
+    with pytest.raises(AssertionError, match="extracted again"):
+        run(dataset, out, random_caffemodel, backend="torch", workers=0, chunk=5, batch_videos=2)
 
 
 def extract_command(dataset, weights, out_dir, workers):
