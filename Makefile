@@ -111,7 +111,7 @@ DEMO_RUN = $(CONFIG)$(if $(FAST),-fast)
 .PHONY: FORCE emulator setup caffe weights data extract train demo future future-ucf101 drift power oracle test faults test-slurm parity bench rehearsal clean help
 
 help:
-	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 6 minutes): results/demo-$(CONFIG)/;"
+	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 4 minutes): results/demo-$(CONFIG)/;"
 	@echo "              it checks each stage's SHA-256 against results/demo-bits/ and the README's table"
 	@echo "              (CONFIG=paper, the default: the paper's text, nntools 2015 where it is silent;"
 	@echo "               CONFIG=nntools-2015 | lasagne-0.1 | modern: python -m configurations)"

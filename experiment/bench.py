@@ -135,8 +135,9 @@ def codes(n, seed=0, device="cpu"):
 
 def time_epoch(model, train, val, device, out_dir, scale=1.0):
     """Seconds of one epoch of ``train_run`` (default configuration, lr 0.001): its training
-    and validation passes scaled by ``scale`` (videos), plus its checkpoint (once per epoch),
-    as ``train_run`` logs them in OUT/logs/RUN.seconds.jsonl."""
+    and validation passes scaled by ``scale`` (videos), plus its checkpoint (once per epoch:
+    UCF-101's epochs outlast ``train.CHECKPOINT_SECONDS``), as ``train_run`` logs them in
+    OUT/logs/RUN.seconds.jsonl."""
     import shutil
     from .train import TrainConfig, model_base, train_run
     config = model_base(model, TrainConfig(model=model, hidden_dim=H, lr=0.001, epochs=1,

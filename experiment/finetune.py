@@ -10,7 +10,7 @@ model of the main table's chosen setting at its best-validation epoch (INIT/chec
 written by ``experiment.train``) on top of CaffeNet's fc6 and fc7 from the .caffemodel that made
 the codes (``rnn_models.finetune.FineTuned``: in eval mode it computes exactly the stored fc7
 codes, so training starts from the trained model's own accuracy). Training: ``train_run``
-(checkpointed every epoch, resumable), the same SGD with Nesterov momentum and minibatches as
+(checkpointed, resumable), the same SGD with Nesterov momentum and minibatches as
 the model's own training (a fresh momentum), the head at its learning rate, fc6 and fc7 at
 ``fc_lr_scale`` times it, dropout 0.5 on fc6 and fc7 as CaffeNet's train net; ``epochs``
 epochs, no early stopping; the best-validation epoch is tested once.

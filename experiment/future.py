@@ -315,6 +315,8 @@ def _in_workers(todo, study, rgb, parts, jobs):
             done[result[0]] = result
             bar.set_postfix_str(f"{result[0]} done in {result[3] / 60:.1f} min")
             bar.update(1)
+        pool.close()                   # let the workers exit (leaving the block kills them)
+        pool.join()
     return done
 
 
