@@ -212,13 +212,11 @@ FUTURE_EXTRACT = $(PY) -m caffe_extract extract --videos $(DEMO)/data/videos \
   --splits $(DEMO)/data/splits --out-dir $(DEMO)/features-$(DEMO_RUN) --random-weights 0 \
   --workers 1 --config $(CONFIG) --jobs $(JOBS)
 FUTURE_STORES = $(DEMO)/features-$(DEMO_RUN)
-# Each store once: a rerun keeps a finished one (the ten views take ~10 min); delete it to redo it.
-FUTURE_ONCE = @if [ -f $(FUTURE_STORES)/$(1) ]; then echo "kept $(FUTURE_STORES)/$(1) (delete it to extract again)"; \
-  else echo "$(FUTURE_EXTRACT) $(2)"; $(FUTURE_EXTRACT) $(2); fi
+# A rerun keeps each finished store (the extractor checks how it was made) and resumes each run.
 future: demo
-	$(call FUTURE_ONCE,all_splits_fc7_flow.h5,--stream flow --backend caffe)
-	$(call FUTURE_ONCE,all_splits_pool5.h5,--layer pool5 --backend caffe)
-	$(call FUTURE_ONCE,all_splits_fc7_oversample.h5,--views oversample --backend torch --device cpu)
+	$(FUTURE_EXTRACT) --stream flow --backend caffe
+	$(FUTURE_EXTRACT) --layer pool5 --backend caffe
+	$(FUTURE_EXTRACT) --views oversample --backend torch --device cpu
 	$(PY) -m experiment.future --features $(FUTURE_STORES) \
 	  --main results/demo-$(DEMO_RUN) --out results/demo-future$(if $(filter-out paper,$(DEMO_RUN)),-$(DEMO_RUN)) \
 	  --config $(CONFIG) --random-weights 0 --jobs $(JOBS)
