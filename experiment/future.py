@@ -22,8 +22,9 @@ groups, Holm over the table). The parts (``--parts``):
               at 10, 25, 50 and 100% of the training labels (``experiment/pretrain.py``)
 
 The RGB rows are the main table's runs (``--main``: the folder ``make demo`` trained them in;
-their checkpoints are reused, or trained there when missing). Results: OUT/table.md, table.json
-and the plots (``experiment/future_report.py``); each part's runs in OUT/<part>/.
+their checkpoints are reused, or trained there when missing). ``--jobs 2`` trains two parts at
+once, each in its own process (the same numbers). Results: OUT/table.md, table.json and the
+plots (``experiment/future_report.py``); each part's runs in OUT/<part>/.
 """
 import argparse
 import os
@@ -129,9 +130,9 @@ def torch_equal(a, b):
 
 
 #: The parts in the order workers take them (``--jobs``), longest first, so that the longest
-#: does not start last (measured on the demo, 2 cores: pretraining 5.6 min, flow with fusion
-#: 2.6, crops 1.5, temporal convolution 1.0, fine-tuning 1.0). Fusion runs with flow: it reads
-#: the flow models.
+#: does not start last (measured on the demo, one core each: pretraining 5.9 min, flow with
+#: fusion 3.4, crops 2.0, temporal convolution 1.5, fine-tuning 1.1; two workers end within
+#: seconds of each other). Fusion runs with flow: it reads the flow models.
 LONGEST_FIRST = ("pretrain", "flow", "crops", "tconv", "finetune")
 
 
