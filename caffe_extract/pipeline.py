@@ -474,12 +474,23 @@ def shard_path(out, shard):
 
 
 def kept_note(path):
+    """What a run that keeps a finished store says."""
     return (f"{path}: kept, extracted before from the same videos with the same settings and "
             "weights (delete it to extract again)")
 
 
 def manifest_text(extraction, weights_sha1):
-    return json.dumps(extraction.manifest(weights_sha1), sort_keys=True)
+    """How a store was made, as its "extraction" attribute keeps it and ``finished`` compares
+    it: the chunks' manifest (video list, settings, weights), the split files' SHA1 (the labels
+    and the split membership come from them) and the listed videos' sizes (another folder of
+    videos under the same names)."""
+    index, sizes = VideoIndex(extraction.config.videos), hashlib.sha1()
+    for video in extraction.videos:
+        path = index.locate(video.path)
+        sizes.update(f"{video.path}\0{os.path.getsize(path) if path else -1}\n".encode())
+    return json.dumps({**extraction.manifest(weights_sha1), "video_sizes_sha1": sizes.hexdigest(),
+                       "splits_sha1": splits_sha1(extraction.config.splits,
+                                                  extraction.split_files)}, sort_keys=True)
 
 
 def finished(config):

@@ -8,7 +8,8 @@ For each of the four models in the default configuration (``paper``) and the def
 training-list videos of 10 x 4096 float32 codes, of which 3 of its 18 groups (about 1,590 videos) are the
 validation set and 7,947 are trained on. ``--sample`` times that many training videos (and a
 validation set in proportion) and scales its passes to the full size (linear in videos); the
-checkpoint, once per epoch, is added as measured.
+checkpoint, once per epoch, is added as measured (an upper bound for epochs shorter than
+``train.CHECKPOINT_SECONDS``, which are saved only every few).
 
 The bound: the FLOPs of the epoch's matrix products (``epoch_flops``: forward and weight
 gradients of every GEMM, input gradients of all but the codes, which need none; the validation
@@ -135,8 +136,8 @@ def codes(n, seed=0, device="cpu"):
 
 def time_epoch(model, train, val, device, out_dir, scale=1.0):
     """Seconds of one epoch of ``train_run`` (default configuration, lr 0.001): its training
-    and validation passes scaled by ``scale`` (videos), plus its checkpoint (once per epoch:
-    UCF-101's epochs outlast ``train.CHECKPOINT_SECONDS``), as ``train_run`` logs them in
+    and validation passes scaled by ``scale`` (videos), plus its checkpoint (counted once per
+    epoch: an upper bound, see the module docstring), as ``train_run`` logs them in
     OUT/logs/RUN.seconds.jsonl."""
     import shutil
     from .train import TrainConfig, model_base, train_run

@@ -246,20 +246,25 @@ PART_RUNNERS = {"flow": flow_part, "tconv": tconv_part, "crops": crops_part,
 
 
 def _timed(part, study, rgb_data, rgb, parts):
+    """(part, rows, extras, seconds): ``part`` run and timed."""
     start = time.perf_counter()
     rows, extras = PART_RUNNERS[part](study, rgb_data, rgb, parts)
     return part, rows, extras, round(time.perf_counter() - start, 1)
 
 
-def _in_worker(task):
-    """A pool worker's part: its own copy of the RGB split (read from the store)."""
-    part, study, rgb, parts = task
+def _in_worker(part, study, rgb, parts):
+    """A worker process's part: its own copy of the RGB split (read from the store)."""
     return _timed(part, study, study.rgb_data(), rgb, parts)
 
 
 def _worker_setup(device, threads):
+    """A worker's torch: deterministic kernels on ``device``, ``threads`` threads."""
     from .train import set_deterministic
     set_deterministic(device, False, threads)
+
+
+class WorkerDied(RuntimeError):
+    """A worker process of ``--jobs`` ended without finishing its part (killed: out of memory?)."""
 
 
 def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True, device="cpu",
@@ -297,27 +302,41 @@ def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True
     return rows, extras, info, seconds
 
 
-def _in_workers(todo, study, rgb, parts, jobs):
-    """``todo``'s parts in ``jobs`` spawned processes (torch is not safe to fork once its
-    threads ran); their per-run bars are off, a bar over the parts says which ended."""
+def _in_workers(todo, study, rgb, parts, jobs, work=_in_worker):
+    """``todo``'s parts, each ``work(part, study, rgb, parts)``, in ``jobs`` spawned processes
+    (torch is not safe to fork once its threads ran) sharing this process's threads; their
+    per-run bars are off, a bar over the parts says which ended. A part's error is raised once
+    the parts already running have ended (their runs are saved; parts not started are not
+    started); a worker that dies is a ``WorkerDied`` at once."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
+    import torch
     from tqdm import tqdm
-
-    from common.reproducible import training_threads
-    threads = max(1, training_threads() // jobs)
-    tasks = [(part, replace(study, progress=False), rgb, parts) for part in todo]
-    done = {}
-    with multiprocessing.get_context("spawn").Pool(min(jobs, len(todo)), _worker_setup,
-                                                   (study.device, threads)) as pool, \
-            tqdm(total=len(todo), desc=f"parts ({jobs} at once)", unit="part",
+    workers = min(jobs, len(todo))
+    quiet, done = replace(study, progress=False), {}
+    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), _worker_setup,
+                             (study.device, max(1, torch.get_num_threads() // workers))) as pool, \
+            tqdm(total=len(todo), desc=f"parts ({workers} at once)", unit="part",
                  disable=not study.progress, dynamic_ncols=True) as bar:
-        for result in pool.imap_unordered(_in_worker, tasks):
-            done[result[0]] = result
-            bar.set_postfix_str(f"{result[0]} done in {result[3] / 60:.1f} min")
-            bar.update(1)
-        pool.close()                   # let the workers exit (leaving the block kills them)
-        pool.join()
+        futures = {pool.submit(work, part, quiet, rgb, parts): part for part in todo}
+        try:
+            for future in as_completed(futures):
+                part, *result = future.result()
+                done[part] = (part, *result)
+                bar.set_postfix_str(f"{part} done in {result[-1] / 60:.1f} min")
+                bar.update(1)
+        except BrokenProcessPool:
+            raise WorkerDied("a worker process of --jobs died before its part ended (killed, "
+                             "out of memory?); rerun the same command: it resumes from the "
+                             "saved runs") from None
+        except BaseException as error:
+            pool.shutdown(wait=False, cancel_futures=True)
+            if isinstance(error, Exception):
+                print(f"{futures[future]} failed; waiting for the parts still running (their "
+                      "runs are saved) before saying why", file=sys.stderr)
+            raise
     return done
 
 
@@ -351,7 +370,7 @@ def main(argv=None):
     add_weights_arguments(parser, ": the CaffeNet that made the codes (the finetune part)")
     parser.add_argument("--device", default="cpu", choices=devices.CHOICES)
     parser.add_argument("--threads", type=cli.integer(1, 1024), default=None)
-    parser.add_argument("--jobs", type=cli.integer(1, 64), default=1,
+    parser.add_argument("--jobs", type=cli.integer(1, 1024), default=1,
                         help="parts trained at once, each in its own process with its share of "
                              "the threads (the same bits as one at a time; %(default)s)")
     parser.add_argument("--no-progress", action="store_true")
@@ -376,7 +395,7 @@ def main(argv=None):
                              "parts": args.parts, "features": args.features, "main": args.main,
                              "device": devices.describe(device, False)}, seconds)
     except (OSError, ValueError, CheckpointError, NonFiniteLoss, CaffeModelError,
-            WeightsError) as error:
+            WeightsError, WorkerDied) as error:
         print(f"error: {describe(error)}", file=sys.stderr)
         return 1
     print(table)

@@ -30,7 +30,7 @@ every ReLU unit of the Average model and the bidirectional RNN within an epoch.
 Deterministic on the CPU: seeded initialisation, shuffling and dropout; the same command twice
 gives the same numbers. Runs are checkpointed atomically (a plain state dict, loadable with
 ``torch.load(weights_only=True)``) after their last epoch and after any epoch that ends
-``CHECKPOINT_SECONDS`` after the previous save (every epoch at UCF-101's size); a killed run
+``CHECKPOINT_SECONDS`` after the previous save (each LSTM epoch at UCF-101's size); a killed run
 resumes from its last checkpoint and ends with the same result as an uninterrupted one.
 """
 import argparse
@@ -160,11 +160,13 @@ class NonFiniteLoss(ArithmeticError):
     """The training loss became NaN or infinite: the run stops, and no results are written."""
 
 
-#: Seconds of training a crash may cost: a run is saved after any epoch that ends this long
-#: after its previous save, and always after its last. UCF-101's epochs take longer (8-36 s,
-#: docs/performance.md), so each is saved; the demo's take 0.01-0.3 s, and saving every one
-#: spent a third of ``make future``'s training time (225 of 668 s, measured). The environment
-#: variable TRAIN_CHECKPOINT_SECONDS overrides it (0: after every epoch).
+#: Seconds of training a crash may cost (plus the epoch it interrupts): a run is saved after any
+#: epoch that ends this long after its previous save, and always after its last. At UCF-101's
+#: size an LSTM or BiRNN epoch takes 30 s or more and is saved each time, an RNN's (8-10 s)
+#: every one or two, the Average model's (1 s) every tenth (docs/performance.md); the demo's
+#: take 0.01-0.3 s, and saving every one spent a third of ``make future``'s training time (225
+#: of 668 s, measured). The environment variable TRAIN_CHECKPOINT_SECONDS overrides it (0:
+#: after every epoch).
 CHECKPOINT_SECONDS = 10.0
 
 
@@ -184,6 +186,7 @@ class CheckpointClock:
         self.saved = time.monotonic()
 
     def due(self, last):
+        """True (and the clock restarted) when the epoch just ended must be saved."""
         if last or time.monotonic() - self.saved >= self.interval:
             self.saved = time.monotonic()
             return True
@@ -287,6 +290,8 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
     if os.path.exists(path):
         saved = restore(path, config, model, optimizer, shuffle, device)
         state = {k: saved[k] for k in ("epoch", "history", "best", "config", "stopped")}
+    seconds_path = os.path.join(out_dir, "logs", config.run_id() + ".seconds.jsonl")
+    _keep_timings_to(seconds_path, state["epoch"])
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc=config.run_id(), unit="epoch",
                disable=not progress, dynamic_ncols=True, leave=False)
     checkpoint = CheckpointClock()
@@ -335,13 +340,31 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
                 log.writelines(json.dumps(r) + "\n" for r in state["history"])
             os.replace(log_path + ".tmp", log_path)
         clock.append(time.perf_counter())
-        with open(os.path.join(out_dir, "logs", config.run_id() + ".seconds.jsonl"), "a") as f:
+        with open(seconds_path, "a") as f:
             f.write(json.dumps({"epoch": epoch, **dict(zip(
                 ("train_s", "val_s", "checkpoint_s"), np.diff(clock).round(4).tolist()))}) + "\n")
         bar.set_postfix(loss=f"{train_loss:.3f}", train=f"{train_acc:.3f}", val=f"{val_acc:.3f}")
         bar.update(1)
     bar.close()
     return state
+
+
+def _keep_timings_to(path, epoch):
+    """Drop from the timings file ``path`` the epochs after ``epoch`` (the checkpoint's): a
+    crash lost them and they are trained again, so each epoch keeps one line."""
+    if not os.path.exists(path):
+        return
+    kept = []
+    with open(path) as f:
+        for line in f:
+            try:
+                if json.loads(line)["epoch"] <= epoch:
+                    kept.append(line)
+            except (ValueError, KeyError, TypeError):    # a line cut short by the crash
+                pass
+    with open(path + ".tmp", "w") as f:
+        f.writelines(kept)
+    os.replace(path + ".tmp", path)
 
 
 def training_loss(model, x, y, form="averaged"):

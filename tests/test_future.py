@@ -2,6 +2,7 @@
 `python -m experiment.future` end to end on toy stores whose RGB codes cannot tell Left from
 Right while their flow codes can."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -153,14 +154,31 @@ def test_parts_in_two_processes_give_the_rows_of_one(study, folders):
     labels = [row["label"] for row in parallel["rows"]]
     assert labels == [row["label"] for row in record["rows"]] + ["Temporal convolution (RGB)"]
 
-
     def unadjusted(row):            # Holm adjusts over the table, and this one has a row more
-        test = {k: v for k, v in row.get("vs_reference", {}).items() if k not in ("p_holm",
-                                                                               "verdict")}
+        test = {k: v for k, v in row.get("vs_reference", {}).items()
+                if k not in ("p_holm", "verdict")}
         return {**row, "vs_reference": test}
     assert [unadjusted(row) for row in parallel["rows"][:-1]] == \
         [unadjusted(row) for row in record["rows"]]
     assert set(parallel["seconds"]) == {"rgb", "flow", "tconv"}
+
+
+def dies(part, study, rgb, parts):
+    os._exit(3)
+
+
+def fails(part, study, rgb, parts):
+    raise ValueError(f"{part}: something was wrong")
+
+
+def test_a_worker_that_dies_or_fails_is_a_clear_error_not_a_hang(folders):
+    """A killed worker (out of memory, kill -9) would leave a multiprocessing.Pool waiting for
+    ever; here it is a WorkerDied at once. A part's own error reaches the caller as itself."""
+    study = F.Study(str(folders[0]), "main", "out", F.Settings(), progress=False)
+    with pytest.raises(F.WorkerDied, match="rerun the same command"):
+        F._in_workers(["flow", "tconv"], study, [], [], 2, work=dies)
+    with pytest.raises(ValueError, match="something was wrong"):
+        F._in_workers(["flow", "tconv"], study, [], [], 2, work=fails)
 
 
 def test_stores_of_other_videos_cannot_be_fused(tmp_path, capsys):

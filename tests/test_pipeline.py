@@ -160,6 +160,31 @@ def test_a_finished_store_is_kept_and_one_of_other_settings_redone(reference_sto
         run(dataset, out, random_caffemodel, backend="torch", workers=0, chunk=5, batch_videos=2)
 
 
+def test_a_store_of_other_videos_or_split_files_is_not_kept(reference_store, dataset,
+                                                           random_caffemodel, tmp_path):
+    """The same names are not the same data: a store is kept for a copy of its videos and split
+    files (moved data is not extracted again), not once a video's bytes or a split file
+    differ (the labels and the split membership come from the split files)."""
+    import shutil
+
+    from caffe_extract.pipeline import finished
+    copy, out = tmp_path / "ucf", tmp_path / "test_fc7.h5"
+    shutil.copytree(dataset, copy)
+    shutil.copy(reference_store, out)
+    config = ExtractConfig(videos=str(copy / "videos"), splits=str(copy / "splits"), out=str(out),
+                           weights=random_caffemodel, subset="test", backend="torch", workers=0,
+                           chunk=4, batch_videos=2, progress=False)
+    assert finished(config)[0] == str(out)
+    video = copy / "videos" / "RollRight" / "v_RollRight_g01_c01.avi"
+    original = video.read_bytes()
+    video.write_bytes(original + b"\0")
+    assert finished(config) is None
+    video.write_bytes(original)
+    train_list = copy / "splits" / "trainlist01.txt"    # a video out of the split's train list
+    train_list.write_bytes(b"".join(train_list.read_bytes().splitlines(keepends=True)[:-1]))
+    assert finished(config) is None
+
+
 def extract_command(dataset, weights, out_dir, workers):
     """The command line of a small resumable extraction of the test list (torch backend)."""
     return [sys.executable, "-m", "caffe_extract", "extract", "--videos", str(dataset / "videos"),

@@ -71,6 +71,21 @@ def test_pretraining_resumes_to_the_same_weights(tmp_path):
         assert torch.equal(resumed["best"]["encoder"][name], value), name
 
 
+def test_the_autoencoder_is_saved_after_its_last_epoch_and_when_the_interval_passed(
+        tmp_path, monkeypatch):
+    import experiment.pretrain as P
+    train, val = tiny_data(), tiny_data(1)
+    config = PretrainConfig(hidden_dim=3, split=2, lr=0.01, epochs=3, batch_size=8)
+    saved, real = [], P._atomic_save
+    monkeypatch.setattr(P, "_atomic_save", lambda obj, path: (saved.append(obj["epoch"]),
+                                                              real(obj, path)))
+    for seconds, epochs in (("1000", [3]), ("0", [1, 2, 3])):
+        monkeypatch.setenv("TRAIN_CHECKPOINT_SECONDS", seconds)
+        saved.clear()
+        pretrain(config, train.x, val.x, tmp_path / seconds, progress=False)
+        assert saved == epochs
+
+
 def test_learning_curve_format_table_and_plot(tmp_path):
     data = (tiny_data(n_per_class=8), tiny_data(1), tiny_data(2))
     results = learning_curve(TrainConfig(epochs=2, patience=0), [0.01], [3], [0, 1], data, 3,

@@ -85,9 +85,27 @@ def test_saved_after_the_last_epoch_and_mid_run_when_the_interval_passed(feature
         saved.clear()
         T.train_run(config, train, val, N_CLASSES, str(tmp_path / seconds), progress=False)
         assert saved == epochs
+    monkeypatch.setenv("TRAIN_CHECKPOINT_SECONDS", "1000")
+    stopping = T.TrainConfig(model="rnn", hidden_dim=8, epochs=40, patience=1, batch_size=16)
+    saved.clear()
+    record = T.train_run(stopping, train, val, N_CLASSES, str(tmp_path / "stop"), progress=False)
+    assert record["stopped"] and saved == [record["epoch"]] and record["epoch"] < 40
     monkeypatch.setenv("TRAIN_CHECKPOINT_SECONDS", "soon")
     with pytest.raises(ValueError, match="TRAIN_CHECKPOINT_SECONDS='soon': give the seconds"):
         T.train_run(config, train, val, N_CLASSES, str(tmp_path / "bad"), progress=False)
+
+
+def test_a_resumed_run_keeps_one_timing_per_epoch(features, tmp_path):
+    """Epochs trained after the last checkpoint and lost in a crash are trained again: their
+    timings (logs/RUN.seconds.jsonl) are dropped, so each epoch keeps one line."""
+    train, val, _, _ = T.load_data(str(features), val_groups=2)
+    config = T.TrainConfig(model="rnn", hidden_dim=8, epochs=3, batch_size=16)
+    T.train_run(config, train, val, N_CLASSES, str(tmp_path), progress=False)
+    timings = tmp_path / "logs" / f"{config.run_id()}.seconds.jsonl"
+    with timings.open("a") as f:          # as if epochs 4 and 5 ran, unsaved, and a crash came
+        f.write('{"epoch": 4, "train_s": 0.1}\n{"epoch": 5, "tr')
+    T.train_run(config, train, val, N_CLASSES, str(tmp_path), progress=False)      # resumes
+    assert [json.loads(line)["epoch"] for line in timings.read_text().splitlines()] == [1, 2, 3]
 
 
 def command(features, out, epochs=40):
