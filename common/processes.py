@@ -1,0 +1,79 @@
+"""One way to run N processes at once, for every command that does (extraction ``--jobs``,
+``experiment.train --jobs``, ``experiment.future --jobs``, the benches' modes).
+
+    results = run_all([Task("a", work, (1,)), Task("b", work, (2,))], jobs=2, desc="parts")
+
+Each task is ``function(*args)``, a module-level function and picklable arguments, run in one of
+``jobs`` *spawned* processes (torch is not safe to fork once its threads ran; a spawned child
+imports ``common`` first, so its kernels are pinned as this process's, from the environment it
+inherits). Tasks start in the order given (put the longest first) and their results come back
+as ``{name: result}``; a bar over the tasks says which ended.
+
+Failure, never a hang: a worker that dies (killed, out of memory) is a ``WorkerDied`` at once,
+naming the task; a task's own exception is raised once the tasks already running have ended
+(whatever they save is kept; tasks not started are not started).
+"""
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without finishing its task (killed: out of memory?)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: ``function(*args)`` in a worker, its result filed under ``name``."""
+
+    name: str
+    function: object
+    args: tuple = ()
+
+
+def share_of_threads(total, jobs):
+    """Each of ``jobs`` workers' torch threads when they share ``total``: at least one."""
+    return max(1, total // max(jobs, 1))
+
+
+def _start_worker(threads):
+    """A worker's torch, where it runs torch: ``threads`` threads (None: left alone)."""
+    if threads is not None:
+        import torch
+        torch.set_num_threads(threads)
+
+
+def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint=""):
+    """{task.name: result} of every task, ``jobs`` at a time in spawned processes, each with
+    ``threads`` torch threads (None: torch's default; pass ``share_of_threads``). A dead worker
+    is a ``WorkerDied`` (``rerun_hint`` says what a rerun does); a task's error is raised once
+    the running tasks have ended."""
+    from tqdm import tqdm
+    tasks = list(tasks)
+    workers = max(1, min(jobs, len(tasks)))
+    done = {}
+    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), _start_worker,
+                             (threads,)) as pool, \
+            tqdm(total=len(tasks), desc=f"{desc} ({workers} at once)", unit=desc.rstrip("s")
+                 or "task", disable=not progress, dynamic_ncols=True) as bar:
+        futures = {pool.submit(task.function, *task.args): task.name for task in tasks}
+        future = None
+        try:
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                bar.set_postfix_str(f"{futures[future]} done")
+                bar.update(1)
+        except BrokenProcessPool:
+            running = sorted(set(futures.values()) - set(done))
+            raise WorkerDied(f"a worker process died before its task ended (killed, out of "
+                             f"memory?); unfinished: {', '.join(running)}"
+                             f"{'; ' + rerun_hint if rerun_hint else ''}") from None
+        except BaseException as error:
+            pool.shutdown(wait=False, cancel_futures=True)
+            if isinstance(error, Exception) and future is not None:
+                print(f"{futures[future]} failed; waiting for the tasks still running before "
+                      "saying why", file=sys.stderr)
+            raise
+    return done
