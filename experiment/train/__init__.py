@@ -677,7 +677,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 1
     set_deterministic(device, args.fast, args.threads)
-    from .report import banner, write_results, write_split_summary
+    from experiment.report import banner, write_results, write_split_summary
     era = get(args.config)
     settings = {k: v for k, v in vars(args).items()          # threads: speed only, not bits
                 if k not in ("no_progress", "stage", "task", "count", "threads")}
@@ -749,6 +749,3 @@ def run_task(args, unit, base, device, several_splits):
     print(f"task {args.task} ({args.stage}: {unit}) done", file=sys.stderr)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
