@@ -104,8 +104,8 @@ def run_augmented(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, pr
         return (tested_run(seed, record, evaluate(net, view(test, CENTRE))),
                 tested_run(seed, record, evaluate_views(net, test)))
 
-    search, chosen, tested = search_then_seeds(model_base(model, base), lrs, hiddens, seeds,
-                                               train, val, n_classes, out_dir, test_both,
+    search, chosen, tested = search_then_seeds(model_base(model, base), (lrs, hiddens, seeds),
+                                               (train, val), n_classes, out_dir, test_both,
                                                progress, device)
     return tuple({"model": f"{model}+{name} ({key})", "chosen": asdict(chosen),
                   "search": searched(search), "runs": list(runs), **summary(runs)}
@@ -119,7 +119,7 @@ def main(argv=None):
     from common import cli
     from common.errors import describe
 
-    from .train import TrainConfig, set_deterministic
+    from .train import RunSettings, set_deterministic
     parser = argparse.ArgumentParser(prog="python -m experiment.augment", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", required=True, type=cli.existing_dir,
@@ -138,7 +138,7 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         train, val, test, info = load_data(args.features, args.split, views=VIEWS)
-        results = run_augmented(args.model, TrainConfig(epochs=args.epochs, patience=args.patience),
+        results = run_augmented(args.model, RunSettings(epochs=args.epochs, patience=args.patience),
                                 args.lr, args.hidden, range(args.seeds), (train, val, test),
                                 len(info["classes"]), args.out, not args.no_progress)
     except (OSError, ValueError) as error:

@@ -140,8 +140,8 @@ def time_epoch(model, train, val, device, out_dir, scale=1.0):
     epoch: an upper bound, see the module docstring), as ``train_run`` logs them in
     OUT/logs/RUN.seconds.jsonl."""
     import shutil
-    from .train import TrainConfig, model_base, train_run
-    config = model_base(model, TrainConfig(model=model, hidden_dim=H, lr=0.001, epochs=1,
+    from .train import RunSettings, model_base, train_run
+    config = model_base(model, RunSettings(model=model, hidden_dim=H, lr=0.001, epochs=1,
                                            patience=0))
     for folder in ("checkpoints", "logs"):                    # time a fresh epoch
         shutil.rmtree(os.path.join(out_dir, folder), ignore_errors=True)
@@ -170,8 +170,8 @@ class TorchNN(torch.nn.Module):
 
 def time_steps(net, x, y, device, steps=3):
     """Median seconds of one training step (forward, backward, fused Nesterov SGD)."""
-    from .train import TrainConfig, sgd
-    optimizer = sgd(net, TrainConfig(lr=0.001), device)
+    from .train import RunSettings, sgd
+    optimizer = sgd(net, RunSettings(lr=0.001), device)
     times = []
     for i in range(steps + 1):
         _sync(device)
@@ -205,9 +205,9 @@ def step_profile(model, device, steps=8):
     fused kernel), the gather of the batch, and the rest (elementwise work, autograd, Python).
     CPU only: on a GPU self CPU time is not the kernels' time."""
     from torch.profiler import ProfilerActivity, profile
-    from .train import Split, TrainConfig, model_inputs, sgd, training_loss
+    from .train import Split, RunSettings, model_inputs, sgd, training_loss
     net = paper_model(model, device)
-    optimizer = sgd(net, TrainConfig(lr=0.001), device)
+    optimizer = sgd(net, RunSettings(lr=0.001), device)
     data = model_inputs(model, Split(*codes((steps + 1) * BATCH, seed=2, device=device)))
     batches = torch.randperm(len(data.y), generator=torch.Generator().manual_seed(0)).split(BATCH)
 

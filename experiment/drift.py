@@ -113,11 +113,11 @@ def extract_variant(args, name, **knobs):
 
 def train_variant(args, name, store, model, **knobs):
     """``run_model`` of one model on one store, with training knobs changed (cached)."""
-    from .train import TrainConfig, load_data, run_model
+    from .train import RunSettings, load_data, run_model
     out = os.path.join(args.work, "runs", name)
     train, val, test, info = load_data(os.path.dirname(store), 1, args.layer, args.val_groups)
     era = replace(PAPER, name=f"paper-{name}", **knobs)    # the paper's, one knob changed
-    base = TrainConfig(config=era.name, epochs=args.epochs, patience=0, batch_size=args.batch_size)
+    base = RunSettings(config=era.name, epochs=args.epochs, patience=0, batch_size=args.batch_size)
     print(f"== accuracy: {model}, {name}", file=sys.stderr)
     result = run_model(model, base, [args.lr], [args.hidden], range(args.seeds),
                        (train, val, test), len(info["classes"]), out,

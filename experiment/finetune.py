@@ -33,16 +33,16 @@ import torch
 from rnn_models import build
 from rnn_models.finetune import DROPOUT, FC_DIM, POOL5_DIM, FineTuned
 
-from .train import (CheckpointError, NonFiniteLoss, Split, TrainConfig, _model_options, evaluate,
-                    load_checkpoint, summary, tested_run, train_run)
+from .train import (CheckpointError, Classification, NonFiniteLoss, RunSettings, Split, evaluate,
+                    fit, load_checkpoint, model_options, summary, tested_run)
 
 EPOCHS = 2             # fine-tuning epochs (module docstring)
 FC_LR_SCALE = 0.1      # fc6/fc7's learning rate / the head's (module docstring)
 
 
 @dataclass
-class FineTuneConfig(TrainConfig):
-    """One fine-tuning run: the head's ``TrainConfig`` (its chosen setting and seed; ``epochs``
+class FineTuneConfig(RunSettings):
+    """One fine-tuning run: the head's ``RunSettings`` (its chosen setting and seed; ``epochs``
     the fine-tuning's) plus what fine-tuning adds. Saved in every checkpoint: a resume with
     another caffemodel or learning rate is refused."""
 
@@ -69,7 +69,7 @@ def caffenet_fc(caffemodel):
 
 
 def chosen_setting(init_dir, model):
-    """The ``TrainConfig`` the main table chose for ``model`` (INIT/table.json, written by
+    """The ``RunSettings`` the main table chose for ``model`` (INIT/table.json, written by
     ``experiment.train``), seed 0."""
     path = os.path.join(init_dir, "table.json")
     if not os.path.isfile(path):
@@ -81,7 +81,7 @@ def chosen_setting(init_dir, model):
     if model not in chosen:
         raise ValueError(f"{path} has no {model} (it has {', '.join(chosen) or 'no model'}): "
                          f"train it first (`python -m experiment.train --models {model}`)")
-    return TrainConfig(**chosen[model])
+    return RunSettings(**chosen[model])
 
 
 def start_state(init_dir, config):
@@ -117,7 +117,7 @@ def run_finetune(model, base, seeds, data, n_classes, out_dir, caffemodel, init_
                  progress=True, device="cpu", epochs=EPOCHS, fc_lr_scale=FC_LR_SCALE,
                  fc_dropout=DROPOUT):
     """Fine-tune fc6/fc7 with ``model`` for every seed, starting from INIT's trained runs of
-    the chosen setting ``base`` (a ``TrainConfig``; None: read INIT/table.json), and test each
+    the chosen setting ``base`` (a ``RunSettings``; None: read INIT/table.json), and test each
     best-validation epoch once. ``data``: (train, val, test) ``Split``s of pool5 codes
     (``load_data(..., layer="pool5")``). Returns ``run_model``'s format, "model" named
     "<model>+fine-tuned fc6/fc7" and "search" empty (nothing is searched)."""
@@ -135,18 +135,19 @@ def run_finetune(model, base, seeds, data, n_classes, out_dir, caffemodel, init_
     train, val, test = (Split(s.x.to(device), s.y.to(device)) for s in data)
     runs, configs = [], {}
     for seed in seeds:
-        head = TrainConfig(**{**asdict(base), "seed": seed})
+        head = RunSettings(**{**asdict(base), "seed": seed})
         state, start = start_state(init_dir, head)
         config = FineTuneConfig(**{**asdict(head), "epochs": epochs, "patience": 0,
                                    "fc_lr_scale": fc_lr_scale, "fc_dropout": fc_dropout,
                                    "caffemodel_sha1": sha1, "start": start})
         configs[seed] = config
 
-        def setup(config, device, state=state):
+        def make(config, device, state=state):
             return finetuned(config, state, fc, n_classes, device)
 
-        record = train_run(config, train, val, n_classes, out_dir, progress, device, setup=setup)
-        net = setup(config, device)[0]
+        record = fit(config, make, (train, val), out_dir, Classification(config.loss), progress,
+                     device)
+        net = make(config, device)[0]
         net.load_state_dict(record["best"]["model"])
         runs.append(tested_run(seed, record, evaluate(net, test)))       # once, at the end
     chosen = FineTuneConfig(**{**asdict(configs[seeds[0]]), "seed": 0})
@@ -159,7 +160,7 @@ def finetuned(config, head_state, fc, n_classes, device="cpu"):
     ``head_state`` and CaffeNet's ``fc``; SGD with Nesterov momentum, the head at ``config.lr``,
     fc6/fc7 at ``config.fc_lr_scale`` times it."""
     head = build(config.model, FC_DIM, config.hidden_dim, n_classes, init=config.init,
-                 **_model_options(config))
+                 **model_options(config))
     head.load_state_dict(head_state)
     model = FineTuned(head, dropout=config.fc_dropout)
     model.load_fc(fc)

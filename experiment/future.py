@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from . import fusion
-from .train import (PAPER_MODELS, Split, TrainConfig, best_model, evaluate, load_data, run_model,
-                    store_paths, train_run)
+from .train import PAPER_MODELS, RunSettings, load_data, read_run, run_model, store_paths
+from .train import val_probabilities as engine_val_probabilities
 
 PARTS = ("flow", "fusion", "tconv", "crops", "finetune", "pretrain")
 #: The stores a part reads besides the RGB fc7 codes (``store_paths``' arguments).
@@ -63,7 +63,7 @@ class Settings:
 
     def base(self):
         from configurations import get
-        return TrainConfig(config=get(self.config).name, epochs=self.epochs,
+        return RunSettings(config=get(self.config).name, epochs=self.epochs,
                            patience=self.patience)
 
     def train(self, model, data, n_classes, out_dir, lrs=None, progress=True, device="cpu"):
@@ -74,15 +74,20 @@ class Settings:
 
 
 def val_probabilities(result, data, n_classes, out_dir, device="cpu"):
-    """Each seed's validation probabilities (N_val, C) from its best-validation epoch, read
-    back from the run's checkpoint in ``out_dir`` (nothing is trained again)."""
-    train, val, _ = data
+    """Each seed's validation probabilities (N_val, C) from its best-validation epoch: kept in
+    the run's record (``tested_run``), else read back from its checkpoint in ``out_dir``
+    (nothing is trained again)."""
     out = []
     for run in result["runs"]:
-        config = TrainConfig(**{**result["chosen"], "seed": run["seed"]})
-        record = train_run(config, train, val, n_classes, out_dir, progress=False, device=device)
-        net = best_model(config, record, train.x.shape[-1], n_classes, device)
-        out.append(evaluate(net, Split(val.x.to(device), val.y.to(device)))[2].double().numpy())
+        if run.get("val_probabilities") is not None:
+            out.append(run["val_probabilities"])
+            continue
+        config = RunSettings(**{**result["chosen"], "seed": run["seed"]})
+        record = read_run(config, out_dir)
+        if record is None:
+            raise FileNotFoundError(f"{out_dir}: run {config.run_id()} has no finished "
+                                    "checkpoint; train it first")
+        out.append(engine_val_probabilities(config, record, data[1], n_classes, device))
     return out
 
 
@@ -221,7 +226,7 @@ def finetune_part(study, rgb_data, rgb, parts):
     """CaffeNet's fc6/fc7 fine-tuned with the reference model, from its main-table runs."""
     from .finetune import run_finetune
     pool5 = study.other_data(rgb_data, layer="pool5")
-    chosen = TrainConfig(**next(r for r in rgb if r["model"] == REFERENCE)["chosen"])
+    chosen = RunSettings(**next(r for r in rgb if r["model"] == REFERENCE)["chosen"])
     return [("finetune", run_finetune(REFERENCE, chosen, range(study.settings.seeds), pool5[:3],
                                       len(rgb_data[3]["classes"]),
                                       os.path.join(study.out, "finetune"), study.caffemodel,

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import stats
 from .report import _points, _pyplot, _suptitle, banner, save_figure
+from .train.protocol import PROBABILITIES
 
 from configurations import NAMES
 
@@ -283,8 +284,7 @@ def write_report(out_dir, rows, extras, info, settings, seconds, labels=None):
     note = banner(info["attrs"])
 
     def runs_of(r):
-        return [{k: v for k, v in run.items() if k not in ("test_predictions",
-                                                           "test_probabilities", "history")}
+        return [{k: v for k, v in run.items() if k not in (*PROBABILITIES, "history")}
                 for run in r["runs"]]
     record = {"banner": note, "settings": settings, "seconds": seconds, "reference": reference,
               "classes": info["classes"], "direction_pairs": direction_pairs(info["classes"]),

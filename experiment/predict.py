@@ -72,9 +72,9 @@ def caffemodel_for(table, weights=None):
 def trained_model(results, table, entry, device):
     """The seed-0 run's best-validation model of ``entry`` (a ``run_model`` result)."""
     from configurations import Configuration
-    from .train import TrainConfig, best_model, load_checkpoint
-    chosen = {k: v for k, v in entry["chosen"].items() if k in {f.name for f in fields(TrainConfig)}}
-    config = TrainConfig(**{**chosen, "seed": entry["runs"][0]["seed"]})
+    from .train import RunSettings, best_model, load_checkpoint
+    chosen = {k: v for k, v in entry["chosen"].items() if k in {f.name for f in fields(RunSettings)}}
+    config = RunSettings(**{**chosen, "seed": entry["runs"][0]["seed"]})
     path = os.path.join(results, "checkpoints", config.run_id() + ".pt")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: the checkpoint of {entry['model']} is missing")

@@ -24,8 +24,7 @@ import torch
 
 from rnn_models.autoencoder import CompositeAutoencoder
 
-from .train import (CheckpointClock, NonFiniteLoss, Split, TrainConfig, _atomic_save, model_base,
-                    restore, run_model, sgd)
+from .train import Split, fit, model_base, run_model, sgd
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 
@@ -46,6 +45,9 @@ class PretrainConfig:
     dtype: str = "float32"
     init: str = "nntools-2015"
     options: dict = field(default_factory=dict)    # the LSTM's (peepholes, output gate)
+
+    def torch_dtype(self):
+        return {"float32": torch.float32, "float64": torch.float64}[self.dtype]
 
     def run_id(self):
         return f"autoencoder-{self.config}-h{self.hidden_dim}-k{self.split}-lr{self.lr:g}-seed{self.seed}"
@@ -73,60 +75,63 @@ def label_subset(labels, fraction, seed=0):
 
 def pretrain(config, train_x, val_x, out_dir, progress=True, device="cpu"):
     """Train the composite autoencoder of ``config`` on the codes ``train_x`` (N, T, D), no
-    labels; resumes from OUT/checkpoints/RUN.pt. Returns the record: "history" (per epoch: mean
-    training loss, validation loss on ``val_x``) and "best" (the lowest-validation-loss epoch:
-    "epoch", "val_loss", "encoder", the encoder's weights under the classifier's names).
+    labels, with ``fit`` (resumes from OUT/checkpoints/RUN.pt). Returns the record: "history"
+    (per epoch: mean training loss, validation loss on ``val_x``) and "best" (the lowest-
+    validation-loss epoch: "epoch", "val_loss", "encoder", the encoder's weights under the
+    classifier's names).
 
     Optimiser: the classifier's (SGD, Nesterov momentum), minibatches of ``batch_size`` codes
     shuffled with the seed; L is ``rnn_models.autoencoder``'s squared error per code.
     """
-    from tqdm import tqdm
-    os.makedirs(os.path.join(out_dir, "checkpoints"), exist_ok=True)
-    path = os.path.join(out_dir, "checkpoints", config.run_id() + ".pt")
-    torch.manual_seed(config.seed)
-    dtype = TrainConfig(dtype=config.dtype).torch_dtype()
-    model = CompositeAutoencoder(train_x.shape[-1], config.hidden_dim, config.split,
-                                 config.init, **config.options).to(device=device, dtype=dtype)
-    optimizer = sgd(model, config, device)
-    shuffle = torch.Generator().manual_seed(config.seed)
-    state = {"epoch": 0, "history": [], "best": None, "config": asdict(config), "stopped": False}
-    if os.path.exists(path):
-        saved = restore(path, config, model, optimizer, shuffle, device)
-        state = {k: saved[k] for k in ("epoch", "history", "best", "config", "stopped")}
-    train_x, val_x = train_x.to(device), val_x.to(device)
-    bar = tqdm(total=config.epochs, initial=state["epoch"], desc=config.run_id(), unit="epoch",
-               disable=not progress, dynamic_ncols=True, leave=False)
-    checkpoint = CheckpointClock()
-    for epoch in range(state["epoch"] + 1, config.epochs + 1):
-        model.train()
-        order = torch.randperm(len(train_x), generator=shuffle).to(train_x.device)
-        total = 0.0
-        for start in range(0, len(order), config.batch_size):
-            x = train_x[order[start:start + config.batch_size]].to(dtype)     # (B, T, D)
-            loss = model.loss(x)
-            if not torch.isfinite(loss):
-                raise NonFiniteLoss(f"{config.run_id()}: the autoencoder's loss became "
-                                    f"{float(loss)} at epoch {epoch}; try a smaller lr")
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(x)
+    def make(config, device):
+        model = CompositeAutoencoder(train_x.shape[-1], config.hidden_dim, config.split,
+                                     config.init, **config.options)
+        model.to(device=device, dtype=config.torch_dtype())
+        return model, sgd(model, config, device)
+
+    unlabelled = [Split(x.to(device), torch.zeros(len(x), dtype=torch.int64, device=device))
+                  for x in (train_x, val_x)]
+    return fit(config, make, unlabelled, out_dir, Autoencoding(), progress, device)
+
+
+class Autoencoding:
+    """The autoencoder's objective for ``fit``: its squared error per code (``model.loss``),
+    the mean over the epoch's training codes, judged by the validation loss (lower is better);
+    the best epoch keeps the encoder's weights."""
+
+    @staticmethod
+    def inputs(split):
+        return split
+
+    def start_epoch(self):
+        self.total, self.n = 0.0, 0
+
+    def loss(self, model, x, y):
+        loss = model.loss(x)
+        if torch.isfinite(loss):
+            self.total += float(loss.detach()) * len(x)
+        self.n += len(x)
+        return loss
+
+    def epoch_result(self):
+        return {"train_loss": self.total / self.n}
+
+    @staticmethod
+    def validate(model, val):
         with torch.no_grad():
-            val_loss = float(model.eval().loss(val_x.to(dtype)))
-        state["history"].append({"run": config.run_id(), "epoch": epoch,
-                                 "train_loss": total / len(train_x), "val_loss": val_loss})
-        if state["best"] is None or val_loss < state["best"]["val_loss"]:
-            state["best"] = {"epoch": epoch, "val_loss": val_loss,
-                             "encoder": model.encoder_weights()}
-        state["epoch"] = epoch
-        if checkpoint.due(epoch == config.epochs):
-            _atomic_save({**state, "model": model.state_dict(),
-                          "optimizer": optimizer.state_dict(), "shuffle_rng": shuffle.get_state(),
-                          "torch_rng": torch.get_rng_state()}, path)
-        bar.set_postfix(loss=f"{total / len(train_x):.2f}", val=f"{val_loss:.2f}")
-        bar.update(1)
-    bar.close()
-    return state
+            return {"val_loss": float(model.eval().loss(val.x.to(next(model.parameters()).dtype)))}
+
+    @staticmethod
+    def better(row, best):
+        return row["val_loss"] < best["val_loss"]
+
+    @staticmethod
+    def best_entry(model, row):
+        return {"val_loss": row["val_loss"], "encoder": model.encoder_weights()}
+
+    @staticmethod
+    def postfix(row):
+        return {"loss": f"{row['train_loss']:.2f}", "val": f"{row['val_loss']:.2f}"}
 
 
 def learning_curve(base, lrs, hiddens, seeds, data, n_classes, out_dir, fractions=FRACTIONS,

@@ -27,6 +27,8 @@ from . import power, stats
 
 from configurations import NAMES
 
+from .train.protocol import PROBABILITIES
+
 #: Giel & Diaz (2015), section "Results", its only table: (validation %, test %), single runs
 #: on UCF-101 (split not stated; 3,783 test videos if split 1).
 PAPER = {"average": (50.5, 50.0), "rnn": (52.2, 49.1), "lstm": (46.7, 45.9), "birnn": (51.1, 50.5)}
@@ -226,7 +228,7 @@ def write_results(out_dir, results, info, settings, data, config=None):
                "pairs": analysis["pairs"], "claims": analysis["claims"],
                "models": [{**{k: v for k, v in r.items() if k != "runs"},
                            "runs": [{k: v for k, v in run.items()
-                                     if k not in ("test_predictions", "test_probabilities")}
+                                     if k not in PROBABILITIES}
                                     for run in r["runs"]]} for r in results]}
     with open(os.path.join(out_dir, "table.json"), "w") as f:
         json.dump(summary, f, indent=1)

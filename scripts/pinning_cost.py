@@ -21,7 +21,7 @@ WORK = r"""
 import json, sys, time
 import common.reproducible  # first, as every entry point
 import numpy as np, torch
-from experiment.train import TrainConfig, Split, model_base, train_run
+from experiment.train import RunSettings, Split, model_base, train_run
 from rnn_models.models import build
 from caffe_extract.backends import open_backend
 from caffe_extract.random_model import cached_random_caffemodel
@@ -30,7 +30,7 @@ out = {"threads": torch.get_num_threads(), "capability": torch.backends.cpu.get_
 g = torch.Generator().manual_seed(0)
 train = Split(torch.rand(240, 10, 4096, generator=g), torch.randint(0, 8, (240,), generator=g))
 val = Split(train.x[:48], train.y[:48])
-config = model_base("birnn", TrainConfig(hidden_dim=128, lr=0.003, epochs=1, patience=0))
+config = model_base("birnn", RunSettings(hidden_dim=128, lr=0.003, epochs=1, patience=0))
 for warm in (True, False):                                   # the second run is timed
     with tempfile.TemporaryDirectory() as d:
         start = time.perf_counter()

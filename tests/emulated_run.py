@@ -48,14 +48,14 @@ def sha256(*arrays):
 
 
 def train_digests(work):
-    from experiment.train import Split, TrainConfig, train_run
+    from experiment.train import Split, RunSettings, train_run
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(24, 10, 96, generator=generator)
     y = torch.arange(24) % 3
     train, val = Split(x[:16], y[:16]), Split(x[16:], y[16:])
     digests = {}
     for model in ("average", "rnn", "lstm", "birnn"):
-        config = TrainConfig(model=model, hidden_dim=16, lr=0.01, batch_size=8, epochs=2,
+        config = RunSettings(model=model, hidden_dim=16, lr=0.01, batch_size=8, epochs=2,
                              patience=0, seed=0)
         train_run(config, train, val, 3, work, progress=False)
         saved = torch.load(os.path.join(work, "checkpoints", config.run_id() + ".pt"),

@@ -69,9 +69,9 @@ def test_the_librarys_build_defaults_to_the_paper_configuration(model):
     expected = configs.PAPER.model_options(model)
     assert {k: net.config[k] for k in expected} == expected
     assert net.config["init"] == configs.PAPER.init
-    assert T.TrainConfig().config == configs.DEFAULT
-    assert T.TrainConfig().init == configs.PAPER.init
-    assert T.TrainConfig().loss == configs.PAPER.loss
+    assert T.RunSettings().config == configs.DEFAULT
+    assert T.RunSettings().init == configs.PAPER.init
+    assert T.RunSettings().loss == configs.PAPER.loss
 
 
 @pytest.mark.parametrize("model", ["average", "rnn", "lstm", "birnn", "bilstm", "rnn2",
@@ -83,7 +83,7 @@ def test_paper_configuration_builds_the_papers_variants(model, tmp_path):
     x = torch.rand(3, 10, 6, dtype=torch.float64)
     y = torch.tensor([0, 1, 2])
     data = T.Split(x.float(), y)
-    base = T.TrainConfig(config="paper", epochs=1, batch_size=3, patience=0)
+    base = T.RunSettings(config="paper", epochs=1, batch_size=3, patience=0)
     result = T.run_model(model, base, [0.001], [5], [0], (data, data, data), 4, str(tmp_path),
                          progress=False)
     options = result["chosen"]["options"]

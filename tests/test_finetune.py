@@ -12,6 +12,7 @@ import configurations
 import rnn_models
 from experiment import finetune as FT
 from experiment import train as T
+from experiment.train import checkpoints
 from rnn_models.finetune import FineTuned
 
 N_CLASSES = 4
@@ -37,10 +38,10 @@ def setup(tmp_path_factory, random_caffemodel):
     with torch.no_grad():
         fc7 = [T.Split(stem.codes(s.x), s.y) for s in data]
     init = tmp_path_factory.mktemp("init")
-    base = T.TrainConfig(model="birnn", hidden_dim=8, lr=0.003, epochs=2, batch_size=8,
+    base = T.RunSettings(model="birnn", hidden_dim=8, lr=0.003, epochs=2, batch_size=8,
                          options=configurations.PAPER.model_options("birnn"))
     for seed in (0, 1):
-        T.train_run(T.TrainConfig(**{**asdict(base), "seed": seed}), fc7[0], fc7[1], N_CLASSES,
+        T.train_run(T.RunSettings(**{**asdict(base), "seed": seed}), fc7[0], fc7[1], N_CLASSES,
                     str(init), progress=False)
     table = {"provenance": {"weights_sha1": file_sha1(random_caffemodel)},
              "models": [{"model": "birnn", "chosen": asdict(base)}]}
@@ -86,7 +87,7 @@ def test_result_format_and_resume_after_a_kill(setup, tmp_path, monkeypatch):
     assert saved["config"]["start"] == "birnn-paper-h8-lr0.003-seed1"
     assert (saved["model"]["W6"] - setup["fc"]["fc6"][0]).abs().max() > 1e-6
 
-    saves, real = [], T._atomic_save
+    saves, real = [], T.atomic_save
 
     def killed_at_the_second_save(obj, path):
         saves.append(path)
@@ -94,11 +95,11 @@ def test_result_format_and_resume_after_a_kill(setup, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         real(obj, path)
 
-    monkeypatch.setattr(T, "_atomic_save", killed_at_the_second_save)
+    monkeypatch.setattr(checkpoints, "atomic_save", killed_at_the_second_save)
     monkeypatch.setenv("TRAIN_CHECKPOINT_SECONDS", "0")            # a save after each epoch
     with pytest.raises(KeyboardInterrupt):
         finetune(setup, tmp_path / "b", epochs=2)
-    monkeypatch.setattr(T, "_atomic_save", real)
+    monkeypatch.setattr(checkpoints, "atomic_save", real)
     resumed = finetune(setup, tmp_path / "b", epochs=2)
     for a, b in zip(straight["runs"], resumed["runs"]):
         assert a["history"] == b["history"]

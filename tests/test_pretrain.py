@@ -6,7 +6,8 @@ import torch
 
 from experiment.pretrain import (PretrainConfig, label_subset, learning_curve,
                                  plot_learning_curve, pretrain)
-from experiment.train import Split, TrainConfig, train_run
+from experiment.train import checkpoints
+from experiment.train import Split, RunSettings, train_run
 
 
 def tiny_data(seed=0, n_per_class=10, classes=3, T=4, D=6):
@@ -32,7 +33,7 @@ def test_a_fraction_outside_0_1_is_a_clear_error(fraction, tmp_path):
         label_subset([0, 1], fraction)
     data = (tiny_data(), tiny_data(1), tiny_data(2))
     with pytest.raises(ValueError, match="label fraction"):     # before any training
-        learning_curve(TrainConfig(epochs=1), [0.01], [3], [0], data, 3, tmp_path,
+        learning_curve(RunSettings(epochs=1), [0.01], [3], [0], data, 3, tmp_path,
                        fractions=(0.5, fraction), progress=False)
     assert not any(tmp_path.iterdir())
 
@@ -41,7 +42,7 @@ def test_train_run_starts_from_the_given_weights(tmp_path):
     """lr 0: the best epoch's weights are the initial ones: the encoder's where given, the drawn
     ones elsewhere (equal to a run without ``initial``)."""
     train, val = tiny_data(), tiny_data(1)
-    config = TrainConfig(model="lstm", hidden_dim=3, lr=0.0, epochs=1, patience=0)
+    config = RunSettings(model="lstm", hidden_dim=3, lr=0.0, epochs=1, patience=0)
     plain = train_run(config, train, val, 3, tmp_path / "plain", progress=False)["best"]["model"]
     encoder = {"W_xi": torch.full((3, 6), 0.25), "b_o_gate": torch.full((3,), -1.0)}
     started = train_run(config, train, val, 3, tmp_path / "started", progress=False,
@@ -76,8 +77,8 @@ def test_the_autoencoder_is_saved_after_its_last_epoch_and_when_the_interval_pas
     import experiment.pretrain as P
     train, val = tiny_data(), tiny_data(1)
     config = PretrainConfig(hidden_dim=3, split=2, lr=0.01, epochs=3, batch_size=8)
-    saved, real = [], P._atomic_save
-    monkeypatch.setattr(P, "_atomic_save", lambda obj, path: (saved.append(obj["epoch"]),
+    saved, real = [], checkpoints.atomic_save
+    monkeypatch.setattr(checkpoints, "atomic_save", lambda obj, path: (saved.append(obj["epoch"]),
                                                               real(obj, path)))
     for seconds, epochs in (("1000", [3]), ("0", [1, 2, 3])):
         monkeypatch.setenv("TRAIN_CHECKPOINT_SECONDS", seconds)
@@ -88,7 +89,7 @@ def test_the_autoencoder_is_saved_after_its_last_epoch_and_when_the_interval_pas
 
 def test_learning_curve_format_table_and_plot(tmp_path):
     data = (tiny_data(n_per_class=8), tiny_data(1), tiny_data(2))
-    results = learning_curve(TrainConfig(epochs=2, patience=0), [0.01], [3], [0, 1], data, 3,
+    results = learning_curve(RunSettings(epochs=2, patience=0), [0.01], [3], [0, 1], data, 3,
                              tmp_path, fractions=(0.25, 1.0), progress=False,
                              pretraining=PretrainConfig(split=2, epochs=2, lr=0.01))
     assert [(r["fraction"], r["pretrained"]) for r in results] == [

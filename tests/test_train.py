@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from rnn_models import build
+
 from caffe_extract.store import write_store
 from experiment import train as T
+from experiment.train import checkpoints
 
 N_CLASSES, D = 4, 32
 
@@ -55,7 +58,7 @@ def test_load_data_carves_validation_by_groups(features):
 @pytest.mark.parametrize("model", ["average", "rnn", "lstm", "birnn", "tconv"])
 def test_loss_falls_and_accuracy_beats_chance(features, tmp_path, model):
     train, val, _, _ = T.load_data(str(features), val_groups=2)
-    config = T.TrainConfig(model=model, hidden_dim=16, lr=0.003, epochs=15, batch_size=16)
+    config = T.RunSettings(model=model, hidden_dim=16, lr=0.003, epochs=15, batch_size=16)
     record = T.train_run(config, train, val, N_CLASSES, str(tmp_path), progress=False)
     history = record["history"]
     assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
@@ -64,7 +67,7 @@ def test_loss_falls_and_accuracy_beats_chance(features, tmp_path, model):
 
 def test_checkpoints_are_plain_state_dicts(features, tmp_path):
     train, val, _, _ = T.load_data(str(features), val_groups=2)
-    config = T.TrainConfig(model="rnn", hidden_dim=8, epochs=2, batch_size=16)
+    config = T.RunSettings(model="rnn", hidden_dim=8, epochs=2, batch_size=16)
     T.train_run(config, train, val, N_CLASSES, str(tmp_path), progress=False)
     saved = torch.load(tmp_path / "checkpoints" / f"{config.run_id()}.pt", weights_only=True)
     assert saved["epoch"] == 2 and set(saved["model"]) >= {"W_ih", "W_hh", "W_s"}
@@ -76,9 +79,9 @@ def test_saved_after_the_last_epoch_and_mid_run_when_the_interval_passed(feature
     """A run is saved after its last epoch; before it, only when TRAIN_CHECKPOINT_SECONDS have
     passed since the previous save (0: every epoch). A bad value is a clear error."""
     train, val, _, _ = T.load_data(str(features), val_groups=2)
-    config = T.TrainConfig(model="rnn", hidden_dim=8, epochs=3, batch_size=16)
-    saved, real = [], T._atomic_save
-    monkeypatch.setattr(T, "_atomic_save", lambda obj, path: (saved.append(obj["epoch"]),
+    config = T.RunSettings(model="rnn", hidden_dim=8, epochs=3, batch_size=16)
+    saved, real = [], T.atomic_save
+    monkeypatch.setattr(checkpoints, "atomic_save", lambda obj, path: (saved.append(obj["epoch"]),
                                                               real(obj, path)))
     for seconds, epochs in (("1000", [3]), ("0", [1, 2, 3])):
         monkeypatch.setenv("TRAIN_CHECKPOINT_SECONDS", seconds)
@@ -86,7 +89,7 @@ def test_saved_after_the_last_epoch_and_mid_run_when_the_interval_passed(feature
         T.train_run(config, train, val, N_CLASSES, str(tmp_path / seconds), progress=False)
         assert saved == epochs
     monkeypatch.setenv("TRAIN_CHECKPOINT_SECONDS", "1000")
-    stopping = T.TrainConfig(model="rnn", hidden_dim=8, epochs=40, patience=1, batch_size=16)
+    stopping = T.RunSettings(model="rnn", hidden_dim=8, epochs=40, patience=1, batch_size=16)
     saved.clear()
     record = T.train_run(stopping, train, val, N_CLASSES, str(tmp_path / "stop"), progress=False)
     assert record["stopped"] and saved == [record["epoch"]] and record["epoch"] < 40
@@ -99,7 +102,7 @@ def test_a_resumed_run_keeps_one_timing_per_epoch(features, tmp_path):
     """Epochs trained after the last checkpoint and lost in a crash are trained again: their
     timings (logs/RUN.seconds.jsonl) are dropped, so each epoch keeps one line."""
     train, val, _, _ = T.load_data(str(features), val_groups=2)
-    config = T.TrainConfig(model="rnn", hidden_dim=8, epochs=3, batch_size=16)
+    config = T.RunSettings(model="rnn", hidden_dim=8, epochs=3, batch_size=16)
     T.train_run(config, train, val, N_CLASSES, str(tmp_path), progress=False)
     timings = tmp_path / "logs" / f"{config.run_id()}.seconds.jsonl"
     with timings.open("a") as f:          # as if epochs 4 and 5 ran, unsaved, and a crash came
@@ -237,7 +240,7 @@ def test_short_training_run_on_each_device(features, tmp_path, device):
     T.set_deterministic(device)
     train, val, _, _ = T.load_data(str(features), val_groups=2)
     train, val = (T.Split(s.x.to(device), s.y.to(device)) for s in (train, val))
-    config = T.TrainConfig(model="lstm", hidden_dim=16, lr=0.003, epochs=10, batch_size=16)
+    config = T.RunSettings(model="lstm", hidden_dim=16, lr=0.003, epochs=10, batch_size=16)
     record = T.train_run(config, train, val, N_CLASSES, str(tmp_path), progress=False, device=device)
     assert record["history"][-1]["train_loss"] < 0.5 * record["history"][0]["train_loss"]
     assert record["best"]["val_acc"] >= 0.9
@@ -298,7 +301,7 @@ def test_fused_sgd_equals_the_default_one_to_float32_rounding():
     a = [w.clone().requires_grad_() for w in weights]
     b = [w.clone().requires_grad_() for w in weights]
     holder = type("Holder", (), {"parameters": lambda self: iter(a)})()
-    fused = T.sgd(holder, T.TrainConfig(lr=0.003, momentum=0.9))
+    fused = T.sgd(holder, T.RunSettings(lr=0.003, momentum=0.9))
     plain = torch.optim.SGD(b, lr=0.003, momentum=0.9, nesterov=True)   # as train_run had it
     assert fused.defaults["fused"]
     for _ in range(5):
@@ -328,6 +331,6 @@ def test_average_model_inputs_are_the_time_mean_bitwise():
     split = T.Split(torch.rand(100, 10, 32), torch.randint(0, 4, (100,)))
     averaged = T.model_inputs("average", split)
     assert averaged.x.shape == (100, 1, 32) and T.model_inputs("rnn", split) is split
-    net = T.build("average", 32, 16, 4).eval()
+    net = build("average", 32, 16, 4).eval()
     batch = torch.randperm(100)[:64]
     assert torch.equal(net.log_probabilities(averaged.x[batch]), net.log_probabilities(split.x[batch]))

@@ -15,7 +15,7 @@ from caffe_extract.pipeline import ExtractConfig, _forward, _stored, extract
 from caffe_extract.store import StoreError, read_store
 from caffe_extract.synthetic import CLASSES, make_dataset, render_frames
 from experiment import augment
-from experiment.train import Split, TrainConfig, load_data, train_run
+from experiment.train import Split, RunSettings, load_data, train_run
 
 
 @pytest.fixture(scope="module")
@@ -229,9 +229,9 @@ def test_training_resumes_to_the_same_result(tmp_path):
     data = tiny_views(0, 12)
     train = augment.ViewSplit(data.x, data.y)
     val = augment.view(tiny_views(1, 6), V.CENTRE)
-    config = TrainConfig(model="rnn", hidden_dim=5, lr=0.01, epochs=4, patience=0, batch_size=5)
+    config = RunSettings(model="rnn", hidden_dim=5, lr=0.01, epochs=4, patience=0, batch_size=5)
     whole = train_run(config, train, val, 3, str(tmp_path / "whole"), progress=False)
-    train_run(TrainConfig(**{**asdict(config), "epochs": 2}), train, val, 3,
+    train_run(RunSettings(**{**asdict(config), "epochs": 2}), train, val, 3,
               str(tmp_path / "cut"), progress=False)
     path = tmp_path / "cut" / "checkpoints" / (config.run_id() + ".pt")
     saved = torch.load(path, weights_only=True)
@@ -277,16 +277,17 @@ def test_mean_of_ten_views_on_a_hand_made_case():
 
 def test_run_augmented_returns_two_results_in_run_model_s_format(tmp_path):
     data = (tiny_views(0, 12), tiny_views(1, 6), tiny_views(2, 6))
-    base = TrainConfig(epochs=3, patience=0, batch_size=6)
+    base = RunSettings(epochs=3, patience=0, batch_size=6)
     centre, mean10 = augment.run_augmented("rnn", base, [0.01], [5], [0, 1], data, 3,
                                            str(tmp_path), progress=False)
     assert centre["model"] == "rnn+crops (centre)" and mean10["model"] == "rnn+crops (mean of 10)"
     keys = {"seed", "best_epoch", "train_acc", "val_acc", "test_acc", "test_loss", "history",
-            "test_predictions", "test_probabilities"}
+            "test_predictions", "test_probabilities", "val_probabilities"}
     for result in (centre, mean10):
         assert {"chosen", "search", "runs", "test_acc_mean", "test_acc_std"} <= set(result)
         assert [set(r) for r in result["runs"]] == [keys, keys]
         assert result["runs"][0]["test_probabilities"].shape == (6, 3)
+        assert result["runs"][0]["val_probabilities"].shape == (6, 3)     # the record keeps it
     assert centre["runs"][1]["val_acc"] == mean10["runs"][1]["val_acc"]
     assert not np.array_equal(centre["runs"][0]["test_probabilities"],
                               mean10["runs"][0]["test_probabilities"])
@@ -302,7 +303,7 @@ def test_without_mirrors_only_the_five_unmirrored_views_are_drawn_and_averaged(t
     data = [tiny_views(seed, n) for seed, n in ((0, 12), (1, 6), (2, 6))]
     for split in data:
         split.x[:, V.CENTRE + 1:] = float("nan")
-    base = TrainConfig(epochs=3, patience=0, batch_size=6)
+    base = RunSettings(epochs=3, patience=0, batch_size=6)
     centre, mean5 = augment.run_augmented("rnn", base, [0.01], [5], [0], data, 3, str(tmp_path),
                                           progress=False, mirrors=False)
     assert centre["model"] == "rnn+crops, no mirrors (centre)"
@@ -319,7 +320,7 @@ def test_a_float16_store_in_memory_trains_as_its_float32_copy(tmp_path, model):
     half = [tiny_views(seed, n) for seed, n in ((0, 12), (1, 6), (2, 6))]
     half = [Split(s.x.to(torch.float16), s.y) for s in half]
     full = [Split(s.x.to(torch.float32), s.y) for s in half]
-    base = TrainConfig(epochs=3, patience=0, batch_size=6)
+    base = RunSettings(epochs=3, patience=0, batch_size=6)
     results = [augment.run_augmented(model, base, [0.01], [5], [0], data, 3, str(tmp_path / name),
                                      progress=False) for name, data in (("half", half),
                                                                         ("full", full))]

@@ -1,6 +1,6 @@
-"""``python -m experiment.train``: the training command (``experiment.train.main``)."""
+"""``python -m experiment.train``: the training command (``experiment.train.cli.main``)."""
 import sys
 
-from experiment.train import main
+from experiment.train.cli import main
 
 sys.exit(main())

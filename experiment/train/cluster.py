@@ -1,0 +1,94 @@
+"""Runs as units of work: a cluster's job-array tasks (``--stage search|seeds --task i``,
+scripts/slurm_train.sh) and ``--jobs N``'s workers train the same units. A unit is one grid
+point with seed 0 ("search": split, model, lr, hidden) or one seed of the chosen setting
+("seeds": split, model, seed); every search unit of a model must be done before its seeds'.
+"""
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+
+from common import commands, devices
+
+from .data import load_data
+from .loop import set_deterministic
+from .protocol import run_model, train_run
+from .settings import grid, model_base
+
+
+def stage_tasks(stage, splits, models, lrs, hiddens, seeds):
+    """The units of work of a cluster stage, in a fixed order (a job array's task i does
+    unit i): "search": (split, model, lr, hidden) with seed 0; "seeds": (split, model, seed)."""
+    if stage == "search":
+        return [(s, m, lr, h) for s in splits for m in models for lr in lrs for h in hiddens]
+    return [(s, m, seed) for s in splits for m in models for seed in range(seeds)]
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a unit needs of the command (picklable, for a worker process): where the codes
+    are and how they are split, the base settings and grid, where runs go, where they run."""
+
+    features: str
+    layer: str
+    stream: str
+    val_groups: int
+    out: str
+    several_splits: bool
+    base: object            # RunSettings
+    lrs: tuple
+    hiddens: tuple
+    device: str = "cpu"
+    progress: bool = False
+
+    @classmethod
+    def of(cls, args, device):
+        from .cli import base_settings
+        return cls(args.features, args.layer, args.stream, args.val_groups, args.out,
+                   len(args.splits) > 1, base_settings(args), tuple(args.lr), tuple(args.hidden),
+                   str(device), not args.no_progress)
+
+
+@lru_cache(maxsize=1)
+def cached_data(features, split, layer, val_groups, stream):
+    """``load_data``'s split, read once per process (a worker trains several units)."""
+    return load_data(features, split, layer, val_groups, stream=stream)
+
+
+def train_unit(work, stage, unit):
+    """Train one unit's run (a unit already done is read back, not trained again)."""
+    import os
+    split = unit[0]
+    out = os.path.join(work.out, f"split{split}") if work.several_splits else work.out
+    data = cached_data(work.features, split, work.layer, work.val_groups, work.stream)
+    if stage == "search":
+        _, model, lr, hidden = unit
+        config = grid(model_base(model, work.base), [lr], [hidden])[0]
+        train_run(config, data.train.to(work.device), data.val.to(work.device), data.n_classes,
+                  out, work.progress, work.device)
+    else:
+        _, model, seed = unit
+        run_model(model, work.base, work.lrs, work.hiddens, [seed], data, data.n_classes, out,
+                  progress=work.progress, device=work.device)
+    return unit
+
+
+def run_stage(args):
+    """One job-array task of a cluster stage (``--stage``, ``--task``; ``--count``: how many
+    there are): train its run(s), write no report."""
+    from .cli import ERRORS
+    tasks = stage_tasks(args.stage, args.splits, args.models, args.lr, args.hidden, args.seeds)
+    if args.count:
+        print(len(tasks))
+        return 0
+    if args.task is None or not 0 <= args.task < len(tasks):
+        print(f"error: --stage {args.stage} needs --task between 0 and {len(tasks) - 1}",
+              file=sys.stderr)
+        return 1
+
+    def task():
+        device = devices.resolve(args.device)
+        set_deterministic(device, args.fast, args.threads)
+        unit = train_unit(Work.of(args, device), args.stage, tasks[args.task])
+        print(f"task {args.task} ({args.stage}: {unit}) done", file=sys.stderr)
+        return 0
+    return commands.guarded(task, ERRORS)

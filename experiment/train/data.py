@@ -1,0 +1,185 @@
+"""The engine's data layer: a split's codes in memory (``Split``), one official split's train,
+validation and test sets (``Data``, read by ``load_data``), and where the stores are
+(``store_paths``).
+
+The validation set is carved from the train list by whole UCF-101 groups
+(``caffe_extract.ucf101.validation_split``), never from the test list; every class must keep
+videos in train, validation and test after that hold-out (a class missing from one would train
+or be scored silently without it).
+"""
+import os
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Split:
+    """Codes and labels of one subset, in memory."""
+
+    x: torch.Tensor        # (N, T, D) float32 (a views store: (N, V, T, D), float32 or float16,
+                           # each minibatch converted to the training precision)
+    y: torch.Tensor        # (N,) int64
+
+    def batch(self, index, seed, epoch):
+        """The codes (B, T, D) of videos ``index`` for a minibatch of ``epoch`` of the run
+        seeded ``seed``: ``x[index]`` (``experiment.future.augment.ViewSplit`` draws a view)."""
+        return self.x[index]
+
+    def to(self, device):
+        """This split on ``device``."""
+        return type(self)(self.x.to(device), self.y.to(device))
+
+
+class Data(NamedTuple):
+    """One official split, ready to train on: its train, validation and test ``Split``s and
+    ``info`` (classes, the stores' provenance attributes and paths, the held-out groups, the
+    test videos in order)."""
+
+    train: Split
+    val: Split
+    test: Split
+    info: dict
+
+    @property
+    def n_classes(self):
+        return len(self.info["classes"])
+
+    def splits(self):
+        """(train, val, test), without the info."""
+        return self.train, self.val, self.test
+
+
+def store_paths(features_dir, split=1, layer="fc7", stream="rgb", views=None):
+    """The store(s) to read for ``split``: the store of all three splits
+    (``all_splits_{layer}.h5``, written by ``caffe_extract extract``; the motion stream's
+    ``all_splits_{layer}_flow.h5``, a views store's ``all_splits_{layer}_{views}.h5``) where it
+    exists, else the older per-split stores ``split{K}_{train,test}_{layer}.h5``. A clear
+    error when neither is there."""
+    from caffe_extract.store import store_name
+    unified = os.path.join(features_dir, store_name(layer, stream, views=views))
+    if os.path.exists(unified):
+        return {"all": unified}
+    paths = {s: os.path.join(features_dir, store_name(layer, stream, split, s, views))
+             for s in ("train", "test")}
+    if all(os.path.exists(p) for p in paths.values()):
+        return paths
+    how = ("" if layer == "fc7" else f" with --layer {layer}") + \
+        ("" if stream == "rgb" else f" with --stream {stream}") + \
+        ("" if views is None else f" with --views {views}")
+    raise FileNotFoundError(f"no codes for split {split} in {features_dir}: expected {unified} "
+                            f"(or {paths['train']} and {paths['test']}); run the extraction{how} "
+                            "first (`make extract`, or `make demo` for the synthetic set)")
+
+
+def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0, stream="rgb",
+              views=None):
+    """``Data`` (train, val, test, info) of official ``split``: val carved from its train list
+    by groups; ``stream``: the frames' codes ("rgb") or the optical flow's ("flow"); ``views``:
+    None, or the views store's ("oversample": x (N, V, T, D) as stored, float32 or float16: a
+    float16 store stays float16 in memory, half the size, each minibatch converted exactly)."""
+    stores, paths = read_split(features_dir, split, layer, stream, views)
+    train_store, test_store = stores["train"], stores["test"]
+    is_val, held_groups = hold_out(train_store, split, val_groups, val_seed, paths["train"])
+    check_every_class(train_store, test_store, is_val, split, held_groups)
+
+    def split_of(store, mask=None):
+        mask = np.ones(len(store["labels"]), bool) if mask is None else mask
+        return Split(torch.from_numpy(np.ascontiguousarray(store["features"][mask])),  # float16
+                     torch.from_numpy(store["labels"][mask].astype(np.int64)))         # stays so
+
+    info = {"classes": list(train_store["classes"]), "attrs": train_store["attrs"],
+            "test_attrs": test_store["attrs"], "val_groups": held_groups,
+            "test_videos": list(test_store["video"]), "split": split,
+            "train_store": paths["train"], "test_store": paths["test"]}
+    return Data(split_of(train_store, ~is_val), split_of(train_store, is_val),
+                split_of(test_store), info)
+
+
+def read_split(features_dir, split, layer="fc7", stream="rgb", views=None):
+    """({"train": store, "test": store}, their paths) of official ``split``, each read by
+    ``read_store`` and checked (contents, stream, a pair of per-split stores made alike)."""
+    from caffe_extract.store import (StoreError, check_compatible, check_contents, check_stream,
+                                     read_store)
+    from caffe_extract.ucf101 import TEST, TRAIN
+    paths = store_paths(features_dir, split, layer, stream, views)
+    if "all" in paths:
+        store = read_store(paths["all"], views=views is not None)
+        check_contents(store, paths["all"])
+        check_stream(store, paths["all"], stream)
+        if "split_membership" not in store:
+            raise ValueError(f"{paths['all']} has no split_membership dataset: not a store of "
+                             "all splits; extract it again with `python -m caffe_extract extract`")
+        role = store["split_membership"][:, split - 1]
+        stores = {"train": subset(store, role == TRAIN), "test": subset(store, role == TEST)}
+        del store                              # the subsets are copies: 2.2 GB less held
+        paths = {"train": paths["all"], "test": paths["all"]}
+    else:
+        stores = {s: read_store(p, views=views is not None) for s, p in paths.items()}
+        for s, p in paths.items():
+            check_contents(stores[s], p)
+            check_stream(stores[s], p, stream)
+        check_compatible(stores["train"], stores["test"], paths["train"], paths["test"])
+    train = stores["train"]
+    if not len(train["labels"]) or not len(stores["test"]["labels"]):
+        raise ValueError(f"split {split} has an empty train or test set in {paths['train']}")
+    empty = sorted(set(range(len(train["classes"]))) - set(train["labels"].tolist()))
+    if empty:
+        raise StoreError(f"{paths['train']}: classes: {train['classes'][empty[0]]} (label "
+                         f"{empty[0]}) has no video in split {split}'s train list; the store lists "
+                         f"{len(train['classes'])} classes, its videos use "
+                         f"{len(train['classes']) - len(empty)}")
+    return stores, paths
+
+
+def hold_out(train_store, split, val_groups, val_seed, path):
+    """(is_val, the held-out groups): the validation rows of the train store, ``val_groups``
+    whole groups drawn with ``val_seed`` (``validation_split``)."""
+    from caffe_extract.ucf101 import Video, validation_split
+    videos = [Video(v, int(l), int(g), 0) for v, l, g in
+              zip(train_store["video"], train_store["labels"], train_store["group"])]
+    n_groups = len({v.group for v in videos})
+    if not 0 < val_groups < n_groups:
+        raise ValueError(f"--val-groups {val_groups}: split {split}'s train list in "
+                         f"{path} has {n_groups} groups; hold out 1 to {n_groups - 1}")
+    _, held = validation_split(videos, n_groups=val_groups, seed=val_seed)
+    held_paths = {v.path for v in held}
+    return (np.array([v in held_paths for v in train_store["video"]]),
+            sorted({v.group for v in held}))
+
+
+def check_every_class(train_store, test_store, is_val, split, held_groups):
+    """A clear error naming the first class with no video in split ``split``'s training,
+    validation or test set once the groups ``held_groups`` are held out for validation: a
+    model would train without it, or be selected or scored without it, silently."""
+    from caffe_extract.store import StoreError
+    classes = list(train_store["classes"])
+    sets = (("training set (the train list without the held-out groups)",
+             train_store["labels"][~is_val]),
+            (f"validation set (groups {held_groups} of the train list)",
+             train_store["labels"][is_val]),
+            ("test list", test_store["labels"]))
+    for name, labels in sets:
+        missing = sorted(set(range(len(classes))) - set(np.asarray(labels).tolist()))
+        if missing:
+            raise StoreError(f"class {classes[missing[0]]} (label {missing[0]}) has no video in "
+                             f"split {split}'s {name}"
+                             f"{f' ({len(missing)} classes missing)' if len(missing) > 1 else ''};"
+                             " every class needs videos in train, validation and test: hold "
+                             "out other groups (--val-groups) or fix the split lists")
+
+
+def subset(store, mask):
+    """The rows ``mask`` of a store read by ``read_store`` (attrs and classes kept)."""
+    return {k: (v[mask] if isinstance(v, np.ndarray) and k not in ("classes", "failed_video",
+                                                                   "failed_reason") else v)
+            for k, v in store.items()}
+
+
+def features_dir(path):
+    """argparse type of --features: a readable folder, with the hint to extract first."""
+    from common import cli
+    return cli.existing_dir(path, hint=": run the extraction first (`make extract`, or `make "
+                                       "demo` for the synthetic set)")

@@ -1,0 +1,115 @@
+"""The one training loop, ``fit``: every model of the project trains through it (the paper's
+classifiers, the LSTM autoencoder's pretraining, CaffeNet's fine-tuning).
+
+    record = fit(settings, make, (train, val), out_dir, Classification())
+
+One run, seeded by ``settings.seed``: ``make(settings, device)`` builds the model and its
+optimiser (the one hook for where the weights start: drawn, pretrained, or a trained model's),
+then each epoch shuffles the training split with the run's own generator, takes minibatches of
+``settings.batch_size``, steps the optimiser on the objective's loss, and validates. The
+objective (``Classification``, or the autoencoder's in ``experiment.future.pretrain``) says
+what the loss is, what an epoch's validation measures and which epoch is best; the loop keeps
+that epoch's weights (the run's result), stops early after ``settings.patience`` epochs
+without a better one (0: never), and refuses a non-finite loss before it spoils the weights.
+
+Nothing is lost on a crash: the run is checkpointed (``checkpoints``: all or nothing) after its
+last epoch and whenever ``CHECKPOINT_SECONDS`` have passed, and a rerun resumes from the last
+checkpoint to the same bits as an uninterrupted run. Beside it, OUT/logs/RUN.jsonl holds the
+history as of that checkpoint and OUT/logs/RUN.seconds.jsonl each epoch's timings (kept out of
+the history: timings vary, results do not).
+"""
+import os
+import time
+from dataclasses import asdict
+
+import torch
+
+from .checkpoints import (CheckpointClock, append_timing, keep_timings_to, restore, save,
+                          write_log)
+
+
+class NonFiniteLoss(ArithmeticError):
+    """The training loss became NaN or infinite: the run stops, and no results are written."""
+
+
+def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
+    """Train run ``settings`` (resuming from OUT/checkpoints/RUN.pt) on ``data`` = (train,
+    val) ``Split``s; returns its record {"epoch", "history", "best", "config", "stopped"}:
+    the per-epoch history and the best epoch's entry (``objective.best_entry``)."""
+    from tqdm import tqdm
+    for folder in ("checkpoints", "logs"):
+        os.makedirs(os.path.join(out_dir, folder), exist_ok=True)
+    run_id = settings.run_id()
+    path = os.path.join(out_dir, "checkpoints", run_id + ".pt")
+    logs = os.path.join(out_dir, "logs", run_id)
+    torch.manual_seed(settings.seed)
+    model, optimizer = make(settings, device)
+    train, val = (objective.inputs(split) for split in data)
+    shuffle = torch.Generator().manual_seed(settings.seed)
+    state = {"epoch": 0, "history": [], "best": None, "config": asdict(settings),
+             "stopped": False}
+    if os.path.exists(path):
+        saved = restore(path, settings, model, optimizer, shuffle, device)
+        state = {k: saved[k] for k in state}
+    keep_timings_to(logs + ".seconds.jsonl", state["epoch"])
+    bar = tqdm(total=settings.epochs, initial=state["epoch"], desc=run_id, unit="epoch",
+               disable=not progress, dynamic_ncols=True, leave=False)
+    checkpoint = CheckpointClock()
+    for epoch in range(state["epoch"] + 1, settings.epochs + 1):
+        if state["stopped"]:
+            break
+        clock = [time.perf_counter()]
+        row = {"run": run_id, "epoch": epoch,
+               **train_epoch(settings, model, optimizer, (train, shuffle), objective, epoch)}
+        clock.append(time.perf_counter())
+        row.update(objective.validate(model, val))
+        clock.append(time.perf_counter())
+        state["history"].append(row)
+        if state["best"] is None or objective.better(row, state["best"]):
+            state["best"] = {"epoch": epoch, **objective.best_entry(model, row)}
+        state["epoch"] = epoch
+        patience = getattr(settings, "patience", 0)
+        state["stopped"] = epoch - state["best"]["epoch"] >= patience > 0     # early stop
+        if checkpoint.due(epoch == settings.epochs or state["stopped"]):
+            save(path, state, model, optimizer, shuffle, device)
+            write_log(logs + ".jsonl", state["history"])
+        clock.append(time.perf_counter())
+        append_timing(logs + ".seconds.jsonl", epoch, clock)
+        bar.set_postfix(objective.postfix(row))
+        bar.update(1)
+    bar.close()
+    return state
+
+
+def train_epoch(settings, model, optimizer, shuffled, objective, epoch):
+    """One pass over the training split in the run's shuffled order (``shuffled``: the split
+    and its generator); returns the objective's training measures of the epoch."""
+    train, shuffle = shuffled
+    model.train()
+    order = torch.randperm(len(train.y), generator=shuffle)
+    objective.start_epoch()
+    for start in range(0, len(order), settings.batch_size):
+        batch = order[start:start + settings.batch_size].to(train.y.device)
+        x = train.batch(batch, settings.seed, epoch).to(settings.torch_dtype())
+        loss = objective.loss(model, x, train.y[batch])
+        # --- a non-finite loss stops the run before the step spoils the weights ---
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(
+                f"{settings.run_id()}: the training loss became {float(loss.detach())} at "
+                f"epoch {epoch}, batch {start // settings.batch_size + 1}; no results written "
+                "(codes too large for this learning rate? try a smaller --lr)")
+        # ---
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return objective.epoch_result()
+
+
+def set_deterministic(device="cpu", fast=False, threads=None):
+    """Deterministic kernels and exact float32 on ``device`` (``--fast``: TF32 allowed), with
+    ``threads`` torch threads (default: every available core; the bits do not depend on it,
+    ``common.reproducible.training_threads``)."""
+    from common import devices
+    from common.reproducible import training_threads
+    devices.configure(device, fast)
+    torch.set_num_threads(training_threads(threads))

@@ -1,0 +1,139 @@
+"""The protocol of every table: a grid search with seed 0, the setting of the best validation
+accuracy chosen (ties: the first in grid order), that setting trained with every seed, each
+seed's best-validation epoch tested once on the test split; mean and standard deviation over
+seeds. ``run_model`` is the protocol for one model; its result is the record the reports read.
+
+A run's record (``tested_run``) keeps what later steps need: its settings' seed, the chosen
+(best-validation) epoch, its accuracies, its history, and its validation and test class
+probabilities, so that a study (fusion, for one) reads finished runs (``read_run``) and never
+trains to reload them.
+"""
+import os
+from dataclasses import asdict
+
+import numpy as np
+
+from .checkpoints import load_checkpoint
+from .classification import Classification, best_model, classifier, evaluate
+from .loop import NonFiniteLoss, fit
+from .settings import RunSettings, grid, model_base
+
+
+def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu", initial=None):
+    """Train the classifier of run ``config`` (``fit``, resuming from OUT/checkpoints/RUN.pt);
+    returns its record. ``train``/``val`` may live on ``device`` already. ``initial``: {name:
+    tensor}, weights the run starts from instead of their drawn values (an unknown name is an
+    error): a pretrained encoder."""
+    return fit(config, classifier(train.x.shape[-1], n_classes, initial), (train, val), out_dir,
+               Classification(config.loss, config.model), progress, device)
+
+
+def read_run(config, out_dir):
+    """The record of run ``config`` from its checkpoint in ``out_dir`` when it has finished
+    (its last epoch or its early stop), else None: nothing is trained."""
+    path = os.path.join(out_dir, "checkpoints", config.run_id() + ".pt")
+    if not os.path.exists(path):
+        return None
+    saved = load_checkpoint(path, config)
+    if not (saved["stopped"] or saved["epoch"] >= config.epochs):
+        return None
+    return {k: saved[k] for k in ("epoch", "history", "best", "config", "stopped")}
+
+
+def val_probabilities(config, record, val, n_classes, device="cpu"):
+    """Run ``config``'s validation probabilities p (N_val, C) at its best epoch, float64: kept in
+    its record; a checkpoint written before records kept them is evaluated once (no training)."""
+    kept = record["best"].get("val_probabilities")
+    if kept is None:
+        net = best_model(config, record, val.x.shape[-1], n_classes, device)
+        kept = evaluate(net, val.to(device))[2]
+    return kept.double().numpy()
+
+
+def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progress=True,
+              device="cpu", initial=None, era=None):
+    """Search (seed 0), then train the chosen setting with every seed and test each run once.
+
+    The chosen setting is the one with the best validation accuracy (ties: the first in grid
+    order). Returns a dict with the search, the runs (each with its validation and test
+    probabilities) and the mean/std over seeds. ``initial``: None, or a function of a run's
+    ``RunSettings`` giving the weights it starts from (``train_run``'s ``initial``). ``era``:
+    the ``configurations.Configuration`` whose model options and precision are applied
+    (default: the one ``base.config`` names).
+    """
+    train, val, test = (s.to(device) for s in data[:3])                   # once
+    search, chosen, runs = search_then_seeds(
+        model_base(model, base, era), (lrs, hiddens, seeds), (train, val), n_classes, out_dir,
+        lambda seed, record, net: tested_run(seed, record, evaluate(net, test)),   # once
+        progress, device, initial)
+    return {"model": model, "chosen": asdict(chosen), "search": searched(search),
+            "runs": runs, **summary(runs)}
+
+
+def search_then_seeds(base, grid_and_seeds, data, n_classes, out_dir, test, progress=True,
+                      device="cpu", initial=None):
+    """The protocol: ``grid(base, lrs, hiddens)`` (``grid_and_seeds`` = (lrs, hiddens,
+    seeds)) trained with seed 0 on ``data`` = (train, val), the setting with the best validation
+    accuracy chosen (ties: the first in grid order), then that setting trained with every seed
+    and ``test(seed, record, best-epoch model)`` called once per seed, right after its
+    training. Returns (search [(val_acc, settings)], chosen, the tests' results in seed order).
+    ``initial``: as ``run_model``'s."""
+    lrs, hiddens, seeds = grid_and_seeds
+    train, val = data
+    search = []
+    for config in grid(base, lrs, hiddens):
+        record = train_run(config, train, val, n_classes, out_dir, progress, device,
+                           initial and initial(config))
+        search.append((record["best"]["val_acc"], config))
+    chosen = max(search, key=lambda item: item[0])[1]  # max keeps the first of equals
+    tested = []
+    for seed in seeds:
+        config = RunSettings(**{**asdict(chosen), "seed": seed})
+        record = train_run(config, train, val, n_classes, out_dir, progress, device,
+                           initial and initial(config))
+        net = best_model(config, record, train.x.shape[-1], n_classes, device)
+        tested.append(test(seed, record, net))
+    return search, chosen, tested
+
+
+def searched(search):
+    """The search's record for a result: [{lr, hidden_dim, val_acc}] from (val_acc, config)."""
+    return [{"lr": c.lr, "hidden_dim": c.hidden_dim, "val_acc": v} for v, c in search]
+
+
+def tested_run(seed, record, tested):
+    """One entry of a result's "runs": the record of seed ``seed`` (``fit``'s) and ``tested``,
+    its best epoch's (accuracy, loss, p) on the test split (``evaluate``)."""
+    test_acc, test_loss, p = tested
+    best = record["best"]
+    kept = best.get("val_probabilities")
+    return {"seed": seed, "best_epoch": best["epoch"], "train_acc": best["train_acc"],
+            "val_acc": best["val_acc"], "test_acc": test_acc, "test_loss": test_loss,
+            "history": record["history"], "test_predictions": p.argmax(dim=1).tolist(),
+            "test_probabilities": p.double().numpy(),
+            "val_probabilities": None if kept is None else kept.double().numpy()}
+
+
+#: What a run's entry holds that the tables leave out (arrays, kept for later steps).
+PROBABILITIES = ("test_predictions", "test_probabilities", "val_probabilities")
+
+
+def summary(runs):
+    """Mean and standard deviation (over seeds) of the accuracies."""
+    out = {}
+    for key in ("train_acc", "val_acc", "test_acc"):
+        values = np.array([r[key] for r in runs], dtype=float)
+        out[key + "_mean"] = float(values.mean())
+        out[key + "_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return out
+
+
+def finite_history(results):
+    """Refuse to report runs whose losses are not finite (a last step that made the weights
+    NaN): a table of such networks would report chance as if it were a result."""
+    for result in results:
+        for run in result["runs"]:
+            for row in run["history"]:
+                if not all(np.isfinite(row[k]) for k in ("train_loss", "val_loss")):
+                    raise NonFiniteLoss(f"{row['run']}: the loss became non-finite at epoch "
+                                        f"{row['epoch']}; no results written (try a smaller --lr)")

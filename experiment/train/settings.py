@@ -1,0 +1,61 @@
+"""A run's settings: the model, its hyperparameters, the seed (``RunSettings``), and the grid
+the protocol searches around them. "Configuration" names the named sets of knobs
+(``configurations``); a run's settings apply one of them (its ``config`` field names it).
+"""
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+PAPER_MODELS = ("average", "rnn", "lstm", "birnn")
+
+
+@dataclass
+class RunSettings:
+    """One training run: a model, its hyperparameters, a seed (saved in its checkpoint)."""
+
+    model: str = "rnn"
+    config: str = "paper"                # the named configuration (configurations)
+    hidden_dim: int = 512
+    lr: float = 0.01
+    momentum: float = 0.9
+    batch_size: int = 64
+    epochs: int = 80
+    patience: int = 25                   # stop after this many epochs without a better val acc
+    seed: int = 0
+    dropout: float = 0.5                 # the Average model's
+    weight_decay: float = 0.0
+    dtype: str = "float32"               # training precision
+    init: str = "nntools-2015"           # initial values (rnn_models.init)
+    loss: str = "averaged"               # "averaged" or "per-step" (see ``loss``)
+    options: dict = field(default_factory=dict)   # model options (peepholes, ...)
+
+    def run_id(self):
+        return f"{self.model}-{self.config}-h{self.hidden_dim}-lr{self.lr:g}-seed{self.seed}"
+
+    def torch_dtype(self):
+        return {"float32": torch.float32, "float64": torch.float64}[self.dtype]
+
+
+def model_options(config):
+    """The keyword arguments of ``rnn_models.build`` for run ``config``: the configuration's
+    model options, and the Average model's dropout."""
+    options = dict(config.options)
+    if config.model == "average":
+        options["dropout"] = config.dropout
+    return options
+
+
+def grid(config, lrs, hiddens):
+    """The search grid around ``config`` (seed 0)."""
+    return [RunSettings(**{**asdict(config), "lr": lr, "hidden_dim": h, "seed": 0})
+            for lr in lrs for h in hiddens]
+
+
+def model_base(model, base, era=None):
+    """``base`` for ``model``: the configuration's model options and precision applied
+    (``era``: a ``configs.Configuration``, default the one ``base.config`` names)."""
+    from configurations import get
+    era = era or get(base.config)
+    return RunSettings(**{**asdict(base), "model": model, "dtype": era.dtype, "init": era.init,
+                          "loss": era.loss, "options": {**era.model_options(model), **base.options}})
+
