@@ -40,17 +40,14 @@ import os
 import sys
 
 from common import cli, commands, devices
-from common.processes import WorkerDied
 from rnn_models import MODELS
 
-from .checkpoints import CheckpointError
+from .cluster import base_settings, run_stage
 from .data import features_dir, load_data
-from .loop import NonFiniteLoss, set_deterministic
+from .loop import ERRORS, set_deterministic
 from .protocol import finite_history, run_model
-from .settings import PAPER_MODELS, RunSettings
+from .settings import PAPER_MODELS
 
-#: The errors a user can cause, said in one line by every command of the engine (``guarded``).
-ERRORS = (OSError, ValueError, CheckpointError, NonFiniteLoss, devices.DeviceError, WorkerDied)
 #: Options that change how fast, never what: left out of the tables' settings.
 RUNTIME = ("no_progress", "stage", "task", "count", "threads", "jobs")
 
@@ -102,16 +99,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     args.splits = list(dict.fromkeys(args.splits))
     if args.stage != "all":
-        from .cluster import run_stage
         return run_stage(args)
     return commands.guarded(lambda: train_and_report(args), ERRORS)
-
-
-def base_settings(args):
-    """The ``RunSettings`` every run of this command starts from (model and grid aside)."""
-    from configurations import get
-    return RunSettings(config=get(args.config).name, epochs=args.epochs, patience=args.patience,
-                       batch_size=args.batch_size, momentum=args.momentum, dropout=args.dropout)
 
 
 def split_folder(args, split):

@@ -10,9 +10,9 @@ from functools import lru_cache
 from common import commands, devices
 
 from .data import load_data
-from .loop import set_deterministic
+from .loop import ERRORS, set_deterministic
 from .protocol import run_model, train_run
-from .settings import grid, model_base
+from .settings import RunSettings, grid, model_base
 
 
 def stage_tasks(stage, splits, models, lrs, hiddens, seeds):
@@ -21,6 +21,14 @@ def stage_tasks(stage, splits, models, lrs, hiddens, seeds):
     if stage == "search":
         return [(s, m, lr, h) for s in splits for m in models for lr in lrs for h in hiddens]
     return [(s, m, seed) for s in splits for m in models for seed in range(seeds)]
+
+
+def base_settings(args):
+    """The ``RunSettings`` every run of this command starts from (model and grid aside)."""
+    from configurations import get
+    return RunSettings(config=get(args.config).name, epochs=args.epochs, patience=args.patience,
+                       batch_size=args.batch_size, momentum=args.momentum, dropout=args.dropout)
+
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,6 @@ class Work:
 
     @classmethod
     def of(cls, args, device):
-        from .cli import base_settings
         return cls(args.features, args.layer, args.stream, args.val_groups, args.out,
                    len(args.splits) > 1, base_settings(args), tuple(args.lr), tuple(args.hidden),
                    str(device), not args.no_progress)
@@ -75,7 +82,6 @@ def train_unit(work, stage, unit):
 def run_stage(args):
     """One job-array task of a cluster stage (``--stage``, ``--task``; ``--count``: how many
     there are): train its run(s), write no report."""
-    from .cli import ERRORS
     tasks = stage_tasks(args.stage, args.splits, args.models, args.lr, args.hidden, args.seeds)
     if args.count:
         print(len(tasks))

@@ -24,12 +24,19 @@ from dataclasses import asdict
 
 import torch
 
-from .checkpoints import (CheckpointClock, append_timing, keep_timings_to, restore, save,
-                          write_log)
+from common.devices import DeviceError
+from common.processes import WorkerDied
+
+from .checkpoints import (CheckpointClock, CheckpointError, append_timing, keep_timings_to,
+                          restore, save, write_log)
 
 
 class NonFiniteLoss(ArithmeticError):
     """The training loss became NaN or infinite: the run stops, and no results are written."""
+
+
+#: The errors a user can cause in training, said in one line by every command (``guarded``).
+ERRORS = (OSError, ValueError, CheckpointError, NonFiniteLoss, DeviceError, WorkerDied)
 
 
 def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
