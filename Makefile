@@ -200,11 +200,11 @@ demo: setup caffe
 	$(PY) -m experiment.train --features $(DEMO)/features-$(DEMO_RUN) --out results/demo-$(DEMO_RUN) \
 	  --hidden 128 --lr 0.003 --epochs 100 --patience 0 --seeds 3 --splits $(SPLITS) \
 	  --config $(CONFIG)
-	$(PY) -m experiment.demo_bits check --data $(DEMO)/data --store $(DEMO)/features-$(DEMO_RUN) \
+	$(PY) -m experiment.tools.demo_bits check --data $(DEMO)/data --store $(DEMO)/features-$(DEMO_RUN) \
 	  --results results/demo-$(DEMO_RUN) --config $(CONFIG)
-	$(if $(filter paper,$(CONFIG)),$(if $(FAST),,$(PY) -m experiment.readme_check README.md results/demo-paper/table.json))
+	$(if $(filter paper,$(CONFIG)),$(if $(FAST),,$(PY) -m experiment.tools.readme_check README.md results/demo-paper/table.json))
 
-# The paper's future work beside its four models (experiment/future.py): the demo's steps, then
+# The paper's future work beside its four models (experiment/future/study.py): the demo's steps, then
 # the flow, pool5 and 10-crop stores of the same videos, then every part, JOBS at once:
 # results/demo-future/. The ten crops (ten forwards per frame) go through the PyTorch port of
 # CaffeNet, 1.23x pycaffe's speed here (docs/future.md); the other stores through pycaffe.
@@ -236,12 +236,12 @@ future-ucf101: setup $(if $(filter caffe,$(BACKEND)),caffe) data
 # The drift ledger: every 2015-vs-today difference, measured on the demo's synthetic set.
 drift: setup caffe
 	$(PY) -m caffe_extract.synthetic --root $(DEMO)/data --groups 25 --clips 2
-	$(PY) -m experiment.drift --videos $(DEMO)/data/videos --splits $(DEMO)/data/splits \
+	$(PY) -m experiment.studies.drift --videos $(DEMO)/data/videos --splits $(DEMO)/data/splits \
 	  --work $(DEMO)/drift --out results/drift
 
 # Power of the verdicts' test on UCF-101 split 1 (with the demo's ICC once `make demo` has run).
 power: setup
-	$(PY) -m experiment.power --out results/power.md \
+	$(PY) -m experiment.analysis.power --out results/power.md \
 	  $(if $(wildcard results/demo-$(CONFIG)/predictions.csv),--predictions results/demo-$(CONFIG)/predictions.csv)
 
 # numpy 1.21.6 (the last for Python 3.7): its AVX-512 loops can be switched off
@@ -294,17 +294,17 @@ bench: setup caffe $(ORACLE_IF_AVAILABLE)
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md
 	$(PY) -m caffe_extract.bench --pipeline --out bench/pipeline.md
 	$(FAST_ENV) $(PY) -m caffe_extract.bench --pipeline --out bench/pipeline-fast.md
-	$(PY) -m experiment.bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
+	$(PY) -m experiment.tools.bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
 	  --out bench/training$(if $(filter cuda,$(DEVICE)),-cuda).md $(if $(THREADS),--threads $(THREADS)) \
 	  $(if $(ORACLE_IF_AVAILABLE),--theano) $(if $(filter cuda,$(DEVICE)),,--modes pinned fast)
-	$(PY) -m experiment.device_bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
+	$(PY) -m experiment.tools.device_bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
 	  --out bench/device-$(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)).md
 
 # `make train` at UCF-101's size before a day on the real codes (synthetic codes; REHEARSAL_EPOCHS).
 REHEARSAL ?= rehearsal
 REHEARSAL_EPOCHS ?= 2
 rehearsal: setup
-	$(PY) -m experiment.rehearsal --out $(REHEARSAL) --epochs $(REHEARSAL_EPOCHS) --device $(DEVICE)
+	$(PY) -m experiment.studies.rehearsal --out $(REHEARSAL) --epochs $(REHEARSAL_EPOCHS) --device $(DEVICE)
 
 clean:
 	rm -rf $(VENV) $(ORACLE)

@@ -63,7 +63,7 @@ def build_parser():
                          "anti-aliases the resize)")
     ex.add_argument("--layer", default="fc7", choices=("fc7", "fc6", "pool5"),
                     help="fc7 (the paper's, %(default)s), fc6, or pool5: fc6's input, 9216 "
-                         "values per frame, for fine-tuning fc6/fc7 (experiment.finetune)")
+                         "values per frame, for fine-tuning fc6/fc7 (experiment.future.finetune)")
     ex.add_argument("--stream", default="rgb", choices=("rgb", "flow"),
                     help="rgb: the sampled frames (the paper's, %(default)s); flow: their "
                          "optical flow to the next frame, into ..._{layer}_flow.h5")

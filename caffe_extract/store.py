@@ -194,7 +194,7 @@ def _check_views(f, path, views):
     stream = str(f.attrs.get("stream", "rgb"))
     if held:
         raise StoreError(f"{path}: a views store ({f.attrs['views']}): its features are "
-                         "(N, V, T, D); read it with views=True (experiment.augment), or pass "
+                         "(N, V, T, D); read it with views=True (experiment.future.augment), or pass "
                          f"the store without views ({store_name(layer, stream)})")
     raise StoreError(f"{path}: has no views (features (N, T, D), one view per frame); extract "
                      "them with `python -m caffe_extract extract --views oversample`, which "

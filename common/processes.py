@@ -9,11 +9,16 @@ imports ``common`` first, so its kernels are pinned as this process's, from the 
 inherits). Tasks start in the order given (put the longest first) and their results come back
 as ``{name: result}``; a bar over the tasks says which ended.
 
+``env``: the environment the workers start with (the whole of it), for what must be set before
+a library loads, such as the kernel pins (``experiment.tools.bench``'s pinned and fast modes).
+
 Failure, never a hang: a worker that dies (killed, out of memory) is a ``WorkerDied`` at once,
 naming the task; a task's own exception is raised once the tasks already running have ended
 (whatever they save is kept; tasks not started are not started).
 """
+import contextlib
 import multiprocessing
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -45,11 +50,28 @@ def _start_worker(threads):
         torch.set_num_threads(threads)
 
 
-def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint=""):
+@contextlib.contextmanager
+def environment(env):
+    """This process's environment replaced by ``env`` (None: unchanged) while the workers start:
+    a spawned process inherits the environment of the moment it starts."""
+    if env is None:
+        yield
+        return
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="", env=None):
     """{task.name: result} of every task, ``jobs`` at a time in spawned processes, each with
     ``threads`` torch threads (None: torch's default; pass ``share_of_threads``). A dead worker
     is a ``WorkerDied`` (``rerun_hint`` says what a rerun does); a task's error is raised once
-    the running tasks have ended."""
+    the running tasks have ended. ``env``: the workers' environment (module docstring)."""
     from tqdm import tqdm
     tasks = list(tasks)
     workers = max(1, min(jobs, len(tasks)))
@@ -58,7 +80,8 @@ def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="
                              (threads,)) as pool, \
             tqdm(total=len(tasks), desc=f"{desc} ({workers} at once)", unit=desc.rstrip("s")
                  or "task", disable=not progress, dynamic_ncols=True) as bar:
-        futures = {pool.submit(task.function, *task.args): task.name for task in tasks}
+        with environment(env):           # the workers start as the tasks are submitted
+            futures = {pool.submit(task.function, *task.args): task.name for task in tasks}
         future = None
         try:
             for future in as_completed(futures):

@@ -2,7 +2,7 @@
 
 Imported first by ``common`` (and so by ``caffe_extract``, ``rnn_models`` and ``experiment``,
 which import it first): every entry point (``python -m caffe_extract``,
-``caffe_extract.synthetic``, ``experiment.train``, ``experiment.drift``, ``experiment.predict``)
+``caffe_extract.synthetic``, ``experiment.train``, ``experiment.studies.drift``, ``experiment.tools.predict``)
 runs this before any numerical library is loaded. The Makefile exports the same variables as a
 second line of defence.
 

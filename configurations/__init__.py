@@ -136,7 +136,7 @@ KNOBS = (
          "Simonyan & Zisserman 2014 average the streams' softmax scores or stack them for an "
          "SVM; our choice, the average and one weight w of the RGB stream chosen on validation "
          "from 0, 0.05, ..., 1 (ties nearest 1/2): an SVM on 2 x C scores of 300 videos would "
-         "overfit (experiment/fusion.py)",
+         "overfit (experiment/future/fusion.py)",
          shared="p = w p_rgb + (1 - w) p_flow; w = 1/2, and w chosen on validation"),
     Knob("flow stream's Average learning rates (beyond the paper)", None, {}, "our choice",
          "our choice, measured: at the demo's lr 0.003 the Average model's ReLUs died within an "
@@ -146,7 +146,7 @@ KNOBS = (
     Knob("augmentation views (beyond the paper)", None, {}, "our choice",
          "the paper's Future Work asks for augmentation; caffe.Classifier.predict(oversample="
          "True), BVLC Caffe's python/classifier.py and caffe.io.oversample of 2015: our choice "
-         "(`extract --views oversample`, experiment.augment)",
+         "(`extract --views oversample`, experiment.future.augment)",
          shared="10 per frame: resized to 256 x 256, 227 x 227 crops at 4 corners and centre, "
                 "and their mirrors; training draws one per video per epoch"),
     Knob("test views (beyond the paper)", None, {}, "our choice",
@@ -253,7 +253,7 @@ KNOBS = (
          "the paper's Future Work names fine-tuning, no recipe: our choice, fc6 and fc7 with "
          "CaffeNet's train-net dropout 0.5 (models/bvlc_reference_caffenet/train_val.prototxt) "
          "under the chosen model, from its best-validation epoch, on pool5 codes stored once "
-         "(`extract --layer pool5`, experiment.finetune)",
+         "(`extract --layer pool5`, experiment.future.finetune)",
          shared="fc6, fc7 (dropout 0.5) + the chosen model, from pool5 codes"),
     Knob("fine-tuning learning rates (beyond the paper)", None, {}, "our choice",
          "our choice after Caffe's examples/finetune_flickr_style (the pretrained layers learn "

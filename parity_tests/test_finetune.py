@@ -150,9 +150,9 @@ FLOAT32 = 1e-5
 def test_fc7_codes_equal_real_caffes(caffe, random_caffemodel):
     """Eval mode: fc6 ... relu7 on real Caffe's pool5 blob, flattened as the extraction stores
     it (C, H, W order), gives the relu7 codes Caffe computes, with the weights copied by
-    ``experiment.finetune.caffenet_fc``; the same pool5 flattened H, W, C does not."""
+    ``experiment.future.finetune.caffenet_fc``; the same pool5 flattened H, W, C does not."""
     from caffe_extract.backends import open_backend
-    from experiment.finetune import caffenet_fc
+    from experiment.future.finetune import caffenet_fc
     frames = np.random.default_rng(0).uniform(-100, 100, (10, 3, 227, 227)).astype(np.float32)
     out = open_backend("caffe", random_caffemodel).forward(frames, ("pool5", "relu7"))
     pool5, relu7 = out["pool5"].reshape(10, -1), out["relu7"]          # (10, 9216), (10, 4096)

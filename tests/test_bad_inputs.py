@@ -498,11 +498,11 @@ def test_merge_of_a_store_that_is_not_a_shard(tmp_path, capsys):
 def command_main(command):
     import importlib
     module = {"extract": "caffe_extract.__main__", "merge": "caffe_extract.__main__",
-              "train": "experiment.train", "predict": "experiment.predict",
-              "drift": "experiment.drift", "synthetic": "caffe_extract.synthetic",
-              "bench-caffenet": "caffe_extract.bench", "bench-training": "experiment.bench",
-              "bench-device": "experiment.device_bench", "data": "caffe_extract.data",
-              "power": "experiment.power", "rehearsal": "experiment.rehearsal",
+              "train": "experiment.train", "predict": "experiment.tools.predict",
+              "drift": "experiment.studies.drift", "synthetic": "caffe_extract.synthetic",
+              "bench-caffenet": "caffe_extract.bench", "bench-training": "experiment.tools.bench",
+              "bench-device": "experiment.tools.device_bench", "data": "caffe_extract.data",
+              "power": "experiment.analysis.power", "rehearsal": "experiment.studies.rehearsal",
               "weights": "caffe_extract.weights"}[command]
     return importlib.import_module(module).main
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from experiment import bench
+from experiment.tools import bench
 from rnn_models import build
 from configurations import get
 
@@ -35,7 +35,7 @@ def test_epoch_flops_of_split_1():
 def test_rehearsal_store_has_ucf101s_shape():
     """The rehearsal's layout: 13,320 videos, UCF-101's 101 names, the published split sizes."""
     from caffe_extract.ucf101 import TEST, TRAIN, parse_name
-    from experiment.rehearsal import UCF101_CLASSES, layout, synthetic_codes
+    from experiment.studies.rehearsal import UCF101_CLASSES, layout, synthetic_codes
     videos, labels, groups, membership = layout()
     assert len(videos) == len(set(videos)) == 13_320 and len(set(UCF101_CLASSES)) == 101
     assert UCF101_CLASSES[0] == "ApplyEyeMakeup" and UCF101_CLASSES[100] == "YoYo"
@@ -48,7 +48,7 @@ def test_rehearsal_store_has_ucf101s_shape():
 
 
 def test_per_class_table_sorts_worst_first_and_names_the_confusion():
-    from experiment.report import per_class_markdown
+    from experiment.analysis.report import per_class_markdown
     matrix = __import__("numpy").array([[3, 1, 0], [0, 1, 3], [0, 0, 4]])
     text = per_class_markdown(["A", "B", "C"], {"rnn": matrix}, {"rnn": "RNN"})
     rows = [line for line in text.splitlines() if line.startswith("| ") and "%" not in line]
@@ -57,7 +57,7 @@ def test_per_class_table_sorts_worst_first_and_names_the_confusion():
 
 def test_fast_mode_environment_drops_every_kernel_pin_and_keeps_the_threads():
     from common.reproducible import FAST, PINNED, THREADS
-    from experiment.bench import mode_environment
+    from experiment.tools.bench import mode_environment
     given = {**{k: v for k, v in PINNED.items() if v}, "PATH": "/bin"}
     fast = mode_environment("fast", given)
     assert fast[FAST] == "1" and fast["PATH"] == "/bin"
@@ -72,7 +72,7 @@ def test_bench_times_pinned_and_fast_side_by_side(tmp_path):
     import subprocess
     import sys
     out = tmp_path / "training.md"
-    subprocess.run([sys.executable, "-m", "experiment.bench", "--modes", "pinned", "fast",
+    subprocess.run([sys.executable, "-m", "experiment.tools.bench", "--modes", "pinned", "fast",
                     "--models", "average", "--sample", "64", "--repeats", "1", "--out", str(out)],
                    check=True, capture_output=True, timeout=600)
     text = out.read_text()

@@ -2,7 +2,7 @@
 import pathlib
 import re
 
-from experiment.report import _tex, latex_table
+from experiment.analysis.report import _tex, latex_table
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

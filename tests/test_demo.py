@@ -61,7 +61,7 @@ def test_demo_outputs_carry_the_random_weights_banner(demo):
 
 
 def test_predict_a_new_video_end_to_end(demo):
-    """`python -m experiment.predict VIDEO --results DIR` prints the top 5 of the best model;
+    """`python -m experiment.tools.predict VIDEO --results DIR` prints the top 5 of the best model;
     its ranking is the one the results recorded for that test video (seed 0)."""
     import csv
     root, _ = demo
@@ -70,7 +70,7 @@ def test_predict_a_new_video_end_to_end(demo):
     with open(root / "results" / "predictions.csv") as f:
         row = next(r for r in csv.DictReader(f) if r["model"] == best and r["seed"] == "0")
     video = root / "data" / "videos" / row["video"]
-    out = run("experiment.predict", str(video), "--results", str(root / "results"),
+    out = run("experiment.tools.predict", str(video), "--results", str(root / "results"),
               "--device", "cpu").stdout.splitlines()
     assert out[0].startswith(f"{video}: top 4 of {best}")        # 4 classes in this set
     ranked = [line.split() for line in out[1:]]
@@ -78,15 +78,15 @@ def test_predict_a_new_video_end_to_end(demo):
     for i, (_, name, p) in enumerate(ranked[:4]):
         assert name == table["classes"][int(row[f"top{i + 1}_label"])]
         assert abs(float(p) - float(row[f"top{i + 1}_p"])) < 1e-4
-    bad = subprocess.run([sys.executable, "-m", "experiment.predict", str(video), "--results",
+    bad = subprocess.run([sys.executable, "-m", "experiment.tools.predict", str(video), "--results",
                           str(root)], capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "table.json" in bad.stderr
 
 
-# -- where bits part (experiment/demo_bits.py) ----------------------------------------------
+# -- where bits part (experiment/tools/demo_bits.py) ----------------------------------------------
 
 def bits(*args):
-    return subprocess.run([sys.executable, "-m", "experiment.demo_bits", *args],
+    return subprocess.run([sys.executable, "-m", "experiment.tools.demo_bits", *args],
                           capture_output=True, text=True, timeout=300)
 
 
@@ -116,7 +116,7 @@ def test_stage_digests_equal_their_record_and_name_the_first_stage_that_differs(
     assert "the first stage that differs: code store (computed by" in changed.stderr
     assert "this machine: " in changed.stderr and "kernels: MKL AVX2,STRICT" in changed.stderr
     assert "flags: " in changed.stderr
-    fast = subprocess.run([sys.executable, "-m", "experiment.demo_bits", "check", "--store",
+    fast = subprocess.run([sys.executable, "-m", "experiment.tools.demo_bits", "check", "--store",
                            str(store), *where], capture_output=True, text=True, timeout=300,
                           env={**__import__("os").environ, "ACTION_RNN_FAST": "1"})
     assert fast.returncode == 0 and "fast mode" in fast.stdout

@@ -72,7 +72,7 @@ def test_the_measured_tables_are_blocks():
 
 
 def test_demo_table_has_the_rows_readme_check_compares():
-    from experiment import readme_check
+    from experiment.tools import readme_check
     rows = readme_check.readme_rows((ROOT / "README.md").read_text())
     cell = r"\d+\.\d \+- \d+\.\d"
     assert len(rows) == 4
@@ -83,7 +83,7 @@ def test_demo_table_has_the_rows_readme_check_compares():
 def test_demo_table_equals_the_recorded_demo_run():
     """The README's demo table is the one the committed record's run gave (the record, not the
     checkout's own demo folder, which may be older than the code: `make demo` compares that)."""
-    from experiment import readme_check
+    from experiment.tools import readme_check
     record = json.loads((ROOT / "results/demo-bits/paper.json").read_text())
     rows = readme_check.readme_rows((ROOT / "README.md").read_text())
     assert rows == record["readme_rows"]

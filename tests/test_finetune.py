@@ -1,4 +1,4 @@
-"""Fine-tuning fc6/fc7 with a trained head (experiment.finetune): where it starts, its results'
+"""Fine-tuning fc6/fc7 with a trained head (experiment.future.finetune): where it starts, its results'
 format, resume after a kill, and its refusals of bad input. The gradients' parity is in
 parity_tests/test_finetune.py."""
 import json
@@ -10,7 +10,7 @@ import torch
 
 import configurations
 import rnn_models
-from experiment import finetune as FT
+from experiment.future import finetune as FT
 from experiment import train as T
 from experiment.train import checkpoints
 from rnn_models.finetune import FineTuned

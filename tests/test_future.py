@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from caffe_extract.store import write_store
-from experiment import fusion
-from experiment import future as F
-from experiment import future_report as R
+from experiment.future import fusion
+from experiment.future import study as F
+from experiment.future import report as R
 
 CLASSES = ["Jump", "PushLeft", "PushRight", "Sit"]
 D = 16
@@ -161,24 +161,6 @@ def test_parts_in_two_processes_give_the_rows_of_one(study, folders):
     assert [unadjusted(row) for row in parallel["rows"][:-1]] == \
         [unadjusted(row) for row in record["rows"]]
     assert set(parallel["seconds"]) == {"rgb", "flow", "tconv"}
-
-
-def dies(part, study, rgb, parts):
-    os._exit(3)
-
-
-def fails(part, study, rgb, parts):
-    raise ValueError(f"{part}: something was wrong")
-
-
-def test_a_worker_that_dies_or_fails_is_a_clear_error_not_a_hang(folders):
-    """A killed worker (out of memory, kill -9) would leave a multiprocessing.Pool waiting for
-    ever; here it is a WorkerDied at once. A part's own error reaches the caller as itself."""
-    study = F.Study(str(folders[0]), "main", "out", F.Settings(), progress=False)
-    with pytest.raises(F.WorkerDied, match="rerun the same command"):
-        F._in_workers(["flow", "tconv"], study, [], [], 2, work=dies)
-    with pytest.raises(ValueError, match="something was wrong"):
-        F._in_workers(["flow", "tconv"], study, [], [], 2, work=fails)
 
 
 def test_stores_of_other_videos_cannot_be_fused(tmp_path, capsys):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from experiment import power as P
-from experiment import stats
+from experiment.analysis import power as P
+from experiment.analysis import stats
 
 
 def test_split1_test_set():

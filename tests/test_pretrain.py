@@ -1,10 +1,10 @@
-"""Unsupervised pretraining (experiment.pretrain): label subsets, a bad fraction, the classifier
+"""Unsupervised pretraining (experiment.future.pretrain): label subsets, a bad fraction, the classifier
 started from the encoder, the autoencoder's resume, and the learning curve's results format."""
 import numpy as np
 import pytest
 import torch
 
-from experiment.pretrain import (PretrainConfig, label_subset, learning_curve,
+from experiment.future.pretrain import (PretrainConfig, label_subset, learning_curve,
                                  plot_learning_curve, pretrain)
 from experiment.train import checkpoints
 from experiment.train import Split, RunSettings, train_run
@@ -74,7 +74,7 @@ def test_pretraining_resumes_to_the_same_weights(tmp_path):
 
 def test_the_autoencoder_is_saved_after_its_last_epoch_and_when_the_interval_passed(
         tmp_path, monkeypatch):
-    import experiment.pretrain as P
+    import experiment.future.pretrain as P
     train, val = tiny_data(), tiny_data(1)
     config = PretrainConfig(hidden_dim=3, split=2, lr=0.01, epochs=3, batch_size=8)
     saved, real = [], checkpoints.atomic_save

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from experiment import stats
+from experiment.analysis import stats
 
 
 def names(n_groups, clips, cls="Walk"):
@@ -212,7 +212,7 @@ def test_drift_ledger_uses_the_same_rule_over_its_rows():
     alone, and not among three rows once Holm corrects over the ledger."""
     from types import SimpleNamespace
 
-    from experiment import drift
+    from experiment.studies import drift
     videos = names(100, 4)
     labels = np.zeros(400, int)
     paper = np.arange(400) % 2 == 0
@@ -237,7 +237,7 @@ def test_drift_ledger_uses_the_same_rule_over_its_rows():
 
 
 def test_recomputation_from_predictions_csv(tmp_path, capsys):
-    """``python -m experiment.stats predictions.csv`` gives the verdicts ``claims`` gives."""
+    """``python -m experiment.analysis.stats predictions.csv`` gives the verdicts ``claims`` gives."""
     videos = names(150, 4)
     average = np.repeat(np.arange(150) % 2 == 0, 4)
     rnn = average.copy()
@@ -262,7 +262,7 @@ def test_recomputation_from_predictions_csv(tmp_path, capsys):
 def test_the_claims_table_says_where_the_papers_own_table_supports_them():
     """RNN > Average holds on the paper's validation numbers (52.2 vs 50.5), not on its test
     numbers (49.1 vs 50.0); BiRNN > Average and LSTM < RNN hold on both."""
-    from experiment.report import paper_support
+    from experiment.analysis.report import paper_support
     assert paper_support("rnn", ">", "average") == ("validation 52.2 vs 50.5: yes; "
                                                     "test 49.1 vs 50.0: no")
     assert paper_support("birnn", ">", "average").count("yes") == 2

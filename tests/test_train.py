@@ -257,16 +257,16 @@ def test_short_training_run_on_each_device(features, tmp_path, device):
 def test_banner_is_decided_by_the_weights_sha1(weights, sha1, expected):
     """The warning banner appears whenever the weights are not BVLC's by SHA1, whatever the
     weights' file name or note says (issue: a non-BVLC .caffemodel made an unmarked table)."""
-    from experiment.report import banner
+    from experiment.analysis.report import banner
     note = banner({"weights": weights, "weights_sha1": sha1})
     assert (note == "") if not expected else (expected in note and note.startswith("***"))
 
 
 def test_readme_check_compares_the_demo_rows(features, tmp_path, capsys):
     """`make demo` ends by comparing its table with the README's block between
-    ``<!-- demo table -->`` and ``<!-- /demo table -->`` (experiment.readme_check) and fails,
+    ``<!-- demo table -->`` and ``<!-- /demo table -->`` (experiment.tools.readme_check) and fails,
     with a diff, when they differ."""
-    from experiment import readme_check
+    from experiment.tools import readme_check
     out = tmp_path / "results"
     assert T.main(command(features, out, epochs=2)[3:]) == 0
     table = json.loads((out / "table.json").read_text())

@@ -14,7 +14,7 @@ from caffe_extract.paths import MEAN_FILE
 from caffe_extract.pipeline import ExtractConfig, _forward, _stored, extract
 from caffe_extract.store import StoreError, read_store
 from caffe_extract.synthetic import CLASSES, make_dataset, render_frames
-from experiment import augment
+from experiment.future import augment
 from experiment.train import Split, RunSettings, load_data, train_run
 
 

@@ -112,7 +112,7 @@ def train_and_report(args):
     """Every split's table (and, for several, the summary over splits); exit status 0."""
     from configurations import get
 
-    from experiment.report import banner, write_results, write_split_summary
+    from experiment.analysis.report import banner, write_results, write_split_summary
     device = devices.resolve(args.device)
     set_deterministic(device, args.fast, args.threads)
     if args.jobs > 1:

@@ -114,10 +114,6 @@ def tested_run(seed, record, tested):
             "val_probabilities": None if kept is None else kept.double().numpy()}
 
 
-#: What a run's entry holds that the tables leave out (arrays, kept for later steps).
-PROBABILITIES = ("test_predictions", "test_probabilities", "val_probabilities")
-
-
 def summary(runs):
     """Mean and standard deviation (over seeds) of the accuracies."""
     out = {}

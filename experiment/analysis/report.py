@@ -24,10 +24,13 @@ import re
 import numpy as np
 
 from . import power, stats
+from .plots import figure7, plot_confusion, plot_curves
 
 from configurations import NAMES
 
-from .train.protocol import PROBABILITIES
+#: What a run's entry holds that the tables leave out (arrays, kept for later steps).
+PROBABILITIES = ("test_predictions", "test_probabilities", "val_probabilities")
+
 
 #: Giel & Diaz (2015), section "Results", its only table: (validation %, test %), single runs
 #: on UCF-101 (split not stated; 3,783 test videos if split 1).
@@ -66,11 +69,11 @@ def banner(attrs):
     return ""
 
 
-def _pct(mean, std, n):
+def pct(mean, std, n):
     return f"{100 * mean:.1f}" + (f" +- {100 * std:.1f}" if n > 1 else "")
 
 
-def _points(x):
+def points(x):
     return f"{100 * x:+.1f}"
 
 
@@ -107,9 +110,9 @@ def markdown_table(results, info, settings, config, analysis):
         paper = PAPER.get(r["model"], ("-", "-"))
         epochs = ", ".join(str(run["best_epoch"]) for run in r["runs"])
         _, low, high = analysis["intervals"][r["model"]]
-        lines.append(f"| {names[r['model']]} | {_pct(r['train_acc_mean'], r['train_acc_std'], n)} "
-                     f"| {_pct(r['val_acc_mean'], r['val_acc_std'], n)} "
-                     f"| {_pct(r['test_acc_mean'], r['test_acc_std'], n)} "
+        lines.append(f"| {names[r['model']]} | {pct(r['train_acc_mean'], r['train_acc_std'], n)} "
+                     f"| {pct(r['val_acc_mean'], r['val_acc_std'], n)} "
+                     f"| {pct(r['test_acc_mean'], r['test_acc_std'], n)} "
                      f"[{100 * low:.1f}, {100 * high:.1f}] | {paper[0]} | {paper[1]} "
                      f"| {r['chosen']['lr']:g}, {r['chosen']['hidden_dim']} | {epochs} |")
     attrs = info["attrs"]
@@ -126,8 +129,8 @@ def markdown_table(results, info, settings, config, analysis):
                   "Holm's over these pairs. " + stats.METHOD, "",
                   "| A - B | difference | 95% interval | p | p (Holm) |", "|---|---|---|---|---|"]
         for c in analysis["pairs"]:
-            lines.append(f"| {names[c['a']]} - {names[c['b']]} | {_points(c['difference'])} "
-                         f"| [{_points(c['low'])}, {_points(c['high'])}] | {c['p']:.2g} "
+            lines.append(f"| {names[c['a']]} - {names[c['b']]} | {points(c['difference'])} "
+                         f"| [{points(c['low'])}, {points(c['high'])}] | {c['p']:.2g} "
                          f"| {c['p_holm']:.2g} |")
     if analysis["claims"]:
         lines += ["", "The paper's claims on this run (Holm over these claims). " + stats.METHOD
@@ -138,7 +141,7 @@ def markdown_table(results, info, settings, config, analysis):
         for c in analysis["claims"]:
             lines.append(f"| {NAMES[c['a']]} {c['relation']} {NAMES[c['b']]} "
                          f"| {paper_support(c['a'], c['relation'], c['b'])} "
-                         f"| {_points(c['difference'])} [{_points(c['low'])}, {_points(c['high'])}] "
+                         f"| {points(c['difference'])} [{points(c['low'])}, {points(c['high'])}] "
                          f"| {c['p']:.2g} | {c['p_holm']:.2g} | {c['verdict']} |")
     lines += analysis.get("power", [])
     lines += ["", "Codes: " + "; ".join(f"{k}: {attrs[k]}" for k in
@@ -175,8 +178,8 @@ def _results_latex(results, info, config, analysis):
         n = len(r["runs"])
         _, low, high = analysis["intervals"][r["model"]]
         paper = PAPER.get(r["model"], ("-", "-"))
-        rows.append([model_label(r["model"], config), _pct(r["val_acc_mean"], r["val_acc_std"], n),
-                     _pct(r["test_acc_mean"], r["test_acc_std"], n),
+        rows.append([model_label(r["model"], config), pct(r["val_acc_mean"], r["val_acc_std"], n),
+                     pct(r["test_acc_mean"], r["test_acc_std"], n),
                      f"[{100 * low:.1f}, {100 * high:.1f}]", paper[0], paper[1]])
     caption = (f"UCF-101 split {info.get('split', 1)}, configuration {config.name}: accuracy (%), "
                f"mean +- s.d. over {len(results[0]['runs']) if results else 0} seeds; 95% "
@@ -298,71 +301,6 @@ def confusion(labels, predicted, n_classes):
     return matrix
 
 
-def _suptitle(fig, note, width):
-    """The random-weights banner across the top of a figure, wrapped to fit."""
-    import textwrap
-    if note:
-        fig.suptitle("\n".join(textwrap.wrap(note, width)), fontsize=7, color="red")
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def save_figure(fig, path):
-    """Lay ``fig`` out, write it to ``path`` (110 dpi) and free it."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
-
-
-def plot_curves(results, path, note=""):
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 3.4), squeeze=False)
-    for ax, r in zip(axes[0], results):
-        history = r["runs"][0]["history"]
-        epochs = [h["epoch"] for h in history]
-        ax.plot(epochs, [h["train_acc"] for h in history], label="train")
-        ax.plot(epochs, [h["val_acc"] for h in history], label="validation")
-        ax.axvline(r["runs"][0]["best_epoch"], color="grey", linestyle=":", label="chosen epoch")
-        ax.set_title(NAMES.get(r["model"], r["model"]))
-        ax.set_xlabel("epoch")
-        ax.set_ylim(0, 1.03)
-    axes[0][0].set_ylabel("accuracy")
-    axes[0][0].legend(loc="lower right", fontsize=8)
-    _suptitle(fig, note, 40 * len(results))
-    save_figure(fig, path)
-
-
-def plot_confusion(matrix, classes, title, path, note=""):
-    """The row-normalised confusion matrix, every class named on both axes (101 classes: a
-    17-inch square at 110 dpi, names in 5-point type, a grid every 10 classes)."""
-    plt = _pyplot()
-    n = len(classes)
-    size = max(4.0, 0.15 * n + 2.5)
-    fig, ax = plt.subplots(figsize=(size, size))
-    rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
-    fontsize = 7 if n <= 20 else 5
-    ax.set_xticks(range(n), classes, rotation=90, fontsize=fontsize)
-    ax.set_yticks(range(n), classes, fontsize=fontsize)
-    if n > 20:
-        for k in range(10, n, 10):
-            ax.axhline(k - 0.5, color="grey", linewidth=0.3)
-            ax.axvline(k - 0.5, color="grey", linewidth=0.3)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
-    ax.set_title(f"{title}: test confusion (row-normalised), accuracy {100 * accuracy:.1f}%",
-                 fontsize=9)
-    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="fraction of the true class")
-    _suptitle(fig, note, 70)
-    save_figure(fig, path)
-
-
 def per_class_markdown(classes, matrices, names):
     """A per-class table a person can read: one row per class, sorted by the first model's
     accuracy (worst first), each model's accuracy and the class it is most often mistaken for.
@@ -384,30 +322,3 @@ def per_class_markdown(classes, matrices, names):
                                        + [f"{100 * acc[m][i]:.1f}" for m in models]
                                        + [mistaken]) + " |")
     return "\n".join(lines)
-
-
-def figure7(store_path, path, note="", n_classes=10, seed=0):
-    """The paper's Figure 7: CNN codes of the 10 frames averaged, for 10 classes, PCA to 2-d."""
-    from caffe_extract.store import read_store
-    import h5py
-    data = read_store(store_path, features=False)       # the codes of the 10 classes only, below
-    rng = np.random.default_rng(seed)
-    present = np.unique(data["labels"])
-    chosen = np.sort(rng.choice(present, size=min(n_classes, len(present)), replace=False))
-    mask = np.isin(data["labels"], chosen)
-    with h5py.File(store_path, "r") as f:                # 10 of UCF-101's 101 classes: 0.2 GB
-        averaged = f["features"][np.flatnonzero(mask)].mean(axis=1).astype(np.float64)  # (n, D)
-    centred = averaged - averaged.mean(axis=0)
-    _, _, components = np.linalg.svd(centred, full_matrices=False)
-    points = centred @ components[:2].T
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 5))
-    for label in chosen:
-        sel = data["labels"][mask] == label
-        ax.scatter(points[sel, 0], points[sel, 1], s=10, label=data["classes"][label])
-    ax.set_xlabel("principal component 1")
-    ax.set_ylabel("principal component 2")
-    ax.set_title("Time-averaged CNN codes, PCA (the paper's Figure 7)", fontsize=9)
-    ax.legend(fontsize=6, markerscale=1.5)
-    _suptitle(fig, note, 90)
-    save_figure(fig, path)

@@ -6,27 +6,26 @@
 Each part trains with the main table's protocol and settings (``experiment.train``: the same
 search, seeds, best-validation epoch, one test per seed) on the same split, so that every row is
 tested on the same test videos as the paper's best model and compared with it by the same
-statistics (``experiment.stats``: group-and-seed intervals, the sign-flip test over UCF-101
+statistics (``experiment.analysis.stats``: group-and-seed intervals, the sign-flip test over UCF-101
 groups, Holm over the table). The parts (``--parts``):
 
     flow      the motion stream: the four models on the optical flow's codes
               (``caffe_extract extract --stream flow``, ``caffe_extract/flow.py``)
     fusion    late fusion of the RGB and flow models' class probabilities, averaged and with a
-              weight chosen on validation (``experiment/fusion.py``)
+              weight chosen on validation (``experiment/future/fusion.py``)
     tconv     the 1-D temporal convolution over the 10 x 4096 codes (the paper's "other model")
     crops     training on caffe.io's 10-crop views, one drawn per video per epoch; tested on the
-              centre view and on the mean of the ten (``experiment/augment.py``)
+              centre view and on the mean of the ten (``experiment/future/augment.py``)
     finetune  CaffeNet's fc6/fc7 fine-tuned jointly with the model, from stored pool5 codes
-              (``experiment/finetune.py``)
+              (``experiment/future/finetune.py``)
     pretrain  the LSTM initialised from an LSTM autoencoder's encoder (Srivastava et al. 2015),
-              at 10, 25, 50 and 100% of the training labels (``experiment/pretrain.py``)
+              at 10, 25, 50 and 100% of the training labels (``experiment/future/pretrain.py``)
 
 The RGB rows are the main table's runs (``--main``: the folder ``make demo`` trained them in;
 their checkpoints are reused, or trained there when missing). ``--jobs 2`` trains two parts at
 once, each in its own process (the same numbers). Results: OUT/table.md, table.json and the
-plots (``experiment/future_report.py``); each part's runs in OUT/<part>/.
+plots (``experiment/future/report.py``); each part's runs in OUT/<part>/.
 """
-import argparse
 import os
 import sys
 import time
@@ -34,19 +33,24 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+import torch
+
+from common import cli, commands, devices
+from common.processes import Task, run_all, share_of_threads
+from experiment.train import (ERRORS, PAPER_MODELS, RunSettings, features_dir, load_data,
+                              read_run, run_model, set_deterministic, store_paths)
+from experiment.train import val_probabilities as engine_val_probabilities
+
 from . import fusion
-from .train import PAPER_MODELS, RunSettings, load_data, read_run, run_model, store_paths
-from .train import val_probabilities as engine_val_probabilities
+from .report import REFERENCE
 
 PARTS = ("flow", "fusion", "tconv", "crops", "finetune", "pretrain")
 #: The stores a part reads besides the RGB fc7 codes (``store_paths``' arguments).
 STORES = {"flow": {"stream": "flow"}, "fusion": {"stream": "flow"},
           "crops": {"views": "oversample"}, "finetune": {"layer": "pool5"}}
-#: The paper's best model (test 50.5%, its Results table): every row is compared with it.
-REFERENCE = "birnn"
 #: The flow stream's Average model searches lower learning rates too: at the demo's 0.003 its
 #: ReLUs died within an epoch on the flow codes (measured: 12.5% test, best epoch 1), the
-#: failure experiment/train.py's docstring describes for lr 0.01 on the RGB codes.
+#: failure experiment/train/'s docstring describes for lr 0.01 on the RGB codes.
 FLOW_AVERAGE_LRS = (0.003, 0.001, 0.0003, 0.0001)
 
 
@@ -184,7 +188,7 @@ def flow_part(study, rgb_data, rgb, parts):
     flow_data = study.other_data(rgb_data, stream="flow")
     train, val, test, info = rgb_data
     n_classes, flow_dir = len(info["classes"]), os.path.join(study.out, "flow")
-    flow = [settings.train(m, flow_data[:3], n_classes, flow_dir,
+    flow = [settings.train(m, flow_data, n_classes, flow_dir,
                            lrs=sorted({*settings.lrs, *FLOW_AVERAGE_LRS}, reverse=True)
                            if m == "average" else None,
                            progress=study.progress, device=device) for m in PAPER_MODELS]
@@ -193,7 +197,7 @@ def flow_part(study, rgb_data, rgb, parts):
         for r_rgb, r_flow in zip(rgb, flow):
             v_rgb = val_probabilities(r_rgb, (train, val, test), n_classes, study.main_dir,
                                       device)
-            v_flow = val_probabilities(r_flow, flow_data[:3], n_classes, flow_dir, device)
+            v_flow = val_probabilities(r_flow, flow_data, n_classes, flow_dir, device)
             for rule in ("average", "learnt"):
                 rows.append(("fusion", fused_result(r_rgb["model"], rule, r_rgb, r_flow, v_rgb,
                                                     v_flow, val.y.numpy(), test.y.numpy())))
@@ -217,7 +221,7 @@ def crops_part(study, rgb_data, rgb, parts):
     for mirrors in (True, False):
         rows += [("crops", result) for result in run_augmented(
             REFERENCE, settings.base(), list(settings.lrs), list(settings.hidden),
-            range(settings.seeds), views[:3], len(rgb_data[3]["classes"]),
+            range(settings.seeds), views, rgb_data.n_classes,
             os.path.join(study.out, "crops"), study.progress, study.device, mirrors)]
     return rows, {}
 
@@ -227,8 +231,8 @@ def finetune_part(study, rgb_data, rgb, parts):
     from .finetune import run_finetune
     pool5 = study.other_data(rgb_data, layer="pool5")
     chosen = RunSettings(**next(r for r in rgb if r["model"] == REFERENCE)["chosen"])
-    return [("finetune", run_finetune(REFERENCE, chosen, range(study.settings.seeds), pool5[:3],
-                                      len(rgb_data[3]["classes"]),
+    return [("finetune", run_finetune(REFERENCE, chosen, range(study.settings.seeds), pool5,
+                                      rgb_data.n_classes,
                                       os.path.join(study.out, "finetune"), study.caffemodel,
                                       study.main_dir, study.progress, study.device))], {}
 
@@ -250,26 +254,18 @@ PART_RUNNERS = {"flow": flow_part, "tconv": tconv_part, "crops": crops_part,
                 "finetune": finetune_part, "pretrain": pretrain_part}
 
 
-def _timed(part, study, rgb_data, rgb, parts):
-    """(part, rows, extras, seconds): ``part`` run and timed."""
+def timed(part, study, rgb_data, rgb, parts):
+    """(rows, extras, seconds): ``part`` run and timed."""
     start = time.perf_counter()
     rows, extras = PART_RUNNERS[part](study, rgb_data, rgb, parts)
-    return part, rows, extras, round(time.perf_counter() - start, 1)
+    return rows, extras, round(time.perf_counter() - start, 1)
 
 
-def _in_worker(part, study, rgb, parts):
-    """A worker process's part: its own copy of the RGB split (read from the store)."""
-    return _timed(part, study, study.rgb_data(), rgb, parts)
-
-
-def _worker_setup(device, threads):
-    """A worker's torch: deterministic kernels on ``device``, ``threads`` threads."""
-    from .train import set_deterministic
-    set_deterministic(device, False, threads)
-
-
-class WorkerDied(RuntimeError):
-    """A worker process of ``--jobs`` ended without finishing its part (killed: out of memory?)."""
+def part_in_worker(part, study, rgb, parts, threads):
+    """A worker process's part (``--jobs``): deterministic kernels on the study's device with
+    ``threads`` threads, and its own copy of the RGB split (read from the store)."""
+    set_deterministic(study.device, False, threads)
+    return timed(part, study, study.rgb_data(), rgb, parts)
 
 
 def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True, device="cpu",
@@ -287,73 +283,33 @@ def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True
             store_paths(features, 1, **store)
     study = Study(features, main_dir, out, settings, caffemodel, progress, device)
     rgb_data = study.rgb_data()
-    info = {**rgb_data[3], "test_labels": rgb_data[2].y.numpy()}
+    info = {**rgb_data.info, "test_labels": rgb_data.test.y.numpy()}
     start = time.perf_counter()
     rgb = rgb_part(study, rgb_data)
     seconds = {"rgb": round(time.perf_counter() - start, 1)}
     todo = [p for p in LONGEST_FIRST if p in parts or (p == "flow" and "fusion" in parts)]
-    done = {}
     if jobs == 1 or len(todo) == 1:
-        for part in todo:
-            done[part] = _timed(part, study, rgb_data, rgb, parts)
-    else:
-        done = _in_workers(todo, study, rgb, parts, jobs)
+        done = {part: timed(part, study, rgb_data, rgb, parts) for part in todo}
+    else:                         # quiet workers, each with its share of the threads
+        threads = share_of_threads(torch.get_num_threads(), jobs)
+        done = run_all([Task(part, part_in_worker, (part, replace(study, progress=False), rgb,
+                                                    parts, threads)) for part in todo],
+                       jobs, desc="parts", progress=study.progress,
+                       rerun_hint="rerun the same command: it resumes from the saved runs")
     rows, extras = [("rgb", r) for r in rgb], {}
     for part in PARTS:                                       # the table's order
         if part in done:
-            _, part_rows, part_extras, seconds[part] = done[part]
+            part_rows, part_extras, seconds[part] = done[part]
             rows += part_rows
             extras.update(part_extras)
     return rows, extras, info, seconds
 
 
-def _in_workers(todo, study, rgb, parts, jobs, work=_in_worker):
-    """``todo``'s parts, each ``work(part, study, rgb, parts)``, in ``jobs`` spawned processes
-    (torch is not safe to fork once its threads ran) sharing this process's threads; their
-    per-run bars are off, a bar over the parts says which ended. A part's error is raised once
-    the parts already running have ended (their runs are saved; parts not started are not
-    started); a worker that dies is a ``WorkerDied`` at once."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    import torch
-    from tqdm import tqdm
-    workers = min(jobs, len(todo))
-    quiet, done = replace(study, progress=False), {}
-    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), _worker_setup,
-                             (study.device, max(1, torch.get_num_threads() // workers))) as pool, \
-            tqdm(total=len(todo), desc=f"parts ({workers} at once)", unit="part",
-                 disable=not study.progress, dynamic_ncols=True) as bar:
-        futures = {pool.submit(work, part, quiet, rgb, parts): part for part in todo}
-        try:
-            for future in as_completed(futures):
-                part, *result = future.result()
-                done[part] = (part, *result)
-                bar.set_postfix_str(f"{part} done in {result[-1] / 60:.1f} min")
-                bar.update(1)
-        except BrokenProcessPool:
-            raise WorkerDied("a worker process of --jobs died before its part ended (killed, "
-                             "out of memory?); rerun the same command: it resumes from the "
-                             "saved runs") from None
-        except BaseException as error:
-            pool.shutdown(wait=False, cancel_futures=True)
-            if isinstance(error, Exception):
-                print(f"{futures[future]} failed; waiting for the parts still running (their "
-                      "runs are saved) before saying why", file=sys.stderr)
-            raise
-    return done
-
-
-def main(argv=None):
-    from caffe_extract.__main__ import add_weights_arguments, resolve_weights
-    from common import cli, devices
-    from common.errors import describe
+def build_parser():
+    from caffe_extract.__main__ import add_weights_arguments
 
     from configurations import CONFIGS, DEFAULT
-    from .train import CheckpointError, NonFiniteLoss, features_dir, set_deterministic
-    parser = argparse.ArgumentParser(prog="python -m experiment.future", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = commands.parser("python -m experiment.future", __doc__)
     parser.add_argument("--features", default="demo/features-paper", type=features_dir,
                         help="folder of the stores: fc7 (rgb, flow, views) and pool5 (%(default)s)")
     parser.add_argument("--main", default="results/demo-paper", type=cli.writable_dir,
@@ -364,46 +320,37 @@ def main(argv=None):
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, metavar="PART",
                         help=f"what to run ({' '.join(PARTS)}: all by default)")
     parser.add_argument("--config", default=DEFAULT, choices=sorted(CONFIGS))
-    parser.add_argument("--hidden", nargs="+", type=cli.integer(1, 16384), default=[128],
-                        help="search grid (%(default)s: the demo's)")
-    parser.add_argument("--lr", nargs="+", type=cli.learning_rate, default=[0.003],
-                        help="search grid (%(default)s: the demo's)")
-    parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=100)
-    parser.add_argument("--patience", type=cli.integer(0, 100_000), default=0)
-    parser.add_argument("--seeds", type=cli.integer(2, 1000), default=3,
-                        help="seeds per row (at least 2: the intervals resample them)")
+    commands.add_grid(parser, lr=[0.003], hidden=[128], seeds=3, epochs=100, patience=0,
+                      seeds_min=2, note=": the demo's")
     add_weights_arguments(parser, ": the CaffeNet that made the codes (the finetune part)")
-    parser.add_argument("--device", default="cpu", choices=devices.CHOICES)
-    parser.add_argument("--threads", type=cli.integer(1, 1024), default=None)
-    parser.add_argument("--jobs", type=cli.integer(1, 1024), default=1,
-                        help="parts trained at once, each in its own process with its share of "
-                             "the threads (the same bits as one at a time; %(default)s)")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    settings = Settings(args.config, tuple(args.hidden), tuple(args.lr), args.epochs,
-                        args.patience, args.seeds)
-    try:
-        device = devices.resolve(args.device)
-    except devices.DeviceError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    set_deterministic(device, False, args.threads)
+    commands.add_runtime(parser, device="cpu")
+    commands.add_jobs(parser, "parts trained")
+    return parser
+
+
+def main(argv=None):
     from caffe_extract.caffemodel import CaffeModelError
     from caffe_extract.weights import WeightsError
-    from .future_report import write_report
-    try:
-        caffemodel = resolve_weights(args)[0] if "finetune" in args.parts else None
-        rows, extras, info, seconds = run(args.parts, args.features, args.main, args.out,
-                                          settings, caffemodel, not args.no_progress, device,
-                                          args.jobs)
-        table = write_report(args.out, rows, extras, info, {**asdict(settings),
-                             "parts": args.parts, "features": args.features, "main": args.main,
-                             "device": devices.describe(device, False)}, seconds)
-    except (OSError, ValueError, CheckpointError, NonFiniteLoss, CaffeModelError,
-            WeightsError, WorkerDied) as error:
-        print(f"error: {describe(error)}", file=sys.stderr)
-        return 1
-    print(table)
+    args = build_parser().parse_args(argv)
+    return commands.guarded(lambda: study_and_report(args),
+                            ERRORS + (CaffeModelError, WeightsError))
+
+
+def study_and_report(args):
+    """Every part of ``args.parts`` trained, then the table written and printed; status 0."""
+    from caffe_extract.__main__ import resolve_weights
+
+    from .report import write_report
+    settings = Settings(args.config, tuple(args.hidden), tuple(args.lr), args.epochs,
+                        args.patience, args.seeds)
+    device = devices.resolve(args.device)
+    set_deterministic(device, False, args.threads)
+    caffemodel = resolve_weights(args)[0] if "finetune" in args.parts else None
+    rows, extras, info, seconds = run(args.parts, args.features, args.main, args.out, settings,
+                                      caffemodel, not args.no_progress, device, args.jobs)
+    print(write_report(args.out, rows, extras, info, {
+        **asdict(settings), "parts": args.parts, "features": args.features, "main": args.main,
+        "device": devices.describe(device, False)}, seconds))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The "beyond the paper" table and its plots (``make future``; ``experiment/future.py``).
+"""The "beyond the paper" table and its plots (``make future``; ``experiment/future/study.py``).
 
 Files written to the results folder:
 
@@ -27,9 +27,9 @@ import re
 
 import numpy as np
 
-from . import stats
-from .report import _points, _pyplot, _suptitle, banner, save_figure
-from .train.protocol import PROBABILITIES
+from experiment.analysis import stats
+from experiment.analysis.plots import pyplot, save_figure, suptitle
+from experiment.analysis.report import PROBABILITIES, banner, points
 
 from configurations import NAMES
 
@@ -60,6 +60,9 @@ EXPECTATIONS = {
                  "Work)"),
 }
 STREAM_NAMES = {"rgb": "RGB", "flow": "flow"}
+
+#: The paper's best model (test 50.5%, its Results table): every row is compared with it.
+REFERENCE = "birnn"
 
 
 def label(kind, result):
@@ -112,7 +115,6 @@ def pair_correct(result, labels, pairs):
 def analyse(rows, info, labels):
     """Intervals of every row, its accuracy on the direction pairs, and its paired comparison
     with the paper's best model on RGB (Holm over the rows compared)."""
-    from .future import REFERENCE
     groups = stats.groups_of(info["test_videos"])
     pairs = direction_pairs(info["classes"])
     reference = next(r for kind, r in rows if kind == "rgb" and r["model"] == REFERENCE)
@@ -179,7 +181,7 @@ def markdown(rows, analysis, reference, curve, info, settings):
         pairs = _interval(e["pairs"]) if "pairs" in e else "-"
         if "vs_reference" in e:
             c = e["vs_reference"]
-            versus = (f"{_points(c['difference'])} [{_points(c['low'])}, {_points(c['high'])}] "
+            versus = (f"{points(c['difference'])} [{points(c['low'])}, {points(c['high'])}] "
                       f"| {c['p']:.2g} | {c['p_holm']:.2g} | {_verdict(c)}")
         else:
             versus = "(the reference) | | |"
@@ -210,8 +212,8 @@ def markdown(rows, analysis, reference, curve, info, settings):
         for e in curve:
             c = e["comparison"]
             lines.append(f"| {100 * e['fraction']:g}% | {_interval(e['without'])} "
-                         f"| {_interval(e['with'])} | {_points(c['difference'])} "
-                         f"[{_points(c['low'])}, {_points(c['high'])}] | {c['p']:.2g} "
+                         f"| {_interval(e['with'])} | {points(c['difference'])} "
+                         f"[{points(c['low'])}, {points(c['high'])}] | {c['p']:.2g} "
                          f"| {c['p_holm']:.2g} | {_verdict(c)} |")
     shown = {k: v for k, v in settings.items() if k not in ("features", "main")}   # paths
     lines += ["", "Settings: " + json.dumps(shown, sort_keys=True)]
@@ -223,7 +225,7 @@ def plot_fusion_weights(rows, path, note=""):
     fused = [r for kind, r in rows if kind == "fusion" and r["model"].endswith("(learnt)")]
     if not fused:
         return
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(fused), figsize=(3.6 * len(fused), 3.2), squeeze=False)
     for ax, r in zip(axes[0], fused):
         for run in r["runs"]:
@@ -234,7 +236,7 @@ def plot_fusion_weights(rows, path, note=""):
         ax.set_xlabel("w (RGB)  ->  1 - w (flow)")
     axes[0][0].set_ylabel("validation accuracy %")
     axes[0][0].legend(fontsize=7, loc="lower center")
-    _suptitle(fig, note, 36 * len(fused))
+    suptitle(fig, note, 36 * len(fused))
     save_figure(fig, path)
 
 
@@ -249,7 +251,7 @@ def plot_direction_pairs(rows, info, labels, path, note=""):
     if not models:
         return
     order = [c for pair in pairs for c in pair]
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(models), figsize=(3.6 * len(models), 3.2), squeeze=False)
     for ax, model in zip(axes[0], models):
         for k, kind in enumerate(("rgb", "flow", "fusion")):
@@ -267,7 +269,7 @@ def plot_direction_pairs(rows, info, labels, path, note=""):
         ax.set_title(NAMES.get(model, model), fontsize=9)
     axes[0][0].set_ylabel("right on its pair % (50: chance)")
     axes[0][0].legend(fontsize=7, loc="lower left")
-    _suptitle(fig, note, 36 * len(models))
+    suptitle(fig, note, 36 * len(models))
     save_figure(fig, path)
 
 

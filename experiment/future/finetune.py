@@ -1,7 +1,7 @@
 """Fine-tune CaffeNet's fc6 and fc7 jointly with a trained recurrent model (the paper's Future
 Work, "fine-tuning"; issue 24, item 3).
 
-    python -m experiment.finetune --features demo/features-paper --init results/demo-paper \
+    python -m experiment.future.finetune --features demo/features-paper --init results/demo-paper \
         --out results/demo-finetune --model birnn --random-weights 0 --seeds 3
 
 Input: each frame's pool5 code (``python -m caffe_extract extract --layer pool5``, store
@@ -33,7 +33,7 @@ import torch
 from rnn_models import build
 from rnn_models.finetune import DROPOUT, FC_DIM, POOL5_DIM, FineTuned
 
-from .train import (CheckpointError, Classification, NonFiniteLoss, RunSettings, Split, evaluate,
+from experiment.train import (CheckpointError, Classification, NonFiniteLoss, RunSettings, evaluate,
                     fit, load_checkpoint, model_options, summary, tested_run)
 
 EPOCHS = 2             # fine-tuning epochs (module docstring)
@@ -122,8 +122,9 @@ def run_finetune(model, base, seeds, data, n_classes, out_dir, caffemodel, init_
     (``load_data(..., layer="pool5")``). Returns ``run_model``'s format, "model" named
     "<model>+fine-tuned fc6/fc7" and "search" empty (nothing is searched)."""
     from caffe_extract.weights import file_sha1
-    if data[0].x.shape[-1] != POOL5_DIM:
-        raise ValueError(f"the codes are {data[0].x.shape[-1]}-dimensional, not pool5's "
+    train, val, test = (s.to(device) for s in tuple(data)[:3])   # a Data, or (train, val, test)
+    if train.x.shape[-1] != POOL5_DIM:
+        raise ValueError(f"the codes are {train.x.shape[-1]}-dimensional, not pool5's "
                          f"{POOL5_DIM}: fine-tuning reads pool5 codes (`python -m caffe_extract "
                          "extract --layer pool5`, then load_data(..., layer='pool5'))")
     base = chosen_setting(init_dir, model) if base is None else base
@@ -132,7 +133,6 @@ def run_finetune(model, base, seeds, data, n_classes, out_dir, caffemodel, init_
     fc = caffenet_fc(caffemodel)
     sha1 = file_sha1(caffemodel)
     check_weights(init_dir, sha1, caffemodel)
-    train, val, test = (Split(s.x.to(device), s.y.to(device)) for s in data)
     runs, configs = [], {}
     for seed in seeds:
         head = RunSettings(**{**asdict(base), "seed": seed})
@@ -183,8 +183,8 @@ def main(argv=None):
     from common import cli, devices
     from common.errors import describe
 
-    from .train import features_dir, load_data, set_deterministic
-    parser = argparse.ArgumentParser(prog="python -m experiment.finetune", description=__doc__,
+    from experiment.train import features_dir, load_data, set_deterministic
+    parser = argparse.ArgumentParser(prog="python -m experiment.future.finetune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", default="features", type=features_dir,
                         help="folder holding all_splits_pool5.h5 (%(default)s)")

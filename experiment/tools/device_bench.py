@@ -1,6 +1,6 @@
 """What one machine does per second, and what that means for the whole job (`make bench DEVICE=`).
 
-    python -m experiment.device_bench --device cuda --out bench/device-cuda.md
+    python -m experiment.tools.device_bench --device cuda --out bench/device-cuda.md
 
 Measured on ``--device`` (the CPU or a GPU), each line in this one run:
 
@@ -10,7 +10,7 @@ Measured on ``--device`` (the CPU or a GPU), each line in this one run:
 3. training: seconds per epoch of each of the paper's four models (``train_run`` itself:
    training pass, validation pass, checkpoint) at UCF-101 split 1's size (7,947 training +
    1,590 validation videos of 10 x 4096 codes), hidden 512, batches of 64: the per-epoch
-   model of ``python -m experiment.bench`` (``bench.time_epoch``), so CPU and GPU
+   model of ``python -m experiment.tools.bench`` (``bench.time_epoch``), so CPU and GPU
    projections are made the same way.
 
 Projections: all 13,320 videos at the pipeline's rate; the four-model table of one split as
@@ -74,10 +74,10 @@ def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
 
 def epoch_seconds(model, device, videos, hidden=512):
     """Seconds per epoch of ``train_run`` at split 1's size: the same per-epoch model as
-    ``python -m experiment.bench`` (``bench.time_epoch``: training and validation passes
+    ``python -m experiment.tools.bench`` (``bench.time_epoch``: training and validation passes
     timed on ``videos`` training videos and scaled, the checkpoint added as measured)."""
     from .bench import SPLIT1_TRAIN, SPLIT1_VAL, codes, time_epoch
-    from .train import Split
+    from experiment.train import Split
     n_train = min(videos, SPLIT1_TRAIN)
     n_val = max(1, round(n_train * SPLIT1_VAL / SPLIT1_TRAIN))
     x, y = codes(n_train + n_val, device=device)
@@ -118,7 +118,7 @@ def report(args, device):
 
 def main(argv=None):
     from common import cli, devices
-    parser = argparse.ArgumentParser(prog="python -m experiment.device_bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiment.tools.device_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", choices=devices.CHOICES)
     parser.add_argument("--caffemodel", type=cli.existing_file, help="default: the seeded random-weight CaffeNet")

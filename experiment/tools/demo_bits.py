@@ -1,8 +1,8 @@
 """Where the demo's bits part: a SHA-256 per stage, recorded once and compared by `make demo`.
 
-    python -m experiment.demo_bits check --data demo/data --store demo/features-paper \
+    python -m experiment.tools.demo_bits check --data demo/data --store demo/features-paper \
         --results results/demo-paper --config paper                           (make demo)
-    python -m experiment.demo_bits record ...    (after a demo run whose table is the README's)
+    python -m experiment.tools.demo_bits record ...    (after a demo run whose table is the README's)
 
 The stages, in the order the data flows (``stages``):
 
@@ -31,7 +31,7 @@ import sys
 
 import common  # noqa: F401  (isort: skip)  first: pins the CPU kernels
 
-RECORDS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+RECORDS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        "results", "demo-bits")
 #: what computes each stage (said on a difference)
 COMPUTED_BY = {"synthetic videos": "ffmpeg's libxvid encoder",
@@ -181,7 +181,7 @@ def record(record_path, data, store, results, config="paper"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiment.demo_bits",
+    parser = argparse.ArgumentParser(prog="python -m experiment.tools.demo_bits",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["check", "record"])
     parser.add_argument("--data", default="demo/data", help="videos and split lists (%(default)s)")

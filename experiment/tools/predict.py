@@ -1,6 +1,6 @@
 """Classify a new video with a trained model: its top-5 UCF-101 classes.
 
-    python -m experiment.predict VIDEO --results results/ucf101-paper [--model lstm] [--device auto]
+    python -m experiment.tools.predict VIDEO --results results/ucf101-paper [--model lstm] [--device auto]
 
 Everything the prediction needs comes from the results folder of `make train`: the
 configuration (preprocessing and model variants), the model's chosen setting and its seed-0
@@ -72,7 +72,7 @@ def caffemodel_for(table, weights=None):
 def trained_model(results, table, entry, device):
     """The seed-0 run's best-validation model of ``entry`` (a ``run_model`` result)."""
     from configurations import Configuration
-    from .train import RunSettings, best_model, load_checkpoint
+    from experiment.train import RunSettings, best_model, load_checkpoint
     chosen = {k: v for k, v in entry["chosen"].items() if k in {f.name for f in fields(RunSettings)}}
     config = RunSettings(**{**chosen, "seed": entry["runs"][0]["seed"]})
     path = os.path.join(results, "checkpoints", config.run_id() + ".pt")
@@ -114,8 +114,8 @@ def main(argv=None):
     from caffe_extract.caffemodel import CaffeModelError
     from common.errors import describe
     from caffe_extract.frames import VideoReadError
-    from .train import CheckpointError
-    parser = argparse.ArgumentParser(prog="python -m experiment.predict", description=__doc__,
+    from experiment.train import CheckpointError
+    parser = argparse.ArgumentParser(prog="python -m experiment.tools.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("video", type=cli.existing_file, help="a video file (UCF-101-like: AVI, 320x240, any length)")
     parser.add_argument("--results", required=True, type=cli.existing_dir, help="a results folder of `make train`")

@@ -1,8 +1,8 @@
 """One training step of the paper's own stack (Theano 1.0.5 + Lasagne 0.1, CPU), timed.
 
-Runs in the oracle's Python 3.7 venv (``make oracle``), called by ``python -m experiment.bench``:
+Runs in the oracle's Python 3.7 venv (``make oracle``), called by ``python -m experiment.tools.bench``:
 
-    .venv-oracle/bin/python experiment/theano_step.py MODEL [N T D H C STEPS]
+    .venv-oracle/bin/python experiment/tools/theano_step.py MODEL [N T D H C STEPS]
 
 Builds MODEL as ``parity_tests/lasagne_oracle.py`` does (the paper's networks), float32,
 categorical cross-entropy of the time-averaged softmax, ``lasagne.updates.nesterov_momentum``;
@@ -20,7 +20,7 @@ import time
 CXX = shutil.which("g++") or ""
 os.environ["THEANO_FLAGS"] = f"floatX=float32,cxx={CXX},device=cpu,mode=FAST_RUN"
 # sys.path[0] is rnn_models/, whose lasagne.py would hide the real Lasagne: the oracle instead
-sys.path[0] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity_tests")
+sys.path[0] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "parity_tests")
 import numpy as np  # noqa: E402
 import lasagne_oracle as O  # noqa: E402
 

@@ -1,6 +1,6 @@
 """The drift ledger: what each difference between the 2015 stack and today's costs, measured.
 
-    python -m experiment.drift --videos demo/data/videos --splits demo/data/splits \
+    python -m experiment.studies.drift --videos demo/data/videos --splits demo/data/splits \
         --work demo/drift --out results/drift                                  # make drift
 
 The baseline is the ``paper`` configuration end to end: codes from real pycaffe with 2015's
@@ -17,7 +17,7 @@ exactly one knob and measures
   with ``--seeds`` seeds at fixed hyperparameters on the baseline and on the variant, test
   accuracy of each (mean over seeds), the difference with its 95% interval (bootstrap over
   UCF-101 groups and seeds) and the sign-flip p over groups, Holm-corrected over the rows;
-  "larger than noise" needs both (``experiment.stats``).
+  "larger than noise" needs both (``experiment.analysis.stats``).
 
 Rows: resize with vs without anti-aliasing (also on 640 x 480 frames, codes only: the demo's
 videos are 320 x 240 like UCF-101's, where the resize barely filters); moviepy vs PyAV frames;
@@ -42,7 +42,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import stats
+from experiment.analysis import stats
 from configurations import PAPER
 
 
@@ -113,7 +113,7 @@ def extract_variant(args, name, **knobs):
 
 def train_variant(args, name, store, model, **knobs):
     """``run_model`` of one model on one store, with training knobs changed (cached)."""
-    from .train import RunSettings, load_data, run_model
+    from experiment.train import RunSettings, load_data, run_model
     out = os.path.join(args.work, "runs", name)
     train, val, test, info = load_data(os.path.dirname(store), 1, args.layer, args.val_groups)
     era = replace(PAPER, name=f"paper-{name}", **knobs)    # the paper's, one knob changed
@@ -154,7 +154,7 @@ def codes_640(args, n_clips=12):
 
 def run(args):
     """Measure every row; returns the ledger (a list of dicts)."""
-    from .train import set_deterministic
+    from experiment.train import set_deterministic
     set_deterministic()
     baseline = extract_variant(args, "paper")
     ledger = []
@@ -244,13 +244,13 @@ def markdown(ledger, args, note):
     for r in ledger:
         if "frames_identical" in r:
             lines += ["", f"moviepy vs PyAV: frames bitwise identical on {r['frames_identical']} videos."]
-    lines += ["", f"Settings: {json.dumps(vars(args), sort_keys=True)}"]
+    lines += ["", f"Settings: {json.dumps(portable(args), sort_keys=True)}"]
     return "\n".join(lines)
 
 
 def plot(ledger, path, note=""):
-    from .report import _pyplot, _suptitle, save_figure
-    plt = _pyplot()
+    from experiment.analysis.plots import pyplot, save_figure, suptitle
+    plt = pyplot()
     rows = [r for r in ledger if isinstance(r["accuracy"], dict)]
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.8))
     for y, r in enumerate(rows):
@@ -263,13 +263,21 @@ def plot(ledger, path, note=""):
                   fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("test accuracy, variant - paper (points), 95% interval (groups and seeds)")
-    _suptitle(fig, note, 110)
+    suptitle(fig, note, 110)
     save_figure(fig, path)
+
+
+def portable(args):
+    """The command's settings as any machine records them: the weights by file name and SHA-1
+    (as the stores do), not by the path of the machine that ran it."""
+    from caffe_extract.weights import file_sha1
+    return {**vars(args), "weights": f"{os.path.basename(args.weights)} (SHA1 "
+                                      f"{file_sha1(args.weights)})"}
 
 
 def main(argv=None):
     from common import cli
-    parser = argparse.ArgumentParser(prog="python -m experiment.drift", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiment.studies.drift", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, type=cli.existing_dir, help="folder of the class folders of videos")
     parser.add_argument("--splits", required=True, type=cli.existing_dir, help="folder of the split files (1-3)")
@@ -288,7 +296,7 @@ def main(argv=None):
     parser.add_argument("--val-groups", type=cli.integer(1, 99), default=3)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    from .report import banner
+    from experiment.analysis.report import banner
     if args.weights:
         args.weights_note, args.random_weights = "", None
     else:
@@ -311,7 +319,7 @@ def main(argv=None):
     with open(os.path.join(args.out, "drift.md"), "w") as f:
         f.write(table + "\n")
     with open(os.path.join(args.out, "drift.json"), "w") as f:
-        json.dump({"banner": note, "settings": vars(args), "ledger": ledger,
+        json.dump({"banner": note, "settings": portable(args), "ledger": ledger,
                    "elapsed_s": round(time.monotonic() - start, 1)}, f, indent=1)
     plot(ledger, os.path.join(args.out, "drift.png"), note)
     print(table)

@@ -1,6 +1,6 @@
 """Do the README's demo numbers still come out of the code? (`make demo` asks this at its end.)
 
-    python -m experiment.readme_check README.md results/demo-paper/table.json
+    python -m experiment.tools.readme_check README.md results/demo-paper/table.json
 
 The README's demo table is the block between two marker lines, each alone on its line:
 
@@ -24,10 +24,10 @@ import sys
 def rows(table):
     """The README's demo rows for a results table (table.json as a dict)."""
     from configurations import Configuration, model_label
-    from .report import _pct
+    from experiment.analysis import report
 
     def pct(model, key):
-        return _pct(model[key + "_mean"], model[key + "_std"], len(model["runs"]))
+        return report.pct(model[key + "_mean"], model[key + "_std"], len(model["runs"]))
 
     config = Configuration(**table["config"])
     out = []
@@ -74,7 +74,7 @@ def check(readme_path, table_path):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
-        print("usage: python -m experiment.readme_check README.md RESULTS/table.json", file=sys.stderr)
+        print("usage: python -m experiment.tools.readme_check README.md RESULTS/table.json", file=sys.stderr)
         return 2
     try:
         ok, message = check(*argv)

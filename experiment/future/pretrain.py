@@ -24,7 +24,7 @@ import torch
 
 from rnn_models.autoencoder import CompositeAutoencoder
 
-from .train import Split, fit, model_base, run_model, sgd
+from experiment.train import Split, fit, model_base, run_model, sgd
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 
@@ -188,8 +188,8 @@ def curve_rows(results):
 def plot_learning_curve(results, path, note=""):
     """learning_curve.png: test accuracy vs the fraction of training labels (log axis), without
     and with pretraining; the line is the mean over seeds, the dots the seeds."""
-    from .report import _pyplot, _suptitle, save_figure
-    plt = _pyplot()
+    from experiment.analysis.plots import pyplot, save_figure, suptitle
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     rows = curve_rows(results)
     for pretrained, label, colour in ((False, "LSTM", "C0"),
@@ -206,5 +206,5 @@ def plot_learning_curve(results, path, note=""):
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.03)
     ax.legend(loc="lower right", fontsize=8)
-    _suptitle(fig, note, 50)
+    suptitle(fig, note, 50)
     save_figure(fig, path)

@@ -1,11 +1,11 @@
 """Could the paper's differences be shown at all? Power of the paired group test on UCF-101.
 
-    python -m experiment.power --out results/power.md \
+    python -m experiment.analysis.power --out results/power.md \
         [--predictions results/demo-paper/predictions.csv]                      # make power
 
 The question: on UCF-101 split 1's test set (3,783 videos in 707 groups: 101 classes x 7 group
 numbers, 4 to 7 clips a group), what is the smallest difference in accuracy between two models
-that the verdict's test (``experiment.stats``: sign-flip test on per-group differences, two-sided,
+that the verdict's test (``experiment.analysis.stats``: sign-flip test on per-group differences, two-sided,
 5%) detects with 80% power?
 
 **Model.** Per test video i, the paired difference delta_i = a_i - b_i (1: only A right, -1:
@@ -41,7 +41,6 @@ and over the paper's claims); phi carries to 50% accuracy as pi_50 = 0.5 (1 - ph
 ICC: the one-way ANOVA estimator for unequal group sizes (Donner 1986), clipped to [0, 1].
 """
 import argparse
-import csv
 import os
 import sys
 
@@ -49,6 +48,7 @@ import numpy as np
 from scipy import optimize, stats as sstats
 
 from . import stats
+from .stats import read_predictions
 
 #: UCF-101 split 1's test list (testlist01.txt): clips per group -> number of groups.
 #: 270 x 4 + 130 x 5 + 96 x 6 + 211 x 7 = 3,783 videos in 707 groups.
@@ -211,7 +211,7 @@ def section(correct, videos):
     e = estimate(_claim_pairs(correct), groups)
     icc = float(np.clip(np.nan_to_num(e["icc"]), 0, 1))
     pi_50 = 0.5 * (1 - e["phi"]) if not np.isnan(e["phi"]) else 0.5
-    return ["", f"Power (`experiment.power`, `make power`): the smallest paired difference the "
+    return ["", f"Power (`experiment.analysis.power`, `make power`): the smallest paired difference the "
             f"group test detects with 80% power at 5% (two-sided). Estimated on this run "
             f"({e['pairs']} model pairs, seed by seed): discordance {e['discordance']:.3f}, "
             f"correctness correlation phi {e['phi']:.2f}, ICC of the paired difference "
@@ -225,27 +225,6 @@ def section(correct, videos):
             f"| {_pts(mde(split1_sizes(), icc, pi_50))} |"]
 
 
-def read_predictions(path):
-    """({model: (S, N) bool correct}, videos (N,)) from a results folder's predictions.csv."""
-    rows = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            rows.setdefault(row["model"], {}).setdefault(int(row["seed"]), []).append(
-                (row["video"], row["true_label"] == row["predicted_label"]))
-    if not rows:
-        raise ValueError(f"{path} holds no predictions")
-    correct, videos = {}, None
-    for model, seeds in rows.items():
-        runs = [seeds[s] for s in sorted(seeds)]
-        names = [v for v, _ in runs[0]]
-        if videos is None:
-            videos = names
-        if any([v for v, _ in run] != videos for run in runs):
-            raise ValueError(f"{path}: the models or seeds were not tested on the same videos")
-        correct[model] = np.array([[ok for _, ok in run] for run in runs])
-    return correct, videos
-
-
 def report(predictions=None, n_sims=4000):
     """(markdown, data for the plot): the MDE table, the simulation check, the paper's
     differences; with ``predictions``, the demo's estimates too."""
@@ -255,11 +234,11 @@ def report(predictions=None, n_sims=4000):
              "Test set: 3,783 videos in 707 groups (101 classes x 7 group numbers; 270 groups of "
              "4 clips, 130 of 5, 96 of 6, 211 of 7: sum m^2 / n = "
              f"{np.sum(sizes ** 2) / sizes.sum():.2f}). Test: two-sided sign-flip test on "
-             "per-group differences at 5% (`experiment.stats`), power 80%. Discordance: the "
+             "per-group differences at 5% (`experiment.analysis.stats`), power 80%. Discordance: the "
              "share of test videos on which the two models disagree (at accuracies near 50%: "
              "0.5 for independent errors, 0.5 (1 - phi) for correctness correlation phi). "
              "ICC: the within-group correlation of the per-video paired difference. "
-             "Model and formulas: `experiment/power.py`.", "",
+             "Model and formulas: `experiment/analysis/power.py`.", "",
              "Smallest detectable difference (points):", "",
              "| ICC | design effect | " + " | ".join(f"discordance {pi}" for pi in DISCORDANCES)
              + " | simulated power at the MDE, discordance 0.5 (+- s.e.) |",
@@ -300,8 +279,8 @@ def report(predictions=None, n_sims=4000):
 
 
 def plot(data, path):
-    from .report import _pyplot, save_figure
-    plt = _pyplot()
+    from .plots import pyplot, save_figure
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for pi in DISCORDANCES:
         ax.plot(ICCS, [100 * data["grid"][(icc, pi)] for icc in ICCS], marker="o", ms=3,
@@ -320,7 +299,7 @@ def plot(data, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiment.power", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiment.analysis.power", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     from common import cli
     parser.add_argument("--out", default="results/power.md", type=cli.writable_file,

@@ -1,6 +1,6 @@
 """Training on the ten views of each frame (issue 24: augmentation at extraction).
 
-    python -m experiment.augment --features demo/features-paper --out results/demo-crops \\
+    python -m experiment.future.augment --features demo/features-paper --out results/demo-crops \\
         --model rnn --hidden 128 --lr 0.003 --epochs 100 --patience 0 --seeds 3
 
 The codes come from a views store (``caffe_extract extract --views oversample``): every video
@@ -32,7 +32,7 @@ import torch
 from caffe_extract.views import CENTRE, NAMES
 from rnn_models import MODELS
 
-from .train import (Split, evaluate, load_data, model_base, search_then_seeds, searched, summary,
+from experiment.train import (Split, evaluate, load_data, model_base, search_then_seeds, searched, summary,
                     tested_run)
 
 VIEWS = "oversample"
@@ -92,6 +92,7 @@ def run_augmented(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, pr
     last), drawn and averaged alike: "MODEL+crops, no mirrors (centre)", "(mean of 5)". A
     mirror reverses left and right, and with them the direction of every motion.
     """
+    data = tuple(data)[:3]                          # a ``Data`` record, or (train, val, test)
     check_views(data)
     kept = slice(None) if mirrors else slice(0, len(NAMES))
     train, val, test = (Split(s.x[:, kept].to(device), s.y.to(device)) for s in data)   # once
@@ -119,8 +120,8 @@ def main(argv=None):
     from common import cli
     from common.errors import describe
 
-    from .train import RunSettings, set_deterministic
-    parser = argparse.ArgumentParser(prog="python -m experiment.augment", description=__doc__,
+    from experiment.train import RunSettings, set_deterministic
+    parser = argparse.ArgumentParser(prog="python -m experiment.future.augment", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", required=True, type=cli.existing_dir,
                         help="folder of the views store (all_splits_fc7_oversample.h5)")

@@ -51,6 +51,8 @@ otherwise. Why both: 4 videos right only by A and 0 only by B (in 4 groups) give
 above 0 but p = 2 / 2^4 = 0.125 (issue 16). Pairwise comparisons (Holm over the pairs) and the
 drift ledger (Holm over its rows) follow the same rule (``adjust``).
 """
+import csv
+
 import numpy as np
 from scipy import stats
 
@@ -246,14 +248,34 @@ def claims(results, labels, videos=None):
     return claims_of({r["model"]: correct_matrix(r, labels) for r in results}, groups)
 
 
+def read_predictions(path):
+    """({model: (S, N) bool correct}, videos (N,)) from a results folder's predictions.csv."""
+    rows = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            rows.setdefault(row["model"], {}).setdefault(int(row["seed"]), []).append(
+                (row["video"], row["true_label"] == row["predicted_label"]))
+    if not rows:
+        raise ValueError(f"{path} holds no predictions")
+    correct, videos = {}, None
+    for model, seeds in rows.items():
+        runs = [seeds[s] for s in sorted(seeds)]
+        names = [v for v, _ in runs[0]]
+        if videos is None:
+            videos = names
+        if any([v for v, _ in run] != videos for run in runs):
+            raise ValueError(f"{path}: the models or seeds were not tested on the same videos")
+        correct[model] = np.array([[ok for _, ok in run] for run in runs])
+    return correct, videos
+
+
 def main(argv=None):
     """Recompute the intervals and the claims' verdicts from a results folder's
-    predictions.csv: ``python -m experiment.stats results/demo-paper/predictions.csv``."""
+    predictions.csv: ``python -m experiment.analysis.stats results/demo-paper/predictions.csv``."""
     import sys
-    from .power import read_predictions
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m experiment.stats RESULTS/predictions.csv", file=sys.stderr)
+        print("usage: python -m experiment.analysis.stats RESULTS/predictions.csv", file=sys.stderr)
         return 2
     try:
         correct, videos = read_predictions(argv[0])

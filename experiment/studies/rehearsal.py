@@ -1,6 +1,6 @@
 """A rehearsal at UCF-101's scale: every step of `make train` on a store the size of the real one.
 
-    python -m experiment.rehearsal [--out rehearsal] [--epochs 2]      # or: make rehearsal
+    python -m experiment.studies.rehearsal [--out rehearsal] [--epochs 2]      # or: make rehearsal
 
 Before a day of training on the real codes, this runs the same command on synthetic ones:
 
@@ -111,7 +111,7 @@ def write_rehearsal_store(path, seed=0):
 
 def load_seconds(features):
     """Seconds to load split 1 as `make train` does (``train.load_data``), in this process."""
-    from .train import load_data
+    from experiment.train import load_data
     start = time.perf_counter()
     train, val, test, _ = load_data(features, 1)
     seconds = time.perf_counter() - start
@@ -133,7 +133,7 @@ def epoch_seconds(results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiment.rehearsal", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiment.studies.rehearsal", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     from common import cli, devices
     from rnn_models import MODELS
