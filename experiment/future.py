@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from configurations import FUTURE
+
 from . import fusion
 from .train import (PAPER_MODELS, Split, TrainConfig, best_model, evaluate, load_data, run_model,
                     store_paths, train_run)
@@ -43,11 +45,11 @@ PARTS = ("flow", "fusion", "tconv", "crops", "finetune", "pretrain")
 STORES = {"flow": {"stream": "flow"}, "fusion": {"stream": "flow"},
           "crops": {"views": "oversample"}, "finetune": {"layer": "pool5"}}
 #: The paper's best model (test 50.5%, its Results table): every row is compared with it.
-REFERENCE = "birnn"
+REFERENCE = FUTURE.reference
 #: The flow stream's Average model searches lower learning rates too: at the demo's 0.003 its
 #: ReLUs died within an epoch on the flow codes (measured: 12.5% test, best epoch 1), the
 #: failure experiment/train.py's docstring describes for lr 0.01 on the RGB codes.
-FLOW_AVERAGE_LRS = (0.003, 0.001, 0.0003, 0.0001)
+FLOW_AVERAGE_LRS = FUTURE.flow_average_lrs
 
 
 @dataclass
@@ -55,11 +57,11 @@ class Settings:
     """The main table's training settings, shared by every part (the demo's by default)."""
 
     config: str = "paper"
-    hidden: tuple = (128,)
-    lrs: tuple = (0.003,)
-    epochs: int = 100
-    patience: int = 0
-    seeds: int = 3
+    hidden: tuple = FUTURE.hidden
+    lrs: tuple = FUTURE.lrs
+    epochs: int = FUTURE.epochs
+    patience: int = FUTURE.patience
+    seeds: int = FUTURE.seeds
 
     def base(self):
         from configurations import get
@@ -359,13 +361,13 @@ def main(argv=None):
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, metavar="PART",
                         help=f"what to run ({' '.join(PARTS)}: all by default)")
     parser.add_argument("--config", default=DEFAULT, choices=sorted(CONFIGS))
-    parser.add_argument("--hidden", nargs="+", type=cli.integer(1, 16384), default=[128],
+    parser.add_argument("--hidden", nargs="+", type=cli.integer(1, 16384), default=list(FUTURE.hidden),
                         help="search grid (%(default)s: the demo's)")
-    parser.add_argument("--lr", nargs="+", type=cli.learning_rate, default=[0.003],
+    parser.add_argument("--lr", nargs="+", type=cli.learning_rate, default=list(FUTURE.lrs),
                         help="search grid (%(default)s: the demo's)")
-    parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=100)
-    parser.add_argument("--patience", type=cli.integer(0, 100_000), default=0)
-    parser.add_argument("--seeds", type=cli.integer(2, 1000), default=3,
+    parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=FUTURE.epochs)
+    parser.add_argument("--patience", type=cli.integer(0, 100_000), default=FUTURE.patience)
+    parser.add_argument("--seeds", type=cli.integer(2, 1000), default=FUTURE.seeds,
                         help="seeds per row (at least 2: the intervals resample them)")
     add_weights_arguments(parser, ": the CaffeNet that made the codes (the finetune part)")
     parser.add_argument("--device", default="cpu", choices=devices.CHOICES)

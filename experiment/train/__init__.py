@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from configurations import TRAINING
 from rnn_models import MODELS, build
 from rnn_models.models import time_averaged_log
 
@@ -57,15 +58,15 @@ class TrainConfig:
 
     model: str = "rnn"
     config: str = "paper"                # the named configuration (configurations)
-    hidden_dim: int = 512
+    hidden_dim: int = TRAINING.hidden[0]
     lr: float = 0.01
-    momentum: float = 0.9
-    batch_size: int = 64
-    epochs: int = 80
-    patience: int = 25                   # stop after this many epochs without a better val acc
+    momentum: float = TRAINING.momentum
+    batch_size: int = TRAINING.batch_size
+    epochs: int = TRAINING.epochs
+    patience: int = TRAINING.patience    # stop after this many epochs without a better val acc
     seed: int = 0
-    dropout: float = 0.5                 # the Average model's
-    weight_decay: float = 0.0
+    dropout: float = TRAINING.dropout    # the Average model's
+    weight_decay: float = TRAINING.weight_decay
     dtype: str = "float32"               # training precision
     init: str = "nntools-2015"           # initial values (rnn_models.init)
     loss: str = "averaged"               # "averaged" or "per-step" (see ``loss``)
@@ -523,7 +524,7 @@ def store_paths(features_dir, split=1, layer="fc7", stream="rgb", views=None):
                             "first (`make extract`, or `make demo` for the synthetic set)")
 
 
-def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0, stream="rgb",
+def load_data(features_dir, split=TRAINING.split, layer="fc7", val_groups=TRAINING.val_groups, val_seed=0, stream="rgb",
               views=None):
     """(train, val, test, info) for official ``split``: val carved from its train list by groups;
     ``stream``: the frames' codes ("rgb") or the optical flow's ("flow"); ``views``: None, or
@@ -619,7 +620,7 @@ def main(argv=None):
                         help="paper (default): the paper's text, and the nntools code of its "
                              "weeks where the text is silent; nntools-2015, lasagne-0.1, modern "
                              "(python -m configurations prints every knob)")
-    parser.add_argument("--splits", nargs="+", type=int, default=[1], choices=(1, 2, 3),
+    parser.add_argument("--splits", nargs="+", type=int, default=[TRAINING.split], choices=(1, 2, 3),
                         help="official splits to train and test on, each on its own (%(default)s)")
     parser.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
     parser.add_argument("--stream", default="rgb", choices=("rgb", "flow"),
@@ -630,19 +631,19 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=list(PAPER_MODELS), choices=MODELS,
                         metavar="MODEL",
                         help="models to train (%(default)s; also bilstm, rnn2, tconv)")
-    parser.add_argument("--lr", nargs="+", type=cli.learning_rate, default=[0.003, 0.001],
+    parser.add_argument("--lr", nargs="+", type=cli.learning_rate, default=list(TRAINING.lrs),
                         help="search grid")
-    parser.add_argument("--hidden", nargs="+", type=cli.integer(1, 16384), default=[512],
+    parser.add_argument("--hidden", nargs="+", type=cli.integer(1, 16384), default=list(TRAINING.hidden),
                         help="search grid")
-    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=3,
+    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=TRAINING.seeds,
                         help="seeds for the chosen setting")
-    parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=80)
-    parser.add_argument("--patience", type=cli.integer(0, 100_000), default=25,
+    parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=TRAINING.epochs)
+    parser.add_argument("--patience", type=cli.integer(0, 100_000), default=TRAINING.patience,
                         help="early stopping (0: off)")
-    parser.add_argument("--batch-size", type=cli.integer(1, 1_000_000), default=64)
-    parser.add_argument("--momentum", type=cli.fraction, default=0.9)
-    parser.add_argument("--dropout", type=cli.fraction, default=0.5, help="the Average model's")
-    parser.add_argument("--val-groups", type=cli.integer(1, 99), default=3,
+    parser.add_argument("--batch-size", type=cli.integer(1, 1_000_000), default=TRAINING.batch_size)
+    parser.add_argument("--momentum", type=cli.fraction, default=TRAINING.momentum)
+    parser.add_argument("--dropout", type=cli.fraction, default=TRAINING.dropout, help="the Average model's")
+    parser.add_argument("--val-groups", type=cli.integer(1, 99), default=TRAINING.val_groups,
                         help="groups held out for validation")
     parser.add_argument("--device", default="auto", choices=devices.CHOICES,
                         help="where to train: auto = CUDA when available (%(default)s)")
