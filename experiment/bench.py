@@ -53,12 +53,13 @@ import time
 import torch
 
 from common import cli
+from configurations import EXTRACTION, TRAINING
 from rnn_models.models import time_averaged_log
 
-T, D, H, C, BATCH = 10, 4096, 512, 101, 64
+T, D, H, C, BATCH = EXTRACTION.n_frames, 4096, TRAINING.hidden[0], 101, TRAINING.batch_size
 SPLIT1_TRAIN_LIST, SPLIT1_VAL = 9_537, 1_590   # validation: 3 of the train list's 18 groups
 SPLIT1_TRAIN = SPLIT1_TRAIN_LIST - SPLIT1_VAL
-EPOCHS, RUNS_PER_MODEL = 80, 4
+EPOCHS, RUNS_PER_MODEL = TRAINING.epochs, 4
 MODELS = ("average", "rnn", "lstm", "birnn")
 ORACLE_PYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                              ".venv-oracle", "bin", "python")

@@ -502,7 +502,7 @@ def summary(runs):
     return out
 
 
-def store_paths(features_dir, split=1, layer="fc7", stream="rgb", views=None):
+def store_paths(features_dir, split=TRAINING.split, layer="fc7", stream="rgb", views=None):
     """The store(s) to read for ``split``: the store of all three splits
     (``all_splits_{layer}.h5``, written by ``caffe_extract extract``; the motion stream's
     ``all_splits_{layer}_flow.h5``, a views store's ``all_splits_{layer}_{views}.h5``) where it
