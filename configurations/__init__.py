@@ -115,10 +115,10 @@ DEFAULT = "paper"
 @dataclass(frozen=True)
 class Knob:
     """A row of the knob table. ``field``: the Configuration field it shows (None: a knob every
-    configuration shares, ``shared`` its value). ``values``: how a field's value reads.
-    ``decided_by``: for ``paper``, "the paper" (its text speaks) or "nntools" (the text is
-    silent, the code of its weeks decides) or "our choice" (neither says). ``source``: where
-    the 2015 values come from."""
+    configuration shares, ``shared`` its cell, written from ``configurations.shared``'s
+    values). ``values``: how a field's value reads. ``decided_by``: for ``paper``, "the
+    paper" (its text speaks) or "nntools" (the text is silent, the code of its weeks decides)
+    or "our choice" (neither says). ``source``: where the 2015 values come from."""
 
     knob: str
     field: str
@@ -168,6 +168,13 @@ KNOBS = (
          f"{E.flow_scale:g}v, {E.flow_scale:g} x magnitude (after Gkioxari & Malik 2015; "
          "the constants ours), through the same preprocessing and CaffeNet (caffe_extract/flow.py)",
          shared="Farneback flow images, one per sampled frame, the same CaffeNet's fc7"),
+    Knob("future work's settings (beyond the paper)", None, {}, "our choice",
+         "our choice: the demo's main table's, so that every future-work row is trained and "
+         "tested as the paper's models on the same split and compared with the paper's best "
+         "model (`make future`, experiment.future)",
+         shared=f"hidden {_nums(FW.hidden)}, lr {_nums(FW.lrs)}, {FW.epochs} epochs"
+                + (f", patience {FW.patience}" if FW.patience else ", no early stopping")
+                + f", {FW.seeds} seeds; every row against the {NAMES[FW.reference]}"),
     Knob("stream fusion (beyond the paper)", None, {}, "our choice",
          "Simonyan & Zisserman 2014 average the streams' softmax scores or stack them for an "
          "SVM; our choice, the average and one weight w of the RGB stream chosen on validation "
