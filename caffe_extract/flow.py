@@ -48,17 +48,20 @@ import functools
 
 import numpy as np
 
-#: cv2.calcOpticalFlowFarneback's parameters: OpenCV's dense optical flow example
-FARNEBACK = {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 3, "poly_n": 5,
-             "poly_sigma": 1.2, "flags": 0}
-OFFSET, SCALE = 128.0, 16.0     # the rendering: 128 + 16 * flow, 16 * magnitude
+from configurations import EXTRACTION
 
-RECIPE = ("Farneback optical flow (OpenCV cv2.calcOpticalFlowFarneback, pyr_scale 0.5, "
-          "levels 3, winsize 15, iterations 3, poly_n 5, poly_sigma 1.2, flags 0) between each "
+#: cv2.calcOpticalFlowFarneback's parameters: OpenCV's dense optical flow example
+FARNEBACK = dict(EXTRACTION.farneback)
+#: the rendering: 128 + 16 * flow, 16 * magnitude
+OFFSET, SCALE = EXTRACTION.flow_offset, EXTRACTION.flow_scale
+
+#: what the store records of the flow (its attribute ``flow``)
+RECIPE = ("Farneback optical flow (OpenCV cv2.calcOpticalFlowFarneback, "
+          f"{', '.join(f'{k} {v}' for k, v in FARNEBACK.items())}) between each "
           "sampled frame and the video's next frame, on greyscale (COLOR_RGB2GRAY); zero flow "
-          "where there is no next frame; rendered as uint8 RGB: round(128 + 16 u), "
-          "round(128 + 16 v), round(16 |(u, v)|), clipped to 0..255; then the RGB frames' "
-          "preprocessing and network")
+          f"where there is no next frame; rendered as uint8 RGB: round({OFFSET:g} + {SCALE:g} u), "
+          f"round({OFFSET:g} + {SCALE:g} v), round({SCALE:g} |(u, v)|), clipped to 0..255; then the "
+          "RGB frames' preprocessing and network")
 
 
 @functools.lru_cache(maxsize=None)

@@ -28,7 +28,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-N_FRAMES, SPAN = 10, 2.0
+from configurations import EXTRACTION
+
+N_FRAMES, SPAN = EXTRACTION.n_frames, EXTRACTION.span
 
 
 class VideoReadError(RuntimeError):

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from configurations import TRAINING
+
 from . import frames as framelib
 from .store import FEATURE_DTYPES, STREAMS, VIEWS, read_store, write_store
 from .ucf101 import VideoIndex, read_all_splits, read_split
@@ -51,7 +53,7 @@ class ExtractConfig:
     out: str                         # the HDF5 store to write
     weights: str                     # the .caffemodel
     subset: str = "all"              # "all": every video of the three splits; "train", "test"
-    split: int = 1                   # with subset "train" or "test": which split's list
+    split: int = TRAINING.split      # with subset "train" or "test": which split's list
     layer: str = "fc7"
     backend: str = "caffe"
     device: str = "cpu"

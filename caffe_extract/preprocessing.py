@@ -32,9 +32,11 @@ import skimage.transform
 import torch
 import torch.nn.functional as F
 
+from configurations import EXTRACTION
+
 from .paths import MEAN_FILE
 
-SIZE = (227, 227)
+SIZE = EXTRACTION.crop
 
 
 def channel_mean():

@@ -24,6 +24,8 @@ import random
 import re
 from dataclasses import dataclass
 
+from configurations import TRAINING
+
 NAME = re.compile(r"^v_(?P<cls>[A-Za-z]+)_g(?P<group>\d+)_c(?P<clip>\d+)\.avi$")
 
 
@@ -115,7 +117,7 @@ def read_list(path, classes):
     return videos
 
 
-def read_split(split_dir, split=1):
+def read_split(split_dir, split=TRAINING.split):
     """(classes, train, test) for official split 1, 2 or 3 from the folder of split files."""
     if split not in (1, 2, 3):
         raise ValueError(f"UCF-101 has splits 1, 2 and 3, not {split}")

@@ -29,16 +29,19 @@ import skimage
 import torch
 import torch.nn.functional as F
 
+from configurations import EXTRACTION
+
 from .preprocessing import SIZE, checked_inputs, resize_image
 
-IMAGE_DIMS = (256, 256)          # caffe.Classifier's image_dims (classify.py's default, 2015)
-N_VIEWS = 10
+IMAGE_DIMS = EXTRACTION.view_dims   # caffe.Classifier's image_dims (classify.py's default, 2015)
+N_VIEWS = EXTRACTION.n_views
 CENTRE = 4                       # the centre crop's index among the ten
 NAMES = ("top-left", "top-right", "bottom-left", "bottom-right", "centre")
 VIEW_NAMES = NAMES + tuple(f"{name} mirrored" for name in NAMES)
 METHODS = ("oversample",)        # the views an extraction can store (``--views``)
-DESCRIPTION = ("oversample: caffe.Classifier's 10 views of each frame (resized to 256x256; "
-               "227x227 crops at the 4 corners and the centre, then the same 5 mirrored)")
+DESCRIPTION = (f"oversample: caffe.Classifier's {N_VIEWS} views of each frame (resized to "
+               f"{'x'.join(map(str, IMAGE_DIMS))}; {'x'.join(map(str, SIZE))} crops at the 4 "
+               "corners and the centre, then the same 5 mirrored)")
 
 
 def crop_boxes(image_dims=IMAGE_DIMS, crop_dims=SIZE):

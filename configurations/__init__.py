@@ -22,8 +22,27 @@ The paper (a CS231n report of winter 2015) states some choices and is silent on 
 ``KNOBS`` is the table the docs show (``python -m configurations`` prints it), with each
 value's source: a file at a commit, a section of the paper, or "our choice" with the reason.
 `make drift` measures what each difference costs.
+
+Words, one per idea:
+
+- a **knob** is one choice that decides a number (the RNN step, the crop, the fine-tuning's
+  epochs); a row of ``KNOBS`` (``Knob``).
+- a **configuration** is a named set of the knobs that differ between stacks (``Configuration``,
+  ``CONFIGS``, ``get(name)``); a run records its configuration by name (the field ``config``
+  of a run's settings).
+- the **shared knobs** are the ones every configuration shares, held as values in
+  ``configurations.shared``: ``EXTRACTION``, ``TRAINING`` (the main table's protocol) and
+  ``FUTURE`` (the paper's future work). The code that uses a knob reads it from here, and the
+  table's cells are written from the same values (``tests/test_knobs.py`` fails on a knob's
+  value set anywhere else).
+- a run's **settings** are what one run was made with, a configuration's name among them (a
+  model, a hidden size, a learning rate, a seed, the epochs): the records ``experiment``
+  saves with every checkpoint and table (``TrainConfig`` and its kin, whose names predate
+  this vocabulary); their defaults are read from the knobs here.
 """
 from dataclasses import asdict, dataclass
+
+from .shared import EXTRACTION, FUTURE, TRAINING, Extraction, FutureWork, Training  # noqa: F401
 
 #: The models' names in tables (the paper's names for its four).
 NAMES = {"average": "Average", "rnn": "RNN", "lstm": "LSTM", "birnn": "Bidirectional RNN",
@@ -96,10 +115,10 @@ DEFAULT = "paper"
 @dataclass(frozen=True)
 class Knob:
     """A row of the knob table. ``field``: the Configuration field it shows (None: a knob every
-    configuration shares, ``shared`` its value). ``values``: how a field's value reads.
-    ``decided_by``: for ``paper``, "the paper" (its text speaks) or "nntools" (the text is
-    silent, the code of its weeks decides) or "our choice" (neither says). ``source``: where
-    the 2015 values come from."""
+    configuration shares, ``shared`` its cell, written from ``configurations.shared``'s
+    values). ``values``: how a field's value reads. ``decided_by``: for ``paper``, "the
+    paper" (its text speaks) or "nntools" (the text is silent, the code of its weeks decides)
+    or "our choice" (neither says). ``source``: where the 2015 values come from."""
 
     knob: str
     field: str
@@ -107,6 +126,22 @@ class Knob:
     decided_by: str
     source: str
     shared: str = ""
+
+
+E, TR, FW = EXTRACTION, TRAINING, FUTURE
+
+
+def _nums(values, sep=", "):
+    """Numbers as the table writes them: 0.003, 512, 0.0001 (``%g``)."""
+    return sep.join(f"{v:g}" for v in values)
+
+
+def _or_none(value):
+    return f"{value:g}" if value else "none"
+
+
+def _dims(dims):
+    return " x ".join(map(str, dims))
 
 
 RNN_STEP = {"equation": "h_t = relu(W_ih x_t + W_hh h_{t-1} + b_h)",
@@ -117,7 +152,7 @@ INIT = {"nntools-2015": "RNN W Glorot U(+-sqrt(6/(fan_in+fan_out))); LSTM W and 
 KNOBS = (
     Knob("frames", None, {}, "the paper",
          "the paper (Data Processing: \"10 frames evenly distributed over the first 2 seconds\")",
-         shared="10 at t_i = i x 0.2 s, i = 0..9"),
+         shared=f"{E.n_frames} at t_i = i x {E.span / E.n_frames:g} s, i = 0..{E.n_frames - 1}"),
     Knob("frame at time t", None, {}, "our choice",
          "the paper names no decoder: our choice, moviepy's `get_frame` rule (a common decoder "
          "then); short clips repeat their last frame (our choice)",
@@ -125,34 +160,42 @@ KNOBS = (
     Knob("decoder", "decoder", {"pyav": "PyAV (frames equal to moviepy's, tested)"}, "our choice",
          "the paper does not say: our choice (PyAV is 5x faster than moviepy, same frames)"),
     Knob("crop", None, {}, "the paper", "the paper (Future Work: \"the full resized image\")",
-         shared="none: the full frame resized to 227 x 227"),
+         shared=f"none: the full frame resized to {_dims(E.crop)}"),
     Knob("motion stream (beyond the paper)", None, {}, "our choice",
          "the paper's Future Work (\"a dual stream model similar to ... Simonyan et al.\"), our choice: "
          "Farneback with OpenCV's example values between each sampled frame and the next; x, y "
-         "and magnitude rendered as 128 + 16u, 128 + 16v, 16 x magnitude (after Gkioxari & Malik 2015; "
+         f"and magnitude rendered as {E.flow_offset:g} + {E.flow_scale:g}u, {E.flow_offset:g} + "
+         f"{E.flow_scale:g}v, {E.flow_scale:g} x magnitude (after Gkioxari & Malik 2015; "
          "the constants ours), through the same preprocessing and CaffeNet (caffe_extract/flow.py)",
          shared="Farneback flow images, one per sampled frame, the same CaffeNet's fc7"),
+    Knob("future work's settings (beyond the paper)", None, {}, "our choice",
+         "our choice: the demo's main table's, so that every future-work row is trained and "
+         "tested as the paper's models on the same split and compared with the paper's best "
+         "model (`make future`, experiment.future)",
+         shared=f"hidden {_nums(FW.hidden)}, lr {_nums(FW.lrs)}, {FW.epochs} epochs"
+                + (f", patience {FW.patience}" if FW.patience else ", no early stopping")
+                + f", {FW.seeds} seeds; every row against the {NAMES[FW.reference]}"),
     Knob("stream fusion (beyond the paper)", None, {}, "our choice",
          "Simonyan & Zisserman 2014 average the streams' softmax scores or stack them for an "
          "SVM; our choice, the average and one weight w of the RGB stream chosen on validation "
-         "from 0, 0.05, ..., 1 (ties nearest 1/2): an SVM on 2 x C scores of 300 videos would "
+         f"from {_nums(FW.fusion_weights[:2])}, ..., {FW.fusion_weights[-1]:g} (ties nearest 1/2): an SVM on 2 x C scores of 300 videos would "
          "overfit (experiment/future/fusion.py)",
          shared="p = w p_rgb + (1 - w) p_flow; w = 1/2, and w chosen on validation"),
     Knob("flow stream's Average learning rates (beyond the paper)", None, {}, "our choice",
          "our choice, measured: at the demo's lr 0.003 the Average model's ReLUs died within an "
          "epoch on the flow codes (test 12.5%, best epoch 1); its grid reaches lower (the "
          "recurrent models keep the main grid)",
-         shared="the main grid and 0.003, 0.001, 0.0003, 0.0001"),
+         shared=f"the main grid and {_nums(FW.flow_average_lrs)}"),
     Knob("augmentation views (beyond the paper)", None, {}, "our choice",
          "the paper's Future Work asks for augmentation; caffe.Classifier.predict(oversample="
          "True), BVLC Caffe's python/classifier.py and caffe.io.oversample of 2015: our choice "
          "(`extract --views oversample`, experiment.future.augment)",
-         shared="10 per frame: resized to 256 x 256, 227 x 227 crops at 4 corners and centre, "
-                "and their mirrors; training draws one per video per epoch"),
+         shared=f"{E.n_views} per frame: resized to {_dims(E.view_dims)}, {_dims(E.crop)} crops at 4 "
+                "corners and centre, and their mirrors; training draws one per video per epoch"),
     Knob("test views (beyond the paper)", None, {}, "our choice",
          "caffe.Classifier averaged its 10 crops' predictions; the centre crop alone is its "
          "oversample=False: our choice, both reported; validation on the centre view",
-         shared="centre view; and the mean of the 10 views' averaged probabilities"),
+         shared=f"centre view; and the mean of the {E.n_views} views' averaged probabilities"),
     Knob("views store dtype (beyond the paper)", None, {}, "our choice",
          "our choice (`extract --store-dtype`): float16 halves the 10-view store's disk and "
          "memory; each minibatch is converted to float32 (exact)",
@@ -184,14 +227,16 @@ KNOBS = (
          f"the paper is silent; {NNTOOLS} and 0.1: on by default"),
     Knob("temporal convolution width", None, {}, "our choice",
          "the paper (Models, last paragraph: \"a one dimensional convolution on the collection "
-         "of CNN codes (10 x 4096)\") gives no width: our choice, 3, the smallest that mixes "
-         "neighbouring frames; odd, zero-padded, so that every frame has its own output",
-         shared="3 frames centred on t, zero padding (the tconv model)"),
+         f"of CNN codes (10 x 4096)\") gives no width: our choice, {TR.tconv_width}, the smallest "
+         "that mixes neighbouring frames; odd, zero-padded, so that every frame has its own output",
+         shared=f"{TR.tconv_width} frames centred on t, zero padding (the tconv model)"),
     Knob("autoencoder split point k (beyond the paper)", None, {}, "our choice",
          "Srivastava et al. 2015 (cited by the paper's Future Work) encode the first frames and "
-         "predict the rest; the paper's 10 codes: our choice, k = T/2 = 5 read, 5 reconstructed in "
-         "reverse order (Srivastava's order), 5 predicted",
-         shared="encoder reads x_1..x_5; decoders output x_5..x_1 and x_6..x_10"),
+         f"predict the rest; the paper's {E.n_frames} codes: our choice, k = T/2 = "
+         f"{FW.pretrain_split} read, {FW.pretrain_split} reconstructed in reverse order "
+         f"(Srivastava's order), {E.n_frames - FW.pretrain_split} predicted",
+         shared=f"encoder reads x_1..x_{FW.pretrain_split}; decoders output x_{FW.pretrain_split}"
+                f"..x_1 and x_{FW.pretrain_split + 1}..x_{E.n_frames}"),
     Knob("autoencoder decoders (beyond the paper)", None, {}, "our choice",
          "Srivastava et al. 2015: conditioned and unconditioned decoders did about equally well; "
          "our choice, unconditioned (no input), each LSTM Graves' cell with the classifier's "
@@ -203,15 +248,17 @@ KNOBS = (
          "and the T predicted codes",
          shared="x_hat = W_r h + b_r; L = (1/(N T)) sum over n, t, d of (x_hat - x)^2"),
     Knob("pretraining optimiser and epochs (beyond the paper)", None, {}, "our choice",
-         "our choice: the classifier's optimiser; lr 0.0003 (0.003 diverged on the demo's codes); "
-         "20 epochs, the lowest validation-loss epoch's encoder kept; training codes only, no "
-         "labels; one autoencoder per classifier seed",
-         shared="SGD, Nesterov 0.9, batch 64, lr 0.0003, 20 epochs"),
+         f"our choice: the classifier's optimiser; lr {FW.pretrain_lr:g} (0.003 diverged on the "
+         f"demo's codes); {FW.pretrain_epochs} epochs, the lowest validation-loss epoch's encoder "
+         "kept; training codes only, no labels; one autoencoder per classifier seed",
+         shared=f"SGD, Nesterov {TR.momentum:g}, batch {TR.batch_size}, lr {FW.pretrain_lr:g}, "
+                f"{FW.pretrain_epochs} epochs"),
     Knob("label fractions (beyond the paper)", None, {}, "our choice",
          "Srivastava et al. 2015 report the gain with few labelled videos per class; our choice, "
-         "10, 25, 50, 100% of each class's training videos (ceil, >= 1), seeded, nested, the same "
-         "with and without pretraining; validation set whole",
-         shared="10, 25, 50, 100% of the training labels, stratified"),
+         f"{_nums(100 * f for f in FW.label_fractions)}% of each class's training videos (ceil, "
+         ">= 1), seeded, nested, the same with and without pretraining; validation set whole",
+         shared=f"{_nums(100 * f for f in FW.label_fractions)}% of the training labels, "
+                "stratified"),
     Knob("ReLU gradient at 0", "relu_grad_at_zero", {0.5: "0.5", 0.0: "0 (torch.relu)"},
          "nntools", "the paper is silent; `lasagne/nonlinearities.py` (2014-12 to 2015-09): "
          "rectify = 0.5 (x + abs(x))"),
@@ -226,44 +273,48 @@ KNOBS = (
          "the paper gives only the prediction rule (argmax of the averaged softmax): our choice, "
          "the cross-entropy of that same averaged prediction"),
     Knob("dropout", None, {}, "our choice",
-         "the paper: Average model \"utilizing ... dropout\", rate not given: our choice 0.5 "
-         "(Lasagne's default), on its hidden layer only; the recurrent models: none stated, none",
-         shared="Average: 0.5 on its hidden layer; recurrent models: none"),
-    Knob("weight decay", None, {}, "our choice", "the paper does not say: our choice (none)",
-         shared="none"),
+         "the paper: Average model \"utilizing ... dropout\", rate not given: our choice "
+         f"{TR.dropout:g} (Lasagne's default), on its hidden layer only; the recurrent models: "
+         "none stated, none",
+         shared=f"Average: {TR.dropout:g} on its hidden layer; recurrent models: none"),
+    Knob("weight decay", None, {}, "our choice",
+         f"the paper does not say: our choice ({_or_none(TR.weight_decay)})",
+         shared=_or_none(TR.weight_decay)),
     Knob("optimiser", None, {}, "nntools",
          "the paper does not say; the fork's examples/recurrent_bidirectional.py trains with "
-         "`lasagne.updates.nesterov_momentum` (momentum 0.9); batch 64: our choice",
-         shared="SGD, Nesterov momentum 0.9, batch 64"),
+         f"`lasagne.updates.nesterov_momentum` (momentum {TR.momentum:g}); batch {TR.batch_size}: "
+         "our choice",
+         shared=f"SGD, Nesterov momentum {TR.momentum:g}, batch {TR.batch_size}"),
     Knob("hyperparameters", None, {}, "our choice",
          "the paper does not say (\"searching near the parameters of previous models\"): our "
          "choice, a grid by validation accuracy",
-         shared="lr in {0.003, 0.001}, hidden 512"),
+         shared=f"lr in {{{_nums(TR.lrs)}}}, hidden {_nums(TR.hidden)}"),
     Knob("epochs and early stopping", None, {}, "our choice",
-         "the paper: \"training accuracies >95%\"; our choice: <= 80 epochs, keep the best "
-         "validation epoch, stop after 25 without a better one",
-         shared="<= 80, best validation epoch, patience 25"),
+         f"the paper: \"training accuracies >95%\"; our choice: <= {TR.epochs} epochs, keep the "
+         f"best validation epoch, stop after {TR.patience} without a better one",
+         shared=f"<= {TR.epochs}, best validation epoch, patience {TR.patience}"),
     Knob("validation set", None, {}, "our choice",
          "the paper does not say how it validated: our choice, whole groups so that no group's "
-         "clips are on both sides", shared="3 train-list groups held out"),
+         "clips are on both sides", shared=f"{TR.val_groups} train-list groups held out"),
     Knob("split", None, {}, "our choice",
-         "the paper does not say which split: our choice split 1 (all three with SPLITS=\"1 2 3\")",
-         shared="official split 1"),
+         f"the paper does not say which split: our choice split {TR.split} (all three with "
+         "SPLITS=\"1 2 3\")", shared=f"official split {TR.split}"),
     Knob("fine-tuning (beyond the paper)", None, {}, "our choice",
          "the paper's Future Work names fine-tuning, no recipe: our choice, fc6 and fc7 with "
-         "CaffeNet's train-net dropout 0.5 (models/bvlc_reference_caffenet/train_val.prototxt) "
+         f"CaffeNet's train-net dropout {FW.finetune_fc_dropout:g} (models/bvlc_reference_caffenet/train_val.prototxt) "
          "under the chosen model, from its best-validation epoch, on pool5 codes stored once "
          "(`extract --layer pool5`, experiment.future.finetune)",
-         shared="fc6, fc7 (dropout 0.5) + the chosen model, from pool5 codes"),
+         shared=f"fc6, fc7 (dropout {FW.finetune_fc_dropout:g}) + the chosen model, from pool5 "
+                "codes"),
     Knob("fine-tuning learning rates (beyond the paper)", None, {}, "our choice",
          "our choice after Caffe's examples/finetune_flickr_style (the pretrained layers learn "
          "10x slower than the new one): adapt CaffeNet's layers without erasing them; SGD as "
-         "the model's training, fresh Nesterov momentum 0.9, batch 64",
-         shared="the model: its chosen lr; fc6, fc7: 0.1 x that"),
+         f"the model's training, fresh Nesterov momentum {TR.momentum:g}, batch {TR.batch_size}",
+         shared=f"the model: its chosen lr; fc6, fc7: {FW.finetune_fc_lr_scale:g} x that"),
     Knob("fine-tuning epochs (beyond the paper)", None, {}, "our choice",
          "our choice: what the demo affords on two CPU cores (fc6 and fc7 hold 54.5 M "
          "weights, 50x the BiRNN's at hidden 128); no early stopping",
-         shared="2, the best validation epoch tested"),
+         shared=f"{FW.finetune_epochs}, the best validation epoch tested"),
 )
 
 

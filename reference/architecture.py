@@ -87,6 +87,9 @@ RNN_OPTIONS = {"relu_grad_at_zero": 0.5, "rnn_step": "equation", "learn_init": T
 AVERAGE_OPTIONS = {"relu_grad_at_zero": 0.5}
 LSTM_OPTIONS = {"peepholes": True, "lasagne_output_gate": True}
 TCONV_OPTIONS = {"relu_grad_at_zero": 0.5, "width": 3}
+#: The Average model's dropout on its hidden layer (the paper gives no rate: 0.5, Lasagne's
+#: default, our choice); ``configurations.TRAINING.dropout`` reads it.
+AVERAGE_DROPOUT = 0.5
 RNN_STEPS = ("equation", "nntools")
 
 

@@ -24,6 +24,8 @@ from . import layers as L
 from . import models
 
 FC_PARAMS = ("W6", "b6", "W7", "b7")
+#: CaffeNet's drop6 and drop7 rate r (train_val.prototxt); ``configurations.FUTURE`` reads it
+DROPOUT = 0.5
 HEAD = "head."
 
 

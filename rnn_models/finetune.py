@@ -24,9 +24,10 @@ Parameters (``state_dict`` keys): W6, b6, W7, b7, and the head's as ``head.<name
 import torch
 from torch import nn
 
+from reference.finetune import DROPOUT      # CaffeNet's drop6 and drop7 (train_val.prototxt)
+
 POOL5_DIM = 256 * 6 * 6     # CaffeNet's pool5, the input of fc6
 FC_DIM = 4096               # CaffeNet's fc6 and fc7
-DROPOUT = 0.5               # CaffeNet's drop6 and drop7 (train_val.prototxt)
 
 
 class FineTuned(nn.Module):

@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from reference.architecture import (ARCHITECTURES, cell_of, layer_param_names,
+from reference.architecture import (ARCHITECTURES, AVERAGE_DROPOUT, cell_of, layer_param_names,
                                     learns_initial_state, param_shapes, resolve_options)
 
 from .init import DEFAULT_SCHEME, initial_value
@@ -58,8 +58,8 @@ class Average(_Classifier):
     that ``model(x) == model.step_probabilities(x).mean(1)`` holds for every model.
     """
 
-    def __init__(self, input_dim, hidden_dim, n_classes, dropout=0.5, init=DEFAULT_SCHEME,
-                 **options):
+    def __init__(self, input_dim, hidden_dim, n_classes, dropout=AVERAGE_DROPOUT,
+                 init=DEFAULT_SCHEME, **options):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         options = resolve_options("average", options)

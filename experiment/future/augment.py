@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from caffe_extract.views import CENTRE, NAMES
+from configurations import TRAINING
 from rnn_models import MODELS
 
 from experiment.train import (Split, evaluate, load_data, model_base, search_then_seeds, searched, summary,
@@ -127,12 +128,12 @@ def main(argv=None):
                         help="folder of the views store (all_splits_fc7_oversample.h5)")
     parser.add_argument("--out", required=True, type=cli.writable_dir, help="results folder")
     parser.add_argument("--model", default="rnn", choices=MODELS)
-    parser.add_argument("--split", type=int, default=1, choices=(1, 2, 3))
-    parser.add_argument("--lr", nargs="+", type=cli.learning_rate, default=[0.003, 0.001])
-    parser.add_argument("--hidden", nargs="+", type=cli.integer(1, 16384), default=[512])
-    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=3)
-    parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=80)
-    parser.add_argument("--patience", type=cli.integer(0, 100_000), default=25)
+    parser.add_argument("--split", type=int, default=TRAINING.split, choices=(1, 2, 3))
+    parser.add_argument("--lr", nargs="+", type=cli.learning_rate, default=list(TRAINING.lrs))
+    parser.add_argument("--hidden", nargs="+", type=cli.integer(1, 16384), default=list(TRAINING.hidden))
+    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=TRAINING.seeds)
+    parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=TRAINING.epochs)
+    parser.add_argument("--patience", type=cli.integer(0, 100_000), default=TRAINING.patience)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     set_deterministic()

@@ -30,14 +30,15 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from configurations import FUTURE, TRAINING
 from rnn_models import build
-from rnn_models.finetune import DROPOUT, FC_DIM, POOL5_DIM, FineTuned
+from rnn_models.finetune import FC_DIM, POOL5_DIM, FineTuned
 
 from experiment.train import (CheckpointError, Classification, NonFiniteLoss, RunSettings, evaluate,
                     fit, load_checkpoint, model_options, summary, tested_run)
 
-EPOCHS = 2             # fine-tuning epochs (module docstring)
-FC_LR_SCALE = 0.1      # fc6/fc7's learning rate / the head's (module docstring)
+EPOCHS = FUTURE.finetune_epochs               # fine-tuning epochs (module docstring)
+FC_LR_SCALE = FUTURE.finetune_fc_lr_scale     # fc6/fc7's learning rate / the head's
 
 
 @dataclass
@@ -47,7 +48,7 @@ class FineTuneConfig(RunSettings):
     another caffemodel or learning rate is refused."""
 
     fc_lr_scale: float = FC_LR_SCALE     # fc6/fc7's learning rate = fc_lr_scale x lr
-    fc_dropout: float = DROPOUT          # drop6 and drop7 in training
+    fc_dropout: float = FUTURE.finetune_fc_dropout     # drop6 and drop7 in training
     caffemodel_sha1: str = ""            # the CaffeNet whose fc6/fc7 start the run
     start: str = ""                      # the run id of the head's checkpoint it starts from
 
@@ -115,7 +116,7 @@ def check_weights(init_dir, sha1, caffemodel):
 
 def run_finetune(model, base, seeds, data, n_classes, out_dir, caffemodel, init_dir,
                  progress=True, device="cpu", epochs=EPOCHS, fc_lr_scale=FC_LR_SCALE,
-                 fc_dropout=DROPOUT):
+                 fc_dropout=FUTURE.finetune_fc_dropout):
     """Fine-tune fc6/fc7 with ``model`` for every seed, starting from INIT's trained runs of
     the chosen setting ``base`` (a ``RunSettings``; None: read INIT/table.json), and test each
     best-validation epoch once. ``data``: (train, val, test) ``Split``s of pool5 codes
@@ -192,9 +193,9 @@ def main(argv=None):
                         help="results folder of experiment.train: its table.json and checkpoints")
     parser.add_argument("--out", required=True, type=cli.writable_dir, help="results folder")
     parser.add_argument("--model", default="birnn", help="the head (%(default)s)")
-    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=3)
-    parser.add_argument("--split", type=int, default=1, choices=(1, 2, 3))
-    parser.add_argument("--val-groups", type=cli.integer(1, 99), default=3,
+    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=TRAINING.seeds)
+    parser.add_argument("--split", type=int, default=TRAINING.split, choices=(1, 2, 3))
+    parser.add_argument("--val-groups", type=cli.integer(1, 99), default=TRAINING.val_groups,
                         help="as the head's training (%(default)s)")
     parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=EPOCHS)
     parser.add_argument("--fc-lr-scale", type=cli.real(0.0, 1e6), default=FC_LR_SCALE,

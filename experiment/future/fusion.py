@@ -16,8 +16,10 @@ without overfitting it, and w in [0, 1] keeps the fused scores probabilities (ou
 """
 import numpy as np
 
+from configurations import FUTURE
+
 #: The learnt weight's grid: w = 0, 0.05, ..., 1 (w = 1: RGB alone; w = 0: flow alone).
-WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())
+WEIGHTS = FUTURE.fusion_weights
 
 
 def fuse(p_rgb, p_flow, w=0.5):

@@ -22,11 +22,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from configurations import FUTURE, TRAINING
 from rnn_models.autoencoder import CompositeAutoencoder
 
 from experiment.train import Split, fit, model_base, run_model, sgd
 
-FRACTIONS = (0.1, 0.25, 0.5, 1.0)
+FRACTIONS = FUTURE.label_fractions
 
 
 @dataclass
@@ -34,13 +35,13 @@ class PretrainConfig:
     """One pretraining run of the composite autoencoder (the knob table's "pretraining" rows)."""
 
     config: str = "paper"               # the named configuration the classifier runs under
-    hidden_dim: int = 512               # must equal the classifier's
-    split: int = 5                      # k: the encoder reads x_1..x_k (T // 2 of 10 codes)
-    lr: float = 0.0003                  # 0.003 diverged on the demo's codes (L ~ 7e3 at first)
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 64
-    epochs: int = 20
+    hidden_dim: int = TRAINING.hidden[0]        # must equal the classifier's
+    split: int = FUTURE.pretrain_split          # k: the encoder reads x_1..x_k (T // 2 of 10)
+    lr: float = FUTURE.pretrain_lr              # 0.003 diverged on the demo's codes (L ~ 7e3)
+    momentum: float = TRAINING.momentum
+    weight_decay: float = TRAINING.weight_decay
+    batch_size: int = TRAINING.batch_size
+    epochs: int = FUTURE.pretrain_epochs
     seed: int = 0
     dtype: str = "float32"
     init: str = "nntools-2015"

@@ -31,7 +31,7 @@ from experiment.analysis import stats
 from experiment.analysis.plots import pyplot, save_figure, suptitle
 from experiment.analysis.report import PROBABILITIES, banner, points
 
-from configurations import NAMES
+from configurations import FUTURE, NAMES
 
 #: What the paper expected of each row, in its words (Future Work, Results, Related Work).
 EXPECTATIONS = {
@@ -62,7 +62,7 @@ EXPECTATIONS = {
 STREAM_NAMES = {"rgb": "RGB", "flow": "flow"}
 
 #: The paper's best model (test 50.5%, its Results table): every row is compared with it.
-REFERENCE = "birnn"
+REFERENCE = FUTURE.reference
 
 
 def label(kind, result):

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from common import cli, commands, devices
+from configurations import FUTURE
 from common.processes import Task, run_all, share_of_threads
 from experiment.train import (ERRORS, PAPER_MODELS, RunSettings, features_dir, load_data,
                               read_run, run_model, set_deterministic, store_paths)
@@ -50,8 +51,8 @@ STORES = {"flow": {"stream": "flow"}, "fusion": {"stream": "flow"},
           "crops": {"views": "oversample"}, "finetune": {"layer": "pool5"}}
 #: The flow stream's Average model searches lower learning rates too: at the demo's 0.003 its
 #: ReLUs died within an epoch on the flow codes (measured: 12.5% test, best epoch 1), the
-#: failure experiment/train/'s docstring describes for lr 0.01 on the RGB codes.
-FLOW_AVERAGE_LRS = (0.003, 0.001, 0.0003, 0.0001)
+#: failure experiment/train/cli.py's docstring describes for lr 0.01 on the RGB codes.
+FLOW_AVERAGE_LRS = FUTURE.flow_average_lrs
 
 
 @dataclass
@@ -59,11 +60,11 @@ class Settings:
     """The main table's training settings, shared by every part (the demo's by default)."""
 
     config: str = "paper"
-    hidden: tuple = (128,)
-    lrs: tuple = (0.003,)
-    epochs: int = 100
-    patience: int = 0
-    seeds: int = 3
+    hidden: tuple = FUTURE.hidden
+    lrs: tuple = FUTURE.lrs
+    epochs: int = FUTURE.epochs
+    patience: int = FUTURE.patience
+    seeds: int = FUTURE.seeds
 
     def base(self):
         from configurations import get
@@ -320,8 +321,9 @@ def build_parser():
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, metavar="PART",
                         help=f"what to run ({' '.join(PARTS)}: all by default)")
     parser.add_argument("--config", default=DEFAULT, choices=sorted(CONFIGS))
-    commands.add_grid(parser, lr=[0.003], hidden=[128], seeds=3, epochs=100, patience=0,
-                      seeds_min=2, note=": the demo's")
+    commands.add_grid(parser, lr=FUTURE.lrs, hidden=FUTURE.hidden, seeds=FUTURE.seeds,
+                      epochs=FUTURE.epochs, patience=FUTURE.patience, seeds_min=2,
+                      note=": the demo's")
     add_weights_arguments(parser, ": the CaffeNet that made the codes (the finetune part)")
     commands.add_runtime(parser, device="cpu")
     commands.add_jobs(parser, "parts trained")

@@ -43,7 +43,7 @@ from dataclasses import replace
 import numpy as np
 
 from experiment.analysis import stats
-from configurations import PAPER
+from configurations import PAPER, TRAINING
 
 
 def code_difference(a, b):
@@ -57,7 +57,7 @@ def code_difference(a, b):
     return float(rel.max()), float(rel.mean())
 
 
-def _test_codes(store_path, split=1):
+def _test_codes(store_path, split=TRAINING.split):
     """{video: codes (T, D)} of split ``split``'s test videos in an all-splits store."""
     from caffe_extract.store import read_store
     from caffe_extract.ucf101 import TEST
@@ -288,12 +288,12 @@ def main(argv=None):
     weights.add_argument("--random-weights", type=cli.seed, default=0, metavar="SEED")
     parser.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
     parser.add_argument("--workers", type=cli.workers, default=1, help="decoding processes")
-    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=3)
+    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=TRAINING.seeds)
     parser.add_argument("--hidden", type=cli.integer(1, 16384), default=128)
     parser.add_argument("--lr", type=cli.learning_rate, default=0.003)
     parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=60)
-    parser.add_argument("--batch-size", type=cli.integer(1, 1_000_000), default=64)
-    parser.add_argument("--val-groups", type=cli.integer(1, 99), default=3)
+    parser.add_argument("--batch-size", type=cli.integer(1, 1_000_000), default=TRAINING.batch_size)
+    parser.add_argument("--val-groups", type=cli.integer(1, 99), default=TRAINING.val_groups)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     from experiment.analysis.report import banner

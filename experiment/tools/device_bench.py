@@ -27,7 +27,9 @@ import time
 import numpy as np
 import torch
 
-UCF101_VIDEOS, SPLIT1_TRAIN, EPOCHS, RUNS_PER_MODEL = 13_320, 9_537, 80, 4
+from configurations import TRAINING
+
+UCF101_VIDEOS, SPLIT1_TRAIN, EPOCHS, RUNS_PER_MODEL = 13_320, 9_537, TRAINING.epochs, 4
 MODELS = ("average", "rnn", "lstm", "birnn")
 
 
@@ -72,7 +74,7 @@ def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
     return sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0]), len(extraction.videos)
 
 
-def epoch_seconds(model, device, videos, hidden=512):
+def epoch_seconds(model, device, videos, hidden=TRAINING.hidden[0]):
     """Seconds per epoch of ``train_run`` at split 1's size: the same per-epoch model as
     ``python -m experiment.tools.bench`` (``bench.time_epoch``: training and validation passes
     timed on ``videos`` training videos and scaled, the checkpoint added as measured)."""

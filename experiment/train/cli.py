@@ -40,6 +40,7 @@ import os
 import sys
 
 from common import cli, commands, devices
+from configurations import TRAINING
 from rnn_models import MODELS
 
 from .cluster import base_settings, run_stage
@@ -61,7 +62,7 @@ def build_parser():
                         help="paper (default): the paper's text, and the nntools code of its "
                              "weeks where the text is silent; nntools-2015, lasagne-0.1, modern "
                              "(python -m configurations prints every knob)")
-    parser.add_argument("--splits", nargs="+", type=int, default=[1], choices=(1, 2, 3),
+    parser.add_argument("--splits", nargs="+", type=int, default=[TRAINING.split], choices=(1, 2, 3),
                         help="official splits to train and test on, each on its own (%(default)s)")
     parser.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
     parser.add_argument("--stream", default="rgb", choices=("rgb", "flow"),
@@ -72,12 +73,14 @@ def build_parser():
     parser.add_argument("--models", nargs="+", default=list(PAPER_MODELS), choices=MODELS,
                         metavar="MODEL",
                         help="models to train (%(default)s; also bilstm, rnn2, tconv)")
-    grid = commands.add_grid(parser, lr=[0.003, 0.001], hidden=[512], seeds=3, epochs=80,
-                             patience=25)
-    grid.add_argument("--batch-size", type=cli.integer(1, 1_000_000), default=64)
-    grid.add_argument("--momentum", type=cli.fraction, default=0.9)
-    grid.add_argument("--dropout", type=cli.fraction, default=0.5, help="the Average model's")
-    grid.add_argument("--val-groups", type=cli.integer(1, 99), default=3,
+    grid = commands.add_grid(parser, lr=TRAINING.lrs, hidden=TRAINING.hidden,
+                             seeds=TRAINING.seeds, epochs=TRAINING.epochs,
+                             patience=TRAINING.patience)
+    grid.add_argument("--batch-size", type=cli.integer(1, 1_000_000), default=TRAINING.batch_size)
+    grid.add_argument("--momentum", type=cli.fraction, default=TRAINING.momentum)
+    grid.add_argument("--dropout", type=cli.fraction, default=TRAINING.dropout,
+                      help="the Average model's")
+    grid.add_argument("--val-groups", type=cli.integer(1, 99), default=TRAINING.val_groups,
                       help="groups held out for validation")
     commands.add_runtime(parser, device="auto")
     parser.add_argument("--fast", action="store_true",

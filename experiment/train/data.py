@@ -14,6 +14,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from configurations import TRAINING
+
 
 @dataclass
 class Split:
@@ -52,7 +54,7 @@ class Data(NamedTuple):
         return self.train, self.val, self.test
 
 
-def store_paths(features_dir, split=1, layer="fc7", stream="rgb", views=None):
+def store_paths(features_dir, split=TRAINING.split, layer="fc7", stream="rgb", views=None):
     """The store(s) to read for ``split``: the store of all three splits
     (``all_splits_{layer}.h5``, written by ``caffe_extract extract``; the motion stream's
     ``all_splits_{layer}_flow.h5``, a views store's ``all_splits_{layer}_{views}.h5``) where it
@@ -74,8 +76,8 @@ def store_paths(features_dir, split=1, layer="fc7", stream="rgb", views=None):
                             "first (`make extract`, or `make demo` for the synthetic set)")
 
 
-def load_data(features_dir, split=1, layer="fc7", val_groups=3, val_seed=0, stream="rgb",
-              views=None):
+def load_data(features_dir, split=TRAINING.split, layer="fc7", val_groups=TRAINING.val_groups,
+              val_seed=0, stream="rgb", views=None):
     """``Data`` (train, val, test, info) of official ``split``: val carved from its train list
     by groups; ``stream``: the frames' codes ("rgb") or the optical flow's ("flow"); ``views``:
     None, or the views store's ("oversample": x (N, V, T, D) as stored, float32 or float16: a

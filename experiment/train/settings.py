@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from configurations import TRAINING
+
 PAPER_MODELS = ("average", "rnn", "lstm", "birnn")
 
 
@@ -15,15 +17,15 @@ class RunSettings:
 
     model: str = "rnn"
     config: str = "paper"                # the named configuration (configurations)
-    hidden_dim: int = 512
+    hidden_dim: int = TRAINING.hidden[0]
     lr: float = 0.01
-    momentum: float = 0.9
-    batch_size: int = 64
-    epochs: int = 80
-    patience: int = 25                   # stop after this many epochs without a better val acc
+    momentum: float = TRAINING.momentum
+    batch_size: int = TRAINING.batch_size
+    epochs: int = TRAINING.epochs
+    patience: int = TRAINING.patience    # stop after this many epochs without a better val acc
     seed: int = 0
-    dropout: float = 0.5                 # the Average model's
-    weight_decay: float = 0.0
+    dropout: float = TRAINING.dropout    # the Average model's
+    weight_decay: float = TRAINING.weight_decay
     dtype: str = "float32"               # training precision
     init: str = "nntools-2015"           # initial values (rnn_models.init)
     loss: str = "averaged"               # "averaged" or "per-step" (see ``loss``)
