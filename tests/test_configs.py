@@ -84,8 +84,9 @@ def test_paper_configuration_builds_the_papers_variants(model, tmp_path):
     y = torch.tensor([0, 1, 2])
     data = T.Split(x.float(), y)
     base = T.RunSettings(config="paper", epochs=1, batch_size=3, patience=0)
-    result = T.run_model(model, base, [0.001], [5], [0], (data, data, data), 4, str(tmp_path),
-                         progress=False)
+    result = T.run_model(model, T.Protocol(base, (0.001,), (5,), (0,)),
+                         T.Data(data, data, data, {"classes": list("abcd")}), str(tmp_path),
+                         T.Runtime("cpu", False))
     options = result["chosen"]["options"]
     assert result["chosen"]["dtype"] == "float32"
     assert result["chosen"]["init"] == "nntools-2015"

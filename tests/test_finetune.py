@@ -31,12 +31,13 @@ def setup(tmp_path_factory, random_caffemodel):
     folder as experiment.train leaves it: a BiRNN trained on the same videos' fc7 codes, its
     checkpoint and table.json."""
     from caffe_extract.weights import file_sha1
-    data = [pool5_split(n, seed) for n, seed in ((16, 0), (8, 1), (8, 2))]
+    classes = {"classes": [f"C{c}" for c in range(N_CLASSES)]}
+    data = T.Data(*(pool5_split(n, seed) for n, seed in ((16, 0), (8, 1), (8, 2))), classes)
     fc = FT.caffenet_fc(random_caffemodel)
     stem = FineTuned(rnn_models.build("average", 4096, 4, N_CLASSES)).eval()
     stem.load_fc(fc)
     with torch.no_grad():
-        fc7 = [T.Split(stem.codes(s.x), s.y) for s in data]
+        fc7 = T.Data(*(T.Split(stem.codes(s.x), s.y) for s in data.splits()), classes)
     init = tmp_path_factory.mktemp("init")
     base = T.RunSettings(model="birnn", hidden_dim=8, lr=0.003, epochs=2, batch_size=8,
                          options=configurations.PAPER.model_options("birnn"))
@@ -51,8 +52,8 @@ def setup(tmp_path_factory, random_caffemodel):
 
 
 def finetune(setup, out, **knobs):
-    return FT.run_finetune("birnn", None, [1], setup["data"], N_CLASSES, str(out),
-                           setup["caffemodel"], str(setup["init"]), progress=False, **knobs)
+    recipe = FT.FineTuning(setup["caffemodel"], str(setup["init"]), **knobs)
+    return FT.run_finetune("birnn", [1], setup["data"], recipe, str(out), T.Runtime("cpu", False))
 
 
 def test_starts_where_the_trained_model_stands(setup):
@@ -108,14 +109,14 @@ def test_result_format_and_resume_after_a_kill(setup, tmp_path, monkeypatch):
 
 def test_codes_that_are_not_pool5_are_refused(setup, tmp_path):
     with pytest.raises(ValueError, match="4096-dimensional, not pool5's 9216"):
-        FT.run_finetune("birnn", None, [0], setup["fc7"], N_CLASSES, str(tmp_path),
-                        setup["caffemodel"], str(setup["init"]))
+        FT.run_finetune("birnn", [0], setup["fc7"], FT.FineTuning(setup["caffemodel"],
+                        str(setup["init"])), str(tmp_path))
 
 
 def test_a_missing_checkpoint_is_a_clear_error(setup, tmp_path):
     with pytest.raises(FileNotFoundError, match="seed2.pt does not exist: .* train it first"):
-        FT.run_finetune("birnn", None, [2], setup["data"], N_CLASSES, str(tmp_path),
-                        setup["caffemodel"], str(setup["init"]))
+        FT.run_finetune("birnn", [2], setup["data"], FT.FineTuning(setup["caffemodel"],
+                        str(setup["init"])), str(tmp_path))
 
 
 def test_other_weights_than_the_models_codes_are_refused(setup, tmp_path):
@@ -125,8 +126,8 @@ def test_other_weights_than_the_models_codes_are_refused(setup, tmp_path):
     table["provenance"]["weights_sha1"] = "a" * 40
     (init / "table.json").write_text(json.dumps(table))
     with pytest.raises(ValueError, match="is not the CaffeNet whose codes trained"):
-        FT.run_finetune("birnn", None, [0], setup["data"], N_CLASSES, str(tmp_path / "out"),
-                        setup["caffemodel"], str(init))
+        FT.run_finetune("birnn", [0], setup["data"], FT.FineTuning(setup["caffemodel"],
+                        str(init)), str(tmp_path / "out"))
 
 
 def test_a_model_the_table_lacks_is_a_clear_error(setup):

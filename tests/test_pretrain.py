@@ -7,7 +7,10 @@ import torch
 from experiment.future.pretrain import (PretrainConfig, label_subset, learning_curve,
                                  plot_learning_curve, pretrain)
 from experiment.train import checkpoints
-from experiment.train import Split, RunSettings, train_run
+from experiment.train import Data, Protocol, Runtime, RunSettings, Split, train_run
+
+CLASSES = {"classes": ["a", "b", "c"]}
+QUIET = Runtime("cpu", False)
 
 
 def tiny_data(seed=0, n_per_class=10, classes=3, T=4, D=6):
@@ -31,10 +34,10 @@ def test_label_subset_is_stratified_nested_and_seeded():
 def test_a_fraction_outside_0_1_is_a_clear_error(fraction, tmp_path):
     with pytest.raises(ValueError, match=r"label fraction must be in \(0, 1\]"):
         label_subset([0, 1], fraction)
-    data = (tiny_data(), tiny_data(1), tiny_data(2))
+    data = Data(tiny_data(), tiny_data(1), tiny_data(2), CLASSES)
     with pytest.raises(ValueError, match="label fraction"):     # before any training
-        learning_curve(RunSettings(epochs=1), [0.01], [3], [0], data, 3, tmp_path,
-                       fractions=(0.5, fraction), progress=False)
+        learning_curve(Protocol(RunSettings(epochs=1), (0.01,), (3,), (0,)), data, tmp_path,
+                       QUIET, fractions=(0.5, fraction))
     assert not any(tmp_path.iterdir())
 
 
@@ -88,9 +91,9 @@ def test_the_autoencoder_is_saved_after_its_last_epoch_and_when_the_interval_pas
 
 
 def test_learning_curve_format_table_and_plot(tmp_path):
-    data = (tiny_data(n_per_class=8), tiny_data(1), tiny_data(2))
-    results = learning_curve(RunSettings(epochs=2, patience=0), [0.01], [3], [0, 1], data, 3,
-                             tmp_path, fractions=(0.25, 1.0), progress=False,
+    data = Data(tiny_data(n_per_class=8), tiny_data(1), tiny_data(2), CLASSES)
+    results = learning_curve(Protocol(RunSettings(epochs=2, patience=0), (0.01,), (3,), (0, 1)),
+                             data, tmp_path, QUIET, fractions=(0.25, 1.0),
                              pretraining=PretrainConfig(split=2, epochs=2, lr=0.01))
     assert [(r["fraction"], r["pretrained"]) for r in results] == [
         (0.25, False), (0.25, True), (1.0, False), (1.0, True)]

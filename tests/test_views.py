@@ -15,7 +15,7 @@ from caffe_extract.pipeline import ExtractConfig, _forward, _stored, extract
 from caffe_extract.store import StoreError, read_store
 from caffe_extract.synthetic import CLASSES, make_dataset, render_frames
 from experiment.future import augment
-from experiment.train import Split, RunSettings, load_data, train_run
+from experiment.train import Data, Protocol, Runtime, RunSettings, Split, load_data, train_run
 
 
 @pytest.fixture(scope="module")
@@ -275,11 +275,17 @@ def test_mean_of_ten_views_on_a_hand_made_case():
     assert centre_acc == 0.5
 
 
+def crops(model, base, seeds, splits, out, mirrors=True):
+    """``run_augmented`` on 3 classes with lr 0.01 and 5 hidden units, quietly."""
+    data = Data(*splits, {"classes": ["a", "b", "c"]})
+    return augment.run_augmented(model, Protocol(base, (0.01,), (5,), tuple(seeds)), data,
+                                 str(out), Runtime("cpu", False), mirrors)
+
+
 def test_run_augmented_returns_two_results_in_run_model_s_format(tmp_path):
     data = (tiny_views(0, 12), tiny_views(1, 6), tiny_views(2, 6))
     base = RunSettings(epochs=3, patience=0, batch_size=6)
-    centre, mean10 = augment.run_augmented("rnn", base, [0.01], [5], [0, 1], data, 3,
-                                           str(tmp_path), progress=False)
+    centre, mean10 = crops("rnn", base, [0, 1], data, tmp_path)
     assert centre["model"] == "rnn+crops (centre)" and mean10["model"] == "rnn+crops (mean of 10)"
     keys = {"seed", "best_epoch", "train_acc", "val_acc", "test_acc", "test_loss", "history",
             "test_predictions", "test_probabilities", "val_probabilities"}
@@ -293,8 +299,7 @@ def test_run_augmented_returns_two_results_in_run_model_s_format(tmp_path):
                               mean10["runs"][0]["test_probabilities"])
     assert (tmp_path / "oversample" / "checkpoints").is_dir()
     with pytest.raises(ValueError, match="views='oversample'"):
-        augment.run_augmented("rnn", base, [0.01], [5], [0], [augment.view(s, 0) for s in data],
-                              3, str(tmp_path), progress=False)
+        crops("rnn", base, [0], [augment.view(s, 0) for s in data], tmp_path)
 
 
 def test_without_mirrors_only_the_five_unmirrored_views_are_drawn_and_averaged(tmp_path):
@@ -304,8 +309,7 @@ def test_without_mirrors_only_the_five_unmirrored_views_are_drawn_and_averaged(t
     for split in data:
         split.x[:, V.CENTRE + 1:] = float("nan")
     base = RunSettings(epochs=3, patience=0, batch_size=6)
-    centre, mean5 = augment.run_augmented("rnn", base, [0.01], [5], [0], data, 3, str(tmp_path),
-                                          progress=False, mirrors=False)
+    centre, mean5 = crops("rnn", base, [0], data, tmp_path, mirrors=False)
     assert centre["model"] == "rnn+crops, no mirrors (centre)"
     assert mean5["model"] == "rnn+crops, no mirrors (mean of 5)"
     assert np.isfinite(mean5["runs"][0]["test_probabilities"]).all()
@@ -321,9 +325,8 @@ def test_a_float16_store_in_memory_trains_as_its_float32_copy(tmp_path, model):
     half = [Split(s.x.to(torch.float16), s.y) for s in half]
     full = [Split(s.x.to(torch.float32), s.y) for s in half]
     base = RunSettings(epochs=3, patience=0, batch_size=6)
-    results = [augment.run_augmented(model, base, [0.01], [5], [0], data, 3, str(tmp_path / name),
-                                     progress=False) for name, data in (("half", half),
-                                                                        ("full", full))]
+    results = [crops(model, base, [0], data, tmp_path / name)
+               for name, data in (("half", half), ("full", full))]
     for a, b in zip(*results):
         assert a["runs"][0]["history"] == b["runs"][0]["history"]
         np.testing.assert_array_equal(a["runs"][0]["test_probabilities"],

@@ -21,7 +21,6 @@ reported twice, as two results in the format of ``experiment.train.run_model``:
 predicted label argmax_c p_n[c]; test loss -(1/N) sum_n log p_n[y_n]. Checkpoints and logs go
 to OUT/oversample/ (the run names are those of the plain runs: kept apart).
 """
-import argparse
 import os
 import sys
 from dataclasses import asdict, dataclass
@@ -30,11 +29,12 @@ import numpy as np
 import torch
 
 from caffe_extract.views import CENTRE, NAMES
+from common import cli, commands, devices
 from configurations import TRAINING
 from rnn_models import MODELS
 
-from experiment.train import (Split, evaluate, load_data, model_base, search_then_seeds, searched, summary,
-                    tested_run)
+from experiment.train import (ERRORS, Protocol, Runtime, RunSettings, Split, evaluate, load_data,
+                              search_then_seeds, searched, set_deterministic, summary, tested_run)
 
 VIEWS = "oversample"
 
@@ -81,11 +81,10 @@ def check_views(data):
         raise ValueError(f"train, val and test must hold the same 10 views, got shapes {shapes}")
 
 
-def run_augmented(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progress=True,
-                  device="cpu", mirrors=True):
+def run_augmented(model, protocol, data, out_dir, runtime=Runtime(), mirrors=True):
     """``experiment.train.run_model`` with one view drawn per video per epoch.
 
-    data: (train, val, test) of ``load_data(..., views="oversample")``, x (N, V, T, D). Search
+    data: the ``Data`` of ``load_data(..., views="oversample")``, x (N, V, T, D). Search
     (seed 0) and selection on the centre view of val; then each seed tested once on the
     centre view and once on the mean of the ten. Returns (result_centre, result_mean10), each
     in run_model's format, with "model" "MODEL+crops (centre)" and "MODEL+crops (mean of 10)".
@@ -93,11 +92,10 @@ def run_augmented(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, pr
     last), drawn and averaged alike: "MODEL+crops, no mirrors (centre)", "(mean of 5)". A
     mirror reverses left and right, and with them the direction of every motion.
     """
-    data = tuple(data)[:3]                          # a ``Data`` record, or (train, val, test)
-    check_views(data)
+    check_views(data.splits())
     kept = slice(None) if mirrors else slice(0, len(NAMES))
-    train, val, test = (Split(s.x[:, kept].to(device), s.y.to(device)) for s in data)   # once
-    train, val = ViewSplit(train.x, train.y), view(val, CENTRE)
+    train, val, test = (Split(s.x[:, kept], s.y).to(runtime.device) for s in data.splits())
+    views = data._replace(train=ViewSplit(train.x, train.y), val=view(val, CENTRE), test=test)
     out_dir = os.path.join(out_dir, VIEWS if mirrors else f"{VIEWS}-no-mirrors")
     name = "crops" if mirrors else "crops, no mirrors"
     mean = f"mean of {test.x.shape[1]}"
@@ -106,9 +104,8 @@ def run_augmented(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, pr
         return (tested_run(seed, record, evaluate(net, view(test, CENTRE))),
                 tested_run(seed, record, evaluate_views(net, test)))
 
-    search, chosen, tested = search_then_seeds(model_base(model, base), (lrs, hiddens, seeds),
-                                               (train, val), n_classes, out_dir, test_both,
-                                               progress, device)
+    search, chosen, tested = search_then_seeds(protocol.of(model), protocol, views, out_dir,
+                                               test_both, runtime)
     return tuple({"model": f"{model}+{name} ({key})", "chosen": asdict(chosen),
                   "search": searched(search), "runs": list(runs), **summary(runs)}
                  for key, runs in zip(("centre", mean), zip(*tested)))
@@ -116,37 +113,30 @@ def run_augmented(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, pr
 
 def main(argv=None):
     """Train one model on a views store and print both test accuracies (mean +- std)."""
-    import time
-
-    from common import cli
-    from common.errors import describe
-
-    from experiment.train import RunSettings, set_deterministic
-    parser = argparse.ArgumentParser(prog="python -m experiment.future.augment", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = commands.parser("python -m experiment.future.augment", __doc__)
     parser.add_argument("--features", required=True, type=cli.existing_dir,
                         help="folder of the views store (all_splits_fc7_oversample.h5)")
     parser.add_argument("--out", required=True, type=cli.writable_dir, help="results folder")
     parser.add_argument("--model", default="rnn", choices=MODELS)
     parser.add_argument("--split", type=int, default=TRAINING.split, choices=(1, 2, 3))
-    parser.add_argument("--lr", nargs="+", type=cli.learning_rate, default=list(TRAINING.lrs))
-    parser.add_argument("--hidden", nargs="+", type=cli.integer(1, 16384), default=list(TRAINING.hidden))
-    parser.add_argument("--seeds", type=cli.integer(1, 1000), default=TRAINING.seeds)
-    parser.add_argument("--epochs", type=cli.integer(1, 100_000), default=TRAINING.epochs)
-    parser.add_argument("--patience", type=cli.integer(0, 100_000), default=TRAINING.patience)
-    parser.add_argument("--no-progress", action="store_true")
+    commands.add_grid(parser, lr=TRAINING.lrs, hidden=TRAINING.hidden, seeds=TRAINING.seeds,
+                      epochs=TRAINING.epochs, patience=TRAINING.patience)
+    commands.add_runtime(parser, device="cpu")
     args = parser.parse_args(argv)
-    set_deterministic()
+    return commands.guarded(lambda: train_and_print(args), ERRORS)
+
+
+def train_and_print(args):
+    """The crops rows of ``args.model`` trained, and their test accuracies printed."""
+    import time
+    device = devices.resolve(args.device)
+    set_deterministic(device, False, args.threads)
     start = time.perf_counter()
-    try:
-        train, val, test, info = load_data(args.features, args.split, views=VIEWS)
-        results = run_augmented(args.model, RunSettings(epochs=args.epochs, patience=args.patience),
-                                args.lr, args.hidden, range(args.seeds), (train, val, test),
-                                len(info["classes"]), args.out, not args.no_progress)
-    except (OSError, ValueError) as error:
-        print(f"error: {describe(error)}", file=sys.stderr)
-        return 1
-    for result in results:
+    data = load_data(args.features, args.split, views=VIEWS)
+    protocol = Protocol(RunSettings(epochs=args.epochs, patience=args.patience), tuple(args.lr),
+                        tuple(args.hidden), tuple(range(args.seeds)))
+    for result in run_augmented(args.model, protocol, data, args.out,
+                                Runtime(device, not args.no_progress)):
         print(f"{result['model']}: test accuracy {result['test_acc_mean']:.4f} +- "
               f"{result['test_acc_std']:.4f} ({len(result['runs'])} seeds)")
     print(f"{time.perf_counter() - start:.0f} s")

@@ -22,7 +22,6 @@ CaffeNet's layers without erasing them; ``epochs`` 2, what the demo affords on t
 (fc6 and fc7 are 54.5 M weights, 50x the BiRNN's 1.1 M at hidden 128: on the demo an
 epoch took 25-30 s on two loaded CPU cores, the BiRNN's own 0.2 s).
 """
-import argparse
 import json
 import os
 import sys
@@ -30,12 +29,14 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from common import cli, commands, devices
 from configurations import FUTURE, TRAINING
 from rnn_models import build
 from rnn_models.finetune import FC_DIM, POOL5_DIM, FineTuned
 
-from experiment.train import (CheckpointError, Classification, NonFiniteLoss, RunSettings, evaluate,
-                    fit, load_checkpoint, model_options, summary, tested_run)
+from experiment.train import (ERRORS, CheckpointError, Classification, Runtime, RunSettings,
+                              evaluate, features_dir, fit, load_checkpoint, load_data,
+                              model_options, set_deterministic, summary, tested_run)
 
 EPOCHS = FUTURE.finetune_epochs               # fine-tuning epochs (module docstring)
 FC_LR_SCALE = FUTURE.finetune_fc_lr_scale     # fc6/fc7's learning rate / the head's
@@ -114,45 +115,56 @@ def check_weights(init_dir, sha1, caffemodel):
                          f"the models of {init_dir} (SHA1 {trained_on}): pass that caffemodel")
 
 
-def run_finetune(model, base, seeds, data, n_classes, out_dir, caffemodel, init_dir,
-                 progress=True, device="cpu", epochs=EPOCHS, fc_lr_scale=FC_LR_SCALE,
-                 fc_dropout=FUTURE.finetune_fc_dropout):
-    """Fine-tune fc6/fc7 with ``model`` for every seed, starting from INIT's trained runs of
-    the chosen setting ``base`` (a ``RunSettings``; None: read INIT/table.json), and test each
-    best-validation epoch once. ``data``: (train, val, test) ``Split``s of pool5 codes
-    (``load_data(..., layer="pool5")``). Returns ``run_model``'s format, "model" named
-    "<model>+fine-tuned fc6/fc7" and "search" empty (nothing is searched)."""
+@dataclass(frozen=True)
+class FineTuning:
+    """What fine-tuning starts from and how it trains: the ``caffemodel`` that made the codes
+    (its fc6/fc7 start the run), ``init_dir`` (``experiment.train``'s results folder, whose
+    trained heads start it), the epochs, fc6/fc7's learning-rate scale and dropout."""
+
+    caffemodel: str
+    init_dir: str
+    epochs: int = EPOCHS
+    fc_lr_scale: float = FC_LR_SCALE
+    fc_dropout: float = FUTURE.finetune_fc_dropout
+
+
+def run_finetune(base, seeds, data, recipe, out_dir, runtime=Runtime()):
+    """Fine-tune fc6/fc7 with the model of ``base`` (its chosen ``RunSettings``; a model name:
+    read ``recipe.init_dir``/table.json) for every seed, starting from the init folder's
+    trained runs of that setting, and test each best-validation epoch once. ``data``: the
+    ``Data`` of pool5 codes (``load_data(..., layer="pool5")``); ``recipe``: a ``FineTuning``.
+    Returns ``run_model``'s format, "model" named "<model>+fine-tuned fc6/fc7" and "search"
+    empty (nothing is searched)."""
     from caffe_extract.weights import file_sha1
-    train, val, test = (s.to(device) for s in tuple(data)[:3])   # a Data, or (train, val, test)
+    device = runtime.device
+    train, val, test = (s.to(device) for s in data.splits())
     if train.x.shape[-1] != POOL5_DIM:
         raise ValueError(f"the codes are {train.x.shape[-1]}-dimensional, not pool5's "
                          f"{POOL5_DIM}: fine-tuning reads pool5 codes (`python -m caffe_extract "
                          "extract --layer pool5`, then load_data(..., layer='pool5'))")
-    base = chosen_setting(init_dir, model) if base is None else base
-    if base.model != model:
-        raise ValueError(f"base is a {base.model} setting, not {model}'s")
-    fc = caffenet_fc(caffemodel)
-    sha1 = file_sha1(caffemodel)
-    check_weights(init_dir, sha1, caffemodel)
+    base = chosen_setting(recipe.init_dir, base) if isinstance(base, str) else base
+    fc, sha1 = caffenet_fc(recipe.caffemodel), file_sha1(recipe.caffemodel)
+    check_weights(recipe.init_dir, sha1, recipe.caffemodel)
     runs, configs = [], {}
     for seed in seeds:
         head = RunSettings(**{**asdict(base), "seed": seed})
-        state, start = start_state(init_dir, head)
-        config = FineTuneConfig(**{**asdict(head), "epochs": epochs, "patience": 0,
-                                   "fc_lr_scale": fc_lr_scale, "fc_dropout": fc_dropout,
-                                   "caffemodel_sha1": sha1, "start": start})
+        state, start = start_state(recipe.init_dir, head)
+        config = FineTuneConfig(**{**asdict(head), "epochs": recipe.epochs, "patience": 0,
+                                   "fc_lr_scale": recipe.fc_lr_scale,
+                                   "fc_dropout": recipe.fc_dropout, "caffemodel_sha1": sha1,
+                                   "start": start})
         configs[seed] = config
 
         def make(config, device, state=state):
-            return finetuned(config, state, fc, n_classes, device)
+            return finetuned(config, state, fc, data.n_classes, device)
 
-        record = fit(config, make, (train, val), out_dir, Classification(config.loss), progress,
-                     device)
+        record = fit(config, make, (train, val), out_dir, Classification(config.loss),
+                     runtime.progress, device)
         net = make(config, device)[0]
         net.load_state_dict(record["best"]["model"])
         runs.append(tested_run(seed, record, evaluate(net, test)))       # once, at the end
     chosen = FineTuneConfig(**{**asdict(configs[seeds[0]]), "seed": 0})
-    return {"model": f"{model}+fine-tuned fc6/fc7", "chosen": asdict(chosen), "search": [],
+    return {"model": f"{base.model}+fine-tuned fc6/fc7", "chosen": asdict(chosen), "search": [],
             "runs": runs, **summary(runs)}
 
 
@@ -176,23 +188,15 @@ def finetuned(config, head_state, fc, n_classes, device="cpu"):
     return model, optimizer
 
 
-def main(argv=None):
-    from caffe_extract.__main__ import add_weights_arguments, resolve_weights
-    from caffe_extract.caffemodel import CaffeModelError
-    from caffe_extract.store import store_name
-    from caffe_extract.weights import WeightsError, file_sha1
-    from common import cli, devices
-    from common.errors import describe
-
-    from experiment.train import features_dir, load_data, set_deterministic
-    parser = argparse.ArgumentParser(prog="python -m experiment.future.finetune", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    from caffe_extract.__main__ import add_weights_arguments
+    parser = commands.parser("python -m experiment.future.finetune", __doc__)
     parser.add_argument("--features", default="features", type=features_dir,
                         help="folder holding all_splits_pool5.h5 (%(default)s)")
     parser.add_argument("--init", required=True, type=cli.existing_dir,
                         help="results folder of experiment.train: its table.json and checkpoints")
     parser.add_argument("--out", required=True, type=cli.writable_dir, help="results folder")
-    parser.add_argument("--model", default="birnn", help="the head (%(default)s)")
+    parser.add_argument("--model", default=FUTURE.reference, help="the head (%(default)s)")
     parser.add_argument("--seeds", type=cli.integer(1, 1000), default=TRAINING.seeds)
     parser.add_argument("--split", type=int, default=TRAINING.split, choices=(1, 2, 3))
     parser.add_argument("--val-groups", type=cli.integer(1, 99), default=TRAINING.val_groups,
@@ -201,30 +205,38 @@ def main(argv=None):
     parser.add_argument("--fc-lr-scale", type=cli.real(0.0, 1e6), default=FC_LR_SCALE,
                         help="fc6/fc7's learning rate / the head's (%(default)s)")
     add_weights_arguments(parser, ": the CaffeNet that made the codes")
-    parser.add_argument("--device", default="auto", choices=devices.CHOICES)
-    parser.add_argument("--threads", type=cli.integer(1, 1024), default=None)
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        device = devices.resolve(args.device)
-        set_deterministic(device, False, args.threads)
-        caffemodel, note = resolve_weights(args)
-        store = os.path.join(args.features, store_name("pool5"))
-        if not os.path.isfile(store):
-            raise FileNotFoundError(f"no pool5 codes in {args.features} ({store_name('pool5')}): "
-                                    "extract them with `python -m caffe_extract extract --layer "
-                                    "pool5` and the weights that made the models' codes")
-        train, val, test, info = load_data(args.features, args.split, "pool5", args.val_groups)
-        if info["attrs"].get("weights_sha1") != file_sha1(caffemodel):
-            raise ValueError(f"{store} was extracted with other weights than {caffemodel}: "
-                             "pass the caffemodel that made it")
-        result = run_finetune(args.model, None, range(args.seeds), (train, val, test),
-                              len(info["classes"]), args.out, caffemodel, args.init,
-                              not args.no_progress, device, args.epochs, args.fc_lr_scale)
-    except (OSError, ValueError, CheckpointError, NonFiniteLoss, CaffeModelError,
-            WeightsError, devices.DeviceError) as error:
-        print(f"error: {describe(error)}", file=sys.stderr)
-        return 1
+    commands.add_runtime(parser, device="auto")
+    return parser
+
+
+def main(argv=None):
+    from caffe_extract.caffemodel import CaffeModelError
+    from caffe_extract.weights import WeightsError
+    args = build_parser().parse_args(argv)
+    return commands.guarded(lambda: fine_tune_and_print(args),
+                            ERRORS + (CaffeModelError, WeightsError))
+
+
+def fine_tune_and_print(args):
+    """Every seed of ``args.model`` fine-tuned and tested; the results printed."""
+    from caffe_extract.__main__ import resolve_weights
+    from caffe_extract.store import store_name
+    from caffe_extract.weights import file_sha1
+    device = devices.resolve(args.device)
+    set_deterministic(device, False, args.threads)
+    caffemodel, note = resolve_weights(args)
+    store = os.path.join(args.features, store_name("pool5"))
+    if not os.path.isfile(store):
+        raise FileNotFoundError(f"no pool5 codes in {args.features} ({store_name('pool5')}): "
+                                "extract them with `python -m caffe_extract extract --layer "
+                                "pool5` and the weights that made the models' codes")
+    data = load_data(args.features, args.split, "pool5", args.val_groups)
+    if data.info["attrs"].get("weights_sha1") != file_sha1(caffemodel):
+        raise ValueError(f"{store} was extracted with other weights than {caffemodel}: "
+                         "pass the caffemodel that made it")
+    recipe = FineTuning(caffemodel, args.init, args.epochs, args.fc_lr_scale)
+    result = run_finetune(args.model, range(args.seeds), data, recipe, args.out,
+                          Runtime(device, not args.no_progress))
     if note:
         print(f"*** {note} ***", file=sys.stderr)
     for run in result["runs"]:

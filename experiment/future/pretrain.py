@@ -25,7 +25,7 @@ import torch
 from configurations import FUTURE, TRAINING
 from rnn_models.autoencoder import CompositeAutoencoder
 
-from experiment.train import Split, fit, model_base, run_model, sgd
+from experiment.train import Runtime, Split, fit, run_model, sgd
 
 FRACTIONS = FUTURE.label_fractions
 
@@ -135,47 +135,46 @@ class Autoencoding:
         return {"loss": f"{row['train_loss']:.2f}", "val": f"{row['val_loss']:.2f}"}
 
 
-def learning_curve(base, lrs, hiddens, seeds, data, n_classes, out_dir, fractions=FRACTIONS,
-                   progress=True, device="cpu", pretraining=None, full_from=None):
-    """The ``lstm`` classifier trained on each label fraction, without and with pretraining.
+def learning_curve(protocol, data, out_dir, runtime=Runtime(), pretraining=None,
+                   full_from=None, fractions=FRACTIONS):
+    """The ``lstm`` classifier trained on each label fraction of ``fractions``, without and
+    with pretraining.
 
-    base, lrs, hiddens, seeds, n_classes, device: as ``experiment.train.run_model`` (``base.model``
-    is ignored: the curve is the LSTM's). data: (train, val, test) ``Split``s. pretraining: a
-    ``PretrainConfig`` (its hidden_dim and seed are set per run; None: the defaults). The
-    autoencoders live in OUT/pretrain, the classifiers in OUT/fraction-F/{scratch,TAG};
-    full_from: a results folder whose runs are the LSTM from scratch on every label (the main
-    table's, same settings), reused for fraction 1 without pretraining instead of trained again.
+    protocol, data (a ``Data`` record), runtime: as ``experiment.train.run_model`` (the curve
+    is the LSTM's). pretraining: a ``PretrainConfig`` (its hidden_dim and seed are set per run;
+    None: the defaults). The autoencoders live in OUT/pretrain, the classifiers in
+    OUT/fraction-F/{scratch,TAG}; full_from: a results folder whose runs are the LSTM from
+    scratch on every label (the main table's, same settings), reused for fraction 1 without
+    pretraining instead of trained again.
 
     Returns one result per (fraction, pretrained), fractions in the order given, without
     before with: ``run_model``'s dict plus "fraction" and "pretrained" (bool).
     """
-    fractions = list(fractions)
-    for fraction in fractions:
-        label_subset([0], fraction)                      # a bad fraction fails before any work
-    train, val, test = data
-    lstm = model_base("lstm", base)
+    lstm = protocol.of("lstm")
     pretraining = PretrainConfig(**{**asdict(pretraining or PretrainConfig()),   # the classifier's
                                     "config": lstm.config, "dtype": lstm.dtype, "init": lstm.init,
                                     "options": lstm.options})
+    fractions = list(fractions)
+    for fraction in fractions:
+        label_subset([0], fraction)                      # a bad fraction fails before any work
     encoders = {}
-    for hidden in hiddens:
-        for seed in sorted(set(seeds) | {0}):            # the search runs with seed 0
+    for hidden in protocol.hiddens:
+        for seed in sorted(set(protocol.seeds) | {0}):   # the search runs with seed 0
             config = PretrainConfig(**{**asdict(pretraining), "hidden_dim": hidden, "seed": seed})
-            record = pretrain(config, train.x, val.x, os.path.join(out_dir, "pretrain"),
-                              progress, device)
+            record = pretrain(config, data.train.x, data.val.x,
+                              os.path.join(out_dir, "pretrain"), runtime.progress, runtime.device)
             encoders[hidden, seed] = record["best"]["encoder"]
     results = []
     for fraction in fractions:
-        keep = torch.from_numpy(label_subset(train.y.numpy(), fraction))
-        subset = Split(train.x[keep], train.y[keep])
+        keep = torch.from_numpy(label_subset(data.train.y.numpy(), fraction))
+        subset = data._replace(train=Split(data.train.x[keep], data.train.y[keep]))
         for pretrained in (False, True):
             folder = os.path.join(out_dir, f"fraction-{fraction:g}",
                                   pretraining.tag() if pretrained else "scratch")
             if fraction == 1.0 and not pretrained and full_from is not None:
                 folder = full_from                       # the same runs: every label, no encoder
             start = (lambda c: encoders[c.hidden_dim, c.seed]) if pretrained else None
-            result = run_model("lstm", base, lrs, hiddens, seeds, (subset, val, test), n_classes,
-                               folder, progress, device=device, initial=start)
+            result = run_model("lstm", protocol, subset, folder, runtime, initial=start)
             results.append({**result, "fraction": fraction, "pretrained": pretrained})
     return results
 

@@ -38,8 +38,8 @@ import torch
 from common import cli, commands, devices
 from configurations import FUTURE
 from common.processes import Task, run_all, share_of_threads
-from experiment.train import (ERRORS, PAPER_MODELS, RunSettings, features_dir, load_data,
-                              read_run, run_model, set_deterministic, store_paths)
+from experiment.train import (ERRORS, PAPER_MODELS, Protocol, Runtime, RunSettings, features_dir,
+                              load_data, read_run, run_model, set_deterministic, store_paths)
 from experiment.train import val_probabilities as engine_val_probabilities
 
 from . import fusion
@@ -71,17 +71,16 @@ class Settings:
         return RunSettings(config=get(self.config).name, epochs=self.epochs,
                            patience=self.patience)
 
-    def train(self, model, data, n_classes, out_dir, lrs=None, progress=True, device="cpu"):
-        """``run_model`` with these settings (``lrs``: another learning-rate grid)."""
-        return run_model(model, self.base(), list(lrs or self.lrs), list(self.hidden),
-                         range(self.seeds), data, n_classes, out_dir, progress=progress,
-                         device=device)
+    def protocol(self, lrs=None):
+        """The ``Protocol`` of these settings (``lrs``: another learning-rate grid)."""
+        return Protocol(self.base(), tuple(lrs or self.lrs), tuple(self.hidden),
+                        tuple(range(self.seeds)))
 
 
-def val_probabilities(result, data, n_classes, out_dir, device="cpu"):
+def val_probabilities(result, data, out_dir, device="cpu"):
     """Each seed's validation probabilities (N_val, C) from its best-validation epoch: kept in
     the run's record (``tested_run``), else read back from its checkpoint in ``out_dir``
-    (nothing is trained again)."""
+    (nothing is trained again). ``data``: the runs' ``Data``."""
     out = []
     for run in result["runs"]:
         if run.get("val_probabilities") is not None:
@@ -92,14 +91,16 @@ def val_probabilities(result, data, n_classes, out_dir, device="cpu"):
         if record is None:
             raise FileNotFoundError(f"{out_dir}: run {config.run_id()} has no finished "
                                     "checkpoint; train it first")
-        out.append(engine_val_probabilities(config, record, data[1], n_classes, device))
+        out.append(engine_val_probabilities(config, record, data.val, data.n_classes, device))
     return out
 
 
-def fused_result(model, rule, rgb, flow, val_rgb, val_flow, val_labels, test_labels):
+def fused_result(model, rule, results, val_probabilities, labels):
     """The fusion row of ``model`` (``rule``: "average" or "learnt"), seed s's RGB model with
-    seed s's flow model: runs in ``run_model``'s format plus each seed's weight w and its
-    validation curve."""
+    seed s's flow model: ``results`` (rgb, flow), their runs' ``val_probabilities`` (rgb, flow),
+    ``labels`` (validation, test); runs in ``run_model``'s format plus each seed's weight w and
+    its validation curve."""
+    (rgb, flow), (val_rgb, val_flow), (val_labels, test_labels) = results, val_probabilities, labels
     runs = []
     for run_rgb, run_flow, v_rgb, v_flow in zip(rgb["runs"], flow["runs"], val_rgb, val_flow):
         if rule == "average":
@@ -159,6 +160,9 @@ class Study:
     progress: bool = True
     device: str = "cpu"
 
+    def runtime(self):
+        return Runtime(self.device, self.progress)
+
     def rgb_data(self):
         return load_data(self.features, 1, "fc7", stream="rgb")
 
@@ -175,78 +179,66 @@ class Study:
 
 
 def rgb_part(study, rgb_data):
-    """The paper's four models on the RGB codes: the main table's runs, reused."""
-    train, val, test, info = rgb_data
-    return [study.settings.train(m, (train, val, test), len(info["classes"]), study.main_dir,
-                                 progress=study.progress, device=study.device)
+    """The paper's four models on the RGB codes: the main table's runs, read back."""
+    return [run_model(m, study.settings.protocol(), rgb_data, study.main_dir, study.runtime())
             for m in PAPER_MODELS]
 
 
 def flow_part(study, rgb_data, rgb, parts):
     """The four models on the flow codes; with "fusion" in ``parts``, each fused with its RGB
     model (``fused_result``: averaged and with w chosen on validation)."""
-    settings, device = study.settings, study.device
+    settings, runtime = study.settings, study.runtime()
     flow_data = study.other_data(rgb_data, stream="flow")
-    train, val, test, info = rgb_data
-    n_classes, flow_dir = len(info["classes"]), os.path.join(study.out, "flow")
-    flow = [settings.train(m, flow_data, n_classes, flow_dir,
-                           lrs=sorted({*settings.lrs, *FLOW_AVERAGE_LRS}, reverse=True)
-                           if m == "average" else None,
-                           progress=study.progress, device=device) for m in PAPER_MODELS]
+    flow_dir = os.path.join(study.out, "flow")
+    flow = [run_model(m, settings.protocol(sorted({*settings.lrs, *FLOW_AVERAGE_LRS},
+                                                  reverse=True) if m == "average" else None),
+                      flow_data, flow_dir, runtime) for m in PAPER_MODELS]
     rows = [("flow", r) for r in flow]
     if "fusion" in parts:
+        labels = rgb_data.val.y.numpy(), rgb_data.test.y.numpy()
         for r_rgb, r_flow in zip(rgb, flow):
-            v_rgb = val_probabilities(r_rgb, (train, val, test), n_classes, study.main_dir,
-                                      device)
-            v_flow = val_probabilities(r_flow, flow_data, n_classes, flow_dir, device)
+            v_rgb = val_probabilities(r_rgb, rgb_data, study.main_dir, runtime.device)
+            v_flow = val_probabilities(r_flow, flow_data, flow_dir, runtime.device)
             for rule in ("average", "learnt"):
-                rows.append(("fusion", fused_result(r_rgb["model"], rule, r_rgb, r_flow, v_rgb,
-                                                    v_flow, val.y.numpy(), test.y.numpy())))
+                rows.append(("fusion", fused_result(r_rgb["model"], rule, (r_rgb, r_flow),
+                                                    (v_rgb, v_flow), labels)))
     return rows, {}
 
 
 def tconv_part(study, rgb_data, rgb, parts):
     """The 1-D temporal convolution on the RGB codes."""
-    train, val, test, info = rgb_data
-    return [("tconv", study.settings.train("tconv", (train, val, test), len(info["classes"]),
-                                           os.path.join(study.out, "tconv"),
-                                           progress=study.progress, device=study.device))], {}
+    return [("tconv", run_model("tconv", study.settings.protocol(), rgb_data,
+                                os.path.join(study.out, "tconv"), study.runtime()))], {}
 
 
 def crops_part(study, rgb_data, rgb, parts):
     """The reference model trained on the ten views, then on the five without mirrors."""
     from .augment import run_augmented
-    settings = study.settings
     views = study.other_data(rgb_data, views="oversample")
     rows = []
     for mirrors in (True, False):
         rows += [("crops", result) for result in run_augmented(
-            REFERENCE, settings.base(), list(settings.lrs), list(settings.hidden),
-            range(settings.seeds), views, rgb_data.n_classes,
-            os.path.join(study.out, "crops"), study.progress, study.device, mirrors)]
+            REFERENCE, study.settings.protocol(), views, os.path.join(study.out, "crops"),
+            study.runtime(), mirrors)]
     return rows, {}
 
 
 def finetune_part(study, rgb_data, rgb, parts):
     """CaffeNet's fc6/fc7 fine-tuned with the reference model, from its main-table runs."""
-    from .finetune import run_finetune
+    from .finetune import FineTuning, run_finetune
     pool5 = study.other_data(rgb_data, layer="pool5")
     chosen = RunSettings(**next(r for r in rgb if r["model"] == REFERENCE)["chosen"])
-    return [("finetune", run_finetune(REFERENCE, chosen, range(study.settings.seeds), pool5,
-                                      rgb_data.n_classes,
-                                      os.path.join(study.out, "finetune"), study.caffemodel,
-                                      study.main_dir, study.progress, study.device))], {}
+    recipe = FineTuning(study.caffemodel, study.main_dir)
+    return [("finetune", run_finetune(chosen, range(study.settings.seeds), pool5, recipe,
+                                      os.path.join(study.out, "finetune"), study.runtime()))], {}
 
 
 def pretrain_part(study, rgb_data, rgb, parts):
     """The learning curve, without and with the autoencoder's pretraining."""
     from .pretrain import learning_curve
-    settings = study.settings
-    train, val, test, info = rgb_data
-    curve = learning_curve(settings.base(), list(settings.lrs), list(settings.hidden),
-                           range(settings.seeds), (train, val, test), len(info["classes"]),
-                           os.path.join(study.out, "pretrain"), progress=study.progress,
-                           device=study.device, full_from=study.main_dir)
+    curve = learning_curve(study.settings.protocol(), rgb_data,
+                           os.path.join(study.out, "pretrain"), study.runtime(),
+                           full_from=study.main_dir)
     return ([("pretrain", r) for r in curve if r["pretrained"] and r["fraction"] == 1.0],
             {"curve": curve})
 

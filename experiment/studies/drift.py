@@ -113,16 +113,15 @@ def extract_variant(args, name, **knobs):
 
 def train_variant(args, name, store, model, **knobs):
     """``run_model`` of one model on one store, with training knobs changed (cached)."""
-    from experiment.train import RunSettings, load_data, run_model
+    from experiment.train import Protocol, Runtime, RunSettings, load_data, run_model
     out = os.path.join(args.work, "runs", name)
-    train, val, test, info = load_data(os.path.dirname(store), 1, args.layer, args.val_groups)
+    data = load_data(os.path.dirname(store), 1, args.layer, args.val_groups)
     era = replace(PAPER, name=f"paper-{name}", **knobs)    # the paper's, one knob changed
     base = RunSettings(config=era.name, epochs=args.epochs, patience=0, batch_size=args.batch_size)
     print(f"== accuracy: {model}, {name}", file=sys.stderr)
-    result = run_model(model, base, [args.lr], [args.hidden], range(args.seeds),
-                       (train, val, test), len(info["classes"]), out,
-                       progress=not args.no_progress, era=era)
-    return {**result, "test_videos": info["test_videos"]}, test.y.numpy()
+    result = run_model(model, Protocol(base, (args.lr,), (args.hidden,), tuple(range(args.seeds)),
+                                       era), data, out, Runtime("cpu", not args.no_progress))
+    return {**result, "test_videos": data.info["test_videos"]}, data.test.y.numpy()
 
 
 def accuracy_row(base, other, labels):

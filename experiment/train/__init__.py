@@ -21,7 +21,7 @@ from .cli import main
 from .cluster import stage_tasks
 from .data import Data, Split, features_dir, load_data, store_paths
 from .loop import ERRORS, NonFiniteLoss, fit, set_deterministic
-from .protocol import (finite_history, read_run, run_model, search_then_seeds, searched,
+from .protocol import (Protocol, Runtime, finite_history, read_run, run_model, search_then_seeds, searched,
                        summary, tested_run, train_run, val_probabilities)
 from .settings import PAPER_MODELS, RunSettings, grid, model_base, model_options
 
@@ -29,6 +29,6 @@ __all__ = ["CHECKPOINT_SECONDS", "CheckpointClock", "CheckpointError", "atomic_s
            "load_checkpoint", "restore", "Classification", "Running", "best_model", "classifier",
            "evaluate", "model_inputs", "sgd", "training_loss", "main", "stage_tasks", "Data",
            "Split", "features_dir", "load_data", "store_paths", "NonFiniteLoss", "fit",
-           "set_deterministic", "ERRORS", "finite_history", "read_run", "run_model", "search_then_seeds",
+           "set_deterministic", "ERRORS", "Protocol", "Runtime", "finite_history", "read_run", "run_model", "search_then_seeds",
            "searched", "summary", "tested_run", "train_run", "val_probabilities", "PAPER_MODELS",
            "RunSettings", "grid", "model_base", "model_options"]

@@ -43,10 +43,10 @@ from common import cli, commands, devices
 from configurations import TRAINING
 from rnn_models import MODELS
 
-from .cluster import base_settings, run_stage
+from .cluster import protocol_of, run_stage
 from .data import features_dir, load_data
 from .loop import ERRORS, set_deterministic
-from .protocol import finite_history, run_model
+from .protocol import Runtime, finite_history, run_model
 from .settings import PAPER_MODELS
 
 #: Options that change how fast, never what: left out of the tables' settings.
@@ -136,9 +136,8 @@ def train_and_report(args):
         for model in args.models:
             print(f"== split {split}, {model} ({era.name}): search lr {args.lr} x hidden "
                   f"{args.hidden}, then {args.seeds} seeds", file=sys.stderr)
-            results.append(run_model(model, base_settings(args), args.lr, args.hidden,
-                                     range(args.seeds), data, data.n_classes, out,
-                                     progress=not args.no_progress, device=device))
+            results.append(run_model(model, protocol_of(args), data, out,
+                                     Runtime(device, not args.no_progress)))
         finite_history(results)
         print(write_results(out, results, data.info, {**settings, "splits": [split]},
                             data, era))

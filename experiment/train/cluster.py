@@ -11,7 +11,7 @@ from common import commands, devices
 
 from .data import load_data
 from .loop import ERRORS, set_deterministic
-from .protocol import run_model, train_run
+from .protocol import Protocol, Runtime, run_model, train_run
 from .settings import RunSettings, grid, model_base
 
 
@@ -28,6 +28,12 @@ def base_settings(args):
     from configurations import get
     return RunSettings(config=get(args.config).name, epochs=args.epochs, patience=args.patience,
                        batch_size=args.batch_size, momentum=args.momentum, dropout=args.dropout)
+
+
+def protocol_of(args):
+    """The ``Protocol`` of the command ``args``: its base settings, grid and seeds."""
+    return Protocol(base_settings(args), tuple(args.lr), tuple(args.hidden),
+                    tuple(range(args.seeds)))
 
 
 
@@ -74,8 +80,8 @@ def train_unit(work, stage, unit):
                   out, work.progress, work.device)
     else:
         _, model, seed = unit
-        run_model(model, work.base, work.lrs, work.hiddens, [seed], data, data.n_classes, out,
-                  progress=work.progress, device=work.device)
+        run_model(model, Protocol(work.base, work.lrs, work.hiddens, (seed,)), data, out,
+                  Runtime(work.device, work.progress))
     return unit
 
 

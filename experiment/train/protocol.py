@@ -9,7 +9,7 @@ probabilities, so that a study (fusion, for one) reads finished runs (``read_run
 trains to reload them.
 """
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -50,48 +50,72 @@ def val_probabilities(config, record, val, n_classes, device="cpu"):
     return kept.double().numpy()
 
 
-def run_model(model, base, lrs, hiddens, seeds, data, n_classes, out_dir, progress=True,
-              device="cpu", initial=None, era=None):
-    """Search (seed 0), then train the chosen setting with every seed and test each run once.
+@dataclass(frozen=True)
+class Protocol:
+    """What a table's runs of one model are: ``base`` settings, the grid searched with seed 0
+    (``lrs`` x ``hiddens``), the ``seeds`` the chosen setting is trained with, and ``era``, the
+    ``configurations.Configuration`` whose model options and precision apply (None: the one
+    ``base.config`` names)."""
+
+    base: RunSettings
+    lrs: tuple
+    hiddens: tuple
+    seeds: tuple
+    era: object = None
+
+    def of(self, model):
+        """The base settings of ``model``'s runs (``model_base``)."""
+        return model_base(model, self.base, self.era)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where runs train and whether they show progress bars: never what they compute."""
+
+    device: str = "cpu"
+    progress: bool = True
+
+
+def run_model(model, protocol, data, out_dir, runtime=Runtime(), initial=None):
+    """The protocol for ``model`` on ``data`` (a ``Data`` record): search (seed 0), then train
+    the chosen setting with every seed and test each run once.
 
     The chosen setting is the one with the best validation accuracy (ties: the first in grid
     order). Returns a dict with the search, the runs (each with its validation and test
     probabilities) and the mean/std over seeds. ``initial``: None, or a function of a run's
-    ``RunSettings`` giving the weights it starts from (``train_run``'s ``initial``). ``era``:
-    the ``configurations.Configuration`` whose model options and precision are applied
-    (default: the one ``base.config`` names).
+    ``RunSettings`` giving the weights it starts from (``train_run``'s ``initial``).
     """
-    train, val, test = (s.to(device) for s in data[:3])                   # once
+    test = data.test.to(runtime.device)                                       # once
     search, chosen, runs = search_then_seeds(
-        model_base(model, base, era), (lrs, hiddens, seeds), (train, val), n_classes, out_dir,
+        protocol.of(model), protocol, data, out_dir,
         lambda seed, record, net: tested_run(seed, record, evaluate(net, test)),   # once
-        progress, device, initial)
+        runtime, initial)
     return {"model": model, "chosen": asdict(chosen), "search": searched(search),
             "runs": runs, **summary(runs)}
 
 
-def search_then_seeds(base, grid_and_seeds, data, n_classes, out_dir, test, progress=True,
-                      device="cpu", initial=None):
-    """The protocol: ``grid(base, lrs, hiddens)`` (``grid_and_seeds`` = (lrs, hiddens,
-    seeds)) trained with seed 0 on ``data`` = (train, val), the setting with the best validation
-    accuracy chosen (ties: the first in grid order), then that setting trained with every seed
-    and ``test(seed, record, best-epoch model)`` called once per seed, right after its
-    training. Returns (search [(val_acc, settings)], chosen, the tests' results in seed order).
-    ``initial``: as ``run_model``'s."""
-    lrs, hiddens, seeds = grid_and_seeds
-    train, val = data
-    search = []
-    for config in grid(base, lrs, hiddens):
-        record = train_run(config, train, val, n_classes, out_dir, progress, device,
-                           initial and initial(config))
-        search.append((record["best"]["val_acc"], config))
+def search_then_seeds(base, protocol, data, out_dir, test, runtime=Runtime(), initial=None):
+    """The protocol: ``grid(base, protocol.lrs, protocol.hiddens)`` trained with seed 0 on
+    ``data`` (a ``Data`` record), the setting with the best validation accuracy chosen (ties:
+    the first in grid order), then that setting trained with every seed of ``protocol`` and
+    ``test(seed, record, best-epoch model)`` called once per seed, right after its training.
+    A finished run is read back (``read_run``), not trained again. Returns (search [(val_acc,
+    settings)], chosen, the tests' results in seed order). ``initial``: as ``run_model``'s."""
+    device = runtime.device
+    train, val = data.train.to(device), data.val.to(device)                  # once
+
+    def record_of(config):
+        return read_run(config, out_dir) or train_run(
+            config, train, val, data.n_classes, out_dir, runtime.progress, device,
+            initial and initial(config))
+    search = [(record_of(config)["best"]["val_acc"], config)
+              for config in grid(base, protocol.lrs, protocol.hiddens)]
     chosen = max(search, key=lambda item: item[0])[1]  # max keeps the first of equals
     tested = []
-    for seed in seeds:
+    for seed in protocol.seeds:
         config = RunSettings(**{**asdict(chosen), "seed": seed})
-        record = train_run(config, train, val, n_classes, out_dir, progress, device,
-                           initial and initial(config))
-        net = best_model(config, record, train.x.shape[-1], n_classes, device)
+        record = record_of(config)
+        net = best_model(config, record, train.x.shape[-1], data.n_classes, device)
         tested.append(test(seed, record, net))
     return search, chosen, tested
 
