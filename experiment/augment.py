@@ -120,6 +120,7 @@ def main(argv=None):
     from common.errors import describe
 
     from .train import TrainConfig, set_deterministic
+    from .train.stores import check_together
     parser = argparse.ArgumentParser(prog="python -m experiment.augment", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", required=True, type=cli.existing_dir,
@@ -137,6 +138,7 @@ def main(argv=None):
     set_deterministic()
     start = time.perf_counter()
     try:
+        check_together(args.features, args.split, {"views": VIEWS})     # its recipe's shape
         train, val, test, info = load_data(args.features, args.split, views=VIEWS)
         results = run_augmented(args.model, TrainConfig(epochs=args.epochs, patience=args.patience),
                                 args.lr, args.hidden, range(args.seeds), (train, val, test),

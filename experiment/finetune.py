@@ -183,6 +183,7 @@ def main(argv=None):
     from common.errors import describe
 
     from .train import features_dir, load_data, set_deterministic
+    from .train.stores import check_together
     parser = argparse.ArgumentParser(prog="python -m experiment.finetune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", default="features", type=features_dir,
@@ -212,10 +213,9 @@ def main(argv=None):
             raise FileNotFoundError(f"no pool5 codes in {args.features} ({store_name('pool5')}): "
                                     "extract them with `python -m caffe_extract extract --layer "
                                     "pool5` and the weights that made the models' codes")
+        check_together(args.features, args.split, {"layer": "pool5"}, [], file_sha1(caffemodel),
+                       caffemodel, [os.path.join(args.init, "table.json")])
         train, val, test, info = load_data(args.features, args.split, "pool5", args.val_groups)
-        if info["attrs"].get("weights_sha1") != file_sha1(caffemodel):
-            raise ValueError(f"{store} was extracted with other weights than {caffemodel}: "
-                             "pass the caffemodel that made it")
         result = run_finetune(args.model, None, range(args.seeds), (train, val, test),
                               len(info["classes"]), args.out, caffemodel, args.init,
                               not args.no_progress, device, args.epochs, args.fc_lr_scale)
