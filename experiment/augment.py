@@ -120,6 +120,7 @@ def main(argv=None):
     from common.errors import describe
 
     from .train import TrainConfig, set_deterministic
+    from .train import outputs
     from .train.stores import check_together
     parser = argparse.ArgumentParser(prog="python -m experiment.augment", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -138,6 +139,7 @@ def main(argv=None):
     set_deterministic()
     start = time.perf_counter()
     try:
+        outputs.claim(args.out, "experiment.augment", {"--features": args.features})
         check_together(args.features, args.split, {"views": VIEWS})     # its recipe's shape
         train, val, test, info = load_data(args.features, args.split, views=VIEWS)
         results = run_augmented(args.model, TrainConfig(epochs=args.epochs, patience=args.patience),

@@ -289,6 +289,7 @@ def main(argv=None):
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     from .report import banner
+    from .train import outputs
     if args.weights:
         args.weights_note, args.random_weights = "", None
     else:
@@ -299,6 +300,7 @@ def main(argv=None):
     import time
     start = time.monotonic()
     try:
+        outputs.claim(args.out, "experiment.drift", {"--work": args.work})
         ledger = run(args)
     except (OSError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -183,6 +183,7 @@ def main(argv=None):
     from common.errors import describe
 
     from .train import features_dir, load_data, set_deterministic
+    from .train import outputs
     from .train.stores import check_together
     parser = argparse.ArgumentParser(prog="python -m experiment.finetune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -207,6 +208,9 @@ def main(argv=None):
     try:
         device = devices.resolve(args.device)
         set_deterministic(device, False, args.threads)
+        outputs.claim(args.out, "experiment.finetune", {"--init": args.init,
+                                                        "--features": args.features})
+        outputs.check_input(args.init, "experiment.train", "--init")
         caffemodel, note = resolve_weights(args)
         store = os.path.join(args.features, store_name("pool5"))
         if not os.path.isfile(store):

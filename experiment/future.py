@@ -372,7 +372,11 @@ def main(argv=None):
     from caffe_extract.caffemodel import CaffeModelError
     from caffe_extract.weights import WeightsError
     from .future_report import write_report
+    from .train import outputs
     try:
+        outputs.claim(args.out, "experiment.future", {"--main": args.main,
+                                                      "--features": args.features})
+        outputs.check_input(args.main, "experiment.train", "--main")
         caffemodel = resolve_weights(args)[0] if "finetune" in args.parts else None
         rows, extras, info, seconds = run(args.parts, args.features, args.main, args.out,
                                           settings, caffemodel, not args.no_progress, device,

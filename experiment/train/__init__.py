@@ -612,6 +612,8 @@ def main(argv=None):
     from common.errors import describe
 
     from configurations import CONFIGS, DEFAULT, get
+
+    from . import outputs
     parser = argparse.ArgumentParser(prog="python -m experiment.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", default="features", type=features_dir, help="folder of the HDF5 stores (%(default)s)")
@@ -673,7 +675,8 @@ def main(argv=None):
             return 1
     try:
         device = devices.resolve(args.device)
-    except devices.DeviceError as error:
+        outputs.claim(args.out, "experiment.train", {"--features": args.features})
+    except (devices.DeviceError, outputs.OutputFolderError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     set_deterministic(device, args.fast, args.threads)
