@@ -202,17 +202,17 @@ def check_pair(ref, other, split):
                 key, x, y = diff
                 raise StoreError(f"{ref_paths[role_a]} and {paths[role_b]} cannot be used "
                                  f"together: {key} ({SAME[key]}) is {x!r} in the first, {y!r} in "
-                                 f"the second; make a matching store with {fix}")
+                                 f"the second; a matching store comes from {fix}")
     ref_lists, failed = split_lists(ref_paths, split)
     lists, failed_other = split_lists(paths, split)
     if ref_lists["classes"] != lists["classes"]:
         raise StoreError(f"{names} list different classes (made from different classInd.txt "
-                         f"files); make a matching store with {fix}")
+                         f"files); a matching store comes from {fix}")
     for role in ("train", "test"):
         where = first_video_difference(ref_lists[role], lists[role], {**failed, **failed_other})
         if where:
             raise StoreError(f"{names} do not hold the same videos in the same order (split "
-                             f"{split}'s {role} list): {where}; make a matching store with {fix}")
+                             f"{split}'s {role} list): {where}; a matching store comes from {fix}")
 
 
 def check_weights(paths, weights_sha1, caffemodel):
