@@ -11,6 +11,9 @@ from caffe_extract.store import write_store
 from experiment.future import fusion
 from experiment.future import study as F
 from experiment.future import report as R
+from experiment.train import stores
+
+from . import crafted_stores as crafted
 
 CLASSES = ["Jump", "PushLeft", "PushRight", "Sit"]
 D = 16
@@ -82,11 +85,16 @@ def toy_store(path, stream, groups, seed):
                 labels.append(c)
                 videos.append(f"{name}/v_{name}_g{g:02d}_c{k + 1:02d}.avi")
                 group.append(g)
-    records = {"features": np.stack(features).astype(np.float32), "labels": labels,
-               "video": videos, "group": group,
-               "frame_times": np.tile(np.arange(10) * 0.2, (len(labels), 1))}
-    write_store(path, records, [], CLASSES, {"weights": "RANDOM weights (seed 0): test",
-                                              "layer": "fc7", "stream": stream})
+    crafted.write(path, np.stack(features).astype(np.float32), labels, videos, group, CLASSES,
+                  stream=stream, subset="train" if "_train_" in str(path) else "test")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def toy_codes():
+    """The toy stores' fc7 codes are 16-dimensional (``D``), not CaffeNet's 4096."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(stores.LAYER_DIMS, "fc7", D)
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,7 @@ def unit(module):
     """The package a module belongs to for the circle rule: ``experiment``'s subpackages
     (``experiment.train``, ...) each count as one; elsewhere the top-level package."""
     parts = module.split(".")
-    return ".".join(parts[:2]) if parts[0] == "experiment" and len(parts) > 2 else parts[0]
+    return ".".join(parts[:2]) if parts[0] == "experiment" and len(parts) > 1 else parts[0]
 
 
 def circles(edges):

@@ -35,6 +35,8 @@ from rnn_models import MODELS
 
 from experiment.train import (ERRORS, Protocol, Runtime, RunSettings, Split, evaluate, load_data,
                               search_then_seeds, searched, set_deterministic, summary, tested_run)
+from experiment.train import outputs
+from experiment.train.stores import check_together
 
 VIEWS = "oversample"
 
@@ -132,6 +134,8 @@ def train_and_print(args):
     device = devices.resolve(args.device)
     set_deterministic(device, False, args.threads)
     start = time.perf_counter()
+    outputs.claim(args.out, "experiment.future.augment", {"--features": args.features})
+    check_together(args.features, args.split, {"views": VIEWS})          # its recipe's shape
     data = load_data(args.features, args.split, views=VIEWS)
     protocol = Protocol(RunSettings(epochs=args.epochs, patience=args.patience), tuple(args.lr),
                         tuple(args.hidden), tuple(range(args.seeds)))

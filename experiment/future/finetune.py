@@ -222,18 +222,23 @@ def fine_tune_and_print(args):
     from caffe_extract.__main__ import resolve_weights
     from caffe_extract.store import store_name
     from caffe_extract.weights import file_sha1
+
+    from experiment.train import outputs
+    from experiment.train.stores import check_together
     device = devices.resolve(args.device)
     set_deterministic(device, False, args.threads)
+    outputs.claim(args.out, "experiment.future.finetune", {"--init": args.init,
+                                                           "--features": args.features})
+    outputs.check_input(args.init, "experiment.train", "--init")
     caffemodel, note = resolve_weights(args)
     store = os.path.join(args.features, store_name("pool5"))
     if not os.path.isfile(store):
         raise FileNotFoundError(f"no pool5 codes in {args.features} ({store_name('pool5')}): "
                                 "extract them with `python -m caffe_extract extract --layer "
                                 "pool5` and the weights that made the models' codes")
+    check_together(args.features, args.split, {"layer": "pool5"}, [], file_sha1(caffemodel),
+                   caffemodel, [os.path.join(args.init, "table.json")])
     data = load_data(args.features, args.split, "pool5", args.val_groups)
-    if data.info["attrs"].get("weights_sha1") != file_sha1(caffemodel):
-        raise ValueError(f"{store} was extracted with other weights than {caffemodel}: "
-                         "pass the caffemodel that made it")
     recipe = FineTuning(caffemodel, args.init, args.epochs, args.fc_lr_scale)
     result = run_finetune(args.model, range(args.seeds), data, recipe, args.out,
                           Runtime(device, not args.no_progress))

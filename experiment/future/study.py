@@ -35,12 +35,15 @@ import numpy as np
 
 import torch
 
+from caffe_extract.weights import file_sha1
 from common import cli, commands, devices
-from configurations import FUTURE
 from common.processes import Task, run_all, share_of_threads
+from configurations import FUTURE
 from experiment.train import (ERRORS, PAPER_MODELS, Protocol, Runtime, RunSettings, features_dir,
                               load_data, read_run, run_model, set_deterministic, store_paths)
+from experiment.train import outputs
 from experiment.train import val_probabilities as engine_val_probabilities
+from experiment.train.stores import check_together
 
 from . import fusion
 from .report import REFERENCE
@@ -125,21 +128,6 @@ def test_summary(runs):
     return out
 
 
-def same_videos(a, b, a_path, b_path):
-    """Every row is compared with the reference video by video, and fusion pairs two stores'
-    models so: the splits of ``a`` and ``b`` (``load_data``'s) must hold the same videos in the
-    same order (the same labels, the same test list)."""
-    (train_a, val_a, test_a, info_a), (train_b, val_b, test_b, info_b) = a, b
-    if (info_a["test_videos"] != info_b["test_videos"]
-            or not all(torch_equal(x.y, y.y) for x, y in ((train_a, train_b), (val_a, val_b)))):
-        raise ValueError(f"{a_path} and {b_path} do not hold the same videos in the same order; "
-                         "extract both streams from the same video folder and split lists")
-
-
-def torch_equal(a, b):
-    return a.shape == b.shape and bool((a == b).all())
-
-
 #: The parts in the order workers take them (``--jobs``), longest first, so that the longest
 #: does not start last (measured on the demo, one core each: pretraining 5.9 min, flow with
 #: fusion 3.4, crops 2.0, temporal convolution 1.5, fine-tuning 1.1; two workers end within
@@ -167,15 +155,10 @@ class Study:
         return load_data(self.features, 1, "fc7", stream="rgb")
 
     def other_data(self, rgb_data, **store):
-        """The split of another store (``load_data``'s keywords), checked to hold the RGB
-        store's videos in its order (``same_videos``)."""
-        from caffe_extract.store import store_name
+        """The split of another store (``load_data``'s keywords); ``run`` checked that it may
+        be used with the RGB store (``train.stores.check_together``: its videos, in order)."""
         layer = store.pop("layer", "fc7")
-        data = load_data(self.features, 1, layer, **store)
-        same_videos(rgb_data, data, os.path.join(self.features, store_name("fc7")),
-                    os.path.join(self.features, store_name(layer, store.get("stream", "rgb"),
-                                                           views=store.get("views"))))
-        return data
+        return load_data(self.features, 1, layer, **store)
 
 
 def rgb_part(study, rgb_data):
@@ -274,6 +257,9 @@ def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True
     for part, store in STORES.items():        # a missing store is said now, not after hours
         if part in parts:
             store_paths(features, 1, **store)
+    check_together(features, 1, {}, list({str(s): s for p, s in STORES.items() if p in parts}
+                                         .values()), caffemodel and file_sha1(caffemodel),
+                   caffemodel, [os.path.join(main_dir, "table.json")])   # and the same videos
     study = Study(features, main_dir, out, settings, caffemodel, progress, device)
     rgb_data = study.rgb_data()
     info = {**rgb_data.info, "test_labels": rgb_data.test.y.numpy()}
@@ -339,6 +325,9 @@ def study_and_report(args):
                         args.patience, args.seeds)
     device = devices.resolve(args.device)
     set_deterministic(device, False, args.threads)
+    outputs.claim(args.out, "experiment.future", {"--main": args.main,
+                                                  "--features": args.features})
+    outputs.check_input(args.main, "experiment.train", "--main")
     caffemodel = resolve_weights(args)[0] if "finetune" in args.parts else None
     rows, extras, info, seconds = run(args.parts, args.features, args.main, args.out, settings,
                                       caffemodel, not args.no_progress, device, args.jobs)

@@ -296,6 +296,7 @@ def main(argv=None):
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     from experiment.analysis.report import banner
+    from experiment.train import outputs
     if args.weights:
         args.weights_note, args.random_weights = "", None
     else:
@@ -306,6 +307,7 @@ def main(argv=None):
     import time
     start = time.monotonic()
     try:
+        outputs.claim(args.out, "experiment.studies.drift", {"--work": args.work})
         ledger = run(args)
     except (OSError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)

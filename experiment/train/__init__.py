@@ -3,6 +3,8 @@
     settings.py        a run's settings (``RunSettings``), the grid around them
     data.py            a split's codes in memory (``Split``), one official split (``Data``,
                        ``load_data``), where the stores are
+    stores.py          the one rule for stores used together (``check_together``)
+    outputs.py         one results folder, one command (``claim``)
     loop.py            the one training loop, ``fit`` (resume, checkpoints, early stop, progress)
     checkpoints.py     when a checkpoint is due, how it is written, read and resumed from
     classification.py  the classifiers' objective, loss, evaluation and optimiser

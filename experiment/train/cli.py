@@ -45,6 +45,7 @@ from rnn_models import MODELS
 
 from .cluster import protocol_of, run_stage
 from .data import features_dir, load_data
+from . import outputs
 from .loop import ERRORS, set_deterministic
 from .protocol import Runtime, finite_history, run_model
 from .settings import PAPER_MODELS
@@ -117,6 +118,7 @@ def train_and_report(args):
 
     from experiment.analysis.report import banner, write_results, write_split_summary
     device = devices.resolve(args.device)
+    outputs.claim(args.out, "experiment.train", {"--features": args.features})
     set_deterministic(device, args.fast, args.threads)
     if args.jobs > 1:
         from .parallel import train_in_parallel

@@ -1,0 +1,100 @@
+"""One results folder, one command (issue 30, item 3): no command writes into a folder that holds
+another command's results, nor into the folder it reads its inputs from.
+
+    claim("results/demo-future", "experiment.future", {"--main": "results/demo-paper"})
+
+Each results-writing command (``experiment.train``, ``.future``, ``.finetune``, ``.augment``,
+``.drift``) calls ``claim`` once, before it writes anything. The folder records what wrote it
+in ``MARKER`` ({"command": "python -m experiment.train"}), a file of its own beside the results
+(table.json is left as it was: ``make demo`` digests it). A folder recorded by another command
+is refused, and so is a folder of an older run that holds another command's results without the
+record (``recognise``: a table.json with "models" is experiment.train's, with "rows"
+experiment.future's, ...), and an output folder that is one of the command's input folders
+(``--out`` = ``--init`` would put fine-tuning's runs among the runs it starts from; ``--out`` =
+``--main`` would write the future table over the main table that fine-tuning reads). Rerunning
+a command into its own folder (to resume) is what the record allows.
+"""
+import glob
+import json
+import os
+
+MARKER = "written-by.json"
+
+
+class OutputFolderError(ValueError):
+    """A results folder that belongs to another command or is one of the inputs (names both,
+    and the folder to use instead)."""
+
+
+def recognise(folder):
+    """The command whose results ``folder`` holds: its record (``MARKER``), else what its
+    files say (runs written before the record); None when it holds no command's results."""
+    marker = os.path.join(folder, MARKER)
+    if os.path.isfile(marker):
+        try:
+            with open(marker) as f:
+                return json.load(f)["command"].replace("python -m ", "")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            raise OutputFolderError(f"{marker}: damaged (not the record of the command that "
+                                    "wrote the folder); delete it if the folder is yours") from None
+    table = os.path.join(folder, "table.json")
+    if os.path.isfile(table):
+        try:
+            with open(table) as f:
+                keys = set(json.load(f))
+        except (OSError, ValueError, TypeError):
+            keys = set()
+        if keys & {"models", "splits"}:
+            return "experiment.train"
+        if "rows" in keys:
+            return "experiment.future"
+    if os.path.isfile(os.path.join(folder, "drift.json")):
+        return "experiment.studies.drift"
+    if glob.glob(os.path.join(folder, "checkpoints", "*-finetune-*.pt")):
+        return "experiment.future.finetune"
+    if any(os.path.isdir(os.path.join(folder, name)) for name in ("oversample",
+                                                                  "oversample-no-mirrors")):
+        return "experiment.future.augment"
+    return None
+
+
+def _same(a, b):
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def claim(folder, command, inputs=None):
+    """Refuse ``folder`` as the results folder of ``command`` ("experiment.train", ...) when
+    it is one of ``inputs`` ({option: folder}) or holds another command's results; else record
+    ``command`` in it (creating it). Returns the folder."""
+    short = command.split(".")[-1]
+    instead = f"{folder.rstrip(os.sep)}-{short}"
+    for option, path in (inputs or {}).items():
+        if path is not None and _same(folder, path):
+            raise OutputFolderError(f"--out {folder} is also {option}, the folder this command "
+                                    f"reads: its results would be written among its inputs; "
+                                    f"write them to another folder (e.g. --out {instead})")
+    owner = recognise(folder) if os.path.isdir(folder) else None
+    if owner is not None and owner != command:
+        raise OutputFolderError(f"{folder} holds the results of python -m {owner}; python -m "
+                                f"{command} would write over them: write to another folder "
+                                f"(e.g. --out {instead})")
+    os.makedirs(folder, exist_ok=True)
+    marker = os.path.join(folder, MARKER)
+    if owner is None or not os.path.isfile(marker):
+        partial = f"{marker}.{os.getpid()}.tmp"
+        with open(partial, "w") as f:
+            json.dump({"command": f"python -m {command}"}, f)
+            f.write("\n")
+        os.replace(partial, marker)
+    return folder
+
+
+def check_input(folder, command, option):
+    """Refuse an input results folder (``option``, e.g. --main) that holds another command's
+    results than ``command``'s, the kind the reader expects."""
+    owner = recognise(folder) if os.path.isdir(folder) else None
+    if owner is not None and owner != command:
+        raise OutputFolderError(f"{option} {folder} holds the results of python -m {owner}, not "
+                                f"of python -m {command}: pass the folder python -m {command} "
+                                "wrote")
+    return folder
