@@ -40,12 +40,13 @@ the ICC on a run's predictions (each seed's A against the same seed's B, average
 and over the paper's claims); phi carries to 50% accuracy as pi_50 = 0.5 (1 - phi).
 ICC: the one-way ANOVA estimator for unequal group sizes (Donner 1986), clipped to [0, 1].
 """
-import argparse
 import os
 import sys
 
 import numpy as np
 from scipy import optimize, stats as sstats
+
+from common import cli, commands
 
 from . import stats
 from .stats import read_predictions
@@ -299,20 +300,19 @@ def plot(data, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiment.analysis.power", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    from common import cli
+    parser = commands.parser("python -m experiment.analysis.power", __doc__)
     parser.add_argument("--out", default="results/power.md", type=cli.writable_file,
                         help="the Markdown report")
     parser.add_argument("--predictions", type=cli.existing_file,
                         help="a results folder's predictions.csv (ICC, phi)")
     parser.add_argument("--simulations", type=cli.integer(1, 1_000_000), default=4000)
     args = parser.parse_args(argv)
-    try:
-        text, data = report(args.predictions, args.simulations)
-    except (OSError, ValueError, KeyError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    return commands.guarded(lambda: write(args), (OSError, ValueError, KeyError))
+
+
+def write(args):
+    """The report written to ``args.out`` (and its plot beside it) and printed; status 0."""
+    text, data = report(args.predictions, args.simulations)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         f.write(text + "\n")

@@ -34,7 +34,6 @@ identical by construction and no network or model is run for it (the ledger says
 Writes OUT/drift.md, OUT/drift.json and OUT/drift.png. Every store and run is cached under
 WORK: a rerun after an interruption continues.
 """
-import argparse
 import json
 import os
 import sys
@@ -275,9 +274,8 @@ def portable(args):
 
 
 def main(argv=None):
-    from common import cli
-    parser = argparse.ArgumentParser(prog="python -m experiment.studies.drift", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from common import cli, commands
+    parser = commands.parser("python -m experiment.studies.drift", __doc__)
     parser.add_argument("--videos", required=True, type=cli.existing_dir, help="folder of the class folders of videos")
     parser.add_argument("--splits", required=True, type=cli.existing_dir, help="folder of the split files (1-3)")
     parser.add_argument("--work", default="demo/drift", type=cli.writable_dir, help="stores and runs (cached)")

@@ -20,7 +20,6 @@ Before a day of training on the real codes, this runs the same command on synthe
 
 The numbers in the results are of synthetic codes: they say nothing about the paper.
 """
-import argparse
 import glob
 import json
 import os
@@ -133,16 +132,15 @@ def epoch_seconds(results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiment.studies.rehearsal", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    from common import cli, devices
+    from common import cli, commands
+    parser = commands.parser("python -m experiment.studies.rehearsal", __doc__)
     from rnn_models import MODELS
     parser.add_argument("--out", default="rehearsal", type=cli.writable_dir,
                         help="folder (%(default)s)")
     parser.add_argument("--epochs", type=cli.integer(1, 10_000), default=2)
     parser.add_argument("--models", nargs="+", default=["average", "rnn", "lstm", "birnn"],
                         choices=MODELS)
-    parser.add_argument("--device", default="auto", choices=devices.CHOICES)
+    commands.add_runtime(parser, device="auto", threads=False, progress=False)
     args = parser.parse_args(argv)
     features = os.path.join(args.out, "features")
     results = os.path.join(args.out, "results")

@@ -210,9 +210,8 @@ def modes_report(measured):
 
 
 def main(argv=None):
-    from common import devices, reproducible
-    parser = argparse.ArgumentParser(prog="python -m experiment.tools.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from common import commands, devices, reproducible
+    parser = commands.parser("python -m experiment.tools.bench", __doc__)
     parser.add_argument("--device", default="cpu", choices=devices.CHOICES)
     parser.add_argument("--sample", type=cli.integer(1, 100_000), default=None, help="training videos timed "
                         "(default: 2,048 on the CPU, all 7,947 on a GPU)")

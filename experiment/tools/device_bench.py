@@ -18,7 +18,6 @@ Projections: all 13,320 videos at the pipeline's rate; the four-model table of o
 the chosen one = 4 runs of at most 80 epochs; early stopping only shortens it). Goals on one
 H100-class GPU with 16 cores: extraction under 2 minutes, the table under 10 minutes.
 """
-import argparse
 import os
 import sys
 import tempfile
@@ -119,10 +118,8 @@ def report(args, device):
 
 
 def main(argv=None):
-    from common import cli, devices
-    parser = argparse.ArgumentParser(prog="python -m experiment.tools.device_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="auto", choices=devices.CHOICES)
+    from common import cli, commands, devices
+    parser = commands.parser("python -m experiment.tools.device_bench", __doc__)
     parser.add_argument("--caffemodel", type=cli.existing_file, help="default: the seeded random-weight CaffeNet")
     parser.add_argument("--videos", type=cli.integer(1, 100_000), default=None,
                         help="generated videos for the pipeline (default: 64 on the CPU, 512 on a GPU)")
@@ -132,6 +129,7 @@ def main(argv=None):
                         "all cores but one on a GPU, at most 16; 1 on the CPU)")
     parser.add_argument("--batch-videos", type=cli.integer(1, 1024), default=None)
     parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
+    commands.add_runtime(parser, device="auto", threads=False, progress=False)
     args = parser.parse_args(argv)
     device = devices.resolve(args.device)
     devices.configure(device)

@@ -10,7 +10,6 @@ weights the codes were made with. The video goes through the same path as the tr
 of CaffeNet (CPU or GPU) to the same layer, then the model. CaffeNet weights other than those
 the model was trained on are refused (compared by SHA1).
 """
-import argparse
 import json
 import os
 import re
@@ -110,28 +109,30 @@ def predict(video, results, model=None, weights=None, device="cpu", top=5):
 
 
 def main(argv=None):
-    from common import cli, devices
     from caffe_extract.caffemodel import CaffeModelError
-    from common.errors import describe
     from caffe_extract.frames import VideoReadError
+    from common import cli, commands, devices
     from experiment.train import CheckpointError
-    parser = argparse.ArgumentParser(prog="python -m experiment.tools.predict", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = commands.parser("python -m experiment.tools.predict", __doc__)
     parser.add_argument("video", type=cli.existing_file, help="a video file (UCF-101-like: AVI, 320x240, any length)")
     parser.add_argument("--results", required=True, type=cli.existing_dir, help="a results folder of `make train`")
     parser.add_argument("--model", help="which model (default: the best on validation)")
     parser.add_argument("--weights", type=cli.existing_file, help="CaffeNet .caffemodel (default: the one the results "
                                           "were made with, checked by SHA1)")
-    parser.add_argument("--device", default="auto", choices=devices.CHOICES)
     parser.add_argument("--top", type=cli.integer(1, 1000), default=5)
+    commands.add_runtime(parser, device="auto", threads=False, progress=False)
     args = parser.parse_args(argv)
-    try:
-        device = devices.resolve(args.device)
-        devices.configure(device)
-        model, ranked = predict(args.video, args.results, args.model, args.weights, device, args.top)
-    except (OSError, ValueError, VideoReadError, CaffeModelError, CheckpointError) as error:
-        print(f"error: {describe(error)}", file=sys.stderr)
-        return 1
+    return commands.guarded(lambda: predict_and_print(args),
+                            (OSError, ValueError, VideoReadError, CaffeModelError,
+                             CheckpointError, devices.DeviceError))
+
+
+def predict_and_print(args):
+    """The top classes of ``args.video`` printed; status 0."""
+    from common import devices
+    device = devices.resolve(args.device)
+    devices.configure(device)
+    model, ranked = predict(args.video, args.results, args.model, args.weights, device, args.top)
     print(f"{args.video}: top {len(ranked)} of {model} (results {args.results}, on {device})")
     for rank, (name, probability) in enumerate(ranked, start=1):
         print(f"{rank}. {name:<24} {probability:.4f}")

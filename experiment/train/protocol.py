@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .checkpoints import load_checkpoint
+from .checkpoints import CheckpointError, load_checkpoint
 from .classification import Classification, best_model, classifier, evaluate
 from .loop import NonFiniteLoss, fit
 from .settings import RunSettings, grid, model_base
@@ -37,6 +37,12 @@ def read_run(config, out_dir):
     saved = load_checkpoint(path, config)
     if not (saved["stopped"] or saved["epoch"] >= config.epochs):
         return None
+    shapes = [{k: tuple(v.shape) for k, v in weights.items()}
+              for weights in (saved["model"], (saved["best"] or {}).get("model", {}))]
+    if shapes[0] != shapes[1]:              # the weights a resume would load: damaged
+        raise CheckpointError(f"{path}: its weights do not fit this run (its last weights "
+                              "and its best differ in names or shapes); delete it to retrain "
+                              "this run")
     return {k: saved[k] for k in ("epoch", "history", "best", "config", "stopped")}
 
 
