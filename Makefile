@@ -68,6 +68,9 @@ THREADS  ?=
 # the videos, merged at the end (`extract --jobs`; the same store): one per core.
 JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
 EXTRACT_JOBS = $(if $(filter caffe,$(BACKEND)),$(JOBS),$(if $(filter cpu,$(DEVICE)),$(JOBS),1))
+# Training (`make train`): runs at once only when JOBS is given (`make train JOBS=4`): each
+# process holds its own copy of the codes (2.2 GB for UCF-101); the same table either way.
+TRAIN_JOBS = $(if $(filter command line,$(origin JOBS)),$(JOBS),1)
 
 # The named configuration (configurations/__init__.py): paper (the default), nntools-2015,
 # lasagne-0.1 or modern.
@@ -123,6 +126,7 @@ help:
 	@echo "make extract  every UCF-101 video of splits 1-3, once -> CaffeNet $(LAYER) codes in"
 	@echo "              $(FEATURES)/all_splits_$(LAYER).h5 (BACKEND=caffe|torch, CONFIG=...)"
 	@echo "make train    train and evaluate MODELS on SPLITS (\"1 2 3\": each and the mean): $(RESULTS)/"
+	@echo "              (JOBS=N: N runs at once, each in its own process; the same table)"
 	@echo "make future  the paper's future work beside its models on the demo set (after make demo):"
 	@echo "              motion stream, fusion, 10-crop views, fine-tuned fc6/fc7, LSTM autoencoder"
 	@echo "              pretraining, temporal convolution: results/demo-future/ (future-ucf101: UCF-101)"
@@ -189,7 +193,7 @@ extract: setup $(if $(filter caffe,$(BACKEND)),caffe) data
 train: setup
 	$(PY) -m experiment.train --features $(FEATURES) --layer $(LAYER) --stream $(STREAM) --models $(MODELS) \
 	  --splits $(SPLITS) --config $(CONFIG) --device $(DEVICE) --out $(RESULTS) \
-	  $(if $(THREADS),--threads $(THREADS))
+	  $(if $(THREADS),--threads $(THREADS)) --jobs $(TRAIN_JOBS)
 
 # Every step resumes: rerunning `make demo` after an interruption continues where it stopped.
 demo: setup caffe
