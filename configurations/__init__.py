@@ -37,8 +37,10 @@ Words, one per idea:
   value set anywhere else).
 - a run's **settings** are what one run was made with, a configuration's name among them (a
   model, a hidden size, a learning rate, a seed, the epochs): the records ``experiment``
-  saves with every checkpoint and table (``TrainConfig`` and its kin, whose names predate
-  this vocabulary); their defaults are read from the knobs here.
+  saves with every checkpoint and table (``experiment.train.RunSettings``, and
+  ``FineTuneSettings``, ``PretrainSettings``, ``StudySettings`` for the future work; the
+  extraction's is ``caffe_extract``'s ``ExtractConfig``); their defaults are read from the
+  knobs here.
 """
 from dataclasses import asdict, dataclass
 

@@ -60,7 +60,7 @@ def test_starts_where_the_trained_model_stands(setup):
     """Before any step, the fine-tuned model on pool5 codes predicts what the trained BiRNN
     predicts on the fc7 codes (float32: fc6/fc7 recomputed, 1e-5)."""
     state, _ = FT.start_state(str(setup["init"]), setup["base"])
-    config = FT.FineTuneConfig(**asdict(setup["base"]))
+    config = FT.FineTuneSettings(**asdict(setup["base"]))
     model, optimizer = FT.finetuned(config, state, setup["fc"], N_CLASSES)
     head = rnn_models.build("birnn", 4096, 8, N_CLASSES, **config.options)
     head.load_state_dict(state)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from experiment.future.pretrain import (PretrainConfig, label_subset, learning_curve,
+from experiment.future.pretrain import (PretrainSettings, label_subset, learning_curve,
                                  plot_learning_curve, pretrain)
 from experiment.train import checkpoints
 from experiment.train import Data, Protocol, Runtime, RunSettings, Split, train_run
@@ -60,9 +60,9 @@ def test_train_run_starts_from_the_given_weights(tmp_path):
 
 def test_pretraining_resumes_to_the_same_weights(tmp_path):
     train, val = tiny_data(), tiny_data(1)
-    config = PretrainConfig(hidden_dim=3, split=2, lr=0.01, epochs=3, batch_size=8)
+    config = PretrainSettings(hidden_dim=3, split=2, lr=0.01, epochs=3, batch_size=8)
     whole = pretrain(config, train.x, val.x, tmp_path / "whole", progress=False)
-    pretrain(PretrainConfig(**{**config.__dict__, "epochs": 1}), train.x, val.x,
+    pretrain(PretrainSettings(**{**config.__dict__, "epochs": 1}), train.x, val.x,
              tmp_path / "cut", progress=False)
     first = tmp_path / "cut" / "checkpoints" / (config.run_id() + ".pt")
     saved = torch.load(first, weights_only=True)
@@ -79,7 +79,7 @@ def test_the_autoencoder_is_saved_after_its_last_epoch_and_when_the_interval_pas
         tmp_path, monkeypatch):
     import experiment.future.pretrain as P
     train, val = tiny_data(), tiny_data(1)
-    config = PretrainConfig(hidden_dim=3, split=2, lr=0.01, epochs=3, batch_size=8)
+    config = PretrainSettings(hidden_dim=3, split=2, lr=0.01, epochs=3, batch_size=8)
     saved, real = [], checkpoints.atomic_save
     monkeypatch.setattr(checkpoints, "atomic_save", lambda obj, path: (saved.append(obj["epoch"]),
                                                               real(obj, path)))
@@ -94,7 +94,7 @@ def test_learning_curve_format_table_and_plot(tmp_path):
     data = Data(tiny_data(n_per_class=8), tiny_data(1), tiny_data(2), CLASSES)
     results = learning_curve(Protocol(RunSettings(epochs=2, patience=0), (0.01,), (3,), (0, 1)),
                              data, tmp_path, QUIET, fractions=(0.25, 1.0),
-                             pretraining=PretrainConfig(split=2, epochs=2, lr=0.01))
+                             pretraining=PretrainSettings(split=2, epochs=2, lr=0.01))
     assert [(r["fraction"], r["pretrained"]) for r in results] == [
         (0.25, False), (0.25, True), (1.0, False), (1.0, True)]
     for r in results:

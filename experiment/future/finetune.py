@@ -43,7 +43,7 @@ FC_LR_SCALE = FUTURE.finetune_fc_lr_scale     # fc6/fc7's learning rate / the he
 
 
 @dataclass
-class FineTuneConfig(RunSettings):
+class FineTuneSettings(RunSettings):
     """One fine-tuning run: the head's ``RunSettings`` (its chosen setting and seed; ``epochs``
     the fine-tuning's) plus what fine-tuning adds. Saved in every checkpoint: a resume with
     another caffemodel or learning rate is refused."""
@@ -149,7 +149,7 @@ def run_finetune(base, seeds, data, recipe, out_dir, runtime=Runtime()):
     for seed in seeds:
         head = RunSettings(**{**asdict(base), "seed": seed})
         state, start = start_state(recipe.init_dir, head)
-        config = FineTuneConfig(**{**asdict(head), "epochs": recipe.epochs, "patience": 0,
+        config = FineTuneSettings(**{**asdict(head), "epochs": recipe.epochs, "patience": 0,
                                    "fc_lr_scale": recipe.fc_lr_scale,
                                    "fc_dropout": recipe.fc_dropout, "caffemodel_sha1": sha1,
                                    "start": start})
@@ -163,7 +163,7 @@ def run_finetune(base, seeds, data, recipe, out_dir, runtime=Runtime()):
         net = make(config, device)[0]
         net.load_state_dict(record["best"]["model"])
         runs.append(tested_run(seed, record, evaluate(net, test)))       # once, at the end
-    chosen = FineTuneConfig(**{**asdict(configs[seeds[0]]), "seed": 0})
+    chosen = FineTuneSettings(**{**asdict(configs[seeds[0]]), "seed": 0})
     return {"model": f"{base.model}+fine-tuned fc6/fc7", "chosen": asdict(chosen), "search": [],
             "runs": runs, **summary(runs)}
 

@@ -31,7 +31,7 @@ FRACTIONS = FUTURE.label_fractions
 
 
 @dataclass
-class PretrainConfig:
+class PretrainSettings:
     """One pretraining run of the composite autoencoder (the knob table's "pretraining" rows)."""
 
     config: str = "paper"               # the named configuration the classifier runs under
@@ -141,7 +141,7 @@ def learning_curve(protocol, data, out_dir, runtime=Runtime(), pretraining=None,
     with pretraining.
 
     protocol, data (a ``Data`` record), runtime: as ``experiment.train.run_model`` (the curve
-    is the LSTM's). pretraining: a ``PretrainConfig`` (its hidden_dim and seed are set per run;
+    is the LSTM's). pretraining: a ``PretrainSettings`` (its hidden_dim and seed are set per run;
     None: the defaults). The autoencoders live in OUT/pretrain, the classifiers in
     OUT/fraction-F/{scratch,TAG}; full_from: a results folder whose runs are the LSTM from
     scratch on every label (the main table's, same settings), reused for fraction 1 without
@@ -151,7 +151,7 @@ def learning_curve(protocol, data, out_dir, runtime=Runtime(), pretraining=None,
     before with: ``run_model``'s dict plus "fraction" and "pretrained" (bool).
     """
     lstm = protocol.of("lstm")
-    pretraining = PretrainConfig(**{**asdict(pretraining or PretrainConfig()),   # the classifier's
+    pretraining = PretrainSettings(**{**asdict(pretraining or PretrainSettings()),   # the classifier's
                                     "config": lstm.config, "dtype": lstm.dtype, "init": lstm.init,
                                     "options": lstm.options})
     fractions = list(fractions)
@@ -160,7 +160,7 @@ def learning_curve(protocol, data, out_dir, runtime=Runtime(), pretraining=None,
     encoders = {}
     for hidden in protocol.hiddens:
         for seed in sorted(set(protocol.seeds) | {0}):   # the search runs with seed 0
-            config = PretrainConfig(**{**asdict(pretraining), "hidden_dim": hidden, "seed": seed})
+            config = PretrainSettings(**{**asdict(pretraining), "hidden_dim": hidden, "seed": seed})
             record = pretrain(config, data.train.x, data.val.x,
                               os.path.join(out_dir, "pretrain"), runtime.progress, runtime.device)
             encoders[hidden, seed] = record["best"]["encoder"]

@@ -59,7 +59,7 @@ FLOW_AVERAGE_LRS = FUTURE.flow_average_lrs
 
 
 @dataclass
-class Settings:
+class StudySettings:
     """The main table's training settings, shared by every part (the demo's by default)."""
 
     config: str = "paper"
@@ -143,7 +143,7 @@ class Study:
     features: str
     main_dir: str
     out: str
-    settings: Settings
+    settings: StudySettings
     caffemodel: str = None
     progress: bool = True
     device: str = "cpu"
@@ -321,7 +321,7 @@ def study_and_report(args):
     from caffe_extract.__main__ import resolve_weights
 
     from .report import write_report
-    settings = Settings(args.config, tuple(args.hidden), tuple(args.lr), args.epochs,
+    settings = StudySettings(args.config, tuple(args.hidden), tuple(args.lr), args.epochs,
                         args.patience, args.seeds)
     device = devices.resolve(args.device)
     set_deterministic(device, False, args.threads)
