@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from common import commands, devices
 
+from . import outputs
 from .data import load_data
 from .loop import ERRORS, set_deterministic
 from .protocol import Protocol, Runtime, run_model, train_run
@@ -99,6 +100,7 @@ def run_stage(args):
 
     def task():
         device = devices.resolve(args.device)
+        outputs.claim(args.out, "experiment.train", {"--features": args.features})
         set_deterministic(device, args.fast, args.threads)
         unit = train_unit(Work.of(args, device), args.stage, tasks[args.task])
         print(f"task {args.task} ({args.stage}: {unit}) done", file=sys.stderr)
