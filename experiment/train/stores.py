@@ -34,7 +34,7 @@ import os
 import h5py
 
 from caffe_extract.frames import N_FRAMES
-from caffe_extract.store import StoreError, read_store, store_name
+from caffe_extract.store import StoreError, read_store
 
 #: The size of each CaffeNet layer's code (caffe_extract.pipeline.LAYER_BLOBS).
 LAYER_DIMS = {"fc6": 4096, "fc7": 4096, "pool5": 9216}
@@ -186,7 +186,7 @@ def first_video_difference(mine, theirs, failed):
 def check_pair(ref, other, split):
     """Refuse two store sets (``store_paths``' dicts with their ``kind`` {layer, stream,
     views}) that break the rule; ``ref`` is the one the study compares everything with."""
-    (ref_paths, ref_kind), (paths, kind) = ref, other
+    (ref_paths, _), (paths, kind) = ref, other
     ref_path, path = next(iter(ref_paths.values())), next(iter(paths.values()))
     names = f"{ref_path} and {path}"
     mine = {role: check_recipe(p) for role, p in ref_paths.items()}
