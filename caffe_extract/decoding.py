@@ -15,33 +15,49 @@ def load_video(job):
     """Worker: (index, path or None, n, span, decoder, resize, anti_aliasing, mean, stream,
     views) -> (index, batch, times, error, warning). stream "flow": the batch holds the sampled
     frames' flow images (``flow.flow_images``) instead of the frames; views "oversample": each
-    frame's ten views, (V T, 3, 227, 227) view-major (``views.views``)."""
+    frame's ten views, (V T, 3, 227, 227) view-major (``views.views``).
+
+    Whatever makes one video unusable (its entry on disk, its decoding, its flow, its views)
+    is that video's ``error``, one line without this machine's path, never an exception: the
+    extraction records it as a skip and goes on with the other videos."""
     index, path, n, span, decoder, resize, anti_aliasing, mean, stream, views = job
     if path is None:
         return index, None, None, "missing: not found under the video folder", ""
+    try:
+        batch, clip = network_input(path, n, span, decoder, resize, anti_aliasing, mean, stream,
+                                    views)
+    except framelib.VideoReadError as error:  # the reason without this machine's path
+        return index, None, None, one_line(str(error).replace(f"{path}: ", "", 1), path), ""
+    except Exception as error:   # noqa: BLE001  one bad file (OpenCV's cv2.error among others)
+        name, module = type(error).__name__, type(error).__module__
+        name = name if module in ("builtins", None) else f"{module.split('.')[0]}.{name}"
+        return index, None, None, one_line(f"cannot use ({name}: {str(error).strip()})", path), ""
+    return index, batch, clip.times, None, clip.warning
+
+
+def network_input(path, n, span, decoder, resize, anti_aliasing, mean, stream, views):
+    """(batch, clip): one video's preprocessed network input, float32 (T, 3, h, w) or, with
+    views, (V T, 3, h, w); and its ``frames.Clip`` (times, warning). Raises on a bad video."""
     from .preprocessing import preprocess
     if anti_aliasing:
         resize = "skimage"   # the fast path reproduces the 2015 resize only
-    try:
-        if stream == "flow":
-            from .flow import flow_images
-            clip, following = framelib.read_pairs(path, n, span, decoder)
-            images = flow_images(clip.frames, following)
-        else:
-            clip = framelib.read_clip(path, n, span, decoder)
-            images = clip.frames
-        if views is None:
-            batch = preprocess(images, anti_aliasing, mean, resize)              # (T, 3, h, w)
-        else:
-            from .views import views as ten_views
-            batch = ten_views(images, anti_aliasing, mean, resize)               # (V, T, 3, h, w)
-            batch = batch.reshape((-1,) + batch.shape[2:])                       # (V T, 3, h, w)
-    except framelib.VideoReadError as error:  # the reason without this machine's path
-        reason = str(error).replace(f"{path}: ", "", 1).replace(f"'{path}'", "the file")
-        return index, None, None, reason, ""
-    except (MemoryError, RuntimeError, ValueError, OSError) as error:  # one bad file: record, go on
-        return index, None, None, f"cannot use ({type(error).__name__}: {error})", ""
-    return index, batch, clip.times, None, clip.warning
+    if stream == "flow":
+        from .flow import flow_images
+        clip, following = framelib.read_pairs(path, n, span, decoder)
+        images = flow_images(clip.frames, following)
+    else:
+        clip = framelib.read_clip(path, n, span, decoder)
+        images = clip.frames
+    if views is None:
+        return preprocess(images, anti_aliasing, mean, resize), clip          # (T, 3, h, w)
+    from .views import views as ten_views
+    batch = ten_views(images, anti_aliasing, mean, resize)                     # (V, T, 3, h, w)
+    return batch.reshape((-1,) + batch.shape[2:]), clip                        # (V T, 3, h, w)
+
+
+def one_line(reason, path):
+    """``reason`` on one line (OpenCV's messages span several), without this machine's path."""
+    return " ".join(reason.replace(f"'{path}'", "the file").replace(str(path), "the file").split())
 
 
 def _init_worker(parent):
