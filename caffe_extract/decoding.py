@@ -9,6 +9,7 @@ import os
 from collections import deque
 
 from . import frames as framelib
+from .entries import entry_problem
 
 
 def load_video(job):
@@ -23,6 +24,9 @@ def load_video(job):
     index, path, n, span, decoder, resize, anti_aliasing, mean, stream, views = job
     if path is None:
         return index, None, None, "missing: not found under the video folder", ""
+    problem = entry_problem(path)
+    if problem is not None:
+        return index, None, None, problem, ""
     try:
         batch, clip = network_input(path, n, span, decoder, resize, anti_aliasing, mean, stream,
                                     views)

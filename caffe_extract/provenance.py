@@ -8,6 +8,7 @@ import os
 import subprocess
 
 from . import frames as framelib
+from .entries import entry_problem
 from .extraction import LAYER_BLOBS, Extraction
 from .store import read_store
 from .ucf101 import VideoIndex
@@ -89,14 +90,29 @@ def manifest_text(extraction, weights_sha1):
     """How a store was made, as its "extraction" attribute keeps it and ``finished`` compares
     it: the chunks' manifest (video list, settings, weights), the split files' SHA1 (the labels
     and the split membership come from them) and the listed videos' sizes (another folder of
-    videos under the same names)."""
+    videos under the same names). An entry that is not a readable file (a broken link, a named
+    pipe: ``entries.entry_problem``) contributes its description instead of a size, and a
+    video not found -1: never an error, as the extraction records those videos as skips."""
     index, sizes = VideoIndex(extraction.config.videos), hashlib.sha1()
     for video in extraction.videos:
-        path = index.locate(video.path)
-        sizes.update(f"{video.path}\0{os.path.getsize(path) if path else -1}\n".encode())
+        sizes.update(f"{video.path}\0{entry_size(index.locate(video.path))}\n".encode())
     return json.dumps({**extraction.manifest(weights_sha1), "video_sizes_sha1": sizes.hexdigest(),
                        "splits_sha1": splits_sha1(extraction.config.splits,
                                                   extraction.split_files)}, sort_keys=True)
+
+
+def entry_size(path):
+    """A listed video's part of the sizes' digest: its size in bytes; -1 when it was not
+    found; the words of ``entry_problem`` for an entry that is not a readable file."""
+    if path is None:
+        return -1
+    problem = entry_problem(path)
+    if problem is not None:
+        return problem
+    try:
+        return os.path.getsize(path)
+    except OSError as error:      # gone since: as entry_problem would now say
+        return entry_problem(path) or f"unreadable ({type(error).__name__})"
 
 
 def finished(config):

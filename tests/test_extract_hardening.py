@@ -157,3 +157,126 @@ def test_any_error_of_one_video_is_its_reason(monkeypatch, tmp_path):
     assert (index, batch, times, warning) == (3, None, None, "")
     assert reason == ("cannot use (cv2.error: OpenCV(5.1.0) the file: error: (-215:Assertion "
                       "failed) in function 'calc')")
+
+
+# ------------------------------------- listed entries that are not readable files, and links
+
+AS_ROOT = "running as root: every file is readable, so a permission error cannot be made"
+
+ENTRIES = {   # listed video -> (what is there, outcome, what the record says)
+    "RollLeft/v_RollLeft_g01_c01.avi": ("a symbolic link whose target is gone", "skip",
+                                        "missing: a symbolic link whose target does not exist"),
+    "RollLeft/v_RollLeft_g02_c01.avi": ("a symbolic link to itself", "skip", "unreadable (ELOOP"),
+    "RollLeft/v_RollLeft_g03_c01.avi": ("a socket", "skip", "not a regular file: a socket"),
+    "RollLeft/v_RollLeft_g04_c01.avi": ("a folder", "skip", "missing"),
+    "RollRight/v_RollRight_g01_c01.avi": ("a symbolic link to a video elsewhere", "ok", ""),
+    # and every video of RollRight/: its class folder is a symbolic link to a folder elsewhere
+}
+
+
+@pytest.fixture
+def linked_set(tmp_path, random_caffemodel):
+    """A 2-class, 4-group set (8 videos) with the entries of ``ENTRIES``; RollRight/ is a
+    symbolic link to the class folder elsewhere. Returns (root, the untouched set)."""
+    make_dataset(tmp_path / "set", n_groups=4, classes=CLASSES[:2], seed=3)
+    shutil.copytree(tmp_path / "set", tmp_path / "original")
+    root, elsewhere = tmp_path / "set", tmp_path / "elsewhere"
+    videos = root / "videos"
+    shutil.move(videos / "RollRight", elsewhere / "RollRight")
+    (videos / "RollRight").symlink_to(elsewhere / "RollRight", target_is_directory=True)
+    video = {name: videos / name for name in ENTRIES}
+    for path in video.values():
+        path.unlink()
+    video["RollLeft/v_RollLeft_g01_c01.avi"].symlink_to(elsewhere / "gone.avi")
+    video["RollLeft/v_RollLeft_g02_c01.avi"].symlink_to(video["RollLeft/v_RollLeft_g02_c01.avi"])
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(video["RollLeft/v_RollLeft_g03_c01.avi"]))
+    video["RollLeft/v_RollLeft_g04_c01.avi"].mkdir()
+    (elsewhere / "kept.avi").write_bytes(
+        (tmp_path / "original/videos/RollRight/v_RollRight_g01_c01.avi").read_bytes())
+    video["RollRight/v_RollRight_g01_c01.avi"].symlink_to(elsewhere / "kept.avi")
+    yield root, tmp_path / "original"
+    server.close()
+
+
+def test_unreadable_entries_and_links(linked_set, tmp_path, capsys):
+    """Fails without the fix: the digest of the videos' sizes (``manifest_text``) ended the
+    whole extraction with ``error: [Errno 2] No such file or directory: '.../gone.avi'`` (the
+    broken link; ``[Errno 40] Too many levels of symbolic links`` for the looping one), where
+    the second round recorded a skip. Linked videos and a linked class folder give the codes
+    of the files they point to."""
+    root, original = linked_set
+    assert run(root, tmp_path / "out") == 0
+    store = read_store(tmp_path / "out/all_splits_fc7.h5")
+    failed, kept = outcomes(store)
+    for video, (what, outcome, says) in ENTRIES.items():
+        if outcome == "skip":
+            assert video in failed and failed[video].startswith(says), (what, failed.get(video))
+        else:
+            assert video in kept, (what, failed.get(video))
+    assert len(failed) == 4 and len(kept) == 4
+    assert all(v.startswith("RollRight/") for v in kept)          # the linked class folder
+    assert run(original, tmp_path / "reference") == 0
+    reference = read_store(tmp_path / "reference/all_splits_fc7.h5")
+    rows = {v: r for r, v in enumerate(reference["video"])}
+    for video, row in kept.items():
+        assert np.array_equal(store["features"][row], reference["features"][rows[video]]), video
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "4 video(s) could not be used" in err
+    assert run(root, tmp_path / "out") == 0                      # a rerun keeps the store
+    assert "kept, extracted before" in capsys.readouterr().err
+    gone = root / "videos/RollLeft/v_RollLeft_g01_c01.avi"       # the link's target is back:
+    os.symlink(original / "videos/RollLeft/v_RollLeft_g01_c01.avi", str(gone) + ".new")
+    os.replace(str(gone) + ".new", gone)                         # not the same data any more
+    assert run(root, tmp_path / "out") == 0
+    assert "kept" not in capsys.readouterr().err
+    assert "RollLeft/v_RollLeft_g01_c01.avi" in read_store(tmp_path / "out/all_splits_fc7.h5",
+                                                           features=False)["video"]
+
+
+def test_named_pipe_is_a_skip_not_a_hang(tmp_path, random_caffemodel):
+    """A named pipe under a video's name: opening it for reading waits for a writer, so the
+    decoder would wait for ever. Run as a user runs it (a subprocess, bounded in time).
+    Fails without the fix: the extraction never ends (the subprocess times out)."""
+    make_dataset(tmp_path, n_groups=3, classes=CLASSES[:2], seed=2)
+    pipe = tmp_path / "videos/RollLeft/v_RollLeft_g02_c01.avi"
+    pipe.unlink()
+    os.mkfifo(pipe)
+    command = [sys.executable, "-m", "caffe_extract", "extract", "--videos",
+               str(tmp_path / "videos"), "--splits", str(tmp_path / "splits"), "--out-dir",
+               str(tmp_path / "out"), "--random-weights", "0", "--backend", "torch",
+               "--workers", "0", "--no-progress"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert done.returncode == 0, done.stderr
+    failed, _ = outcomes(read_store(tmp_path / "out/all_splits_fc7.h5", features=False))
+    assert failed == {"RollLeft/v_RollLeft_g02_c01.avi": "not a regular file: a named pipe (FIFO)"}
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason=AS_ROOT)
+def test_unreadable_video_is_a_skip(tmp_path, random_caffemodel):
+    make_dataset(tmp_path, n_groups=3, classes=CLASSES[:2], seed=2)
+    video = tmp_path / "videos/RollLeft/v_RollLeft_g02_c01.avi"
+    video.chmod(0)
+    assert run(tmp_path, tmp_path / "out") == 0
+    failed, _ = outcomes(read_store(tmp_path / "out/all_splits_fc7.h5", features=False))
+    assert list(failed) == ["RollLeft/v_RollLeft_g02_c01.avi"]
+    assert "Permission denied" in failed["RollLeft/v_RollLeft_g02_c01.avi"]
+
+
+def test_entry_size_markers(tmp_path):
+    """The digest's part for each kind of entry: a size, -1 (not found), or the words of
+    ``entry_problem``; never an error (a file that vanished after it was listed included)."""
+    from caffe_extract.provenance import entry_size
+    (tmp_path / "v.avi").write_bytes(b"12345")
+    (tmp_path / "link.avi").symlink_to(tmp_path / "v.avi")
+    (tmp_path / "broken.avi").symlink_to(tmp_path / "nothing")
+    (tmp_path / "loop.avi").symlink_to(tmp_path / "loop.avi")
+    os.mkfifo(tmp_path / "pipe.avi")
+    assert entry_size(str(tmp_path / "v.avi")) == entry_size(str(tmp_path / "link.avi")) == 5
+    assert entry_size(None) == -1
+    assert entry_size(str(tmp_path / "vanished.avi")) == \
+        "missing: the file vanished while the extraction ran"
+    assert entry_size(str(tmp_path / "broken.avi")).startswith("missing: a symbolic link")
+    assert entry_size(str(tmp_path / "loop.avi")).startswith("unreadable (ELOOP")
+    assert entry_size(str(tmp_path / "pipe.avi")) == "not a regular file: a named pipe (FIFO)"
