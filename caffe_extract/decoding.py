@@ -8,6 +8,8 @@ never raised: the pipeline records it and goes on.
 import os
 from collections import deque
 
+from common.processes import die_with_parent
+
 from . import frames as framelib
 from .entries import entry_problem
 
@@ -67,24 +69,7 @@ def one_line(reason, path):
 def _init_worker(parent):
     import torch
     torch.set_num_threads(1)  # the network in the main process has the cores
-    _die_with(parent)
-
-
-def _die_with(parent):
-    """Linux: have the kernel kill this decoding worker when its parent process dies. A worker
-    of a ProcessPoolExecutor holds both ends of its task queue, so it never sees the queue
-    close: after a kill -9 of the extraction it would wait forever, holding its few hundred MB
-    (measured: 15 of 20 killed runs of the fault campaign left one behind)."""
-    import ctypes
-    import signal
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):     # not Linux: nothing to ask for
-        return
-    if os.getppid() != parent:            # the parent died before the request was made
-        os._exit(1)
+    die_with_parent(parent)   # a kill -9 of the extraction leaves no decoding worker behind
 
 
 def ordered_imap(function, jobs, workers, prefetch):
