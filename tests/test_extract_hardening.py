@@ -10,9 +10,11 @@ and a rerun of the same command finishes (it keeps the store).
 """
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -280,3 +282,66 @@ def test_entry_size_markers(tmp_path):
     assert entry_size(str(tmp_path / "broken.avi")).startswith("missing: a symbolic link")
     assert entry_size(str(tmp_path / "loop.avi")).startswith("unreadable (ELOOP")
     assert entry_size(str(tmp_path / "pipe.avi")) == "not a regular file: a named pipe (FIFO)"
+
+
+# ------------------------------- the kinds the first two rounds found holding, kept in the corpus
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory, random_caffemodel):
+    """A 2-class, 4-group set (8 videos) and its store from one uninterrupted run."""
+    root = tmp_path_factory.mktemp("small")
+    make_dataset(root, n_groups=4, classes=CLASSES[:2], seed=6)
+    assert run(root, root / "reference", "--chunk", "2", "--batch-videos", "2") == 0
+    return root, root / "reference/all_splits_fc7.h5"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_interrupted_then_rerun(small_set, tmp_path, signum):
+    """Ctrl-C (SIGINT) or SIGTERM once a chunk is saved, then the same command: it resumes and
+    writes the uninterrupted run's store, and leaves no .parts folder or lock behind."""
+    root, reference = small_set
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "caffe_extract", "extract", "--videos", str(root / "videos"),
+            "--splits", str(root / "splits"), "--out-dir", str(out), "--random-weights", "0",
+            "--backend", "torch", "--workers", "0", "--no-progress", "--chunk", "2",
+            "--batch-videos", "2"]
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    started = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while not list(out.glob("*.parts/chunk-*.npz")) and time.monotonic() < deadline:
+        assert started.poll() is None, started.stderr.read().decode()
+        time.sleep(0.1)
+    started.send_signal(signum)
+    assert started.wait(timeout=120) != 0
+    assert not (out / "all_splits_fc7.h5").exists()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(out)) == ["all_splits_fc7.h5"]
+    a, b = read_store(out / "all_splits_fc7.h5"), read_store(reference)
+    assert list(a["video"]) == list(b["video"]) and np.array_equal(a["features"], b["features"])
+
+
+def test_h264_29_97_fps_and_unicode_paths(tmp_path, random_caffemodel):
+    """A real H.264 clip under an .avi name (an MP4 file), a clip at 29.97 fps (30000/1001:
+    moviepy's frame rule int(fps t + 1e-5)), in a video folder and an output folder whose names
+    are not ASCII: every video kept, the 29.97 fps clip's frame times from that rule."""
+    from caffe_extract.frames import frame_index
+    root = tmp_path / "vidéos ünï 動画"
+    make_dataset(root, n_groups=3, classes=CLASSES[:2], seed=7)
+    h264 = root / "videos/RollLeft/v_RollLeft_g01_c01.avi"
+    ntsc = root / "videos/RollLeft/v_RollLeft_g02_c01.avi"
+    raw = tmp_path / "raw.avi"
+    write_video(raw, BIG)
+    ffmpeg("-i", str(raw), "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mp4", str(h264))
+    ffmpeg("-i", str(raw), "-vf", "fps=30000/1001", "-r", "30000/1001", "-c:v", "libxvid",
+           "-q:v", "4", str(ntsc))
+    out = tmp_path / "sortie é 出力"
+    assert run(root, out) == 0
+    store = read_store(out / "all_splits_fc7.h5")
+    failed, kept = outcomes(store)
+    assert failed == {} and len(kept) == 6
+    fps = 30000 / 1001
+    expected = [frame_index(i * 0.2, fps) / fps for i in range(10)]
+    np.testing.assert_allclose(store["frame_times"][kept["RollLeft/v_RollLeft_g02_c01.avi"]],
+                               expected, rtol=0, atol=1e-6)
+    assert np.isfinite(store["features"]).all()
