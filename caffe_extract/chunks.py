@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from . import frames as framelib
-from .decoding import load_video, ordered_imap
+from .decoding import crashed, load_video, ordered_imap
 from .extraction import LAYER_BLOBS
 from .ucf101 import VideoIndex
 
@@ -38,7 +38,8 @@ def run_chunks(extraction, backend, on_chunk=None):
              c.decoder, c.resize, c.anti_aliasing, c.mean, c.stream, c.views)
             for k in pending for i in extraction.chunk_range(k))
     total = sum(len(extraction.chunk_range(k)) for k in pending)
-    results = ordered_imap(load_video, jobs, c.workers, prefetch=max(2, 2 * c.workers + c.batch_videos))
+    results = ordered_imap(load_video, jobs, c.workers,
+                           prefetch=max(2, 2 * c.workers + c.batch_videos), on_crash=crashed)
     desc = f"{c.subset} {c.layer}" + ("" if c.stream == "rgb" else f" {c.stream}") + \
         ("" if c.views is None else f" {c.views}")
     per_forward = c.batch_videos * framelib.N_FRAMES    # images per forward: as without views

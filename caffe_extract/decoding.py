@@ -72,20 +72,65 @@ def _init_worker(parent):
     die_with_parent(parent)   # a kill -9 of the extraction leaves no decoding worker behind
 
 
-def ordered_imap(function, jobs, workers, prefetch):
-    """function(job) for every job, results in order, at most ``prefetch`` running ahead."""
+def crashed(job):
+    """``load_video``'s result for a video whose decoding process died twice on it (a crash in
+    a decoding library: a segmentation fault, the memory killer): a skip with that reason."""
+    return job[0], None, None, "the decoding process died on this video (a crash in the decoder)", ""
+
+
+def _pool(workers):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(os.getpid(),))
+
+
+def _alone(function, job, on_crash):
+    """function(job) in a process of its own; ``on_crash(job)`` when that process dies too."""
+    from concurrent.futures.process import BrokenProcessPool
+    with _pool(1) as single:
+        try:
+            return single.submit(function, job).result()
+        except BrokenProcessPool:
+            return on_crash(job)
+
+
+def ordered_imap(function, jobs, workers, prefetch, on_crash=None):
+    """function(job) for every job, results in order, at most ``prefetch`` running ahead.
+
+    A worker that dies (a decoder's crash on one file) breaks the whole pool, and every job in
+    flight with it. With ``on_crash``, the oldest job in flight is run again alone: its result,
+    or ``on_crash(job)`` when it kills its process too; then a new pool takes the other jobs in
+    flight again. So a file that crashes its decoder is one job's ``on_crash`` result, not the
+    end of the run (without ``on_crash``: ``BrokenProcessPool`` is raised)."""
     if workers == 0:
         yield from map(function, jobs)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(os.getpid(),)) as pool:
-        pending = deque()
-        for job in jobs:
-            pending.append(pool.submit(function, job))
-            if len(pending) >= prefetch:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    from concurrent.futures.process import BrokenProcessPool
+    jobs, pending, pool = iter(jobs), deque(), _pool(workers)    # pending: [job, future]
+    try:
+        while True:
+            while len(pending) < prefetch:
+                job = next(jobs, _END)
+                if job is _END:
+                    break
+                pending.append([job, pool.submit(function, job)])
+            if not pending:
+                return
+            job, future = pending.popleft()
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                if on_crash is None:
+                    raise
+                pool.shutdown(wait=True)
+                result = _alone(function, job, on_crash)
+                pool = _pool(workers)
+                for item in pending:
+                    item[1] = pool.submit(function, item[0])
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_END = object()

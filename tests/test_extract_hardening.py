@@ -345,3 +345,26 @@ def test_h264_29_97_fps_and_unicode_paths(tmp_path, random_caffemodel):
     np.testing.assert_allclose(store["frame_times"][kept["RollLeft/v_RollLeft_g02_c01.avi"]],
                                expected, rtol=0, atol=1e-6)
     assert np.isfinite(store["features"]).all()
+
+
+def dies_on_three(job):
+    """A decoding job whose process dies on job 3, as a decoder crashing on one file would."""
+    if job == 3:
+        os._exit(1)
+    return job * 10
+
+
+def test_a_decoder_crash_is_one_videos_skip():
+    """A worker that dies on one video broke the whole pool: ``BrokenProcessPool`` ended the
+    extraction, and a rerun died on the same video. Now that job alone is retried, and its
+    ``on_crash`` result (``decoding.crashed``: a skip with its reason) takes its place; the
+    jobs in flight with it are run again. Fails without the fix: BrokenProcessPool."""
+    from caffe_extract.decoding import crashed, ordered_imap
+    results = list(ordered_imap(dies_on_three, range(8), workers=2, prefetch=4,
+                                on_crash=lambda job: ("crashed", job)))
+    assert results == [0, 10, 20, ("crashed", 3), 40, 50, 60, 70]
+    from concurrent.futures.process import BrokenProcessPool
+    with pytest.raises(BrokenProcessPool):                   # without on_crash: as before
+        list(ordered_imap(dies_on_three, range(8), workers=2, prefetch=4))
+    index, batch, times, reason, warning = crashed((3, "a.avi"))
+    assert (index, batch, times) == (3, None, None) and reason.startswith("the decoding process died")
