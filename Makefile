@@ -89,24 +89,26 @@ DEMO    ?= demo
 # FAST=1: speed over bits. No kernel pinned (AVX-512 where the CPU has it, MKL's non-strict
 # branch); the same layout (one single-threaded extraction process per core, training on every
 # core); results may differ between machines in the last digits and say so. docs/performance.md.
+# The variables and their values are written once, in common/pinned.py (read here with any
+# python3: it imports nothing, so it works before .venv exists).
 FAST ?=
-export OPENBLAS_NUM_THREADS := 1
-export MKL_NUM_THREADS := 1
-export OMP_NUM_THREADS := 1
+PINNED_PY := $(or $(PYTHON),python3) common/pinned.py
+PINNED_THREADS := $(shell $(PINNED_PY) threads)
+PINNED_KERNELS := $(shell $(PINNED_PY) kernels)
+PINNED_NAMES := $(shell $(PINNED_PY) names)
+ifeq ($(PINNED_NAMES),)
+$(error cannot read the pinned variables: `$(PINNED_PY) names` printed nothing (no python3?))
+endif
+$(foreach pin,$(PINNED_THREADS),$(eval export $(subst =, := ,$(pin))))
 ifeq ($(FAST),1)
 export ACTION_RNN_FAST := 1
-unexport ATEN_CPU_CAPABILITY MKL_CBWR ONEDNN_MAX_CPU_ISA OPENBLAS_CORETYPE NPY_DISABLE_CPU_FEATURES \
-  OPENCV_CPU_DISABLE OPENCV_IPP
+unexport $(PINNED_NAMES)
 else
 ifneq ($(FAST),)
 $(error FAST=$(FAST): use FAST=1 (unpinned kernels) or leave it unset)
 endif
 unexport ACTION_RNN_FAST
-export ATEN_CPU_CAPABILITY := avx2
-export MKL_CBWR := AVX2,STRICT
-export ONEDNN_MAX_CPU_ISA := AVX2
-export OPENBLAS_CORETYPE := Haswell
-export OPENCV_IPP := avx2
+$(foreach pin,$(PINNED_KERNELS),$(eval export $(subst =, := ,$(pin))))
 endif
 # The demo's folders: results/demo-paper, results/demo-paper-fast (FAST=1), ...
 DEMO_RUN = $(CONFIG)$(if $(FAST),-fast)
@@ -291,8 +293,7 @@ parity: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
 
 # Pinned and fast side by side, in the same run: the pipeline twice (bench/pipeline.md,
 # bench/pipeline-fast.md) and the training epochs in both modes (bench/training.md).
-FAST_ENV := env -u ATEN_CPU_CAPABILITY -u MKL_CBWR -u ONEDNN_MAX_CPU_ISA -u OPENBLAS_CORETYPE \
-  -u NPY_DISABLE_CPU_FEATURES -u OPENCV_CPU_DISABLE -u OPENCV_IPP ACTION_RNN_FAST=1
+FAST_ENV := env $(addprefix -u ,$(PINNED_NAMES)) ACTION_RNN_FAST=1
 bench: setup caffe $(ORACLE_IF_AVAILABLE)
 	@mkdir -p bench
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md

@@ -8,8 +8,9 @@
 
 Modules: ucf101 (split files), frames (sampler), preprocessing (caffe.io's steps), caffemodel
 (reading .caffemodel files), caffenet (the port), backends (pycaffe | port), store (HDF5),
-pipeline (resumable extraction), weights and data (downloads), synthetic (test videos),
-random_model (random-weight CaffeNet written by real Caffe), bench. The CPU kernels are pinned
+pipeline (resumable extraction, run from extraction, entries, decoding, chunks, provenance,
+shards; jobs: --jobs), weights and data (downloads), synthetic (test videos), random_model
+(random-weight CaffeNet written by real Caffe), bench. The CPU kernels are pinned
 by ``common`` (imported first), so that results are the same bits on every x86-64 machine.
 """
 # First, before numpy, torch or Caffe load: the CPU kernels pinned (common/reproducible.py).

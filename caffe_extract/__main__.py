@@ -130,12 +130,8 @@ def resolve_weights(args):
 
 
 def main(argv=None):
-    from .caffemodel import CaffeModelError
     from common.errors import describe
-    from .frames import VideoReadError
-    from .pycaffe import CaffeUnavailable
-    from .ucf101 import SplitFileError
-    from .weights import WeightsError
+    from .jobs import user_errors
     args = build_parser().parse_args(argv)
     try:
         if args.command == "merge":
@@ -143,10 +139,9 @@ def main(argv=None):
             print(merge(args.shards, args.out))
             return 0
         if args.jobs > 1:
-            return run_jobs(args, sys.argv[1:] if argv is None else list(argv))
+            return run_jobs(args)
         return run_extract(args)
-    except (SplitFileError, WeightsError, CaffeModelError, CaffeUnavailable, VideoReadError,
-            RuntimeError, ValueError, OSError) as error:
+    except user_errors() as error:
         print(f"error: {describe(error)}", file=sys.stderr)
         return 1
 
@@ -168,12 +163,14 @@ def store_paths(args):
             for subset in subsets]
 
 
-def run_jobs(args, argv):
-    """``--jobs N``: this command as N processes at once, ``--shard i/N`` each, then ``merge``
-    of each store's shards (the shard files removed). The network of each runs on one thread,
-    so N = the cores uses them all and keeps every bit (README, "Bit for bit"). A killed run
-    resumes: the shards resume their chunks, then the merge runs."""
-    import subprocess
+def run_jobs(args):
+    """``--jobs N``: the N shards of each store at once (``--shard i/N`` each, in the worker
+    processes of ``common.processes.run_all``, one network thread each), then ``merge`` of each
+    store's shards (the shard files removed). N = the cores uses them all and keeps every bit
+    (README, "Bit for bit"). A killed run resumes: the shards resume their chunks, then the
+    merge runs."""
+    from common.processes import Task, run_all
+    from .jobs import VideoBar, extract_shard
     from .pipeline import check_views, finished, kept_note, merge, shard_path, summarize
     if args.shard != (0, 1):
         raise ValueError("--jobs runs the shards itself: give --jobs or --shard, not both")
@@ -181,7 +178,7 @@ def run_jobs(args, argv):
         raise ValueError("--jobs is for extraction on the CPU: with --backend torch add "
                          "--device cpu (a GPU runs one process)")
     n = args.jobs
-    check_views(args.views, args.store_dtype, args.stream)   # said once, before any child starts
+    check_views(args.views, args.store_dtype, args.stream)   # said once, before any shard starts
     stores = [path for _, _, path in store_paths(args)]
     weights, note = resolve_weights(args)   # a missing file said once; the random model made once
     kept = [finished(config) for config in extract_configs(args, weights, note, (0, 1))]
@@ -191,24 +188,33 @@ def run_jobs(args, argv):
             summarize(failures, damaged)
             print(path)
         return 0
-    n_videos = _n_videos(args)         # and the split lists read once, before any child starts
+    if note:
+        print(f"*** {note} ***", file=sys.stderr)
+    n_videos = _n_videos(args)         # and the split lists read once, before any shard starts
     print(f"extracting in {n} processes at once (shards 0/{n} .. {n - 1}/{n}), then merging",
           file=sys.stderr)
-    children = [subprocess.Popen([sys.executable, "-m", "caffe_extract", *argv, "--jobs", "1",
-                                  "--shard", f"{i}/{n}", "--no-progress"],
-                                 stdout=subprocess.DEVNULL) for i in range(n)]
-    _follow(children, [shard_path(path, (i, n)) + ".parts" for path in stores for i in range(n)],
-            n_videos, args.chunk, not args.no_progress)
-    codes = [child.wait() for child in children]
-    failed = [f"{i}/{n}" for i, code in enumerate(codes) if code != 0]
+    args.no_progress, progress = True, not args.no_progress     # no bar per shard: one here
+    tasks = [Task(f"{i}/{n}", extract_shard, (extract_configs(args, weights, note, (i, n)),))
+             for i in range(n)]
+    parts = [shard_path(path, (i, n)) + ".parts" for path in stores for i in range(n)]
+    with VideoBar(parts, n_videos, args.chunk, progress) as bar:
+        results = run_all(tasks, n, threads=1, desc="shards", progress=False,
+                          rerun_hint="rerun the same command to resume")
+        failed = {name: error for name, (_, error) in results.items() if error is not None}
+        if not failed:
+            bar.complete()
     if failed:
-        raise RuntimeError(f"shard(s) {', '.join(failed)} failed (their errors are above); "
-                           "rerun the same command to resume")
-    for path in stores:
+        raise RuntimeError(f"shard(s) {', '.join(failed)} failed ("
+                           + "; ".join(f"{name}: {error}" for name, error in failed.items())
+                           + "); rerun the same command to resume")
+    for k, path in enumerate(stores):
         shards = [shard_path(path, (i, n)) for i in range(n)]
         print(merge(shards, path))
         for shard in shards:
             os.remove(shard)
+        done = [results[f"{i}/{n}"][0][k] for i in range(n)]   # (path, failures, damaged)
+        summarize(sorted(item for _, failures, _ in done for item in failures),
+                  sorted(item for _, _, damaged in done for item in damaged))
     return 0
 
 
@@ -220,23 +226,6 @@ def _n_videos(args):
     _, train, test = read_split(args.splits, int(args.split))
     return sum(len(videos) for subset, videos in (("train", train), ("test", test))
                if args.subset in (None, "both", subset))
-
-
-def _follow(children, parts_dirs, n_videos, chunk, progress):
-    """A progress bar over the shards' finished chunks (files in their .parts folders, which a
-    shard removes once its store is written) until every child has exited."""
-    import time
-    from tqdm import tqdm
-    from .pipeline import saved_chunks
-    bar = tqdm(total=n_videos, unit="video", desc="videos", disable=not progress,
-               dynamic_ncols=True)
-    while any(child.poll() is None for child in children):
-        done = sum(len(saved_chunks(d)) for d in parts_dirs)
-        bar.update(max(0, min(done * chunk, n_videos) - bar.n))
-        time.sleep(1.0)
-    if all(child.returncode == 0 for child in children):
-        bar.update(n_videos - bar.n)
-    bar.close()
 
 
 def extract_configs(args, weights, note, shard=None):

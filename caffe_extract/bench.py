@@ -151,7 +151,8 @@ def jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk):
     0.05 s), and each shard's rate (videos after its first chunk over the time from its first
     chunk to its last) is summed."""
     import subprocess
-    from .pipeline import saved_chunks
+    from .pipeline import saved_chunks, shard_path
+    from .store import store_name
     out_dir = os.path.join(root, "jobs")
     command = [sys.executable, "-m", "caffe_extract", "extract", "--videos",
                os.path.join(root, "videos"), "--splits", os.path.join(root, "splits"),
@@ -160,8 +161,8 @@ def jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk):
                str(chunk), "--out-dir", out_dir, "--no-progress"]
     children = [subprocess.Popen(command + ["--shard", f"{i}/{jobs}"], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL) for i in range(jobs)]
-    parts = [os.path.join(out_dir, f"split1_train_fc7.h5.shard{i}of{jobs}.parts")
-             for i in range(jobs)]
+    store = os.path.join(out_dir, store_name("fc7", split=1, subset="train"))   # as --split 1
+    parts = [shard_path(store, (i, jobs)) + ".parts" for i in range(jobs)]     # --subset train
     seen = [{} for _ in range(jobs)]                            # chunk file -> first seen
     while any(child.poll() is None for child in children):
         now = time.perf_counter()

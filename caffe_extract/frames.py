@@ -111,12 +111,27 @@ def _read_pyav(path, n, span, pairs=False):
                 rgb[count - 1] = last.to_ndarray(format="rgb24")
     except (av.error.FFmpegError, IndexError, ValueError, ZeroDivisionError, TypeError) as error:
         raise VideoReadError(f"{path}: cannot decode ({type(error).__name__}: {error})") from None
+    check_sizes(path, {i: rgb[i] for i in set(indices) | ({i + 1 for i in indices if i + 1 < count}
+                                                        if pairs else set())})
     warning = ""
     if count <= max(needed) and declared > count:   # a needed frame is missing, yet declared
         warning = (f"damaged: the container declares {declared} frames but only {count} "
                    f"decoded; frames after {(count - 1) / fps:.2f} s repeat the last decoded one")
     clip = Clip(np.stack([rgb[i] for i in indices]), np.array(indices) / fps, warning)
     return clip, ([rgb[i + 1] if i + 1 < count else None for i in indices] if pairs else None)
+
+
+def check_sizes(path, frames):
+    """A ``VideoReadError`` when the frames used ({frame number: uint8 (H, W, 3)}) differ in
+    size: a clip whose frame size changes midway (two clips joined), which neither a batch of
+    frames nor an optical flow between two frames can take."""
+    first = {}
+    for number in sorted(frames):
+        first.setdefault(frames[number].shape[:2], number)
+    if len(first) > 1:
+        (a, i), (b, j) = list(first.items())[:2]
+        raise VideoReadError(f"{path}: the frame size changes within the video ({a[1]}x{a[0]} "
+                             f"at frame {i}, {b[1]}x{b[0]} at frame {j})")
 
 
 def _read_moviepy(path, n, span, pairs=False):

@@ -6,6 +6,8 @@
     common.cli            argparse types: a bad value is a one-line usage error
     common.errors         one-line messages for the errors a user can fix
     common.devices        ``--device auto|cpu|cuda`` and the GPU's fidelity settings
+    common.pinned         the pinned variables, written once (the Makefile reads them too)
+    common.processes      one way to run N processes (``run_all``)
 
 ``caffe_extract``, ``rnn_models`` and ``experiment`` import this package first; it imports none
 of them.

@@ -4,7 +4,7 @@ Imported first by ``common`` (and so by ``caffe_extract``, ``rnn_models`` and ``
 which import it first): every entry point (``python -m caffe_extract``,
 ``caffe_extract.synthetic``, ``experiment.train``, ``experiment.studies.drift``, ``experiment.tools.predict``)
 runs this before any numerical library is loaded. The Makefile exports the same variables as a
-second line of defence.
+second line of defence, read from ``pinned.py``, where their names are written once.
 
 Float results follow the kernel a library picks for the CPU it runs on: a reduction summed in
 16 lanes (AVX-512) or 8 (AVX2), split over 1 or 2 threads, rounds differently. Measured on an
@@ -58,7 +58,7 @@ import os
 import sys
 import warnings
 
-from . import mkl
+from . import mkl, pinned
 
 FAST = "ACTION_RNN_FAST"
 FAST_NOTED = "ACTION_RNN_FAST_NOTED"        # set once the fast mode's note was printed
@@ -99,22 +99,15 @@ def _opencv_above_avx2():
     return ",".join(name for name, present in groups.items() if present)
 
 
-PINNED = {
-    "ATEN_CPU_CAPABILITY": "avx2",
-    "MKL_CBWR": "AVX2,STRICT",
-    "ONEDNN_MAX_CPU_ISA": "AVX2",
-    "OPENBLAS_CORETYPE": "Haswell",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "NPY_DISABLE_CPU_FEATURES": _numpy_avx512_features(),
-    "OPENCV_CPU_DISABLE": _opencv_above_avx2(),
-    "OPENCV_IPP": "avx2",
-}
+#: every variable pinned, and its value here (the names and fixed values: ``pinned.py``, which
+#: the Makefile reads too)
+PINNED = {**pinned.KERNELS, **pinned.THREADS,
+          "NPY_DISABLE_CPU_FEATURES": _numpy_avx512_features(),
+          "OPENCV_CPU_DISABLE": _opencv_above_avx2()}
 
 #: the thread counts: fast mode keeps them (unless set), so that extraction still runs one
 #: single-threaded process per core and training sets its own
-THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+THREADS = tuple(pinned.THREADS)
 
 #: libraries whose kernels are chosen when they load: pinning after them is too late
 LIBRARIES = ("numpy", "torch", "caffe", "cv2")

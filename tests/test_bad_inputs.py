@@ -737,8 +737,8 @@ def test_store_contents_checked_before_training(tmp_path, capsys, case):
 def nan_for(rows, value):
     """A stand-in for the pipeline's network forward that gives ``value`` codes for the videos
     at list positions ``rows`` (as a broken frame or kernel would), the real codes elsewhere."""
-    from caffe_extract import pipeline
-    forward = pipeline._forward
+    from caffe_extract import chunks
+    forward = chunks.forward_batch
 
     def broken(backend, batch, blob, *args):
         done = forward(backend, batch, blob, *args)
@@ -751,8 +751,8 @@ def nan_for(rows, value):
 def test_non_finite_codes_at_extraction(tiny, capsys, monkeypatch, value):
     """Codes that are not finite never enter a store: the video is left out, with the count
     of its bad values as the reason, and summarised; the other videos are kept."""
-    from caffe_extract import pipeline
-    monkeypatch.setattr(pipeline, "_forward", nan_for({0, 5}, value))
+    from caffe_extract import chunks
+    monkeypatch.setattr(chunks, "forward_batch", nan_for({0, 5}, value))
     assert extract(tiny) == 0
     data = read_store(tiny / "out" / "all_splits_fc7.h5")
     failed = dict(zip(data["failed_video"], data["failed_reason"]))

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from caffe_extract import pipeline
+from caffe_extract import chunks
 from caffe_extract.__main__ import main
 from caffe_extract.flow import flow_field, flow_images, render
 from caffe_extract.frames import read_clip, read_pairs
@@ -207,17 +207,17 @@ def test_flow_runs_in_shards_with_workers_and_resumes(stores, dataset, random_ca
     config = ExtractConfig(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
                            out=str(out), weights=random_caffemodel, backend="torch", workers=0,
                            chunk=2, batch_videos=2, progress=False, stream="flow")
-    save, saved = pipeline._save_chunk, []
+    save, saved = chunks.save_chunk, []
 
     def crash_after_one_chunk(*args):
         if saved:
             raise KeyboardInterrupt("killed")
         save(*args)
         saved.append(args[0])
-    monkeypatch.setattr(pipeline, "_save_chunk", crash_after_one_chunk)
+    monkeypatch.setattr(chunks, "save_chunk", crash_after_one_chunk)
     with pytest.raises(KeyboardInterrupt):
         extract(config)
-    monkeypatch.setattr(pipeline, "_save_chunk", save)
+    monkeypatch.setattr(chunks, "save_chunk", save)
     assert len(saved) == 1 and not out.exists()
     extract(config)                                       # resumes from the saved chunk
     assert_same_store(out, reference)

@@ -11,7 +11,8 @@ from caffe_extract import views as V
 from caffe_extract.backends import open_backend
 from caffe_extract.frames import N_FRAMES, SPAN, read_clip
 from caffe_extract.paths import MEAN_FILE
-from caffe_extract.pipeline import ExtractConfig, _forward, _stored, extract
+from caffe_extract.chunks import forward_batch, stored_codes
+from caffe_extract.pipeline import ExtractConfig, extract
 from caffe_extract.store import StoreError, read_store
 from caffe_extract.synthetic import CLASSES, make_dataset, render_frames
 from experiment.future import augment
@@ -104,11 +105,11 @@ def test_forward_batches():
     forwards of per_forward images, and the codes land at (video, view, frame)."""
     backend = CountingBackend()
     batch = [(i, np.full((10, 3, 2, 2), i, np.float32), None) for i in range(3)]
-    done = _forward(backend, batch, "relu7", per_forward=40)
+    done = forward_batch(backend, batch, "relu7", per_forward=40)
     assert backend.sizes == [30] and done[2][1].shape == (10, 3)
     backend = CountingBackend()
     images = np.arange(100, dtype=np.float32)[:, None, None, None] * np.ones((1, 3, 2, 2))
-    done = _forward(backend, [(0, images, None), (1, images + 1000, None)], "relu7", 40)
+    done = forward_batch(backend, [(0, images, None), (1, images + 1000, None)], "relu7", 40)
     assert backend.sizes == [40, 40, 40, 40, 40]
     codes = done[1][1]                                             # (V, T, D)
     assert codes.shape == (10, 10, 3) and codes[7, 3, 0] == 1000 + 7 * 10 + 3
@@ -197,8 +198,8 @@ def test_extraction_options_are_checked(dataset, random_caffemodel, tmp_path):
 def test_codes_beyond_float16_are_refused():
     codes = np.full((1, 10, 10, 2), 70000.0, np.float32)
     with pytest.raises(ValueError, match="beyond float16's range"):
-        _stored(codes, "float16", 3)
-    assert _stored(codes, "float32", 3) is codes
+        stored_codes(codes, "float16", 3)
+    assert stored_codes(codes, "float32", 3) is codes
 
 
 def test_one_view_per_video_per_epoch_is_a_function_of_seed_and_epoch():

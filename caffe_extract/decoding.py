@@ -1,0 +1,136 @@
+"""The decoding side of an extraction: a video's sampled frames (or their flow images, or
+their ten views), preprocessed for the network, in worker processes running ahead of it.
+
+``load_video`` is what a worker runs for one video; ``ordered_imap`` runs it over the list in
+spawned processes, results in list order. A failure of one video is returned as its reason,
+never raised: the pipeline records it and goes on.
+"""
+import os
+from collections import deque
+
+from common.processes import die_with_parent
+
+from . import frames as framelib
+from .entries import entry_problem
+
+
+def load_video(job):
+    """Worker: (index, path or None, n, span, decoder, resize, anti_aliasing, mean, stream,
+    views) -> (index, batch, times, error, warning). stream "flow": the batch holds the sampled
+    frames' flow images (``flow.flow_images``) instead of the frames; views "oversample": each
+    frame's ten views, (V T, 3, 227, 227) view-major (``views.views``).
+
+    Whatever makes one video unusable (its entry on disk, its decoding, its flow, its views)
+    is that video's ``error``, one line without this machine's path, never an exception: the
+    extraction records it as a skip and goes on with the other videos."""
+    index, path, n, span, decoder, resize, anti_aliasing, mean, stream, views = job
+    if path is None:
+        return index, None, None, "missing: not found under the video folder", ""
+    problem = entry_problem(path)
+    if problem is not None:
+        return index, None, None, problem, ""
+    try:
+        batch, clip = network_input(path, n, span, decoder, resize, anti_aliasing, mean, stream,
+                                    views)
+    except framelib.VideoReadError as error:  # the reason without this machine's path
+        return index, None, None, one_line(str(error).replace(f"{path}: ", "", 1), path), ""
+    except Exception as error:   # noqa: BLE001  one bad file (OpenCV's cv2.error among others)
+        name, module = type(error).__name__, type(error).__module__
+        name = name if module in ("builtins", None) else f"{module.split('.')[0]}.{name}"
+        return index, None, None, one_line(f"cannot use ({name}: {str(error).strip()})", path), ""
+    return index, batch, clip.times, None, clip.warning
+
+
+def network_input(path, n, span, decoder, resize, anti_aliasing, mean, stream, views):
+    """(batch, clip): one video's preprocessed network input, float32 (T, 3, h, w) or, with
+    views, (V T, 3, h, w); and its ``frames.Clip`` (times, warning). Raises on a bad video."""
+    from .preprocessing import preprocess
+    if anti_aliasing:
+        resize = "skimage"   # the fast path reproduces the 2015 resize only
+    if stream == "flow":
+        from .flow import flow_images
+        clip, following = framelib.read_pairs(path, n, span, decoder)
+        images = flow_images(clip.frames, following)
+    else:
+        clip = framelib.read_clip(path, n, span, decoder)
+        images = clip.frames
+    if views is None:
+        return preprocess(images, anti_aliasing, mean, resize), clip          # (T, 3, h, w)
+    from .views import views as ten_views
+    batch = ten_views(images, anti_aliasing, mean, resize)                     # (V, T, 3, h, w)
+    return batch.reshape((-1,) + batch.shape[2:]), clip                        # (V T, 3, h, w)
+
+
+def one_line(reason, path):
+    """``reason`` on one line (OpenCV's messages span several), without this machine's path."""
+    return " ".join(reason.replace(f"'{path}'", "the file").replace(str(path), "the file").split())
+
+
+def _init_worker(parent):
+    import torch
+    torch.set_num_threads(1)  # the network in the main process has the cores
+    die_with_parent(parent)   # a kill -9 of the extraction leaves no decoding worker behind
+
+
+def crashed(job):
+    """``load_video``'s result for a video whose decoding process died twice on it (a crash in
+    a decoding library: a segmentation fault, the memory killer): a skip with that reason."""
+    return job[0], None, None, "the decoding process died on this video (a crash in the decoder)", ""
+
+
+def _pool(workers):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(os.getpid(),))
+
+
+def _alone(function, job, on_crash):
+    """function(job) in a process of its own; ``on_crash(job)`` when that process dies too."""
+    from concurrent.futures.process import BrokenProcessPool
+    with _pool(1) as single:
+        try:
+            return single.submit(function, job).result()
+        except BrokenProcessPool:
+            return on_crash(job)
+
+
+def ordered_imap(function, jobs, workers, prefetch, on_crash=None):
+    """function(job) for every job, results in order, at most ``prefetch`` running ahead.
+
+    A worker that dies (a decoder's crash on one file) breaks the whole pool, and every job in
+    flight with it. With ``on_crash``, the oldest job in flight is run again alone: its result,
+    or ``on_crash(job)`` when it kills its process too; then a new pool takes the other jobs in
+    flight again. So a file that crashes its decoder is one job's ``on_crash`` result, not the
+    end of the run (without ``on_crash``: ``BrokenProcessPool`` is raised)."""
+    if workers == 0:
+        yield from map(function, jobs)
+        return
+    from concurrent.futures.process import BrokenProcessPool
+    jobs, pending, pool = iter(jobs), deque(), _pool(workers)    # pending: [job, future]
+    try:
+        while True:
+            while len(pending) < prefetch:
+                job = next(jobs, _END)
+                if job is _END:
+                    break
+                pending.append([job, pool.submit(function, job)])
+            if not pending:
+                return
+            job, future = pending.popleft()
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                if on_crash is None:
+                    raise
+                pool.shutdown(wait=True)
+                result = _alone(function, job, on_crash)
+                pool = _pool(workers)
+                for item in pending:
+                    item[1] = pool.submit(function, item[0])
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_END = object()

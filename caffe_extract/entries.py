@@ -1,0 +1,34 @@
+"""What a listed video's entry on disk is, when it is not a file the decoder can read.
+
+A video folder can hold, under a listed name, things that are not videos: a symbolic link
+whose target is gone, a link that points to itself, a named pipe (opening one for reading
+waits for a writer: the decoder would hang), a socket or a device. ``entry_problem`` says so
+in a few words, without raising, so that the extraction records the video as a skip with
+that reason (``decoding.load_video``) and the digest of the listed videos' sizes
+(``provenance.manifest_text``) takes the words as the entry's marker instead of its size.
+"""
+import errno
+import os
+import stat
+
+KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+         (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+         (stat.S_ISBLK, "a block device"))
+
+
+def entry_problem(path):
+    """None when ``path`` is a regular file (directly or through symbolic links); else why it
+    cannot be read as a video, in a few words that name no path (the same on every machine)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return "missing: a symbolic link whose target does not exist"
+        return "missing: the file vanished while the extraction ran"
+    except OSError as error:      # a link to itself (ELOOP), a name too long, ...
+        name = errno.errorcode.get(error.errno, "OSError")
+        return f"unreadable ({name}: {error.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((what for test, what in KINDS if test(mode)), "not a file")
+    return f"not a regular file: {kind}"
