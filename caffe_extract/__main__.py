@@ -9,6 +9,8 @@ import sys
 
 from common import cli
 
+from .weights import add_weights_arguments, resolve_weights
+
 DESCRIPTION = """\
 Extract CaffeNet codes of UCF-101 videos, as Giel & Diaz (2015) did: 10 frames evenly over the
 first 2 seconds of each video, each whole frame resized to 227x227 with caffe.io's
@@ -101,32 +103,6 @@ def build_parser():
     mg.add_argument("--out", required=True, type=cli.writable_file, help="the merged store to write")
     mg.add_argument("shards", nargs="+", type=cli.existing_file, help="the shard stores (…h5.shard0of4, …)")
     return parser
-
-
-def add_weights_arguments(parser, what=""):
-    """--weights PATH | --random-weights SEED on ``parser`` (read back by ``resolve_weights``);
-    ``what``: what the weights are for, added to the help."""
-    from common import cli
-    weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--weights", type=cli.existing_file, help="CaffeNet .caffemodel (default: "
-                         f"models/bvlc_reference_caffenet.caffemodel, see `make weights`){what}")
-    weights.add_argument("--random-weights", type=cli.seed, metavar="SEED",
-                         help="a seeded random-weight CaffeNet written by real Caffe (demo and "
-                              f"tests only: the codes are not the paper's){what}")
-
-
-def resolve_weights(args):
-    """(path, note) of the CaffeNet weights to use; a clear error when there are none."""
-    from .weights import DEFAULT_PATH, WeightsError
-    if args.random_weights is not None:
-        from .random_model import cached_random_caffemodel
-        return cached_random_caffemodel(args.random_weights), \
-            f"RANDOM weights (seed {args.random_weights}): codes are NOT CaffeNet's, numbers are not the paper's"
-    path = args.weights or str(DEFAULT_PATH)
-    if not os.path.isfile(path):
-        raise WeightsError(f"no CaffeNet weights at {path}: run `make weights`, or put "
-                           "bvlc_reference_caffenet.caffemodel there, or pass --weights PATH")
-    return path, ""
 
 
 def main(argv=None):

@@ -53,6 +53,30 @@ def download(dest=DEFAULT_PATH, url=URL, sha1=SHA1, timeout=30, progress=True):
         raise WeightsError(str(error)) from None
 
 
+def add_weights_arguments(parser, what=""):
+    """--weights PATH | --random-weights SEED on ``parser`` (read back by ``resolve_weights``);
+    ``what``: what the weights are for, added to the help."""
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--weights", type=cli.existing_file, help="CaffeNet .caffemodel (default: "
+                         f"models/bvlc_reference_caffenet.caffemodel, see `make weights`){what}")
+    weights.add_argument("--random-weights", type=cli.seed, metavar="SEED",
+                         help="a seeded random-weight CaffeNet written by real Caffe (demo and "
+                              f"tests only: the codes are not the paper's){what}")
+
+
+def resolve_weights(args):
+    """(path, note) of the CaffeNet weights to use; a clear error when there are none."""
+    if args.random_weights is not None:
+        from .random_model import cached_random_caffemodel
+        return cached_random_caffemodel(args.random_weights), \
+            f"RANDOM weights (seed {args.random_weights}): codes are NOT CaffeNet's, numbers are not the paper's"
+    path = args.weights or str(DEFAULT_PATH)
+    if not os.path.isfile(path):
+        raise WeightsError(f"no CaffeNet weights at {path}: run `make weights`, or put "
+                           "bvlc_reference_caffenet.caffemodel there, or pass --weights PATH")
+    return path, ""
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m caffe_extract.weights",

@@ -189,7 +189,7 @@ def finetuned(config, head_state, fc, n_classes, device="cpu"):
 
 
 def build_parser():
-    from caffe_extract.__main__ import add_weights_arguments
+    from caffe_extract.weights import add_weights_arguments
     parser = commands.parser("python -m experiment.future.finetune", __doc__)
     parser.add_argument("--features", default="features", type=features_dir,
                         help="folder holding all_splits_pool5.h5 (%(default)s)")
@@ -219,7 +219,7 @@ def main(argv=None):
 
 def fine_tune_and_print(args):
     """Every seed of ``args.model`` fine-tuned and tested; the results printed."""
-    from caffe_extract.__main__ import resolve_weights
+    from caffe_extract.weights import resolve_weights
     from caffe_extract.store import store_name
     from caffe_extract.weights import file_sha1
 

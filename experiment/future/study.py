@@ -285,7 +285,7 @@ def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True
 
 
 def build_parser():
-    from caffe_extract.__main__ import add_weights_arguments
+    from caffe_extract.weights import add_weights_arguments
 
     from configurations import CONFIGS, DEFAULT
     parser = commands.parser("python -m experiment.future", __doc__)
@@ -318,7 +318,7 @@ def main(argv=None):
 
 def study_and_report(args):
     """Every part of ``args.parts`` trained, then the table written and printed; status 0."""
-    from caffe_extract.__main__ import resolve_weights
+    from caffe_extract.weights import resolve_weights
 
     from .report import write_report
     settings = StudySettings(args.config, tuple(args.hidden), tuple(args.lr), args.epochs,
