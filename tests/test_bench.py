@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from experiment.tools import bench
+from experiment.tools import bench, workload
 from rnn_models import build
 from configurations import get
 
@@ -16,20 +16,20 @@ def test_flop_model_counts_exactly_the_gemms_torch_runs(model):
     n, d, h, c = 3, 40, 8, 5
     torch.manual_seed(0)
     net = build(model, d, h, c, **get("paper").model_options(model))
-    x, y = torch.rand(n, bench.T, d), torch.tensor([0, 4, 2])
+    x, y = torch.rand(n, workload.T, d), torch.tensor([0, 4, 2])
     with FlopCounterMode(display=False) as step:
         torch.nn.functional.nll_loss(net.log_probabilities(x), y).backward()
     with FlopCounterMode(display=False) as forward, torch.no_grad():
         net.eval().log_probabilities(x)
-    assert step.get_total_flops() == bench.step_flops(model, n, d=d, h=h, c=c)
-    assert forward.get_total_flops() == bench.forward_flops(model, n, d=d, h=h, c=c)
+    assert step.get_total_flops() == workload.step_flops(model, n, d=d, h=h, c=c)
+    assert forward.get_total_flops() == workload.forward_flops(model, n, d=d, h=h, c=c)
 
 
 def test_epoch_flops_of_split_1():
     """The LSTM epoch of split 1: 7,947 training steps' worth and 1,590 validation forwards."""
-    f = bench.forward_flops("lstm", 1)
+    f = workload.forward_flops("lstm", 1)
     assert f == 2 * 10 * (4096 * 2048 + 512 * 2048 + 512 * 512 + 512 * 101)
-    assert bench.epoch_flops("lstm") == bench.step_flops("lstm", 7947) + 1590 * f
+    assert workload.epoch_flops("lstm") == workload.step_flops("lstm", 7947) + 1590 * f
 
 
 def test_rehearsal_store_has_ucf101s_shape():
