@@ -38,7 +38,8 @@ else
 CAFFE_IF_WANTED := caffe
 TEST_ENV := REQUIRE_CAFFE=1
 endif
-# Other CPUs, emulated (Debian's qemu-user, installed by `make test`): tests/test_emulated_cpus.py.
+# Other CPUs, emulated (Debian's qemu-user, installed by `make test`):
+# tests/common/test_emulated_cpus.py.
 # `make test SKIP_EMULATION=1` where apt cannot install it: those tests then skip, loudly.
 ifeq ($(SKIP_EMULATION),1)
 EMULATOR_IF_WANTED :=

@@ -22,7 +22,7 @@ the full-frame resize (320 x 240 to 227 x 227, a shrink), 240 rows to 256 sample
 frame at the top and bottom rows (source row -0.03 and 239.03): skimage's ``mode='constant'``
 blends 3% of the value 0 of its [0, 1]-stretched image there, i.e. of the frame's minimum;
 ``grid_sample``'s zero padding on the frame minus its minimum does the same (tests:
-tests/test_views.py, < 1e-4 on values up to ~150).
+tests/caffe_extract/test_views.py, < 1e-4 on values up to ~150).
 """
 import numpy as np
 import skimage

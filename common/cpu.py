@@ -6,7 +6,7 @@
     cpu.summary()      one line of the three
 
 The vendor and model are read by CPUID where possible (the MKL vendor fix's library), so that
-an emulated CPU (tests/test_emulated_cpus.py) names itself; the flags are the kernel's list
+an emulated CPU (tests/common/test_emulated_cpus.py) names itself; the flags are the kernel's list
 (an emulator shows the host's there).
 """
 import ctypes

@@ -12,7 +12,7 @@ A small library of ours (``mkl_intel_branch.c``, built by ``make setup``) define
 1; loaded with ``RTLD_GLOBAL`` before torch, it takes precedence, and MKL runs the AVX2 branch
 asked for, at full speed, on every CPU that has AVX2. MKL still checks the instruction set:
 it never runs a kernel the CPU lacks. The symbol is internal to MKL, so the test suite checks
-that it works, natively and under an emulated AMD CPU (tests/test_emulated_cpus.py).
+that it works, natively and under an emulated AMD CPU (tests/common/test_emulated_cpus.py).
 
     mkl.load_vendor_fix()   # before torch loads: the library, loaded (None where absent)
     mkl.branch()            # the branch in effect, as MKL_VERBOSE writes it: "AVX2,STRICT"

@@ -31,7 +31,7 @@ The vendor, too: torch's MKL ignores ``MKL_CBWR`` on a CPU that is not Intel's a
 ``AUTO`` branch (measured on an AMD EPYC: the demo's BiRNN row changed). ``pin`` loads the
 vendor fix of ``common/mkl.py`` first, then asks MKL which branch it runs; where that is not
 the branch pinned, it says so in one line naming the CPU and the branch (``check``).
-tests/test_emulated_cpus.py runs the models, pycaffe and the oracle under an emulated AMD and
+tests/common/test_emulated_cpus.py runs the models, pycaffe and the oracle under an emulated AMD and
 an AVX2-only Intel CPU and compares their bytes with this machine's.
 
 One exception, measured: training (``experiment.train``) gives the same bits with any number of
@@ -39,8 +39,8 @@ torch threads, so it uses every core it may (``training_threads``). Its matmuls 
 ``STRICT`` mode; torch's own kernels share out the elements of their output among threads,
 and split the terms of one sum only when that sum is a single number of more than 32,768
 terms, which the training does not compute (its losses sum at most a batch of 256 terms).
-tests/test_reproducible.py trains the four models with 1 and 3 threads and compares the bytes;
-by hand, 1, 2, 3, 4 and 8 threads gave identical weights for all four models here.
+tests/common/test_reproducible.py trains the four models with 1 and 3 threads and compares the
+bytes; by hand, 1, 2, 3, 4 and 8 threads gave identical weights for all four models here.
 Extraction stays on one thread (pycaffe's OpenBLAS changes bits with its thread count; the
 CaffeNet port's convolutions were not measured).
 
@@ -51,7 +51,7 @@ Speed over bits, knowingly: ``ACTION_RNN_FAST=1`` (``make ... FAST=1``) pins no 
 library takes the CPU's fastest (AVX-512 where present, MKL's non-strict AUTO branch); only
 the thread counts keep their default of one per process where unset (extraction runs one
 process per core, training sets its own). Results then may differ between machines in the
-last digits, and every table made so says so (``mode``). tests/test_reproducible.py uses it
+last digits, and every table made so says so (``mode``). tests/common/test_reproducible.py uses it
 to show that the pinning matters; docs/performance.md has both modes' speeds.
 """
 import os

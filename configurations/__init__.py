@@ -33,8 +33,8 @@ Words, one per idea:
 - the **shared knobs** are the ones every configuration shares, held as values in
   ``configurations.shared``: ``EXTRACTION``, ``TRAINING`` (the main table's protocol) and
   ``FUTURE`` (the paper's future work). The code that uses a knob reads it from here, and the
-  table's cells are written from the same values (``tests/test_knobs.py`` fails on a knob's
-  value set anywhere else).
+  table's cells are written from the same values (``tests/configurations/test_knobs.py`` fails
+  on a knob's value set anywhere else).
 - a run's **settings** are what one run was made with, a configuration's name among them (a
   model, a hidden size, a learning rate, a seed, the epochs): the records ``experiment``
   saves with every checkpoint and table (``experiment.train.RunSettings``, and

@@ -7,7 +7,7 @@ writes its cells from them. Three are the models' own defaults, set in ``referen
 package below this one, which ``rnn_models`` reads too) and only read here: the temporal
 convolution's width, the Average model's dropout, CaffeNet's fc6/fc7 dropout.
 
-``tests/test_knobs.py`` fails when code anywhere else sets one of these values.
+``tests/configurations/test_knobs.py`` fails when code anywhere else sets one of these values.
 """
 from dataclasses import asdict, dataclass
 

@@ -42,7 +42,8 @@ import sys
 # machine we use) and one thread. Its float64 exp and log have AVX-512 loops (numpy 1.19 and
 # later) that round differently from the other CPUs' libm: left out (numpy >= 1.20 reads
 # NPY_DISABLE_CPU_FEATURES; it warns about a feature the CPU lacks, which is then unused anyway).
-# All before NumPy loads. Checked under emulated AMD and AVX2-only CPUs: tests/test_emulated_cpus.py.
+# All before NumPy loads. Checked under emulated AMD and AVX2-only CPUs:
+# tests/common/test_emulated_cpus.py.
 import warnings  # noqa: E402
 
 os.environ["OPENBLAS_CORETYPE"] = "Haswell"

@@ -253,7 +253,7 @@ def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True
     ``jobs`` > 1: the parts train in that many worker processes at once (``LONGEST_FIRST``),
     each with its share of the cores' threads; the bits are the same as in one process (a run
     is single-stream and its numbers do not depend on the thread count,
-    ``common.reproducible``), and so is the table (tests/test_future.py)."""
+    ``common.reproducible``), and so is the table (tests/experiment/test_future.py)."""
     for part, store in STORES.items():        # a missing store is said now, not after hours
         if part in parts:
             store_paths(features, 1, **store)

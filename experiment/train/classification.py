@@ -122,8 +122,8 @@ class Running:
 def model_inputs(model, split):
     """What ``model`` reads of ``split``'s codes, computed once per run, not once per batch:
     the Average model only their mean over time, x_bar (N, 1, D), whose own mean over time
-    is itself, bitwise (tests/test_train.py); 10x less to gather per batch. Other models:
-    ``split`` itself."""
+    is itself, bitwise (tests/experiment/test_train.py); 10x less to gather per batch. Other
+    models: ``split`` itself."""
     if model != "average":
         return split
     x = split.x.to(torch.float32)                      # a float16 views store: mean in float32
@@ -132,7 +132,7 @@ def model_inputs(model, split):
 
 def sgd(model, config, device="cpu"):
     """SGD with Nesterov momentum on ``model``; the fused kernel (one pass over each tensor)
-    where torch has it: the same numbers as the foreach one (tests/test_train.py), faster."""
+    where torch has it: the same numbers as the foreach one (tests/experiment/test_train.py), faster."""
     fused = str(device).split(":")[0] in ("cpu", "cuda")
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                            nesterov=config.momentum > 0, weight_decay=config.weight_decay,

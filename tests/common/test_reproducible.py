@@ -198,7 +198,7 @@ def test_this_process_runs_pinned():
 
 def test_mkl_vendor_fix_is_what_the_process_resolves():
     """The vendor fix is loaded into the global symbol scope, so the name MKL asks for resolves
-    to ours, not to the copy inside libtorch_cpu.so (tests/test_emulated_cpus.py shows the
+    to ours, not to the copy inside libtorch_cpu.so (tests/common/test_emulated_cpus.py shows the
     effect on an AMD CPU)."""
     import ctypes
 

@@ -2,9 +2,9 @@
 emulated by Debian's qemu-user (``qemu-x86_64 -cpu MODEL``: the program sees that CPU's CPUID,
 so MKL, OpenBLAS, ATen and numpy choose their kernels as they would there).
 
-A tiny run of each stage (tests/emulated_run.py: a few training steps of the four paper models,
-a video's frames decoded and preprocessed, OpenCV's optical flow, a small convolution in torch
-(oneDNN), one pycaffe forward) must give this machine's bytes under both emulated CPUs, and so must one
+A tiny run of each stage (tests/common/emulated_run.py: a few training steps of the four paper
+models, a video's frames decoded and preprocessed, OpenCV's optical flow, a small convolution in
+torch (oneDNN), one pycaffe forward) must give this machine's bytes under both emulated CPUs, and so must one
 fixture of the Theano/Lasagne oracle (``rnn_nntools-zeros``, the one that moved by 1 ulp on a
 real AMD EPYC before its numpy's AVX-512 exp was switched off). The control leaves the MKL
 vendor fix out (common/mkl.py) on the emulated AMD: MKL then runs its AUTO branch, says so in
@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 RUN = os.path.join(HERE, "emulated_run.py")
 ORACLE_PYTHON = os.path.join(ROOT, ".venv-oracle", "bin", "python")
 ORACLE = os.path.join(ROOT, "parity_tests", "lasagne_oracle.py")

@@ -22,7 +22,7 @@ import pytest
 
 import configurations
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 PACKAGES = ("common", "rnn_models", "caffe_extract", "experiment")
 HOMES = {"EXTRACTION": configurations.EXTRACTION, "TRAINING": configurations.TRAINING,
          "FUTURE": configurations.FUTURE}

@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def test_without_caffe_every_skipped_test_is_named(tmp_path):
     fake = tmp_path / "caffe"
@@ -11,8 +13,8 @@ def test_without_caffe_every_skipped_test_is_named(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     env.pop("REQUIRE_CAFFE", None)
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             "parity_tests/test_caffenet.py", "tests/test_caffenet_port.py"], capture_output=True, text=True,
-                            env=env, timeout=600, cwd=os.path.dirname(os.path.dirname(__file__)))
+                             "parity_tests/test_caffenet.py", "tests/caffe_extract/test_caffenet_port.py"],
+                            capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-2000:]
     out = result.stdout
     header = [line for line in out.splitlines() if "tests were SKIPPED" in line]

@@ -4,7 +4,7 @@ too, never the end of the whole extraction.
 
 Each case is a real file made here, run through the command line in-process
 (``python -m caffe_extract extract`` by its ``main``), with the outcomes of
-tests/test_bad_inputs.py: *skip* (left out, its reason in ``failed_reason``) or *ok* (its codes
+tests/caffe_extract/test_bad_inputs_extract.py: *skip* (left out, its reason in ``failed_reason``) or *ok* (its codes
 in the store). The other videos' codes are those of the same set without the damaged clips,
 and a rerun of the same command finishes (it keeps the store).
 """

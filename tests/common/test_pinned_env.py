@@ -11,7 +11,7 @@ import pytest
 
 from common import pinned, reproducible
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 NAMES = tuple(pinned.KERNELS) + pinned.MACHINE + tuple(pinned.THREADS) + ("ACTION_RNN_FAST",)
 
 

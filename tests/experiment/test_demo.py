@@ -7,7 +7,7 @@ chance within pairs, while a recurrent model sees the order. Asserted for every 
 beats Average by at least 20 points on these classes (measured margins: 27-39 points; the
 reduced set is too small for the vanilla RNN to learn direction in 60 epochs, which the full
 `make demo` shows it does). The codes come from the PyTorch port here (pycaffe's are equal to
-1e-5, see test_pipeline.py) to keep the test short.
+1e-5, see tests/caffe_extract/test_pipeline.py) to keep the test short.
 """
 import json
 import subprocess

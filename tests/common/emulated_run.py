@@ -1,5 +1,6 @@
-"""A tiny run of each numerical stage, whose bytes tests/test_emulated_cpus.py compares between
-this machine and an emulated one (``qemu-x86_64 -cpu EPYC-Milan-v1 python tests/emulated_run.py``).
+"""A tiny run of each numerical stage, whose bytes tests/common/test_emulated_cpus.py compares
+between this machine and an emulated one
+(``qemu-x86_64 -cpu EPYC-Milan-v1 python tests/common/emulated_run.py``).
 
 Prints one JSON object, a SHA-256 per stage:
   train/<model>  the weights after 2 epochs of ``experiment.train.train_run`` (the project's

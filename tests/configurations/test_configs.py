@@ -12,7 +12,7 @@ import rnn_models
 import configurations as configs
 from experiment import train as T
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_paper_is_the_papers_text_and_the_nntools_code_where_it_is_silent():
