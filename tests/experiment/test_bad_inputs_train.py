@@ -238,3 +238,50 @@ def test_store_contents_checked_before_training(tmp_path, capsys, case):
     one_line_error(capsys, code, *named, *says)
     assert not lost(before, out)
     assert not any((out / f).exists() for f in ("table.json", "table.md", "predictions.csv"))
+
+
+# --------------------------------------- every class in train, validation and test (issue 30)
+
+def held_groups(val_groups=2, groups=range(1, 7)):
+    """The groups ``validation_split`` holds out of a train list of ``groups`` (seed 0)."""
+    import random
+    return set(random.Random(0).sample(sorted(groups), val_groups))
+
+
+def keep_rows(records, keep):
+    """The rows ``keep`` (a boolean mask) of a store's records."""
+    return {k: np.asarray(v)[keep] for k, v in records.items()}
+
+
+def class_only_in(where):
+    """A train store whose class C1 has videos only in the held-out groups ("held") or only
+    outside them ("kept"); C0 in every group."""
+    records = toy_records()
+    held = held_groups()
+    in_held = np.isin(records["group"], sorted(held))
+    c1 = records["labels"] == 1
+    return keep_rows(records, ~c1 | (in_held if where == "held" else ~in_held))
+
+
+HOLD_OUT_CASES = {   # name -> (train records, test records, what the error names)
+    "a class only in the held-out groups": (lambda: class_only_in("held"), lambda: toy_records(8, seed=1),
+                                            ("class C1", "training set")),
+    "a class never in the held-out groups": (lambda: class_only_in("kept"), lambda: toy_records(8, seed=1),
+                                             ("class C1", "validation set")),
+    "a class missing from the test list": (toy_records, lambda: keep_rows(
+        toy_records(8, seed=1), toy_records(8, seed=1)["labels"] == 0), ("class C1", "test list")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOLD_OUT_CASES))
+def test_every_class_in_train_validation_and_test_after_the_hold_out(tmp_path, capsys, case):
+    """A class that vanishes from one side once the validation groups are held out would train,
+    select or score without it, silently (it did: the check for empty classes ran before the
+    hold-out). Now one line names the class and the set; nothing is written."""
+    train, test, says = HOLD_OUT_CASES[case]
+    write_store(tmp_path / "split1_train_fc7.h5", train(), [], ["C0", "C1"], ATTRS)
+    write_store(tmp_path / "split1_test_fc7.h5", test(), [], ["C0", "C1"], ATTRS)
+    out = tmp_path / "r"
+    code = run_cli(T.main, ["--features", str(tmp_path), "--out", str(out)] + TRAIN)
+    one_line_error(capsys, code, *says)
+    assert not (out / "table.json").exists() and not (out / "checkpoints").exists()
