@@ -269,8 +269,11 @@ def portable(args):
     """The command's settings as any machine records them: the weights by file name and SHA-1
     (as the stores do), not by the path of the machine that ran it."""
     from caffe_extract.weights import file_sha1
-    return {**vars(args), "weights": f"{os.path.basename(args.weights)} (SHA1 "
-                                      f"{file_sha1(args.weights)})"}
+    settings = vars(args)
+    if settings.get("weights"):
+        settings = {**settings, "weights": f"{os.path.basename(args.weights)} (SHA1 "
+                                          f"{file_sha1(args.weights)})"}
+    return settings
 
 
 def main(argv=None):
