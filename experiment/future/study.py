@@ -154,7 +154,7 @@ class Study:
     def rgb_data(self):
         return load_data(self.features, 1, "fc7", stream="rgb")
 
-    def other_data(self, rgb_data, **store):
+    def other_data(self, **store):
         """The split of another store (``load_data``'s keywords); ``run`` checked that it may
         be used with the RGB store (``train.stores.check_together``: its videos, in order)."""
         layer = store.pop("layer", "fc7")
@@ -171,7 +171,7 @@ def flow_part(study, rgb_data, rgb, parts):
     """The four models on the flow codes; with "fusion" in ``parts``, each fused with its RGB
     model (``fused_result``: averaged and with w chosen on validation)."""
     settings, runtime = study.settings, study.runtime()
-    flow_data = study.other_data(rgb_data, stream="flow")
+    flow_data = study.other_data(stream="flow")
     flow_dir = os.path.join(study.out, "flow")
     flow = [run_model(m, settings.protocol(sorted({*settings.lrs, *FLOW_AVERAGE_LRS},
                                                   reverse=True) if m == "average" else None),
@@ -197,7 +197,7 @@ def tconv_part(study, rgb_data, rgb, parts):
 def crops_part(study, rgb_data, rgb, parts):
     """The reference model trained on the ten views, then on the five without mirrors."""
     from .augment import run_augmented
-    views = study.other_data(rgb_data, views="oversample")
+    views = study.other_data(views="oversample")
     rows = []
     for mirrors in (True, False):
         rows += [("crops", result) for result in run_augmented(
@@ -209,7 +209,7 @@ def crops_part(study, rgb_data, rgb, parts):
 def finetune_part(study, rgb_data, rgb, parts):
     """CaffeNet's fc6/fc7 fine-tuned with the reference model, from its main-table runs."""
     from .finetune import FineTuning, run_finetune
-    pool5 = study.other_data(rgb_data, layer="pool5")
+    pool5 = study.other_data(layer="pool5")
     chosen = RunSettings(**next(r for r in rgb if r["model"] == REFERENCE)["chosen"])
     recipe = FineTuning(study.caffemodel, study.main_dir)
     return [("finetune", run_finetune(chosen, range(study.settings.seeds), pool5, recipe,
