@@ -10,8 +10,11 @@ import os
 import numpy as np
 
 from . import frames as framelib
-from .decoding import crashed, load_video, ordered_imap
+from .decoding import load_video, ordered_imap
 from .extraction import LAYER_BLOBS
+from .handoff import Slots, crashed_in_slot, load_into_slot
+from .preprocessing import SIZE
+from .views import N_VIEWS
 from .ucf101 import VideoIndex
 
 
@@ -31,19 +34,39 @@ def save_chunk(path, indices, features, times, failures, warnings):
 def run_chunks(extraction, backend, on_chunk=None):
     """Compute and save every pending chunk of this shard; ``on_chunk(k, n_videos)`` after each."""
     c = extraction.config
-    blob = LAYER_BLOBS[c.layer]
     index = VideoIndex(c.videos)
     pending = extraction.pending()
     jobs = ((i, index.locate(extraction.videos[i].path), framelib.N_FRAMES, framelib.SPAN,
              c.decoder, c.resize, c.anti_aliasing, c.mean, c.stream, c.views)
             for k in pending for i in extraction.chunk_range(k))
-    total = sum(len(extraction.chunk_range(k)) for k in pending)
-    results = ordered_imap(load_video, jobs, c.workers,
-                           prefetch=max(2, 2 * c.workers + c.batch_videos), on_crash=crashed)
+    prefetch = max(2, 2 * c.workers + c.batch_videos)
+    if c.workers == 0:
+        _run(extraction, backend, on_chunk, ordered_imap(load_video, jobs, 0, prefetch), pending,
+             lambda frames: frames)
+        return
+    # the workers hand the inputs over in shared memory (handoff); a slot is written again
+    # after the prefetch and one batch
+    with Slots(prefetch + c.batch_videos + 1, input_shape(c)) as slots:
+        results = ordered_imap(load_into_slot, (slots.job(job, k) for k, job in enumerate(jobs)),
+                               c.workers, prefetch, on_crash=crashed_in_slot)
+        _run(extraction, backend, on_chunk, results, pending, slots.frames)
+
+
+def input_shape(config):
+    """One video's network input: (T, 3, 227, 227), or (V T, 3, 227, 227) with views."""
+    views = 1 if config.views is None else N_VIEWS
+    return (views * framelib.N_FRAMES, 3) + SIZE
+
+
+def _run(extraction, backend, on_chunk, results, pending, read):
+    """``run_chunks`` over the decoded ``results`` of the ``pending`` chunks; ``read(frames)``:
+    a result's input array."""
+    c = extraction.config
+    blob = LAYER_BLOBS[c.layer]
     desc = f"{c.subset} {c.layer}" + ("" if c.stream == "rgb" else f" {c.stream}") + \
         ("" if c.views is None else f" {c.views}")
     per_forward = c.batch_videos * framelib.N_FRAMES    # images per forward: as without views
-    bar = _bar(total, c.progress, desc)
+    bar = _bar(sum(len(extraction.chunk_range(k)) for k in pending), c.progress, desc)
     for k in pending:
         done, failures, batch = [], [], []     # done: (index, codes (T, D), times) per video
         warnings = {}
@@ -54,7 +77,7 @@ def run_chunks(extraction, backend, on_chunk=None):
                 bar.update(1)
                 continue
             warnings[i] = warning
-            batch.append((i, frames, clip_times))
+            batch.append((i, read(frames), clip_times))
             if len(batch) == c.batch_videos:
                 done += finite_codes(forward_batch(backend, batch, blob, per_forward),
                                      failures, c.layer)

@@ -91,6 +91,15 @@ def test_caffe_backend_gives_the_same_codes(reference_store, dataset, random_caf
     assert theirs["attrs"]["caffe_version"].startswith("BVLC Caffe")
 
 
+def test_workers_hand_over_the_bytes_of_the_in_process_run(reference_store, dataset,
+                                                          random_caffemodel, tmp_path):
+    """Two decoding workers hand each video's input over in shared memory (handoff.py), each
+    slot written again once its batch is done: the store is byte for byte the in-process run's."""
+    out = tmp_path / "test_fc7.h5"
+    run(dataset, out, random_caffemodel, backend="torch", workers=2, chunk=4, batch_videos=2)
+    assert_same_store(reference_store, out)
+
+
 def test_shards_merge_into_the_single_run_store(reference_store, dataset, random_caffemodel, tmp_path):
     out = tmp_path / "test_fc7.h5"
     shards = [run(dataset, out, random_caffemodel, backend="torch", workers=0, chunk=4,
@@ -214,19 +223,25 @@ def _alive(pid):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux: /proc and prctl")
 def test_decoding_workers_die_with_a_killed_extraction(dataset, random_caffemodel, tmp_path):
     """kill -9 of an extraction takes its decoding worker with it (once it waited forever on
-    its queue, holding its memory: the fault campaign left 15 of them behind)."""
+    its queue, holding its memory: the fault campaign left 15 of them behind), and its shared
+    memory (multiprocessing's resource tracker removes it)."""
     command = extract_command(dataset, random_caffemodel, tmp_path, workers=1)
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_chunks(tmp_path / "split1_test_fc7.h5.parts", 1, child)    # the worker is decoding
     workers = [int(pid) for pid in
                open(f"/proc/{child.pid}/task/{child.pid}/children").read().split()]
     assert child.poll() is None and workers, "no decoding worker to watch"
+    shared = {line.split()[-1] for line in open(f"/proc/{child.pid}/maps")
+              if "/dev/shm/" in line}                              # the handoff's slots
+    assert shared, "no shared memory to watch"
     child.send_signal(signal.SIGKILL)
     child.wait()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+    while time.monotonic() < deadline and (any(_alive(pid) for pid in workers)
+                                           or any(os.path.exists(p) for p in shared)):
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in workers)
+    assert not any(os.path.exists(p) for p in shared), "shared memory left behind"
 
 
 def test_resume_after_sigkill_gives_the_same_store(reference_store, dataset, random_caffemodel,

@@ -1,0 +1,75 @@
+"""How a decoding worker hands a video's network input to the main process: through shared
+memory, not through the pool's result pipe.
+
+A video's input is 6.2 MB of float32 (10 frames x 3 x 227 x 227; ten times that with views).
+Returned as a result, it is pickled by the worker, then received and unpickled by the main
+process's executor thread: about 5 ms of the main process's CPU per video, the pipeline's
+limit once the network runs on a GPU (FACTS.md, "On a GPU"). Here the main process makes
+``Slots``, one shared buffer of ``n`` videos' inputs; a worker writes its video into the slot
+its job names (``load_into_slot``) and returns the slot's number; the main process reads the
+slot where it lies, in the one copy that batching makes anyway. The bytes are the same, so the
+codes are too (``tests/caffe_extract/test_pipeline.py``); ``make bench`` measures the time.
+
+A slot is written again ``n`` jobs later: ``n`` must exceed the videos that can be in flight
+or waiting for their batch at once (``run_chunks``: the prefetch and one batch).
+"""
+from multiprocessing import shared_memory
+
+import numpy as np
+
+_ATTACHED = {}    # in a worker: the Slots' shared memory by name, attached once
+
+
+class Slots:
+    """``n`` slots of one video's network input, float32 ``shape``, in shared memory; a context
+    manager that removes the memory at its end (a kill leaves it to multiprocessing's resource
+    tracker, which removes it once this process and its workers are gone)."""
+
+    def __init__(self, n, shape):
+        self.n, self.shape = n, tuple(shape)
+        size = n * int(np.prod(self.shape)) * np.dtype(np.float32).itemsize
+        self.memory = shared_memory.SharedMemory(create=True, size=size)
+        self.array = _as_array(self.memory, n, self.shape)
+
+    def job(self, job, k):
+        """``job`` as ``load_into_slot`` takes it, for the ``k``-th video: slot ``k % n``."""
+        return job, (self.memory.name, self.n, self.shape, k % self.n)
+
+    def frames(self, frames):
+        """A result's network input: the array a worker could not put in a slot, or the slot's."""
+        return frames if isinstance(frames, np.ndarray) else self.array[frames]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        del self.array
+        try:
+            self.memory.close()
+        except BufferError:   # a view still held (an exception's frames): freed at exit
+            pass
+        self.memory.unlink()
+
+
+def load_into_slot(job_and_slot):
+    """Worker: ``decoding.load_video(job)`` with its network input written into the slot and
+    replaced by the slot's number (an input of another shape, if any, is returned as is)."""
+    from .decoding import load_video
+    job, (name, n, shape, slot) = job_and_slot
+    index, frames, times, error, warning = load_video(job)
+    if frames is not None and frames.shape == shape:
+        if name not in _ATTACHED:
+            _ATTACHED[name] = shared_memory.SharedMemory(name=name)
+        _as_array(_ATTACHED[name], n, shape)[slot] = frames
+        frames = slot
+    return index, frames, times, error, warning
+
+
+def crashed_in_slot(job_and_slot):
+    """``decoding.crashed`` for a job with its slot."""
+    from .decoding import crashed
+    return crashed(job_and_slot[0])
+
+
+def _as_array(memory, n, shape):
+    return np.ndarray((n,) + shape, np.float32, buffer=memory.buf)
