@@ -111,6 +111,7 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
             for batch in batches:
                 backend.forward(batch, ("relu7",))
             rates[name + " bound"] = n / (time.perf_counter() - start)
+        around = [around_the_network(config, w) for w in sorted({1, workers})]
         # (b) naive: moviepy get_frame per frame, caffe.io, one forward per image
         caffe = import_caffe()
         from moviepy import VideoFileClip
@@ -142,36 +143,73 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
     if jobs > 1:
         rows += [(f"pipeline, pycaffe backend, --jobs {jobs} (steady state)", rates["jobs"]),
                  (f"bound: {jobs} pycaffe forwards alone at once, same batches", rates["jobs bound"])]
-    return rows
+    return rows, around
+
+
+class Instant:
+    """A network that answers at once (zero FC7 codes): what the pipeline costs around it."""
+
+    provenance = {"backend": "instant", "weights_sha1": "0" * 40}
+
+    def forward(self, images, blobs):
+        return {blob: np.zeros((len(images), 4096), np.float32) for blob in blobs}
+
+
+def around_the_network(config, workers):
+    """(workers, the main process's CPU ms per video, videos/s, videos/s per worker) of the
+    pipeline with a network that answers at once (``Instant``), in steady state (from the first
+    chunk's end to the last's): the main process's own cost (receiving each video's batch from
+    a worker, batching, checking, saving) and the decoding workers' rate, without the network."""
+    from dataclasses import replace
+    from .pipeline import Extraction, run_chunks
+    config = replace(config, workers=workers, out=config.out + f".instant-{workers}")
+    extraction = Extraction(config)
+    extraction.prepare_parts(Instant.provenance["weights_sha1"])
+    stamps = []
+    run_chunks(extraction, Instant(), on_chunk=lambda k, n: stamps.append(
+        (time.perf_counter(), time.process_time(), n)))
+    (wall0, cpu0, _), (wall1, cpu1, _) = stamps[0], stamps[-1]
+    n = sum(n for _, _, n in stamps[1:])
+    return workers, 1000 * (cpu1 - cpu0) / n, n / (wall1 - wall0), n / (wall1 - wall0) / workers
 
 
 def jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk):
-    """Videos/s of ``extract --jobs``'s shards running at once, in steady state: each shard
-    process is started as ``--jobs`` starts it, its chunk files are timed as they appear (every
-    0.05 s), and each shard's rate (videos after its first chunk over the time from its first
-    chunk to its last) is summed."""
-    import subprocess
+    """Videos/s of ``extract --jobs`` in steady state: the command runs as a user runs it (its
+    shards in the workers of ``common.processes.run_all``) while a thread times its shards'
+    chunk files as they appear (every 0.05 s); each shard's rate (videos after its first chunk
+    over the time from its first chunk to its last) is summed."""
+    import contextlib
+    import threading
+    from .__main__ import main as extract_main
     from .pipeline import saved_chunks, shard_path
     from .store import store_name
     out_dir = os.path.join(root, "jobs")
-    command = [sys.executable, "-m", "caffe_extract", "extract", "--videos",
-               os.path.join(root, "videos"), "--splits", os.path.join(root, "splits"),
-               "--split", "1", "--subset", "train", "--weights", caffemodel, "--backend", "caffe",
-               "--workers", str(workers), "--batch-videos", str(batch_videos), "--chunk",
-               str(chunk), "--out-dir", out_dir, "--no-progress"]
-    children = [subprocess.Popen(command + ["--shard", f"{i}/{jobs}"], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL) for i in range(jobs)]
     store = os.path.join(out_dir, store_name("fc7", split=1, subset="train"))   # as --split 1
     parts = [shard_path(store, (i, jobs)) + ".parts" for i in range(jobs)]     # --subset train
-    seen = [{} for _ in range(jobs)]                            # chunk file -> first seen
-    while any(child.poll() is None for child in children):
-        now = time.perf_counter()
-        for i, folder in enumerate(parts):
-            for name in saved_chunks(folder):
-                seen[i].setdefault(name, now)
-        time.sleep(0.05)
-    if any(child.returncode for child in children):
-        raise RuntimeError("a shard of the --jobs benchmark failed")
+    seen, finished = [{} for _ in range(jobs)], threading.Event()     # chunk file -> first seen
+
+    def follow():
+        while not finished.wait(0.05):
+            now = time.perf_counter()
+            for stamps, folder in zip(seen, parts):
+                for name in saved_chunks(folder):
+                    stamps.setdefault(name, now)
+
+    watcher = threading.Thread(target=follow, daemon=True)
+    watcher.start()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            status = extract_main(
+                ["extract", "--videos", os.path.join(root, "videos"), "--splits",
+                 os.path.join(root, "splits"), "--split", "1", "--subset", "train", "--weights",
+                 caffemodel, "--backend", "caffe", "--workers", str(workers), "--batch-videos",
+                 str(batch_videos), "--chunk", str(chunk), "--out-dir", out_dir, "--no-progress",
+                 "--jobs", str(jobs)])
+    finally:
+        finished.set()
+        watcher.join()
+    if status:
+        raise RuntimeError("the --jobs benchmark's extraction failed")
     rate = 0.0
     for stamps in seen:
         times = sorted(stamps.values())
@@ -211,7 +249,7 @@ def concurrent_forward_rate(caffemodel, paths, jobs, batch_videos):
     return sum(rates)
 
 
-def pipeline_table(rows):
+def pipeline_table(rows, around):
     caffe, caffe_bound, port, port_bound, naive = (v for _, v in rows[:5])
     lines = ["| what | videos/s |", "|---|---|"] + [f"| {w} | {v:.2f} |" for w, v in rows]
     lines += ["", f"pycaffe pipeline: {caffe / caffe_bound:.2f}x its bound, {caffe / naive:.2f}x naive",
@@ -220,10 +258,15 @@ def pipeline_table(rows):
         jobs, jobs_bound = rows[5][1], rows[6][1]
         lines.append(f"pycaffe pipeline with --jobs: {jobs / jobs_bound:.2f}x its bound, "
                      f"{jobs / caffe:.2f}x one process")
+    lines += ["", "With a network that answers at once (the pipeline's own cost):", "",
+              "| decoding workers | main process CPU ms / video | videos/s | videos/s per worker |",
+              "|---|---|---|---|"]
+    lines += [f"| {w} | {ms:.2f} | {rate:.2f} | {each:.2f} |" for w, ms, rate, each in around]
     return "\n".join(lines)
 
 
 def main(argv=None):
+    from common import pinned
     parser = argparse.ArgumentParser(prog="python -m caffe_extract.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--caffemodel", type=cli.existing_file, help="a CaffeNet .caffemodel (default: seeded random weights)")
@@ -234,22 +277,58 @@ def main(argv=None):
     parser.add_argument("--workers", type=cli.workers, default=1, help="--pipeline: decoding processes")
     parser.add_argument("--jobs", type=cli.integer(1, 256), default=None,
                         help="--pipeline: also time `extract --jobs JOBS` (default: one per core)")
+    parser.add_argument("--modes", nargs="+", choices=pinned.MODES, default=None,
+                        help="--pipeline: time it in these kernel modes, each in a process of its "
+                             "own started with that mode's environment; fast's table goes to "
+                             "OUT-fast.md (default: this process's mode, to OUT)")
     args = parser.parse_args(argv)
+    if args.modes and not args.pipeline:
+        parser.error("--modes: with --pipeline")
     if args.caffemodel is None:
         from .random_model import cached_random_caffemodel
         args.caffemodel = cached_random_caffemodel(seed=0)
+    if args.modes:
+        for mode, text in in_modes(args.modes, pipeline_report, args).items():
+            emit(text, args.out and mode_path(args.out, mode))
+        return 0
     if args.pipeline:
-        from common.reproducible import available_cores
-        jobs = args.jobs or available_cores()
-        emit(f"Extraction pipeline, {args.workers} decoding worker(s) per process, the network "
-             f"on one thread; {machine()}\n\n"
-             + pipeline_table(pipeline_rows(args.caffemodel, args.videos, args.workers, 4,
-                                            jobs=jobs)), args.out)
+        emit(pipeline_report(args), args.out)
         return 0
     rows = run(args.caffemodel, args.repeats)
     emit(f"CaffeNet forward to relu7, median of {args.repeats} runs; {machine()}\n\n" + table(rows),
          args.out)
     return 0
+
+
+def pipeline_report(args):
+    """``--pipeline``'s text: the machine, the pipeline's rates, the pipeline around an
+    instant network."""
+    from common.reproducible import available_cores
+    return (f"Extraction pipeline, {args.workers} decoding worker(s) per process, the network "
+            f"on one thread; {machine()}\n\n"
+            + pipeline_table(*pipeline_rows(args.caffemodel, args.videos, args.workers, 4,
+                                            jobs=args.jobs or available_cores())))
+
+
+def in_modes(modes, function, *args):
+    """{mode: function(*args)}, each mode's in a process of its own (``common.processes``)
+    started with that mode's environment (``common.pinned.mode_environment``), one after the
+    other: the benches' pinned and fast kernels side by side in one run."""
+    from common import pinned
+    from common.processes import Task, run_all
+    out = {}
+    for mode in modes:
+        print(f"==> {mode} kernels", file=sys.stderr)
+        out[mode] = run_all([Task(mode, function, args)], 1, desc=f"{mode} kernels",
+                            progress=False, env=pinned.mode_environment(mode, os.environ))[mode]
+    return out
+
+
+def mode_path(path, mode):
+    """Where ``mode``'s table goes: ``path`` for pinned, ``path`` with ``-fast`` before its
+    extension for fast."""
+    root, ext = os.path.splitext(path)
+    return path if mode == "pinned" else f"{root}-{mode}{ext}"
 
 
 def machine():

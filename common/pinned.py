@@ -25,6 +25,21 @@ KERNELS = {
 MACHINE = ("NPY_DISABLE_CPU_FEATURES", "OPENCV_CPU_DISABLE")
 #: one thread per library: kept in fast mode (``ACTION_RNN_FAST=1``) too
 THREADS = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+#: fast mode's switch (``make ... FAST=1``): no kernel pinned
+FAST = "ACTION_RNN_FAST"
+#: the kernel modes, as a bench times them side by side
+MODES = ("pinned", "fast")
+
+
+def mode_environment(mode, environ):
+    """The environment of a process in ``mode``: "fast" drops every kernel pin the caller
+    (the Makefile) exported and sets ``FAST``, keeping the thread counts."""
+    env = {name: value for name, value in environ.items() if name != FAST}
+    if mode == "fast":
+        for name in [*KERNELS, *MACHINE]:
+            env.pop(name, None)
+        env[FAST] = "1"
+    return env
 
 
 def lines(what):

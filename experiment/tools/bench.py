@@ -148,35 +148,12 @@ def report(rows, n_train, device, measured_on=None, threads=None):
     return "\n".join(lines)
 
 
-MODES = ("pinned", "fast")
-
-
-def mode_environment(mode, environ=os.environ):
-    """The environment of a bench process in ``mode``: fast drops every kernel pin the caller
-    (the Makefile) exported, keeping the thread counts."""
-    from common.reproducible import FAST, PINNED, THREADS
-    env = dict(environ)
-    env.pop(FAST, None)
-    if mode == "fast":
-        for name in PINNED:
-            if name not in THREADS:
-                env.pop(name, None)
-        env[FAST] = "1"
-    return env
-
-
 def measure_modes(args):
-    """{mode: (rows, n_train, machine, threads)}: each mode timed in a process of its own,
-    started with that mode's environment (``mode_environment``), one after the other; Theano's
-    step timed once, pinned."""
-    from common.processes import Task, run_all
-    out = {}
-    for mode in args.modes:
-        print(f"==> {mode} kernels", file=sys.stderr)
-        mine = argparse.Namespace(**{**vars(args), "theano": args.theano and mode == "pinned"})
-        out[mode] = run_all([Task(mode, measured, (mine,))], 1, desc=f"{mode} kernels",
-                            progress=False, env=mode_environment(mode))[mode]
-    return out
+    """{mode: (rows, n_train, machine, threads)}: each mode timed in a process of its own
+    (``caffe_extract.bench.in_modes``); Theano's step timed once, pinned."""
+    from caffe_extract.bench import in_modes
+    return {mode: in_modes([mode], measured, argparse.Namespace(
+        **{**vars(args), "theano": args.theano and mode == "pinned"}))[mode] for mode in args.modes}
 
 
 def measured(args):
@@ -210,7 +187,7 @@ def modes_report(measured):
 
 
 def main(argv=None):
-    from common import commands, devices, reproducible
+    from common import commands, devices, pinned, reproducible
     parser = commands.parser("python -m experiment.tools.bench", __doc__)
     parser.add_argument("--device", default="cpu", choices=devices.CHOICES)
     parser.add_argument("--sample", type=cli.integer(1, 100_000), default=None, help="training videos timed "
@@ -222,14 +199,14 @@ def main(argv=None):
     parser.add_argument("--theano", action="store_true",
                         help="also time the step on Theano + Lasagne (.venv-oracle; about 1.5 min of "
                              "compilation per model the first time)")
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=None,
+    parser.add_argument("--modes", nargs="+", choices=pinned.MODES, default=None,
                         help="kernel modes to time, each in its own process (default: this "
                              "process's, %s)" % reproducible.mode())
     parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
     device = devices.resolve(args.device)
     if args.modes and args.modes != [reproducible.mode()]:
-        if device != "cpu" or args.modes != list(MODES):
+        if device != "cpu" or args.modes != list(pinned.MODES):
             parser.error("--modes: on the CPU, 'pinned fast' (both), or this process's mode")
         from caffe_extract.bench import emit
         measured = measure_modes(args)

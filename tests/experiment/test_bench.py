@@ -57,7 +57,7 @@ def test_per_class_table_sorts_worst_first_and_names_the_confusion():
 
 def test_fast_mode_environment_drops_every_kernel_pin_and_keeps_the_threads():
     from common.reproducible import FAST, PINNED, THREADS
-    from experiment.tools.bench import mode_environment
+    from common.pinned import mode_environment
     given = {**{k: v for k, v in PINNED.items() if v}, "PATH": "/bin"}
     fast = mode_environment("fast", given)
     assert fast[FAST] == "1" and fast["PATH"] == "/bin"
