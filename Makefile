@@ -69,9 +69,15 @@ THREADS  ?=
 # the videos, merged at the end (`extract --jobs`; the same store): one per core.
 JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
 EXTRACT_JOBS = $(if $(filter caffe,$(BACKEND)),$(JOBS),$(if $(filter cpu,$(DEVICE)),$(JOBS),1))
-# Training (`make train`): runs at once only when JOBS is given (`make train JOBS=4`): each
-# process holds its own copy of the codes (2.2 GB for UCF-101); the same table either way.
-TRAIN_JOBS = $(if $(filter command line,$(origin JOBS)),$(JOBS),1)
+# Training (`make train`): runs at once when JOBS is given (`make train JOBS=4`), and on a GPU
+# (DEVICE=cuda, or auto where torch sees one) GPU_TRAIN_JOBS at once, sharing it: one run
+# leaves it mostly idle (4 runs at once did 3.5x one's work on an H200, 8 did 4.9x: FACTS.md,
+# "On a GPU"). Each process holds its own copy of the codes (2.2 GB for UCF-101); the same
+# table either way.
+GPU_TRAIN_JOBS ?= 4
+TRAIN_ON_GPU = $(or $(filter cuda%,$(DEVICE)),$(if $(filter auto,$(DEVICE)),$(shell \
+  $(PY) -c "import torch; print('cuda' if torch.cuda.is_available() else '')" 2>/dev/null)))
+TRAIN_JOBS = $(if $(filter command line,$(origin JOBS)),$(JOBS),$(if $(TRAIN_ON_GPU),$(GPU_TRAIN_JOBS),1))
 
 # The named configuration (configurations/__init__.py): paper (the default), nntools-2015,
 # lasagne-0.1 or modern.
@@ -294,12 +300,10 @@ parity: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
 
 # Pinned and fast side by side, in the same run: the pipeline twice (bench/pipeline.md,
 # bench/pipeline-fast.md) and the training epochs in both modes (bench/training.md).
-FAST_ENV := env $(addprefix -u ,$(PINNED_NAMES)) ACTION_RNN_FAST=1
 bench: setup caffe $(ORACLE_IF_AVAILABLE)
 	@mkdir -p bench
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md
-	$(PY) -m caffe_extract.bench --pipeline --out bench/pipeline.md
-	$(FAST_ENV) $(PY) -m caffe_extract.bench --pipeline --out bench/pipeline-fast.md
+	$(PY) -m caffe_extract.bench --pipeline --modes pinned fast --out bench/pipeline.md
 	$(PY) -m experiment.tools.bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
 	  --out bench/training$(if $(filter cuda,$(DEVICE)),-cuda).md $(if $(THREADS),--threads $(THREADS)) \
 	  $(if $(ORACLE_IF_AVAILABLE),--theano) $(if $(filter cuda,$(DEVICE)),,--modes pinned fast)
