@@ -125,19 +125,12 @@ def machine():
 
 def compare(recorded, found):
     """The first stage whose digest differs (None: none), and the per-stage lines."""
-    lines, first = [], None
-    found = dict(found)
-    for stage, digest in recorded:
-        here = found.get(stage)
-        same = here == digest
-        lines.append(f"  {'same   ' if same else 'DIFFERS'}  {stage}")
-        if not same and first is None:
-            first = stage
-    for stage in found:
-        if stage not in dict(recorded):
-            lines.append(f"  EXTRA    {stage} (not in the record)")
-            first = first or stage
-    return first, lines
+    found, known = dict(found), dict(recorded)
+    extra = [stage for stage in found if stage not in known]
+    lines = [f"  {'same   ' if found.get(s) == d else 'DIFFERS'}  {s}" for s, d in recorded]
+    lines += [f"  EXTRA    {stage} (not in the record)" for stage in extra]
+    differing = [s for s, d in recorded if found.get(s) != d] + extra
+    return (differing[0] if differing else None), lines
 
 
 def describe_machine(m):

@@ -26,10 +26,10 @@ import time
 import numpy as np
 import torch
 
-from configurations import TRAINING
+from .workload import (EPOCHS, MODELS, RUNS_PER_MODEL, SPLIT1_TRAIN, SPLIT1_TRAIN_LIST, SPLIT1_VAL,
+                       codes)
 
-UCF101_VIDEOS, SPLIT1_TRAIN, EPOCHS, RUNS_PER_MODEL = 13_320, 9_537, TRAINING.epochs, 4
-MODELS = ("average", "rnn", "lstm", "birnn")
+UCF101_VIDEOS = 13_320
 
 
 def port_rates(caffemodel, device, repeats=5):
@@ -73,11 +73,11 @@ def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
     return sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0]), len(extraction.videos)
 
 
-def epoch_seconds(model, device, videos, hidden=TRAINING.hidden[0]):
+def epoch_seconds(model, device, videos):
     """Seconds per epoch of ``train_run`` at split 1's size: the same per-epoch model as
     ``python -m experiment.tools.bench`` (``bench.time_epoch``: training and validation passes
     timed on ``videos`` training videos and scaled, the checkpoint added as measured)."""
-    from .bench import SPLIT1_TRAIN, SPLIT1_VAL, codes, time_epoch
+    from .bench import time_epoch
     from experiment.train import Split
     n_train = min(videos, SPLIT1_TRAIN)
     n_val = max(1, round(n_train * SPLIT1_VAL / SPLIT1_TRAIN))
@@ -107,9 +107,8 @@ def report(args, device):
              f"| CaffeNet port, batch 320 frames | {ports[320]:.0f} images/s |",
              f"| extraction pipeline ({n} videos, steady state) | {rate:.1f} videos/s |"]
     lines += [f"| training epoch, {m} (split 1 size, hidden 512) | {s:.1f} s |" for m, s in epochs.items()]
-    from .bench import SPLIT1_TRAIN as TRAINED
-    scaled = "" if args.train_videos >= TRAINED else \
-        f" (timed on {args.train_videos} training videos, scaled to {TRAINED:,})"
+    scaled = "" if args.train_videos >= SPLIT1_TRAIN else \
+        f" (timed on {args.train_videos} training videos, scaled to {SPLIT1_TRAIN:,})"
     lines += ["", f"Projected: all {UCF101_VIDEOS:,} videos extracted in {extraction_min:.1f} min "
               f"(goal on one H100-class GPU: < 2 min); the four-model table of one split, "
               f"{RUNS_PER_MODEL} runs x up to {EPOCHS} epochs per model, in {table_min:.1f} min "
@@ -135,7 +134,7 @@ def main(argv=None):
     devices.configure(device)
     gpu = device.startswith("cuda")
     args.videos = args.videos or (512 if gpu else 64)
-    args.train_videos = args.train_videos or (SPLIT1_TRAIN if gpu else 1024)
+    args.train_videos = args.train_videos or (SPLIT1_TRAIN_LIST if gpu else 1024)
     workers, batch_videos = devices.extraction_defaults(device)
     args.workers = args.workers or workers
     args.batch_videos = args.batch_videos or batch_videos

@@ -17,6 +17,8 @@ from .workload import BATCH, C, D, H, T, codes, step_flops, sync
 
 ORACLE_PYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                              ".venv-oracle", "bin", "python")
+THEANO = "Theano 1.0.5 + Lasagne 0.1"
+GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
 
 
 class TorchNN(torch.nn.Module):
@@ -60,9 +62,6 @@ def paper_model(model, device):
     torch.manual_seed(0)
     return build(model, D, H, C, **{**get("paper").model_options(model),
                                     **({"dropout": 0.5} if model == "average" else {})}).to(device)
-
-
-GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
 
 
 def step_profile(model, device, steps=8):
@@ -122,6 +121,3 @@ def step_comparison(model, device, theano):
             print(f"Theano step of {model} failed, left out:\n{result.stderr[-2000:]}",
                   file=sys.stderr)
     return out
-
-
-THEANO = "Theano 1.0.5 + Lasagne 0.1"
