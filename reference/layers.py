@@ -15,7 +15,7 @@ pre-activation of exactly 0).
 """
 import numpy as np
 
-from .architecture import GATES, LSTM_GATE_PARAMS, time_steps
+from .architecture import GATES, LSTM_GATE_PARAMS, RNN_STEPS, time_steps
 
 
 # ---------------------------------------------------------------- feed-forward pieces
@@ -113,10 +113,6 @@ def per_step_nll_loss(P, labels):
 
 
 # ---------------------------------------------------------------- vanilla RNN (paper eq. 1)
-
-#: The two RNN steps (``rnn_step``): the paper's equation, and craffel's nntools code at fce361f.
-RNN_STEPS = ("equation", "nntools")
-
 
 def rnn_step_forward(x, h_prev, W_ih, W_hh, b_h, relu_grad_at_zero=0.0, step="equation"):
     """One step of the vanilla recurrent layer.

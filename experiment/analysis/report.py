@@ -1,20 +1,8 @@
-"""The results a reader cites: the paper's table beside ours, learning curves, confusion
-matrices, per-class accuracy, and the paper's Figure 7 (PCA of averaged codes).
-
-Files written to the results folder:
-
-    table.md, table.json        accuracies (mean +- std over seeds, 95% intervals) beside the
-                                paper's, paired tests between models, the paper's claims on
-                                this run, the chosen hyperparameters, the codes' provenance,
-                                the configuration and the settings
-    table.tex                   the accuracies as a LaTeX booktabs table
-    predictions.csv             every test video's prediction per model and seed (top 5)
-    curves.png                  train/validation accuracy per epoch, seed 0 of each model
-    confusion_<model>.png       test confusion matrix of seed 0's chosen model
-    per_class.csv               test accuracy per class and model (seed 0)
-    per_class.md                the same as a table, worst class first, with the class each is
-                                most often mistaken for
-    figure7_pca.png             time-averaged codes of 10 classes, first two principal components
+"""The results a reader cites, written to a results folder (docs/training.md, "Outputs"):
+table.md, table.json and table.tex (accuracies with 95% intervals beside the paper's, paired
+tests, the paper's claims, the chosen settings, the codes' provenance), predictions.csv (every
+test video's top 5 per model and seed), per_class.csv and per_class.md (worst class first, with
+the class each is most often mistaken for), and the figures of ``plots``.
 """
 import csv
 import json

@@ -35,21 +35,13 @@ UCF101_VIDEOS = 13_320
 def port_rates(caffemodel, device, repeats=5):
     """{batch size: images/s} of the port on ``device``."""
     from caffe_extract.backends import open_backend
+    from caffe_extract.bench import images_per_second
     from caffe_extract.preprocessing import preprocess
     from caffe_extract.synthetic import render_frames
     backend = open_backend("torch", caffemodel, device)
     frames = preprocess(render_frames(10, seed=3))
-    rates = {}
-    for n in (10, 320):
-        batch = np.concatenate([frames] * (n // 10))
-        backend.forward(batch)                                   # warm-up
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            backend.forward(batch)                               # returns NumPy: synchronised
-            times.append(time.perf_counter() - start)
-        rates[n] = n / float(np.median(times))
-    return rates
+    return {n: images_per_second(backend, np.concatenate([frames] * (n // 10)), repeats)
+            for n in (10, 320)}
 
 
 def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
