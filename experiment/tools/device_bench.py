@@ -2,21 +2,17 @@
 
     python -m experiment.tools.device_bench --device cuda --out bench/device-cuda.md
 
-Measured on ``--device`` (the CPU or a GPU), each line in this one run:
-
-1. the CaffeNet port: images/s at batches of 10 and 320 frames (1 and 32 videos);
-2. the extraction pipeline end to end (decoding workers -> preprocessing -> port -> chunk
-   files) on ``--videos`` generated 320x240 XviD videos: videos/s in steady state;
-3. training: seconds per epoch of each of the paper's four models (``train_run`` itself:
-   training pass, validation pass, checkpoint) at UCF-101 split 1's size (7,947 training +
-   1,590 validation videos of 10 x 4096 codes), hidden 512, batches of 64: the per-epoch
-   model of ``python -m experiment.tools.bench`` (``bench.time_epoch``), so CPU and GPU
-   projections are made the same way.
+Measured on ``--device`` (the CPU or a GPU), each line in this one run: the CaffeNet port's
+images/s at batches of 10 and 320 frames (1 and 32 videos); the extraction pipeline end to end
+(decoding workers -> preprocessing -> port -> chunk files) on ``--videos`` generated 320x240
+XviD videos, videos/s in steady state; and each of the paper's four models' seconds per epoch
+(``train_run`` itself) at UCF-101 split 1's size, hidden 512, batches of 64, timed as
+``python -m experiment.tools.bench`` times them (``bench.time_epoch``).
 
 Projections: all 13,320 videos at the pipeline's rate; the four-model table of one split as
-`make train` runs it (per model: a grid of 2 learning rates at seed 0, then 2 more seeds of
-the chosen one = 4 runs of at most 80 epochs; early stopping only shortens it). Goals on one
-H100-class GPU with 16 cores: extraction under 2 minutes, the table under 10 minutes.
+`make train` runs it (per model, 4 runs of at most 80 epochs: 2 learning rates at seed 0, then
+2 more seeds of the chosen one). Goals on one H100-class GPU with 16 cores: extraction under 2
+minutes, the table under 10 minutes.
 """
 import os
 import sys

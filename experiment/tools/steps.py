@@ -90,9 +90,7 @@ def step_profile(model, device, steps=8):
         for batch in batches[1:steps + 1]:
             step(batch)
         wall = time.perf_counter() - start
-    self_s = {}
-    for event in prof.key_averages():
-        self_s[event.key] = self_s.get(event.key, 0.0) + event.self_cpu_time_total / 1e6
+    self_s = {event.key: event.self_cpu_time_total / 1e6 for event in prof.key_averages()}
     parts = {"gemm": sum(self_s.get(op, 0.0) for op in GEMM_OPS),
              "update": self_s.get("aten::_fused_sgd_", 0.0),
              "gather": self_s.get("aten::index", 0.0)}
