@@ -24,7 +24,7 @@ Words, one per idea:
   (``experiment.train.RunSettings``, the future work's settings, ``caffe_extract``'s
   ``ExtractConfig``); their defaults are read from the knobs here.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .shared import EXTRACTION, FUTURE, TRAINING, Extraction, FutureWork, Training  # noqa: F401
 
@@ -76,22 +76,15 @@ class Configuration:
         return asdict(self)
 
 
-_EXTRACTION_2015 = dict(anti_aliasing=False, mean="channel", decoder="pyav")
-NNTOOLS_2015 = Configuration(name="nntools-2015", **_EXTRACTION_2015, rnn_step="nntools",
-                             learn_init=True, lasagne_output_gate=True, peepholes=True,
-                             relu_grad_at_zero=0.5, init="nntools-2015", dtype="float32",
-                             loss="averaged")
-LASAGNE_0_1 = Configuration(name="lasagne-0.1", **_EXTRACTION_2015, rnn_step="equation",
-                            learn_init=False, lasagne_output_gate=True, peepholes=True,
-                            relu_grad_at_zero=0.5, init="lasagne-0.1", dtype="float32",
-                            loss="averaged")
-PAPER = Configuration(name="paper", **_EXTRACTION_2015, rnn_step="equation", learn_init=True,
-                      lasagne_output_gate=True, peepholes=True, relu_grad_at_zero=0.5,
-                      init="nntools-2015", dtype="float32", loss="averaged")
-MODERN = Configuration(name="modern", anti_aliasing=True, mean="channel", decoder="pyav",
-                       rnn_step="equation", learn_init=False, lasagne_output_gate=False,
-                       peepholes=True, relu_grad_at_zero=0.0, init="lasagne-0.1",
-                       dtype="float32", loss="averaged")
+PAPER = Configuration(name="paper", anti_aliasing=False, mean="channel", decoder="pyav",
+                      rnn_step="equation", learn_init=True, lasagne_output_gate=True,
+                      peepholes=True, relu_grad_at_zero=0.5, init="nntools-2015", dtype="float32",
+                      loss="averaged")
+#: The others, by what they change of ``paper``.
+NNTOOLS_2015 = replace(PAPER, name="nntools-2015", rnn_step="nntools")
+LASAGNE_0_1 = replace(PAPER, name="lasagne-0.1", learn_init=False, init="lasagne-0.1")
+MODERN = replace(PAPER, name="modern", anti_aliasing=True, learn_init=False,
+                 lasagne_output_gate=False, relu_grad_at_zero=0.0, init="lasagne-0.1")
 CONFIGS = {c.name: c for c in (PAPER, NNTOOLS_2015, LASAGNE_0_1, MODERN)}
 DEFAULT = "paper"
 
