@@ -104,10 +104,9 @@ def stages(data, store, results):
     for path in needed:
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path} does not exist: run `make demo` first")
-    out = [("synthetic videos", tree_digest(data)),
-           ("code store", store_digest(store))]
-    for path in sorted(glob.glob(os.path.join(results, "checkpoints", "*.pt"))):
-        out.append((f"checkpoint {os.path.basename(path)[:-3]}", weights_digest(path)))
+    out = [("synthetic videos", tree_digest(data)), ("code store", store_digest(store))]
+    out += [(f"checkpoint {os.path.basename(path)[:-3]}", weights_digest(path))
+            for path in sorted(glob.glob(os.path.join(results, "checkpoints", "*.pt")))]
     out += [("predictions", _file_digest(hashlib.sha256(), needed[3]).hexdigest()),
             ("table", table_digest(needed[4]))]
     return out
