@@ -248,8 +248,7 @@ def report(predictions=None, n_sims=4000):
     demo = None
     if predictions:
         correct, videos = read_predictions(predictions)
-        demo = estimate(_claim_pairs(correct), stats.groups_of(videos))
-        demo["path"] = predictions
+        demo = {**estimate(_claim_pairs(correct), stats.groups_of(videos)), "path": predictions}
     lines += ["", "The paper's differences (single runs) against the test set's power "
               "(validation: the paper does not give its validation set's size; these rows assume "
               "one of the test set's size and groups):", "",

@@ -246,9 +246,7 @@ def read_predictions(path):
     correct, videos = {}, None
     for model, seeds in rows.items():
         runs = [seeds[s] for s in sorted(seeds)]
-        names = [v for v, _ in runs[0]]
-        if videos is None:
-            videos = names
+        videos = videos or [v for v, _ in runs[0]]
         if any([v for v, _ in run] != videos for run in runs):
             raise ValueError(f"{path}: the models or seeds were not tested on the same videos")
         correct[model] = np.array([[ok for _, ok in run] for run in runs])
