@@ -77,14 +77,11 @@ def analyse(results, labels, videos=None):
 
 def markdown_table(results, info, settings, config, analysis):
     """The results table (with intervals), the paired comparisons and the paper's claims."""
-    lines = []
     note = banner(info["attrs"])
-    if note:
-        lines += [note, ""]
+    lines = [note, ""] if note else []
     names = {r["model"]: model_label(r["model"], config) for r in results}
-    device = settings.get("device", "cpu")
     lines += [f"Configuration `{config.name}`; UCF-101 split {info.get('split', 1)}; trained on "
-              f"{device}. Test accuracy: mean over seeds, its 95% interval in brackets "
+              f"{settings.get('device', 'cpu')}. Test accuracy: mean over seeds, its 95% interval in brackets "
               "(bootstrap over UCF-101 groups and seeds together).", "",
               "| model | train % | validation % | test % [95% interval] | paper: validation % "
               "| paper: test % | chosen (lr, hidden) | best epoch |",
@@ -156,6 +153,7 @@ def latex_table(rows, columns, caption):
 
 
 def _results_latex(results, info, config, analysis):
+    note = banner(info["attrs"])
     rows = []
     for r in results:
         n = len(r["runs"])
@@ -167,8 +165,7 @@ def _results_latex(results, info, config, analysis):
     caption = (f"UCF-101 split {info.get('split', 1)}, configuration {config.name}: accuracy (%), "
                f"mean +- s.d. over {len(results[0]['runs']) if results else 0} seeds; 95% "
                "interval: bootstrap over UCF-101 groups (class, gNN) and seeds together; "
-               "paper: " + PAPER_SOURCE + "."
-               + (" " + banner(info["attrs"]) if banner(info["attrs"]) else ""))
+               "paper: " + PAPER_SOURCE + "." + (" " + note if note else ""))
     return latex_table(rows, ["Model", "Validation", "Test", "95% interval", "Paper validation",
                                      "Paper test"], caption)
 
