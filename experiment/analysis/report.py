@@ -18,6 +18,7 @@ from configurations import NAMES, get, model_label
 
 #: What a run's entry holds that the tables leave out (arrays, kept for later steps).
 PROBABILITIES = ("test_predictions", "test_probabilities", "val_probabilities")
+
 #: Giel & Diaz (2015), section "Results", its only table: (validation %, test %), single runs
 #: on UCF-101 (split not stated; 3,783 test videos if split 1).
 PAPER = {"average": (50.5, 50.0), "rnn": (52.2, 49.1), "lstm": (46.7, 45.9), "birnn": (51.1, 50.5)}
@@ -81,8 +82,8 @@ def markdown_table(results, info, settings, config, analysis):
     lines = [note, ""] if note else []
     names = {r["model"]: model_label(r["model"], config) for r in results}
     lines += [f"Configuration `{config.name}`; UCF-101 split {info.get('split', 1)}; trained on "
-              f"{settings.get('device', 'cpu')}. Test accuracy: mean over seeds, its 95% interval in brackets "
-              "(bootstrap over UCF-101 groups and seeds together).", "",
+              f"{settings.get('device', 'cpu')}. Test accuracy: mean over seeds, its 95% interval "
+              "in brackets (bootstrap over UCF-101 groups and seeds together).", "",
               "| model | train % | validation % | test % [95% interval] | paper: validation % "
               "| paper: test % | chosen (lr, hidden) | best epoch |",
               "|---|---|---|---|---|---|---|---|"]
