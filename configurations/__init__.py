@@ -5,20 +5,8 @@
     config = configurations.get("lasagne-0.1")   # the first Lasagne release (the Theano oracle's)
     config = configurations.get("modern")        # today's libraries
 
-The paper (a CS231n report of winter 2015) states some choices and is silent on the rest.
-
-- ``nntools-2015`` is the code the paper says it modified: craffel's recurrent layers in the
-  nntools fork, ``lasagne/layers/recurrent.py`` at commit fce361f (2015-03-18), with the
-  ``lasagne/init.py`` that fork ran in March 2015 (the one before the init rework b237390 of
-  2015-03-28). Its RNN step rectifies the input term and the recurrent term separately
-  (``h_t = relu(W_ih x_t + b_h) + relu(W_hh h_{t-1})``), a backward layer learns its initial
-  state, ``init.Uniform()`` means Glorot's range, every LSTM bias is drawn from N(0, 0.1).
-- ``lasagne-0.1`` is the release of 2015-08-13 that fixed the step and the initial values.
-- ``paper``, the default, follows the paper's text where it speaks (its RNN and BiRNN
-  equations, its averaged-softmax prediction, 10 frames over 2 s, CaffeNet's FC7) and the
-  nntools code of its weeks where the text is silent. ``KNOBS`` says which decided each knob.
-- ``modern`` is what a user of today's libraries gets without thinking.
-
+``paper`` follows the paper's text where it speaks and the nntools code of its weeks where it
+is silent; docs/faithfulness.md says what each configuration is and where it comes from.
 ``KNOBS`` is the table the docs show (``python -m configurations`` prints it), with each
 value's source: a file at a commit, a section of the paper, or "our choice" with the reason.
 `make drift` measures what each difference costs.
@@ -28,21 +16,15 @@ Words, one per idea:
 - a **knob** is one choice that decides a number (the RNN step, the crop, the fine-tuning's
   epochs); a row of ``KNOBS`` (``Knob``).
 - a **configuration** is a named set of the knobs that differ between stacks (``Configuration``,
-  ``CONFIGS``, ``get(name)``); a run records its configuration by name (the field ``config``
-  of a run's settings).
+  ``CONFIGS``, ``get(name)``); a run records its configuration by name.
 - the **shared knobs** are the ones every configuration shares, held as values in
-  ``configurations.shared``: ``EXTRACTION``, ``TRAINING`` (the main table's protocol) and
-  ``FUTURE`` (the paper's future work). The code that uses a knob reads it from here, and the
-  table's cells are written from the same values (``tests/configurations/test_knobs.py`` fails
-  on a knob's value set anywhere else).
-- a run's **settings** are what one run was made with, a configuration's name among them (a
-  model, a hidden size, a learning rate, a seed, the epochs): the records ``experiment``
-  saves with every checkpoint and table (``experiment.train.RunSettings``, and
-  ``FineTuneSettings``, ``PretrainSettings``, ``StudySettings`` for the future work; the
-  extraction's is ``caffe_extract``'s ``ExtractConfig``); their defaults are read from the
-  knobs here.
+  ``configurations.shared`` (``EXTRACTION``, ``TRAINING``, ``FUTURE``): the code that uses a
+  knob reads it there, and the table's cells are written from the same values.
+- a run's **settings** are what one run was made with, a configuration's name among them
+  (``experiment.train.RunSettings``, the future work's settings, ``caffe_extract``'s
+  ``ExtractConfig``); their defaults are read from the knobs here.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .shared import EXTRACTION, FUTURE, TRAINING, Extraction, FutureWork, Training  # noqa: F401
 
@@ -94,22 +76,15 @@ class Configuration:
         return asdict(self)
 
 
-_EXTRACTION_2015 = dict(anti_aliasing=False, mean="channel", decoder="pyav")
-NNTOOLS_2015 = Configuration(name="nntools-2015", **_EXTRACTION_2015, rnn_step="nntools",
-                             learn_init=True, lasagne_output_gate=True, peepholes=True,
-                             relu_grad_at_zero=0.5, init="nntools-2015", dtype="float32",
-                             loss="averaged")
-LASAGNE_0_1 = Configuration(name="lasagne-0.1", **_EXTRACTION_2015, rnn_step="equation",
-                            learn_init=False, lasagne_output_gate=True, peepholes=True,
-                            relu_grad_at_zero=0.5, init="lasagne-0.1", dtype="float32",
-                            loss="averaged")
-PAPER = Configuration(name="paper", **_EXTRACTION_2015, rnn_step="equation", learn_init=True,
-                      lasagne_output_gate=True, peepholes=True, relu_grad_at_zero=0.5,
-                      init="nntools-2015", dtype="float32", loss="averaged")
-MODERN = Configuration(name="modern", anti_aliasing=True, mean="channel", decoder="pyav",
-                       rnn_step="equation", learn_init=False, lasagne_output_gate=False,
-                       peepholes=True, relu_grad_at_zero=0.0, init="lasagne-0.1",
-                       dtype="float32", loss="averaged")
+PAPER = Configuration(name="paper", anti_aliasing=False, mean="channel", decoder="pyav",
+                      rnn_step="equation", learn_init=True, lasagne_output_gate=True,
+                      peepholes=True, relu_grad_at_zero=0.5, init="nntools-2015", dtype="float32",
+                      loss="averaged")
+#: The others, by what they change of ``paper``.
+NNTOOLS_2015 = replace(PAPER, name="nntools-2015", rnn_step="nntools")
+LASAGNE_0_1 = replace(PAPER, name="lasagne-0.1", learn_init=False, init="lasagne-0.1")
+MODERN = replace(PAPER, name="modern", anti_aliasing=True, learn_init=False,
+                 lasagne_output_gate=False, relu_grad_at_zero=0.0, init="lasagne-0.1")
 CONFIGS = {c.name: c for c in (PAPER, NNTOOLS_2015, LASAGNE_0_1, MODERN)}
 DEFAULT = "paper"
 

@@ -9,7 +9,7 @@ convolution's width, the Average model's dropout, CaffeNet's fc6/fc7 dropout.
 
 ``tests/configurations/test_knobs.py`` fails when code anywhere else sets one of these values.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from reference.architecture import AVERAGE_DROPOUT, TCONV_OPTIONS
 from reference.finetune import DROPOUT as CAFFENET_DROPOUT
@@ -27,9 +27,6 @@ class Extraction:
     flow_scale: float       # ... scale |(u, v)|
     view_dims: tuple        # the ten views: the frame resized to this (H, W), then crops
     n_views: int            # 4 corners and the centre, and their mirrors
-
-    def as_dict(self):
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -49,9 +46,6 @@ class Training:
     val_groups: int         # train-list groups held out for validation
     split: int              # the official split
     tconv_width: int        # the temporal convolution's kernel width (a model option)
-
-    def as_dict(self):
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -74,9 +68,6 @@ class FutureWork:
     pretrain_epochs: int
     pretrain_split: int         # k: the autoencoder's encoder reads x_1..x_k
     label_fractions: tuple      # the learning curve's fractions of the training labels
-
-    def as_dict(self):
-        return asdict(self)
 
 
 EXTRACTION = Extraction(

@@ -10,6 +10,7 @@ import torch
 
 import rnn_models
 from reference import autoencoder as A
+from reference import layers as L
 from reference.gradcheck import numerical_gradient, rel_error
 from rnn_models.autoencoder import CompositeAutoencoder
 
@@ -121,9 +122,8 @@ def test_encoder_weights_give_the_classifier_the_encoders_hidden_states(options)
     reference's, float64): the transfer is one to one, names and equations."""
     params, x = problem(3, 10, 6, 5, options, seed=11)
     encoder = {name: params[name] for name in A.encoder_names(options["peepholes"])}
-    zeros = np.zeros((3, 5))
-    h_encoder, _, _ = A.lstm_run_forward(x[:, :5], encoder, zeros, zeros, options["peepholes"],
-                                         options["lasagne_output_gate"])       # (N, k, H)
+    h_encoder, _ = L.lstm_forward(x[:, :5], encoder, False, options["peepholes"],
+                                  options["lasagne_output_gate"])              # (N, k, H)
 
     model = CompositeAutoencoder(6, 5, **options).double()
     model.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})

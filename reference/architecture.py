@@ -170,12 +170,10 @@ def param_shapes(name, input_dim, hidden_dim, n_classes, output_dim=None, peepho
     """Every parameter of model ``name``: an ordered dict name -> shape.
 
     The keys are those of the PyTorch module's ``state_dict()`` and of the reference's
-    ``params``/``grads`` dicts. ``output_dim`` (O, the size of y_t) defaults to ``hidden_dim``.
-    The options that change the parameter set, with the models' defaults: ``peepholes``
-    (LSTM family: w_c*), ``learn_init`` (RNN family: h_init of backward layers) and ``width``
-    (tconv: K of W_conv); each is ignored by the models it does not apply to, and so are the
-    other model ``options``, so a model's whole option dict may be passed. ``output_dim`` is
-    ignored by "average" and "tconv" (their W_s reads h directly: O = H).
+    ``params``/``grads`` dicts. ``output_dim`` (O, the size of y_t) defaults to ``hidden_dim``
+    ("average" and "tconv" ignore it: their W_s reads h, O = H). The options that change the
+    parameter set: ``peepholes`` (w_c*), ``learn_init`` (h_init) and ``width`` (K of W_conv);
+    a model ignores the options it does not take, so its whole option dict may be passed.
     """
     unknown = sorted(set(options) - set(RNN_OPTIONS) - set(AVERAGE_OPTIONS) - set(LSTM_OPTIONS)
                      - set(TCONV_OPTIONS))

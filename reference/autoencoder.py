@@ -1,5 +1,5 @@
 """Srivastava et al. (2015)'s composite LSTM model in NumPy float64: forward and hand-derived
-backward (backpropagation through time), built from ``reference.layers``' LSTM step functions.
+backward (backpropagation through time), built from ``reference.layers``' LSTM functions.
 
     (x_hat_rec, x_hat_fut), cache = forward(params, x, split=None, **options)
     loss, grads = backward(cache)
@@ -79,35 +79,6 @@ def autoencoder_shapes(input_dim, hidden_dim, peepholes=True):
     return shapes
 
 
-def lstm_run_forward(x, p, h0, c0, peepholes=True, lasagne_output_gate=False):
-    """The LSTM over x_1..x_T from (h_0, c_0). x (N, T, D), h0, c0 (N, H) -> h (N, T, H), c_T
-    (N, H), cache."""
-    N, T, _ = x.shape
-    h = np.zeros((N, T, h0.shape[1]))
-    h_t, c_t, caches = h0, c0, []
-    for t in range(T):
-        h_t, c_t, cache = L.lstm_step_forward(x[:, t], h_t, c_t, p, peepholes, lasagne_output_gate)
-        h[:, t] = h_t
-        caches.append(cache)
-    return h, c_t, caches
-
-
-def lstm_run_backward(dh, dc_last, caches):
-    """BPTT of ``lstm_run_forward``. dh (N, T, H): the gradient reaching each h_t from outside
-    the recurrence; dc_last (N, H): the gradient reaching c_T -> dx (N, T, D), dh0, dc0 (N, H),
-    dp (dict, summed over t)."""
-    N, T, H = dh.shape
-    dx = np.zeros((N, T, caches[0][0].shape[1]))
-    dp = {}
-    dh_later, dc_later = np.zeros((N, H)), dc_last
-    for t in reversed(range(T)):
-        dx[:, t], dh_later, dc_later, dp_t = L.lstm_step_backward(dh[:, t] + dh_later, dc_later,
-                                                                 caches[t])
-        for name, value in dp_t.items():
-            dp[name] = dp.get(name, 0.0) + value
-    return dx, dh_later, dc_later, dp
-
-
 def targets(x, k):
     """What the decoders should output: {"_rec": x_k..x_1 (N, k, D), "_fut": x_{k+1}..x_T
     (N, T - k, D)}."""
@@ -145,19 +116,18 @@ def forward(params, x, split=None, **options):
     peepholes, gate = options["peepholes"], options["lasagne_output_gate"]
     H = check_params(params, D, peepholes)
     encoder = {name: params[name] for name in encoder_names(peepholes)}
-    zeros = np.zeros((N, H))
-    h_enc, c_k, enc_cache = lstm_run_forward(x[:, :k], encoder, zeros, zeros, peepholes, gate)
-    h_k = h_enc[:, -1]                                                          # (N, H)
+    _, state, enc_cache = L.lstm_forward(x[:, :k], encoder, False, peepholes, gate,
+                                         return_state=True)                    # (h_k, c_k)
     outputs, dec_caches = {}, {}
     for suffix, steps in zip(DECODERS, (k, T - k)):
         p = {name: params[name + suffix] for name in decoder_names(peepholes)}
         p.update({name: np.zeros((H, 0)) for name in INPUT_WEIGHTS})            # no input
-        h_dec, _, run_cache = lstm_run_forward(np.zeros((N, steps, 0)), p, h_k, c_k,
-                                               peepholes, gate)                 # (N, steps, H)
+        h_dec, run_cache = L.lstm_forward(np.zeros((N, steps, 0)), p, False, peepholes, gate,
+                                          state)                                # (N, steps, H)
         outputs[suffix], out_cache = L.affine_forward(h_dec, params["W_r" + suffix],
                                                       params["b_r" + suffix])   # (N, steps, D)
         dec_caches[suffix] = (run_cache, out_cache)
-    cache = (targets(x, k), outputs, enc_cache, dec_caches, (N, T, H), peepholes)
+    cache = (targets(x, k), outputs, enc_cache, dec_caches, (N, T, H, k), peepholes)
     return (outputs["_rec"], outputs["_fut"]), cache
 
 
@@ -171,7 +141,7 @@ def backward(cache):
                   add up at the encoder's last state
         encoder:  BPTT from dh_k, dc_k (no other gradient reaches h_1..h_{k-1} from outside)
     """
-    target, outputs, enc_cache, dec_caches, (N, T, H), peepholes = cache
+    target, outputs, enc_cache, dec_caches, (N, T, H, k), peepholes = cache
     loss, grads = 0.0, {}
     dh_k, dc_k = np.zeros((N, H)), np.zeros((N, H))
     for suffix in DECODERS:
@@ -180,12 +150,12 @@ def backward(cache):
         run_cache, out_cache = dec_caches[suffix]
         dh_dec, grads["W_r" + suffix], grads["b_r" + suffix] = L.affine_backward(
             2.0 * error / (N * T), out_cache)                                  # (N, steps, H)
-        _, dh0, dc0, dp = lstm_run_backward(dh_dec, np.zeros((N, H)), run_cache)
+        _, dp, dh0, dc0 = L.lstm_backward(dh_dec, run_cache, np.zeros((N, H)))
         dh_k += dh0
         dc_k += dc0
         grads.update({name + suffix: dp[name] for name in decoder_names(peepholes)})
-    dh_enc = np.zeros((N, len(enc_cache), H))
+    dh_enc = np.zeros((N, k, H))
     dh_enc[:, -1] = dh_k
-    _, _, _, dp = lstm_run_backward(dh_enc, dc_k, enc_cache)
+    _, dp, _, _ = L.lstm_backward(dh_enc, enc_cache, dc_k)
     grads.update(dp)
     return loss, grads

@@ -15,7 +15,7 @@ pre-activation of exactly 0).
 """
 import numpy as np
 
-from .architecture import GATES, LSTM_GATE_PARAMS, time_steps
+from .architecture import GATES, LSTM_GATE_PARAMS, RNN_STEPS, time_steps
 
 
 # ---------------------------------------------------------------- feed-forward pieces
@@ -113,10 +113,6 @@ def per_step_nll_loss(P, labels):
 
 
 # ---------------------------------------------------------------- vanilla RNN (paper eq. 1)
-
-#: The two RNN steps (``rnn_step``): the paper's equation, and craffel's nntools code at fce361f.
-RNN_STEPS = ("equation", "nntools")
-
 
 def rnn_step_forward(x, h_prev, W_ih, W_hh, b_h, relu_grad_at_zero=0.0, step="equation"):
     """One step of the vanilla recurrent layer.
@@ -277,33 +273,42 @@ def lstm_step_backward(dh, dc, cache):
     return dx, dh_prev, dc_prev, dp
 
 
-def lstm_forward(x, p, reverse=False, peepholes=True, lasagne_output_gate=False):
-    """Run the LSTM over a sequence, h_0 = c_0 = 0. x (N, T, D) -> h (N, T, H)."""
+def lstm_forward(x, p, reverse=False, peepholes=True, lasagne_output_gate=False, state=None,
+                 return_state=False):
+    """Run the LSTM over a sequence from (h_0, c_0) = ``state``, zeros when None.
+
+    x (N, T, D) -> h (N, T, H), cache; with ``return_state``, the last (h, c), each (N, H), in
+    between (an autoencoder's decoders start from its encoder's: ``reference.autoencoder``).
+    """
     N, T, _ = x.shape
     H = p["b_i"].shape[0]
     h = np.zeros((N, T, H))
-    h_prev, c_prev = np.zeros((N, H)), np.zeros((N, H))
+    h_prev, c_prev = (np.zeros((N, H)), np.zeros((N, H))) if state is None else state
     caches = [None] * T
     for t in time_steps(T, reverse):
         h_prev, c_prev, caches[t] = lstm_step_forward(x[:, t], h_prev, c_prev, p,
                                                       peepholes, lasagne_output_gate)
         h[:, t] = h_prev
-    return h, (caches, reverse)
+    return (h, (h_prev, c_prev), (caches, reverse)) if return_state else (h, (caches, reverse))
 
 
-def lstm_backward(dh, cache):
-    """Backpropagation through time. dh (N, T, H) -> dx (N, T, D), dp (dict of parameter grads)."""
+def lstm_backward(dh, cache, dc_last=None):
+    """Backpropagation through time. dh (N, T, H) -> dx (N, T, D), dp (dict of parameter grads).
+
+    ``dc_last`` (N, H): a gradient reaching the last c_t from outside; given, the gradients of
+    the initial state, dh_0 and dc_0 (N, H), are returned too.
+    """
     caches, reverse = cache
     N, T, H = dh.shape
     p = caches[0][3]
     dx = np.zeros((N, T, caches[0][0].shape[1]))
     dp = {name: np.zeros_like(value) for name, value in p.items()}
-    dh_later, dc_later = np.zeros((N, H)), np.zeros((N, H))
+    dh_later, dc_later = np.zeros((N, H)), np.zeros((N, H)) if dc_last is None else dc_last
     for t in reversed(time_steps(T, reverse)):
         dx[:, t], dh_later, dc_later, dp_t = lstm_step_backward(dh[:, t] + dh_later, dc_later, caches[t])
         for name, value in dp_t.items():
             dp[name] += value
-    return dx, dp
+    return (dx, dp) if dc_last is None else (dx, dp, dh_later, dc_later)
 
 
 # ---------------------------------------------------------------- 1-D convolution over time

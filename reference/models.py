@@ -19,14 +19,9 @@ Average model (section "Models", first paragraph)::
     h     = ReLU(W_ih x_bar + b_h),   then dropout (explicit mask)
     p     = softmax(W_s h + b_s)
 
-Recurrent models: see ``reference.architecture`` for the branch/readout structure and
-``reference.layers`` for the cell equations.
-
-Temporal convolution ("tconv", the last paragraph of section "Models"): the recurrent models'
-readout on a convolution over time (``reference.layers.tconv_forward``)::
-
-    h_t = ReLU(sum_{k=0}^{K-1} W_conv[:, :, k] x_{t+k-(K-1)/2} + b_conv)    (zero padding)
-    P_t = softmax(W_s h_t + b_s),   p = (1/T) sum_t P_t
+Recurrent models: ``reference.architecture`` for the branch/readout structure and
+``reference.layers`` for the cell equations. Temporal convolution ("tconv"): the recurrent
+models' readout P_t = softmax(W_s h_t + b_s) on ``reference.layers.tconv_forward``'s h_t.
 """
 import numpy as np
 

@@ -6,11 +6,10 @@
     loss = model.loss(x)
     classifier.load_state_dict({**classifier.state_dict(), **model.encoder_weights()})
 
-The equations, parameter names and loss are those of ``reference.autoencoder`` (its docstring
-states them with Srivastava's and Graves' names): an encoder LSTM reads x_1..x_k (k = T // 2 by
-default); from its last (h_k, c_k) an unconditioned decoder outputs x_hat_k..x_hat_1 (reverse
-order) and an unconditioned future predictor x_hat_{k+1}..x_hat_T, each through a linear readout
-x_hat_s = W_r h_s + b_r;
+The equations, parameter names and loss are ``reference.autoencoder``'s: an encoder LSTM reads
+x_1..x_k (k = T // 2 by default); from its last (h_k, c_k) an unconditioned decoder outputs
+x_hat_k..x_hat_1 and an unconditioned future predictor x_hat_{k+1}..x_hat_T, each through a
+linear readout x_hat_s = W_r h_s + b_r;
 
     L = (1 / (N T)) [ sum_{n,s} ||x_hat_rec_s - x_{k+1-s}||^2 + sum_{n,s} ||x_hat_fut_s - x_s||^2 ]
 
@@ -42,10 +41,9 @@ class CompositeAutoencoder(nn.Module):
     """Encoder LSTM, reconstruction decoder and future predictor (``reference.autoencoder``).
 
     split: k, the number of codes the encoder reads (None: T // 2; 1 <= k <= T - 1).
-    init: the initial-value scheme of ``rnn_models.init`` (the encoder and decoder gates drawn
-    as the classifier LSTM's, the readouts as its dense layers).
-    options: the LSTM's ``peepholes`` and ``lasagne_output_gate`` (the ``paper`` configuration's
-    by default); the encoder must share them with the classifier it initialises.
+    init: the scheme of ``rnn_models.init`` (``init_name`` says which parameter's distribution).
+    options: the LSTM's ``peepholes`` and ``lasagne_output_gate``, shared with the classifier
+    the encoder initialises.
     """
 
     def __init__(self, input_dim, hidden_dim, split=None, init=DEFAULT_SCHEME, **options):

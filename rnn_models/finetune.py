@@ -9,11 +9,10 @@ x 6 = 9216 values flattened in Caffe's C, H, W order):
     a7_t = W7 d6_t + b7,    h7_t = ReLU(a7_t),     z_t  = m7_t * h7_t        fc7, relu7, drop7
     p    = head(z_1 .. z_T)                          (rnn_models.build: Average, RNN, BiRNN, ...)
 
-m6_t, m7_t: inverted-dropout masks, entries 0 (probability r) or 1/(1-r), as Caffe's Dropout
-layer scales at training time; r = 0.5 in CaffeNet's train net. In eval mode there is no
-dropout, and z_t is the relu7 code the extraction stores (``--layer fc7``). ReLU'(0) = 0, as
-Caffe's ReLU layer. W6 (4096, 9216) and W7 (4096, 4096) are stored as Caffe's InnerProduct
-blobs (output, input), so that ``load_fc`` copies them without a transpose.
+m6_t, m7_t: inverted-dropout masks, entries 0 (probability r = 0.5, CaffeNet's train net) or
+1/(1-r); in eval mode z_t is the relu7 code the extraction stores (``--layer fc7``). ReLU'(0) =
+0, as Caffe's. W6 and W7 are stored as Caffe's InnerProduct blobs (output, input): ``load_fc``
+copies them without a transpose.
 
     model = FineTuned(rnn_models.build("birnn", 4096, 512, 101))
     model.load_fc({"fc6": (W6, b6), "fc7": (W7, b7)})   # CaffeNet's, e.g. from the port
@@ -31,13 +30,10 @@ FC_DIM = 4096               # CaffeNet's fc6 and fc7
 
 
 class FineTuned(nn.Module):
-    """fc6 -> relu6 -> drop6 -> fc7 -> relu7 -> drop7 on each frame's pool5 code, then ``head``
-    (any model of ``rnn_models.build``) on the resulting codes z (N, T, H7), H7 =
-    ``head.config["input_dim"]``. The probability API is the head's (``forward``,
-    ``step_probabilities``, ``log_probabilities``, ``step_log_probabilities``), each taking
-    ``masks``: explicit (m6 (N, T, H6), m7 (N, T, H7)) dropout masks instead of drawn ones.
-
-    fc6 and fc7 hold zeros until ``load_fc`` copies CaffeNet's in.
+    """fc6 ... drop7 on each frame's pool5 code, then ``head`` (any model of ``rnn_models.build``)
+    on the codes z (N, T, H7), H7 = ``head.config["input_dim"]``. The probability API is the
+    head's, each method taking ``masks``: explicit (m6 (N, T, H6), m7 (N, T, H7)) dropout masks
+    instead of drawn ones. fc6 and fc7 hold zeros until ``load_fc`` copies CaffeNet's in.
     """
 
     def __init__(self, head, input_dim=POOL5_DIM, fc6_dim=FC_DIM, dropout=DROPOUT):

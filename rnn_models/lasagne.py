@@ -35,6 +35,9 @@ LASAGNE_GATES = {"i": "ingate", "f": "forgetgate", "c": "cell", "o": "outgate"}
 RNN_NAMES = {"W_ih": "W_in_to_hid", "W_hh": "W_hid_to_hid", "b_h": "b", "h_init": "hid_init"}
 NNTOOLS_RNN_NAMES = {"W_ih": "in_to_hid.W", "W_hh": "hid_to_hid.W", "b_h": "in_to_hid.b",
                      "h_init": "hid_init"}
+#: W_xi -> W_in_to_ingate, W_hi -> W_hid_to_ingate, w_ci -> W_cell_to_ingate, b_i -> b_ingate, ...
+LSTM_NAMES = {ours: f"{prefix}_{LASAGNE_GATES[gate]}" for gate, params in LSTM_GATE_PARAMS.items()
+              for ours, prefix in zip(params, ("W_in_to", "W_hid_to", "W_cell_to", "b")) if ours}
 
 
 def lasagne_names(name, peepholes=True, learn_init=True, rnn_step="equation"):
@@ -46,27 +49,15 @@ def lasagne_names(name, peepholes=True, learn_init=True, rnn_step="equation"):
     for branch in ARCHITECTURES[name]:
         layer = "rec" if branch.cell == "rnn" else "lstm"
         h_init = learns_initial_state(branch, learn_init)
+        attributes = (LSTM_NAMES if branch.cell == "lstm"
+                      else NNTOOLS_RNN_NAMES if rnn_step == "nntools" else RNN_NAMES)
         for suffix in branch.layers:
             for ours in layer_param_names(branch.cell, peepholes, h_init):
-                attribute = (NNTOOLS_RNN_NAMES[ours] if branch.cell == "rnn" and rnn_step == "nntools"
-                             else _lasagne_attribute(branch.cell, ours))
-                names[ours + suffix] = f"{layer}{suffix}.{attribute}"
+                names[ours + suffix] = f"{layer}{suffix}.{attributes[ours]}"
         names["W_ho" + branch.out] = f"out{branch.out}.W"
         names["b_o" + branch.out] = f"out{branch.out}.b"
     names.update({"W_s": "softmax.W", "b_s": "softmax.b"})
     return names
-
-
-def _lasagne_attribute(cell, ours):
-    if cell == "rnn":
-        return RNN_NAMES[ours]
-    for gate, (W_x, W_h, w_c, b) in LSTM_GATE_PARAMS.items():
-        lasagne_gate = LASAGNE_GATES[gate]
-        lookup = {W_x: f"W_in_to_{lasagne_gate}", W_h: f"W_hid_to_{lasagne_gate}",
-                  w_c: f"W_cell_to_{lasagne_gate}", b: f"b_{lasagne_gate}"}
-        if ours in lookup:
-            return lookup[ours]
-    raise KeyError(ours)
 
 
 def from_lasagne(name, values, peepholes=True, learn_init=True, rnn_step="equation"):

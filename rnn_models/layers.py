@@ -104,8 +104,7 @@ def lstm_layer(x, p, reverse=False, peepholes=True, lasagne_output_gate=False, s
 
 def tconv_layer(x, W_conv, b_conv, relu_grad_at_zero=0.0):
     """A 1-D convolution over time of the T codes, "same" length, then ReLU (the paper's section
-    "Models", last paragraph: "a one dimensional convolution on the collection of CNN codes
-    (10 x 4096)").
+    "Models", last paragraph).
 
         z_t = sum_{k=0}^{K-1} W_conv[:, :, k] x_{t+k-(K-1)/2} + b_conv,   x_s = 0 outside 0..T-1
         h_t = ReLU(z_t)

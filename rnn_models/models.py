@@ -121,12 +121,9 @@ class Recurrent(_PerStep):
     options: ``output_dim`` (size of y_t, default ``hidden_dim``); RNN family:
     ``relu_grad_at_zero``, ``rnn_step`` ("equation" or "nntools"), ``learn_init``; LSTM family:
     ``peepholes``, ``lasagne_output_gate`` (``reference.architecture`` says what each means).
-
-    ``learn_init``: each RNN layer running backward in time learns its initial state
-    h_{T+1} = ``h_init`` (BiRNN: ``h_init_b``), shape (H,), initially 0, one vector shared by
-    every video of a batch. fce361f's RecurrentLayer (``learn_init=backwards``) learnt a
-    (n_batch, H) state, one per batch slot, which made a video's prediction depend on its
-    position in the batch; we learn the one shared vector, as Lasagne 0.1's (1, H) hid_init.
+    ``learn_init``: a backward RNN layer learns h_{T+1} = ``h_init`` (BiRNN: ``h_init_b``), one
+    (H,) vector shared by every video of a batch, as Lasagne 0.1's (1, H) hid_init (fce361f's
+    (n_batch, H) state made a video's prediction depend on its position in the batch).
     """
 
     def __init__(self, name, input_dim, hidden_dim, n_classes, output_dim=None,
@@ -167,18 +164,14 @@ class Recurrent(_PerStep):
 
 
 class TemporalConvolution(_PerStep):
-    """The paper's 1-D convolution over the codes (section "Models", last paragraph: "we
-    attempted to do a one dimensional convolution on the collection of CNN codes (10 x 4096),
-    this model was extremely unstable in training"), with the averaged softmax readout of the
-    recurrent models.
+    """The paper's 1-D convolution over the codes (section "Models", last paragraph: "this
+    model was extremely unstable in training"), with the recurrent models' averaged softmax.
 
         h_t = ReLU(sum_{k=0}^{K-1} W_conv[:, :, k] x_{t+k-(K-1)/2} + b_conv)   (zero padding)
         P_t = softmax(W_s h_t + b_s),    p = (1/T) sum_t P_t
 
     Parameters: ``W_conv`` (H, D, K), ``b_conv`` (H,), ``W_s`` (C, H), ``b_s`` (C,).
-    options: ``width`` K (odd, default 3; the paper gives none; 1: a per-frame classifier),
-    ``relu_grad_at_zero`` (0.5, Lasagne's rectify). Initial values: Lasagne's Conv1DLayer
-    (``reference.init``): W_conv Glorot uniform with fan_in = D K, fan_out = H K, b_conv = 0.
+    options: ``width`` K (odd, default 3; 1: a per-frame classifier), ``relu_grad_at_zero``.
     """
 
     def __init__(self, input_dim, hidden_dim, n_classes, init=DEFAULT_SCHEME, **options):
@@ -203,12 +196,9 @@ def build(name, input_dim, hidden_dim, n_classes, init=DEFAULT_SCHEME, **options
 
     name: "average", "rnn", "lstm", "birnn" (the paper's four), "bilstm", "rnn2" (its future work),
     "tconv" (the 1-D convolution among its "other models").
-    init: "nntools-2015" (default: craffel's code of the paper's weeks) or "lasagne-0.1";
-    ``reference.init`` gives each scheme's distributions and sources. Saved in ``config``.
-    options (defaults in brackets): Average: ``dropout`` (0.5), ``relu_grad_at_zero`` (0.5);
-    RNN family: ``relu_grad_at_zero`` (0.5), ``rnn_step`` ("equation"), ``learn_init`` (True);
-    LSTM family: ``peepholes`` (True), ``lasagne_output_gate`` (True); recurrent models also
-    ``output_dim``; tconv: ``width`` (3), ``relu_grad_at_zero`` (0.5). An option a model does
+    init: "nntools-2015" (default: craffel's code of the paper's weeks) or "lasagne-0.1"
+    (``reference.init``). options: ``reference.architecture.default_options(name)``, the
+    Average's ``dropout`` (0.5) and the recurrent models' ``output_dim``; an option a model does
     not take is a TypeError.
     """
     if cell_of(name) == "average":

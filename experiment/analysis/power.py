@@ -3,42 +3,38 @@
     python -m experiment.analysis.power --out results/power.md \
         [--predictions results/demo-paper/predictions.csv]                      # make power
 
-The question: on UCF-101 split 1's test set (3,783 videos in 707 groups: 101 classes x 7 group
-numbers, 4 to 7 clips a group), what is the smallest difference in accuracy between two models
-that the verdict's test (``experiment.analysis.stats``: sign-flip test on per-group differences, two-sided,
-5%) detects with 80% power?
+The question: on UCF-101 split 1's test set (3,783 videos in 707 groups of 4 to 7 clips), what
+is the smallest accuracy difference that the verdict's test (``experiment.analysis.stats``:
+sign-flip test on per-group differences, two-sided, 5%) detects with 80% power?
 
 **Model.** Per test video i, the paired difference delta_i = a_i - b_i (1: only A right, -1:
-only B, 0: both or neither). Its mean is the accuracy difference Delta; its second moment is
-the *discordance* pi = P(A and B disagree on the video), so Var(delta_i) = pi - Delta^2. Videos
-of one group are correlated with the intra-class correlation rho (ICC) of delta; groups are
-independent. With group g of m_g clips, D_g = sum of its delta_i, n = sum m_g:
+only B, 0: both or neither) has mean Delta, the accuracy difference, and second moment pi, the
+*discordance* P(A and B disagree): Var(delta_i) = pi - Delta^2. Videos of one group correlate
+with the intra-class correlation rho (ICC) of delta; groups are independent. With group g of
+m_g clips, D_g = sum of its delta_i, n = sum m_g:
 
     Var(sum_g D_g) = n (pi - Delta^2) deff,   deff = 1 + (sum m_g^2 / n - 1) rho   (Kish)
 
-(sum m_g^2 / n = 5.65 on split 1, mean 5.35). The sign-flip test at 707 groups is its large-
-sample form: reject when |sum D_g| - 1 > z_{0.975} sqrt(sum D_g^2) (the 1: a continuity
-correction, half the lattice step of sum D_g), sum D_g^2 having expectation
-V1 + Delta^2 sum m_g^2 (V1 the variance above). Power:
+(sum m_g^2 / n = 5.65 on split 1). At 707 groups the sign-flip test is its large-sample form:
+reject when |sum D_g| - 1 > z_{0.975} sqrt(sum D_g^2) (the 1: a continuity correction, half the
+lattice step of sum D_g), E[sum D_g^2] = V1 + Delta^2 sum m_g^2. Power:
 
     power(Delta) = Phi((n Delta - 1 - z sqrt(V0)) / sqrt(V1)) + Phi((-n Delta - 1 - z sqrt(V0)) / sqrt(V1)),
     V1 = n (pi - Delta^2) deff,  V0 = V1 + Delta^2 sum m_g^2,
 
-and the minimum detectable difference (MDE) solves power = 0.8 (``scipy.optimize.brentq``);
-it is about (z_{0.975} + z_{0.8}) sqrt(pi deff / n) = 2.80 sqrt(pi deff / 3783).
+and the minimum detectable difference (MDE) solves power = 0.8, about
+(z_{0.975} + z_{0.8}) sqrt(pi deff / n) = 2.80 sqrt(pi deff / 3783).
 
-**Check.** ``simulate_power`` draws test sets of our own: each group draws one value from
-delta's distribution (P(1) = (pi + Delta) / 2, P(-1) = (pi - Delta) / 2, P(0) = 1 - pi); each
-clip keeps its group's value with probability sqrt(rho), else draws its own (so the marginal
-is exact and the ICC is rho); the test above is applied; the share rejected is the power.
+**Check.** ``simulate_power`` draws test sets: each group draws one value from delta's
+distribution (P(+-1) = (pi +- Delta) / 2, P(0) = 1 - pi); each clip keeps it with probability
+sqrt(rho), else draws its own (the marginal is exact, the ICC is rho); the share rejected by
+the test above is the power.
 
-**Discordance.** For two classifiers with accuracies p_A, p_B and correctness correlation phi,
-pi = p_A (1 - p_B) + p_B (1 - p_A) - 2 phi sqrt(p_A (1 - p_A) p_B (1 - p_B)). At the paper's
-accuracies (about 50%) pi = 0.5 (1 - phi): 0.5 for independent errors, less for models that
-fail on the same videos (as models on the same CNN codes do). ``estimate`` measures pi, phi and
-the ICC on a run's predictions (each seed's A against the same seed's B, averaged over seeds
-and over the paper's claims); phi carries to 50% accuracy as pi_50 = 0.5 (1 - phi).
-ICC: the one-way ANOVA estimator for unequal group sizes (Donner 1986), clipped to [0, 1].
+**Discordance.** For accuracies p_A, p_B and correctness correlation phi, pi = p_A (1 - p_B) +
+p_B (1 - p_A) - 2 phi sqrt(p_A (1 - p_A) p_B (1 - p_B)); near 50% accuracy pi = 0.5 (1 - phi),
+less for models that fail on the same videos (as models on the same CNN codes do).
+``estimate`` measures pi, phi and the ICC (one-way ANOVA for unequal group sizes, Donner 1986)
+on a run's predictions, seed s of A against seed s of B, averaged over seeds and claims.
 """
 import os
 import sys
@@ -252,8 +248,7 @@ def report(predictions=None, n_sims=4000):
     demo = None
     if predictions:
         correct, videos = read_predictions(predictions)
-        demo = estimate(_claim_pairs(correct), stats.groups_of(videos))
-        demo["path"] = predictions
+        demo = {**estimate(_claim_pairs(correct), stats.groups_of(videos)), "path": predictions}
     lines += ["", "The paper's differences (single runs) against the test set's power "
               "(validation: the paper does not give its validation set's size; these rows assume "
               "one of the test set's size and groups):", "",
@@ -311,13 +306,11 @@ def main(argv=None):
 
 
 def write(args):
-    """The report written to ``args.out`` (and its plot beside it) and printed; status 0."""
+    """The report printed and written to ``args.out`` (its plot beside it); status 0."""
+    from caffe_extract.bench import emit
     text, data = report(args.predictions, args.simulations)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write(text + "\n")
+    emit(text, args.out)
     plot(data, os.path.splitext(args.out)[0] + ".png")
-    print(text)
     return 0
 
 

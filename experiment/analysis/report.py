@@ -1,20 +1,8 @@
-"""The results a reader cites: the paper's table beside ours, learning curves, confusion
-matrices, per-class accuracy, and the paper's Figure 7 (PCA of averaged codes).
-
-Files written to the results folder:
-
-    table.md, table.json        accuracies (mean +- std over seeds, 95% intervals) beside the
-                                paper's, paired tests between models, the paper's claims on
-                                this run, the chosen hyperparameters, the codes' provenance,
-                                the configuration and the settings
-    table.tex                   the accuracies as a LaTeX booktabs table
-    predictions.csv             every test video's prediction per model and seed (top 5)
-    curves.png                  train/validation accuracy per epoch, seed 0 of each model
-    confusion_<model>.png       test confusion matrix of seed 0's chosen model
-    per_class.csv               test accuracy per class and model (seed 0)
-    per_class.md                the same as a table, worst class first, with the class each is
-                                most often mistaken for
-    figure7_pca.png             time-averaged codes of 10 classes, first two principal components
+"""The results a reader cites, written to a results folder (docs/training.md, "Outputs"):
+table.md, table.json and table.tex (accuracies with 95% intervals beside the paper's, paired
+tests, the paper's claims, the chosen settings, the codes' provenance), predictions.csv (every
+test video's top 5 per model and seed), per_class.csv and per_class.md (worst class first, with
+the class each is most often mistaken for), and the figures of ``plots``.
 """
 import csv
 import json
@@ -26,11 +14,10 @@ import numpy as np
 from . import power, stats
 from .plots import figure7, plot_confusion, plot_curves
 
-from configurations import NAMES
+from configurations import NAMES, get, model_label
 
 #: What a run's entry holds that the tables leave out (arrays, kept for later steps).
 PROBABILITIES = ("test_predictions", "test_probabilities", "val_probabilities")
-
 
 #: Giel & Diaz (2015), section "Results", its only table: (validation %, test %), single runs
 #: on UCF-101 (split not stated; 3,783 test videos if split 1).
@@ -43,12 +30,11 @@ def paper_support(a, relation, b):
     """Whether the paper's own table supports its claim "a relation b", on validation and on
     test: e.g. RNN > Average holds on its validation numbers (52.2 vs 50.5), not on its test
     numbers (49.1 vs 50.0). Returns a short text for the claims table."""
-    def holds(x, y):
-        return x > y if relation == ">" else x < y
     parts = []
-    for column, name in ((0, "validation"), (1, "test")):
+    for column, name in enumerate(("validation", "test")):
         x, y = PAPER[a][column], PAPER[b][column]
-        parts.append(f"{name} {x} vs {y}: {'yes' if holds(x, y) else 'no'}")
+        holds = x > y if relation == ">" else x < y
+        parts.append(f"{name} {x} vs {y}: {'yes' if holds else 'no'}")
     return "; ".join(parts)
 
 
@@ -82,26 +68,22 @@ def analyse(results, labels, videos=None):
     the claims) for one table, the test videos' UCF-101 groups as the unit (``stats``)."""
     from itertools import combinations
     groups = None if videos is None else stats.groups_of(videos)
-    intervals = {r["model"]: stats.accuracy_interval(stats.correct_matrix(r, labels), groups)
-                 for r in results}
-    pairs = stats.adjust([stats.compare(a, b, labels, videos) for a, b in combinations(results, 2)])
     correct = {r["model"]: stats.correct_matrix(r, labels) for r in results}
-    return {"intervals": intervals, "pairs": pairs, "claims": stats.claims(results, labels, videos),
+    pairs = [stats.compare_matrices(a, b, correct[a], correct[b], groups)
+             for a, b in combinations(correct, 2)]
+    return {"intervals": {m: stats.accuracy_interval(c, groups) for m, c in correct.items()},
+            "pairs": stats.adjust(pairs), "claims": stats.claims_of(correct, groups),
             "power": [] if videos is None else power.section(correct, videos)}
 
 
 def markdown_table(results, info, settings, config, analysis):
     """The results table (with intervals), the paired comparisons and the paper's claims."""
-    from configurations import model_label
-    lines = []
     note = banner(info["attrs"])
-    if note:
-        lines += [note, ""]
+    lines = [note, ""] if note else []
     names = {r["model"]: model_label(r["model"], config) for r in results}
-    device = settings.get("device", "cpu")
     lines += [f"Configuration `{config.name}`; UCF-101 split {info.get('split', 1)}; trained on "
-              f"{device}. Test accuracy: mean over seeds, its 95% interval in brackets "
-              "(bootstrap over UCF-101 groups and seeds together).", "",
+              f"{settings.get('device', 'cpu')}. Test accuracy: mean over seeds, its 95% interval "
+              "in brackets (bootstrap over UCF-101 groups and seeds together).", "",
               "| model | train % | validation % | test % [95% interval] | paper: validation % "
               "| paper: test % | chosen (lr, hidden) | best epoch |",
               "|---|---|---|---|---|---|---|---|"]
@@ -172,7 +154,7 @@ def latex_table(rows, columns, caption):
 
 
 def _results_latex(results, info, config, analysis):
-    from configurations import model_label
+    note = banner(info["attrs"])
     rows = []
     for r in results:
         n = len(r["runs"])
@@ -184,8 +166,7 @@ def _results_latex(results, info, config, analysis):
     caption = (f"UCF-101 split {info.get('split', 1)}, configuration {config.name}: accuracy (%), "
                f"mean +- s.d. over {len(results[0]['runs']) if results else 0} seeds; 95% "
                "interval: bootstrap over UCF-101 groups (class, gNN) and seeds together; "
-               "paper: " + PAPER_SOURCE + "."
-               + (" " + banner(info["attrs"]) if banner(info["attrs"]) else ""))
+               "paper: " + PAPER_SOURCE + "." + (" " + note if note else ""))
     return latex_table(rows, ["Model", "Validation", "Test", "95% interval", "Paper validation",
                                      "Paper test"], caption)
 
@@ -210,7 +191,6 @@ def write_predictions(path, results, info, labels, top=5):
 
 def write_results(out_dir, results, info, settings, data, config=None):
     """Write every results file; return the Markdown table."""
-    from configurations import get
     config = config or get("paper")
     os.makedirs(out_dir, exist_ok=True)
     test = data[2]
@@ -236,20 +216,17 @@ def write_results(out_dir, results, info, settings, data, config=None):
     with open(os.path.join(out_dir, "table.json"), "w") as f:
         json.dump(summary, f, indent=1)
     plot_curves(results, os.path.join(out_dir, "curves.png"), summary["banner"])
-    rows, matrices = [], {}
-    for r in results:
-        predicted = np.array(r["runs"][0]["test_predictions"])
-        matrix = confusion(labels, predicted, len(info["classes"]))
-        matrices[r["model"]] = matrix
-        plot_confusion(matrix, info["classes"], NAMES.get(r["model"], r["model"]),
-                       os.path.join(out_dir, f"confusion_{r['model']}.png"), summary["banner"])
-        per_class = np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
-        rows.append((r["model"], per_class))
+    matrices = {r["model"]: confusion(labels, np.array(r["runs"][0]["test_predictions"]),
+                                      len(info["classes"])) for r in results}
+    for model, matrix in matrices.items():
+        plot_confusion(matrix, info["classes"], NAMES.get(model, model),
+                       os.path.join(out_dir, f"confusion_{model}.png"), summary["banner"])
+    accuracy = {m: per_class_accuracy(c) for m, c in matrices.items()}
     with open(os.path.join(out_dir, "per_class.csv"), "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["class"] + [m for m, _ in rows])
-        for i, name in enumerate(info["classes"]):
-            writer.writerow([name] + [f"{acc[i]:.4f}" for _, acc in rows])
+        writer.writerow(["class", *accuracy])
+        writer.writerows([name] + [f"{a[i]:.4f}" for a in accuracy.values()]
+                         for i, name in enumerate(info["classes"]))
     if matrices:
         with open(os.path.join(out_dir, "per_class.md"), "w") as f:
             f.write(per_class_markdown(list(info["classes"]), matrices,
@@ -262,7 +239,6 @@ def write_split_summary(out_dir, per_split, settings, config):
     """table.md/.tex/.json over several splits: each split's test accuracy and their mean
     (UCF-101's standard protocol reports the mean over splits 1-3). per_split: (split,
     results, info) triples. Returns the Markdown table."""
-    from configurations import model_label
     splits = [s for s, _, _ in per_split]
     models = [r["model"] for r in per_split[0][1]]
     test = {(s, r["model"]): r["test_acc_mean"] for s, results, _ in per_split for r in results}
@@ -301,6 +277,11 @@ def confusion(labels, predicted, n_classes):
     return matrix
 
 
+def per_class_accuracy(matrix):
+    """(classes,) the share of each true class's videos predicted right."""
+    return np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
+
+
 def per_class_markdown(classes, matrices, names):
     """A per-class table a person can read: one row per class, sorted by the first model's
     accuracy (worst first), each model's accuracy and the class it is most often mistaken for.
@@ -308,7 +289,7 @@ def per_class_markdown(classes, matrices, names):
     models = list(matrices)
     first = matrices[models[0]]
     support = first.sum(axis=1)
-    acc = {m: np.diag(c) / np.maximum(c.sum(axis=1), 1) for m, c in matrices.items()}
+    acc = {m: per_class_accuracy(c) for m, c in matrices.items()}
     header = ["class", "test videos"] + [f"{names[m]} %" for m in models] + \
         [f"{names[models[0]]}: most often predicted instead"]
     lines = [f"Test accuracy per class (seed 0 of each model), worst first by "

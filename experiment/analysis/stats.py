@@ -1,55 +1,41 @@
-"""Is a difference real? Intervals and paired tests with the UCF-101 *group* as the unit.
+"""Is a difference real? Intervals and paired tests with the UCF-101 *group* as the unit
+(docs/training.md says why; this says exactly what).
 
-The paper's models differ by 0.5 to 4.6 points on 3,783 test videos. Whether such a gap is more
-than the luck of the test set and of training is what these functions say. Inputs everywhere:
-``correct``, a bool array (S, N): whether seed s's model classified test video n correctly, and
-``groups``, the (N,) group of each video. All models of a table are tested on the same videos,
-so comparisons are *paired*.
-
-**The unit.** The clips of one UCF-101 group (``v_<Class>_g<NN>_c<MM>``: same class, same
-``gNN``) are cut from one long video (same actors, same place): they succeed and fail together,
-so the videos are not independent draws; the groups are (``groups_of``). The test set of split 1
-holds 707 groups (101 classes x 7) of 4 to 7 clips.
+Inputs everywhere: ``correct``, a bool array (S, N): whether seed s's model classified test
+video n correctly, and ``groups``, the (N,) group of each video. All models of a table are
+tested on the same videos, so comparisons are *paired*. The clips of one UCF-101 group
+(``v_<Class>_g<NN>_c<MM>``) are cut from one long video and succeed and fail together: the
+groups, not the videos, are the independent draws (``groups_of``). Split 1's test set holds
+707 groups (101 classes x 7) of 4 to 7 clips.
 
 **Intervals** (``accuracy_interval``, ``paired_difference``): a two-way percentile bootstrap,
-10,000 resamples, fixed seed. Each resample
-
-1. draws G groups with replacement from the G test groups (every clip of a drawn group comes
-   with it), and
-2. draws S seeds with replacement from the S seeds, independently for each model,
-
-and computes accuracy = sum over drawn groups and seeds of the clips right / their count. A
-paired difference A - B uses the *same* drawn groups for A and B and each model's own drawn
-seeds. The interval so covers both the test set's sampling (a new set of groups) and training's
-seed variance (a new set of networks). With S seeds the seed part is the bootstrap's usual
-(S - 1) / S of the variance: with the demo's 3 seeds it is a lower bound of it.
-Not ``scipy.stats.bootstrap``: it resamples one axis of observations, not groups and seeds
-together.
+10,000 resamples, fixed seed. Each resample draws G groups with replacement from the G test
+groups (every clip of a drawn group comes with it) and S seeds with replacement from the S
+seeds, independently for each model; accuracy = clips right over the drawn groups and seeds /
+their count. A paired difference A - B uses the *same* drawn groups for A and B and each
+model's own drawn seeds. With S seeds the seed part is the bootstrap's usual (S - 1) / S of the
+variance: with the demo's 3 seeds a lower bound. Not ``scipy.stats.bootstrap``: it resamples
+one axis of observations, not groups and seeds together.
 
 **Accuracy at 0% or 100%.** Where every resample gives the same accuracy, or the percentile
 interval reaches 0 or 1 (it cannot look past the boundary), the interval is widened to cover
-the Wilson score interval of the accuracy at the effective sample size n_eff = G, the number of
-groups (``statsmodels.stats.proportion.proportion_confint``): the clips of a group counted as one
-observation, the design effect of groups that always succeed or fail together. 100% on 707
-groups: [99.5, 100]; never [100, 100].
+the Wilson score interval at the effective sample size n_eff = G (the clips of a group counted
+as one observation): 100% on 707 groups gives [99.5, 100], never [100, 100].
 
 **The paired test** (``sign_flip_test``): per group g, D_g = the clips right by A minus those
 right by B, each averaged over its model's seeds (so sum_g D_g / N is the table's difference).
-Under "A and B equally accurate" A and B are exchangeable within a group, so each D_g is as
-likely to be +|D_g| as -|D_g|: the null distribution of sum_g D_g is that of every sign flip
-(``scipy.stats.permutation_test``, ``permutation_type="samples"`` on one sample). Exact (all
-2^K flips) when K, the number of groups with D_g != 0, is at most 16; otherwise 20,000 random
-flips with a fixed seed (each one-sided p = (hits + 1) / 20,001). Two-sided: twice the
-smaller one-sided p. The test conditions on the trained networks (its question: are *these*
+Under "A and B equally accurate" each D_g is as likely +|D_g| as -|D_g|: the null distribution
+of sum_g D_g is that of every sign flip (``scipy.stats.permutation_test`` on one sample).
+Exact (all 2^K flips) when K, the number of non-zero D_g, is at most 16; otherwise 20,000
+random flips, fixed seed. Two-sided. The test conditions on the trained networks (are *these*
 networks equally accurate on the population of groups?); the interval brings the seeds in.
 
-**Verdicts** (``verdict``, ``claims``, ``holm``): a claim "A > B" (or "<") *holds* only when the
-95% interval of A - B lies on the claimed side of 0 AND the sign-flip p-value, after Holm's
-correction over the claims of the table (``statsmodels.stats.multitest.multipletests``,
-``method="holm"``), is below 0.05; *reversed* when both say the other side; *not shown*
+**Verdicts** (``verdict``, ``adjust``): a claim "A > B" (or "<") *holds* only when the 95%
+interval of A - B lies on the claimed side of 0 AND the sign-flip p, Holm-corrected over the
+claims of the table, is below 0.05; *reversed* when both say the other side; *not shown*
 otherwise. Why both: 4 videos right only by A and 0 only by B (in 4 groups) give an interval
-above 0 but p = 2 / 2^4 = 0.125 (issue 16). Pairwise comparisons (Holm over the pairs) and the
-drift ledger (Holm over its rows) follow the same rule (``adjust``).
+above 0 but p = 2 / 2^4 = 0.125 (issue 16). Pairwise comparisons and the drift ledger follow
+the same rule, Holm over their rows.
 """
 import csv
 
@@ -204,7 +190,7 @@ def verdict(low, high, relation, p_adjusted):
     return "not shown"
 
 
-def adjust(comparisons, relations=None):
+def adjust(comparisons):
     """Add "p_holm" (Holm over this list: one table's family) and "verdict" to each comparison
     (``compare``'s dicts, in place); relation ">" unless given. Returns the list."""
     for c, p in zip(comparisons, holm([c["p"] for c in comparisons])):
@@ -260,9 +246,7 @@ def read_predictions(path):
     correct, videos = {}, None
     for model, seeds in rows.items():
         runs = [seeds[s] for s in sorted(seeds)]
-        names = [v for v, _ in runs[0]]
-        if videos is None:
-            videos = names
+        videos = videos or [v for v, _ in runs[0]]
         if any([v for v, _ in run] != videos for run in runs):
             raise ValueError(f"{path}: the models or seeds were not tested on the same videos")
         correct[model] = np.array([[ok for _, ok in run] for run in runs])

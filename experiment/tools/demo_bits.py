@@ -4,23 +4,21 @@
         --results results/demo-paper --config paper                           (make demo)
     python -m experiment.tools.demo_bits record ...    (after a demo run whose table is the README's)
 
-The stages, in the order the data flows (``stages``):
+The stages, in the order the data flows (``stages``; ``COMPUTED_BY`` says what computes each):
 
-    synthetic videos    demo/data: every video file and split list (ffmpeg, libxvid)
+    synthetic videos    demo/data: every video file and split list
     code store          demo/features-paper/all_splits_fc7.h5: its datasets, not its attributes
-                        (those name paths and the commit) (pycaffe's CaffeNet: OpenBLAS)
-    checkpoint RUN      each results/demo-paper/checkpoints/RUN.pt's weights (torch: MKL, ATen)
+                        (those name paths and the commit)
+    checkpoint RUN      each results/demo-paper/checkpoints/RUN.pt's weights
     predictions         results/demo-paper/predictions.csv
     table               results/demo-paper/table.json without the paths and the commit
 
-The record is committed (``results/demo-bits/CONFIG.json``) with the CPU and kernels of the
-machine that made it and the README table rows its table gives (tests/test_docs.py checks the
-README against those, not against whatever demo folder a checkout has). ``check`` compares
-stage by stage; on a difference it names the first stage that differs (the later ones follow
-from it), this machine's CPU (vendor, model, flags) and the kernel branches in effect, beside
-the recording machine's. Exit status: 0 the same bits, 3 a stage differs, 1 the demo's files
-are missing or unreadable. In fast mode (``ACTION_RNN_FAST=1``, ``make demo FAST=1``)
-differences are expected and reported, not failed.
+The record (``results/demo-bits/CONFIG.json``, committed) holds the recording machine's CPU and
+kernels and the README rows its table gives (tests/test_docs.py checks the README against
+those, not against a checkout's demo folder). On a difference ``check`` names the first stage
+that differs (the later ones follow from it) and both machines' CPUs and kernels. Exit status:
+0 the same bits, 3 a stage differs, 1 the demo's files are missing or unreadable; in fast mode
+(``make demo FAST=1``) differences are expected and reported, not failed.
 """
 import argparse
 import glob
@@ -46,6 +44,7 @@ def _file_digest(digest, path):
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
+    return digest
 
 
 def tree_digest(root):
@@ -105,11 +104,10 @@ def stages(data, store, results):
     for path in needed:
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path} does not exist: run `make demo` first")
-    out = [("synthetic videos", tree_digest(data)),
-           ("code store", store_digest(store))]
-    for path in sorted(glob.glob(os.path.join(results, "checkpoints", "*.pt"))):
-        out.append((f"checkpoint {os.path.basename(path)[:-3]}", weights_digest(path)))
-    out += [("predictions", hashlib.sha256(open(needed[3], "rb").read()).hexdigest()),
+    out = [("synthetic videos", tree_digest(data)), ("code store", store_digest(store))]
+    out += [(f"checkpoint {os.path.basename(path)[:-3]}", weights_digest(path))
+            for path in sorted(glob.glob(os.path.join(results, "checkpoints", "*.pt")))]
+    out += [("predictions", _file_digest(hashlib.sha256(), needed[3]).hexdigest()),
             ("table", table_digest(needed[4]))]
     return out
 
@@ -125,19 +123,12 @@ def machine():
 
 def compare(recorded, found):
     """The first stage whose digest differs (None: none), and the per-stage lines."""
-    lines, first = [], None
-    found = dict(found)
-    for stage, digest in recorded:
-        here = found.get(stage)
-        same = here == digest
-        lines.append(f"  {'same   ' if same else 'DIFFERS'}  {stage}")
-        if not same and first is None:
-            first = stage
-    for stage in found:
-        if stage not in dict(recorded):
-            lines.append(f"  EXTRA    {stage} (not in the record)")
-            first = first or stage
-    return first, lines
+    found, known = dict(found), dict(recorded)
+    extra = [stage for stage in found if stage not in known]
+    lines = [f"  {'same   ' if found.get(s) == d else 'DIFFERS'}  {s}" for s, d in recorded]
+    lines += [f"  EXTRA    {stage} (not in the record)" for stage in extra]
+    differing = [s for s, d in recorded if found.get(s) != d] + extra
+    return (differing[0] if differing else None), lines
 
 
 def describe_machine(m):

@@ -2,21 +2,17 @@
 
     python -m experiment.tools.device_bench --device cuda --out bench/device-cuda.md
 
-Measured on ``--device`` (the CPU or a GPU), each line in this one run:
-
-1. the CaffeNet port: images/s at batches of 10 and 320 frames (1 and 32 videos);
-2. the extraction pipeline end to end (decoding workers -> preprocessing -> port -> chunk
-   files) on ``--videos`` generated 320x240 XviD videos: videos/s in steady state;
-3. training: seconds per epoch of each of the paper's four models (``train_run`` itself:
-   training pass, validation pass, checkpoint) at UCF-101 split 1's size (7,947 training +
-   1,590 validation videos of 10 x 4096 codes), hidden 512, batches of 64: the per-epoch
-   model of ``python -m experiment.tools.bench`` (``bench.time_epoch``), so CPU and GPU
-   projections are made the same way.
+Measured on ``--device`` (the CPU or a GPU), each line in this one run: the CaffeNet port's
+images/s at batches of 10 and 320 frames (1 and 32 videos); the extraction pipeline end to end
+(decoding workers -> preprocessing -> port -> chunk files) on ``--videos`` generated 320x240
+XviD videos, videos/s in steady state; and each of the paper's four models' seconds per epoch
+(``train_run`` itself) at UCF-101 split 1's size, hidden 512, batches of 64, timed as
+``python -m experiment.tools.bench`` times them (``bench.time_epoch``).
 
 Projections: all 13,320 videos at the pipeline's rate; the four-model table of one split as
-`make train` runs it (per model: a grid of 2 learning rates at seed 0, then 2 more seeds of
-the chosen one = 4 runs of at most 80 epochs; early stopping only shortens it). Goals on one
-H100-class GPU with 16 cores: extraction under 2 minutes, the table under 10 minutes.
+`make train` runs it (per model, 4 runs of at most 80 epochs: 2 learning rates at seed 0, then
+2 more seeds of the chosen one). Goals on one H100-class GPU with 16 cores: extraction under 2
+minutes, the table under 10 minutes.
 """
 import os
 import sys
@@ -26,30 +22,22 @@ import time
 import numpy as np
 import torch
 
-from configurations import TRAINING
+from .workload import (EPOCHS, MODELS, RUNS_PER_MODEL, SPLIT1_TRAIN, SPLIT1_TRAIN_LIST, SPLIT1_VAL,
+                       codes)
 
-UCF101_VIDEOS, SPLIT1_TRAIN, EPOCHS, RUNS_PER_MODEL = 13_320, 9_537, TRAINING.epochs, 4
-MODELS = ("average", "rnn", "lstm", "birnn")
+UCF101_VIDEOS = 13_320
 
 
 def port_rates(caffemodel, device, repeats=5):
     """{batch size: images/s} of the port on ``device``."""
     from caffe_extract.backends import open_backend
+    from caffe_extract.bench import images_per_second
     from caffe_extract.preprocessing import preprocess
     from caffe_extract.synthetic import render_frames
     backend = open_backend("torch", caffemodel, device)
     frames = preprocess(render_frames(10, seed=3))
-    rates = {}
-    for n in (10, 320):
-        batch = np.concatenate([frames] * (n // 10))
-        backend.forward(batch)                                   # warm-up
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            backend.forward(batch)                               # returns NumPy: synchronised
-            times.append(time.perf_counter() - start)
-        rates[n] = n / float(np.median(times))
-    return rates
+    return {n: images_per_second(backend, np.concatenate([frames] * (n // 10)), repeats)
+            for n in (10, 320)}
 
 
 def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
@@ -73,11 +61,11 @@ def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
     return sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0]), len(extraction.videos)
 
 
-def epoch_seconds(model, device, videos, hidden=TRAINING.hidden[0]):
+def epoch_seconds(model, device, videos):
     """Seconds per epoch of ``train_run`` at split 1's size: the same per-epoch model as
     ``python -m experiment.tools.bench`` (``bench.time_epoch``: training and validation passes
     timed on ``videos`` training videos and scaled, the checkpoint added as measured)."""
-    from .bench import SPLIT1_TRAIN, SPLIT1_VAL, codes, time_epoch
+    from .bench import time_epoch
     from experiment.train import Split
     n_train = min(videos, SPLIT1_TRAIN)
     n_val = max(1, round(n_train * SPLIT1_VAL / SPLIT1_TRAIN))
@@ -107,9 +95,8 @@ def report(args, device):
              f"| CaffeNet port, batch 320 frames | {ports[320]:.0f} images/s |",
              f"| extraction pipeline ({n} videos, steady state) | {rate:.1f} videos/s |"]
     lines += [f"| training epoch, {m} (split 1 size, hidden 512) | {s:.1f} s |" for m, s in epochs.items()]
-    from .bench import SPLIT1_TRAIN as TRAINED
-    scaled = "" if args.train_videos >= TRAINED else \
-        f" (timed on {args.train_videos} training videos, scaled to {TRAINED:,})"
+    scaled = "" if args.train_videos >= SPLIT1_TRAIN else \
+        f" (timed on {args.train_videos} training videos, scaled to {SPLIT1_TRAIN:,})"
     lines += ["", f"Projected: all {UCF101_VIDEOS:,} videos extracted in {extraction_min:.1f} min "
               f"(goal on one H100-class GPU: < 2 min); the four-model table of one split, "
               f"{RUNS_PER_MODEL} runs x up to {EPOCHS} epochs per model, in {table_min:.1f} min "
@@ -135,7 +122,7 @@ def main(argv=None):
     devices.configure(device)
     gpu = device.startswith("cuda")
     args.videos = args.videos or (512 if gpu else 64)
-    args.train_videos = args.train_videos or (SPLIT1_TRAIN if gpu else 1024)
+    args.train_videos = args.train_videos or (SPLIT1_TRAIN_LIST if gpu else 1024)
     workers, batch_videos = devices.extraction_defaults(device)
     args.workers = args.workers or workers
     args.batch_videos = args.batch_videos or batch_videos

@@ -2,20 +2,13 @@
 
     python -m experiment.tools.readme_check README.md results/demo-paper/table.json
 
-The README's demo table is the block between two marker lines, each alone on its line:
-
-    <!-- demo table -->
-    | model | train % | validation % | test % [95% interval] |     (header: any text)
-    | --- | --- | --- | --- |
-    | Average | 78.6 +- 3.0 | ... |                               (the rows, in table order)
-    <!-- /demo table -->
-
-Inside it, the lines that start with ``|`` are the table; its first two (header and ``| ---``
-separator) are skipped and the rest must equal, line for line and in order, the rows that
-``rows(table)`` makes from this run's table.json. Any other line in the block is ignored.
-Exit status: 0 same, 3 different (a unified diff, README's rows against this run's, is
-printed), 1 the README or table cannot be read or has no such block. `make demo` fails on
-anything but 0: once, the README quoted numbers from older code and nobody noticed.
+The README's demo table is the block between the lines ``<!-- demo table -->`` and
+``<!-- /demo table -->``. Its lines that start with ``|`` are the table: after the header and
+the ``| --- |`` line, they must equal, line for line and in order, the rows that ``rows(table)``
+makes from this run's table.json; any other line in the block is ignored. Exit status: 0 same,
+3 different (a unified diff is printed), 1 the README or table cannot be read or has no such
+block. `make demo` fails on anything but 0: once, the README quoted numbers from older code and
+nobody noticed.
 """
 import json
 import sys
@@ -43,7 +36,7 @@ BEGIN, END = "<!-- demo table -->", "<!-- /demo table -->"
 
 
 def readme_rows(text, path="README.md"):
-    """The body rows of the demo table block in README text (see the module docstring)."""
+    """The body rows of the demo table block in README text (the module docstring)."""
     lines = [line.strip() for line in text.splitlines()]
     if BEGIN not in lines or END not in lines[lines.index(BEGIN):]:
         raise ValueError(f"{path} has no demo table block: a line {BEGIN!r}, the table, then a "

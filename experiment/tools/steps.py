@@ -17,6 +17,8 @@ from .workload import BATCH, C, D, H, T, codes, step_flops, sync
 
 ORACLE_PYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                              ".venv-oracle", "bin", "python")
+THEANO = "Theano 1.0.5 + Lasagne 0.1"
+GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
 
 
 class TorchNN(torch.nn.Module):
@@ -62,9 +64,6 @@ def paper_model(model, device):
                                     **({"dropout": 0.5} if model == "average" else {})}).to(device)
 
 
-GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
-
-
 def step_profile(model, device, steps=8):
     """Where a training step's time goes, as ``train_run`` runs it (batch gathered from the
     codes, loss, backward, fused SGD): torch.profiler's self time of each operator over
@@ -91,9 +90,7 @@ def step_profile(model, device, steps=8):
         for batch in batches[1:steps + 1]:
             step(batch)
         wall = time.perf_counter() - start
-    self_s = {}
-    for event in prof.key_averages():
-        self_s[event.key] = self_s.get(event.key, 0.0) + event.self_cpu_time_total / 1e6
+    self_s = {event.key: event.self_cpu_time_total / 1e6 for event in prof.key_averages()}
     parts = {"gemm": sum(self_s.get(op, 0.0) for op in GEMM_OPS),
              "update": self_s.get("aten::_fused_sgd_", 0.0),
              "gather": self_s.get("aten::index", 0.0)}
@@ -122,6 +119,3 @@ def step_comparison(model, device, theano):
             print(f"Theano step of {model} failed, left out:\n{result.stderr[-2000:]}",
                   file=sys.stderr)
     return out
-
-
-THEANO = "Theano 1.0.5 + Lasagne 0.1"

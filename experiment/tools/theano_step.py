@@ -4,12 +4,11 @@ Runs in the oracle's Python 3.7 venv (``make oracle``), called by ``python -m ex
 
     .venv-oracle/bin/python experiment/tools/theano_step.py MODEL [N T D H C STEPS]
 
-Builds MODEL as ``parity_tests/lasagne_oracle.py`` does (the paper's networks), float32,
-categorical cross-entropy of the time-averaged softmax, ``lasagne.updates.nesterov_momentum``;
-compiles one training function, then prints JSON: seconds per step (median of STEPS calls after
-one warm-up) and the compile time. Theano compiles its C implementations with g++ where
-there is one (as the paper's stack ran; compiled ops are cached in Theano's compiledir), else
-runs its Python/NumPy implementations (``cxx=``, minutes per RNN step); the JSON says which.
+Builds MODEL as ``parity_tests/lasagne_oracle.py`` does, float32, the cross-entropy of the
+time-averaged softmax, ``lasagne.updates.nesterov_momentum``; prints JSON: seconds per step
+(median of STEPS calls after one warm-up) and the compile time. Theano compiles its C ops with
+g++ where there is one (as the paper's stack ran), else runs its Python/NumPy implementations
+(minutes per RNN step); the JSON says which.
 """
 import json
 import os
