@@ -23,20 +23,22 @@ to OUT/oversample/ (the run names are those of the plain runs: kept apart).
 """
 import os
 import sys
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from caffe_extract.views import CENTRE, NAMES
-from common import cli, commands, devices
+from common import cli, commands
 from configurations import TRAINING
 from rnn_models import MODELS
 
-from experiment.train import (ERRORS, Protocol, Runtime, RunSettings, Split, evaluate, load_data,
-                              search_then_seeds, searched, set_deterministic, summary, tested_run)
-from experiment.train import outputs
+from experiment.train import (Protocol, Runtime, RunSettings, Split, evaluate, load_data,
+                              search_then_seeds, searched, summary, tested_run)
 from experiment.train.stores import check_together
+
+from . import command
 
 VIEWS = "oversample"
 
@@ -124,23 +126,17 @@ def main(argv=None):
     commands.add_grid(parser, lr=TRAINING.lrs, hidden=TRAINING.hidden, seeds=TRAINING.seeds,
                       epochs=TRAINING.epochs, patience=TRAINING.patience)
     commands.add_runtime(parser, device="cpu")
-    args = parser.parse_args(argv)
-    return commands.guarded(lambda: train_and_print(args), ERRORS)
+    return command(parser, argv, train_and_print, ["--features"])
 
 
-def train_and_print(args):
+def train_and_print(args, runtime):
     """The crops rows of ``args.model`` trained, and their test accuracies printed."""
-    import time
-    device = devices.resolve(args.device)
-    set_deterministic(device, False, args.threads)
     start = time.perf_counter()
-    outputs.claim(args.out, "experiment.future.augment", {"--features": args.features})
     check_together(args.features, args.split, {"views": VIEWS})          # its recipe's shape
     data = load_data(args.features, args.split, views=VIEWS)
     protocol = Protocol(RunSettings(epochs=args.epochs, patience=args.patience), tuple(args.lr),
                         tuple(args.hidden), tuple(range(args.seeds)))
-    for result in run_augmented(args.model, protocol, data, args.out,
-                                Runtime(device, not args.no_progress)):
+    for result in run_augmented(args.model, protocol, data, args.out, runtime):
         print(f"{result['model']}: test accuracy {result['test_acc_mean']:.4f} +- "
               f"{result['test_acc_std']:.4f} ({len(result['runs'])} seeds)")
     print(f"{time.perf_counter() - start:.0f} s")
