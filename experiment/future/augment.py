@@ -3,23 +3,21 @@
     python -m experiment.future.augment --features demo/features-paper --out results/demo-crops \\
         --model rnn --hidden 128 --lr 0.003 --epochs 100 --patience 0 --seeds 3
 
-The codes come from a views store (``caffe_extract extract --views oversample``): every video
-has V = 10 views of each frame, x (N, V, T, D) (``caffe_extract.views``: 4 corners, centre,
-their mirrors). Training draws one view per video per epoch,
+The codes come from a views store (``caffe_extract extract --views oversample``): V = 10 views
+of each frame, x (N, V, T, D) (``caffe_extract.views``: 4 corners, centre, their mirrors).
+Training draws one view per video per epoch,
 
     v_n(s, e) ~ Uniform{0, .., V - 1},   from numpy's SeedSequence((s, e)) (run seed s, epoch e)
 
-so an epoch sees x[n, v_n] (N, T, D), the same frames' view for all T steps; the draw depends
-on (s, e) alone, so a killed run resumes to the same result with no random state of its own in
-the checkpoint. Validation (model selection) uses the centre view (v = 4). Each test run is
-reported twice, as two results in the format of ``experiment.train.run_model``:
+so an epoch sees x[n, v_n] (N, T, D); the draw depends on (s, e) alone, so a killed run resumes
+to the same result with no random state in the checkpoint. Validation uses the centre view
+(v = 4). Each test run is reported twice, in the format of ``experiment.train.run_model``:
 
     "MODEL+crops (centre)":     p_n = (1/T) sum_t P_t[n]  on the centre view
     "MODEL+crops (mean of 10)": p_n = (1/V) sum_v (1/T) sum_t P_t^(v)[n]
                                 (caffe.Classifier.predict(oversample=True)'s mean over crops)
 
-predicted label argmax_c p_n[c]; test loss -(1/N) sum_n log p_n[y_n]. Checkpoints and logs go
-to OUT/oversample/ (the run names are those of the plain runs: kept apart).
+predicted label argmax_c p_n[c]. Runs go to OUT/oversample/ (apart from the plain runs').
 """
 import os
 import sys

@@ -1,20 +1,18 @@
 """Fine-tune CaffeNet's fc6 and fc7 jointly with a trained recurrent model (the paper's Future
-Work, "fine-tuning"; issue 24, item 3; docs/future.md).
+Work, "fine-tuning"; docs/future.md).
 
     python -m experiment.future.finetune --features demo/features-paper --init results/demo-paper \
         --out results/demo-finetune --model birnn --random-weights 0 --seeds 3
 
-Input: each frame's pool5 code (``python -m caffe_extract extract --layer pool5``, store
-all_splits_pool5.h5), so the convolutions run once, at extraction. Start: for each seed, the
-model of the main table's chosen setting at its best-validation epoch (INIT/checkpoints/RUN.pt,
-written by ``experiment.train``) on top of CaffeNet's fc6 and fc7 from the .caffemodel that made
-the codes (``rnn_models.finetune.FineTuned``: in eval mode it computes exactly the stored fc7
-codes, so training starts from the trained model's own accuracy). Training: ``fit``
-(checkpointed, resumable), the model's own SGD with Nesterov momentum (a fresh momentum), the
-head at its learning rate, fc6 and fc7 at ``fc_lr_scale`` times it (0.1, after Caffe's
-examples/finetune_flickr_style), dropout 0.5 on fc6 and fc7 as CaffeNet's train net; ``epochs``
-epochs (2: what two CPU cores afford for fc6 and fc7's 54.5 M weights), no early stopping; the
-best-validation epoch is tested once.
+Input: each frame's pool5 code (``caffe_extract extract --layer pool5``), so the convolutions
+run once, at extraction. Start: for each seed, the main table's trained model of its chosen
+setting (INIT/checkpoints/RUN.pt, best-validation epoch) on top of fc6 and fc7 of the
+.caffemodel that made the codes (``rnn_models.finetune.FineTuned``: in eval mode it computes
+exactly the stored fc7 codes, so training starts from the trained model's own accuracy).
+Training: ``fit``, the model's own SGD with a fresh momentum, fc6 and fc7 at ``fc_lr_scale``
+(0.1, after Caffe's examples/finetune_flickr_style) times the head's learning rate, dropout 0.5
+on fc6 and fc7 as CaffeNet's train net; ``epochs`` epochs (2: what two CPU cores afford for
+fc6/fc7's 54.5 M weights), no early stopping; the best-validation epoch is tested once.
 """
 import json
 import os

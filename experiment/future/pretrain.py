@@ -1,18 +1,14 @@
-"""Unsupervised pretraining (issue 24, the paper's future work; Srivastava et al. 2015, which the
-paper cites): a composite LSTM autoencoder (``rnn_models.autoencoder``) learns from the training
+"""Unsupervised pretraining (the paper's future work, after Srivastava et al. 2015, which it
+cites): a composite LSTM autoencoder (``rnn_models.autoencoder``) learns from the training
 videos' codes without their labels; the ``lstm`` classifier starts from its encoder's weights.
-The learning curve trains the classifier on 10, 25, 50 and 100% of the training labels, with and
-without that start, where Srivastava et al. found the gain largest: with few labels.
+The learning curve trains the classifier on 10, 25, 50 and 100% of the training labels, with
+and without that start, where Srivastava et al. found the gain largest: with few labels.
 
-    results = learning_curve(protocol, data, "results/x", runtime)
-    plot_learning_curve(results, "results/x/learning_curve.png")
-
-The autoencoder sees the training split's codes, never a label or a test code; the validation
-codes only pick its epoch (lowest validation loss). One autoencoder per (hidden size, seed): the
-classifier of seed s starts from the encoder pretrained with seed s, so the seeds' spread counts
-the pretraining's too. The label subsets (``label_subset``) are stratified, seeded, nested, and
-the same with and without pretraining: the two curves differ only in the encoder's initial
-weights. Every run is checkpointed and resumes (``fit``).
+The autoencoder never sees a label or a test code; the validation codes only pick its epoch.
+One autoencoder per (hidden size, seed): the classifier of seed s starts from the encoder
+pretrained with seed s, so the seeds' spread counts the pretraining's too. The label subsets
+(``label_subset``) are stratified, seeded, nested, and the same with and without pretraining:
+the two curves differ only in the encoder's initial weights.
 """
 import math
 import os

@@ -1,7 +1,6 @@
-"""The "beyond the paper" table and its plots (``make future``; ``experiment/future/study.py``):
-OUT/table.md and table.json (one row per model of the paper's future work against the paper's
-best model, and the learning curve), fusion_weights.png, direction_pairs.png and
-learning_curve.png (docs/future.md).
+"""The "beyond the paper" table and its plots (``make future``; docs/future.md): OUT/table.md
+and table.json (every row against the paper's best model; the learning curve),
+fusion_weights.png, direction_pairs.png and learning_curve.png.
 
 **Direction pairs.** Classes whose names differ only in Left/Right (the demo's PushLeft/
 PushRight, RollLeft/RollRight: the same pictures, the motion reversed) can only be told apart
@@ -48,7 +47,8 @@ EXPECTATIONS = {
                  "especially when training on less data per action class\" (the paper's Related "
                  "Work)"),
 }
-STREAM_NAMES = {"rgb": "RGB", "flow": "flow"}
+#: The codes the model of a row of one stream reads.
+STREAM_NAMES = {"rgb": "RGB", "flow": "flow", "tconv": "RGB"}
 
 #: The paper's best model (test 50.5%, its Results table): every row is compared with it.
 REFERENCE = FUTURE.reference
@@ -56,8 +56,6 @@ REFERENCE = FUTURE.reference
 
 def label(kind, result):
     """The row's name: the model's, and what is new about it."""
-    if "label" in result:
-        return result["label"]
     model = result["model"]
     if kind in STREAM_NAMES:
         return f"{NAMES.get(model, model)} ({STREAM_NAMES[kind]})"
@@ -65,8 +63,6 @@ def label(kind, result):
         base, rule = re.match(r"(\w+)\+flow \((\w+)\)", model).groups()
         how = "averaged" if rule == "average" else "w chosen on validation"
         return f"{NAMES.get(base, base)}: RGB + flow, {how}"
-    if kind == "tconv":
-        return f"{NAMES.get(model, model)} (RGB)"
     if kind == "pretrain":
         return (f"{NAMES.get(model, model)}, autoencoder-pretrained "
                 f"({100 * result['fraction']:g}% of labels)")

@@ -1,4 +1,4 @@
-"""The paper's future work, measured beside its four models: ``make future``.
+"""The paper's future work, measured beside its four models: ``make future`` (docs/future.md).
 
     python -m experiment.future --features demo/features-paper --main results/demo-paper \\
         --out results/demo-future                 # make future (after the demo's own steps)
@@ -8,19 +8,15 @@ split, so that every row is tested on the same test videos as the paper's best m
 compared with it by the same statistics (``experiment.analysis.stats``). The parts (``--parts``):
 
     flow      the four models on the optical flow's codes (``caffe_extract/flow.py``)
-    fusion    late fusion of the RGB and flow models' class probabilities, averaged and with a
-              weight chosen on validation (``experiment/future/fusion.py``)
-    tconv     the 1-D temporal convolution over the 10 x 4096 codes (the paper's "other model")
-    crops     training on caffe.io's 10-crop views (``experiment/future/augment.py``)
-    finetune  CaffeNet's fc6/fc7 fine-tuned jointly with the model, from stored pool5 codes
-              (``experiment/future/finetune.py``)
-    pretrain  the LSTM initialised from an LSTM autoencoder's encoder (Srivastava et al. 2015),
-              at 10, 25, 50 and 100% of the training labels (``experiment/future/pretrain.py``)
+    fusion    the RGB and flow models' probabilities fused, averaged and weighted (fusion.py)
+    tconv     the 1-D temporal convolution over the codes (the paper's "other model")
+    crops     training on caffe.io's 10-crop views (augment.py)
+    finetune  CaffeNet's fc6/fc7 fine-tuned jointly with the model, from pool5 codes (finetune.py)
+    pretrain  the LSTM started from an LSTM autoencoder's encoder, on 10-100% of the training
+              labels (pretrain.py)
 
 The RGB rows are the main table's runs (``--main``: reused, or trained there when missing).
-``--jobs 2`` trains two parts at once, each in its own process (the same numbers). Results:
-OUT/table.md, table.json and the plots (``experiment/future/report.py``); each part's runs in
-OUT/<part>/.
+Results: OUT/table.md, table.json and the plots (report.py); each part's runs in OUT/<part>/.
 """
 import os
 import sys
@@ -91,13 +87,9 @@ class Study:
     runtime: Runtime = Runtime()
     caffemodel: str = None
 
-    def rgb_data(self):
-        return load_data(self.features, 1, "fc7", stream="rgb")
-
-    def other_data(self, **store):
-        """The split of another store (``load_data``'s keywords); ``run`` checked that it may
-        be used with the RGB store (``train.stores.check_together``: its videos, in order)."""
-        layer = store.pop("layer", "fc7")
+    def data(self, layer="fc7", **store):
+        """Split 1 of a store (``load_data``'s keywords; the RGB fc7 codes by default); ``run``
+        checked that the stores may be used together (``check_together``: the same videos)."""
         return load_data(self.features, 1, layer, **store)
 
 
@@ -153,7 +145,7 @@ def flow_part(study, rgb_data, rgb, parts):
     """The four models on the flow codes; with "fusion" in ``parts``, each fused with its RGB
     model (``fused_result``: averaged and with w chosen on validation)."""
     settings, device = study.settings, study.runtime.device
-    flow_data = study.other_data(stream="flow")
+    flow_data = study.data(stream="flow")
     flow_dir = os.path.join(study.out, "flow")
     flow = [run_model(m, settings.protocol(sorted({*settings.lrs, *FLOW_AVERAGE_LRS},
                                                   reverse=True) if m == "average" else None),
@@ -179,7 +171,7 @@ def tconv_part(study, rgb_data, rgb, parts):
 def crops_part(study, rgb_data, rgb, parts):
     """The reference model trained on the ten views, then on the five without mirrors."""
     from .augment import run_augmented
-    views = study.other_data(views="oversample")
+    views = study.data(views="oversample")
     rows = []
     for mirrors in (True, False):
         rows += [("crops", result) for result in run_augmented(
@@ -191,7 +183,7 @@ def crops_part(study, rgb_data, rgb, parts):
 def finetune_part(study, rgb_data, rgb, parts):
     """CaffeNet's fc6/fc7 fine-tuned with the reference model, from its main-table runs."""
     from .finetune import FineTuning, run_finetune
-    pool5 = study.other_data(layer="pool5")
+    pool5 = study.data("pool5")
     chosen = RunSettings(**next(r for r in rgb if r["model"] == REFERENCE)["chosen"])
     recipe = FineTuning(study.caffemodel, study.main_dir)
     return [("finetune", run_finetune(chosen, range(study.settings.seeds), pool5, recipe,
@@ -223,17 +215,15 @@ def part_in_worker(part, study, rgb, parts, threads):
     """A worker process's part (``--jobs``): deterministic kernels on the study's device with
     ``threads`` threads, and its own copy of the RGB split (read from the store)."""
     set_deterministic(study.runtime.device, False, threads)
-    return timed(part, study, study.rgb_data(), rgb, parts)
+    return timed(part, study, study.data(), rgb, parts)
 
 
 def run(study, parts, jobs=1):
     """Every part of ``parts`` of ``study``; returns (rows, extras, info, seconds) for the
     report: rows [(kind, result)] in table order, extras {"curve": learning-curve results, ...}.
-
-    ``jobs`` > 1: the parts train in that many worker processes at once (``LONGEST_FIRST``),
-    each with its share of the cores' threads; the bits are the same as in one process (a run
-    is single-stream and its numbers do not depend on the thread count,
-    ``common.reproducible``), and so is the table (tests/experiment/test_future.py)."""
+    ``jobs`` > 1: the parts train in that many worker processes at once, each with its share
+    of the threads: the same bits (a run's numbers do not depend on the thread count,
+    ``common.reproducible``)."""
     for part, store in STORES.items():        # a missing store is said now, not after hours
         if part in parts:
             store_paths(study.features, 1, **store)
@@ -241,7 +231,7 @@ def run(study, parts, jobs=1):
                                                .values()),
                    study.caffemodel and file_sha1(study.caffemodel), study.caffemodel,
                    [os.path.join(study.main_dir, "table.json")])        # and the same videos
-    rgb_data = study.rgb_data()
+    rgb_data = study.data()
     info = {**rgb_data.info, "test_labels": rgb_data.test.y.numpy()}
     start = time.perf_counter()
     rgb = [run_model(m, study.settings.protocol(), rgb_data, study.main_dir, study.runtime)

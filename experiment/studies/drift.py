@@ -24,10 +24,12 @@ WORK: a rerun after an interruption continues.
 import json
 import os
 import sys
+import time
 from dataclasses import replace
 
 import numpy as np
 
+from caffe_extract.weights import file_sha1, resolve_weights
 from experiment.analysis import stats
 from configurations import PAPER, TRAINING
 
@@ -253,7 +255,6 @@ def plot(ledger, path, note=""):
 def portable(args):
     """The command's settings as any machine records them: the weights by file name and SHA-1
     (as the stores do), not by the path of the machine that ran it."""
-    from caffe_extract.weights import file_sha1
     settings = vars(args)
     if settings.get("weights"):
         settings = {**settings, "weights": f"{os.path.basename(args.weights)} (SHA1 "
@@ -284,13 +285,8 @@ def main(argv=None):
     from experiment.analysis.report import banner
     from experiment.train import outputs
     if args.weights:
-        args.weights_note, args.random_weights = "", None
-    else:
-        from caffe_extract.random_model import cached_random_caffemodel
-        args.weights = cached_random_caffemodel(args.random_weights)
-        args.weights_note = (f"RANDOM weights (seed {args.random_weights}): codes are NOT "
-                             "CaffeNet's, numbers are not the paper's")
-    import time
+        args.random_weights = None
+    args.weights, args.weights_note = resolve_weights(args)
     start = time.monotonic()
     try:
         outputs.claim(args.out, "experiment.studies.drift", {"--work": args.work})
@@ -298,7 +294,6 @@ def main(argv=None):
     except (OSError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    from caffe_extract.weights import file_sha1
     note = banner({"weights": args.weights_note or os.path.basename(args.weights),
                    "weights_sha1": file_sha1(args.weights)})
     os.makedirs(args.out, exist_ok=True)

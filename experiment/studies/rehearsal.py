@@ -109,10 +109,7 @@ def load_seconds(features):
     from experiment.train import load_data
     start = time.perf_counter()
     train, val, test, _ = load_data(features, 1)
-    seconds = time.perf_counter() - start
-    sizes = (len(train.y), len(val.y), len(test.y))
-    del train, val, test
-    return seconds, sizes
+    return time.perf_counter() - start, (len(train.y), len(val.y), len(test.y))
 
 
 def epoch_seconds(results):
