@@ -10,9 +10,10 @@ setting (INIT/checkpoints/RUN.pt, best-validation epoch) on top of fc6 and fc7 o
 .caffemodel that made the codes (``rnn_models.finetune.FineTuned``: in eval mode it computes
 exactly the stored fc7 codes, so training starts from the trained model's own accuracy).
 Training: ``fit``, the model's own SGD with a fresh momentum, fc6 and fc7 at ``fc_lr_scale``
-(0.1, after Caffe's examples/finetune_flickr_style) times the head's learning rate, dropout 0.5
-on fc6 and fc7 as CaffeNet's train net; ``epochs`` epochs (2: what two CPU cores afford for
-fc6/fc7's 54.5 M weights), no early stopping; the best-validation epoch is tested once.
+times the head's learning rate (0.1, after Caffe's examples/finetune_flickr_style: a few steps
+adapt CaffeNet's layers without erasing them), dropout 0.5 on fc6 and fc7 as CaffeNet's train
+net; ``epochs`` epochs (2: what two CPU cores afford for fc6/fc7's 54.5 M weights), no early
+stopping; the best-validation epoch is tested once.
 """
 import json
 import os
