@@ -84,16 +84,11 @@ def check_views(data):
 
 
 def run_augmented(model, protocol, data, out_dir, runtime=Runtime(), mirrors=True):
-    """``experiment.train.run_model`` with one view drawn per video per epoch.
-
-    data: the ``Data`` of ``load_data(..., views="oversample")``, x (N, V, T, D). Search
-    (seed 0) and selection on the centre view of val; then each seed tested once on the
-    centre view and once on the mean of the ten. Returns (result_centre, result_mean10), each
-    in run_model's format, with "model" "MODEL+crops (centre)" and "MODEL+crops (mean of 10)".
-    ``mirrors=False``: the five unmirrored views alone (caffe.io's order puts the mirrors
-    last), drawn and averaged alike: "MODEL+crops, no mirrors (centre)", "(mean of 5)". A
-    mirror reverses left and right, and with them the direction of every motion.
-    """
+    """``experiment.train.run_model`` with one view drawn per video per epoch, on ``data`` of
+    ``load_data(..., views="oversample")``, x (N, V, T, D): (result_centre, result_mean10), as
+    the module docstring says. ``mirrors=False``: the five unmirrored views alone (caffe.io's
+    order puts the mirrors last), "MODEL+crops, no mirrors (centre)" and "(mean of 5)": a
+    mirror reverses left and right, and with them the direction of every motion."""
     check_views(data.splits())
     kept = slice(None) if mirrors else slice(0, len(NAMES))
     train, val, test = (Split(s.x[:, kept], s.y).to(runtime.device) for s in data.splits())

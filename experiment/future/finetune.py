@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from caffe_extract.store import store_name
+from caffe_extract.weights import add_weights_arguments, file_sha1, resolve_weights
 from common import cli, commands
 from configurations import FUTURE, TRAINING
 from rnn_models import build
@@ -29,7 +31,8 @@ from rnn_models.finetune import FC_DIM, POOL5_DIM, FineTuned
 
 from experiment.train import (CheckpointError, Classification, Runtime, RunSettings, evaluate,
                               features_dir, fit, load_checkpoint, load_data, model_options,
-                              summary, tested_run)
+                              outputs, summary, tested_run)
+from experiment.train.stores import check_together
 
 from . import command
 
@@ -132,7 +135,6 @@ def run_finetune(base, seeds, data, recipe, out_dir, runtime=Runtime()):
     ``Data`` of pool5 codes (``load_data(..., layer="pool5")``); ``recipe``: a ``FineTuning``.
     Returns ``run_model``'s format, "model" named "<model>+fine-tuned fc6/fc7" and "search"
     empty (nothing is searched)."""
-    from caffe_extract.weights import file_sha1
     device = runtime.device
     train, val, test = (s.to(device) for s in data.splits())
     if train.x.shape[-1] != POOL5_DIM:
@@ -186,7 +188,6 @@ def finetuned(config, head_state, fc, n_classes, device="cpu"):
 
 
 def main(argv=None):
-    from caffe_extract.weights import add_weights_arguments
     parser = commands.parser("python -m experiment.future.finetune", __doc__)
     parser.add_argument("--features", default="features", type=features_dir,
                         help="folder holding all_splits_pool5.h5 (%(default)s)")
@@ -208,11 +209,6 @@ def main(argv=None):
 
 def fine_tune_and_print(args, runtime):
     """Every seed of ``args.model`` fine-tuned and tested; the results printed."""
-    from caffe_extract.store import store_name
-    from caffe_extract.weights import file_sha1, resolve_weights
-
-    from experiment.train import outputs
-    from experiment.train.stores import check_together
     outputs.check_input(args.init, "experiment.train", "--init")
     caffemodel, note = resolve_weights(args)
     store = os.path.join(args.features, store_name("pool5"))

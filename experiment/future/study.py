@@ -27,10 +27,10 @@ import numpy as np
 
 import torch
 
-from caffe_extract.weights import file_sha1
+from caffe_extract.weights import add_weights_arguments, file_sha1, resolve_weights
 from common import cli, commands, devices
 from common.processes import Task, run_all, share_of_threads
-from configurations import FUTURE, get
+from configurations import CONFIGS, DEFAULT, FUTURE, get
 from experiment.train import (PAPER_MODELS, Protocol, Runtime, RunSettings, features_dir,
                               load_data, read_run, run_model, set_deterministic, store_paths)
 from experiment.train import outputs
@@ -38,7 +38,7 @@ from experiment.train import val_probabilities as engine_val_probabilities
 from experiment.train.stores import check_together
 
 from . import command, fusion
-from .report import REFERENCE
+from .report import REFERENCE, write_report
 
 PARTS = ("flow", "fusion", "tconv", "crops", "finetune", "pretrain")
 #: The stores a part reads besides the RGB fc7 codes (``store_paths``' arguments).
@@ -256,9 +256,6 @@ def run(study, parts, jobs=1):
 
 
 def main(argv=None):
-    from caffe_extract.weights import add_weights_arguments
-
-    from configurations import CONFIGS, DEFAULT
     parser = commands.parser("python -m experiment.future", __doc__)
     parser.add_argument("--features", default="demo/features-paper", type=features_dir,
                         help="folder of the stores: fc7 (rgb, flow, views) and pool5 (%(default)s)")
@@ -281,9 +278,6 @@ def main(argv=None):
 
 def study_and_report(args, runtime):
     """Every part of ``args.parts`` trained, then the table written and printed; status 0."""
-    from caffe_extract.weights import resolve_weights
-
-    from .report import write_report
     settings = StudySettings(args.config, tuple(args.hidden), tuple(args.lr), args.epochs,
                              args.patience, args.seeds)
     outputs.check_input(args.main, "experiment.train", "--main")
