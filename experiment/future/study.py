@@ -227,10 +227,9 @@ def run(study, parts, jobs=1):
     for part, store in STORES.items():        # a missing store is said now, not after hours
         if part in parts:
             store_paths(study.features, 1, **store)
-    check_together(study.features, 1, {}, list({str(s): s for p, s in STORES.items() if p in parts}
-                                               .values()),
-                   study.caffemodel and file_sha1(study.caffemodel), study.caffemodel,
-                   [os.path.join(study.main_dir, "table.json")])        # and the same videos
+    others = list({str(s): s for p, s in STORES.items() if p in parts}.values())
+    check_together(study.features, 1, {}, others, study.caffemodel and file_sha1(study.caffemodel),
+                   study.caffemodel, [os.path.join(study.main_dir, "table.json")])  # same videos
     rgb_data = study.data()
     info = {**rgb_data.info, "test_labels": rgb_data.test.y.numpy()}
     start = time.perf_counter()
