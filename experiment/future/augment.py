@@ -3,40 +3,40 @@
     python -m experiment.future.augment --features demo/features-paper --out results/demo-crops \\
         --model rnn --hidden 128 --lr 0.003 --epochs 100 --patience 0 --seeds 3
 
-The codes come from a views store (``caffe_extract extract --views oversample``): every video
-has V = 10 views of each frame, x (N, V, T, D) (``caffe_extract.views``: 4 corners, centre,
-their mirrors). Training draws one view per video per epoch,
+The codes come from a views store (``caffe_extract extract --views oversample``): V = 10 views
+of each frame, x (N, V, T, D) (``caffe_extract.views``: 4 corners, centre, their mirrors).
+Training draws one view per video per epoch,
 
     v_n(s, e) ~ Uniform{0, .., V - 1},   from numpy's SeedSequence((s, e)) (run seed s, epoch e)
 
-so an epoch sees x[n, v_n] (N, T, D), the same frames' view for all T steps; the draw depends
-on (s, e) alone, so a killed run resumes to the same result with no random state of its own in
-the checkpoint. Validation (model selection) uses the centre view (v = 4). Each test run is
-reported twice, as two results in the format of ``experiment.train.run_model``:
+so an epoch sees x[n, v_n] (N, T, D); the draw depends on (s, e) alone, so a killed run resumes
+to the same result with no random state in the checkpoint. Validation uses the centre view
+(v = 4). Each test run is reported twice, in the format of ``experiment.train.run_model``:
 
     "MODEL+crops (centre)":     p_n = (1/T) sum_t P_t[n]  on the centre view
     "MODEL+crops (mean of 10)": p_n = (1/V) sum_v (1/T) sum_t P_t^(v)[n]
                                 (caffe.Classifier.predict(oversample=True)'s mean over crops)
 
-predicted label argmax_c p_n[c]; test loss -(1/N) sum_n log p_n[y_n]. Checkpoints and logs go
-to OUT/oversample/ (the run names are those of the plain runs: kept apart).
+predicted label argmax_c p_n[c]. Runs go to OUT/oversample/ (apart from the plain runs').
 """
 import os
 import sys
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from caffe_extract.views import CENTRE, NAMES
-from common import cli, commands, devices
+from common import cli, commands
 from configurations import TRAINING
 from rnn_models import MODELS
 
-from experiment.train import (ERRORS, Protocol, Runtime, RunSettings, Split, evaluate, load_data,
-                              search_then_seeds, searched, set_deterministic, summary, tested_run)
-from experiment.train import outputs
+from experiment.train import (Protocol, Runtime, RunSettings, Split, evaluate, load_data,
+                              search_then_seeds, searched, summary, tested_run)
 from experiment.train.stores import check_together
+
+from . import command
 
 VIEWS = "oversample"
 
@@ -84,16 +84,11 @@ def check_views(data):
 
 
 def run_augmented(model, protocol, data, out_dir, runtime=Runtime(), mirrors=True):
-    """``experiment.train.run_model`` with one view drawn per video per epoch.
-
-    data: the ``Data`` of ``load_data(..., views="oversample")``, x (N, V, T, D). Search
-    (seed 0) and selection on the centre view of val; then each seed tested once on the
-    centre view and once on the mean of the ten. Returns (result_centre, result_mean10), each
-    in run_model's format, with "model" "MODEL+crops (centre)" and "MODEL+crops (mean of 10)".
-    ``mirrors=False``: the five unmirrored views alone (caffe.io's order puts the mirrors
-    last), drawn and averaged alike: "MODEL+crops, no mirrors (centre)", "(mean of 5)". A
-    mirror reverses left and right, and with them the direction of every motion.
-    """
+    """``experiment.train.run_model`` with one view drawn per video per epoch, on ``data`` of
+    ``load_data(..., views="oversample")``, x (N, V, T, D): (result_centre, result_mean10), as
+    the module docstring says. ``mirrors=False``: the five unmirrored views alone (caffe.io's
+    order puts the mirrors last), "MODEL+crops, no mirrors (centre)" and "(mean of 5)": a
+    mirror reverses left and right, and with them the direction of every motion."""
     check_views(data.splits())
     kept = slice(None) if mirrors else slice(0, len(NAMES))
     train, val, test = (Split(s.x[:, kept], s.y).to(runtime.device) for s in data.splits())
@@ -124,23 +119,17 @@ def main(argv=None):
     commands.add_grid(parser, lr=TRAINING.lrs, hidden=TRAINING.hidden, seeds=TRAINING.seeds,
                       epochs=TRAINING.epochs, patience=TRAINING.patience)
     commands.add_runtime(parser, device="cpu")
-    args = parser.parse_args(argv)
-    return commands.guarded(lambda: train_and_print(args), ERRORS)
+    return command(parser, argv, train_and_print, ["--features"])
 
 
-def train_and_print(args):
+def train_and_print(args, runtime):
     """The crops rows of ``args.model`` trained, and their test accuracies printed."""
-    import time
-    device = devices.resolve(args.device)
-    set_deterministic(device, False, args.threads)
     start = time.perf_counter()
-    outputs.claim(args.out, "experiment.future.augment", {"--features": args.features})
     check_together(args.features, args.split, {"views": VIEWS})          # its recipe's shape
     data = load_data(args.features, args.split, views=VIEWS)
     protocol = Protocol(RunSettings(epochs=args.epochs, patience=args.patience), tuple(args.lr),
                         tuple(args.hidden), tuple(range(args.seeds)))
-    for result in run_augmented(args.model, protocol, data, args.out,
-                                Runtime(device, not args.no_progress)):
+    for result in run_augmented(args.model, protocol, data, args.out, runtime):
         print(f"{result['model']}: test accuracy {result['test_acc_mean']:.4f} +- "
               f"{result['test_acc_std']:.4f} ({len(result['runs'])} seeds)")
     print(f"{time.perf_counter() - start:.0f} s")

@@ -1,26 +1,19 @@
 """Fine-tune CaffeNet's fc6 and fc7 jointly with a trained recurrent model (the paper's Future
-Work, "fine-tuning"; issue 24, item 3).
+Work, "fine-tuning"; docs/future.md).
 
     python -m experiment.future.finetune --features demo/features-paper --init results/demo-paper \
         --out results/demo-finetune --model birnn --random-weights 0 --seeds 3
 
-Input: each frame's pool5 code (``python -m caffe_extract extract --layer pool5``, store
-all_splits_pool5.h5), so the convolutions run once, at extraction. Start: for each seed, the
-model of the main table's chosen setting at its best-validation epoch (INIT/checkpoints/RUN.pt,
-written by ``experiment.train``) on top of CaffeNet's fc6 and fc7 from the .caffemodel that made
-the codes (``rnn_models.finetune.FineTuned``: in eval mode it computes exactly the stored fc7
-codes, so training starts from the trained model's own accuracy). Training: ``train_run``
-(checkpointed, resumable), the same SGD with Nesterov momentum and minibatches as
-the model's own training (a fresh momentum), the head at its learning rate, fc6 and fc7 at
-``fc_lr_scale`` times it, dropout 0.5 on fc6 and fc7 as CaffeNet's train net; ``epochs``
-epochs, no early stopping; the best-validation epoch is tested once.
-
-Knobs (``configurations.KNOBS``, "fine-tuning ..." rows; our choices, the paper gives none):
-``fc_lr_scale`` 0.1, after Caffe's own fine-tuning example (examples/finetune_flickr_style:
-the pretrained layers learn 10x slower than the new layer), so that a few steps adapt
-CaffeNet's layers without erasing them; ``epochs`` 2, what the demo affords on two CPU cores
-(fc6 and fc7 are 54.5 M weights, 50x the BiRNN's 1.1 M at hidden 128: on the demo an
-epoch took 25-30 s on two loaded CPU cores, the BiRNN's own 0.2 s).
+Input: each frame's pool5 code (``caffe_extract extract --layer pool5``), so the convolutions
+run once, at extraction. Start: for each seed, the main table's trained model of its chosen
+setting (INIT/checkpoints/RUN.pt, best-validation epoch) on top of fc6 and fc7 of the
+.caffemodel that made the codes (``rnn_models.finetune.FineTuned``: in eval mode it computes
+exactly the stored fc7 codes, so training starts from the trained model's own accuracy).
+Training: ``fit``, the model's own SGD with a fresh momentum, fc6 and fc7 at ``fc_lr_scale``
+times the head's learning rate (0.1, after Caffe's examples/finetune_flickr_style: a few steps
+adapt CaffeNet's layers without erasing them), dropout 0.5 on fc6 and fc7 as CaffeNet's train
+net; ``epochs`` epochs (2: what two CPU cores afford for fc6/fc7's 54.5 M weights), no early
+stopping; the best-validation epoch is tested once.
 """
 import json
 import os
@@ -29,14 +22,19 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from common import cli, commands, devices
+from caffe_extract.store import store_name
+from caffe_extract.weights import add_weights_arguments, file_sha1, resolve_weights
+from common import cli, commands
 from configurations import FUTURE, TRAINING
 from rnn_models import build
 from rnn_models.finetune import FC_DIM, POOL5_DIM, FineTuned
 
-from experiment.train import (ERRORS, CheckpointError, Classification, Runtime, RunSettings,
-                              evaluate, features_dir, fit, load_checkpoint, load_data,
-                              model_options, set_deterministic, summary, tested_run)
+from experiment.train import (CheckpointError, Classification, Runtime, RunSettings, evaluate,
+                              features_dir, fit, load_checkpoint, load_data, model_options,
+                              outputs, summary, tested_run)
+from experiment.train.stores import check_together
+
+from . import command
 
 EPOCHS = FUTURE.finetune_epochs               # fine-tuning epochs (module docstring)
 FC_LR_SCALE = FUTURE.finetune_fc_lr_scale     # fc6/fc7's learning rate / the head's
@@ -70,15 +68,21 @@ def caffenet_fc(caffemodel):
             for name in ("fc6", "fc7")}
 
 
-def chosen_setting(init_dir, model):
-    """The ``RunSettings`` the main table chose for ``model`` (INIT/table.json, written by
-    ``experiment.train``), seed 0."""
+def main_table(init_dir):
+    """(path, contents or None) of INIT/table.json, the main table ``experiment.train`` wrote."""
     path = os.path.join(init_dir, "table.json")
     if not os.path.isfile(path):
+        return path, None
+    with open(path) as f:
+        return path, json.load(f)
+
+
+def chosen_setting(init_dir, model):
+    """The ``RunSettings`` the main table chose for ``model`` (INIT/table.json), seed 0."""
+    path, table = main_table(init_dir)
+    if table is None:
         raise FileNotFoundError(f"{path} does not exist: train the models first "
                                 f"(`python -m experiment.train --models {model} --out {init_dir}`)")
-    with open(path) as f:
-        table = json.load(f)
     chosen = {r["model"]: r["chosen"] for r in table.get("models", [])}
     if model not in chosen:
         raise ValueError(f"{path} has no {model} (it has {', '.join(chosen) or 'no model'}): "
@@ -105,11 +109,7 @@ def start_state(init_dir, config):
 def check_weights(init_dir, sha1, caffemodel):
     """Refuse a caffemodel other than the one whose codes trained INIT's models (its table's
     provenance, where there is one)."""
-    path = os.path.join(init_dir, "table.json")
-    if not os.path.isfile(path):
-        return
-    with open(path) as f:
-        trained_on = json.load(f).get("provenance", {}).get("weights_sha1")
+    trained_on = (main_table(init_dir)[1] or {}).get("provenance", {}).get("weights_sha1")
     if trained_on and trained_on != sha1:
         raise ValueError(f"{caffemodel} (SHA1 {sha1}) is not the CaffeNet whose codes trained "
                          f"the models of {init_dir} (SHA1 {trained_on}): pass that caffemodel")
@@ -135,7 +135,6 @@ def run_finetune(base, seeds, data, recipe, out_dir, runtime=Runtime()):
     ``Data`` of pool5 codes (``load_data(..., layer="pool5")``); ``recipe``: a ``FineTuning``.
     Returns ``run_model``'s format, "model" named "<model>+fine-tuned fc6/fc7" and "search"
     empty (nothing is searched)."""
-    from caffe_extract.weights import file_sha1
     device = runtime.device
     train, val, test = (s.to(device) for s in data.splits())
     if train.x.shape[-1] != POOL5_DIM:
@@ -188,8 +187,7 @@ def finetuned(config, head_state, fc, n_classes, device="cpu"):
     return model, optimizer
 
 
-def build_parser():
-    from caffe_extract.weights import add_weights_arguments
+def main(argv=None):
     parser = commands.parser("python -m experiment.future.finetune", __doc__)
     parser.add_argument("--features", default="features", type=features_dir,
                         help="folder holding all_splits_pool5.h5 (%(default)s)")
@@ -206,29 +204,11 @@ def build_parser():
                         help="fc6/fc7's learning rate / the head's (%(default)s)")
     add_weights_arguments(parser, ": the CaffeNet that made the codes")
     commands.add_runtime(parser, device="auto")
-    return parser
+    return command(parser, argv, fine_tune_and_print, ["--init", "--features"])
 
 
-def main(argv=None):
-    from caffe_extract.caffemodel import CaffeModelError
-    from caffe_extract.weights import WeightsError
-    args = build_parser().parse_args(argv)
-    return commands.guarded(lambda: fine_tune_and_print(args),
-                            ERRORS + (CaffeModelError, WeightsError))
-
-
-def fine_tune_and_print(args):
+def fine_tune_and_print(args, runtime):
     """Every seed of ``args.model`` fine-tuned and tested; the results printed."""
-    from caffe_extract.weights import resolve_weights
-    from caffe_extract.store import store_name
-    from caffe_extract.weights import file_sha1
-
-    from experiment.train import outputs
-    from experiment.train.stores import check_together
-    device = devices.resolve(args.device)
-    set_deterministic(device, False, args.threads)
-    outputs.claim(args.out, "experiment.future.finetune", {"--init": args.init,
-                                                           "--features": args.features})
     outputs.check_input(args.init, "experiment.train", "--init")
     caffemodel, note = resolve_weights(args)
     store = os.path.join(args.features, store_name("pool5"))
@@ -240,8 +220,7 @@ def fine_tune_and_print(args):
                    caffemodel, [os.path.join(args.init, "table.json")])
     data = load_data(args.features, args.split, "pool5", args.val_groups)
     recipe = FineTuning(caffemodel, args.init, args.epochs, args.fc_lr_scale)
-    result = run_finetune(args.model, range(args.seeds), data, recipe, args.out,
-                          Runtime(device, not args.no_progress))
+    result = run_finetune(args.model, range(args.seeds), data, recipe, args.out, runtime)
     if note:
         print(f"*** {note} ***", file=sys.stderr)
     for run in result["runs"]:

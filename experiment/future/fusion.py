@@ -1,16 +1,13 @@
 """Late fusion of two streams' class scores: the paper's "dual stream model similar to Simonyan
-et al." (Future Work), on the softmax scores of the frames' (RGB) and the optical flow's models.
-
-Simonyan & Zisserman (2014, section 6) fuse the spatial and the temporal network's softmax
-scores by averaging them, or by a linear SVM on the stacked scores. Ours, for one model kind
-and one seed, with p (N, C) each stream's averaged class probabilities (``train.evaluate``):
+et al." (Future Work), on the class probabilities p (N, C) of one model kind and one seed's
+RGB and optical-flow models (``train.evaluate``):
 
     average:     p = 1/2 p_rgb + 1/2 p_flow
     learnt:      p = w p_rgb + (1 - w) p_flow,   w = argmax over WEIGHTS of validation accuracy
 
-The learnt weight is one number chosen on the validation split (never the test split), from a
-grid of 21 values; ties go to the weight nearest 1/2 (the average), then to the smaller one.
-One scalar in place of Simonyan's SVM: 300 training videos cannot fit an SVM on 2 x C scores
+The learnt weight is chosen on the validation split (never the test split); ties go to the
+weight nearest 1/2 (the average), then to the smaller one. One scalar in place of Simonyan &
+Zisserman's SVM on the stacked scores: 300 training videos cannot fit an SVM on 2 x C scores
 without overfitting it, and w in [0, 1] keeps the fused scores probabilities (our choice;
 ``configurations``, "stream fusion"). The predicted class is ``p.argmax(1)``, as for one stream.
 """

@@ -1,19 +1,14 @@
-"""Unsupervised pretraining (issue 24, the paper's future work; Srivastava et al. 2015, which the
-paper cites): a composite LSTM autoencoder (``rnn_models.autoencoder``) learns from the training
+"""Unsupervised pretraining (the paper's future work, after Srivastava et al. 2015, which it
+cites): a composite LSTM autoencoder (``rnn_models.autoencoder``) learns from the training
 videos' codes without their labels; the ``lstm`` classifier starts from its encoder's weights.
-The learning curve trains the classifier on 10, 25, 50 and 100% of the training labels, with and
-without that start, where Srivastava et al. found the gain largest: with few labels.
+The learning curve trains the classifier on 10, 25, 50 and 100% of the training labels, with
+and without that start, where Srivastava et al. found the gain largest: with few labels.
 
-    results = learning_curve(base, [0.003], [128], range(3), (train, val, test), 8, "results/x")
-    plot_learning_curve(results, "results/x/learning_curve.png")
-
-What the autoencoder sees: the training split's codes (the train list minus the validation
-groups), never the test codes, never a label; the validation codes only to pick its epoch
-(lowest validation loss). One autoencoder per (hidden size, seed): the classifier of seed s
-starts from the encoder pretrained with seed s, so that the seeds' spread counts the
-pretraining's too. The label subsets are stratified and seeded (``label_subset``), nested,
-and the same for the runs with and without pretraining: the two curves differ only in the
-encoder's initial weights. Every run is checkpointed and resumes, as ``train_run``.
+The autoencoder never sees a label or a test code; the validation codes only pick its epoch.
+One autoencoder per (hidden size, seed): the classifier of seed s starts from the encoder
+pretrained with seed s, so the seeds' spread counts the pretraining's too. The label subsets
+(``label_subset``) are stratified, seeded, nested, and the same with and without pretraining:
+the two curves differ only in the encoder's initial weights.
 """
 import math
 import os
@@ -76,14 +71,10 @@ def label_subset(labels, fraction, seed=0):
 
 def pretrain(config, train_x, val_x, out_dir, progress=True, device="cpu"):
     """Train the composite autoencoder of ``config`` on the codes ``train_x`` (N, T, D), no
-    labels, with ``fit`` (resumes from OUT/checkpoints/RUN.pt). Returns the record: "history"
-    (per epoch: mean training loss, validation loss on ``val_x``) and "best" (the lowest-
-    validation-loss epoch: "epoch", "val_loss", "encoder", the encoder's weights under the
-    classifier's names).
-
-    Optimiser: the classifier's (SGD, Nesterov momentum), minibatches of ``batch_size`` codes
-    shuffled with the seed; L is ``rnn_models.autoencoder``'s squared error per code.
-    """
+    labels, with ``fit`` and the classifier's optimiser (resumes from OUT/checkpoints/RUN.pt).
+    Returns ``fit``'s record: "history" (per epoch: mean training loss, validation loss on
+    ``val_x``) and "best" (the lowest-validation-loss epoch: "epoch", "val_loss", "encoder",
+    the encoder's weights under the classifier's names)."""
     def make(config, device):
         model = CompositeAutoencoder(train_x.shape[-1], config.hidden_dim, config.split,
                                      config.init, **config.options)
@@ -138,18 +129,13 @@ class Autoencoding:
 def learning_curve(protocol, data, out_dir, runtime=Runtime(), pretraining=None,
                    full_from=None, fractions=FRACTIONS):
     """The ``lstm`` classifier trained on each label fraction of ``fractions``, without and
-    with pretraining.
-
-    protocol, data (a ``Data`` record), runtime: as ``experiment.train.run_model`` (the curve
-    is the LSTM's). pretraining: a ``PretrainSettings`` (its hidden_dim and seed are set per run;
-    None: the defaults). The autoencoders live in OUT/pretrain, the classifiers in
-    OUT/fraction-F/{scratch,TAG}; full_from: a results folder whose runs are the LSTM from
-    scratch on every label (the main table's, same settings), reused for fraction 1 without
-    pretraining instead of trained again.
-
-    Returns one result per (fraction, pretrained), fractions in the order given, without
-    before with: ``run_model``'s dict plus "fraction" and "pretrained" (bool).
-    """
+    with pretraining (``protocol``, ``data``, ``runtime``: as ``run_model``'s). pretraining: a
+    ``PretrainSettings`` (None: the defaults; hidden_dim and seed are set per run). The
+    autoencoders live in OUT/pretrain, the classifiers in OUT/fraction-F/{scratch,TAG};
+    full_from: a results folder holding the LSTM from scratch on every label (the main
+    table's), reused for fraction 1 without pretraining. Returns one result per (fraction,
+    pretrained), in ``fractions``' order, without before with: ``run_model``'s dict plus
+    "fraction" and "pretrained"."""
     lstm = protocol.of("lstm")
     pretraining = PretrainSettings(**{**asdict(pretraining or PretrainSettings()),   # the classifier's
                                     "config": lstm.config, "dtype": lstm.dtype, "init": lstm.init,
@@ -179,27 +165,23 @@ def learning_curve(protocol, data, out_dir, runtime=Runtime(), pretraining=None,
     return results
 
 
-def curve_rows(results):
-    """[(fraction, pretrained, test accuracy mean, std, per-seed accuracies)], in results' order."""
-    return [(r["fraction"], r["pretrained"], r["test_acc_mean"], r["test_acc_std"],
-             [run["test_acc"] for run in r["runs"]]) for r in results]
-
-
 def plot_learning_curve(results, path, note=""):
     """learning_curve.png: test accuracy vs the fraction of training labels (log axis), without
     and with pretraining; the line is the mean over seeds, the dots the seeds."""
     from experiment.analysis.plots import pyplot, save_figure, suptitle
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    rows = curve_rows(results)
     for pretrained, label, colour in ((False, "LSTM", "C0"),
                                       (True, "LSTM, pretrained encoder", "C1")):
-        mine = sorted(r for r in rows if r[1] == pretrained)
-        ax.plot([r[0] for r in mine], [r[2] for r in mine], marker="o", color=colour, label=label)
-        for fraction, _, _, _, accs in mine:
-            ax.scatter([fraction] * len(accs), accs, s=10, color=colour, alpha=0.5)
+        mine = sorted((r for r in results if r["pretrained"] == pretrained),
+                      key=lambda r: r["fraction"])
+        ax.plot([r["fraction"] for r in mine], [r["test_acc_mean"] for r in mine], marker="o",
+                color=colour, label=label)
+        for r in mine:
+            accs = [run["test_acc"] for run in r["runs"]]
+            ax.scatter([r["fraction"]] * len(accs), accs, s=10, color=colour, alpha=0.5)
     ax.set_xscale("log")
-    fractions = sorted({r[0] for r in rows})
+    fractions = sorted({r["fraction"] for r in results})
     ax.set_xticks(fractions, [f"{f:.0%}" for f in fractions])
     ax.minorticks_off()
     ax.set_xlabel("training labels used")

@@ -1,18 +1,6 @@
-"""The "beyond the paper" table and its plots (``make future``; ``experiment/future/study.py``).
-
-Files written to the results folder:
-
-    table.md, table.json      one row per model of the paper's future work, with the paper's
-                              expectation, the test accuracy (mean +- std over seeds, its
-                              group-and-seed interval), the accuracy on the direction pairs, and
-                              the difference from the paper's best model (its interval, the
-                              sign-flip p over groups, Holm over the table); the learning curve
-                              with and without pretraining
-    fusion_weights.png        validation accuracy of the fused streams against the weight w of
-                              the RGB stream, each seed, with the weight chosen
-    direction_pairs.png       per class of the direction pairs: RGB, flow and fused, each model
-    learning_curve.png        test accuracy against the fraction of training labels, with and
-                              without the autoencoder's pretraining
+"""The "beyond the paper" table and its plots (``make future``; docs/future.md): OUT/table.md
+and table.json (every row against the paper's best model; the learning curve),
+fusion_weights.png, direction_pairs.png and learning_curve.png.
 
 **Direction pairs.** Classes whose names differ only in Left/Right (the demo's PushLeft/
 PushRight, RollLeft/RollRight: the same pictures, the motion reversed) can only be told apart
@@ -59,7 +47,8 @@ EXPECTATIONS = {
                  "especially when training on less data per action class\" (the paper's Related "
                  "Work)"),
 }
-STREAM_NAMES = {"rgb": "RGB", "flow": "flow"}
+#: The codes the model of a row of one stream reads.
+STREAM_NAMES = {"rgb": "RGB", "flow": "flow", "tconv": "RGB"}
 
 #: The paper's best model (test 50.5%, its Results table): every row is compared with it.
 REFERENCE = FUTURE.reference
@@ -67,8 +56,6 @@ REFERENCE = FUTURE.reference
 
 def label(kind, result):
     """The row's name: the model's, and what is new about it."""
-    if "label" in result:
-        return result["label"]
     model = result["model"]
     if kind in STREAM_NAMES:
         return f"{NAMES.get(model, model)} ({STREAM_NAMES[kind]})"
@@ -76,8 +63,6 @@ def label(kind, result):
         base, rule = re.match(r"(\w+)\+flow \((\w+)\)", model).groups()
         how = "averaged" if rule == "average" else "w chosen on validation"
         return f"{NAMES.get(base, base)}: RGB + flow, {how}"
-    if kind == "tconv":
-        return f"{NAMES.get(model, model)} (RGB)"
     if kind == "pretrain":
         return (f"{NAMES.get(model, model)}, autoencoder-pretrained "
                 f"({100 * result['fraction']:g}% of labels)")
@@ -104,11 +89,9 @@ def pair_correct(result, labels, pairs):
     for run in result["runs"]:
         p = np.asarray(run["test_probabilities"])[mask]
         own, other = labels[mask], np.array([partner[c] for c in labels[mask]])
-        first = np.minimum(own, other)            # ties: the pair's first (Left) class
-        choice = np.where(p[np.arange(len(own)), own] > p[np.arange(len(own)), other], own,
-                          np.where(p[np.arange(len(own)), own] < p[np.arange(len(own)), other],
-                                   other, first))
-        rows.append(choice == own)
+        p_own, p_other = p[np.arange(len(own)), own], p[np.arange(len(own)), other]
+        tie_goes_to_own = own < other             # ties: the pair's first (Left) class
+        rows.append((p_own > p_other) | (~(p_own < p_other) & tie_goes_to_own))
     return np.array(rows), mask
 
 
@@ -156,19 +139,24 @@ def _interval(mean_low_high):
     return f"{100 * mean:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
 
 
-def _verdict(c):
-    return {"holds": "better", "reversed": "worse"}.get(c["verdict"], "not shown")
+def _comparison(c):
+    """A comparison's cells: the difference [its interval] | p | Holm's p | the verdict."""
+    verdict = {"holds": "better", "reversed": "worse"}.get(c["verdict"], "not shown")
+    return (f"{points(c['difference'])} [{points(c['low'])}, {points(c['high'])}] "
+            f"| {c['p']:.2g} | {c['p_holm']:.2g} | {verdict}")
+
+
+def learnt_fusions(rows):
+    """The fusion rows whose weight was chosen on validation."""
+    return [r for kind, r in rows if kind == "fusion" and r["model"].endswith("(learnt)")]
 
 
 def markdown(rows, analysis, reference, curve, info, settings):
     """The table, its legend, the learning curve and the settings, as Markdown (no timings:
     the same bits on every machine; they are in table.json)."""
-    lines = []
     note = banner(info["attrs"])
-    if note:
-        lines += [note, ""]
-    has_pairs = any("pairs" in e for e in analysis)
-    lines += [f"Beyond the paper: its future work measured with the main table's protocol "
+    lines = ([note, ""] if note else []) + [
+              f"Beyond the paper: its future work measured with the main table's protocol "
               f"(UCF-101 split {info.get('split', 1)}, {settings['seeds']} seeds per row, "
               f"trained on {settings['device']}). Test accuracy: mean +- std over seeds, its 95% "
               f"interval in brackets. Difference: from {reference}, the paper's best model "
@@ -179,12 +167,8 @@ def markdown(rows, analysis, reference, curve, info, settings):
         mean, std = 100 * r["test_acc_mean"], 100 * r["test_acc_std"]
         _, low, high = e["interval"]
         pairs = _interval(e["pairs"]) if "pairs" in e else "-"
-        if "vs_reference" in e:
-            c = e["vs_reference"]
-            versus = (f"{points(c['difference'])} [{points(c['low'])}, {points(c['high'])}] "
-                      f"| {c['p']:.2g} | {c['p_holm']:.2g} | {_verdict(c)}")
-        else:
-            versus = "(the reference) | | |"
+        versus = (_comparison(e["vs_reference"]) if "vs_reference" in e
+                  else "(the reference) | | |")
         lines.append(f"| {e['label']} | {EXPECTATIONS[kind][0]} | {mean:.1f} +- {std:.1f} "
                      f"[{100 * low:.1f}, {100 * high:.1f}] | {pairs} | {versus} |")
     lines += ["", "What the paper expected, in its words:", ""]
@@ -192,11 +176,11 @@ def markdown(rows, analysis, reference, curve, info, settings):
     lines += [f"- **{EXPECTATIONS[k][0]}** ({k}): {EXPECTATIONS[k][1]}" for k in kinds]
     lines += ["", "Verdict: *better* or *worse* than the reference when the interval of the "
               "difference excludes 0 and Holm's p < 0.05, else *not shown*. " + stats.METHOD]
-    if has_pairs:
+    if any("pairs" in e for e in analysis):
         lines += ["", "Direction pairs: the test videos of classes that differ only in "
                   "Left/Right, right when the model prefers the true direction to the other "
                   "(50% is chance); interval by the same bootstrap."]
-    fused = [r for kind, r in rows if kind == "fusion" and r["model"].endswith("(learnt)")]
+    fused = learnt_fusions(rows)
     if fused:
         lines += ["", "Weights chosen on validation (w of the RGB stream; 1 - w of flow), seed "
                   "by seed: " + "; ".join(f"{label('fusion', r)}: "
@@ -209,12 +193,8 @@ def markdown(rows, analysis, reference, curve, info, settings):
                   "difference with - without, Holm over the fractions.", "",
                   "| labels | without pretraining | with pretraining | difference [95% interval] "
                   "| p | p (Holm) | verdict |", "|---|---|---|---|---|---|---|"]
-        for e in curve:
-            c = e["comparison"]
-            lines.append(f"| {100 * e['fraction']:g}% | {_interval(e['without'])} "
-                         f"| {_interval(e['with'])} | {points(c['difference'])} "
-                         f"[{points(c['low'])}, {points(c['high'])}] | {c['p']:.2g} "
-                         f"| {c['p_holm']:.2g} | {_verdict(c)} |")
+        lines += [f"| {100 * e['fraction']:g}% | {_interval(e['without'])} "
+                  f"| {_interval(e['with'])} | {_comparison(e['comparison'])} |" for e in curve]
     shown = {k: v for k, v in settings.items() if k not in ("features", "main")}   # paths
     lines += ["", "Settings: " + json.dumps(shown, sort_keys=True)]
     return "\n".join(lines)
@@ -222,7 +202,7 @@ def markdown(rows, analysis, reference, curve, info, settings):
 
 def plot_fusion_weights(rows, path, note=""):
     """Validation accuracy of the fused scores against w, each model and seed; the chosen w."""
-    fused = [r for kind, r in rows if kind == "fusion" and r["model"].endswith("(learnt)")]
+    fused = learnt_fusions(rows)
     if not fused:
         return
     plt = pyplot()
@@ -273,10 +253,10 @@ def plot_direction_pairs(rows, info, labels, path, note=""):
     save_figure(fig, path)
 
 
-def write_report(out_dir, rows, extras, info, settings, seconds, labels=None):
+def write_report(out_dir, rows, extras, info, settings, seconds):
     """Write table.md, table.json and the plots; return the Markdown."""
     os.makedirs(out_dir, exist_ok=True)
-    labels = np.asarray(labels if labels is not None else info["test_labels"])
+    labels = np.asarray(info["test_labels"])
     analysis, reference = analyse(rows, info, labels)
     curve = curve_analysis(extras["curve"], labels, info["test_videos"]) if extras.get("curve") \
         else []

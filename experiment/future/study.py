@@ -1,30 +1,22 @@
-"""The paper's future work, measured beside its four models: ``make future``.
+"""The paper's future work, measured beside its four models: ``make future`` (docs/future.md).
 
     python -m experiment.future --features demo/features-paper --main results/demo-paper \\
         --out results/demo-future                 # make future (after the demo's own steps)
 
-Each part trains with the main table's protocol and settings (``experiment.train``: the same
-search, seeds, best-validation epoch, one test per seed) on the same split, so that every row is
-tested on the same test videos as the paper's best model and compared with it by the same
-statistics (``experiment.analysis.stats``: group-and-seed intervals, the sign-flip test over UCF-101
-groups, Holm over the table). The parts (``--parts``):
+Each part trains with the main table's protocol and settings (``experiment.train``) on the same
+split, so that every row is tested on the same test videos as the paper's best model and
+compared with it by the same statistics (``experiment.analysis.stats``). The parts (``--parts``):
 
-    flow      the motion stream: the four models on the optical flow's codes
-              (``caffe_extract extract --stream flow``, ``caffe_extract/flow.py``)
-    fusion    late fusion of the RGB and flow models' class probabilities, averaged and with a
-              weight chosen on validation (``experiment/future/fusion.py``)
-    tconv     the 1-D temporal convolution over the 10 x 4096 codes (the paper's "other model")
-    crops     training on caffe.io's 10-crop views, one drawn per video per epoch; tested on the
-              centre view and on the mean of the ten (``experiment/future/augment.py``)
-    finetune  CaffeNet's fc6/fc7 fine-tuned jointly with the model, from stored pool5 codes
-              (``experiment/future/finetune.py``)
-    pretrain  the LSTM initialised from an LSTM autoencoder's encoder (Srivastava et al. 2015),
-              at 10, 25, 50 and 100% of the training labels (``experiment/future/pretrain.py``)
+    flow      the four models on the optical flow's codes (``caffe_extract/flow.py``)
+    fusion    the RGB and flow models' probabilities fused, averaged and weighted (fusion.py)
+    tconv     the 1-D temporal convolution over the codes (the paper's "other model")
+    crops     training on caffe.io's 10-crop views (augment.py)
+    finetune  CaffeNet's fc6/fc7 fine-tuned jointly with the model, from pool5 codes (finetune.py)
+    pretrain  the LSTM started from an LSTM autoencoder's encoder, on 10-100% of the training
+              labels (pretrain.py)
 
-The RGB rows are the main table's runs (``--main``: the folder ``make demo`` trained them in;
-their checkpoints are reused, or trained there when missing). ``--jobs 2`` trains two parts at
-once, each in its own process (the same numbers). Results: OUT/table.md, table.json and the
-plots (``experiment/future/report.py``); each part's runs in OUT/<part>/.
+The RGB rows are the main table's runs (``--main``: reused, or trained there when missing).
+Results: OUT/table.md, table.json and the plots (report.py); each part's runs in OUT/<part>/.
 """
 import os
 import sys
@@ -35,18 +27,18 @@ import numpy as np
 
 import torch
 
-from caffe_extract.weights import file_sha1
+from caffe_extract.weights import add_weights_arguments, file_sha1, resolve_weights
 from common import cli, commands, devices
 from common.processes import Task, run_all, share_of_threads
-from configurations import FUTURE
-from experiment.train import (ERRORS, PAPER_MODELS, Protocol, Runtime, RunSettings, features_dir,
+from configurations import CONFIGS, DEFAULT, FUTURE, get
+from experiment.train import (PAPER_MODELS, Protocol, Runtime, RunSettings, features_dir,
                               load_data, read_run, run_model, set_deterministic, store_paths)
 from experiment.train import outputs
 from experiment.train import val_probabilities as engine_val_probabilities
 from experiment.train.stores import check_together
 
-from . import fusion
-from .report import REFERENCE
+from . import command, fusion
+from .report import REFERENCE, write_report
 
 PARTS = ("flow", "fusion", "tconv", "crops", "finetune", "pretrain")
 #: The stores a part reads besides the RGB fc7 codes (``store_paths``' arguments).
@@ -56,6 +48,11 @@ STORES = {"flow": {"stream": "flow"}, "fusion": {"stream": "flow"},
 #: ReLUs died within an epoch on the flow codes (measured: 12.5% test, best epoch 1), the
 #: failure experiment/train/cli.py's docstring describes for lr 0.01 on the RGB codes.
 FLOW_AVERAGE_LRS = FUTURE.flow_average_lrs
+#: The parts in the order workers take them (``--jobs``), longest first, so that the longest
+#: does not start last (measured on the demo, one core each: pretraining 5.9 min, flow with
+#: fusion 3.4, crops 2.0, temporal convolution 1.5, fine-tuning 1.1; two workers end within
+#: seconds of each other). Fusion runs with flow: it reads the flow models.
+LONGEST_FIRST = ("pretrain", "flow", "crops", "tconv", "finetune")
 
 
 @dataclass
@@ -69,15 +66,31 @@ class StudySettings:
     patience: int = FUTURE.patience
     seeds: int = FUTURE.seeds
 
-    def base(self):
-        from configurations import get
-        return RunSettings(config=get(self.config).name, epochs=self.epochs,
-                           patience=self.patience)
-
     def protocol(self, lrs=None):
         """The ``Protocol`` of these settings (``lrs``: another learning-rate grid)."""
-        return Protocol(self.base(), tuple(lrs or self.lrs), tuple(self.hidden),
-                        tuple(range(self.seeds)))
+        base = RunSettings(config=get(self.config).name, epochs=self.epochs,
+                           patience=self.patience)
+        return Protocol(base, tuple(lrs or self.lrs), tuple(self.hidden), tuple(range(self.seeds)))
+
+
+@dataclass
+class Study:
+    """What every part reads and where it writes (handed whole to a worker process): the
+    stores' folder, the main table's results folder, this study's, the settings, where it runs
+    and ``caffemodel``, the CaffeNet that made the codes (the finetune part starts from its
+    fc6/fc7)."""
+
+    features: str
+    main_dir: str
+    out: str
+    settings: StudySettings
+    runtime: Runtime = Runtime()
+    caffemodel: str = None
+
+    def data(self, layer="fc7", **store):
+        """Split 1 of a store (``load_data``'s keywords; the RGB fc7 codes by default); ``run``
+        checked that the stores may be used together (``check_together``: the same videos)."""
+        return load_data(self.features, 1, layer, **store)
 
 
 def val_probabilities(result, data, out_dir, device="cpu"):
@@ -128,60 +141,21 @@ def test_summary(runs):
     return out
 
 
-#: The parts in the order workers take them (``--jobs``), longest first, so that the longest
-#: does not start last (measured on the demo, one core each: pretraining 5.9 min, flow with
-#: fusion 3.4, crops 2.0, temporal convolution 1.5, fine-tuning 1.1; two workers end within
-#: seconds of each other). Fusion runs with flow: it reads the flow models.
-LONGEST_FIRST = ("pretrain", "flow", "crops", "tconv", "finetune")
-
-
-@dataclass
-class Study:
-    """What every part reads and where it writes (handed whole to a worker process): the
-    stores' folder, the main table's results folder, this study's, the settings."""
-
-    features: str
-    main_dir: str
-    out: str
-    settings: StudySettings
-    caffemodel: str = None
-    progress: bool = True
-    device: str = "cpu"
-
-    def runtime(self):
-        return Runtime(self.device, self.progress)
-
-    def rgb_data(self):
-        return load_data(self.features, 1, "fc7", stream="rgb")
-
-    def other_data(self, **store):
-        """The split of another store (``load_data``'s keywords); ``run`` checked that it may
-        be used with the RGB store (``train.stores.check_together``: its videos, in order)."""
-        layer = store.pop("layer", "fc7")
-        return load_data(self.features, 1, layer, **store)
-
-
-def rgb_part(study, rgb_data):
-    """The paper's four models on the RGB codes: the main table's runs, read back."""
-    return [run_model(m, study.settings.protocol(), rgb_data, study.main_dir, study.runtime())
-            for m in PAPER_MODELS]
-
-
 def flow_part(study, rgb_data, rgb, parts):
     """The four models on the flow codes; with "fusion" in ``parts``, each fused with its RGB
     model (``fused_result``: averaged and with w chosen on validation)."""
-    settings, runtime = study.settings, study.runtime()
-    flow_data = study.other_data(stream="flow")
+    settings, device = study.settings, study.runtime.device
+    flow_data = study.data(stream="flow")
     flow_dir = os.path.join(study.out, "flow")
     flow = [run_model(m, settings.protocol(sorted({*settings.lrs, *FLOW_AVERAGE_LRS},
                                                   reverse=True) if m == "average" else None),
-                      flow_data, flow_dir, runtime) for m in PAPER_MODELS]
+                      flow_data, flow_dir, study.runtime) for m in PAPER_MODELS]
     rows = [("flow", r) for r in flow]
     if "fusion" in parts:
         labels = rgb_data.val.y.numpy(), rgb_data.test.y.numpy()
         for r_rgb, r_flow in zip(rgb, flow):
-            v_rgb = val_probabilities(r_rgb, rgb_data, study.main_dir, runtime.device)
-            v_flow = val_probabilities(r_flow, flow_data, flow_dir, runtime.device)
+            v_rgb = val_probabilities(r_rgb, rgb_data, study.main_dir, device)
+            v_flow = val_probabilities(r_flow, flow_data, flow_dir, device)
             for rule in ("average", "learnt"):
                 rows.append(("fusion", fused_result(r_rgb["model"], rule, (r_rgb, r_flow),
                                                     (v_rgb, v_flow), labels)))
@@ -191,36 +165,36 @@ def flow_part(study, rgb_data, rgb, parts):
 def tconv_part(study, rgb_data, rgb, parts):
     """The 1-D temporal convolution on the RGB codes."""
     return [("tconv", run_model("tconv", study.settings.protocol(), rgb_data,
-                                os.path.join(study.out, "tconv"), study.runtime()))], {}
+                                os.path.join(study.out, "tconv"), study.runtime))], {}
 
 
 def crops_part(study, rgb_data, rgb, parts):
     """The reference model trained on the ten views, then on the five without mirrors."""
     from .augment import run_augmented
-    views = study.other_data(views="oversample")
+    views = study.data(views="oversample")
     rows = []
     for mirrors in (True, False):
         rows += [("crops", result) for result in run_augmented(
             REFERENCE, study.settings.protocol(), views, os.path.join(study.out, "crops"),
-            study.runtime(), mirrors)]
+            study.runtime, mirrors)]
     return rows, {}
 
 
 def finetune_part(study, rgb_data, rgb, parts):
     """CaffeNet's fc6/fc7 fine-tuned with the reference model, from its main-table runs."""
     from .finetune import FineTuning, run_finetune
-    pool5 = study.other_data(layer="pool5")
+    pool5 = study.data("pool5")
     chosen = RunSettings(**next(r for r in rgb if r["model"] == REFERENCE)["chosen"])
     recipe = FineTuning(study.caffemodel, study.main_dir)
     return [("finetune", run_finetune(chosen, range(study.settings.seeds), pool5, recipe,
-                                      os.path.join(study.out, "finetune"), study.runtime()))], {}
+                                      os.path.join(study.out, "finetune"), study.runtime))], {}
 
 
 def pretrain_part(study, rgb_data, rgb, parts):
     """The learning curve, without and with the autoencoder's pretraining."""
     from .pretrain import learning_curve
     curve = learning_curve(study.settings.protocol(), rgb_data,
-                           os.path.join(study.out, "pretrain"), study.runtime(),
+                           os.path.join(study.out, "pretrain"), study.runtime,
                            full_from=study.main_dir)
     return ([("pretrain", r) for r in curve if r["pretrained"] and r["fraction"] == 1.0],
             {"curve": curve})
@@ -240,40 +214,36 @@ def timed(part, study, rgb_data, rgb, parts):
 def part_in_worker(part, study, rgb, parts, threads):
     """A worker process's part (``--jobs``): deterministic kernels on the study's device with
     ``threads`` threads, and its own copy of the RGB split (read from the store)."""
-    set_deterministic(study.device, False, threads)
-    return timed(part, study, study.rgb_data(), rgb, parts)
+    set_deterministic(study.runtime.device, False, threads)
+    return timed(part, study, study.data(), rgb, parts)
 
 
-def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True, device="cpu",
-        jobs=1):
-    """Every part of ``parts`` (``caffemodel``: the CaffeNet that made the codes, whose fc6/fc7
-    the finetune part starts from); returns (rows, extras, info, seconds) for the report:
-    rows [(kind, result)] in table order, extras {"curve": learning-curve results, ...}.
-
-    ``jobs`` > 1: the parts train in that many worker processes at once (``LONGEST_FIRST``),
-    each with its share of the cores' threads; the bits are the same as in one process (a run
-    is single-stream and its numbers do not depend on the thread count,
-    ``common.reproducible``), and so is the table (tests/experiment/test_future.py)."""
+def run(study, parts, jobs=1):
+    """Every part of ``parts`` of ``study``; returns (rows, extras, info, seconds) for the
+    report: rows [(kind, result)] in table order, extras {"curve": learning-curve results, ...}.
+    ``jobs`` > 1: the parts train in that many worker processes at once, each with its share
+    of the threads: the same bits (a run's numbers do not depend on the thread count,
+    ``common.reproducible``)."""
     for part, store in STORES.items():        # a missing store is said now, not after hours
         if part in parts:
-            store_paths(features, 1, **store)
-    check_together(features, 1, {}, list({str(s): s for p, s in STORES.items() if p in parts}
-                                         .values()), caffemodel and file_sha1(caffemodel),
-                   caffemodel, [os.path.join(main_dir, "table.json")])   # and the same videos
-    study = Study(features, main_dir, out, settings, caffemodel, progress, device)
-    rgb_data = study.rgb_data()
+            store_paths(study.features, 1, **store)
+    others = list({str(s): s for p, s in STORES.items() if p in parts}.values())
+    check_together(study.features, 1, {}, others, study.caffemodel and file_sha1(study.caffemodel),
+                   study.caffemodel, [os.path.join(study.main_dir, "table.json")])  # same videos
+    rgb_data = study.data()
     info = {**rgb_data.info, "test_labels": rgb_data.test.y.numpy()}
     start = time.perf_counter()
-    rgb = rgb_part(study, rgb_data)
+    rgb = [run_model(m, study.settings.protocol(), rgb_data, study.main_dir, study.runtime)
+           for m in PAPER_MODELS]                            # the main table's runs, read back
     seconds = {"rgb": round(time.perf_counter() - start, 1)}
     todo = [p for p in LONGEST_FIRST if p in parts or (p == "flow" and "fusion" in parts)]
     if jobs == 1 or len(todo) == 1:
         done = {part: timed(part, study, rgb_data, rgb, parts) for part in todo}
     else:                         # quiet workers, each with its share of the threads
+        quiet = replace(study, runtime=replace(study.runtime, progress=False))
         threads = share_of_threads(torch.get_num_threads(), jobs)
-        done = run_all([Task(part, part_in_worker, (part, replace(study, progress=False), rgb,
-                                                    parts, threads)) for part in todo],
-                       jobs, desc="parts", progress=study.progress,
+        done = run_all([Task(part, part_in_worker, (part, quiet, rgb, parts, threads))
+                        for part in todo], jobs, desc="parts", progress=study.runtime.progress,
                        rerun_hint="rerun the same command: it resumes from the saved runs")
     rows, extras = [("rgb", r) for r in rgb], {}
     for part in PARTS:                                       # the table's order
@@ -284,10 +254,7 @@ def run(parts, features, main_dir, out, settings, caffemodel=None, progress=True
     return rows, extras, info, seconds
 
 
-def build_parser():
-    from caffe_extract.weights import add_weights_arguments
-
-    from configurations import CONFIGS, DEFAULT
+def main(argv=None):
     parser = commands.parser("python -m experiment.future", __doc__)
     parser.add_argument("--features", default="demo/features-paper", type=features_dir,
                         help="folder of the stores: fc7 (rgb, flow, views) and pool5 (%(default)s)")
@@ -305,35 +272,20 @@ def build_parser():
     add_weights_arguments(parser, ": the CaffeNet that made the codes (the finetune part)")
     commands.add_runtime(parser, device="cpu")
     commands.add_jobs(parser, "parts trained")
-    return parser
+    return command(parser, argv, study_and_report, ["--main", "--features"])
 
 
-def main(argv=None):
-    from caffe_extract.caffemodel import CaffeModelError
-    from caffe_extract.weights import WeightsError
-    args = build_parser().parse_args(argv)
-    return commands.guarded(lambda: study_and_report(args),
-                            ERRORS + (CaffeModelError, WeightsError))
-
-
-def study_and_report(args):
+def study_and_report(args, runtime):
     """Every part of ``args.parts`` trained, then the table written and printed; status 0."""
-    from caffe_extract.weights import resolve_weights
-
-    from .report import write_report
     settings = StudySettings(args.config, tuple(args.hidden), tuple(args.lr), args.epochs,
-                        args.patience, args.seeds)
-    device = devices.resolve(args.device)
-    set_deterministic(device, False, args.threads)
-    outputs.claim(args.out, "experiment.future", {"--main": args.main,
-                                                  "--features": args.features})
+                             args.patience, args.seeds)
     outputs.check_input(args.main, "experiment.train", "--main")
     caffemodel = resolve_weights(args)[0] if "finetune" in args.parts else None
-    rows, extras, info, seconds = run(args.parts, args.features, args.main, args.out, settings,
-                                      caffemodel, not args.no_progress, device, args.jobs)
+    study = Study(args.features, args.main, args.out, settings, runtime, caffemodel)
+    rows, extras, info, seconds = run(study, args.parts, args.jobs)
     print(write_report(args.out, rows, extras, info, {
         **asdict(settings), "parts": args.parts, "features": args.features, "main": args.main,
-        "device": devices.describe(device, False)}, seconds))
+        "device": devices.describe(runtime.device, False)}, seconds))
     return 0
 
 

@@ -1,46 +1,35 @@
-"""The drift ledger: what each difference between the 2015 stack and today's costs, measured.
+"""The drift ledger: what each difference between the 2015 stack and today's costs, measured
+(docs/faithfulness.md, "The drift ledger").
 
     python -m experiment.studies.drift --videos demo/data/videos --splits demo/data/splits \
         --work demo/drift --out results/drift                                  # make drift
 
 The baseline is the ``paper`` configuration end to end: codes from real pycaffe with 2015's
-caffe.io (no anti-aliasing, mean per channel, frames by PyAV with moviepy's rule), models of
-the paper's equations with the nntools code of March 2015 where the paper is silent (Glorot
-initial values, a learnt backward initial state, Lasagne's LSTM output gate, ReLU gradient 0.5
-at 0), float32 training, the cross-entropy of the averaged prediction. Each row changes
-exactly one knob and measures
+caffe.io, models of the paper's equations with the nntools code of March 2015 where the paper
+is silent, float32 training. Each row (``run``) changes exactly one knob and measures
 
 - **codes** (the knobs before the network's output): over every frame of split 1's test
   videos, the relative difference of the FC7 code, ||a - b|| / ||a|| (a: the baseline's code,
   b: the variant's), its maximum and mean;
-- **accuracy**: the paper's RNN (LSTM for the gate, both RNN and LSTM for precision) trained
-  with ``--seeds`` seeds at fixed hyperparameters on the baseline and on the variant, test
-  accuracy of each (mean over seeds), the difference with its 95% interval (bootstrap over
-  UCF-101 groups and seeds) and the sign-flip p over groups, Holm-corrected over the rows;
+- **accuracy**: the knob's model trained with ``--seeds`` seeds at fixed hyperparameters on the
+  baseline and on the variant, the test accuracy of each (mean over seeds), the difference with
+  its 95% interval and the sign-flip p over UCF-101 groups, Holm-corrected over the rows;
   "larger than noise" needs both (``experiment.analysis.stats``).
 
-Rows: resize with vs without anti-aliasing (also on 640 x 480 frames, codes only: the demo's
-videos are 320 x 240 like UCF-101's, where the resize barely filters); moviepy vs PyAV frames;
-the PyTorch port vs pycaffe; per-pixel vs per-channel ImageNet mean; the nntools RNN step
-(March 2015) vs the paper's equation; the BiRNN's backward initial state 0 vs learnt; Lasagne
-0.1's initial values vs nntools' (RNN and LSTM); the loss as the mean of per-step
-cross-entropies vs the averaged prediction's; Graves' LSTM output gate vs Lasagne's; ReLU
-gradient 0 vs 0.5 at zero; float64 vs float32 training (the RNN only: the LSTM's float64 row,
-dropped to keep `make drift` under 15 minutes, changed no prediction in the ledger of
-2026-11-25). Where a
-variant's decoded frames are bitwise identical to the baseline's, its codes and accuracies are
-identical by construction and no network or model is run for it (the ledger says so).
-
+Where a variant's decoded frames are bitwise identical to the baseline's, its codes and
+accuracies are identical by construction and nothing is run for it (the ledger says so).
 Writes OUT/drift.md, OUT/drift.json and OUT/drift.png. Every store and run is cached under
 WORK: a rerun after an interruption continues.
 """
 import json
 import os
 import sys
+import time
 from dataclasses import replace
 
 import numpy as np
 
+from caffe_extract.weights import file_sha1, resolve_weights
 from experiment.analysis import stats
 from configurations import PAPER, TRAINING
 
@@ -155,23 +144,24 @@ def run(args):
     from experiment.train import set_deterministic
     set_deterministic()
     baseline = extract_variant(args, "paper")
-    ledger = []
     trained = {}
 
-    def paper_result(model):
+    def versus_paper(model, name, store, **knobs):
+        """``accuracy_row`` of ``model`` trained on ``store`` with ``knobs`` (run ``name``)."""
         if model not in trained:
             trained[model] = train_variant(args, "paper", baseline, model)
-        return trained[model]
+        base, labels = trained[model]
+        return accuracy_row(base, train_variant(args, name, store, model, **knobs)[0], labels)
 
+    ledger = []
     code_rows = [("resize: anti-aliasing (today's caffe.io) instead of none", {"anti_aliasing": True}),
                  ("ImageNet mean: per pixel instead of per channel", {"mean": "pixel"}),
                  ("CNN: the PyTorch port instead of pycaffe", {"backend": "torch"})]
     for knob, change in code_rows:
-        store = extract_variant(args, "-".join(f"{k}={v}" for k, v in change.items()), **change)
-        base, labels = paper_result("rnn")
-        other, _ = train_variant(args, os.path.basename(os.path.dirname(store)), store, "rnn")
+        name = "-".join(f"{k}={v}" for k, v in change.items())
+        store = extract_variant(args, name, **change)
         ledger.append({"knob": knob, "codes": compare_stores(baseline, store),
-                       "accuracy": accuracy_row(base, other, labels)})
+                       "accuracy": versus_paper("rnn", name, store)})
     ledger.append({"knob": "resize at 640x480: anti-aliasing instead of none (codes only)",
                    "codes": codes_640(args), "accuracy": None})
     same, total = frames_identical(args.videos, args.splits, progress=not args.no_progress)
@@ -181,9 +171,8 @@ def run(args):
                    accuracy="identical (frames bitwise equal on every video)")
     else:
         store = extract_variant(args, "decoder=moviepy", decoder="moviepy")
-        base, labels = paper_result("rnn")
-        other, _ = train_variant(args, "decoder=moviepy", store, "rnn")
-        row.update(codes=compare_stores(baseline, store), accuracy=accuracy_row(base, other, labels))
+        row.update(codes=compare_stores(baseline, store),
+                   accuracy=versus_paper("rnn", "decoder=moviepy", store))
     ledger.append(row)
     model_rows = [
         # the paper's weeks' code (nntools, March 2015) where the paper's text speaks otherwise
@@ -205,10 +194,9 @@ def run(args):
         ("training precision: float64 instead of float32", "rnn", {"dtype": "float64"}),
     ]
     for knob, model, change in model_rows:
-        base, labels = paper_result(model)
         name = "-".join(f"{k}={v}" for k, v in change.items())
-        other, _ = train_variant(args, name, baseline, model, **change)
-        ledger.append({"knob": knob, "codes": None, "accuracy": accuracy_row(base, other, labels)})
+        ledger.append({"knob": knob, "codes": None,
+                       "accuracy": versus_paper(model, name, baseline, **change)})
     stats.adjust([row["accuracy"] for row in ledger if isinstance(row["accuracy"], dict)])
     return ledger
 
@@ -235,11 +223,10 @@ def markdown(ledger, args, note):
         else:
             cells += ["-", "-", "-", acc or "not measured (codes only)", "-", "-"]
         lines.append(f"| {row['knob']} | " + " | ".join(cells) + " |")
-    extra = [r for r in ledger if "max_pixel_diff" in (r["codes"] or {})]
-    for r in extra:
-        lines += ["", f"At 640x480 the anti-aliased input differs by up to "
-                  f"{r['codes']['max_pixel_diff']:.2f} grey levels ({r['codes']['frames']} frames)."]
     for r in ledger:
+        if "max_pixel_diff" in (r["codes"] or {}):
+            lines += ["", f"At 640x480 the anti-aliased input differs by up to "
+                      f"{r['codes']['max_pixel_diff']:.2f} grey levels ({r['codes']['frames']} frames)."]
         if "frames_identical" in r:
             lines += ["", f"moviepy vs PyAV: frames bitwise identical on {r['frames_identical']} videos."]
     lines += ["", f"Settings: {json.dumps(portable(args), sort_keys=True)}"]
@@ -268,7 +255,6 @@ def plot(ledger, path, note=""):
 def portable(args):
     """The command's settings as any machine records them: the weights by file name and SHA-1
     (as the stores do), not by the path of the machine that ran it."""
-    from caffe_extract.weights import file_sha1
     settings = vars(args)
     if settings.get("weights"):
         settings = {**settings, "weights": f"{os.path.basename(args.weights)} (SHA1 "
@@ -299,13 +285,8 @@ def main(argv=None):
     from experiment.analysis.report import banner
     from experiment.train import outputs
     if args.weights:
-        args.weights_note, args.random_weights = "", None
-    else:
-        from caffe_extract.random_model import cached_random_caffemodel
-        args.weights = cached_random_caffemodel(args.random_weights)
-        args.weights_note = (f"RANDOM weights (seed {args.random_weights}): codes are NOT "
-                             "CaffeNet's, numbers are not the paper's")
-    import time
+        args.random_weights = None
+    args.weights, args.weights_note = resolve_weights(args)
     start = time.monotonic()
     try:
         outputs.claim(args.out, "experiment.studies.drift", {"--work": args.work})
@@ -313,7 +294,6 @@ def main(argv=None):
     except (OSError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    from caffe_extract.weights import file_sha1
     note = banner({"weights": args.weights_note or os.path.basename(args.weights),
                    "weights_sha1": file_sha1(args.weights)})
     os.makedirs(args.out, exist_ok=True)

@@ -4,19 +4,15 @@
 
 Before a day of training on the real codes, this runs the same command on synthetic ones:
 
-1. a store of all three splits shaped exactly like the real ``all_splits_fc7.h5``: 13,320
-   videos x 10 x 4096 float32 codes (2.2 GB), UCF-101's 101 class names (classInd.txt's, in
-   its order; class 37 as the lists spell it), 25 groups, and the published splits' sizes
-   (split 1: 9,537 train / 3,783 test, split 2: 9,586 / 3,734, split 3: 9,624 / 3,696; test
-   groups 1-7, 8-14, 15-21). Codes: per class a sparse non-negative prototype, per video
-   a random strength of it plus noise, through a ReLU (like FC7), so that the models learn
-   something and the confusion matrix has structure; written once, reused after.
-2. ``python -m experiment.train`` (what `make train` runs) on it, all four models, with a short
-   schedule (``--epochs``, one learning rate, one seed), as a child process whose peak
-   memory is measured.
-3. a report (OUT/rehearsal.md): store load time, peak memory, seconds per epoch of each model
-   (from train_run's OUT/results/logs/*.seconds.jsonl), the projected full run (the default
-   grid of 2 learning rates + 2 more seeds, up to 80 epochs), and where the plots are.
+1. a store shaped exactly like the real ``all_splits_fc7.h5`` (13,320 videos x 10 x 4096
+   float32 codes, 2.2 GB; UCF-101's 101 classes in classInd.txt's order, 25 groups, the
+   published splits' sizes), written once: per class a sparse non-negative prototype, per
+   video a random strength of it plus noise, through a ReLU (like FC7), so that the models
+   learn something and the confusion matrix has structure;
+2. ``python -m experiment.train`` on it, all four models, with a short schedule (``--epochs``,
+   one learning rate, one seed), as a child process whose peak memory is measured;
+3. a report (OUT/rehearsal.md): store load time, peak memory, seconds per epoch of each model,
+   the projected full run (`make train`'s grid, up to 80 epochs), and where the plots are.
 
 The numbers in the results are of synthetic codes: they say nothing about the paper.
 """
@@ -113,10 +109,7 @@ def load_seconds(features):
     from experiment.train import load_data
     start = time.perf_counter()
     train, val, test, _ = load_data(features, 1)
-    seconds = time.perf_counter() - start
-    sizes = (len(train.y), len(val.y), len(test.y))
-    del train, val, test
-    return seconds, sizes
+    return time.perf_counter() - start, (len(train.y), len(val.y), len(test.y))
 
 
 def epoch_seconds(results):
