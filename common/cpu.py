@@ -1,13 +1,9 @@
-"""This machine's CPU and the kernels in effect, in the words a bug report needs.
-
-    cpu.identity()     {"vendor": "AuthenticAMD", "model": "AMD EPYC 7763 64-Core Processor"}
-    cpu.flags()        ["AVX", "AVX2", "FMA", ...]: what the CPU offers (/proc/cpuinfo)
-    cpu.kernels()      {"MKL": "AVX2,STRICT", "ATen": "AVX2", ...}: what runs here
-    cpu.summary()      one line of the three
+"""This machine's CPU and the kernels in effect, in the words a bug report needs
+(``python -m common``): ``identity()`` (vendor, model), ``flags()`` (what the CPU offers),
+``kernels()`` (what runs here), ``summary()`` (one line of the three).
 
 The vendor and model are read by CPUID where possible (the MKL vendor fix's library), so that
-an emulated CPU (tests/common/test_emulated_cpus.py) names itself; the flags are the kernel's list
-(an emulator shows the host's there).
+an emulated CPU names itself; the flags are the kernel's list (an emulator shows the host's).
 """
 import ctypes
 import os

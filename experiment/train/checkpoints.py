@@ -18,12 +18,10 @@ class CheckpointError(RuntimeError):
 
 
 #: Seconds of training a crash may cost (plus the epoch it interrupts): a run is saved after any
-#: epoch that ends this long after its previous save, and always after its last. At UCF-101's
-#: size an LSTM or BiRNN epoch takes 30 s or more and is saved each time, an RNN's (8-10 s)
-#: every one or two, the Average model's (1 s) every tenth (docs/performance.md); the demo's
-#: take 0.01-0.3 s, and saving every one spent a third of ``make future``'s training time (225
-#: of 668 s, measured). The environment variable TRAIN_CHECKPOINT_SECONDS overrides it (0:
-#: after every epoch).
+#: epoch that ends this long after its previous save, and always after its last (at UCF-101's
+#: size every LSTM epoch, every tenth of the Average model's: docs/performance.md). Saving every
+#: epoch spent a third of ``make future``'s training time (225 of 668 s, measured).
+#: TRAIN_CHECKPOINT_SECONDS overrides it (0: after every epoch).
 CHECKPOINT_SECONDS = 10.0
 
 

@@ -1,11 +1,7 @@
 """What the paper's classifiers minimise and how their epochs are judged (``Classification``,
 the objective ``fit`` runs them with), and the pieces around it: the loss, the evaluation pass,
-the optimiser, the model built from a run's settings.
-
-A classifier's epoch: the training loss (``training_loss``) on each minibatch, the training
-accuracy and loss taken from that same pass (``Running``), then the validation accuracy and
-loss (``evaluate``); the best epoch is the one of the highest validation accuracy (the first of
-equals), and its weights and validation probabilities are what the run keeps.
+the optimiser, the model built from a run's settings. The best epoch is the one of the highest
+validation accuracy (the first of equals); its weights and validation probabilities are kept.
 """
 import torch
 

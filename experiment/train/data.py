@@ -1,11 +1,7 @@
 """The engine's data layer: a split's codes in memory (``Split``), one official split's train,
 validation and test sets (``Data``, read by ``load_data``), and where the stores are
-(``store_paths``).
-
-The validation set is carved from the train list by whole UCF-101 groups
-(``caffe_extract.ucf101.validation_split``), never from the test list; every class must keep
-videos in train, validation and test after that hold-out (a class missing from one would train
-or be scored silently without it).
+(``store_paths``). Validation is carved from the train list by whole UCF-101 groups, never from
+the test list, and every class must keep videos in all three sets.
 """
 import os
 from dataclasses import dataclass
