@@ -42,9 +42,8 @@ def identity():
 
 
 def flags():
-    """The CPU's feature flags, as the kernel lists them (/proc/cpuinfo, upper case: AVX2,
-    AVX512F, ...); numpy's CPU features where there is no /proc (numpy hides those that
-    NPY_DISABLE_CPU_FEATURES switched off, so it is only the fallback)."""
+    """The CPU's feature flags as the kernel lists them (/proc/cpuinfo, upper case: AVX2, ...);
+    else numpy's (a fallback: numpy hides those NPY_DISABLE_CPU_FEATURES switched off)."""
     listed = proc_cpuinfo("flags")
     if listed:
         return sorted(listed.upper().split())

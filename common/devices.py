@@ -48,9 +48,8 @@ def configure(device, fast=False):
 
 
 def describe(device, fast=False):
-    """The device as results and stores record it: "cpu", "cuda (NVIDIA H100 80GB HBM3)",
-    with ", TF32 (--fast)" when fast, and on the CPU the kernels' fast mode when it is on
-    (``ACTION_RNN_FAST=1``, common/reproducible.py)."""
+    """The device as results and stores record it: "cpu", "cuda (NVIDIA H100 80GB HBM3)", with
+    TF32 (``fast``) or the CPU kernels' fast mode (``ACTION_RNN_FAST=1``) said when on."""
     from .reproducible import mode
     text = str(device)
     if text.startswith("cuda"):
@@ -62,8 +61,7 @@ def describe(device, fast=False):
 
 def extraction_defaults(device):
     """(decoding workers, videos per batch) for an extraction on ``device``: on a GPU all cores
-    but one (at most 16) decode, so that the GPU does not wait, in batches of 32 videos (320
-    frames); on the CPU one worker and batches of 4."""
+    but one (at most 16) decode, so that the GPU does not wait; on the CPU one worker."""
     if str(device).startswith("cuda"):
         return max(1, min(16, (os.cpu_count() or 2) - 1)), 32
     return 1, 4

@@ -80,9 +80,8 @@ def describe(value):
 
 
 def branch():
-    """The branch MKL runs in this process ("AVX2,STRICT", "AUTO,STRICT", ...), read from MKL
-    itself; None where torch has no MKL. MKL reads MKL_CBWR once, at its first call: asking
-    fixes it, so ask after the pinning."""
+    """The branch MKL runs in this process ("AVX2,STRICT", ...); None where torch has no MKL.
+    MKL reads MKL_CBWR once, at its first call: asking fixes it, so ask after the pinning."""
     library = _torch_cpu()
     if library is None:
         return None

@@ -38,11 +38,10 @@ def share_of_threads(total, jobs):
 
 
 def die_with_parent(parent):
-    """Linux: have the kernel kill this worker process when its parent ``parent`` (a pid)
-    dies. A worker of a ProcessPoolExecutor holds both ends of its task queue, so it never sees
-    the queue close: after a kill -9 of the parent it would finish its task, then wait forever,
-    holding its memory (measured: 15 of 20 killed runs of the extraction's fault campaign left
-    a decoding worker behind). Elsewhere nothing to ask for."""
+    """Linux: have the kernel kill this worker process when its parent ``parent`` (a pid) dies.
+    A worker of a ProcessPoolExecutor holds both ends of its task queue, so after a kill -9 of
+    the parent it would finish its task, then wait forever, holding its memory (15 of 20 killed
+    runs of the extraction's fault campaign left one behind)."""
     import ctypes
     import signal
     try:

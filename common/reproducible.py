@@ -27,11 +27,9 @@ says in one line when MKL still runs another branch.
 
 One exception, measured: training gives the same bits with any number of torch threads, so it
 uses every core it may (``training_threads``). Its matmuls are MKL's in ``STRICT`` mode; torch's
-own kernels share out the elements of their output among threads, and split the terms of one
-sum only when that sum is a single number of more than 32,768 terms, which the training does
-not compute (its losses sum at most a batch of 256 terms; tests/common/test_reproducible.py
-trains with 1 and 3 threads). Extraction stays on one thread. The GPU is not covered.
-
+own kernels split the terms of one sum among threads only when that sum is a single number of
+more than 32,768 terms, which the training does not compute (its losses sum at most a batch of
+256; tests/common/test_reproducible.py trains with 1 and 3 threads). The GPU is not covered.
 ``ACTION_RNN_FAST=1`` (``make ... FAST=1``) pins no kernel, only the thread counts keep their
 default of one per process; every table made so says so (``mode``).
 """
@@ -63,11 +61,9 @@ def _numpy_avx512_features():
 
 
 def _opencv_above_avx2():
-    """The names OPENCV_CPU_DISABLE takes for the OpenCV kernels above AVX2 that this CPU has
-    (opencv-python-headless 5.1 dispatches AVX_VNNI, AVX512-SKX and AVX512-CLX, each switched
-    off by its own name), read from /proc/cpuinfo, as no numerical library is loaded yet. Only
-    the CPU's own: OpenCV prints a line for each name the CPU lacks (an emulated CPU does: it
-    shows the host's /proc/cpuinfo)."""
+    """The names OPENCV_CPU_DISABLE takes for the OpenCV kernels above AVX2 that this CPU has,
+    read from /proc/cpuinfo (no numerical library is loaded yet). Only the CPU's own: OpenCV
+    prints a line for each name the CPU lacks (an emulated CPU shows the host's cpuinfo)."""
     from .cpu import proc_cpuinfo                # reads a file only: numpy stays unloaded
     flags = set(proc_cpuinfo("flags").split())
     skx = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags
@@ -96,8 +92,7 @@ LIBRARIES = ("numpy", "torch", "caffe", "cv2")
 
 def pin(environ=os.environ, modules=sys.modules):
     """Set ``PINNED`` in ``environ`` (overriding other values) and load MKL's vendor fix;
-    returns the libraries that were loaded already, and warns once about them (their kernels
-    may follow the CPU)."""
+    returns the libraries loaded already (their kernels may follow the CPU), with a warning."""
     if environ.get(FAST) == "1":
         for name in THREADS:                    # the layout stays: one thread per process
             environ.setdefault(name, "1")
@@ -106,9 +101,7 @@ def pin(environ=os.environ, modules=sys.modules):
             print(f"note: {FAST}=1: CPU kernels not pinned (fast mode); results may differ "
                   "between machines in the last digits", file=sys.stderr)
         return []
-    for name, value in PINNED.items():
-        if value:
-            environ[name] = value
+    environ.update({name: value for name, value in PINNED.items() if value})
     mkl.load_vendor_fix(environ=environ)
     early = [name for name in LIBRARIES if name in modules]
     if early:
@@ -120,9 +113,8 @@ def pin(environ=os.environ, modules=sys.modules):
 
 
 def check(environ=os.environ):
-    """Say in one line on stderr, naming the CPU and the branches, when MKL does not run the branch
-    pinned (a non-Intel CPU without the vendor fix, a CPU without AVX2); returns MKL's branch
-    (None without torch's MKL)."""
+    """Say in one line when MKL does not run the branch pinned (a non-Intel CPU without the
+    vendor fix, a CPU without AVX2); returns MKL's branch (None without torch's MKL)."""
     if environ.get(FAST) == "1":
         return None
     running = mkl.branch()
@@ -146,9 +138,8 @@ def mode(environ=os.environ):
 def pinned():
     """True when this process runs with the pinned kernels (MKL's branch as MKL reports it,
     torch's own checked where loaded; its thread count is free, see ``training_threads``)."""
-    if mode() == "fast" or BRANCH not in (None, PINNED["MKL_CBWR"]):
-        return False
-    if any(os.environ.get(k) != v for k, v in PINNED.items() if v):
+    if mode() == "fast" or BRANCH not in (None, PINNED["MKL_CBWR"]) or \
+            any(os.environ.get(k) != v for k, v in PINNED.items() if v):
         return False
     torch = sys.modules.get("torch")
     return torch is None or torch.backends.cpu.get_cpu_capability() == "AVX2"

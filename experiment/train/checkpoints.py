@@ -95,9 +95,8 @@ def load_checkpoint(path, config):
 
 
 def restore(path, config, model, optimizer, shuffle, device="cpu"):
-    """Resume run ``config`` from its checkpoint ``path`` (``load_checkpoint``'s checks): its
-    weights into ``model``, its momentum into ``optimizer``, its random states into ``shuffle``
-    and torch's; returns the saved dict. A ``CheckpointError`` when the weights do not fit."""
+    """Resume run ``config`` from its checkpoint ``path`` (checked): its weights, momentum and
+    random states into ``model``, ``optimizer``, ``shuffle`` and torch; returns the saved dict."""
     saved = load_checkpoint(path, config)
     try:
         model.load_state_dict(saved["model"])
@@ -131,9 +130,8 @@ def keep_timings_to(path, epoch):
 
 
 def save(path, state, model, optimizer, shuffle, device="cpu"):
-    """Checkpoint ``state`` (epoch, history, best, settings, stopped) with everything a resume
-    needs: the weights, the optimiser's momentum, the shuffling's and torch's random states
-    (and the GPU's, for dropout there)."""
+    """Checkpoint ``state`` with everything a resume needs: the weights, the optimiser's
+    momentum, the shuffling's and torch's random states (and the GPU's, for dropout there)."""
     rngs = {"shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state()}
     if str(device).startswith("cuda"):
         rngs["cuda_rng"] = torch.cuda.get_rng_state(torch.device(device))

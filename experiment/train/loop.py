@@ -33,9 +33,8 @@ ERRORS = (OSError, ValueError, CheckpointError, NonFiniteLoss, DeviceError, Work
 
 
 def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
-    """Train run ``settings`` (resuming from OUT/checkpoints/RUN.pt) on ``data`` = (train,
-    val) ``Split``s; returns its record {"epoch", "history", "best", "config", "stopped"}:
-    the per-epoch history and the best epoch's entry (``objective.best_entry``)."""
+    """Train run ``settings`` (resuming from OUT/checkpoints/RUN.pt) on ``data`` = (train, val)
+    ``Split``s; returns its record {"epoch", "history", "best", "config", "stopped"}."""
     from tqdm import tqdm
     for folder in ("checkpoints", "logs"):
         os.makedirs(os.path.join(out_dir, folder), exist_ok=True)
@@ -104,8 +103,7 @@ def train_epoch(settings, model, optimizer, shuffled, objective, epoch):
 
 def set_deterministic(device="cpu", fast=False, threads=None):
     """Deterministic kernels and exact float32 on ``device`` (``--fast``: TF32 allowed), with
-    ``threads`` torch threads (default: every available core; the bits do not depend on it,
-    ``common.reproducible.training_threads``)."""
+    ``threads`` torch threads (``common.reproducible.training_threads``: not the bits)."""
     from common import devices
     from common.reproducible import training_threads
     devices.configure(device, fast)

@@ -53,18 +53,12 @@ def recognise(folder):
     return None
 
 
-def _same(a, b):
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
 def claim(folder, command, inputs=None):
-    """Refuse ``folder`` as the results folder of ``command`` ("experiment.train", ...) when
-    it is one of ``inputs`` ({option: folder}) or holds another command's results; else record
-    ``command`` in it (creating it). Returns the folder."""
-    short = command.split(".")[-1]
-    instead = f"{folder.rstrip(os.sep)}-{short}"
+    """Refuse ``folder`` as ``command``'s results folder when it is one of ``inputs`` ({option:
+    folder}) or holds another command's results; else record ``command`` in it (creating it)."""
+    instead = f"{folder.rstrip(os.sep)}-{command.split('.')[-1]}"
     for option, path in (inputs or {}).items():
-        if path is not None and _same(folder, path):
+        if path is not None and os.path.realpath(folder) == os.path.realpath(path):
             raise OutputFolderError(f"--out {folder} is also {option}, the folder this command "
                                     f"reads: its results would be written among its inputs; "
                                     f"write them to another folder (e.g. --out {instead})")

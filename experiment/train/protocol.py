@@ -15,10 +15,9 @@ from .settings import RunSettings, grid, model_base
 
 
 def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu", initial=None):
-    """Train the classifier of run ``config`` (``fit``, resuming from OUT/checkpoints/RUN.pt);
-    returns its record. ``train``/``val`` may live on ``device`` already. ``initial``: {name:
-    tensor}, weights the run starts from instead of their drawn values (an unknown name is an
-    error): a pretrained encoder."""
+    """Train the classifier of run ``config`` (``fit``); returns its record. ``train``/``val``
+    may live on ``device`` already. ``initial``: {name: tensor}, weights the run starts from
+    instead of their drawn values (a pretrained encoder; an unknown name is an error)."""
     return fit(config, classifier(train.x.shape[-1], n_classes, initial), (train, val), out_dir,
                Classification(config.loss, config.model), progress, device)
 
@@ -53,10 +52,9 @@ def val_probabilities(config, record, val, n_classes, device="cpu"):
 
 @dataclass(frozen=True)
 class Protocol:
-    """What a table's runs of one model are: ``base`` settings, the grid searched with seed 0
-    (``lrs`` x ``hiddens``), the ``seeds`` the chosen setting is trained with, and ``era``, the
-    ``configurations.Configuration`` whose model options and precision apply (None: the one
-    ``base.config`` names)."""
+    """What a table's runs of one model are: ``base`` settings, the grid searched with seed 0,
+    the chosen setting's ``seeds``, and ``era``, the ``configurations.Configuration`` whose
+    model options and precision apply (None: the one ``base.config`` names)."""
 
     base: RunSettings
     lrs: tuple
@@ -79,9 +77,8 @@ class Runtime:
 
 def run_model(model, protocol, data, out_dir, runtime=Runtime(), initial=None):
     """``search_then_seeds`` for ``model`` on ``data``, each seed's run tested once: a dict with
-    the search, the runs (each with its validation and test probabilities) and the mean/std over
-    seeds. ``initial``: None, or a function of a run's ``RunSettings`` giving the weights it
-    starts from (``train_run``'s ``initial``)."""
+    the search, the runs and the mean/std over seeds. ``initial``: None, or a function of a
+    run's ``RunSettings`` giving the weights it starts from (``train_run``'s ``initial``)."""
     test = data.test.to(runtime.device)                                       # once
     search, chosen, runs = search_then_seeds(
         protocol.of(model), protocol, data, out_dir,

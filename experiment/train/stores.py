@@ -57,9 +57,8 @@ MAY_DIFFER = {
 
 
 def recorded(attrs, path):
-    """The ``SAME`` and ``MAY_DIFFER`` settings a store records: its ``extraction`` manifest
-    (a store written before stores kept it is refused: rule 1) and its sampler (an attribute of
-    its own); a store without ``stream``/``views`` is rgb/without views."""
+    """The settings a store records: its ``extraction`` manifest (a store without one is
+    refused: rule 1) and its sampler; a store without ``stream``/``views`` is rgb/without."""
     if "extraction" not in attrs:
         raise StoreError(f"{path}: made before stores recorded how they were made (no "
                          "'extraction' attribute), so it cannot be checked against the stores it "
@@ -97,9 +96,8 @@ def check_recipe(path):
 
 
 def extraction_command(settings, attrs, layer, stream, views, per_split=None):
-    """The extraction that writes a store matching ``settings`` (a reference store's) for
-    ``layer``/``stream``/``views`` (``per_split``: a split's train and test stores, not one
-    store of all splits), as the user types it."""
+    """The extraction command that writes a store matching ``settings`` (a reference store's)
+    for ``layer``/``stream``/``views`` (``per_split``: a split's train and test stores)."""
     note, random = str(attrs.get("weights", "")), "RANDOM weights (seed "
     seed = note[len(random):].split(")")[0] if note.startswith(random) else None
     weights = f"--random-weights {seed}" if seed is not None else \
@@ -124,9 +122,8 @@ def differing_setting(mine, theirs, keys=SAME):
 
 
 def split_lists(paths, split):
-    """{"train": [(video, label, group)], "test": [...]} of official ``split`` from a store set
-    (``store_paths``' dict: one store of all splits, or a train and a test store), and the
-    failed videos {video: reason}."""
+    """({"train": [(video, label, group)], "test": [...], "classes": [...]}, the failed videos
+    {video: reason}) of official ``split`` from a store set (``store_paths``' dict)."""
     from caffe_extract.ucf101 import TEST, TRAIN
     lists, failed = {}, {}
     for role, path in paths.items():
@@ -162,9 +159,8 @@ def first_video_difference(mine, theirs, failed):
 
 
 def check_pair(ref, other, split, made):
-    """Refuse two store sets (``store_paths``' dicts with their ``kind`` {layer, stream,
-    views}) that break the rule; ``ref`` is the one the study compares everything with;
-    ``made``: each store's ``check_recipe``."""
+    """Refuse two store sets ((``store_paths``' dict, its kind)) that break the rule; ``ref``:
+    the one the study compares everything with; ``made``: each store's ``check_recipe``."""
     (ref_paths, _), (paths, kind) = ref, other
     ref_path, path = next(iter(ref_paths.values())), next(iter(paths.values()))
     names = f"{ref_path} and {path}"
@@ -194,8 +190,7 @@ def check_pair(ref, other, split, made):
 
 def check_table(table, made):
     """Refuse stores (``made``: {path: its ``check_recipe``}) other than the ones a results
-    folder's models trained on, as far as its table.json records (its "provenance": the
-    training store's attributes)."""
+    folder's models trained on, as far as its table.json's "provenance" records."""
     if not os.path.isfile(table):
         return
     with open(table) as f:
@@ -217,11 +212,10 @@ def check_table(table, made):
 
 def check_together(features, split, reference, others=(), weights_sha1=None, caffemodel=None,
                    tables=()):
-    """Refuse stores that break the rule (module docstring): the store set ``reference`` of
-    folder ``features`` (``store_paths``' keywords: layer, stream, views) against each of
-    ``others``; every one of them against ``weights_sha1`` (the SHA1 of ``caffemodel``, when
-    the study runs that CaffeNet itself) and against each results folder's table.json of
-    ``tables`` (models that read them). Returns True."""
+    """Refuse stores that break the rule: the store set ``reference`` of folder ``features``
+    (``store_paths``' keywords: layer, stream, views) against each of ``others``; each against
+    ``weights_sha1`` (of ``caffemodel``, when the study runs that CaffeNet itself) and against
+    each results folder's table.json of ``tables`` (models that read them). Returns True."""
     from .data import store_paths
     kinds = [{"layer": "fc7", "stream": "rgb", "views": None, **k} for k in (reference, *others)]
     sets = [(store_paths(features, split, **k), k) for k in kinds]
