@@ -76,14 +76,12 @@ def _opencv_above_avx2():
     return ",".join(name for name, present in groups.items() if present)
 
 
-#: every variable pinned, and its value here (the names and fixed values: ``pinned.py``, which
-#: the Makefile reads too)
+#: every variable pinned, and its value here (the names and fixed values: ``pinned.py``)
 PINNED = {**pinned.KERNELS, **pinned.THREADS,
           "NPY_DISABLE_CPU_FEATURES": _numpy_avx512_features(),
           "OPENCV_CPU_DISABLE": _opencv_above_avx2()}
 
-#: the thread counts: fast mode keeps them (unless set), so that extraction still runs one
-#: single-threaded process per core and training sets its own
+#: the thread counts, which fast mode keeps (unless set): extraction runs one process per core
 THREADS = tuple(pinned.THREADS)
 
 #: libraries whose kernels are chosen when they load: pinning after them is too late
