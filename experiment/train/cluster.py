@@ -60,17 +60,15 @@ class Work:
                    len(args.splits) > 1, protocol_of(args), str(device), not args.no_progress)
 
 
-@lru_cache(maxsize=1)
-def cached_data(features, split, layer, val_groups, stream):
-    """``load_data``'s split, read once per process (a worker trains several units)."""
-    return load_data(features, split, layer, val_groups, stream=stream)
+#: ``load_data``, its split read once per process (a worker trains several units)
+cached_data = lru_cache(maxsize=1)(load_data)
 
 
 def train_unit(work, stage, unit):
     """Train one unit's run (a unit already done is read back, not trained again)."""
     split = unit[0]
     out = split_folder(work.out, split, work.several_splits)
-    data = cached_data(work.features, split, work.layer, work.val_groups, work.stream)
+    data = cached_data(work.features, split, work.layer, work.val_groups, stream=work.stream)
     if stage == "search":
         _, model, lr, hidden = unit
         config = grid(work.protocol.of(model), [lr], [hidden])[0]
