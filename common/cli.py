@@ -1,15 +1,12 @@
-"""Argument types shared by every command-line tool: each checks one option's value at parse
-time, so that a value out of its range, or a path of the wrong kind, is argparse's one-line
-usage error naming the option (``error: argument --chunk: must be an integer from 1 to
-100000, got 0``) before anything is read or written.
+"""Argument types shared by every command-line tool: a value out of its range, or a path of the
+wrong kind, is argparse's one-line usage error naming the option (``error: argument --chunk:
+must be an integer from 1 to 100000, got 0``) before anything is read or written.
 
     parser.add_argument("--chunk", type=cli.integer(1, 100_000), default=32)
-    parser.add_argument("--lr", type=cli.real(0, 10, low_open=True), default=0.003)
     parser.add_argument("--out", type=cli.writable_dir, default="results")
 
-The ranges are generous: they refuse what cannot work (0 epochs, a negative batch, a NaN
-learning rate) and what is absurdly large (a batch of 10^12 videos), not unusual choices.
-``rnn_models`` imports this module; it imports nothing of the project.
+The ranges refuse what cannot work (0 epochs, a NaN learning rate) and what is absurdly large
+(a batch of 10^12 videos), not unusual choices.
 """
 import argparse
 import math
@@ -18,8 +15,8 @@ import os
 SEED_MAX = 2 ** 32 - 1          # numpy's and torch's seeds
 
 
-def integer(low, high):
-    """An argparse type: an integer in [low, high]."""
+def integer(low, high, name=None):
+    """An argparse type: an integer in [low, high] (``name``: how argparse calls it)."""
     def parse(text):
         try:
             value = int(text)
@@ -29,11 +26,11 @@ def integer(low, high):
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {text}")
         return value
-    parse.__name__ = f"integer from {low} to {high}"
+    parse.__name__ = name or f"integer from {low} to {high}"
     return parse
 
 
-def real(low, high, low_open=False, high_open=False):
+def real(low, high, low_open=False, high_open=False, name=None):
     """An argparse type: a finite number in the interval from ``low`` to ``high`` (open at
     either end on request); NaN and infinities are refused."""
     interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
@@ -48,21 +45,16 @@ def real(low, high, low_open=False, high_open=False):
         if not (math.isfinite(value) and inside):
             raise argparse.ArgumentTypeError(f"must be a number in {interval}, got {text!r}")
         return value
-    parse.__name__ = f"number in {interval}"
+    parse.__name__ = name or f"number in {interval}"
     return parse
 
 
-seed = integer(0, SEED_MAX)
-seed.__name__ = "seed"
+seed = integer(0, SEED_MAX, "seed")
 #: decoding processes: 0 decodes in the main process
-workers = integer(0, 256)
-workers.__name__ = "workers"
+workers = integer(0, 256, "workers")
 #: dropout and momentum: a fraction, 1 excluded (1 would drop or keep everything)
-fraction = real(0, 1, high_open=True)
-fraction.__name__ = "fraction"
-#: a learning rate: positive, at most 10
-learning_rate = real(0, 10, low_open=True)
-learning_rate.__name__ = "learning rate"
+fraction = real(0, 1, high_open=True, name="fraction")
+learning_rate = real(0, 10, low_open=True, name="learning rate")
 
 
 def _refuse(message):

@@ -1,14 +1,11 @@
 """The command-line layer every command shares: its argument groups (the training grid, the
-device, the threads, the progress bars) and its one error wrapper.
+device, the threads, the progress bars) and its one error wrapper, ``guarded``: an error a user
+can cause (a missing file, a bad store, a diverging run) is one line, ``error: ...`` on stderr
+and exit status 1; an error it was not told to expect is a bug and keeps its traceback.
 
     parser = commands.parser("python -m experiment.train", __doc__)
     commands.add_grid(parser, lr=[0.003, 0.001], hidden=[512], seeds=3, epochs=80, patience=25)
-    commands.add_runtime(parser, device="auto")
     return commands.guarded(lambda: work(parser.parse_args(argv)), ERRORS)
-
-``guarded`` turns the errors a user can cause (a missing file, a bad store, a diverging run)
-into one line, ``error: ...`` on stderr and exit status 1, instead of a traceback; an error it
-was not told to expect is a bug and keeps its traceback.
 """
 import argparse
 import sys

@@ -1,13 +1,9 @@
-"""This machine's CPU and the kernels in effect, in the words a bug report needs.
-
-    cpu.identity()     {"vendor": "AuthenticAMD", "model": "AMD EPYC 7763 64-Core Processor"}
-    cpu.flags()        ["AVX", "AVX2", "FMA", ...]: what the CPU offers (/proc/cpuinfo)
-    cpu.kernels()      {"MKL": "AVX2,STRICT", "ATen": "AVX2", ...}: what runs here
-    cpu.summary()      one line of the three
+"""This machine's CPU and the kernels in effect, in the words a bug report needs
+(``python -m common``): ``identity()`` (vendor, model), ``flags()`` (what the CPU offers),
+``kernels()`` (what runs here), ``summary()`` (one line of the three).
 
 The vendor and model are read by CPUID where possible (the MKL vendor fix's library), so that
-an emulated CPU (tests/common/test_emulated_cpus.py) names itself; the flags are the kernel's list
-(an emulator shows the host's there).
+an emulated CPU names itself; the flags are the kernel's list (an emulator shows the host's).
 """
 import ctypes
 import os
@@ -46,9 +42,8 @@ def identity():
 
 
 def flags():
-    """The CPU's feature flags, as the kernel lists them (/proc/cpuinfo, upper case: AVX2,
-    AVX512F, ...); numpy's CPU features where there is no /proc (numpy hides those that
-    NPY_DISABLE_CPU_FEATURES switched off, so it is only the fallback)."""
+    """The CPU's feature flags as the kernel lists them (/proc/cpuinfo, upper case: AVX2, ...);
+    else numpy's (a fallback: numpy hides those NPY_DISABLE_CPU_FEATURES switched off)."""
     listed = proc_cpuinfo("flags")
     if listed:
         return sorted(listed.upper().split())

@@ -3,12 +3,10 @@
     device = devices.resolve("auto")      # "cuda" where torch sees a GPU, else "cpu"
     devices.configure(device)              # fidelity first: no TF32, deterministic kernels
 
-Fidelity on a GPU is explicit. Since Ampere, PyTorch may run float32 convolutions (and, if
-asked, matmuls) in TF32, with a 10-bit mantissa: the CaffeNet port could not keep its 1e-5
-parity with pycaffe. ``configure`` turns TF32 off for matmuls and cuDNN, selects cuDNN's
-deterministic algorithms and no autotuning, and asks torch for deterministic algorithms
-(with the cuBLAS workspace setting that needs). ``fast=True`` (the CLIs' ``--fast``) allows
-TF32 instead; every store and table made so says so (``describe``).
+Since Ampere, PyTorch may run float32 convolutions (and, if asked, matmuls) in TF32, with a
+10-bit mantissa: the CaffeNet port could not keep its 1e-5 parity with pycaffe. So TF32 is off
+and the kernels deterministic unless ``fast=True`` (the CLIs' ``--fast``), which every store
+and table made so records (``describe``).
 """
 import os
 
@@ -50,9 +48,8 @@ def configure(device, fast=False):
 
 
 def describe(device, fast=False):
-    """The device as results and stores record it: "cpu", "cuda (NVIDIA H100 80GB HBM3)",
-    with ", TF32 (--fast)" when fast, and on the CPU the kernels' fast mode when it is on
-    (``ACTION_RNN_FAST=1``, common/reproducible.py)."""
+    """The device as results and stores record it: "cpu", "cuda (NVIDIA H100 80GB HBM3)", with
+    TF32 (``fast``) or the CPU kernels' fast mode (``ACTION_RNN_FAST=1``) said when on."""
     from .reproducible import mode
     text = str(device)
     if text.startswith("cuda"):
@@ -64,13 +61,7 @@ def describe(device, fast=False):
 
 def extraction_defaults(device):
     """(decoding workers, videos per batch) for an extraction on ``device``: on a GPU all cores
-    but one (at most 16) decode, so that the GPU does not wait, in batches of 32 videos (320
-    frames); on the CPU one worker and batches of 4."""
+    but one (at most 16) decode, so that the GPU does not wait; on the CPU one worker."""
     if str(device).startswith("cuda"):
         return max(1, min(16, (os.cpu_count() or 2) - 1)), 32
     return 1, 4
-
-
-def available():
-    """The devices present here, for tests: ["cpu"] or ["cpu", "cuda"]."""
-    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

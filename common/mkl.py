@@ -1,22 +1,17 @@
 """MKL's kernel branch: the same on Intel and AMD CPUs, and checked at every start.
 
-torch's CPU wheel links oneMKL statically into ``libtorch_cpu.so``. On an Intel CPU that MKL
-honours ``MKL_CBWR=AVX2,STRICT`` (common/reproducible.py); on any other vendor it ignores the
-request and runs its ``AUTO`` branch, whose sums round differently: the demo's BiRNN train
-accuracy on an AMD EPYC was 97.2 +- 2.7 instead of 97.5 +- 3.0. Only ``COMPATIBLE`` is honoured
-there, at about 4x the time of a GEMM (shared/FACTS.md, "MKL on AMD processors").
-
-MKL decides "Intel or not" in two functions of its own, ``mkl_serv_intel_cpu_true`` and
-``mkl_serv_intel_cpu``, which ``libtorch_cpu.so`` exports and calls through its symbol table.
-A small library of ours (``mkl_intel_branch.c``, built by ``make setup``) defines both to return
-1; loaded with ``RTLD_GLOBAL`` before torch, it takes precedence, and MKL runs the AVX2 branch
-asked for, at full speed, on every CPU that has AVX2. MKL still checks the instruction set:
-it never runs a kernel the CPU lacks. The symbol is internal to MKL, so the test suite checks
-that it works, natively and under an emulated AMD CPU (tests/common/test_emulated_cpus.py).
+torch's CPU wheel links oneMKL statically into ``libtorch_cpu.so``. On a CPU that is not Intel's
+that MKL ignores ``MKL_CBWR=AVX2,STRICT`` and runs its ``AUTO`` branch, whose sums round
+differently (the demo's BiRNN row changed on an AMD EPYC); only ``COMPATIBLE``, about 4x slower
+per GEMM, is honoured there (docs/setup.md, "MKL's vendor fix and the emulated CPUs").
+MKL decides "Intel or not" in ``mkl_serv_intel_cpu_true`` and ``mkl_serv_intel_cpu``, which
+``libtorch_cpu.so`` calls through its symbol table. ``mkl_intel_branch.c`` defines both to
+return 1; loaded with ``RTLD_GLOBAL`` before torch, it takes precedence, and MKL runs the AVX2
+branch asked for (it still never runs a kernel the CPU lacks). The symbol is internal to MKL,
+so tests/common/test_emulated_cpus.py checks that the fix works under an emulated AMD CPU.
 
     mkl.load_vendor_fix()   # before torch loads: the library, loaded (None where absent)
     mkl.branch()            # the branch in effect, as MKL_VERBOSE writes it: "AVX2,STRICT"
-    python -m common build-mkl-fix   # compile the library (what `make setup` runs)
 """
 import ctypes
 import importlib.util
@@ -24,8 +19,8 @@ import os
 import subprocess
 import sys
 
-#: mkl_service.h: MKL_CBWR_BRANCH and MKL_CBWR_ALL (the branch with the STRICT flag)
-CBWR_BRANCH, CBWR_ALL, STRICT = 1, ~0, 0x10000
+#: mkl_service.h: MKL_CBWR_ALL (the branch with the STRICT flag)
+CBWR_ALL, STRICT = ~0, 0x10000
 BRANCHES = {1: "OFF", 2: "AUTO", 3: "COMPATIBLE", 4: "SSE2", 6: "SSSE3", 7: "SSE4_1",
             8: "SSE4_2", 9: "AVX", 10: "AVX2", 11: "AVX512_MIC", 12: "AVX512",
             13: "AVX512_MIC_E1", 14: "AVX512_E1"}
@@ -59,8 +54,7 @@ def load_vendor_fix(library=LIBRARY, environ=os.environ):
 
 
 def loaded():
-    """The vendor fix's library where this process has loaded it (``load_vendor_fix``), else
-    None."""
+    """The vendor fix's library where this process has loaded it, else None."""
     return _loaded
 
 
@@ -86,9 +80,8 @@ def describe(value):
 
 
 def branch():
-    """The branch MKL runs in this process ("AVX2,STRICT", "AUTO,STRICT", ...), read from MKL
-    itself; None where torch has no MKL. MKL reads MKL_CBWR once, at its first call: asking
-    fixes it, so ask after the pinning."""
+    """The branch MKL runs in this process ("AVX2,STRICT", ...); None where torch has no MKL.
+    MKL reads MKL_CBWR once, at its first call: asking fixes it, so ask after the pinning."""
     library = _torch_cpu()
     if library is None:
         return None

@@ -3,19 +3,12 @@
 
     results = run_all([Task("a", work, (1,)), Task("b", work, (2,))], jobs=2, desc="parts")
 
-Each task is ``function(*args)``, a module-level function and picklable arguments, run in one of
-``jobs`` *spawned* processes (torch is not safe to fork once its threads ran; a spawned child
-imports ``common`` first, so its kernels are pinned as this process's, from the environment it
-inherits). Tasks start in the order given (put the longest first) and their results come back
-as ``{name: result}``; a bar over the tasks says which ended.
-
-``env``: the environment the workers start with (the whole of it), for what must be set before
-a library loads, such as the kernel pins (``experiment.tools.bench``'s pinned and fast modes).
-
-Failure, never a hang: a worker that dies (killed, out of memory) is a ``WorkerDied`` at once,
-naming the task, and the workers die with this process (``die_with_parent``: a kill -9 of it
-leaves none behind); a task's own exception is raised once the tasks already running have ended
-(whatever they save is kept; tasks not started are not started).
+Each task, ``function(*args)`` with picklable arguments, runs in one of ``jobs`` *spawned*
+processes (torch is not safe to fork once its threads ran; a spawned child imports ``common``
+first, so its kernels are pinned as this process's). Tasks start in the order given (put the
+longest first); their results come back as ``{name: result}``. Failure, never a hang: a dead
+worker is a ``WorkerDied`` at once, and workers die with this process (``die_with_parent``); a
+task's own exception is raised once the tasks already running have ended.
 """
 import contextlib
 import multiprocessing
@@ -45,13 +38,11 @@ def share_of_threads(total, jobs):
 
 
 def die_with_parent(parent):
-    """Linux: have the kernel kill this worker process when its parent ``parent`` (a pid)
-    dies. A worker of a ProcessPoolExecutor holds both ends of its task queue, so it never sees
-    the queue close: after a kill -9 of the parent it would finish its task, then wait forever,
-    holding its memory (measured: 15 of 20 killed runs of the extraction's fault campaign left
-    a decoding worker behind). Elsewhere nothing to ask for."""
+    """Linux: have the kernel kill this worker process when its parent ``parent`` (a pid) dies.
+    A worker of a ProcessPoolExecutor holds both ends of its task queue, so after a kill -9 of
+    the parent it would finish its task, then wait forever, holding its memory (15 of 20 killed
+    runs of the extraction's fault campaign left one behind)."""
     import ctypes
-    import os
     import signal
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -93,7 +84,8 @@ def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="
     """{task.name: result} of every task, ``jobs`` at a time in spawned processes, each with
     ``threads`` torch threads (None: torch's default; pass ``share_of_threads``). A dead worker
     is a ``WorkerDied`` (``rerun_hint`` says what a rerun does); a task's error is raised once
-    the running tasks have ended. ``env``: the workers' environment (module docstring)."""
+    the running tasks have ended. ``env``: the workers' whole environment, for what must be set
+    before a library loads (``experiment.tools.bench``'s pinned and fast modes)."""
     from tqdm import tqdm
     tasks = list(tasks)
     workers = max(1, min(jobs, len(tasks)))

@@ -1,14 +1,11 @@
-"""The same bits on every x86-64 machine: the CPU kernels pinned before numpy, torch or Caffe load.
+"""The same bits on every x86-64 machine: the CPU kernels pinned before numpy, torch or Caffe load
+(docs/setup.md, "Bit for bit on every x86-64 CPU").
 
-Imported first by ``common`` (and so by ``caffe_extract``, ``rnn_models`` and ``experiment``,
-which import it first): every entry point (``python -m caffe_extract``,
-``caffe_extract.synthetic``, ``experiment.train``, ``experiment.studies.drift``, ``experiment.tools.predict``)
-runs this before any numerical library is loaded. The Makefile exports the same variables as a
-second line of defence, read from ``pinned.py``, where their names are written once.
-
-Float results follow the kernel a library picks for the CPU it runs on: a reduction summed in
-16 lanes (AVX-512) or 8 (AVX2), split over 1 or 2 threads, rounds differently. Measured on an
-Intel Xeon with AVX-512 (README.md, "Bit for bit"), each of these changed the demo's bits:
+Imported first by ``common``, and so by every entry point, before any numerical library loads;
+the Makefile exports the same variables (read from ``pinned.py``) as a second line of defence.
+Float results follow the kernel a library picks for the CPU: a reduction summed in 16 lanes
+(AVX-512) or 8 (AVX2), split over 1 or 2 threads, rounds differently. Measured on an Intel Xeon
+with AVX-512, each of these changed the demo's bits:
 
     ATEN_CPU_CAPABILITY     torch's own kernels (log_softmax differs, avx2 vs avx512)
     MKL_CBWR                torch's matmuls (MKL): AVX2 vs AVX-512 branch, and the thread count
@@ -22,37 +19,19 @@ Intel Xeon with AVX-512 (README.md, "Bit for bit"), each of these changed the de
     OPENCV_IPP              AVX-VNNI, AVX-512; and Intel IPP's AVX-512 code): no change
                             measured on Farneback's flow, pinned as the others (caffe_extract/flow.py)
 
-The pinned level is AVX2, which every x86-64 machine of ours has (Intel and AMD, with or without
-AVX-512). Every library starts with one thread: OpenBLAS and MKL cap their thread count at the
-cores present, so any count above 1 could differ on a smaller machine. MKL's ``STRICT`` mode
-makes its matmuls bitwise reproducible whatever the thread count.
+The pinned level is AVX2, which every x86-64 machine of ours has. Every library starts with one
+thread: OpenBLAS and MKL cap their thread count at the cores present, so any count above 1
+could differ on a smaller machine. On a CPU that is not Intel's, torch's MKL ignores
+``MKL_CBWR`` unless the vendor fix of ``common/mkl.py`` is loaded, which ``pin`` does; ``check``
+says in one line when MKL still runs another branch.
 
-The vendor, too: torch's MKL ignores ``MKL_CBWR`` on a CPU that is not Intel's and runs its
-``AUTO`` branch (measured on an AMD EPYC: the demo's BiRNN row changed). ``pin`` loads the
-vendor fix of ``common/mkl.py`` first, then asks MKL which branch it runs; where that is not
-the branch pinned, it says so in one line naming the CPU and the branch (``check``).
-tests/common/test_emulated_cpus.py runs the models, pycaffe and the oracle under an emulated AMD and
-an AVX2-only Intel CPU and compares their bytes with this machine's.
-
-One exception, measured: training (``experiment.train``) gives the same bits with any number of
-torch threads, so it uses every core it may (``training_threads``). Its matmuls are MKL's in
-``STRICT`` mode; torch's own kernels share out the elements of their output among threads,
-and split the terms of one sum only when that sum is a single number of more than 32,768
-terms, which the training does not compute (its losses sum at most a batch of 256 terms).
-tests/common/test_reproducible.py trains the four models with 1 and 3 threads and compares the
-bytes; by hand, 1, 2, 3, 4 and 8 threads gave identical weights for all four models here.
-Extraction stays on one thread (pycaffe's OpenBLAS changes bits with its thread count; the
-CaffeNet port's convolutions were not measured).
-
-The GPU path (``--device cuda``) is not covered: cuBLAS and cuDNN kernels differ between
-GPU models, so results agree across cards only to a tolerance.
-
-Speed over bits, knowingly: ``ACTION_RNN_FAST=1`` (``make ... FAST=1``) pins no kernel, so each
-library takes the CPU's fastest (AVX-512 where present, MKL's non-strict AUTO branch); only
-the thread counts keep their default of one per process where unset (extraction runs one
-process per core, training sets its own). Results then may differ between machines in the
-last digits, and every table made so says so (``mode``). tests/common/test_reproducible.py uses it
-to show that the pinning matters; docs/performance.md has both modes' speeds.
+One exception, measured: training gives the same bits with any number of torch threads, so it
+uses every core it may (``training_threads``). Its matmuls are MKL's in ``STRICT`` mode; torch's
+own kernels split the terms of one sum among threads only when that sum is a single number of
+more than 32,768 terms, which the training does not compute (its losses sum at most a batch of
+256; tests/common/test_reproducible.py trains with 1 and 3 threads). The GPU is not covered.
+``ACTION_RNN_FAST=1`` (``make ... FAST=1``) pins no kernel, only the thread counts keep their
+default of one per process; every table made so says so (``mode``).
 """
 import os
 import sys
@@ -82,11 +61,9 @@ def _numpy_avx512_features():
 
 
 def _opencv_above_avx2():
-    """The names OPENCV_CPU_DISABLE takes for the OpenCV kernels above AVX2 that this CPU has
-    (opencv-python-headless 5.1 dispatches AVX_VNNI, AVX512-SKX and AVX512-CLX, each switched
-    off by its own name), read from /proc/cpuinfo, as no numerical library is loaded yet. Only
-    the CPU's own: OpenCV prints a line for each name the CPU lacks (an emulated CPU does: it
-    shows the host's /proc/cpuinfo)."""
+    """The names OPENCV_CPU_DISABLE takes for the OpenCV kernels above AVX2 that this CPU has,
+    read from /proc/cpuinfo (no numerical library is loaded yet). Only the CPU's own: OpenCV
+    prints a line for each name the CPU lacks (an emulated CPU shows the host's cpuinfo)."""
     from .cpu import proc_cpuinfo                # reads a file only: numpy stays unloaded
     flags = set(proc_cpuinfo("flags").split())
     skx = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags
@@ -99,14 +76,12 @@ def _opencv_above_avx2():
     return ",".join(name for name, present in groups.items() if present)
 
 
-#: every variable pinned, and its value here (the names and fixed values: ``pinned.py``, which
-#: the Makefile reads too)
+#: every variable pinned, and its value here (the names and fixed values: ``pinned.py``)
 PINNED = {**pinned.KERNELS, **pinned.THREADS,
           "NPY_DISABLE_CPU_FEATURES": _numpy_avx512_features(),
           "OPENCV_CPU_DISABLE": _opencv_above_avx2()}
 
-#: the thread counts: fast mode keeps them (unless set), so that extraction still runs one
-#: single-threaded process per core and training sets its own
+#: the thread counts, which fast mode keeps (unless set): extraction runs one process per core
 THREADS = tuple(pinned.THREADS)
 
 #: libraries whose kernels are chosen when they load: pinning after them is too late
@@ -115,8 +90,7 @@ LIBRARIES = ("numpy", "torch", "caffe", "cv2")
 
 def pin(environ=os.environ, modules=sys.modules):
     """Set ``PINNED`` in ``environ`` (overriding other values) and load MKL's vendor fix;
-    returns the libraries that were loaded already, and warns once about them (their kernels
-    may follow the CPU)."""
+    returns the libraries loaded already (their kernels may follow the CPU), with a warning."""
     if environ.get(FAST) == "1":
         for name in THREADS:                    # the layout stays: one thread per process
             environ.setdefault(name, "1")
@@ -125,9 +99,7 @@ def pin(environ=os.environ, modules=sys.modules):
             print(f"note: {FAST}=1: CPU kernels not pinned (fast mode); results may differ "
                   "between machines in the last digits", file=sys.stderr)
         return []
-    for name, value in PINNED.items():
-        if value:
-            environ[name] = value
+    environ.update({name: value for name, value in PINNED.items() if value})
     mkl.load_vendor_fix(environ=environ)
     early = [name for name in LIBRARIES if name in modules]
     if early:
@@ -139,9 +111,8 @@ def pin(environ=os.environ, modules=sys.modules):
 
 
 def check(environ=os.environ):
-    """Say in one line on stderr, naming the CPU and the branches, when MKL does not run the branch
-    pinned (a non-Intel CPU without the vendor fix, a CPU without AVX2); returns MKL's branch
-    (None without torch's MKL)."""
+    """Say in one line when MKL does not run the branch pinned (a non-Intel CPU without the
+    vendor fix, a CPU without AVX2); returns MKL's branch (None without torch's MKL)."""
     if environ.get(FAST) == "1":
         return None
     running = mkl.branch()
@@ -165,9 +136,8 @@ def mode(environ=os.environ):
 def pinned():
     """True when this process runs with the pinned kernels (MKL's branch as MKL reports it,
     torch's own checked where loaded; its thread count is free, see ``training_threads``)."""
-    if mode() == "fast" or BRANCH not in (None, PINNED["MKL_CBWR"]):
-        return False
-    if any(os.environ.get(k) != v for k, v in PINNED.items() if v):
+    if mode() == "fast" or BRANCH not in (None, PINNED["MKL_CBWR"]) or \
+            any(os.environ.get(k) != v for k, v in PINNED.items() if v):
         return False
     torch = sys.modules.get("torch")
     return torch is None or torch.backends.cpu.get_cpu_capability() == "AVX2"

@@ -18,12 +18,10 @@ class CheckpointError(RuntimeError):
 
 
 #: Seconds of training a crash may cost (plus the epoch it interrupts): a run is saved after any
-#: epoch that ends this long after its previous save, and always after its last. At UCF-101's
-#: size an LSTM or BiRNN epoch takes 30 s or more and is saved each time, an RNN's (8-10 s)
-#: every one or two, the Average model's (1 s) every tenth (docs/performance.md); the demo's
-#: take 0.01-0.3 s, and saving every one spent a third of ``make future``'s training time (225
-#: of 668 s, measured). The environment variable TRAIN_CHECKPOINT_SECONDS overrides it (0:
-#: after every epoch).
+#: epoch that ends this long after its previous save, and always after its last (at UCF-101's
+#: size every LSTM epoch, every tenth of the Average model's: docs/performance.md). Saving every
+#: epoch spent a third of ``make future``'s training time (225 of 668 s, measured).
+#: TRAIN_CHECKPOINT_SECONDS overrides it (0: after every epoch).
 CHECKPOINT_SECONDS = 10.0
 
 
@@ -97,9 +95,8 @@ def load_checkpoint(path, config):
 
 
 def restore(path, config, model, optimizer, shuffle, device="cpu"):
-    """Resume run ``config`` from its checkpoint ``path`` (``load_checkpoint``'s checks): its
-    weights into ``model``, its momentum into ``optimizer``, its random states into ``shuffle``
-    and torch's; returns the saved dict. A ``CheckpointError`` when the weights do not fit."""
+    """Resume run ``config`` from its checkpoint ``path`` (checked): its weights, momentum and
+    random states into ``model``, ``optimizer``, ``shuffle`` and torch; returns the saved dict."""
     saved = load_checkpoint(path, config)
     try:
         model.load_state_dict(saved["model"])
@@ -133,9 +130,8 @@ def keep_timings_to(path, epoch):
 
 
 def save(path, state, model, optimizer, shuffle, device="cpu"):
-    """Checkpoint ``state`` (epoch, history, best, settings, stopped) with everything a resume
-    needs: the weights, the optimiser's momentum, the shuffling's and torch's random states
-    (and the GPU's, for dropout there)."""
+    """Checkpoint ``state`` with everything a resume needs: the weights, the optimiser's
+    momentum, the shuffling's and torch's random states (and the GPU's, for dropout there)."""
     rngs = {"shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state()}
     if str(device).startswith("cuda"):
         rngs["cuda_rng"] = torch.cuda.get_rng_state(torch.device(device))

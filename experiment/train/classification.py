@@ -1,11 +1,7 @@
 """What the paper's classifiers minimise and how their epochs are judged (``Classification``,
 the objective ``fit`` runs them with), and the pieces around it: the loss, the evaluation pass,
-the optimiser, the model built from a run's settings.
-
-A classifier's epoch: the training loss (``training_loss``) on each minibatch, the training
-accuracy and loss taken from that same pass (``Running``), then the validation accuracy and
-loss (``evaluate``); the best epoch is the one of the highest validation accuracy (the first of
-equals), and its weights and validation probabilities are what the run keeps.
+the optimiser, the model built from a run's settings. The best epoch is the one of the highest
+validation accuracy (the first of equals); its weights and validation probabilities are kept.
 """
 import torch
 
@@ -16,9 +12,8 @@ from .settings import model_options
 
 
 class Classification:
-    """The classifiers' objective for ``fit``: ``form``, the loss (``training_loss``);
-    ``model``, whose inputs to compute once per run (``model_inputs``; None: the splits as
-    they are, for a model that reads the codes itself)."""
+    """The classifiers' objective for ``fit``: ``form``, the loss (``training_loss``); ``model``,
+    whose inputs to compute once per run (``model_inputs``; None: the splits as they are)."""
 
     def __init__(self, form="averaged", model=None):
         self.form, self.model = form, model
@@ -58,9 +53,8 @@ class Classification:
 
 
 def classifier(input_dim, n_classes, initial=None):
-    """``fit``'s ``make`` for the paper's models: the model of a run's settings, its weights
-    drawn (``rnn_models.init``) or, for the names in ``initial`` ({name: tensor}, e.g. a
-    pretrained encoder), those; SGD with Nesterov momentum."""
+    """``fit``'s ``make`` for the paper's models: the model of a run's settings, its weights drawn
+    or, for the names in ``initial`` ({name: tensor}: a pretrained encoder), those; ``sgd``."""
     def make(settings, device):
         model = build(settings.model, input_dim, settings.hidden_dim, n_classes,
                       init=settings.init, **model_options(settings))
@@ -99,10 +93,9 @@ def evaluate(model, split, batch_size=256):
 
 class Running:
     """Training accuracy and mean loss of an epoch, taken from its own training pass (as most
-    frameworks report them): each minibatch's predictions and loss as the weights stood before
-    its update, in training mode (the Average model's dropout on). No second forward pass over
-    the training set: that pass cost a third more GEMMs than the training itself. Sums stay on
-    the device (no synchronisation per batch)."""
+    frameworks report them): each minibatch's predictions and loss before its update, in training
+    mode. No second forward pass over the training set (it cost a third more GEMMs than the
+    training itself); sums stay on the device (no synchronisation per batch)."""
 
     def __init__(self):
         self.correct, self.loss, self.n = 0, 0.0, 0
@@ -120,10 +113,9 @@ class Running:
 
 
 def model_inputs(model, split):
-    """What ``model`` reads of ``split``'s codes, computed once per run, not once per batch:
-    the Average model only their mean over time, x_bar (N, 1, D), whose own mean over time
-    is itself, bitwise (tests/experiment/test_train.py); 10x less to gather per batch. Other
-    models: ``split`` itself."""
+    """What ``model`` reads of ``split``'s codes, computed once per run: the Average model only
+    their mean over time, x_bar (N, 1, D), whose own mean over time is itself, bitwise
+    (tests/experiment/test_train.py); 10x less to gather per batch. Other models: ``split``."""
     if model != "average":
         return split
     x = split.x.to(torch.float32)                      # a float16 views store: mean in float32

@@ -43,7 +43,7 @@ from common import cli, commands, devices
 from configurations import TRAINING
 from rnn_models import MODELS
 
-from .cluster import protocol_of, run_stage
+from .cluster import protocol_of, run_stage, split_folder
 from .data import features_dir, load_data
 from . import outputs
 from .loop import ERRORS, set_deterministic
@@ -107,11 +107,6 @@ def main(argv=None):
     return commands.guarded(lambda: train_and_report(args), ERRORS)
 
 
-def split_folder(args, split):
-    """Where split ``split``'s runs and tables go: OUT, or OUT/split{K} for several splits."""
-    return args.out if len(args.splits) == 1 else os.path.join(args.out, f"split{split}")
-
-
 def train_and_report(args):
     """Every split's table (and, for several, the summary over splits); exit status 0."""
     from configurations import get
@@ -128,7 +123,7 @@ def train_and_report(args):
     settings["device"] = devices.describe(device, args.fast)
     per_split = []
     for split in args.splits:
-        out = split_folder(args, split)
+        out = split_folder(args.out, split, len(args.splits) > 1)
         data = load_data(args.features, split, args.layer, args.val_groups, stream=args.stream)
         note = banner(data.info["attrs"])
         if note:

@@ -1,10 +1,11 @@
-"""Runs as units of work: a cluster's job-array tasks (``--stage search|seeds --task i``,
-scripts/slurm_train.sh) and ``--jobs N``'s workers train the same units. A unit is one grid
-point with seed 0 ("search": split, model, lr, hidden) or one seed of the chosen setting
-("seeds": split, model, seed); every search unit of a model must be done before its seeds'.
+"""Runs as units of work, trained alike by a cluster's job-array tasks (``--stage search|seeds
+--task i``, scripts/slurm_train.sh) and ``--jobs N``'s workers: one grid point with seed 0
+("search": split, model, lr, hidden) or one seed of the chosen setting ("seeds": split, model,
+seed); every search unit of a model must be done before its seeds'.
 """
+import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from common import commands, devices
@@ -13,7 +14,7 @@ from . import outputs
 from .data import load_data
 from .loop import ERRORS, set_deterministic
 from .protocol import Protocol, Runtime, run_model, train_run
-from .settings import RunSettings, grid, model_base
+from .settings import RunSettings, grid
 
 
 def stage_tasks(stage, splits, models, lrs, hiddens, seeds):
@@ -24,24 +25,24 @@ def stage_tasks(stage, splits, models, lrs, hiddens, seeds):
     return [(s, m, seed) for s in splits for m in models for seed in range(seeds)]
 
 
-def base_settings(args):
-    """The ``RunSettings`` every run of this command starts from (model and grid aside)."""
-    from configurations import get
-    return RunSettings(config=get(args.config).name, epochs=args.epochs, patience=args.patience,
-                       batch_size=args.batch_size, momentum=args.momentum, dropout=args.dropout)
-
-
 def protocol_of(args):
-    """The ``Protocol`` of the command ``args``: its base settings, grid and seeds."""
-    return Protocol(base_settings(args), tuple(args.lr), tuple(args.hidden),
-                    tuple(range(args.seeds)))
+    """The ``Protocol`` of the command ``args``: the settings every run starts from (model and
+    grid aside), its grid and its seeds."""
+    from configurations import get
+    base = RunSettings(config=get(args.config).name, epochs=args.epochs, patience=args.patience,
+                       batch_size=args.batch_size, momentum=args.momentum, dropout=args.dropout)
+    return Protocol(base, tuple(args.lr), tuple(args.hidden), tuple(range(args.seeds)))
 
+
+def split_folder(out, split, several_splits):
+    """Where split ``split``'s runs and tables go: OUT, or OUT/split{K} for several splits."""
+    return os.path.join(out, f"split{split}") if several_splits else out
 
 
 @dataclass(frozen=True)
 class Work:
     """What a unit needs of the command (picklable, for a worker process): where the codes
-    are and how they are split, the base settings and grid, where runs go, where they run."""
+    are and how they are split, the protocol, where runs go, where they run."""
 
     features: str
     layer: str
@@ -49,39 +50,33 @@ class Work:
     val_groups: int
     out: str
     several_splits: bool
-    base: object            # RunSettings
-    lrs: tuple
-    hiddens: tuple
+    protocol: Protocol
     device: str = "cpu"
     progress: bool = False
 
     @classmethod
     def of(cls, args, device):
         return cls(args.features, args.layer, args.stream, args.val_groups, args.out,
-                   len(args.splits) > 1, base_settings(args), tuple(args.lr), tuple(args.hidden),
-                   str(device), not args.no_progress)
+                   len(args.splits) > 1, protocol_of(args), str(device), not args.no_progress)
 
 
-@lru_cache(maxsize=1)
-def cached_data(features, split, layer, val_groups, stream):
-    """``load_data``'s split, read once per process (a worker trains several units)."""
-    return load_data(features, split, layer, val_groups, stream=stream)
+#: ``load_data``, its split read once per process (a worker trains several units)
+cached_data = lru_cache(maxsize=1)(load_data)
 
 
 def train_unit(work, stage, unit):
     """Train one unit's run (a unit already done is read back, not trained again)."""
-    import os
     split = unit[0]
-    out = os.path.join(work.out, f"split{split}") if work.several_splits else work.out
-    data = cached_data(work.features, split, work.layer, work.val_groups, work.stream)
+    out = split_folder(work.out, split, work.several_splits)
+    data = cached_data(work.features, split, work.layer, work.val_groups, stream=work.stream)
     if stage == "search":
         _, model, lr, hidden = unit
-        config = grid(model_base(model, work.base), [lr], [hidden])[0]
+        config = grid(work.protocol.of(model), [lr], [hidden])[0]
         train_run(config, data.train.to(work.device), data.val.to(work.device), data.n_classes,
                   out, work.progress, work.device)
     else:
         _, model, seed = unit
-        run_model(model, Protocol(work.base, work.lrs, work.hiddens, (seed,)), data, out,
+        run_model(model, replace(work.protocol, seeds=(seed,)), data, out,
                   Runtime(work.device, work.progress))
     return unit
 

@@ -1,11 +1,7 @@
 """The engine's data layer: a split's codes in memory (``Split``), one official split's train,
 validation and test sets (``Data``, read by ``load_data``), and where the stores are
-(``store_paths``).
-
-The validation set is carved from the train list by whole UCF-101 groups
-(``caffe_extract.ucf101.validation_split``), never from the test list; every class must keep
-videos in train, validation and test after that hold-out (a class missing from one would train
-or be scored silently without it).
+(``store_paths``). Validation is carved from the train list by whole UCF-101 groups, never from
+the test list, and every class must keep videos in all three sets.
 """
 import os
 from dataclasses import dataclass
@@ -31,14 +27,12 @@ class Split:
         return self.x[index]
 
     def to(self, device):
-        """This split on ``device``."""
         return type(self)(self.x.to(device), self.y.to(device))
 
 
 class Data(NamedTuple):
     """One official split, ready to train on: its train, validation and test ``Split``s and
-    ``info`` (classes, the stores' provenance attributes and paths, the held-out groups, the
-    test videos in order)."""
+    ``info`` (classes, the stores' attributes and paths, held-out groups, test videos)."""
 
     train: Split
     val: Split
@@ -50,16 +44,13 @@ class Data(NamedTuple):
         return len(self.info["classes"])
 
     def splits(self):
-        """(train, val, test), without the info."""
         return self.train, self.val, self.test
 
 
 def store_paths(features_dir, split=TRAINING.split, layer="fc7", stream="rgb", views=None):
-    """The store(s) to read for ``split``: the store of all three splits
-    (``all_splits_{layer}.h5``, written by ``caffe_extract extract``; the motion stream's
-    ``all_splits_{layer}_flow.h5``, a views store's ``all_splits_{layer}_{views}.h5``) where it
-    exists, else the older per-split stores ``split{K}_{train,test}_{layer}.h5``. A clear
-    error when neither is there."""
+    """The store(s) to read for ``split``: {"all": the store of all three splits} where it
+    exists (``caffe_extract.store.store_name``), else the older per-split stores {"train",
+    "test"}; a clear error when neither is there."""
     from caffe_extract.store import store_name
     unified = os.path.join(features_dir, store_name(layer, stream, views=views))
     if os.path.exists(unified):
@@ -68,9 +59,9 @@ def store_paths(features_dir, split=TRAINING.split, layer="fc7", stream="rgb", v
              for s in ("train", "test")}
     if all(os.path.exists(p) for p in paths.values()):
         return paths
-    how = ("" if layer == "fc7" else f" with --layer {layer}") + \
-        ("" if stream == "rgb" else f" with --stream {stream}") + \
-        ("" if views is None else f" with --views {views}")
+    how = "".join(f" with --{name} {value}" for name, value, plain in
+                  (("layer", layer, "fc7"), ("stream", stream, "rgb"), ("views", views, None))
+                  if value != plain)
     raise FileNotFoundError(f"no codes for split {split} in {features_dir}: expected {unified} "
                             f"(or {paths['train']} and {paths['test']}); run the extraction{how} "
                             "first (`make extract`, or `make demo` for the synthetic set)")
@@ -78,10 +69,9 @@ def store_paths(features_dir, split=TRAINING.split, layer="fc7", stream="rgb", v
 
 def load_data(features_dir, split=TRAINING.split, layer="fc7", val_groups=TRAINING.val_groups,
               val_seed=0, stream="rgb", views=None):
-    """``Data`` (train, val, test, info) of official ``split``: val carved from its train list
-    by groups; ``stream``: the frames' codes ("rgb") or the optical flow's ("flow"); ``views``:
-    None, or the views store's ("oversample": x (N, V, T, D) as stored, float32 or float16: a
-    float16 store stays float16 in memory, half the size, each minibatch converted exactly)."""
+    """``Data`` of official ``split``, val carved from its train list by groups; ``stream``:
+    "rgb" or "flow"; ``views``: None, or the views store's ("oversample": x (N, V, T, D) as
+    stored: a float16 store stays float16 in memory, each minibatch converted exactly)."""
     stores, paths = read_split(features_dir, split, layer, stream, views)
     train_store, test_store = stores["train"], stores["test"]
     is_val, held_groups = hold_out(train_store, split, val_groups, val_seed, paths["train"])
@@ -153,9 +143,8 @@ def hold_out(train_store, split, val_groups, val_seed, path):
 
 
 def check_every_class(train_store, test_store, is_val, split, held_groups):
-    """A clear error naming the first class with no video in split ``split``'s training,
-    validation or test set once the groups ``held_groups`` are held out for validation: a
-    model would train without it, or be selected or scored without it, silently."""
+    """A clear error naming the first class with no video in the training, validation or test
+    set once ``held_groups`` are held out: a model would train, select or score without it."""
     from caffe_extract.store import StoreError
     classes = list(train_store["classes"])
     sets = (("training set (the train list without the held-out groups)",

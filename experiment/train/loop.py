@@ -3,20 +3,13 @@ classifiers, the LSTM autoencoder's pretraining, CaffeNet's fine-tuning).
 
     record = fit(settings, make, (train, val), out_dir, Classification())
 
-One run, seeded by ``settings.seed``: ``make(settings, device)`` builds the model and its
-optimiser (the one hook for where the weights start: drawn, pretrained, or a trained model's),
-then each epoch shuffles the training split with the run's own generator, takes minibatches of
-``settings.batch_size``, steps the optimiser on the objective's loss, and validates. The
-objective (``Classification``, or the autoencoder's in ``experiment.future.pretrain``) says
-what the loss is, what an epoch's validation measures and which epoch is best; the loop keeps
-that epoch's weights (the run's result), stops early after ``settings.patience`` epochs
-without a better one (0: never), and refuses a non-finite loss before it spoils the weights.
-
-Nothing is lost on a crash: the run is checkpointed (``checkpoints``: all or nothing) after its
-last epoch and whenever ``CHECKPOINT_SECONDS`` have passed, and a rerun resumes from the last
-checkpoint to the same bits as an uninterrupted run. Beside it, OUT/logs/RUN.jsonl holds the
-history as of that checkpoint and OUT/logs/RUN.seconds.jsonl each epoch's timings (kept out of
-the history: timings vary, results do not).
+``make(settings, device)`` builds the model and its optimiser (the one hook for where the
+weights start); the objective (``Classification``, ``experiment.future.pretrain``'s) says what
+the loss is, what validation measures and which epoch is best. The loop keeps the best epoch's
+weights, stops early after ``settings.patience`` epochs without a better one (0: never),
+refuses a non-finite loss before it spoils the weights, and checkpoints on ``CheckpointClock``;
+a rerun resumes to the same bits. OUT/logs/RUN.jsonl holds the history as of the checkpoint,
+OUT/logs/RUN.seconds.jsonl each epoch's timings (kept out of the history: timings vary).
 """
 import os
 import time
@@ -40,9 +33,8 @@ ERRORS = (OSError, ValueError, CheckpointError, NonFiniteLoss, DeviceError, Work
 
 
 def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
-    """Train run ``settings`` (resuming from OUT/checkpoints/RUN.pt) on ``data`` = (train,
-    val) ``Split``s; returns its record {"epoch", "history", "best", "config", "stopped"}:
-    the per-epoch history and the best epoch's entry (``objective.best_entry``)."""
+    """Train run ``settings`` (resuming from OUT/checkpoints/RUN.pt) on ``data`` = (train, val)
+    ``Split``s; returns its record {"epoch", "history", "best", "config", "stopped"}."""
     from tqdm import tqdm
     for folder in ("checkpoints", "logs"):
         os.makedirs(os.path.join(out_dir, folder), exist_ok=True)
@@ -75,8 +67,7 @@ def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
         if state["best"] is None or objective.better(row, state["best"]):
             state["best"] = {"epoch": epoch, **objective.best_entry(model, row)}
         state["epoch"] = epoch
-        patience = getattr(settings, "patience", 0)
-        state["stopped"] = epoch - state["best"]["epoch"] >= patience > 0     # early stop
+        state["stopped"] = epoch - state["best"]["epoch"] >= getattr(settings, "patience", 0) > 0
         if checkpoint.due(epoch == settings.epochs or state["stopped"]):
             save(path, state, model, optimizer, shuffle, device)
             write_log(logs + ".jsonl", state["history"])
@@ -99,13 +90,11 @@ def train_epoch(settings, model, optimizer, shuffled, objective, epoch):
         batch = order[start:start + settings.batch_size].to(train.y.device)
         x = train.batch(batch, settings.seed, epoch).to(settings.torch_dtype())
         loss = objective.loss(model, x, train.y[batch])
-        # --- a non-finite loss stops the run before the step spoils the weights ---
         if not torch.isfinite(loss):
             raise NonFiniteLoss(
                 f"{settings.run_id()}: the training loss became {float(loss.detach())} at "
                 f"epoch {epoch}, batch {start // settings.batch_size + 1}; no results written "
                 "(codes too large for this learning rate? try a smaller --lr)")
-        # ---
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -114,8 +103,7 @@ def train_epoch(settings, model, optimizer, shuffled, objective, epoch):
 
 def set_deterministic(device="cpu", fast=False, threads=None):
     """Deterministic kernels and exact float32 on ``device`` (``--fast``: TF32 allowed), with
-    ``threads`` torch threads (default: every available core; the bits do not depend on it,
-    ``common.reproducible.training_threads``)."""
+    ``threads`` torch threads (``common.reproducible.training_threads``: not the bits)."""
     from common import devices
     from common.reproducible import training_threads
     devices.configure(device, fast)

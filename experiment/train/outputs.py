@@ -1,18 +1,13 @@
-"""One results folder, one command (issue 30, item 3): no command writes into a folder that holds
-another command's results, nor into the folder it reads its inputs from.
+"""One results folder, one command (issue 30, item 3; docs/reliability.md, "No run writes over
+another"): no command writes into a folder that holds another command's results, nor into the
+folder it reads its inputs from.
 
     claim("results/demo-future", "experiment.future", {"--main": "results/demo-paper"})
 
-Each results-writing command (``experiment.train``, ``.future``, ``.finetune``, ``.augment``,
-``.drift``) calls ``claim`` once, before it writes anything. The folder records what wrote it
-in ``MARKER`` ({"command": "python -m experiment.train"}), a file of its own beside the results
-(table.json is left as it was: ``make demo`` digests it). A folder recorded by another command
-is refused, and so is a folder of an older run that holds another command's results without the
-record (``recognise``: a table.json with "models" is experiment.train's, with "rows"
-experiment.future's, ...), and an output folder that is one of the command's input folders
-(``--out`` = ``--init`` would put fine-tuning's runs among the runs it starts from; ``--out`` =
-``--main`` would write the future table over the main table that fine-tuning reads). Rerunning
-a command into its own folder (to resume) is what the record allows.
+Each results-writing command calls ``claim`` once, before it writes anything; the folder
+records what wrote it in ``MARKER``, a file of its own (table.json is left as it was: ``make
+demo`` digests it). A folder of an older run, without the record, is known by its files
+(``recognise``). Rerunning a command into its own folder (to resume) is what the record allows.
 """
 import glob
 import json
@@ -58,18 +53,12 @@ def recognise(folder):
     return None
 
 
-def _same(a, b):
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
 def claim(folder, command, inputs=None):
-    """Refuse ``folder`` as the results folder of ``command`` ("experiment.train", ...) when
-    it is one of ``inputs`` ({option: folder}) or holds another command's results; else record
-    ``command`` in it (creating it). Returns the folder."""
-    short = command.split(".")[-1]
-    instead = f"{folder.rstrip(os.sep)}-{short}"
+    """Refuse ``folder`` as ``command``'s results folder when it is one of ``inputs`` ({option:
+    folder}) or holds another command's results; else record ``command`` in it (creating it)."""
+    instead = f"{folder.rstrip(os.sep)}-{command.split('.')[-1]}"
     for option, path in (inputs or {}).items():
-        if path is not None and _same(folder, path):
+        if path is not None and os.path.realpath(folder) == os.path.realpath(path):
             raise OutputFolderError(f"--out {folder} is also {option}, the folder this command "
                                     f"reads: its results would be written among its inputs; "
                                     f"write them to another folder (e.g. --out {instead})")

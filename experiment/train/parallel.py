@@ -1,9 +1,9 @@
-"""``python -m experiment.train --jobs N``: the grid's runs of every model and split, then the
-chosen settings' seeds, N at once, each in its own process with its share of the threads
-(``common.processes``). A run's bits do not depend on the process or the thread count
-(``common.reproducible``), so the table that follows, made in this process from the finished
-runs, is the one ``--jobs 1`` makes, byte for byte (tests/experiment/test_train_jobs.py).
+"""``python -m experiment.train --jobs N``: the grid's runs, then the chosen settings' seeds, N
+at once (``common.processes``). A run's bits do not depend on the process or the thread count,
+so the table made from the finished runs is the one ``--jobs 1`` makes, byte for byte.
 """
+from dataclasses import replace
+
 import torch
 
 from common.processes import Task, run_all, share_of_threads
@@ -15,7 +15,7 @@ def train_in_parallel(args, device):
     """Train every run of the command ``args`` in ``args.jobs`` processes: the search units,
     then (their choices made) the seed units. Nothing is reported here."""
     work = Work.of(args, device)
-    quiet = Work(**{**work.__dict__, "progress": False})
+    quiet = replace(work, progress=False)
     threads = share_of_threads(torch.get_num_threads(), args.jobs)
     for stage in ("search", "seeds"):
         units = stage_tasks(stage, args.splits, args.models, args.lr, args.hidden, args.seeds)

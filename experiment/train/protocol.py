@@ -1,12 +1,7 @@
-"""The protocol of every table: a grid search with seed 0, the setting of the best validation
-accuracy chosen (ties: the first in grid order), that setting trained with every seed, each
-seed's best-validation epoch tested once on the test split; mean and standard deviation over
-seeds. ``run_model`` is the protocol for one model; its result is the record the reports read.
-
-A run's record (``tested_run``) keeps what later steps need: its settings' seed, the chosen
-(best-validation) epoch, its accuracies, its history, and its validation and test class
-probabilities, so that a study (fusion, for one) reads finished runs (``read_run``) and never
-trains to reload them.
+"""The protocol of every table (``run_model``; ``search_then_seeds``), and a run's record
+(``tested_run``): its seed, its chosen (best-validation) epoch, accuracies, history, and its
+validation and test class probabilities, so that a study (fusion, for one) reads finished runs
+(``read_run``) and never trains to reload them.
 """
 import os
 from dataclasses import asdict, dataclass
@@ -20,10 +15,9 @@ from .settings import RunSettings, grid, model_base
 
 
 def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu", initial=None):
-    """Train the classifier of run ``config`` (``fit``, resuming from OUT/checkpoints/RUN.pt);
-    returns its record. ``train``/``val`` may live on ``device`` already. ``initial``: {name:
-    tensor}, weights the run starts from instead of their drawn values (an unknown name is an
-    error): a pretrained encoder."""
+    """Train the classifier of run ``config`` (``fit``); returns its record. ``train``/``val``
+    may live on ``device`` already. ``initial``: {name: tensor}, weights the run starts from
+    instead of their drawn values (a pretrained encoder; an unknown name is an error)."""
     return fit(config, classifier(train.x.shape[-1], n_classes, initial), (train, val), out_dir,
                Classification(config.loss, config.model), progress, device)
 
@@ -58,10 +52,9 @@ def val_probabilities(config, record, val, n_classes, device="cpu"):
 
 @dataclass(frozen=True)
 class Protocol:
-    """What a table's runs of one model are: ``base`` settings, the grid searched with seed 0
-    (``lrs`` x ``hiddens``), the ``seeds`` the chosen setting is trained with, and ``era``, the
-    ``configurations.Configuration`` whose model options and precision apply (None: the one
-    ``base.config`` names)."""
+    """What a table's runs of one model are: ``base`` settings, the grid searched with seed 0,
+    the chosen setting's ``seeds``, and ``era``, the ``configurations.Configuration`` whose
+    model options and precision apply (None: the one ``base.config`` names)."""
 
     base: RunSettings
     lrs: tuple
@@ -83,14 +76,9 @@ class Runtime:
 
 
 def run_model(model, protocol, data, out_dir, runtime=Runtime(), initial=None):
-    """The protocol for ``model`` on ``data`` (a ``Data`` record): search (seed 0), then train
-    the chosen setting with every seed and test each run once.
-
-    The chosen setting is the one with the best validation accuracy (ties: the first in grid
-    order). Returns a dict with the search, the runs (each with its validation and test
-    probabilities) and the mean/std over seeds. ``initial``: None, or a function of a run's
-    ``RunSettings`` giving the weights it starts from (``train_run``'s ``initial``).
-    """
+    """``search_then_seeds`` for ``model`` on ``data``, each seed's run tested once: a dict with
+    the search, the runs and the mean/std over seeds. ``initial``: None, or a function of a
+    run's ``RunSettings`` giving the weights it starts from (``train_run``'s ``initial``)."""
     test = data.test.to(runtime.device)                                       # once
     search, chosen, runs = search_then_seeds(
         protocol.of(model), protocol, data, out_dir,
@@ -102,11 +90,11 @@ def run_model(model, protocol, data, out_dir, runtime=Runtime(), initial=None):
 
 def search_then_seeds(base, protocol, data, out_dir, test, runtime=Runtime(), initial=None):
     """The protocol: ``grid(base, protocol.lrs, protocol.hiddens)`` trained with seed 0 on
-    ``data`` (a ``Data`` record), the setting with the best validation accuracy chosen (ties:
-    the first in grid order), then that setting trained with every seed of ``protocol`` and
-    ``test(seed, record, best-epoch model)`` called once per seed, right after its training.
-    A finished run is read back (``read_run``), not trained again. Returns (search [(val_acc,
-    settings)], chosen, the tests' results in seed order). ``initial``: as ``run_model``'s."""
+    ``data`` (a ``Data`` record), the setting of the best validation accuracy chosen (ties: the
+    first in grid order), that setting trained with every seed of ``protocol``, and ``test(seed,
+    record, best-epoch model)`` called once per seed, right after its training. A finished run
+    is read back (``read_run``), not trained again. Returns (search [(val_acc, settings)],
+    chosen, the tests' results in seed order). ``initial``: as ``run_model``'s."""
     device = runtime.device
     train, val = data.train.to(device), data.val.to(device)                  # once
 

@@ -1,6 +1,5 @@
-"""A run's settings: the model, its hyperparameters, the seed (``RunSettings``), and the grid
-the protocol searches around them. "Configuration" names the named sets of knobs
-(``configurations``); a run's settings apply one of them (its ``config`` field names it).
+"""A run's settings (``RunSettings``: the model, its hyperparameters, the seed; its ``config``
+names the configuration it applies, ``configurations``) and the grid searched around them.
 """
 from dataclasses import asdict, dataclass, field
 

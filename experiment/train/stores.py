@@ -1,32 +1,17 @@
-"""One rule for stores used together (issue 30): a study that reads several code stores (the
-RGB and flow streams for fusion, the ten views for the crops rows, pool5 for fine-tuning) or a
-results folder trained on another store compares them video by video, so they must come from
-the same videos and the same CaffeNet, and only the settings the study varies may differ.
+"""One rule for stores used together (issue 30; docs/reliability.md, "Stores used together
+belong together"): stores a study compares video by video (the RGB and flow streams for fusion,
+the ten views, pool5 for fine-tuning), and a results folder trained on another store, must come
+from the same videos and the same CaffeNet; only the settings ``MAY_DIFFER`` may differ.
 
     check_together(features, 1, {"layer": "fc7"}, [{"stream": "flow"}], weights_sha1=None,
                    tables=["results/demo-paper/table.json"])
 
-The rule, from each store's own provenance (its datasets and the ``extraction`` manifest that
-``caffe_extract`` keeps in its attributes, ``pipeline.manifest_text``):
-
-1. Every store records how it was made (its ``extraction`` attribute). A store written before
-   stores kept it (2026-12-03) cannot be compared setting by setting: it is refused, with the
-   extraction that writes a store that can ("extract it again").
-2. Every store is what its recipe makes (``check_recipe``): codes (N, T, D) or, for a views
-   store, (N, V, T, D), with T = 10 frames, D its layer's size (``LAYER_DIMS``), V the number
-   of views of its recipe (``N_VIEWS``), the dtype it records, its stream and views as its
-   manifest says, and every listed video either stored or recorded as failed.
-3. The same videos in the same order: for the split used, the training list (validation is
-   carved from it by groups, so it follows) and the test list, each video with its label and
-   group; and the same classes.
-4. The same settings ``SAME`` (the same weights, split files, video files, decoding, sampling,
-   preprocessing, configuration). The settings ``MAY_DIFFER`` are what a study varies, and
-   each says why it may.
-
-A refusal is one ``StoreError`` naming both stores, the first video or setting that differs
-(both values) and the extraction command that makes a matching store. A results folder
-(``tables``: its table.json, written by ``experiment.train``) records the provenance of the
-store its models trained on; its recorded ``SAME`` settings must equal the stores' too.
+From each store's own provenance (its ``extraction`` manifest, ``pipeline.manifest_text``):
+(1) a store that does not record how it was made is refused ("extract it again"); (2) every
+store is what its recipe makes (``check_recipe``); (3) the same videos in the same order, each
+with its label and group, and the same classes; (4) the same settings ``SAME``, also against a
+results folder's table.json (``tables``). A refusal is one ``StoreError`` naming both stores,
+the first difference (both values) and the extraction command that makes a matching store.
 """
 import json
 import os
@@ -71,27 +56,20 @@ MAY_DIFFER = {
 }
 
 
-def manifest(attrs, path):
-    """The ``extraction`` manifest a store keeps in its attributes (a dict); a store written
-    before stores kept it is refused (rule 1)."""
+def recorded(attrs, path):
+    """The settings a store records: its ``extraction`` manifest (a store without one is
+    refused: rule 1) and its sampler; a store without ``stream``/``views`` is rgb/without."""
     if "extraction" not in attrs:
         raise StoreError(f"{path}: made before stores recorded how they were made (no "
                          "'extraction' attribute), so it cannot be checked against the stores it "
                          "is used with; extract it again (`python -m caffe_extract extract ...`, "
                          "the same command: a store it made is kept)")
-    return json.loads(str(attrs["extraction"]))
-
-
-def recorded(attrs, path):
-    """The ``SAME`` and ``MAY_DIFFER`` settings a store records: its manifest, and the sampler
-    (an attribute of its own); a store without ``stream``/``views`` is rgb/without views."""
-    made = manifest(attrs, path)
-    return {"stream": "rgb", "views": None, **made, "sampler": str(attrs.get("sampler"))}
+    return {"stream": "rgb", "views": None, **json.loads(str(attrs["extraction"])),
+            "sampler": str(attrs.get("sampler"))}
 
 
 def check_recipe(path):
-    """Refuse a store whose contents are not what its recorded recipe makes (rule 2); returns
-    its settings (``recorded``)."""
+    """Refuse a store that is not what its recorded recipe makes (rule 2); its ``recorded``."""
     with h5py.File(path, "r") as f:
         attrs, shape, dtype = dict(f.attrs), f["features"].shape, f["features"].dtype.name
         stored, failed = len(f["video"]), len(f["failed_video"])
@@ -118,9 +96,8 @@ def check_recipe(path):
 
 
 def extraction_command(settings, attrs, layer, stream, views, per_split=None):
-    """The extraction that writes a store matching ``settings`` (a reference store's) for
-    ``layer``/``stream``/``views`` (``per_split``: a split's train and test stores, not one
-    store of all splits), as the user types it."""
+    """The extraction command that writes a store matching ``settings`` (a reference store's)
+    for ``layer``/``stream``/``views`` (``per_split``: a split's train and test stores)."""
     note, random = str(attrs.get("weights", "")), "RANDOM weights (seed "
     seed = note[len(random):].split(")")[0] if note.startswith(random) else None
     weights = f"--random-weights {seed}" if seed is not None else \
@@ -145,9 +122,8 @@ def differing_setting(mine, theirs, keys=SAME):
 
 
 def split_lists(paths, split):
-    """{"train": [(video, label, group)], "test": [...]} of official ``split`` from a store set
-    (``store_paths``' dict: one store of all splits, or a train and a test store), and the
-    failed videos {video: reason}."""
+    """({"train": [(video, label, group)], "test": [...], "classes": [...]}, the failed videos
+    {video: reason}) of official ``split`` from a store set (``store_paths``' dict)."""
     from caffe_extract.ucf101 import TEST, TRAIN
     lists, failed = {}, {}
     for role, path in paths.items():
@@ -168,8 +144,7 @@ def split_lists(paths, split):
 
 
 def first_video_difference(mine, theirs, failed):
-    """A sentence naming the first video (with its label and group) where two lists differ;
-    None when they are equal."""
+    """A sentence naming the first video (label, group) where two lists differ; None if none."""
     for i, (a, b) in enumerate(zip(mine, theirs)):
         if a != b:
             return (f"video {i + 1} is {a[0]} (label {a[1]}, group {a[2]}) in the first, "
@@ -183,26 +158,24 @@ def first_video_difference(mine, theirs, failed):
             f"{missing}{why}")
 
 
-def check_pair(ref, other, split):
-    """Refuse two store sets (``store_paths``' dicts with their ``kind`` {layer, stream,
-    views}) that break the rule; ``ref`` is the one the study compares everything with."""
+def check_pair(ref, other, split, made):
+    """Refuse two store sets ((``store_paths``' dict, its kind)) that break the rule; ``ref``:
+    the one the study compares everything with; ``made``: each store's ``check_recipe``."""
     (ref_paths, _), (paths, kind) = ref, other
     ref_path, path = next(iter(ref_paths.values())), next(iter(paths.values()))
     names = f"{ref_path} and {path}"
-    mine = {role: check_recipe(p) for role, p in ref_paths.items()}
-    theirs = {role: check_recipe(p) for role, p in paths.items()}
     with h5py.File(ref_path, "r") as f:
         ref_attrs = dict(f.attrs)
-    fix = extraction_command(next(iter(mine.values())), ref_attrs, **kind,
+    fix = extraction_command(made[ref_path], ref_attrs, **kind,
                              per_split=None if "all" in ref_paths else split)
-    for role_a, a in mine.items():
-        for role_b, b in theirs.items():
-            diff = differing_setting(a, b)
+    for a in ref_paths.values():
+        for b in paths.values():
+            diff = differing_setting(made[a], made[b])
             if diff:
                 key, x, y = diff
-                raise StoreError(f"{ref_paths[role_a]} and {paths[role_b]} cannot be used "
-                                 f"together: {key} ({SAME[key]}) is {x!r} in the first, {y!r} in "
-                                 f"the second; a matching store comes from {fix}")
+                raise StoreError(f"{a} and {b} cannot be used together: {key} ({SAME[key]}) is "
+                                 f"{x!r} in the first, {y!r} in the second; a matching store "
+                                 f"comes from {fix}")
     ref_lists, failed = split_lists(ref_paths, split)
     lists, failed_other = split_lists(paths, split)
     if ref_lists["classes"] != lists["classes"]:
@@ -215,21 +188,9 @@ def check_pair(ref, other, split):
                              f"{split}'s {role} list): {where}; a matching store comes from {fix}")
 
 
-def check_weights(paths, weights_sha1, caffemodel):
-    """Refuse a store set whose codes another CaffeNet made than ``caffemodel``."""
-    for path in paths.values():
-        with h5py.File(path, "r") as f:
-            attrs = dict(f.attrs)
-        made = recorded(attrs, path)["weights_sha1"]
-        if made != weights_sha1:
-            raise StoreError(f"{path} was extracted with the CaffeNet of SHA1 {made}, not "
-                             f"{caffemodel} (SHA1 {weights_sha1}): pass the caffemodel that made "
-                             "it, or extract it again with this one")
-
-
-def check_table(table, paths):
-    """Refuse a store set other than the one a results folder's models trained on, as far as
-    its table.json records (its "provenance": the training store's attributes)."""
+def check_table(table, made):
+    """Refuse stores (``made``: {path: its ``check_recipe``}) other than the ones a results
+    folder's models trained on, as far as its table.json's "provenance" records."""
     if not os.path.isfile(table):
         return
     with open(table) as f:
@@ -239,10 +200,8 @@ def check_table(table, paths):
     trained = {**json.loads(provenance.get("extraction", "{}")),
                **{k: provenance[k] for k in ("weights_sha1", "splits_sha1", "sampler",
                                              "decoder", "config") if k in provenance}}
-    for path in paths.values():
-        with h5py.File(path, "r") as f:
-            made = recorded(dict(f.attrs), path)
-        diff = differing_setting(made, trained, [k for k in SAME if k in trained])
+    for path, settings in made.items():
+        diff = differing_setting(settings, trained, [k for k in SAME if k in trained])
         if diff:
             key, x, y = diff
             raise StoreError(f"{path} cannot be used with the models of {os.path.dirname(table)}: "
@@ -253,22 +212,23 @@ def check_table(table, paths):
 
 def check_together(features, split, reference, others=(), weights_sha1=None, caffemodel=None,
                    tables=()):
-    """Refuse stores that break the rule (module docstring): the store set ``reference`` of
-    folder ``features`` (``store_paths``' keywords: layer, stream, views) against each of
-    ``others``; every one of them against ``weights_sha1`` (the SHA1 of ``caffemodel``, when
-    the study runs that CaffeNet itself) and against each results folder's table.json of
-    ``tables`` (models that read them). Returns True."""
+    """Refuse stores that break the rule: the store set ``reference`` of folder ``features``
+    (``store_paths``' keywords: layer, stream, views) against each of ``others``; each against
+    ``weights_sha1`` (of ``caffemodel``, when the study runs that CaffeNet itself) and against
+    each results folder's table.json of ``tables`` (models that read them). Returns True."""
     from .data import store_paths
     kinds = [{"layer": "fc7", "stream": "rgb", "views": None, **k} for k in (reference, *others)]
     sets = [(store_paths(features, split, **k), k) for k in kinds]
+    made = {path: check_recipe(path) for paths, _ in sets for path in paths.values()}
+    for other in sets[1:]:
+        check_pair(sets[0], other, split, made)
     for paths, _ in sets:
         for path in paths.values():
-            check_recipe(path)
-    for other in sets[1:]:
-        check_pair(sets[0], other, split)
-    for paths, _ in sets:
-        if weights_sha1 is not None:
-            check_weights(paths, weights_sha1, caffemodel)
+            if weights_sha1 is not None and made[path]["weights_sha1"] != weights_sha1:
+                raise StoreError(f"{path} was extracted with the CaffeNet of SHA1 "
+                                 f"{made[path]['weights_sha1']}, not {caffemodel} (SHA1 "
+                                 f"{weights_sha1}): pass the caffemodel that made it, or extract "
+                                 "it again with this one")
         for table in tables:
-            check_table(table, paths)
+            check_table(table, {path: made[path] for path in paths.values()})
     return True
