@@ -298,8 +298,8 @@ test-slurm: setup
 parity: setup $(CAFFE_IF_WANTED) $(ORACLE_IF_AVAILABLE)
 	$(TEST_ENV) $(PY) -m pytest parity_tests
 
-# Pinned and fast side by side, in the same run: the pipeline twice (bench/pipeline.md,
-# bench/pipeline-fast.md) and the training epochs in both modes (bench/training.md).
+# Pinned and fast side by side, in the same run (--modes: each mode in a process of its own):
+# the pipeline (bench/pipeline.md, bench/pipeline-fast.md) and the training epochs (bench/training.md).
 bench: setup caffe $(ORACLE_IF_AVAILABLE)
 	@mkdir -p bench
 	$(PY) -m caffe_extract.bench --out bench/caffenet.md

@@ -39,7 +39,7 @@ import warnings
 
 from . import mkl, pinned
 
-FAST = "ACTION_RNN_FAST"
+FAST = pinned.FAST
 FAST_NOTED = "ACTION_RNN_FAST_NOTED"        # set once the fast mode's note was printed
 
 
