@@ -30,6 +30,7 @@ def save_chunk(path, indices, features, times, failures, warnings):
 
 def run_chunks(extraction, backend, on_chunk=None):
     """Compute and save every pending chunk of this shard; ``on_chunk(k, n_videos)`` after each."""
+    from tqdm import tqdm
     c = extraction.config
     blob = LAYER_BLOBS[c.layer]
     index = VideoIndex(c.videos)
@@ -43,27 +44,24 @@ def run_chunks(extraction, backend, on_chunk=None):
     desc = f"{c.subset} {c.layer}" + ("" if c.stream == "rgb" else f" {c.stream}") + \
         ("" if c.views is None else f" {c.views}")
     per_forward = c.batch_videos * framelib.N_FRAMES    # images per forward: as without views
-    bar = _bar(total, c.progress, desc)
+    bar = tqdm(total=total, unit="video", desc=desc, disable=not c.progress, dynamic_ncols=True)
     for k in pending:
         done, failures, batch = [], [], []     # done: (index, codes (T, D), times) per video
-        warnings = {}
-        for _ in extraction.chunk_range(k):
+        warnings, chunk = {}, extraction.chunk_range(k)
+        for position in chunk:
             i, frames, clip_times, error, warning = next(results)
             if error is not None:
                 failures.append((i, error))
                 bar.update(1)
-                continue
-            warnings[i] = warning
-            batch.append((i, frames, clip_times))
-            if len(batch) == c.batch_videos:
+            else:
+                warnings[i] = warning
+                batch.append((i, frames, clip_times))
+            # a full batch, or the chunk's last, smaller one: batches never cross chunks
+            if batch and (len(batch) == c.batch_videos or position == chunk[-1]):
                 done += finite_codes(forward_batch(backend, batch, blob, per_forward),
                                      failures, c.layer)
                 bar.update(len(batch))
                 batch = []
-        if batch:  # the chunk's last, smaller batch: batches never cross chunks
-            done += finite_codes(forward_batch(backend, batch, blob, per_forward),
-                                 failures, c.layer)
-            bar.update(len(batch))
         failures.sort()                        # list order, whichever check refused a video
         indices = [i for i, _, _ in done]
         times = [t for _, _, t in done]
@@ -73,7 +71,7 @@ def run_chunks(extraction, backend, on_chunk=None):
         save_chunk(extraction.chunk_path(k), indices, features, times, failures,
                    [warnings[i] for i in indices])
         if on_chunk is not None:
-            on_chunk(k, len(extraction.chunk_range(k)))
+            on_chunk(k, len(chunk))
     bar.close()
 
 
@@ -109,11 +107,6 @@ def finite_codes(done, failures, layer):
         else:
             kept.append((i, codes, times))
     return kept
-
-
-def _bar(total, enabled, desc):
-    from tqdm import tqdm
-    return tqdm(total=total, unit="video", desc=desc, disable=not enabled, dynamic_ncols=True)
 
 
 def collect(extraction):

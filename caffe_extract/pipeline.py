@@ -2,33 +2,21 @@
 
     extract(ExtractConfig(videos=..., splits=..., subset="train", out="train_fc7.h5", ...))
 
-How it runs: worker processes decode and preprocess videos (``frames.read_clip``,
-``preprocess``) ahead of the network, a bounded number at a time; the main process runs the
-CNN on batches of ``batch_videos`` videos and writes results in *chunks* of ``chunk``
-consecutive videos of the list, each chunk an atomic file in ``OUT.parts/``. Killed at any
-moment (even SIGKILL), a rerun skips the chunks already written. Batches never cross chunk
-boundaries, so a resumed or sharded run computes every chunk with the same batches as an
-uninterrupted run, and the final store is identical. ``--shard i/n`` takes chunks
-i, i+n, i+2n, ...; ``merge`` joins the shards' stores into the one a single run writes.
-Unreadable and missing videos, and videos whose codes are not finite (NaN or infinite), are
-left out and recorded in the store with the reason, and summarised.
+Worker processes decode and preprocess videos ahead of the network; the main process runs the
+CNN on batches of ``batch_videos`` videos and saves *chunks* of ``chunk`` consecutive videos,
+each an atomic file in ``OUT.parts/``. Killed at any moment (even SIGKILL), a rerun skips the
+chunks already saved, and since batches never cross chunks, every run (resumed, or a shard
+of ``--shard i/n``: chunks i, i+n, ...) ends with the same store. Unusable videos (unreadable,
+missing, or with non-finite codes) are left out, recorded in the store with the reason, and
+summarised. ``stream="flow"`` (``flow.py``) and ``views="oversample"`` (``views.py``: the
+codes (N, V=10, T, D), run in forwards of at most ``batch_videos`` x T images) take the same
+machinery.
 
-Two streams, one machinery: ``stream="rgb"`` (the paper's) feeds the sampled frames to the
-network; ``stream="flow"`` feeds their optical flow images instead (``flow.py``: each sampled
-frame with the video's next one), with the same chunks, shards, workers and store schema.
-
-Views (``views="oversample"``, ``views.py``): each frame's ten views (caffe.Classifier's
-10-crop oversample) instead of the whole frame, into a separate store whose features are
-(N, V=10, T, D), float32 or (``store_dtype="float16"``) float16; the same machinery. The
-network sees V x T images per video, run in forwards of at most ``batch_videos`` x T images,
-the size of the normal path's forwards.
-
-Modules, one job each: ``extraction`` (the settings, the video list, the chunks' files, the
-lock), ``decoding`` (a video's network input, in worker processes), ``chunks`` (the network
-over batches, the chunk files, read back), ``provenance`` (the store's attributes, and
-``finished``: a store this extraction wrote already is kept), ``shards`` (``merge``); this
-module runs them (``extract``) and says what failed (``summarize``), and every public name
-of those modules stays importable from here.
+Modules, one job each: ``extraction`` (the settings, the plan, the lock), ``decoding`` (a
+video's network input, in workers), ``chunks`` (the network over batches, the chunk files),
+``provenance`` (the store's attributes; ``finished``: a store this extraction wrote already
+is kept), ``shards`` (``merge``). This module runs them (``extract``), says what failed
+(``summarize``), and keeps their public names importable from here.
 """
 import shutil
 import sys

@@ -9,22 +9,15 @@ usual settings (transpose (2, 0, 1), channel swap (2, 1, 0), raw scale 255, per-
     4. subtract the ImageNet mean per channel  (ilsvrc_2012_mean.npy averaged over pixels:
                                                 B 104.0, G 116.7, R 122.7)
 
-Mean: ``mean="channel"`` (our choice, as Caffe's classification example) or ``"pixel"``: the
-mean image itself, its central 227 x 227 window, which is what Caffe's own data layer
-subtracts from a centre-cropped 256 x 256 image at test time (``DataTransformer`` with
-``mean_file`` and ``crop_size``). The paper does not say which it used; `make drift`
-measures the difference.
+``mean="pixel"`` subtracts the mean image's central 227 x 227 instead, as Caffe's data layer
+does for a centre-cropped 256 x 256 image; the paper does not say which (`make drift`
+measures it). The skimage of 2015 did no anti-aliasing, today's does when shrinking:
+``anti_aliasing=False`` (our default) is 2015's caffe.io, ``True`` today's.
 
-Resize: ``caffe.io.resize_image`` calls ``skimage.transform.resize(order=1, mode='constant')``.
-The skimage of 2015 did no anti-aliasing; today's does by default when shrinking, so today's
-caffe.io gives other pixels. ``anti_aliasing=False`` (our default) is the 2015 behaviour;
-``True`` is today's caffe.io. The paper resized the full frame: no crop, no flip.
-
-``resize="torch"`` resizes with ``torch.nn.functional.interpolate`` (bilinear, half-pixel
-centres, as skimage's order-1 resize), several times faster; a test shows it gives the
-skimage path's values to float32 rounding (|diff| < 1e-4 on values up to ~150). For this
-resize (320 x 240 to 227 x 227) no sample falls outside the frame, so skimage's
-``mode='constant'`` never applies and the two agree at the borders too.
+``resize="torch"`` resizes with ``F.interpolate`` (bilinear, half-pixel centres, as skimage's
+order-1 resize), several times faster, to float32 rounding of the skimage path (|diff| < 1e-4
+on values up to ~150, tested); for 320 x 240 to 227 x 227 no sample falls outside the frame,
+so skimage's ``mode='constant'`` never applies and the two agree at the borders too.
 """
 import numpy as np
 import skimage

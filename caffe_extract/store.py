@@ -26,15 +26,8 @@ Views stores (``extract --views oversample``, ``views.py``): the same schema, ex
     attributes:  also views (the recipe) and features_dtype ("float32" or "float16")
 
 ``read_store`` refuses a views store unless asked (``views=True``), and a store without views
-when asked: a reader of the normal store never meets the extra axis.
-
-Names (``store_name``): all_splits_{layer}.h5, or split{K}_{subset}_{layer}.h5 per split; the
-motion stream's insert _flow before .h5 (all_splits_fc7_flow.h5), views stores _{views}
-(all_splits_fc7_oversample.h5).
-
-Videos keep the order of the split file; failed videos are left out of ``features`` and listed
-in ``failed_*``. Files are written to a temporary name and renamed: a reader never sees a
-half-written store.
+when asked: a reader of the normal store never meets the extra axis. Videos keep the order of
+the split file. A store is written to a temporary name and renamed: no reader sees half of one.
 """
 import os
 import re
@@ -64,16 +57,11 @@ def store_name(layer="fc7", stream="rgb", split="all", subset=None, views=None):
     return f"split{split}_{subset}_{layer}{suffix}.h5"
 
 
-def stream_of(store):
-    """The stream whose codes a store (as read by ``read_store``) holds: its ``stream``
-    attribute; "rgb" for a store without one (every store written before the motion stream)."""
-    return str(store["attrs"].get("stream", "rgb"))
-
-
 def check_stream(store, path, stream):
     """Refuse a store (as read by ``read_store``) that does not hold ``stream``'s codes: the
-    motion stream asked of a store of the frames' codes, or the other way round."""
-    found = stream_of(store)
+    motion stream asked of a store of the frames' codes, or the other way round. A store
+    without a ``stream`` attribute (written before the motion stream) holds "rgb"."""
+    found = str(store["attrs"].get("stream", "rgb"))
     if found != stream:
         layer = str(store["attrs"].get("layer", "fc7")).split(" ")[0]
         what = {"rgb": "the frames' codes (the RGB stream)", "flow": "optical flow codes"}
@@ -174,14 +162,13 @@ def read_store(path, features=True, views=False):
     for key in FIELDS + OPTIONAL:
         if key in out and len(out[key]) != n:
             raise StoreError(f"{path}: {key} has {len(out[key])} rows but there are {n} videos")
-    if features and "views" not in out["attrs"] and (out["features"].ndim != 3 or
-                                                     out["features"].dtype != np.float32):
-        raise StoreError(f"{path}: features must be float32 (N, T, D), got "
-                         f"{out['features'].dtype} {out['features'].shape}")
-    if features and "views" in out["attrs"] and (out["features"].ndim != 4 or
-                                                 out["features"].dtype.name not in FEATURE_DTYPES):
+    codes = out.get("features")
+    if features and "views" not in out["attrs"] and (codes.ndim != 3 or codes.dtype != np.float32):
+        raise StoreError(f"{path}: features must be float32 (N, T, D), got {codes.dtype} {codes.shape}")
+    if features and "views" in out["attrs"] and (codes.ndim != 4 or
+                                                 codes.dtype.name not in FEATURE_DTYPES):
         raise StoreError(f"{path}: a views store's features must be float32 or float16 "
-                         f"(N, V, T, D), got {out['features'].dtype} {out['features'].shape}")
+                         f"(N, V, T, D), got {codes.dtype} {codes.shape}")
     return out
 
 
@@ -247,8 +234,7 @@ PROVENANCE = ("weights_sha1", "layer", "preprocessing", "sampler", "decoder", "c
 def check_compatible(a, b, path_a, path_b):
     """Refuse two stores (as read by ``read_store``) whose codes were made differently: another
     net's weights, layer, preprocessing, sampler, decoder, configuration or stream, or other
-    classes.
-    The error names the field and both values."""
+    classes. The error names the field and both values."""
     if list(a["classes"]) != list(b["classes"]):
         raise StoreError(f"{path_a} and {path_b} list different classes: made from different "
                          "classInd.txt files")

@@ -1,21 +1,14 @@
 """UCF-101's class list and split files, with their quirks, and a group-disjoint validation split.
 
-The official ``UCF101TrainTestSplits-RecognitionTask.zip`` holds ``classInd.txt``
-(``1 ApplyEyeMakeup``: 1-based), ``trainlist01.txt`` .. ``03`` (``Class/v_Class_gXX_cYY.avi
-label``) and ``testlist01.txt`` .. ``03`` (paths only, no labels). Quirks handled here:
-
-- CRLF line ends, blank lines and a UTF-8 byte-order mark are accepted.
-- Labels are 1-based in the files; **ours are 0-based** (label = class index - 1), as
-  torchvision's UCF101 and MMAction2 use them. A train-list label that disagrees with the
-  class folder is an error.
-- Test lists carry no labels: the label comes from the class folder of the path.
-- Letter case: one class is spelled differently in the lists and on disk (HandstandPushups vs
-  HandStandPushups); on a case-sensitive disk the listed path may not exist. ``locate``
-  resolves listed paths against the video folder case-insensitively, and classes are matched
-  case-insensitively too.
-- Groups: ``gXX`` is a group of clips from the same actors and scene. Splits 1, 2, 3 hold out
-  groups 1-7, 8-14, 15-21 for testing. Our validation set (``validation_split``) is carved
-  from the train list by whole group numbers, never from the test list.
+``classInd.txt`` (``1 ApplyEyeMakeup``), ``trainlist0K.txt`` (``Class/v_Class_gXX_cYY.avi
+label``) and ``testlist0K.txt`` (paths only), K = 1, 2, 3. Quirks handled here: CRLF line
+ends, blank lines and a byte-order mark; 1-based labels in the files, **ours 0-based**
+(label = class index - 1, as torchvision and MMAction2), a train label that disagrees with the
+class folder an error; test labels taken from the class folder; one class spelled in another
+letter case in the lists than on disk (HandstandPushups), so that paths and classes are matched
+case-insensitively (``VideoIndex.locate``). ``gXX`` is a group of clips of the same actors and
+scene: the splits hold out groups 1-7, 8-14, 15-21, and our validation set
+(``validation_split``) takes whole groups of the train list, never of the test list.
 
 A malformed line or an unknown class is a ``SplitFileError`` naming the file and the line.
 """
@@ -50,18 +43,13 @@ def _lines(path):
     except OSError as error:
         raise SplitFileError(f"cannot read {path}: {error.strerror}") from None
     except UnicodeDecodeError as error:
-        line = text_line_of(path, error.start)
+        with open(path, "rb") as f:
+            line = f.read(error.start).count(b"\n") + 1
         raise SplitFileError(f"{path}, line {line}: not UTF-8 text (byte "
                              f"0x{error.object[error.start]:02x}); is this a split file?") from None
     for number, line in enumerate(text.splitlines(), start=1):  # \r\n and \n alike
         if line.strip():
             yield number, line.strip()
-
-
-def text_line_of(path, offset):
-    """The 1-based line number of byte ``offset`` in ``path``."""
-    with open(path, "rb") as f:
-        return f.read(offset).count(b"\n") + 1
 
 
 def read_classes(path):
@@ -139,7 +127,6 @@ def read_all_splits(split_dir):
     listed clip once, in the order of first listing (trainlist01, testlist01, trainlist02, ...);
     ``membership`` is an (N, 3) int8 table, column K-1 saying TRAIN (1), TEST (2) or 0 (not
     listed) for split K. A video listed twice in one split is an error."""
-    classes = None
     index, videos, rows = {}, [], []
     for split in SPLITS:
         classes, train, test = read_split(split_dir, split)
@@ -184,9 +171,7 @@ class VideoIndex:
         if os.path.isfile(exact):
             return exact
         if self._lower is None:
-            self._lower = {}
-            for folder, _, files in os.walk(self.root):
-                for name in files:
-                    full = os.path.join(folder, name)
-                    self._lower[os.path.relpath(full, self.root).lower()] = full
+            self._lower = {os.path.relpath(full, self.root).lower(): full
+                           for folder, _, files in os.walk(self.root)
+                           for full in (os.path.join(folder, name) for name in files)}
         return self._lower.get(listed.replace("\\", "/").lower())
