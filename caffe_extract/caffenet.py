@@ -11,10 +11,8 @@ the channels-last memory layout and ReLUs run in place where no one keeps their 
     net = load("bvlc_reference_caffenet.caffemodel", device="cuda")
     out = net(batch, blobs=("fc7", "relu7"))   # batch: (N, 3, 227, 227) float32, preprocessed
 
-Blobs are named by Caffe *layer*: ``fc7`` is the InnerProduct output (pre-ReLU: what pycaffe's
-``net.forward(end='fc7')`` leaves in blob fc7) and ``relu7`` the same after ReLU (what blob
-fc7 holds after a full ``net.forward()``, since relu7 runs in place). The paper's codes are
-``relu7``: see docs/data.md, "Real Caffe and the CaffeNet port".
+Blobs are named by Caffe *layer*: ``fc7`` is the InnerProduct output (pre-ReLU), ``relu7`` the
+same after ReLU, the paper's codes (docs/data.md, "Which FC7").
 """
 import torch
 import torch.nn.functional as F

@@ -16,13 +16,9 @@ from .entries import entry_problem
 
 def load_video(job):
     """Worker: (index, path or None, n, span, decoder, resize, anti_aliasing, mean, stream,
-    views) -> (index, batch, times, error, warning). stream "flow": the batch holds the sampled
-    frames' flow images (``flow.flow_images``) instead of the frames; views "oversample": each
-    frame's ten views, (V T, 3, 227, 227) view-major (``views.views``).
-
-    Whatever makes one video unusable (its entry on disk, its decoding, its flow, its views)
-    is that video's ``error``, one line without this machine's path, never an exception: the
-    extraction records it as a skip and goes on with the other videos."""
+    views) -> (index, batch, times, error, warning), the batch ``network_input``'s. Whatever
+    makes one video unusable (its entry on disk, its decoding, its flow, its views) is that
+    video's ``error``, one line without this machine's path, never an exception."""
     index, path, n, span, decoder, resize, anti_aliasing, mean, stream, views = job
     if path is None:
         return index, None, None, "missing: not found under the video folder", ""
@@ -42,8 +38,9 @@ def load_video(job):
 
 
 def network_input(path, n, span, decoder, resize, anti_aliasing, mean, stream, views):
-    """(batch, clip): one video's preprocessed network input, float32 (T, 3, h, w) or, with
-    views, (V T, 3, h, w); and its ``frames.Clip`` (times, warning). Raises on a bad video."""
+    """(batch, clip): one video's preprocessed network input, float32 (T, 3, h, w): its frames,
+    or with stream "flow" their flow images; with views, each frame's ten views (V T, 3, h, w),
+    view-major. And its ``frames.Clip`` (times, warning). Raises on a bad video."""
     from .preprocessing import preprocess
     if anti_aliasing:
         resize = "skimage"   # the fast path reproduces the 2015 resize only

@@ -106,18 +106,15 @@ class Extraction:
         same videos, settings and weights, compared by their SHA1)."""
         path = os.path.join(self.parts, "manifest.json")
         os.makedirs(self.parts, exist_ok=True)
-        mine = self.manifest(weights_sha1)
+        mine, theirs = self.manifest(weights_sha1), None
         if os.path.exists(path):
             with open(path) as f:
                 theirs = json.load(f)
-            if theirs != mine and not any(n.startswith("chunk-") for n in os.listdir(self.parts)):
-                theirs = mine            # nothing computed yet: nothing to protect, start anew
-                _atomic_json(path, mine)
-            if theirs != mine:
-                diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
-                raise RuntimeError(f"{self.parts} holds a different extraction ({diff}); delete "
-                                   "it to start over, or rerun with the same settings to resume")
-        else:
+        if theirs not in (None, mine) and any(n.startswith("chunk-") for n in os.listdir(self.parts)):
+            diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
+            raise RuntimeError(f"{self.parts} holds a different extraction ({diff}); delete "
+                               "it to start over, or rerun with the same settings to resume")
+        if theirs != mine:             # new, or nothing computed yet: nothing to protect, start anew
             _atomic_json(path, mine)
         for name in os.listdir(self.parts):
             if name.endswith(".tmp"):  # left by a killed run

@@ -52,11 +52,7 @@ def frame_index(t, fps):
 
 def read_clip(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
     """The ``Clip`` (frames uint8 (n, H, W, 3) RGB, times (n,) seconds used, warning)."""
-    if decoder == "pyav":
-        return _read_pyav(str(path), n, span)[0]
-    if decoder == "moviepy":
-        return _read_moviepy(str(path), n, span)[0]
-    raise ValueError(f"unknown decoder {decoder!r}: 'pyav' or 'moviepy'")
+    return _reader(decoder)(str(path), n, span)[0]
 
 
 def read_frames(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
@@ -67,11 +63,13 @@ def read_frames(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
 def read_pairs(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
     """(clip, following): ``read_clip``'s ``Clip`` and, for each of its n frames, the video's
     frame after it (uint8 (H, W, 3) RGB), or None where there is none (the last frame)."""
-    if decoder == "pyav":
-        return _read_pyav(str(path), n, span, pairs=True)
-    if decoder == "moviepy":
-        return _read_moviepy(str(path), n, span, pairs=True)
-    raise ValueError(f"unknown decoder {decoder!r}: 'pyav' or 'moviepy'")
+    return _reader(decoder)(str(path), n, span, pairs=True)
+
+
+def _reader(decoder):
+    if decoder not in ("pyav", "moviepy"):
+        raise ValueError(f"unknown decoder {decoder!r}: 'pyav' or 'moviepy'")
+    return _read_pyav if decoder == "pyav" else _read_moviepy
 
 
 def _read_pyav(path, n, span, pairs=False):

@@ -16,7 +16,7 @@ Modules, one job each: ``extraction`` (the settings, the plan, the lock), ``deco
 video's network input, in workers), ``chunks`` (the network over batches, the chunk files),
 ``provenance`` (the store's attributes; ``finished``: a store this extraction wrote already
 is kept), ``shards`` (``merge``). This module runs them (``extract``), says what failed
-(``summarize``), and keeps their public names importable from here.
+(``summarize``), and keeps the names the commands use importable from here.
 """
 import shutil
 import sys
@@ -24,23 +24,20 @@ import sys
 import numpy as np
 
 from .chunks import collect, run_chunks
-from .decoding import load_video, ordered_imap
 from .extraction import (LAYER_BLOBS, ExtractConfig, Extraction, check_views, saved_chunks,
                          shard_path)
-from .provenance import code_version, finished, kept_note, manifest_text, splits_sha1, store_attrs
+from .provenance import finished, kept_note, manifest_text, store_attrs
 from .shards import merge
 from .store import write_store
 
-__all__ = ["LAYER_BLOBS", "ExtractConfig", "Extraction", "check_views", "code_version", "collect",
-           "extract", "finished", "kept_note", "load_video", "manifest_text", "merge",
-           "ordered_imap", "run_chunks", "saved_chunks", "shard_path", "splits_sha1",
-           "store_attrs", "summarize"]
+__all__ = ["LAYER_BLOBS", "ExtractConfig", "Extraction", "check_views", "extract", "finished",
+           "kept_note", "manifest_text", "merge", "run_chunks", "saved_chunks", "shard_path",
+           "summarize"]
 
 
 def extract(config):
-    """Run (or resume) an extraction; returns the path of the store written and the failures.
-    A store this same extraction finished is kept as it is (``finished``): a rerun after a
-    complete run costs nothing.
+    """Run (or resume) an extraction: (the store's path, failures, damaged videos). A store this
+    same extraction finished is kept as it is (``finished``): a rerun costs nothing.
 
     With ``workers > 0`` the decoding processes are started with "spawn" (safe beside the
     network's threads), which re-imports the calling script: call ``extract`` from under
@@ -73,15 +70,14 @@ def extract(config):
     return target, failures, damaged
 
 
-def summarize(failures, damaged=(), stream=None):
+def summarize(failures, damaged=()):
     """Print the failures and the damaged videos at the end of a run (to stderr)."""
-    stream = stream or sys.stderr
     for items, what in ((failures, "could not be used"),
                         (damaged, "are damaged: codes kept, their last decoded frame repeats")):
         if not items:
             continue
-        print(f"{len(items)} video(s) {what} (recorded in the store):", file=stream)
+        print(f"{len(items)} video(s) {what} (recorded in the store):", file=sys.stderr)
         for video, reason in items[:20]:
-            print(f"  {video}: {reason}", file=stream)
+            print(f"  {video}: {reason}", file=sys.stderr)
         if len(items) > 20:
-            print(f"  ... and {len(items) - 20} more", file=stream)
+            print(f"  ... and {len(items) - 20} more", file=sys.stderr)

@@ -32,20 +32,16 @@ from .paths import MEAN_FILE
 SIZE = EXTRACTION.crop
 
 
-def channel_mean():
-    """The ImageNet mean per BGR channel, (3,) float64, from Caffe's ilsvrc_2012_mean.npy."""
-    return np.load(MEAN_FILE).mean(axis=(1, 2))
-
-
 def mean_values(kind="channel"):
-    """The ImageNet mean to subtract, BGR: "channel" -> (3,), "pixel" -> (3, 227, 227)."""
+    """The ImageNet mean to subtract, BGR, from Caffe's ilsvrc_2012_mean.npy (3, 256, 256):
+    "channel" -> its average per channel, (3,) float64; "pixel" -> its central (3, 227, 227)."""
+    if kind not in ("channel", "pixel"):
+        raise ValueError(f"mean must be 'channel' or 'pixel', got {kind!r}")
+    full = np.load(MEAN_FILE)
     if kind == "channel":
-        return channel_mean()
-    if kind == "pixel":
-        full = np.load(MEAN_FILE)                                    # (3, 256, 256)
-        top, left = ((s - c) // 2 for s, c in zip(full.shape[1:], SIZE))
-        return full[:, top:top + SIZE[0], left:left + SIZE[1]].astype(np.float64)
-    raise ValueError(f"mean must be 'channel' or 'pixel', got {kind!r}")
+        return full.mean(axis=(1, 2))
+    top, left = ((s - c) // 2 for s, c in zip(full.shape[1:], SIZE))
+    return full[:, top:top + SIZE[0], left:left + SIZE[1]].astype(np.float64)
 
 
 def resize_image(im, size=SIZE, anti_aliasing=False):

@@ -32,9 +32,9 @@ def code_version():
 def store_attrs(extraction, provenance):
     from common.reproducible import mode
     c = extraction.config
-    from .preprocessing import channel_mean
+    from .preprocessing import mean_values
     if c.mean == "channel":
-        mean = "per channel (BGR " + ", ".join(f"{m:.3f}" for m in channel_mean()) + ")"
+        mean = "per channel (BGR " + ", ".join(f"{m:.3f}" for m in mean_values("channel")) + ")"
     else:
         mean = "per pixel (the central 227x227 of ilsvrc_2012_mean.npy)"
     resize = ("with anti-aliasing, as today's skimage; resize=skimage" if c.anti_aliasing else

@@ -14,10 +14,7 @@ Schema (N videos, T = 10 frames, D = 4096):
                                      1 = in trainlist0K, 2 = in testlist0K, 0 = not listed
     failed_video str     (F,)        videos left out (unreadable, or non-finite codes), and why:
     failed_reason str    (F,)
-    attributes: layer, backend, device, weights_sha1, caffe_version, torch_version,
-                preprocessing, sampler, decoder, split, subset, code_version, n_videos_listed;
-                the motion stream's stores also: stream ("flow"), flow (the recipe),
-                opencv_version (a store without ``stream`` holds the frames' codes: "rgb")
+    attributes: how the codes were made (``provenance.store_attrs``; docs/data.md)
 
 Views stores (``extract --views oversample``, ``views.py``): the same schema, except
 
@@ -248,10 +245,7 @@ def check_compatible(a, b, path_a, path_b):
 
 class FeatureDataset:
     """A ``torch.utils.data.Dataset`` of (codes (T, D) float32 tensor, label) from a store,
-    held in memory (UCF-101's 13,320 x 10 x 4096 float32 codes take 2.2 GB).
-
-    indices: optional subset (e.g. a validation split by groups).
-    """
+    held in memory (UCF-101's codes take 2.2 GB); ``indices``: a subset of its videos."""
 
     def __init__(self, path, indices=None):
         import torch

@@ -106,10 +106,6 @@ def test_groups(split, n_groups):
 RADIUS, CONTRAST = 0.25, 0.35  # the actor is large and the scenes are calm, as in many UCF clips
 
 
-def clip_path(cls, group, clip):
-    return f"{cls}/v_{cls}_g{group:02d}_c{clip:02d}.avi"
-
-
 def clip_frames(motion, shape, color, rng, seed, duration):
     """Frames of one clip: the object travels a random segment in ``duration`` seconds."""
     n = max(1, int(round(duration * FPS)))
@@ -151,7 +147,7 @@ def make_dataset(root, n_groups=25, clips_per_group=1, classes=CLASSES, short_ev
         name, shape, color, motion = classes[c]
         duration = rng.uniform(1.1, 1.9) if number % short_every == short_every - 1 else 2.4
         frames = clip_frames(motion, shape, color, rng, seed * 100003 + group * 1000 + c, duration)
-        path = clip_path(name, group, clip)
+        path = f"{name}/v_{name}_g{group:02d}_c{clip:02d}.avi"
         os.makedirs(os.path.join(videos, name), exist_ok=True)
         write_video(os.path.join(videos, path), frames)
         written.append((path, c, group))

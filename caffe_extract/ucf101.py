@@ -127,23 +127,19 @@ def read_all_splits(split_dir):
     listed clip once, in the order of first listing (trainlist01, testlist01, trainlist02, ...);
     ``membership`` is an (N, 3) int8 table, column K-1 saying TRAIN (1), TEST (2) or 0 (not
     listed) for split K. A video listed twice in one split is an error."""
-    index, videos, rows = {}, [], []
+    listed = {}   # the path's key -> (video, row), in the order of first listing
     for split in SPLITS:
         classes, train, test = read_split(split_dir, split)
-        for role, listed in ((TRAIN, train), (TEST, test)):
-            for video in listed:
+        for role, videos in ((TRAIN, train), (TEST, test)):
+            for video in videos:
                 key = video.path.replace("\\", "/").lower()
-                if key not in index:
-                    index[key] = len(videos)
-                    videos.append(video)
-                    rows.append([0] * len(SPLITS))
-                row = rows[index[key]]
+                _, row = listed.setdefault(key, (video, [0] * len(SPLITS)))
                 if row[split - 1]:   # read_list refuses duplicates within one list
                     raise SplitFileError(
                         f"{os.path.join(split_dir, f'testlist0{split}.txt')}: {video.path} is "
                         f"also in trainlist0{split}.txt; a video is listed twice in split {split}")
                 row[split - 1] = role
-    return classes, videos, rows
+    return classes, [video for video, _ in listed.values()], [row for _, row in listed.values()]
 
 
 def validation_split(train, n_groups=3, seed=0):

@@ -64,11 +64,8 @@ def oversample(images, crop_dims=SIZE):
 def views(frames, anti_aliasing=False, mean=None, resize="skimage"):
     """uint8 RGB frames (T, H, W, 3) -> float32 (V=10, T, 3, 227, 227): each frame's ten views
     (order ``VIEW_NAMES``), BGR, x 255, mean-subtracted, as caffe.Classifier fed them to the net.
-
-    mean: "channel", "pixel" or an array, as ``preprocessing.preprocess`` (a "pixel" mean is
-    the mean image's central 227 x 227, subtracted from every crop, as caffe.io.Transformer
-    subtracts a (3, 227, 227) mean). resize: "skimage" or "torch" (no anti-aliasing).
-    """
+    mean and resize: as ``preprocessing.preprocess`` (a "pixel" mean is subtracted from every
+    crop, as caffe.io.Transformer subtracts a (3, 227, 227) mean)."""
     frames, mean = checked_inputs(frames, mean, resize, anti_aliasing)
     if resize == "torch":
         crops = oversample(_resize_torch(frames))                          # (T, V, h, w, 3) x 255
@@ -81,9 +78,8 @@ def views(frames, anti_aliasing=False, mean=None, resize="skimage"):
 
 
 def _resize_torch(frames):
-    """Frames (T, H, W, 3) uint8 -> (T, 256, 256, 3) float64 pixel values: skimage's bilinear
-    resize with mode='constant' (cval 0 on the frame stretched to [0, 1], i.e. the frame's
-    minimum), by grid_sample with zero padding on the frame minus its minimum."""
+    """Frames (T, H, W, 3) uint8 -> (T, 256, 256, 3) float64 pixel values, as skimage resizes
+    them (the module's docstring: zero padding on the frame minus its minimum)."""
     x = torch.from_numpy(frames).permute(0, 3, 1, 2).to(torch.float64)      # (T, 3, H, W)
     low = x.amin(dim=(1, 2, 3), keepdim=True)                               # (T, 1, 1, 1)
     H, W = IMAGE_DIMS
