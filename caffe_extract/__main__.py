@@ -140,11 +140,9 @@ def store_paths(args):
 
 
 def run_jobs(args):
-    """``--jobs N``: the N shards of each store at once (``--shard i/N`` each, in the worker
-    processes of ``common.processes.run_all``, one network thread each), then ``merge`` of each
-    store's shards (the shard files removed). N = the cores uses them all and keeps every bit
-    (README, "Bit for bit"). A killed run resumes: the shards resume their chunks, then the
-    merge runs."""
+    """``--jobs N``: the N shards of each store at once (``--shard i/N`` each, one network thread
+    each), then ``merge`` of each store's shards (the shard files removed): every bit kept
+    (README, "Bit for bit"). A killed run resumes: the shards resume their chunks, then merge."""
     from common.processes import Task, run_all
     from .jobs import extract_shard, video_bar
     from .pipeline import Extraction, check_views, finished, kept_note, merge, shard_path, summarize

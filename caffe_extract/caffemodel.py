@@ -102,12 +102,10 @@ def _blob(buf, start, end):
 
 
 def read_blobs(path):
-    """The weight blobs of every layer that has any: OrderedDict name -> [arrays], file order.
-
-    Reads both the current ``layer`` field and the V1 ``layers`` field of older files.
-    Raises CaffeModelError (naming the file) when the file is truncated or not a NetParameter,
-    or when a weight is NaN or infinite.
-    """
+    """The weight blobs of every layer that has any: OrderedDict name -> [arrays], file order,
+    from the current ``layer`` field and the V1 ``layers`` field of older files. A
+    CaffeModelError (naming the file) for a truncated file, not a NetParameter, or a weight
+    that is NaN or infinite."""
     try:
         with open(path, "rb") as f:
             buf = memoryview(f.read())

@@ -1,9 +1,6 @@
 """The decoding side of an extraction: a video's sampled frames (or their flow images, or
-their ten views), preprocessed for the network, in worker processes running ahead of it.
-
-``load_video`` is what a worker runs for one video; ``ordered_imap`` runs it over the list in
-spawned processes, results in list order. A failure of one video is returned as its reason,
-never raised: the pipeline records it and goes on.
+their ten views), preprocessed for the network, in worker processes running ahead of it:
+``load_video`` for one video, run over the list by ``ordered_imap``, results in list order.
 """
 import os
 from collections import deque

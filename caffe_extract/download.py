@@ -21,11 +21,8 @@ def file_digest(path, algorithm="sha1", chunk=1 << 22):
 def fetch(url, dest, algorithm=None, expected=None, timeout=30, progress=True, hint="",
           error_type=DownloadError):
     """Download ``url`` to ``dest`` via ``dest.part``, resuming a partial file (HTTP Range).
-
-    With ``expected``, the file's ``algorithm`` digest must match, or it is deleted and
-    refused. ``hint`` (what to do by hand) ends the message when the host cannot be reached.
-    Failures raise ``error_type`` (a DownloadError).
-    """
+    With ``expected``, the file's ``algorithm`` digest must match, or it is deleted and refused
+    (an ``error_type``). ``hint`` (what to do by hand) ends the message of an unreachable host."""
     dest = str(dest)
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     partial = dest + ".part"

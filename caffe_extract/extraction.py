@@ -1,8 +1,6 @@
 """One extraction's plan: its settings (``ExtractConfig``), the videos it lists, the chunks it
 computes and their files in ``OUT.parts/``, the manifest that guards a resumed run, the lock.
-
-Nothing here decodes a video or runs the network (``decoding``, ``chunks``); this module only
-says what an extraction is and where its pieces live, so every other module reads it.
+Nothing here decodes a video or runs the network (``decoding``, ``chunks``).
 """
 import contextlib
 import hashlib

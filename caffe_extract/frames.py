@@ -36,11 +36,8 @@ class Clip(NamedTuple):
 
 
 def sample_times(duration, n=N_FRAMES, span=SPAN, fps=25.0):
-    """The n sampling times in seconds: t_i = i * span / n, clamped to the clip's last frame.
-
-    duration: the clip's length in seconds; fps: its frame rate (the last frame is shown at
-    duration - 1/fps).
-    """
+    """The n sampling times in seconds: t_i = i * span / n, clamped to the clip's last frame,
+    shown at duration - 1/fps (duration: the clip's length in seconds; fps: its frame rate)."""
     last = max(0.0, duration - 1.0 / fps)
     return np.array([min(i * span / n, last) for i in range(n)])
 

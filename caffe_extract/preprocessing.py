@@ -45,10 +45,8 @@ def mean_values(kind="channel"):
 
 
 def resize_image(im, size=SIZE, anti_aliasing=False):
-    """caffe.io.resize_image for an (H, W, 3) float image, with the anti-aliasing choice explicit.
-
-    As caffe.io: stretch to [0, 1], resize bilinearly, stretch back, cast to float32.
-    """
+    """caffe.io.resize_image for an (H, W, 3) float image, with the anti-aliasing choice explicit:
+    stretch to [0, 1], resize bilinearly, stretch back, cast to float32."""
     im_min, im_max = im.min(), im.max()
     if im_max == im_min:  # a constant image (caffe.io avoids the division by 0 the same way)
         return np.full(size + (im.shape[-1],), im_min, dtype=np.float32)
@@ -79,12 +77,9 @@ def checked_inputs(frames, mean, resize, anti_aliasing):
 
 
 def preprocess(frames, anti_aliasing=False, mean=None, resize="skimage"):
-    """uint8 RGB frames (N, H, W, 3) -> float32 (N, 3, 227, 227) BGR, mean-subtracted.
-
-    mean: "channel" or "pixel" (``mean_values``), or an array, (3,) or (3, 227, 227) BGR
-    (default: "channel"). resize: "skimage" (caffe.io's own call) or "torch" (the same
-    arithmetic, faster; no anti-aliasing).
-    """
+    """uint8 RGB frames (N, H, W, 3) -> float32 (N, 3, 227, 227) BGR, mean-subtracted. mean:
+    "channel" (the default) or "pixel" (``mean_values``), or a BGR array, (3,) or (3, 227, 227).
+    resize: "skimage" (caffe.io's own call) or "torch" (the same arithmetic, faster)."""
     frames, mean = checked_inputs(frames, mean, resize, anti_aliasing)
     if resize == "torch":
         return _preprocess_torch(frames, mean)
@@ -100,7 +95,6 @@ def preprocess(frames, anti_aliasing=False, mean=None, resize="skimage"):
 
 def _preprocess_torch(frames, mean):
     """``preprocess`` for all frames at once, the resize by ``F.interpolate`` in float64.
-
     caffe.io divides by 255, stretches the image to [0, 1], resizes, stretches back and
     multiplies by 255. The resize is linear with weights summing to 1, so the stretches and
     the scalings cancel exactly in real arithmetic: resizing the raw pixel values gives the

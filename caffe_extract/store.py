@@ -127,11 +127,9 @@ REQUIRED = FIELDS + ("classes", "failed_video", "failed_reason")
 
 
 def read_store(path, features=True, views=False):
-    """The whole store as a dict of NumPy arrays (str for text) plus "attrs".
-
-    views: False (the default) reads a store without views (features float32 (N, T, D)) and
-    refuses a views store; True reads a views store (features (N, V, T, D), float32 or float16
-    as stored) and refuses a store without views; None reads either.
+    """The whole store as a dict of NumPy arrays (str for text) plus "attrs". views: False
+    reads a store without views (features float32 (N, T, D)), True a views store (features
+    (N, V, T, D), float32 or float16 as stored), refusing the other kind; None reads either.
     A file that is not HDF5, is truncated, lacks a dataset or has inconsistent shapes is a
     ``StoreError`` naming the file and the problem."""
     try:

@@ -46,11 +46,9 @@ def crop_boxes(image_dims=IMAGE_DIMS, crop_dims=SIZE):
 
 
 def oversample(images, crop_dims=SIZE):
-    """caffe.io.oversample: images (N, H, W, K) -> crops (N, V=10, h, w, K), float32.
-
-    Crop v < 5 is box v of ``crop_boxes``; crop v >= 5 is crop v - 5 mirrored left-right.
-    ``crops.reshape(10 N, h, w, K)`` is caffe.io.oversample's output, bit for bit.
-    """
+    """caffe.io.oversample: images (N, H, W, K) -> crops (N, V=10, h, w, K), float32. Crop v < 5
+    is box v of ``crop_boxes``, crop v >= 5 crop v - 5 mirrored left-right; ``crops.reshape(10 N,
+    h, w, K)`` is caffe.io.oversample's output, bit for bit."""
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(f"images must be (N, H, W, K), got shape {images.shape}")
