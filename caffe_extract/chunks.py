@@ -35,8 +35,7 @@ def run_chunks(extraction, backend, on_chunk=None):
     blob = LAYER_BLOBS[c.layer]
     index = VideoIndex(c.videos)
     pending = extraction.pending()
-    jobs = ((i, index.locate(extraction.videos[i].path), framelib.N_FRAMES, framelib.SPAN,
-             c.decoder, c.resize, c.anti_aliasing, c.mean, c.stream, c.views)
+    jobs = ((i, index.locate(extraction.videos[i].path), c)
             for k in pending for i in extraction.chunk_range(k))
     total = sum(len(extraction.chunk_range(k)) for k in pending)
     results = ordered_imap(load_video, jobs, c.workers,

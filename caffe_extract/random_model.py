@@ -32,9 +32,9 @@ def write_random_caffemodel(path, seed=0):
     net.save(str(path))
 
 
-def cached_random_caffemodel(seed=0, cache=None):
+def cached_random_caffemodel(seed=0):
     """Path of the random CaffeNet for ``seed``, written first if it is not cached yet."""
-    folder = os.path.join(str(cache or CACHE), "models")
+    folder = os.path.join(str(CACHE), "models")
     path = os.path.join(folder, f"caffenet-random-v{VERSION}-seed{seed}.caffemodel")
     if not os.path.exists(path):
         os.makedirs(folder, exist_ok=True)

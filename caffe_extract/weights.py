@@ -26,21 +26,14 @@ def file_sha1(path):
     return file_digest(path, "sha1")
 
 
-def verify(path, sha1=SHA1):
-    """Raise WeightsError unless ``path`` exists and has SHA1 ``sha1``."""
-    if not os.path.isfile(path):
-        raise WeightsError(f"{path} does not exist")
-    actual = file_sha1(path)
-    if actual != sha1:
-        raise WeightsError(f"{path} has SHA1 {actual}, expected {sha1}: a partial download or "
-                           "another file. Delete it and download it again.")
-
-
 def download(dest=DEFAULT_PATH, url=URL, sha1=SHA1, timeout=30, progress=True):
     """Download ``url`` to ``dest`` and verify its SHA1; nothing to do if ``dest`` is verified."""
     dest = str(dest)
     if os.path.isfile(dest):
-        verify(dest, sha1)
+        actual = file_sha1(dest)
+        if actual != sha1:
+            raise WeightsError(f"{dest} has SHA1 {actual}, expected {sha1}: a partial download or "
+                               "another file. Delete it and download it again.")
         return dest
     hint = (f"Download it on a machine that can reach the host, check its SHA1 ({sha1}), and "
             f"put it at {dest}; or pass the path of your copy to the tools that need it.")
