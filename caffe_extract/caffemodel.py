@@ -66,10 +66,7 @@ def fields(buf, start=0, end=None):
 
 def _packed(buf, wire, value, dtype):
     """A packed (or, in old files, unpacked) repeated numeric field as an array."""
-    if wire == LENGTH:
-        start, stop = value
-        return np.frombuffer(buf[start:stop], dtype=dtype)
-    return np.frombuffer(bytes(value), dtype=dtype)
+    return np.frombuffer(buf[value[0]:value[1]] if wire == LENGTH else bytes(value), dtype=dtype)
 
 
 def _blob(buf, start, end):

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,7 +47,6 @@ class ExtractConfig:
     shard: tuple = (0, 1)            # (i, n): this run takes chunks i, i + n, ...
     weights_note: str = ""           # e.g. "random weights (seed 0)": goes into the store
     progress: bool = True
-    extra_attrs: dict = field(default_factory=dict)
 
 
 class Extraction:

@@ -65,7 +65,6 @@ def store_attrs(extraction, provenance):
     attrs["splits_sha1"] = splits_sha1(c.splits, extraction.split_files)
     attrs["extraction"] = manifest_text(extraction, provenance["weights_sha1"])   # ``finished``
     attrs.update({k: str(v) for k, v in provenance.items()})
-    attrs.update(c.extra_attrs)
     return attrs
 
 

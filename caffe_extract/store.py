@@ -8,8 +8,7 @@ Schema (N videos, T = 10 frames, D = 4096):
     group        int32   (N,)        UCF-101 group (gXX): same actors and scene
     frame_times  float32 (N, T)      seconds of the frames actually used (clamped on short clips)
     classes      str     (C,)        class names, index = label
-    warning      str     (N,)        "" or why the video is suspect ("damaged: the container
-                                     declares 60 frames but only 13 decoded; ...")
+    warning      str     (N,)        "" or why the video is suspect ("damaged: the container ...")
     split_membership int8 (N, 3)     stores of all three splits only: per split K (column K-1)
                                      1 = in trainlist0K, 2 = in testlist0K, 0 = not listed
     failed_video str     (F,)        videos left out (unreadable, or non-finite codes), and why:
