@@ -58,10 +58,8 @@ def unpack_zip(archive, target):
 def unpack_rar(archive, target):
     """Unpack with unar after checking every member's path with lsar."""
     if shutil.which("unar") is None or shutil.which("lsar") is None:
-        install = ["apt-get", "install", "-y", "-qq", "unar"]
-        if os.geteuid() != 0:
-            install.insert(0, "sudo")
-        if subprocess.run(install).returncode != 0:
+        sudo = ["sudo"] if os.geteuid() != 0 else []
+        if subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "unar"]).returncode != 0:
             raise DataError("need the 'unar' tool to unpack UCF101.rar: apt-get install unar")
     listing = subprocess.run(["lsar", archive], capture_output=True, text=True)
     if listing.returncode != 0:

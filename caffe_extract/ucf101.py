@@ -89,10 +89,9 @@ def read_list(path, classes):
         if folder.lower() not in index:
             raise SplitFileError(f"{where}: unknown class {folder!r} (not in classInd.txt)")
         label = index[folder.lower()]
-        if len(parts) == 2:
-            if not parts[1].isdigit() or int(parts[1]) - 1 != label:
-                raise SplitFileError(f"{where}: label {parts[1]} does not match class "
-                                     f"{folder!r} (index {label + 1} in classInd.txt)")
+        if len(parts) == 2 and (not parts[1].isdigit() or int(parts[1]) - 1 != label):
+            raise SplitFileError(f"{where}: label {parts[1]} does not match class "
+                                 f"{folder!r} (index {label + 1} in classInd.txt)")
         parsed = parse_name(parts[0])
         if parsed is None:
             raise SplitFileError(f"{where}: {parts[0]!r} is not a UCF-101 clip name "
