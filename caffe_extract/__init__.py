@@ -6,12 +6,9 @@
     caffe_extract.frames.read_frames(path)        # 10 frames over the first 2 s
     python -m caffe_extract extract --help        # the pipeline
 
-Modules: ucf101 (split files), frames (sampler), preprocessing (caffe.io's steps), caffemodel
-(reading .caffemodel files), caffenet (the port), backends (pycaffe | port), store (HDF5),
-pipeline (resumable extraction, run from extraction, entries, decoding, chunks, provenance,
-shards; jobs: --jobs), weights and data (downloads), synthetic (test videos), random_model
-(random-weight CaffeNet written by real Caffe), bench. The CPU kernels are pinned
-by ``common`` (imported first), so that results are the same bits on every x86-64 machine.
+Modules: ucf101, frames, preprocessing, views, flow (the input); caffemodel, caffenet, backends
+(the net); store; pipeline (running the rest); weights, data, synthetic, random_model. The CPU
+kernels are pinned by ``common`` (imported first): the same bits on every x86-64 machine.
 """
 # First, before numpy, torch or Caffe load: the CPU kernels pinned (common/reproducible.py).
 import common  # noqa: F401  (isort: skip)

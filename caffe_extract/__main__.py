@@ -140,14 +140,12 @@ def store_paths(args):
 
 
 def run_jobs(args):
-    """``--jobs N``: the N shards of each store at once (``--shard i/N`` each, in the worker
-    processes of ``common.processes.run_all``, one network thread each), then ``merge`` of each
-    store's shards (the shard files removed). N = the cores uses them all and keeps every bit
-    (README, "Bit for bit"). A killed run resumes: the shards resume their chunks, then the
-    merge runs."""
+    """``--jobs N``: the N shards of each store at once (``--shard i/N`` each, one network thread
+    each), then ``merge`` of each store's shards (the shard files removed): every bit kept
+    (README, "Bit for bit"). A killed run resumes: the shards resume their chunks, then merge."""
     from common.processes import Task, run_all
-    from .jobs import VideoBar, extract_shard
-    from .pipeline import check_views, finished, kept_note, merge, shard_path, summarize
+    from .jobs import extract_shard, video_bar
+    from .pipeline import Extraction, check_views, finished, kept_note, merge, shard_path, summarize
     if args.shard != (0, 1):
         raise ValueError("--jobs runs the shards itself: give --jobs or --shard, not both")
     if args.backend == "torch" and args.device != "cpu":
@@ -157,7 +155,8 @@ def run_jobs(args):
     check_views(args.views, args.store_dtype, args.stream)   # said once, before any shard starts
     stores = [path for _, _, path in store_paths(args)]
     weights, note = resolve_weights(args)   # a missing file said once; the random model made once
-    kept = [finished(config) for config in extract_configs(args, weights, note, (0, 1))]
+    configs = extract_configs(args, weights, note, (0, 1))
+    kept = [finished(config) for config in configs]
     if all(kept):                           # every store done before: nothing to start
         for path, failures, damaged in kept:
             print(kept_note(path), file=sys.stderr)
@@ -166,19 +165,20 @@ def run_jobs(args):
         return 0
     if note:
         print(f"*** {note} ***", file=sys.stderr)
-    n_videos = _n_videos(args)         # and the split lists read once, before any shard starts
+    # the split lists read once, before any shard starts (and the videos for the progress bar)
+    n_videos = sum(len(Extraction(config).videos) for config in configs)
     print(f"extracting in {n} processes at once (shards 0/{n} .. {n - 1}/{n}), then merging",
           file=sys.stderr)
     args.no_progress, progress = True, not args.no_progress     # no bar per shard: one here
     tasks = [Task(f"{i}/{n}", extract_shard, (extract_configs(args, weights, note, (i, n)),))
              for i in range(n)]
     parts = [shard_path(path, (i, n)) + ".parts" for path in stores for i in range(n)]
-    with VideoBar(parts, n_videos, args.chunk, progress) as bar:
+    with video_bar(parts, n_videos, args.chunk, progress) as bar:
         results = run_all(tasks, n, threads=1, desc="shards", progress=False,
                           rerun_hint="rerun the same command to resume")
         failed = {name: error for name, (_, error) in results.items() if error is not None}
         if not failed:
-            bar.complete()
+            bar.update(n_videos - bar.n)
     if failed:
         raise RuntimeError(f"shard(s) {', '.join(failed)} failed ("
                            + "; ".join(f"{name}: {error}" for name, error in failed.items())
@@ -192,16 +192,6 @@ def run_jobs(args):
         summarize(sorted(item for _, failures, _ in done for item in failures),
                   sorted(item for _, _, damaged in done for item in damaged))
     return 0
-
-
-def _n_videos(args):
-    """The number of videos the stores list (for the progress bar of ``run_jobs``)."""
-    from .ucf101 import read_all_splits, read_split
-    if args.split == "all":
-        return len(read_all_splits(args.splits)[1])
-    _, train, test = read_split(args.splits, int(args.split))
-    return sum(len(videos) for subset, videos in (("train", train), ("test", test))
-               if args.subset in (None, "both", subset))
 
 
 def extract_configs(args, weights, note, shard=None):

@@ -3,9 +3,8 @@
     backend = open_backend("torch", "bvlc_reference_caffenet.caffemodel", device="cuda")
     codes = backend.forward(batch, blobs=("relu7",))["relu7"]     # (N, 4096) float32 NumPy
 
-``batch`` is the preprocessed (N, 3, 227, 227) float32 array (``caffe_extract.preprocessing``).
-Blob names are Caffe layer names (``caffe_extract.caffenet.BLOBS``): ``fc7`` pre-ReLU,
-``relu7`` post-ReLU. ``backend.provenance`` says what computed the codes.
+``batch``: preprocessed (N, 3, 227, 227) float32 (``preprocessing``); blobs: Caffe layer names
+(``caffenet.BLOBS``). ``backend.provenance`` says what computed the codes.
 """
 import numpy as np
 import torch

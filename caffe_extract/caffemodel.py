@@ -2,14 +2,7 @@
 
 A ``.caffemodel`` is a serialised ``NetParameter`` message (protobuf wire format). We need only
 the layers' names and weight blobs, so we read only those fields, by their field numbers in
-Caffe's ``caffe.proto`` (facts of the format, listed below), and skip every other field:
-
-    NetParameter      layer = 100 (LayerParameter), layers = 2 (V1LayerParameter, before 2015)
-    LayerParameter    name = 1, type = 2 (string), blobs = 7
-    V1LayerParameter  name = 4, type = 5 (enum),   blobs = 6
-    BlobProto         shape = 7 (BlobShape), data = 5 (packed float), double_data = 8,
-                      legacy 4-d shape num = 1, channels = 2, height = 3, width = 4
-    BlobShape         dim = 1 (packed int64)
+Caffe's ``caffe.proto`` (the constants below), and skip every other field.
 
 Wire format: each field is a varint key (field_number << 3 | wire_type) and a value; wire types
 0 varint, 1 fixed 64-bit, 2 length-delimited (strings, sub-messages, packed arrays),
@@ -19,12 +12,12 @@ from collections import OrderedDict
 
 import numpy as np
 
-NET_LAYER, NET_LAYERS_V1 = 100, 2
-LAYER_NAME, LAYER_TYPE, LAYER_BLOBS = 1, 2, 7
-V1_NAME, V1_TYPE, V1_BLOBS = 4, 5, 6
-BLOB_NUM, BLOB_CHANNELS, BLOB_HEIGHT, BLOB_WIDTH = 1, 2, 3, 4
-BLOB_DATA, BLOB_SHAPE, BLOB_DOUBLE_DATA = 5, 7, 8
-SHAPE_DIM = 1
+NET_LAYER, NET_LAYERS_V1 = 100, 2                               # NetParameter: layer; V1 layers
+LAYER_NAME, LAYER_TYPE, LAYER_BLOBS = 1, 2, 7                   # LayerParameter (type: string)
+V1_NAME, V1_TYPE, V1_BLOBS = 4, 5, 6                            # V1LayerParameter (type: enum)
+BLOB_NUM, BLOB_CHANNELS, BLOB_HEIGHT, BLOB_WIDTH = 1, 2, 3, 4   # BlobProto: legacy 4-d shape,
+BLOB_DATA, BLOB_SHAPE, BLOB_DOUBLE_DATA = 5, 7, 8               # packed float, BlobShape, double
+SHAPE_DIM = 1                                                   # BlobShape: packed int64
 
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 
@@ -73,10 +66,7 @@ def fields(buf, start=0, end=None):
 
 def _packed(buf, wire, value, dtype):
     """A packed (or, in old files, unpacked) repeated numeric field as an array."""
-    if wire == LENGTH:
-        start, stop = value
-        return np.frombuffer(buf[start:stop], dtype=dtype)
-    return np.frombuffer(bytes(value), dtype=dtype)
+    return np.frombuffer(buf[value[0]:value[1]] if wire == LENGTH else bytes(value), dtype=dtype)
 
 
 def _blob(buf, start, end):
@@ -109,12 +99,10 @@ def _blob(buf, start, end):
 
 
 def read_blobs(path):
-    """The weight blobs of every layer that has any: OrderedDict name -> [arrays], file order.
-
-    Reads both the current ``layer`` field and the V1 ``layers`` field of older files.
-    Raises CaffeModelError (naming the file) when the file is truncated or not a NetParameter,
-    or when a weight is NaN or infinite.
-    """
+    """The weight blobs of every layer that has any: OrderedDict name -> [arrays], file order,
+    from the current ``layer`` field and the V1 ``layers`` field of older files. A
+    CaffeModelError (naming the file) for a truncated file, not a NetParameter, or a weight
+    that is NaN or infinite."""
     try:
         with open(path, "rb") as f:
             buf = memoryview(f.read())

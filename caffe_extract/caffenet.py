@@ -11,11 +11,11 @@ the channels-last memory layout and ReLUs run in place where no one keeps their 
     net = load("bvlc_reference_caffenet.caffemodel", device="cuda")
     out = net(batch, blobs=("fc7", "relu7"))   # batch: (N, 3, 227, 227) float32, preprocessed
 
-Blobs are named by Caffe *layer*: ``fc7`` is the InnerProduct output (pre-ReLU: what pycaffe's
-``net.forward(end='fc7')`` leaves in blob fc7) and ``relu7`` the same after ReLU (what blob
-fc7 holds after a full ``net.forward()``, since relu7 runs in place). The paper's codes are
-``relu7``: see docs/data.md, "Real Caffe and the CaffeNet port".
+Blobs are named by Caffe *layer*: ``fc7`` is the InnerProduct output (pre-ReLU), ``relu7`` the
+same after ReLU, the paper's codes (docs/data.md, "Which FC7").
 """
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -81,16 +81,13 @@ def _modules():
         elif kind == "InnerProduct":
             modules[name] = nn.Linear(features, p["num_output"])
             features = p["num_output"]
-        elif kind == "ReLU":
-            modules[name] = nn.ReLU()
         elif kind == "Pooling":
             modules[name] = nn.MaxPool2d(p["kernel_size"], p["stride"], ceil_mode=True)
         elif kind == "LRN":
             modules[name] = CrossChannelLRN(p["local_size"], p["alpha"], p["beta"], k=1.0)
-        elif kind == "Dropout":
-            modules[name] = nn.Identity()  # Caffe's TEST phase
-        elif kind == "Softmax":
-            modules[name] = nn.Softmax(dim=1)
+        else:   # Dropout: the identity in Caffe's TEST phase
+            make = {"ReLU": nn.ReLU, "Dropout": nn.Identity, "Softmax": partial(nn.Softmax, dim=1)}
+            modules[name] = make[kind]()
     return modules
 
 
@@ -138,8 +135,7 @@ class CaffeNet(nn.Module):
                 f"unexpected layers with weights {unused or 'none'} (found {list(blobs)})")
         with torch.no_grad():
             for name in expected:
-                module = self.layers[name]
-                targets = (module.weight, module.bias)
+                targets = (self.layers[name].weight, self.layers[name].bias)
                 if len(blobs[name]) != 2:
                     raise CaffeModelError(f"{source}: layer {name} has {len(blobs[name])} blobs, "
                                           "CaffeNet's have 2 (weight, bias)")
@@ -153,11 +149,8 @@ class CaffeNet(nn.Module):
 
 
 def load(caffemodel, device="cpu"):
-    """CaffeNet with the weights of ``caffemodel`` (a path), in eval mode on ``device``.
-
-    Raises CaffeModelError with a clear message for a truncated or malformed file, or the
-    weights of another net.
-    """
+    """CaffeNet with the weights of ``caffemodel`` (a path), in eval mode on ``device``; a
+    CaffeModelError for a truncated or malformed file, or the weights of another net."""
     net = CaffeNet()
     net.load_blobs(read_blobs(caffemodel), source=str(caffemodel))
     return net.eval().to(device, memory_format=torch.channels_last)

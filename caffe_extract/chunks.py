@@ -36,8 +36,7 @@ def run_chunks(extraction, backend, on_chunk=None):
     c = extraction.config
     index = VideoIndex(c.videos)
     pending = extraction.pending()
-    jobs = ((i, index.locate(extraction.videos[i].path), framelib.N_FRAMES, framelib.SPAN,
-             c.decoder, c.resize, c.anti_aliasing, c.mean, c.stream, c.views)
+    jobs = ((i, index.locate(extraction.videos[i].path), c)
             for k in pending for i in extraction.chunk_range(k))
     prefetch = max(2, 2 * c.workers + c.batch_videos)
     if c.workers == 0:
@@ -61,32 +60,31 @@ def input_shape(config):
 def _run(extraction, backend, on_chunk, results, pending, read):
     """``run_chunks`` over the decoded ``results`` of the ``pending`` chunks; ``read(frames)``:
     a result's input array."""
+    from tqdm import tqdm
     c = extraction.config
     blob = LAYER_BLOBS[c.layer]
     desc = f"{c.subset} {c.layer}" + ("" if c.stream == "rgb" else f" {c.stream}") + \
         ("" if c.views is None else f" {c.views}")
     per_forward = c.batch_videos * framelib.N_FRAMES    # images per forward: as without views
-    bar = _bar(sum(len(extraction.chunk_range(k)) for k in pending), c.progress, desc)
+    bar = tqdm(total=sum(len(extraction.chunk_range(k)) for k in pending), unit="video",
+               desc=desc, disable=not c.progress, dynamic_ncols=True)
     for k in pending:
         done, failures, batch = [], [], []     # done: (index, codes (T, D), times) per video
-        warnings = {}
-        for _ in extraction.chunk_range(k):
+        warnings, chunk = {}, extraction.chunk_range(k)
+        for position in chunk:
             i, frames, clip_times, error, warning = next(results)
             if error is not None:
                 failures.append((i, error))
                 bar.update(1)
-                continue
-            warnings[i] = warning
-            batch.append((i, read(frames), clip_times))
-            if len(batch) == c.batch_videos:
+            else:
+                warnings[i] = warning
+                batch.append((i, read(frames), clip_times))
+            # a full batch, or the chunk's last, smaller one: batches never cross chunks
+            if batch and (len(batch) == c.batch_videos or position == chunk[-1]):
                 done += finite_codes(forward_batch(backend, batch, blob, per_forward),
                                      failures, c.layer)
                 bar.update(len(batch))
                 batch = []
-        if batch:  # the chunk's last, smaller batch: batches never cross chunks
-            done += finite_codes(forward_batch(backend, batch, blob, per_forward),
-                                 failures, c.layer)
-            bar.update(len(batch))
         failures.sort()                        # list order, whichever check refused a video
         indices = [i for i, _, _ in done]
         times = [t for _, _, t in done]
@@ -96,7 +94,7 @@ def _run(extraction, backend, on_chunk, results, pending, read):
         save_chunk(extraction.chunk_path(k), indices, features, times, failures,
                    [warnings[i] for i in indices])
         if on_chunk is not None:
-            on_chunk(k, len(extraction.chunk_range(k)))
+            on_chunk(k, len(chunk))
     bar.close()
 
 
@@ -132,11 +130,6 @@ def finite_codes(done, failures, layer):
         else:
             kept.append((i, codes, times))
     return kept
-
-
-def _bar(total, enabled, desc):
-    from tqdm import tqdm
-    return tqdm(total=total, unit="video", desc=desc, disable=not enabled, dynamic_ncols=True)
 
 
 def collect(extraction):

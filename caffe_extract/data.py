@@ -2,18 +2,11 @@
 
     python -m caffe_extract.data [--root data]
 
-Files (from the UCF Center for Research in Computer Vision):
-
-- ``UCF101.rar`` (about 6.5 GB): the 13,320 videos in ``UCF-101/<Class>/``. UCF publishes no
-  checksum for it; we check its content instead: 101 class folders, 13,320 ``.avi`` files and
-  every video listed in the three splits present (``verify_videos``).
-- ``UCF101TrainTestSplits-RecognitionTask.zip`` (113,943 bytes), SHA-256 as recorded by
-  TensorFlow Datasets' checksum list for the same URL.
-
-Downloads resume where they stopped (HTTP Range) into ``*.part`` files. Unpacking refuses any
-archive member that would land outside the target folder (absolute paths, ``..``). The RAR is
-unpacked with ``unar`` (Debian package ``unar``; installed with apt when missing).
-Where the host cannot be reached, it fails at once and says where to put the files by hand.
+``UCF101.rar`` (about 6.5 GB; UCF publishes no checksum, so ``verify_videos`` checks its
+content: 101 class folders, 13,320 ``.avi`` files, every video of the three splits) and the
+split zip (SHA-256 as recorded by TensorFlow Datasets for the same URL). Unpacking refuses any
+member that would land outside the target folder; the RAR needs ``unar`` (installed with apt
+when missing). Where the host cannot be reached, it fails at once and says what to do by hand.
 """
 import argparse
 import os
@@ -43,10 +36,8 @@ def download(url, dest, expected_sha256=None, progress=True):
         return dest
     hint = (f"Download it on a machine that can reach the host and put it at {dest}, then rerun "
             "`make data` (it verifies and unpacks files already there).")
-    try:
-        return fetch(url, dest, "sha256", expected_sha256, progress=progress, hint=hint)
-    except DownloadError as error:
-        raise DataError(str(error)) from None
+    return fetch(url, dest, "sha256", expected_sha256, progress=progress, hint=hint,
+                 error_type=DataError)
 
 
 def safe_members(names, target):
@@ -67,10 +58,8 @@ def unpack_zip(archive, target):
 def unpack_rar(archive, target):
     """Unpack with unar after checking every member's path with lsar."""
     if shutil.which("unar") is None or shutil.which("lsar") is None:
-        install = ["apt-get", "install", "-y", "-qq", "unar"]
-        if os.geteuid() != 0:
-            install.insert(0, "sudo")
-        if subprocess.run(install).returncode != 0:
+        sudo = ["sudo"] if os.geteuid() != 0 else []
+        if subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "unar"]).returncode != 0:
             raise DataError("need the 'unar' tool to unpack UCF101.rar: apt-get install unar")
     listing = subprocess.run(["lsar", archive], capture_output=True, text=True)
     if listing.returncode != 0:

@@ -1,9 +1,6 @@
 """The decoding side of an extraction: a video's sampled frames (or their flow images, or
-their ten views), preprocessed for the network, in worker processes running ahead of it.
-
-``load_video`` is what a worker runs for one video; ``ordered_imap`` runs it over the list in
-spawned processes, results in list order. A failure of one video is returned as its reason,
-never raised: the pipeline records it and goes on.
+their ten views), preprocessed for the network, in worker processes running ahead of it:
+``load_video`` for one video, run over the list by ``ordered_imap``, results in list order.
 """
 import os
 from collections import deque
@@ -15,23 +12,18 @@ from .entries import entry_problem
 
 
 def load_video(job):
-    """Worker: (index, path or None, n, span, decoder, resize, anti_aliasing, mean, stream,
-    views) -> (index, batch, times, error, warning). stream "flow": the batch holds the sampled
-    frames' flow images (``flow.flow_images``) instead of the frames; views "oversample": each
-    frame's ten views, (V T, 3, 227, 227) view-major (``views.views``).
-
-    Whatever makes one video unusable (its entry on disk, its decoding, its flow, its views)
-    is that video's ``error``, one line without this machine's path, never an exception: the
-    extraction records it as a skip and goes on with the other videos."""
-    index, path, n, span, decoder, resize, anti_aliasing, mean, stream, views = job
+    """Worker: (index, path or None, the ``ExtractConfig``) -> (index, batch, times, error,
+    warning), the batch ``network_input``'s. Whatever makes one video unusable (its entry on
+    disk, its decoding, its flow, its views) is that video's ``error``, one line without this
+    machine's path, never an exception."""
+    index, path, config = job
     if path is None:
         return index, None, None, "missing: not found under the video folder", ""
     problem = entry_problem(path)
     if problem is not None:
         return index, None, None, problem, ""
     try:
-        batch, clip = network_input(path, n, span, decoder, resize, anti_aliasing, mean, stream,
-                                    views)
+        batch, clip = network_input(path, config)
     except framelib.VideoReadError as error:  # the reason without this machine's path
         return index, None, None, one_line(str(error).replace(f"{path}: ", "", 1), path), ""
     except Exception as error:   # noqa: BLE001  one bad file (OpenCV's cv2.error among others)
@@ -41,23 +33,24 @@ def load_video(job):
     return index, batch, clip.times, None, clip.warning
 
 
-def network_input(path, n, span, decoder, resize, anti_aliasing, mean, stream, views):
-    """(batch, clip): one video's preprocessed network input, float32 (T, 3, h, w) or, with
-    views, (V T, 3, h, w); and its ``frames.Clip`` (times, warning). Raises on a bad video."""
+def network_input(path, c):
+    """(batch, clip): one video's network input as ``ExtractConfig`` ``c`` asks, float32
+    (T, 3, h, w): its frames, or with stream "flow" their flow images; with views, each frame's
+    ten views (V T, 3, h, w), view-major. And its ``frames.Clip`` (times, warning). Raises on a
+    bad video."""
     from .preprocessing import preprocess
-    if anti_aliasing:
-        resize = "skimage"   # the fast path reproduces the 2015 resize only
-    if stream == "flow":
+    resize = "skimage" if c.anti_aliasing else c.resize   # torch reproduces 2015's resize only
+    if c.stream == "flow":
         from .flow import flow_images
-        clip, following = framelib.read_pairs(path, n, span, decoder)
+        clip, following = framelib.read_pairs(path, decoder=c.decoder)
         images = flow_images(clip.frames, following)
     else:
-        clip = framelib.read_clip(path, n, span, decoder)
+        clip = framelib.read_clip(path, decoder=c.decoder)
         images = clip.frames
-    if views is None:
-        return preprocess(images, anti_aliasing, mean, resize), clip          # (T, 3, h, w)
+    if c.views is None:
+        return preprocess(images, c.anti_aliasing, c.mean, resize), clip      # (T, 3, h, w)
     from .views import views as ten_views
-    batch = ten_views(images, anti_aliasing, mean, resize)                     # (V, T, 3, h, w)
+    batch = ten_views(images, c.anti_aliasing, c.mean, resize)                 # (V, T, 3, h, w)
     return batch.reshape((-1,) + batch.shape[2:]), clip                        # (V T, 3, h, w)
 
 

@@ -18,12 +18,11 @@ def file_digest(path, algorithm="sha1", chunk=1 << 22):
     return digest.hexdigest()
 
 
-def fetch(url, dest, algorithm=None, expected=None, timeout=30, progress=True, hint=""):
+def fetch(url, dest, algorithm=None, expected=None, timeout=30, progress=True, hint="",
+          error_type=DownloadError):
     """Download ``url`` to ``dest`` via ``dest.part``, resuming a partial file (HTTP Range).
-
-    With ``expected``, the file's ``algorithm`` digest must match, or it is deleted and
-    refused. ``hint`` (what to do by hand) ends the message when the host cannot be reached.
-    """
+    With ``expected``, the file's ``algorithm`` digest must match, or it is deleted and refused
+    (an ``error_type``). ``hint`` (what to do by hand) ends the message of an unreachable host."""
     dest = str(dest)
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     partial = dest + ".part"
@@ -42,12 +41,12 @@ def fetch(url, dest, algorithm=None, expected=None, timeout=30, progress=True, h
                     out.write(block)
                     bar.update(len(block))
     except (urllib.error.URLError, OSError) as error:
-        raise DownloadError(f"cannot download {url}: {getattr(error, 'reason', error)}.\n{hint}") from None
+        raise error_type(f"cannot download {url}: {getattr(error, 'reason', error)}.\n{hint}") from None
     if expected is not None:
         actual = file_digest(partial, algorithm)
         if actual != expected:
             os.remove(partial)
-            raise DownloadError(f"downloaded {url} but its {algorithm.upper()} is {actual}, expected "
+            raise error_type(f"downloaded {url} but its {algorithm.upper()} is {actual}, expected "
                                 f"{expected}: refused (deleted). A proxy page or a truncated transfer?")
     os.replace(partial, dest)
     return dest

@@ -1,11 +1,8 @@
-"""What a listed video's entry on disk is, when it is not a file the decoder can read.
-
-A video folder can hold, under a listed name, things that are not videos: a symbolic link
-whose target is gone, a link that points to itself, a named pipe (opening one for reading
-waits for a writer: the decoder would hang), a socket or a device. ``entry_problem`` says so
-in a few words, without raising, so that the extraction records the video as a skip with
-that reason (``decoding.load_video``) and the digest of the listed videos' sizes
-(``provenance.manifest_text``) takes the words as the entry's marker instead of its size.
+"""What a listed video's entry on disk is, when it is not a file the decoder can read: a broken
+link, a link to itself, a named pipe (opening one waits for a writer: the decoder would hang),
+a socket or a device. ``entry_problem`` says so without raising: the extraction records the
+video as a skip with those words (``decoding``), and the digest of the listed videos' sizes
+takes them instead of a size (``provenance``).
 """
 import errno
 import os

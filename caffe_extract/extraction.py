@@ -1,14 +1,12 @@
 """One extraction's plan: its settings (``ExtractConfig``), the videos it lists, the chunks it
 computes and their files in ``OUT.parts/``, the manifest that guards a resumed run, the lock.
-
-Nothing here decodes a video or runs the network (``decoding``, ``chunks``); this module only
-says what an extraction is and where its pieces live, so every other module reads it.
+Nothing here decodes a video or runs the network (``decoding``, ``chunks``).
 """
 import contextlib
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,7 +47,6 @@ class ExtractConfig:
     shard: tuple = (0, 1)            # (i, n): this run takes chunks i, i + n, ...
     weights_note: str = ""           # e.g. "random weights (seed 0)": goes into the store
     progress: bool = True
-    extra_attrs: dict = field(default_factory=dict)
 
 
 class Extraction:
@@ -106,18 +103,15 @@ class Extraction:
         same videos, settings and weights, compared by their SHA1)."""
         path = os.path.join(self.parts, "manifest.json")
         os.makedirs(self.parts, exist_ok=True)
-        mine = self.manifest(weights_sha1)
+        mine, theirs = self.manifest(weights_sha1), None
         if os.path.exists(path):
             with open(path) as f:
                 theirs = json.load(f)
-            if theirs != mine and not any(n.startswith("chunk-") for n in os.listdir(self.parts)):
-                theirs = mine            # nothing computed yet: nothing to protect, start anew
-                _atomic_json(path, mine)
-            if theirs != mine:
-                diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
-                raise RuntimeError(f"{self.parts} holds a different extraction ({diff}); delete "
-                                   "it to start over, or rerun with the same settings to resume")
-        else:
+        if theirs not in (None, mine) and any(n.startswith("chunk-") for n in os.listdir(self.parts)):
+            diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
+            raise RuntimeError(f"{self.parts} holds a different extraction ({diff}); delete "
+                               "it to start over, or rerun with the same settings to resume")
+        if theirs != mine:             # new, or nothing computed yet: nothing to protect, start anew
             _atomic_json(path, mine)
         for name in os.listdir(self.parts):
             if name.endswith(".tmp"):  # left by a killed run

@@ -1,48 +1,28 @@
-"""Optical flow images for a motion stream: the paper's Future Work, extraction side.
+"""Optical flow images for a motion stream: the paper's Future Work, extraction side
+(docs/data.md, "The motion stream").
 
     images = flow_images(frames, following)      # uint8 (T, H, W, 3): x, y, magnitude
 
-The paper (Future Work): "Including hand-engineered features such as optical flow could
-potentially increase the accuracy of our models ... incorporated as a dual stream model
-similar to the model described by Simonyan et al." Simonyan & Zisserman (2014) compute the
-flow between *consecutive* frames; so does this module, one field per sampled frame:
+As Simonyan & Zisserman (2014), the flow is between *consecutive* frames, one field per
+sampled frame (``frames.read_pairs``), so a video's T = 10 fields align with its 10 RGB codes:
 
     flow_t = Farneback(grey(frame at t), grey(the video's next frame after it))   t = 1..T
 
-with ``frames.read_pairs`` giving the 10 sampled frames of ``frames.sample_times`` (moviepy's
-frame rule) and the frame after each. Where a video has no frame after a sampled one (its last
-frame, which a clip shorter than 2 s repeats for the times past its end) the flow is **zero**.
-So a video gives T = 10 flow fields, aligned with its 10 RGB codes.
+and zero where the video has no next frame (its last, which a short clip repeats).
+``cv2.calcOpticalFlowFarneback`` takes the values of OpenCV's own dense optical flow example
+(``FARNEBACK``): a documented default, not the paper's authors' (they computed no flow).
 
-**Recipe.** Greyscale: ``cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)`` (uint8). Flow:
-``cv2.calcOpticalFlowFarneback(prev, next, None, **FARNEBACK)`` (OpenCV, PyPI's
-``opencv-python-headless``; float32 (H, W, 2), pixels per frame, x to the right, y down), with
-the values of OpenCV's own dense optical flow example
-(samples/python/tutorial_code/video/optical_flow/optical_flow_dense.py: 0.5, 3, 15, 3, 5, 1.2,
-0): pyramid scale 0.5, 3 levels, window 15, 3 iterations, poly_n 5, poly_sigma 1.2, no flags.
-The paper's authors did not compute flow; these values are a documented default, not theirs.
-
-**Rendering as a CaffeNet input.** Simonyan & Zisserman stack the x and y flows of L frames as
-2L channels for a net of their own; CaffeNet takes 3 channels, so each field becomes one
-image, as Gkioxari & Malik (2015, "Finding Action Tubes") render flow for a CNN: x, y and
-magnitude as the three channels, shifted and scaled into 0..255. Here, per pixel,
+CaffeNet takes 3 channels, so each field becomes one image, as Gkioxari & Malik (2015) render
+flow for a CNN (the constants 128 and 16 are ours), computed in float64, rounding half to even:
 
     channel 0 = clip(round(128 + 16 * u), 0, 255)            u: horizontal flow
     channel 1 = clip(round(128 + 16 * v), 0, 255)            v: vertical flow
     channel 2 = clip(round(16 * sqrt(u^2 + v^2)), 0, 255)    magnitude
 
-computed in float64 (rounding half to even), as uint8 (H, W, 3). Zero flow is (128, 128, 0);
-16 levels per pixel of motion keep +-7.9 px per frame inside the range; faster motion clips.
-The constants 128 and 16 are ours (a common choice), not Gkioxari & Malik's. The images then
-take the RGB frames' path unchanged: the same caffe.io preprocessing
-(``preprocessing.preprocess``: the whole image resized to 227 x 227, channel 0 taken as red,
-so that after its RGB -> BGR swap CaffeNet sees (magnitude, v, u), minus the ImageNet mean of
-the RGB frames) and the same CaffeNet, not fine-tuned on flow.
-
-**The same bits on every CPU.** OpenCV runs one thread here (``cv2.setNumThreads(1)``). It
-picks its SIMD kernels (and Intel IPP's) by CPU when it loads: the environment must pin them
-before ``cv2`` is imported (``OPENCV_CPU_DISABLE``, ``OPENCV_IPP``; docs/data.md, "The motion
-stream").
+Zero flow is (128, 128, 0); motion beyond +-7.9 px per frame clips. The images then take the
+RGB frames' preprocessing and CaffeNet unchanged. For the same bits on every CPU, OpenCV runs
+one thread, and the environment pins its SIMD and IPP kernels before ``cv2`` is imported
+(``OPENCV_CPU_DISABLE``, ``OPENCV_IPP``).
 """
 import functools
 

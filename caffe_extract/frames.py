@@ -2,27 +2,17 @@
 
     frames = read_frames("v_ApplyEyeMakeup_g08_c01.avi")      # uint8 (10, 240, 320, 3) RGB
 
-Times: t_i = i * span / n for i = 0..n-1 (0, 0.2, ..., 1.8 s). The frame shown at time t is
-frame ``int(fps * t + 1e-5)``, moviepy's rule (``VideoFileClip.get_frame``), which is the
-reference. **Clips shorter than the span** (UCF-101's shortest last about 1.06 s): times past
-the last frame are clamped to it, so the last frame repeats; the store records the times
-actually used. Never fewer than n frames, never a crash: an unreadable file or one without
-a single frame raises ``VideoReadError``.
-
-**Pairs, for optical flow** (``read_pairs``): the same sampled frames, and for each the
-video's next frame (Simonyan & Zisserman compute flow between consecutive frames), or None
-where the video has no next frame: its last frame, and so every repeat of it on a short clip.
+Times: t_i = i * span / n for i = 0..n-1 (0, 0.2, ..., 1.8 s); the frame shown at time t is
+frame ``int(fps * t + 1e-5)``, moviepy's rule (``VideoFileClip.get_frame``), the reference.
+Clips shorter than the span repeat their last frame; the store records the times used. An
+unreadable file or one without a frame raises ``VideoReadError``. ``read_pairs`` adds, for
+optical flow, each sampled frame's next frame in the video (None after the last).
 
 Decoders: "moviepy" (the reference: an ffmpeg subprocess per clip) and "pyav" (in-process,
-decodes only up to the last needed frame, about 5x faster); tests prove they return identical
-frames on the project's videos.
-
-**Damaged files.** A truncated or corrupt file can decode fewer frames than its container
-declares. The codes keep moviepy's 2015 semantics (the last decoded frame repeats, as
-moviepy's reader does when its ffmpeg pipe runs dry), but the clip is not silently a "short
-clip": with PyAV, ``Clip.warning`` says how many frames the container declares and after how
-many decoding stopped, whenever a frame the sampler needs is missing; the pipeline records it
-per video in the store and counts such videos in its summary.
+about 5x faster; tests prove the frames identical). A damaged file can decode fewer frames
+than its container declares: the last decoded frame repeats, as moviepy's reader does, and
+with PyAV ``Clip.warning`` says so whenever a frame the sampler needs is missing (the store
+records it per video).
 """
 from typing import NamedTuple
 
@@ -46,11 +36,8 @@ class Clip(NamedTuple):
 
 
 def sample_times(duration, n=N_FRAMES, span=SPAN, fps=25.0):
-    """The n sampling times in seconds: t_i = i * span / n, clamped to the clip's last frame.
-
-    duration: the clip's length in seconds; fps: its frame rate (the last frame is shown at
-    duration - 1/fps).
-    """
+    """The n sampling times in seconds: t_i = i * span / n, clamped to the clip's last frame,
+    shown at duration - 1/fps (duration: the clip's length in seconds; fps: its frame rate)."""
     last = max(0.0, duration - 1.0 / fps)
     return np.array([min(i * span / n, last) for i in range(n)])
 
@@ -62,11 +49,7 @@ def frame_index(t, fps):
 
 def read_clip(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
     """The ``Clip`` (frames uint8 (n, H, W, 3) RGB, times (n,) seconds used, warning)."""
-    if decoder == "pyav":
-        return _read_pyav(str(path), n, span)[0]
-    if decoder == "moviepy":
-        return _read_moviepy(str(path), n, span)[0]
-    raise ValueError(f"unknown decoder {decoder!r}: 'pyav' or 'moviepy'")
+    return _reader(decoder)(str(path), n, span)[0]
 
 
 def read_frames(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
@@ -77,11 +60,13 @@ def read_frames(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
 def read_pairs(path, n=N_FRAMES, span=SPAN, decoder="pyav"):
     """(clip, following): ``read_clip``'s ``Clip`` and, for each of its n frames, the video's
     frame after it (uint8 (H, W, 3) RGB), or None where there is none (the last frame)."""
-    if decoder == "pyav":
-        return _read_pyav(str(path), n, span, pairs=True)
-    if decoder == "moviepy":
-        return _read_moviepy(str(path), n, span, pairs=True)
-    raise ValueError(f"unknown decoder {decoder!r}: 'pyav' or 'moviepy'")
+    return _reader(decoder)(str(path), n, span, pairs=True)
+
+
+def _reader(decoder):
+    if decoder not in ("pyav", "moviepy"):
+        raise ValueError(f"unknown decoder {decoder!r}: 'pyav' or 'moviepy'")
+    return _read_pyav if decoder == "pyav" else _read_moviepy
 
 
 def _read_pyav(path, n, span, pairs=False):

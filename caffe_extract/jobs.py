@@ -1,14 +1,11 @@
-"""``extract --jobs N`` on one machine: the N shards at once, each in a worker process of
-``common.processes.run_all`` (spawned, one network thread each, dying with this process),
-then ``merge`` (``__main__.run_jobs``).
-
-    results = run_all([Task("0/4", extract_shard, (configs_of_shard_0,)), ...], jobs=4, threads=1)
+"""``extract --jobs N`` on one machine (``__main__.run_jobs``): the N shards at once, each in a
+worker process of ``common.processes.run_all``, then ``merge``.
 
 A shard's error a user can fix (a weights file, a split file, a full disk) comes back as its
 one-line description, so that every shard runs to its end and the command says which shards
-failed; a bug's exception is raised as such. ``VideoBar`` shows the videos done, from the
-chunk files the shards save, while the shards run.
+failed; a bug's exception is raised as such.
 """
+import contextlib
 import threading
 
 from common.errors import describe
@@ -38,33 +35,25 @@ def extract_shard(configs):
         return None, describe(error)
 
 
-class VideoBar:
-    """A bar over the videos the shards have done, from the chunk files in their .parts
+@contextlib.contextmanager
+def video_bar(parts_dirs, n_videos, chunk, enabled):
+    """A tqdm bar over the videos the shards have done, from the chunk files in their .parts
     folders (a shard removes its folder once its store is written), polled once a second on a
-    thread while the shards run: ``with VideoBar(parts_dirs, n_videos, chunk, enabled) as bar``,
-    then ``bar.complete()`` when every shard succeeded."""
+    thread while the shards run."""
+    from tqdm import tqdm
+    bar = tqdm(total=n_videos, unit="video", desc="videos", disable=not enabled, dynamic_ncols=True)
+    stop = threading.Event()
 
-    def __init__(self, parts_dirs, n_videos, chunk, enabled):
-        from tqdm import tqdm
-        self.parts_dirs, self.n_videos, self.chunk = parts_dirs, n_videos, chunk
-        self.bar = tqdm(total=n_videos, unit="video", desc="videos", disable=not enabled,
-                        dynamic_ncols=True)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.follow, daemon=True)
+    def follow():
+        while not stop.wait(1.0):
+            done = sum(len(saved_chunks(d)) for d in parts_dirs)
+            bar.update(max(0, min(done * chunk, n_videos) - bar.n))
 
-    def follow(self):
-        while not self.stop.wait(1.0):
-            done = sum(len(saved_chunks(d)) for d in self.parts_dirs)
-            self.bar.update(max(0, min(done * self.chunk, self.n_videos) - self.bar.n))
-
-    def complete(self):
-        self.bar.update(self.n_videos - self.bar.n)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-        self.bar.close()
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        yield bar
+    finally:
+        stop.set()
+        thread.join()
+        bar.close()

@@ -9,22 +9,15 @@ usual settings (transpose (2, 0, 1), channel swap (2, 1, 0), raw scale 255, per-
     4. subtract the ImageNet mean per channel  (ilsvrc_2012_mean.npy averaged over pixels:
                                                 B 104.0, G 116.7, R 122.7)
 
-Mean: ``mean="channel"`` (our choice, as Caffe's classification example) or ``"pixel"``: the
-mean image itself, its central 227 x 227 window, which is what Caffe's own data layer
-subtracts from a centre-cropped 256 x 256 image at test time (``DataTransformer`` with
-``mean_file`` and ``crop_size``). The paper does not say which it used; `make drift`
-measures the difference.
+``mean="pixel"`` subtracts the mean image's central 227 x 227 instead, as Caffe's data layer
+does for a centre-cropped 256 x 256 image; the paper does not say which (`make drift`
+measures it). The skimage of 2015 did no anti-aliasing, today's does when shrinking:
+``anti_aliasing=False`` (our default) is 2015's caffe.io, ``True`` today's.
 
-Resize: ``caffe.io.resize_image`` calls ``skimage.transform.resize(order=1, mode='constant')``.
-The skimage of 2015 did no anti-aliasing; today's does by default when shrinking, so today's
-caffe.io gives other pixels. ``anti_aliasing=False`` (our default) is the 2015 behaviour;
-``True`` is today's caffe.io. The paper resized the full frame: no crop, no flip.
-
-``resize="torch"`` resizes with ``torch.nn.functional.interpolate`` (bilinear, half-pixel
-centres, as skimage's order-1 resize), several times faster; a test shows it gives the
-skimage path's values to float32 rounding (|diff| < 1e-4 on values up to ~150). For this
-resize (320 x 240 to 227 x 227) no sample falls outside the frame, so skimage's
-``mode='constant'`` never applies and the two agree at the borders too.
+``resize="torch"`` resizes with ``F.interpolate`` (bilinear, half-pixel centres, as skimage's
+order-1 resize), several times faster, to float32 rounding of the skimage path (|diff| < 1e-4
+on values up to ~150, tested); for 320 x 240 to 227 x 227 no sample falls outside the frame,
+so skimage's ``mode='constant'`` never applies and the two agree at the borders too.
 """
 import numpy as np
 import skimage
@@ -39,27 +32,21 @@ from .paths import MEAN_FILE
 SIZE = EXTRACTION.crop
 
 
-def channel_mean():
-    """The ImageNet mean per BGR channel, (3,) float64, from Caffe's ilsvrc_2012_mean.npy."""
-    return np.load(MEAN_FILE).mean(axis=(1, 2))
-
-
 def mean_values(kind="channel"):
-    """The ImageNet mean to subtract, BGR: "channel" -> (3,), "pixel" -> (3, 227, 227)."""
+    """The ImageNet mean to subtract, BGR, from Caffe's ilsvrc_2012_mean.npy (3, 256, 256):
+    "channel" -> its average per channel, (3,) float64; "pixel" -> its central (3, 227, 227)."""
+    if kind not in ("channel", "pixel"):
+        raise ValueError(f"mean must be 'channel' or 'pixel', got {kind!r}")
+    full = np.load(MEAN_FILE)
     if kind == "channel":
-        return channel_mean()
-    if kind == "pixel":
-        full = np.load(MEAN_FILE)                                    # (3, 256, 256)
-        top, left = ((s - c) // 2 for s, c in zip(full.shape[1:], SIZE))
-        return full[:, top:top + SIZE[0], left:left + SIZE[1]].astype(np.float64)
-    raise ValueError(f"mean must be 'channel' or 'pixel', got {kind!r}")
+        return full.mean(axis=(1, 2))
+    top, left = ((s - c) // 2 for s, c in zip(full.shape[1:], SIZE))
+    return full[:, top:top + SIZE[0], left:left + SIZE[1]].astype(np.float64)
 
 
 def resize_image(im, size=SIZE, anti_aliasing=False):
-    """caffe.io.resize_image for an (H, W, 3) float image, with the anti-aliasing choice explicit.
-
-    As caffe.io: stretch to [0, 1], resize bilinearly, stretch back, cast to float32.
-    """
+    """caffe.io.resize_image for an (H, W, 3) float image, with the anti-aliasing choice explicit:
+    stretch to [0, 1], resize bilinearly, stretch back, cast to float32."""
     im_min, im_max = im.min(), im.max()
     if im_max == im_min:  # a constant image (caffe.io avoids the division by 0 the same way)
         return np.full(size + (im.shape[-1],), im_min, dtype=np.float32)
@@ -90,12 +77,9 @@ def checked_inputs(frames, mean, resize, anti_aliasing):
 
 
 def preprocess(frames, anti_aliasing=False, mean=None, resize="skimage"):
-    """uint8 RGB frames (N, H, W, 3) -> float32 (N, 3, 227, 227) BGR, mean-subtracted.
-
-    mean: "channel" or "pixel" (``mean_values``), or an array, (3,) or (3, 227, 227) BGR
-    (default: "channel"). resize: "skimage" (caffe.io's own call) or "torch" (the same
-    arithmetic, faster; no anti-aliasing).
-    """
+    """uint8 RGB frames (N, H, W, 3) -> float32 (N, 3, 227, 227) BGR, mean-subtracted. mean:
+    "channel" (the default) or "pixel" (``mean_values``), or a BGR array, (3,) or (3, 227, 227).
+    resize: "skimage" (caffe.io's own call) or "torch" (the same arithmetic, faster)."""
     frames, mean = checked_inputs(frames, mean, resize, anti_aliasing)
     if resize == "torch":
         return _preprocess_torch(frames, mean)
@@ -111,7 +95,6 @@ def preprocess(frames, anti_aliasing=False, mean=None, resize="skimage"):
 
 def _preprocess_torch(frames, mean):
     """``preprocess`` for all frames at once, the resize by ``F.interpolate`` in float64.
-
     caffe.io divides by 255, stretches the image to [0, 1], resizes, stretches back and
     multiplies by 255. The resize is linear with weights summing to 1, so the stretches and
     the scalings cancel exactly in real arithmetic: resizing the raw pixel values gives the

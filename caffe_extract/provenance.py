@@ -32,9 +32,9 @@ def code_version():
 def store_attrs(extraction, provenance):
     from common.reproducible import mode
     c = extraction.config
-    from .preprocessing import channel_mean
+    from .preprocessing import mean_values
     if c.mean == "channel":
-        mean = "per channel (BGR " + ", ".join(f"{m:.3f}" for m in channel_mean()) + ")"
+        mean = "per channel (BGR " + ", ".join(f"{m:.3f}" for m in mean_values("channel")) + ")"
     else:
         mean = "per pixel (the central 227x227 of ilsvrc_2012_mean.npy)"
     resize = ("with anti-aliasing, as today's skimage; resize=skimage" if c.anti_aliasing else
@@ -65,7 +65,6 @@ def store_attrs(extraction, provenance):
     attrs["splits_sha1"] = splits_sha1(c.splits, extraction.split_files)
     attrs["extraction"] = manifest_text(extraction, provenance["weights_sha1"])   # ``finished``
     attrs.update({k: str(v) for k, v in provenance.items()})
-    attrs.update(c.extra_attrs)
     return attrs
 
 
@@ -90,9 +89,7 @@ def manifest_text(extraction, weights_sha1):
     """How a store was made, as its "extraction" attribute keeps it and ``finished`` compares
     it: the chunks' manifest (video list, settings, weights), the split files' SHA1 (the labels
     and the split membership come from them) and the listed videos' sizes (another folder of
-    videos under the same names). An entry that is not a readable file (a broken link, a named
-    pipe: ``entries.entry_problem``) contributes its description instead of a size, and a
-    video not found -1: never an error, as the extraction records those videos as skips."""
+    videos under the same names; ``entry_size``: never an error)."""
     index, sizes = VideoIndex(extraction.config.videos), hashlib.sha1()
     for video in extraction.videos:
         sizes.update(f"{video.path}\0{entry_size(index.locate(video.path))}\n".encode())
@@ -103,7 +100,8 @@ def manifest_text(extraction, weights_sha1):
 
 def entry_size(path):
     """A listed video's part of the sizes' digest: its size in bytes; -1 when it was not
-    found; the words of ``entry_problem`` for an entry that is not a readable file."""
+    found; the words of ``entry_problem`` for an entry that is not a readable file (a broken
+    link, a named pipe), which the extraction records as a skip."""
     if path is None:
         return -1
     problem = entry_problem(path)
@@ -117,9 +115,8 @@ def entry_size(path):
 
 def finished(config):
     """(path, failures, damaged) as ``extract`` returns them when the store ``config`` writes
-    is there already, written by this same extraction (the same video list, settings and
-    weights: the manifest its attributes keep); None when it must be extracted (absent, made
-    otherwise, unreadable, or made before stores kept their manifest)."""
+    is there already, written by this same extraction (``manifest_text``); None when it must be
+    extracted (absent, made otherwise, unreadable, or made before stores kept their manifest)."""
     from .store import StoreError
     from .weights import file_sha1
     extraction = Extraction(config)

@@ -1,14 +1,12 @@
 """Seeded random-weight CaffeNet ``.caffemodel`` files, written by real Caffe (``net.save``).
 
-The real weights cannot be downloaded on every machine; tests and the demo use these instead.
-They are generated on demand and cached (about 244 MB each; never committed):
-
-    path = cached_random_caffemodel(seed=0)
+Tests and the demo use these where the real weights cannot be downloaded; generated on demand
+and cached (about 244 MB each; never committed): ``cached_random_caffemodel(seed=0)``.
 
 Weights: He-scaled normals, N(0, 2 / fan_in), so that activations keep their scale through the
-ReLUs and the codes are informative, neither vanishing nor exploding; conv1's are divided by
-64, the order of the mean-subtracted pixel values, so that activations are of order 1 as in
-the real CaffeNet (its relu7 codes average about 1). Biases N(0, 0.01^2). Needs pycaffe.
+ReLUs and the codes are informative; conv1's are divided by 64, the order of the
+mean-subtracted pixel values, so that activations are of order 1 as in the real CaffeNet (its
+relu7 codes average about 1). Biases N(0, 0.01^2). Needs pycaffe.
 """
 import os
 
@@ -34,9 +32,9 @@ def write_random_caffemodel(path, seed=0):
     net.save(str(path))
 
 
-def cached_random_caffemodel(seed=0, cache=None):
+def cached_random_caffemodel(seed=0):
     """Path of the random CaffeNet for ``seed``, written first if it is not cached yet."""
-    folder = os.path.join(str(cache or CACHE), "models")
+    folder = os.path.join(str(CACHE), "models")
     path = os.path.join(folder, f"caffenet-random-v{VERSION}-seed{seed}.caffemodel")
     if not os.path.exists(path):
         os.makedirs(folder, exist_ok=True)

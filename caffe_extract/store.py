@@ -8,16 +8,12 @@ Schema (N videos, T = 10 frames, D = 4096):
     group        int32   (N,)        UCF-101 group (gXX): same actors and scene
     frame_times  float32 (N, T)      seconds of the frames actually used (clamped on short clips)
     classes      str     (C,)        class names, index = label
-    warning      str     (N,)        "" or why the video is suspect ("damaged: the container
-                                     declares 60 frames but only 13 decoded; ...")
+    warning      str     (N,)        "" or why the video is suspect ("damaged: the container ...")
     split_membership int8 (N, 3)     stores of all three splits only: per split K (column K-1)
                                      1 = in trainlist0K, 2 = in testlist0K, 0 = not listed
     failed_video str     (F,)        videos left out (unreadable, or non-finite codes), and why:
     failed_reason str    (F,)
-    attributes: layer, backend, device, weights_sha1, caffe_version, torch_version,
-                preprocessing, sampler, decoder, split, subset, code_version, n_videos_listed;
-                the motion stream's stores also: stream ("flow"), flow (the recipe),
-                opencv_version (a store without ``stream`` holds the frames' codes: "rgb")
+    attributes: how the codes were made (``provenance.store_attrs``; docs/data.md)
 
 Views stores (``extract --views oversample``, ``views.py``): the same schema, except
 
@@ -26,15 +22,8 @@ Views stores (``extract --views oversample``, ``views.py``): the same schema, ex
     attributes:  also views (the recipe) and features_dtype ("float32" or "float16")
 
 ``read_store`` refuses a views store unless asked (``views=True``), and a store without views
-when asked: a reader of the normal store never meets the extra axis.
-
-Names (``store_name``): all_splits_{layer}.h5, or split{K}_{subset}_{layer}.h5 per split; the
-motion stream's insert _flow before .h5 (all_splits_fc7_flow.h5), views stores _{views}
-(all_splits_fc7_oversample.h5).
-
-Videos keep the order of the split file; failed videos are left out of ``features`` and listed
-in ``failed_*``. Files are written to a temporary name and renamed: a reader never sees a
-half-written store.
+when asked: a reader of the normal store never meets the extra axis. Videos keep the order of
+the split file. A store is written to a temporary name and renamed: no reader sees half of one.
 """
 import os
 import re
@@ -64,16 +53,11 @@ def store_name(layer="fc7", stream="rgb", split="all", subset=None, views=None):
     return f"split{split}_{subset}_{layer}{suffix}.h5"
 
 
-def stream_of(store):
-    """The stream whose codes a store (as read by ``read_store``) holds: its ``stream``
-    attribute; "rgb" for a store without one (every store written before the motion stream)."""
-    return str(store["attrs"].get("stream", "rgb"))
-
-
 def check_stream(store, path, stream):
     """Refuse a store (as read by ``read_store``) that does not hold ``stream``'s codes: the
-    motion stream asked of a store of the frames' codes, or the other way round."""
-    found = stream_of(store)
+    motion stream asked of a store of the frames' codes, or the other way round. A store
+    without a ``stream`` attribute (written before the motion stream) holds "rgb"."""
+    found = str(store["attrs"].get("stream", "rgb"))
     if found != stream:
         layer = str(store["attrs"].get("layer", "fc7")).split(" ")[0]
         what = {"rgb": "the frames' codes (the RGB stream)", "flow": "optical flow codes"}
@@ -142,11 +126,9 @@ REQUIRED = FIELDS + ("classes", "failed_video", "failed_reason")
 
 
 def read_store(path, features=True, views=False):
-    """The whole store as a dict of NumPy arrays (str for text) plus "attrs".
-
-    views: False (the default) reads a store without views (features float32 (N, T, D)) and
-    refuses a views store; True reads a views store (features (N, V, T, D), float32 or float16
-    as stored) and refuses a store without views; None reads either.
+    """The whole store as a dict of NumPy arrays (str for text) plus "attrs". views: False
+    reads a store without views (features float32 (N, T, D)), True a views store (features
+    (N, V, T, D), float32 or float16 as stored), refusing the other kind; None reads either.
     A file that is not HDF5, is truncated, lacks a dataset or has inconsistent shapes is a
     ``StoreError`` naming the file and the problem."""
     try:
@@ -174,14 +156,13 @@ def read_store(path, features=True, views=False):
     for key in FIELDS + OPTIONAL:
         if key in out and len(out[key]) != n:
             raise StoreError(f"{path}: {key} has {len(out[key])} rows but there are {n} videos")
-    if features and "views" not in out["attrs"] and (out["features"].ndim != 3 or
-                                                     out["features"].dtype != np.float32):
-        raise StoreError(f"{path}: features must be float32 (N, T, D), got "
-                         f"{out['features'].dtype} {out['features'].shape}")
-    if features and "views" in out["attrs"] and (out["features"].ndim != 4 or
-                                                 out["features"].dtype.name not in FEATURE_DTYPES):
+    codes = out.get("features")
+    if features and "views" not in out["attrs"] and (codes.ndim != 3 or codes.dtype != np.float32):
+        raise StoreError(f"{path}: features must be float32 (N, T, D), got {codes.dtype} {codes.shape}")
+    if features and "views" in out["attrs"] and (codes.ndim != 4 or
+                                                 codes.dtype.name not in FEATURE_DTYPES):
         raise StoreError(f"{path}: a views store's features must be float32 or float16 "
-                         f"(N, V, T, D), got {out['features'].dtype} {out['features'].shape}")
+                         f"(N, V, T, D), got {codes.dtype} {codes.shape}")
     return out
 
 
@@ -247,8 +228,7 @@ PROVENANCE = ("weights_sha1", "layer", "preprocessing", "sampler", "decoder", "c
 def check_compatible(a, b, path_a, path_b):
     """Refuse two stores (as read by ``read_store``) whose codes were made differently: another
     net's weights, layer, preprocessing, sampler, decoder, configuration or stream, or other
-    classes.
-    The error names the field and both values."""
+    classes. The error names the field and both values."""
     if list(a["classes"]) != list(b["classes"]):
         raise StoreError(f"{path_a} and {path_b} list different classes: made from different "
                          "classInd.txt files")
@@ -262,10 +242,7 @@ def check_compatible(a, b, path_a, path_b):
 
 class FeatureDataset:
     """A ``torch.utils.data.Dataset`` of (codes (T, D) float32 tensor, label) from a store,
-    held in memory (UCF-101's 13,320 x 10 x 4096 float32 codes take 2.2 GB).
-
-    indices: optional subset (e.g. a validation split by groups).
-    """
+    held in memory (UCF-101's codes take 2.2 GB); ``indices``: a subset of its videos."""
 
     def __init__(self, path, indices=None):
         import torch

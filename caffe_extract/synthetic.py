@@ -37,11 +37,9 @@ def background(seed, height=HEIGHT, width=WIDTH, contrast=1.0):
 
 def render_frames(n, shape="disk", color=(220, 40, 40), start=(0.2, 0.5), velocity=(0.3, 0.0),
                   radius=0.12, seed=0, fps=FPS, height=HEIGHT, width=WIDTH, contrast=1.0):
-    """n frames (uint8 (n, H, W, 3) RGB) of an object moving over a seeded background.
-
-    start, velocity: position (x, y) as fractions of the width/height, and its change per
-    second. shape: "disk" or "square"; radius as a fraction of the height.
-    """
+    """n frames (uint8 (n, H, W, 3) RGB) of an object moving over a seeded background. start,
+    velocity: position (x, y) as fractions of the width/height, and its change per second.
+    shape: "disk" or "square"; radius as a fraction of the height."""
     scene = background(seed, height, width, contrast)
     yy, xx = np.mgrid[0:height, 0:width]
     r = radius * height
@@ -106,10 +104,6 @@ def test_groups(split, n_groups):
 RADIUS, CONTRAST = 0.25, 0.35  # the actor is large and the scenes are calm, as in many UCF clips
 
 
-def clip_path(cls, group, clip):
-    return f"{cls}/v_{cls}_g{group:02d}_c{clip:02d}.avi"
-
-
 def clip_frames(motion, shape, color, rng, seed, duration):
     """Frames of one clip: the object travels a random segment in ``duration`` seconds."""
     n = max(1, int(round(duration * FPS)))
@@ -134,11 +128,9 @@ def make_dataset(root, n_groups=25, clips_per_group=1, classes=CLASSES, short_ev
         root/splits/classInd.txt, trainlist0K.txt, testlist0K.txt, K = 1, 2, 3
                                                      (CRLF, 1-based labels)
 
-    Split K tests on the groups ``test_groups(K, n_groups)`` (1-7, 8-14, 15-21 for 25 groups,
-    as UCF-101) and trains on the others. Every
+    Split K tests on the groups ``test_groups(K, n_groups)`` and trains on the others. Every
     ``short_every``-th clip lasts 1.1-1.9 s (shorter than the sampler's 2 s); the others 2.4 s.
-    A group shares its scene (background) within a class, as UCF-101's groups do.
-    Returns the list of clip paths written.
+    A group shares its scene within a class, as UCF-101's do. Returns the clip paths written.
     """
     from tqdm import tqdm
     rng = np.random.default_rng(seed)
@@ -151,20 +143,18 @@ def make_dataset(root, n_groups=25, clips_per_group=1, classes=CLASSES, short_ev
         name, shape, color, motion = classes[c]
         duration = rng.uniform(1.1, 1.9) if number % short_every == short_every - 1 else 2.4
         frames = clip_frames(motion, shape, color, rng, seed * 100003 + group * 1000 + c, duration)
-        path = clip_path(name, group, clip)
+        path = f"{name}/v_{name}_g{group:02d}_c{clip:02d}.avi"
         os.makedirs(os.path.join(videos, name), exist_ok=True)
         write_video(os.path.join(videos, path), frames)
         written.append((path, c, group))
     with open(os.path.join(splits, "classInd.txt"), "w", newline="") as f:
         f.writelines(f"{i + 1} {cls[0]}\r\n" for i, cls in enumerate(classes))
-    for split in (1, 2, 3):   # the test lists last: testlist03.txt marks a complete set
-        held = test_groups(split, n_groups)
-        with open(os.path.join(splits, f"trainlist0{split}.txt"), "w", newline="") as f:
-            f.writelines(f"{p} {c + 1}\r\n" for p, c, g in written if g not in held)
-    for split in (1, 2, 3):
-        held = test_groups(split, n_groups)
-        with open(os.path.join(splits, f"testlist0{split}.txt"), "w", newline="") as f:
-            f.writelines(f"{p}\r\n" for p, c, g in written if g in held)
+    for kind in ("train", "test"):   # the test lists last: testlist03.txt marks a complete set
+        for split in (1, 2, 3):
+            held = test_groups(split, n_groups)
+            with open(os.path.join(splits, f"{kind}list0{split}.txt"), "w", newline="") as f:
+                f.writelines(f"{p} {c + 1}\r\n" if kind == "train" else f"{p}\r\n"
+                             for p, c, g in written if (g in held) == (kind == "test"))
     return [p for p, _, _ in written]
 
 

@@ -1,21 +1,14 @@
 """UCF-101's class list and split files, with their quirks, and a group-disjoint validation split.
 
-The official ``UCF101TrainTestSplits-RecognitionTask.zip`` holds ``classInd.txt``
-(``1 ApplyEyeMakeup``: 1-based), ``trainlist01.txt`` .. ``03`` (``Class/v_Class_gXX_cYY.avi
-label``) and ``testlist01.txt`` .. ``03`` (paths only, no labels). Quirks handled here:
-
-- CRLF line ends, blank lines and a UTF-8 byte-order mark are accepted.
-- Labels are 1-based in the files; **ours are 0-based** (label = class index - 1), as
-  torchvision's UCF101 and MMAction2 use them. A train-list label that disagrees with the
-  class folder is an error.
-- Test lists carry no labels: the label comes from the class folder of the path.
-- Letter case: one class is spelled differently in the lists and on disk (HandstandPushups vs
-  HandStandPushups); on a case-sensitive disk the listed path may not exist. ``locate``
-  resolves listed paths against the video folder case-insensitively, and classes are matched
-  case-insensitively too.
-- Groups: ``gXX`` is a group of clips from the same actors and scene. Splits 1, 2, 3 hold out
-  groups 1-7, 8-14, 15-21 for testing. Our validation set (``validation_split``) is carved
-  from the train list by whole group numbers, never from the test list.
+``classInd.txt`` (``1 ApplyEyeMakeup``), ``trainlist0K.txt`` (``Class/v_Class_gXX_cYY.avi
+label``) and ``testlist0K.txt`` (paths only), K = 1, 2, 3. Quirks handled here: CRLF line
+ends, blank lines and a byte-order mark; 1-based labels in the files, **ours 0-based**
+(label = class index - 1, as torchvision and MMAction2), a train label that disagrees with the
+class folder an error; test labels taken from the class folder; one class spelled in another
+letter case in the lists than on disk (HandstandPushups), so that paths and classes are matched
+case-insensitively (``VideoIndex.locate``). ``gXX`` is a group of clips of the same actors and
+scene: the splits hold out groups 1-7, 8-14, 15-21, and our validation set
+(``validation_split``) takes whole groups of the train list, never of the test list.
 
 A malformed line or an unknown class is a ``SplitFileError`` naming the file and the line.
 """
@@ -50,18 +43,13 @@ def _lines(path):
     except OSError as error:
         raise SplitFileError(f"cannot read {path}: {error.strerror}") from None
     except UnicodeDecodeError as error:
-        line = text_line_of(path, error.start)
+        with open(path, "rb") as f:
+            line = f.read(error.start).count(b"\n") + 1
         raise SplitFileError(f"{path}, line {line}: not UTF-8 text (byte "
                              f"0x{error.object[error.start]:02x}); is this a split file?") from None
     for number, line in enumerate(text.splitlines(), start=1):  # \r\n and \n alike
         if line.strip():
             yield number, line.strip()
-
-
-def text_line_of(path, offset):
-    """The 1-based line number of byte ``offset`` in ``path``."""
-    with open(path, "rb") as f:
-        return f.read(offset).count(b"\n") + 1
 
 
 def read_classes(path):
@@ -101,10 +89,9 @@ def read_list(path, classes):
         if folder.lower() not in index:
             raise SplitFileError(f"{where}: unknown class {folder!r} (not in classInd.txt)")
         label = index[folder.lower()]
-        if len(parts) == 2:
-            if not parts[1].isdigit() or int(parts[1]) - 1 != label:
-                raise SplitFileError(f"{where}: label {parts[1]} does not match class "
-                                     f"{folder!r} (index {label + 1} in classInd.txt)")
+        if len(parts) == 2 and (not parts[1].isdigit() or int(parts[1]) - 1 != label):
+            raise SplitFileError(f"{where}: label {parts[1]} does not match class "
+                                 f"{folder!r} (index {label + 1} in classInd.txt)")
         parsed = parse_name(parts[0])
         if parsed is None:
             raise SplitFileError(f"{where}: {parts[0]!r} is not a UCF-101 clip name "
@@ -132,31 +119,24 @@ TRAIN, TEST = 1, 2   # the values of a split membership table (0: not listed in 
 
 
 def read_all_splits(split_dir):
-    """(classes, videos, membership) for the three official splits at once.
-
-    The splits share the same 13,320 videos (each split's train and test lists together list
-    all of them), so a store of every listed video serves all three: ``videos`` holds each
-    listed clip once, in the order of first listing (trainlist01, testlist01, trainlist02, ...);
+    """(classes, videos, membership) for the three official splits at once. The splits share
+    the same 13,320 videos, so a store of every listed video serves all three: ``videos`` holds
+    each listed clip once, in the order of first listing (trainlist01, testlist01, ...);
     ``membership`` is an (N, 3) int8 table, column K-1 saying TRAIN (1), TEST (2) or 0 (not
     listed) for split K. A video listed twice in one split is an error."""
-    classes = None
-    index, videos, rows = {}, [], []
+    listed = {}   # the path's key -> (video, row), in the order of first listing
     for split in SPLITS:
         classes, train, test = read_split(split_dir, split)
-        for role, listed in ((TRAIN, train), (TEST, test)):
-            for video in listed:
+        for role, videos in ((TRAIN, train), (TEST, test)):
+            for video in videos:
                 key = video.path.replace("\\", "/").lower()
-                if key not in index:
-                    index[key] = len(videos)
-                    videos.append(video)
-                    rows.append([0] * len(SPLITS))
-                row = rows[index[key]]
+                _, row = listed.setdefault(key, (video, [0] * len(SPLITS)))
                 if row[split - 1]:   # read_list refuses duplicates within one list
                     raise SplitFileError(
                         f"{os.path.join(split_dir, f'testlist0{split}.txt')}: {video.path} is "
                         f"also in trainlist0{split}.txt; a video is listed twice in split {split}")
                 row[split - 1] = role
-    return classes, videos, rows
+    return classes, [video for video, _ in listed.values()], [row for _, row in listed.values()]
 
 
 def validation_split(train, n_groups=3, seed=0):
@@ -184,9 +164,7 @@ class VideoIndex:
         if os.path.isfile(exact):
             return exact
         if self._lower is None:
-            self._lower = {}
-            for folder, _, files in os.walk(self.root):
-                for name in files:
-                    full = os.path.join(folder, name)
-                    self._lower[os.path.relpath(full, self.root).lower()] = full
+            self._lower = {os.path.relpath(full, self.root).lower(): full
+                           for folder, _, files in os.walk(self.root)
+                           for full in (os.path.join(folder, name) for name in files)}
         return self._lower.get(listed.replace("\\", "/").lower())

@@ -2,11 +2,8 @@
 
     python -m caffe_extract.weights            # `make weights`: download to models/ and verify
 
-``bvlc_reference_caffenet.caffemodel`` (about 233 MB) comes from the BVLC model zoo host. Where
-that host cannot be reached, download it elsewhere and put it at
-``models/bvlc_reference_caffenet.caffemodel`` (or pass its path to the tools that need it);
-its SHA1 is checked either way. A partial download is kept only as ``*.part`` and never
-mistaken for the model.
+Where the BVLC model zoo host cannot be reached, put the file at ``DEFAULT_PATH`` (or pass its
+path to the tools that need it); its SHA1 is checked either way.
 """
 import argparse
 import os
@@ -29,28 +26,18 @@ def file_sha1(path):
     return file_digest(path, "sha1")
 
 
-def verify(path, sha1=SHA1):
-    """Raise WeightsError unless ``path`` exists and has SHA1 ``sha1``."""
-    if not os.path.isfile(path):
-        raise WeightsError(f"{path} does not exist")
-    actual = file_sha1(path)
-    if actual != sha1:
-        raise WeightsError(f"{path} has SHA1 {actual}, expected {sha1}: a partial download or "
-                           "another file. Delete it and download it again.")
-
-
 def download(dest=DEFAULT_PATH, url=URL, sha1=SHA1, timeout=30, progress=True):
     """Download ``url`` to ``dest`` and verify its SHA1; nothing to do if ``dest`` is verified."""
     dest = str(dest)
     if os.path.isfile(dest):
-        verify(dest, sha1)
+        actual = file_sha1(dest)
+        if actual != sha1:
+            raise WeightsError(f"{dest} has SHA1 {actual}, expected {sha1}: a partial download or "
+                               "another file. Delete it and download it again.")
         return dest
     hint = (f"Download it on a machine that can reach the host, check its SHA1 ({sha1}), and "
             f"put it at {dest}; or pass the path of your copy to the tools that need it.")
-    try:
-        return fetch(url, dest, "sha1", sha1, timeout, progress, hint)
-    except DownloadError as error:
-        raise WeightsError(str(error)) from None
+    return fetch(url, dest, "sha1", sha1, timeout, progress, hint, WeightsError)
 
 
 def add_weights_arguments(parser, what=""):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from caffe_extract.preprocessing import channel_mean, preprocess
+from caffe_extract.preprocessing import mean_values, preprocess
 from caffe_extract.synthetic import render_frames
 
 
@@ -24,11 +24,11 @@ def test_torch_resize_equals_caffe_io_steps(frames):
 
 def test_layout_channels_and_mean(frames):
     out = preprocess(frames[1:2])               # a constant grey frame, 77 everywhere
-    np.testing.assert_allclose(out[0, :, 100, 100], 77 - channel_mean(), atol=1e-4)
-    np.testing.assert_allclose(channel_mean(), [104.007, 116.669, 122.679], atol=1e-3)  # B, G, R
+    np.testing.assert_allclose(out[0, :, 100, 100], 77 - mean_values("channel"), atol=1e-4)
+    np.testing.assert_allclose(mean_values("channel"), [104.007, 116.669, 122.679], atol=1e-3)  # B, G, R
     red = np.zeros((1, 240, 320, 3), np.uint8)
     red[..., 0] = 255
-    bgr = preprocess(red, resize="torch")[0, :, 50, 50] + channel_mean()
+    bgr = preprocess(red, resize="torch")[0, :, 50, 50] + mean_values("channel")
     np.testing.assert_allclose(bgr, [0, 0, 255], atol=1e-3)   # red lands in channel 2 (BGR)
 
 
