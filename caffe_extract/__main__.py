@@ -195,15 +195,15 @@ def run_jobs(args):
 
 
 def extract_configs(args, weights, note, shard=None):
-    """The ``ExtractConfig`` of each store this command writes (``shard``: instead of
+    """The ``ExtractSettings`` of each store this command writes (``shard``: instead of
     ``args.shard``)."""
     from common import devices
-    from .pipeline import ExtractConfig
+    from .pipeline import ExtractSettings
     import configurations as configs
     device = "cpu" if args.backend == "caffe" and args.device == "auto" else devices.resolve(args.device)
     default_workers, default_batch = devices.extraction_defaults(device)
     era = configs.get(args.config)
-    return [ExtractConfig(videos=args.videos, splits=args.splits, out=out, weights=weights,
+    return [ExtractSettings(videos=args.videos, splits=args.splits, out=out, weights=weights,
                           subset=subset, split=split, layer=args.layer, stream=args.stream,
                           views=args.views, store_dtype=args.store_dtype,
                           backend=args.backend, device=device, fast=args.fast,

@@ -82,12 +82,12 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
     import tempfile
     from .frames import read_frames, sample_times
     from .paths import DEPLOY_PROTOTXT, MEAN_FILE
-    from .pipeline import Extraction, ExtractConfig, run_chunks
+    from .pipeline import Extraction, ExtractSettings, run_chunks
     from .pycaffe import import_caffe
     from .synthetic import CLASSES, make_dataset
     with tempfile.TemporaryDirectory() as root:
         make_dataset(root, n_groups=7 + -(-n_videos // len(CLASSES)), classes=CLASSES)
-        config = ExtractConfig(videos=os.path.join(root, "videos"),
+        config = ExtractSettings(videos=os.path.join(root, "videos"),
                                splits=os.path.join(root, "splits"),
                                out=os.path.join(root, "train.h5"), weights=caffemodel,
                                subset="train", backend="caffe", workers=workers,

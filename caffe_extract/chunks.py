@@ -33,7 +33,7 @@ def save_chunk(path, indices, features, times, failures, warnings):
 
 def run_chunks(extraction, backend, on_chunk=None):
     """Compute and save every pending chunk of this shard; ``on_chunk(k, n_videos)`` after each."""
-    c = extraction.config
+    c = extraction.settings
     index = VideoIndex(c.videos)
     pending = extraction.pending()
     jobs = ((i, index.locate(extraction.videos[i].path), c)
@@ -61,7 +61,7 @@ def _run(extraction, backend, on_chunk, results, pending, read):
     """``run_chunks`` over the decoded ``results`` of the ``pending`` chunks; ``read(frames)``:
     a result's input array."""
     from tqdm import tqdm
-    c = extraction.config
+    c = extraction.settings
     blob = LAYER_BLOBS[c.layer]
     desc = f"{c.subset} {c.layer}" + ("" if c.stream == "rgb" else f" {c.stream}") + \
         ("" if c.views is None else f" {c.views}")

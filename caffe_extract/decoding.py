@@ -12,7 +12,7 @@ from .entries import entry_problem
 
 
 def load_video(job):
-    """Worker: (index, path or None, the ``ExtractConfig``) -> (index, batch, times, error,
+    """Worker: (index, path or None, the ``ExtractSettings``) -> (index, batch, times, error,
     warning), the batch ``network_input``'s. Whatever makes one video unusable (its entry on
     disk, its decoding, its flow, its views) is that video's ``error``, one line without this
     machine's path, never an exception."""
@@ -34,7 +34,7 @@ def load_video(job):
 
 
 def network_input(path, c):
-    """(batch, clip): one video's network input as ``ExtractConfig`` ``c`` asks, float32
+    """(batch, clip): one video's network input as ``ExtractSettings`` ``c`` asks, float32
     (T, 3, h, w): its frames, or with stream "flow" their flow images; with views, each frame's
     ten views (V T, 3, h, w), view-major. And its ``frames.Clip`` (times, warning). Raises on a
     bad video."""

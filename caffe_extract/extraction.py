@@ -1,4 +1,4 @@
-"""One extraction's plan: its settings (``ExtractConfig``), the videos it lists, the chunks it
+"""One extraction's plan: its settings (``ExtractSettings``), the videos it lists, the chunks it
 computes and their files in ``OUT.parts/``, the manifest that guards a resumed run, the lock.
 Nothing here decodes a video or runs the network (``decoding``, ``chunks``).
 """
@@ -20,7 +20,7 @@ LAYER_BLOBS = {"fc7": "relu7", "fc6": "relu6", "pool5": "pool5"}  # the codes: p
 
 
 @dataclass
-class ExtractConfig:
+class ExtractSettings:
     """Everything that decides an extraction's result (saved in the store and the manifest)."""
 
     videos: str                      # folder with the class folders of .avi files
@@ -53,7 +53,7 @@ class Extraction:
     """One extraction run: the video list, the chunks, their files, the final store."""
 
     def __init__(self, config):
-        self.config = config
+        self.settings = config
         if config.subset not in ("all", "train", "test"):
             raise ValueError(f"subset must be 'all', 'train' or 'test', got {config.subset!r}")
         if config.layer not in LAYER_BLOBS:
@@ -80,13 +80,13 @@ class Extraction:
         self.parts = self.target + ".parts"
 
     def chunk_range(self, k):
-        return range(k * self.config.chunk, min((k + 1) * self.config.chunk, len(self.videos)))
+        return range(k * self.settings.chunk, min((k + 1) * self.settings.chunk, len(self.videos)))
 
     def chunk_path(self, k):
         return os.path.join(self.parts, f"chunk-{k:05d}.npz")
 
     def manifest(self, weights_sha1):
-        c = self.config
+        c = self.settings
         listing = "\n".join(v.path for v in self.videos).encode()
         stream = {} if c.stream == "rgb" else {"stream": c.stream}   # rgb's as before streams
         if c.views is not None:                                      # and as before views
@@ -119,7 +119,7 @@ class Extraction:
 
     def check_videos(self):
         """A clear error when the video folder is not UCF-101's (no class folder of the list)."""
-        root = self.config.videos
+        root = self.settings.videos
         if not os.path.isdir(root):
             raise FileNotFoundError(f"videos folder {root} does not exist")
         present = {name.lower() for name in os.listdir(root)}

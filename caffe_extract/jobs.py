@@ -27,7 +27,7 @@ def user_errors():
 
 
 def extract_shard(configs):
-    """Worker: ``extract`` each ``ExtractConfig`` of one shard (one per store the command
+    """Worker: ``extract`` each ``ExtractSettings`` of one shard (one per store the command
     writes). Returns (the ``extract`` results, None), or (None, the error in one line)."""
     try:
         return [extract(config) for config in configs], None

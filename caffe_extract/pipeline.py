@@ -1,6 +1,6 @@
 """UCF-101 videos -> 10 frames each -> CaffeNet codes -> one HDF5 store. Resumable, shardable.
 
-    extract(ExtractConfig(videos=..., splits=..., subset="train", out="train_fc7.h5", ...))
+    extract(ExtractSettings(videos=..., splits=..., subset="train", out="train_fc7.h5", ...))
 
 Worker processes decode and preprocess videos ahead of the network; the main process runs the
 CNN on batches of ``batch_videos`` videos and saves *chunks* of ``chunk`` consecutive videos,
@@ -24,13 +24,13 @@ import sys
 import numpy as np
 
 from .chunks import collect, run_chunks
-from .extraction import (LAYER_BLOBS, ExtractConfig, Extraction, check_views, saved_chunks,
+from .extraction import (LAYER_BLOBS, ExtractSettings, Extraction, check_views, saved_chunks,
                          shard_path)
 from .provenance import finished, kept_note, manifest_text, store_attrs
 from .shards import merge
 from .store import write_store
 
-__all__ = ["LAYER_BLOBS", "ExtractConfig", "Extraction", "check_views", "extract", "finished",
+__all__ = ["LAYER_BLOBS", "ExtractSettings", "Extraction", "check_views", "extract", "finished",
            "kept_note", "manifest_text", "merge", "run_chunks", "saved_chunks", "shard_path",
            "summarize"]
 

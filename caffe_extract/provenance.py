@@ -31,7 +31,7 @@ def code_version():
 
 def store_attrs(extraction, provenance):
     from common.reproducible import mode
-    c = extraction.config
+    c = extraction.settings
     from .preprocessing import mean_values
     if c.mean == "channel":
         mean = "per channel (BGR " + ", ".join(f"{m:.3f}" for m in mean_values("channel")) + ")"
@@ -90,11 +90,11 @@ def manifest_text(extraction, weights_sha1):
     it: the chunks' manifest (video list, settings, weights), the split files' SHA1 (the labels
     and the split membership come from them) and the listed videos' sizes (another folder of
     videos under the same names; ``entry_size``: never an error)."""
-    index, sizes = VideoIndex(extraction.config.videos), hashlib.sha1()
+    index, sizes = VideoIndex(extraction.settings.videos), hashlib.sha1()
     for video in extraction.videos:
         sizes.update(f"{video.path}\0{entry_size(index.locate(video.path))}\n".encode())
     return json.dumps({**extraction.manifest(weights_sha1), "video_sizes_sha1": sizes.hexdigest(),
-                       "splits_sha1": splits_sha1(extraction.config.splits,
+                       "splits_sha1": splits_sha1(extraction.settings.splits,
                                                   extraction.split_files)}, sort_keys=True)
 
 

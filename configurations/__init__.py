@@ -22,7 +22,7 @@ Words, one per idea:
   knob reads it there, and the table's cells are written from the same values.
 - a run's **settings** are what one run was made with, a configuration's name among them
   (``experiment.train.RunSettings``, the future work's settings, ``caffe_extract``'s
-  ``ExtractConfig``); their defaults are read from the knobs here.
+  ``ExtractSettings``); their defaults are read from the knobs here.
 """
 from dataclasses import asdict, dataclass, replace
 
@@ -59,7 +59,7 @@ class Configuration:
     loss: str                    # "averaged": -log p[y], p the time-averaged softmax; "per-step"
 
     def extraction(self):
-        """Keyword arguments of ``caffe_extract.pipeline.ExtractConfig`` for this configuration."""
+        """Keyword arguments of ``caffe_extract.pipeline.ExtractSettings`` for this configuration."""
         return {"anti_aliasing": self.anti_aliasing, "mean": self.mean, "decoder": self.decoder}
 
     def model_options(self, model):

@@ -85,13 +85,13 @@ def frames_identical(videos, splits, decoders=("pyav", "moviepy"), progress=True
 
 def extract_variant(args, name, **knobs):
     """The all-splits store of the baseline with ``knobs`` changed (cached in WORK/name)."""
-    from caffe_extract.pipeline import ExtractConfig, extract
+    from caffe_extract.pipeline import ExtractSettings, extract
     out = os.path.join(args.work, name, f"all_splits_{args.layer}.h5")
     if os.path.exists(out):
         return out
     os.makedirs(os.path.dirname(out), exist_ok=True)
     settings = {"backend": "caffe", **PAPER.extraction(), **knobs}
-    config = ExtractConfig(videos=args.videos, splits=args.splits, out=out, weights=args.weights,
+    config = ExtractSettings(videos=args.videos, splits=args.splits, out=out, weights=args.weights,
                            subset="all", layer=args.layer, workers=args.workers,
                            weights_note=args.weights_note, config=f"paper, {name}",
                            progress=not args.no_progress, **settings)

@@ -43,12 +43,12 @@ def port_rates(caffemodel, device, repeats=5):
 def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
     """Videos/s of the real pipeline (steady state: after the first chunk)."""
     from caffe_extract.backends import open_backend
-    from caffe_extract.pipeline import ExtractConfig, Extraction, run_chunks
+    from caffe_extract.pipeline import ExtractSettings, Extraction, run_chunks
     from caffe_extract.synthetic import CLASSES, make_dataset
     with tempfile.TemporaryDirectory() as root:
         groups = max(8, -(-n_videos // len(CLASSES)))
         make_dataset(root, n_groups=groups, classes=CLASSES)
-        config = ExtractConfig(videos=os.path.join(root, "videos"), splits=os.path.join(root, "splits"),
+        config = ExtractSettings(videos=os.path.join(root, "videos"), splits=os.path.join(root, "splits"),
                                out=os.path.join(root, "all.h5"), weights=caffemodel, subset="all",
                                backend="torch", device=device, workers=workers,
                                batch_videos=batch_videos, chunk=batch_videos, progress=False)

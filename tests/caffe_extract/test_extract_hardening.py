@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from caffe_extract.__main__ import main as extract_main
-from caffe_extract.extraction import ExtractConfig
+from caffe_extract.extraction import ExtractSettings
 from caffe_extract.store import read_store
 from caffe_extract.synthetic import CLASSES, ffmpeg_exe, make_dataset, render_frames, write_video
 
@@ -155,7 +155,7 @@ def test_any_error_of_one_video_is_its_reason(monkeypatch, tmp_path):
     def broken(frames, following):
         raise error(f"OpenCV(5.1.0) {path}: error: (-215:Assertion failed)\n in function 'calc'\n")
     monkeypatch.setattr(flow, "flow_images", broken)
-    job = (3, str(path), ExtractConfig("videos", "splits", "out.h5", "weights", stream="flow"))
+    job = (3, str(path), ExtractSettings("videos", "splits", "out.h5", "weights", stream="flow"))
     index, batch, times, reason, warning = decoding.load_video(job)
     assert (index, batch, times, warning) == (3, None, None, "")
     assert reason == ("cannot use (cv2.error: OpenCV(5.1.0) the file: error: (-215:Assertion "

@@ -10,7 +10,7 @@ from caffe_extract import chunks
 from caffe_extract.__main__ import main
 from caffe_extract.flow import flow_field, flow_images, render
 from caffe_extract.frames import read_clip, read_pairs
-from caffe_extract.pipeline import ExtractConfig, Extraction, extract
+from caffe_extract.pipeline import ExtractSettings, Extraction, extract
 from caffe_extract.store import StoreError, check_stream, read_store, store_name
 from caffe_extract.synthetic import CLASSES, make_dataset, render_frames, write_video
 
@@ -204,7 +204,7 @@ def test_flow_runs_in_shards_with_workers_and_resumes(stores, dataset, random_ca
     assert_same_store(workers / "all_splits_fc7_flow.h5", reference)
 
     out = tmp_path / "resumed" / "all_splits_fc7_flow.h5"
-    config = ExtractConfig(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
+    config = ExtractSettings(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
                            out=str(out), weights=random_caffemodel, backend="torch", workers=0,
                            chunk=2, batch_videos=2, progress=False, stream="flow")
     save, saved = chunks.save_chunk, []
@@ -227,12 +227,12 @@ def test_rgb_chunks_are_not_resumed_as_flow(dataset, tmp_path):
     """The same output path with the other stream: the .parts folder is refused, not mixed."""
     kw = dict(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
               out=str(tmp_path / "x.h5"), weights="w.caffemodel", chunk=2)
-    Extraction(ExtractConfig(**kw)).prepare_parts("0" * 40)
+    Extraction(ExtractSettings(**kw)).prepare_parts("0" * 40)
     (tmp_path / "x.h5.parts" / "chunk-00000.npz").write_bytes(b"computed by the rgb run")
     with pytest.raises(RuntimeError, match="holds a different extraction.*stream"):
-        Extraction(ExtractConfig(stream="flow", **kw)).prepare_parts("0" * 40)
+        Extraction(ExtractSettings(stream="flow", **kw)).prepare_parts("0" * 40)
     with pytest.raises(ValueError, match="stream must be one of rgb, flow, got 'depth'"):
-        Extraction(ExtractConfig(stream="depth", **kw))
+        Extraction(ExtractSettings(stream="depth", **kw))
 
 
 def test_an_unknown_stream_is_a_usage_error(dataset, capsys):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from caffe_extract.__main__ import main
-from caffe_extract.pipeline import ExtractConfig, extract
+from caffe_extract.pipeline import ExtractSettings, extract
 from caffe_extract.store import FeatureDataset, read_store
 from caffe_extract.synthetic import CLASSES, make_dataset
 
@@ -32,7 +32,7 @@ def dataset(tmp_path_factory):
 
 
 def run(dataset, out, weights, **kw):
-    config = ExtractConfig(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
+    config = ExtractSettings(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
                            out=str(out), weights=weights, subset="test", progress=False, **kw)
     return extract(config)
 
@@ -180,7 +180,7 @@ def test_a_store_of_other_videos_or_split_files_is_not_kept(reference_store, dat
     copy, out = tmp_path / "ucf", tmp_path / "test_fc7.h5"
     shutil.copytree(dataset, copy)
     shutil.copy(reference_store, out)
-    config = ExtractConfig(videos=str(copy / "videos"), splits=str(copy / "splits"), out=str(out),
+    config = ExtractSettings(videos=str(copy / "videos"), splits=str(copy / "splits"), out=str(out),
                            weights=random_caffemodel, subset="test", backend="torch", workers=0,
                            chunk=4, batch_videos=2, progress=False)
     assert finished(config)[0] == str(out)
@@ -296,7 +296,7 @@ def test_one_store_of_all_three_splits(dataset, random_caffemodel, tmp_path):
     out = tmp_path / "all_splits_fc7.h5"
     kw = dict(videos=str(dataset / "videos"), splits=str(dataset / "splits"), weights=random_caffemodel,
               subset="all", backend="torch", workers=0, chunk=8, batch_videos=4, progress=False)
-    extract(ExtractConfig(out=str(out), **kw))
+    extract(ExtractSettings(out=str(out), **kw))
     data = read_store(out)
     membership = data["split_membership"]
     n_listed = 3 * 22
@@ -310,7 +310,7 @@ def test_one_store_of_all_three_splits(dataset, random_caffemodel, tmp_path):
         assert {v.path for v in test if v.path in role} == {v for v, r in role.items() if r == 2}
         assert {g for g, r in zip(data["group"], membership[:, split - 1]) if r == 2} <= \
             set(test_groups(split, 22))
-    shards = [extract(ExtractConfig(out=str(out) + "x", shard=(i, 2), **kw))[0] for i in range(2)]
+    shards = [extract(ExtractSettings(out=str(out) + "x", shard=(i, 2), **kw))[0] for i in range(2)]
     assert main(["merge", "--out", str(tmp_path / "merged.h5")] + shards) == 0
     merged = read_store(tmp_path / "merged.h5")
     np.testing.assert_array_equal(merged["split_membership"], membership)
@@ -376,7 +376,7 @@ def test_resume_compares_the_weights_content_not_their_path(dataset, random_caff
     out = tmp_path / "x.h5"
     parts = tmp_path / "x.h5.parts"
     parts.mkdir()
-    config = ExtractConfig(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
+    config = ExtractSettings(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
                            out=str(out), weights=str(weights), subset="test", backend="torch",
                            workers=0, progress=False)
     from caffe_extract.pipeline import Extraction

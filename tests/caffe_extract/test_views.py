@@ -9,7 +9,7 @@ from caffe_extract.backends import open_backend
 from caffe_extract.frames import N_FRAMES, SPAN, read_clip
 from caffe_extract.paths import MEAN_FILE
 from caffe_extract.chunks import forward_batch, stored_codes
-from caffe_extract.pipeline import ExtractConfig, extract
+from caffe_extract.pipeline import ExtractSettings, extract
 from caffe_extract.store import StoreError, read_store
 from caffe_extract.synthetic import CLASSES, make_dataset, render_frames
 from experiment.train import load_data
@@ -120,7 +120,7 @@ def dataset(tmp_path_factory):
 
 
 def run(dataset, out, weights, **kw):
-    config = ExtractConfig(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
+    config = ExtractSettings(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
                            out=str(out), weights=weights, subset="test", backend="torch",
                            workers=0, chunk=1, batch_videos=1, progress=False, **kw)
     return extract(config)[0]
