@@ -135,7 +135,7 @@ help:
 	@echo "make extract  every UCF-101 video of splits 1-3, once -> CaffeNet $(LAYER) codes in"
 	@echo "              $(FEATURES)/all_splits_$(LAYER).h5 (BACKEND=caffe|torch, CONFIG=...)"
 	@echo "make train    train and evaluate MODELS on SPLITS (\"1 2 3\": each and the mean): $(RESULTS)/"
-	@echo "              (JOBS=N: N runs at once, each in its own process; the same table)"
+	@echo "              (JOBS=N: N runs at once, each in its own process; the same table; on a GPU: 4)"
 	@echo "make future  the paper's future work beside its models on the demo set (after make demo):"
 	@echo "              motion stream, fusion, 10-crop views, fine-tuned fc6/fc7, LSTM autoencoder"
 	@echo "              pretraining, temporal convolution: results/demo-future/ (future-ucf101: UCF-101)"
