@@ -10,9 +10,9 @@ import os
 import numpy as np
 
 from . import frames as framelib
-from .decoding import load_video, ordered_imap
+from . import handoff
+from .decoding import crashed, load_video, ordered_imap
 from .extraction import LAYER_BLOBS
-from .handoff import Slots, crashed_in_slot, load_into_slot
 from .preprocessing import SIZE
 from .views import N_VIEWS
 from .ucf101 import VideoIndex
@@ -39,15 +39,17 @@ def run_chunks(extraction, backend, on_chunk=None):
     jobs = ((i, index.locate(extraction.videos[i].path), c)
             for k in pending for i in extraction.chunk_range(k))
     prefetch = max(2, 2 * c.workers + c.batch_videos)
-    if c.workers == 0:
-        _run(extraction, backend, on_chunk, ordered_imap(load_video, jobs, 0, prefetch), pending,
-             lambda frames: frames)
+    # the workers hand the inputs over in shared memory (handoff) where it has room; a slot is
+    # written again after the prefetch and one batch
+    n_slots, shape = prefetch + c.batch_videos + 1, input_shape(c)
+    if c.workers == 0 or not handoff.fits(n_slots, shape):
+        results = ordered_imap(load_video, jobs, c.workers, prefetch, on_crash=crashed)
+        _run(extraction, backend, on_chunk, results, pending, lambda frames: frames)
         return
-    # the workers hand the inputs over in shared memory (handoff); a slot is written again
-    # after the prefetch and one batch
-    with Slots(prefetch + c.batch_videos + 1, input_shape(c)) as slots:
-        results = ordered_imap(load_into_slot, (slots.job(job, k) for k, job in enumerate(jobs)),
-                               c.workers, prefetch, on_crash=crashed_in_slot)
+    with handoff.Slots(n_slots, shape) as slots:
+        jobs = (slots.job(job, k) for k, job in enumerate(jobs))
+        results = ordered_imap(handoff.load_into_slot, jobs, c.workers, prefetch,
+                               on_crash=handoff.crashed_in_slot)
         _run(extraction, backend, on_chunk, results, pending, slots.frames)
 
 

@@ -11,8 +11,12 @@ slot where it lies, in the one copy that batching makes anyway. The bytes are th
 codes are too (``tests/caffe_extract/test_pipeline.py``); ``make bench`` measures the time.
 
 A slot is written again ``n`` jobs later: ``n`` must exceed the videos that can be in flight
-or waiting for their batch at once (``run_chunks``: the prefetch and one batch).
+or waiting for their batch at once (``run_chunks``: the prefetch and one batch). Where the
+slots would not fit in /dev/shm with room to spare (a container's is often 64 MB, and writing
+past its end kills the process with SIGBUS) or there is none, the inputs go through the pipe as
+before (``fits``).
 """
+import shutil
 from multiprocessing import shared_memory
 
 import numpy as np
@@ -49,6 +53,15 @@ class Slots:
         except BufferError:   # a view still held (an exception's frames): freed at exit
             pass
         self.memory.unlink()
+
+
+def fits(n, shape):
+    """True when ``Slots(n, shape)`` fits in /dev/shm's free space twice over."""
+    try:
+        free = shutil.disk_usage("/dev/shm").free
+    except OSError:          # no /dev/shm (not Linux)
+        return False
+    return 2 * n * int(np.prod(shape)) * np.dtype(np.float32).itemsize <= free
 
 
 def load_into_slot(job_and_slot):

@@ -100,6 +100,27 @@ def test_workers_hand_over_the_bytes_of_the_in_process_run(reference_store, data
     assert_same_store(reference_store, out)
 
 
+def test_without_room_in_dev_shm_the_inputs_go_through_the_pipe(reference_store, dataset,
+                                                                random_caffemodel, tmp_path,
+                                                                monkeypatch):
+    """Where the slots would not fit in /dev/shm (a container's 64 MB), no shared memory is
+    made and the workers send the inputs through the pool's pipe: the same store."""
+    from caffe_extract import handoff
+    monkeypatch.setattr(handoff, "fits", lambda n, shape: False)
+    monkeypatch.setattr(handoff, "Slots", None)                # made, it would fail the run
+    out = tmp_path / "test_fc7.h5"
+    run(dataset, out, random_caffemodel, backend="torch", workers=1, chunk=4, batch_videos=2)
+    assert_same_store(reference_store, out)
+
+
+def test_the_slots_fit_only_in_a_dev_shm_with_room():
+    from caffe_extract import handoff
+    free = __import__("shutil").disk_usage("/dev/shm").free
+    one = 10 * 3 * 227 * 227 * 4                                 # one video's input, bytes
+    assert handoff.fits(1, (10, 3, 227, 227)) == (2 * one <= free)
+    assert not handoff.fits(free // one + 1, (10, 3, 227, 227))  # more than half of it
+
+
 def test_shards_merge_into_the_single_run_store(reference_store, dataset, random_caffemodel, tmp_path):
     out = tmp_path / "test_fc7.h5"
     shards = [run(dataset, out, random_caffemodel, backend="torch", workers=0, chunk=4,
