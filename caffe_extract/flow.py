@@ -1,28 +1,21 @@
 """Optical flow images for a motion stream: the paper's Future Work, extraction side
-(docs/data.md, "The motion stream").
+(docs/data.md, "The motion stream", gives the recipe's sources and why).
 
     images = flow_images(frames, following)      # uint8 (T, H, W, 3): x, y, magnitude
 
-As Simonyan & Zisserman (2014), the flow is between *consecutive* frames, one field per
-sampled frame (``frames.read_pairs``), so a video's T = 10 fields align with its 10 RGB codes:
+One field per sampled frame, to the video's next frame (``frames.read_pairs``), so a video's
+T = 10 fields align with its 10 RGB codes; zero where there is no next frame:
 
     flow_t = Farneback(grey(frame at t), grey(the video's next frame after it))   t = 1..T
 
-and zero where the video has no next frame (its last, which a short clip repeats).
-``cv2.calcOpticalFlowFarneback`` takes the values of OpenCV's own dense optical flow example
-(``FARNEBACK``): a documented default, not the paper's authors' (they computed no flow).
-
-CaffeNet takes 3 channels, so each field becomes one image, as Gkioxari & Malik (2015) render
-flow for a CNN (the constants 128 and 16 are ours), computed in float64, rounding half to even:
+Each field becomes one 3-channel image, computed in float64, rounding half to even:
 
     channel 0 = clip(round(128 + 16 * u), 0, 255)            u: horizontal flow
     channel 1 = clip(round(128 + 16 * v), 0, 255)            v: vertical flow
     channel 2 = clip(round(16 * sqrt(u^2 + v^2)), 0, 255)    magnitude
 
-Zero flow is (128, 128, 0); motion beyond +-7.9 px per frame clips. The images then take the
-RGB frames' preprocessing and CaffeNet unchanged. For the same bits on every CPU, OpenCV runs
-one thread, and the environment pins its SIMD and IPP kernels before ``cv2`` is imported
-(``OPENCV_CPU_DISABLE``, ``OPENCV_IPP``).
+For the same bits on every CPU, OpenCV runs one thread, and the environment pins its SIMD and
+IPP kernels before ``cv2`` is imported (``OPENCV_CPU_DISABLE``, ``OPENCV_IPP``).
 """
 import functools
 

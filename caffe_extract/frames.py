@@ -1,12 +1,7 @@
-"""10 frames evenly over the first 2 seconds of a video (the paper's sampler).
+"""10 frames evenly over the first 2 seconds of a video (the paper's sampler; docs/data.md,
+"Frames").
 
     frames = read_frames("v_ApplyEyeMakeup_g08_c01.avi")      # uint8 (10, 240, 320, 3) RGB
-
-Times: t_i = i * span / n for i = 0..n-1 (0, 0.2, ..., 1.8 s); the frame shown at time t is
-frame ``int(fps * t + 1e-5)``, moviepy's rule (``VideoFileClip.get_frame``), the reference.
-Clips shorter than the span repeat their last frame; the store records the times used. An
-unreadable file or one without a frame raises ``VideoReadError``. ``read_pairs`` adds, for
-optical flow, each sampled frame's next frame in the video (None after the last).
 
 Decoders: "moviepy" (the reference: an ffmpeg subprocess per clip) and "pyav" (in-process,
 about 5x faster; tests prove the frames identical). A damaged file can decode fewer frames

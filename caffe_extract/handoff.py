@@ -1,14 +1,9 @@
-"""How a decoding worker hands a video's network input to the main process: through shared
-memory, not through the pool's result pipe.
-
-A video's input is 6.2 MB of float32 (10 frames x 3 x 227 x 227; ten times that with views).
-Returned as a result, it is pickled by the worker, then received and unpickled by the main
-process's executor thread: about 5 ms of the main process's CPU per video, the pipeline's
-limit once the network runs on a GPU (FACTS.md, "On a GPU"). Here the main process makes
-``Slots``, one shared buffer of ``n`` videos' inputs; a worker writes its video into the slot
-its job names (``load_into_slot``) and returns the slot's number; the main process reads the
-slot where it lies, in the one copy that batching makes anyway. The bytes are the same, so the
-codes are too (``tests/caffe_extract/test_pipeline.py``); ``make bench`` measures the time.
+"""How a decoding worker hands a video's network input (6.2 MB of float32; ten times that
+with views) to the main process: through shared memory, not the pool's result pipe, whose
+pickling cost the main process about 5 ms of CPU a video (docs/performance.md, "The extraction
+pipeline"). The main process makes ``Slots``, one shared buffer of ``n`` videos' inputs; a
+worker writes its video into the slot its job names (``load_into_slot``) and returns the slot's
+number; the main process reads the slot in the one copy that batching makes anyway.
 
 A slot is written again ``n`` jobs later: ``n`` must exceed the videos that can be in flight
 or waiting for their batch at once (``run_chunks``: the prefetch and one batch). Where the

@@ -1,7 +1,6 @@
-"""Frames -> CaffeNet input, exactly as caffe.io did it for the paper (2015).
-
-The steps of ``caffe.io.load_image`` + ``caffe.io.Transformer.preprocess`` with CaffeNet's
-usual settings (transpose (2, 0, 1), channel swap (2, 1, 0), raw scale 255, per-channel mean):
+"""Frames -> CaffeNet input, exactly as caffe.io did it for the paper (2015; docs/data.md,
+"Real Caffe and the CaffeNet port"): ``caffe.io.load_image`` + ``caffe.io.Transformer``
+with CaffeNet's usual settings (transpose (2, 0, 1), channel swap (2, 1, 0), raw scale 255):
 
     1. uint8 RGB -> float in [0, 1]            (load_image: img_as_float, then float32)
     2. resize the whole frame to 227 x 227     (caffe.io.resize_image: skimage, bilinear)
@@ -11,13 +10,10 @@ usual settings (transpose (2, 0, 1), channel swap (2, 1, 0), raw scale 255, per-
 
 ``mean="pixel"`` subtracts the mean image's central 227 x 227 instead, as Caffe's data layer
 does for a centre-cropped 256 x 256 image; the paper does not say which (`make drift`
-measures it). The skimage of 2015 did no anti-aliasing, today's does when shrinking:
-``anti_aliasing=False`` (our default) is 2015's caffe.io, ``True`` today's.
-
+measures it). ``anti_aliasing=False`` (our default) is 2015's skimage, ``True`` today's.
 ``resize="torch"`` resizes with ``F.interpolate`` (bilinear, half-pixel centres, as skimage's
-order-1 resize), several times faster, to float32 rounding of the skimage path (|diff| < 1e-4
-on values up to ~150, tested); for 320 x 240 to 227 x 227 no sample falls outside the frame,
-so skimage's ``mode='constant'`` never applies and the two agree at the borders too.
+order-1 resize), several times faster, equal to float32 rounding (|diff| < 1e-4, tested); for
+320 x 240 to 227 x 227 no sample falls outside the frame, so the borders agree too.
 """
 import numpy as np
 import skimage

@@ -1,15 +1,10 @@
 """UCF-101's class list and split files, with their quirks, and a group-disjoint validation split.
 
 ``classInd.txt`` (``1 ApplyEyeMakeup``), ``trainlist0K.txt`` (``Class/v_Class_gXX_cYY.avi
-label``) and ``testlist0K.txt`` (paths only), K = 1, 2, 3. Quirks handled here: CRLF line
-ends, blank lines and a byte-order mark; 1-based labels in the files, **ours 0-based**
-(label = class index - 1, as torchvision and MMAction2), a train label that disagrees with the
-class folder an error; test labels taken from the class folder; one class spelled in another
-letter case in the lists than on disk (HandstandPushups), so that paths and classes are matched
-case-insensitively (``VideoIndex.locate``). ``gXX`` is a group of clips of the same actors and
-scene: the splits hold out groups 1-7, 8-14, 15-21, and our validation set
-(``validation_split``) takes whole groups of the train list, never of the test list.
-
+label``), ``testlist0K.txt`` (paths only), K = 1, 2, 3; their quirks: docs/data.md, "UCF-101
+and its splits". Labels in the files are 1-based, **ours 0-based**; a train label that
+disagrees with the class folder is an error. ``gXX`` is a group of clips of the same actors
+and scene: ``validation_split`` takes whole groups of the train list, never of the test list.
 A malformed line or an unknown class is a ``SplitFileError`` naming the file and the line.
 """
 import os
