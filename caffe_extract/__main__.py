@@ -17,18 +17,11 @@ first 2 seconds of each video, each whole frame resized to 227x227 with caffe.io
 preprocessing, through BVLC CaffeNet, keeping FC7 (post-ReLU; --layer fc6 for FC6). By default
 every video of the three official splits is extracted once into OUT_DIR/all_splits_{layer}.h5,
 which records each video's role in splits 1-3 (training applies the split lists); --split K
-writes the older per-split stores OUT_DIR/split{K}_{train,test}_{layer}.h5 instead (schema:
-docs/data.md, "The feature store"). --config picks the configuration's preprocessing
-(paper: caffe.io as in 2015). --stream flow extracts the motion stream instead: the optical
-flow of each sampled frame to the video's next frame (Farneback), rendered as an image,
-through the same preprocessing and network, into stores named ..._{layer}_flow.h5 beside
-the RGB ones (docs/data.md, "The motion stream"). --views oversample extracts each frame's
-ten views instead (caffe.Classifier's 10-crop oversample of the frame resized to 256x256:
-4 corners, centre, and their mirrors) into a separate store ..._{layer}_oversample.h5 with
-features (N, 10, T, D), float32 or, with --store-dtype float16, float16 (half the disk).
-Resumable: rerun the same command after a crash or kill and it continues where it stopped.
-On a cluster, run one --shard i/n per job and `merge` the shard files; on one machine, --jobs N
-does both (N shards at once, one network thread each, then the merge: the same store)."""
+writes the older per-split stores OUT_DIR/split{K}_{train,test}_{layer}.h5 instead. --stream
+flow and --views oversample write stores of their own beside these (docs/data.md: "The feature
+store", "The motion stream"). Resumable: rerun the same command after a crash or kill and it
+continues where it stopped. On a cluster, run one --shard i/n per job and `merge` the shard
+files; on one machine, --jobs N does both (N shards at once, then the merge: the same store)."""
 
 
 MAX_SHARDS = 100_000
@@ -60,9 +53,8 @@ def build_parser():
                     help="per-split stores of split K (--split, default 1): which list(s)")
     ex.add_argument("--config", default="paper",
                     choices=("paper", "nntools-2015", "lasagne-0.1", "modern"),
-                    help="the named configuration's preprocessing (paper, nntools-2015, "
-                         "lasagne-0.1: 2015's caffe.io, the default; modern: today's, which "
-                         "anti-aliases the resize)")
+                    help="the configuration's preprocessing: 2015's caffe.io (paper, the "
+                         "default; nntools-2015, lasagne-0.1) or modern (anti-aliased resize)")
     ex.add_argument("--layer", default="fc7", choices=("fc7", "fc6", "pool5"),
                     help="fc7 (the paper's, %(default)s), fc6, or pool5: fc6's input, 9216 "
                          "values per frame, for fine-tuning fc6/fc7 (experiment.future.finetune)")
@@ -95,9 +87,8 @@ def build_parser():
     ex.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
                     help="process chunks I, I+N, ... only; then `merge` (default 0/1: all)")
     ex.add_argument("--jobs", type=cli.integer(1, 256), default=1,
-                    help="CPU: run JOBS shards at once (this command with --shard i/JOBS, one "
-                         "network thread each; one job per core uses every core), then merge "
-                         "them; the store is the one a single run writes (default: 1)")
+                    help="CPU: run JOBS shards at once (--shard i/JOBS, one network thread "
+                         "each), then merge them into the store one run writes (default: 1)")
     ex.add_argument("--no-progress", action="store_true", help="no progress bar")
     mg = commands.add_parser("merge", help="join shard stores into one store")
     mg.add_argument("--out", required=True, type=cli.writable_file, help="the merged store to write")
