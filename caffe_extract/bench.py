@@ -1,16 +1,14 @@
-"""Benchmarks, each measured as ratios within one run:
+"""Benchmarks, each measured as ratios within one run (docs/performance.md):
 
     python -m caffe_extract.bench [--caffemodel PATH] [--repeats 5]     # or: make bench
     python -m caffe_extract.bench --pipeline [--videos 40]
 
 Default: CaffeNet images/s, real pycaffe vs the PyTorch port, on the same preprocessed frames
 to ``relu7`` (the codes), batch sizes 1 and 10, on the CPU (and CUDA where PyTorch sees a GPU);
-the median of ``--repeats`` timed runs after one warm-up run.
-
-``--pipeline``: end-to-end videos/s of the extraction pipeline (pycaffe backend) on generated
-UCF-101-like videos, against (a) the bound, pycaffe's forward alone on the same preprocessed
-frames in the same batches, and (b) the naive way, moviepy ``get_frame`` per frame, caffe.io's
-Transformer, then one pycaffe forward per image.
+the median of ``--repeats`` timed runs after one warm-up run. ``--pipeline``: end-to-end
+videos/s of the extraction pipeline on generated UCF-101-like videos, against its bound (the
+network's forward alone on the same frames and batches) and the naive way (moviepy
+``get_frame`` per frame, caffe.io's Transformer, one pycaffe forward per image).
 
 Without ``--caffemodel`` both use the seeded random-weight CaffeNet (same arithmetic, same
 speed as the real weights).
@@ -80,7 +78,7 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
     from the first chunk's end to the last's (start-up, a one-time cost, is left out).
     """
     import tempfile
-    from .frames import read_frames, sample_times
+    from .frames import sample_times
     from .paths import DEPLOY_PROTOTXT, MEAN_FILE
     from .pipeline import Extraction, ExtractSettings, run_chunks
     from .pycaffe import import_caffe
@@ -92,8 +90,8 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
                                out=os.path.join(root, "train.h5"), weights=caffemodel,
                                subset="train", backend="caffe", workers=workers,
                                batch_videos=batch_videos, chunk=chunk, progress=False)
-        rates = {}
-        for name in ("caffe", "torch"):
+        rows = []
+        for name, label in (("caffe", "pycaffe"), ("torch", "PyTorch port")):
             config.backend, config.out = name, os.path.join(root, f"{name}.h5")
             extraction = Extraction(config)
             backend = open_backend(name, caffemodel)
@@ -101,16 +99,11 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
             stamps = []
             run_chunks(extraction, backend,
                        on_chunk=lambda k, n, stamps=stamps: stamps.append((time.perf_counter(), n)))
-            rates[name] = sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0])
             paths = [os.path.join(root, "videos", v.path) for v in extraction.videos]
-            n = len(paths)
-            # the bound: the network alone, same frames, same batches
-            batches = [preprocess(np.concatenate([read_frames(p) for p in paths[i:i + batch_videos]]),
-                                  resize="torch") for i in range(0, n, batch_videos)]
-            start = time.perf_counter()
-            for batch in batches:
-                backend.forward(batch, ("relu7",))
-            rates[name + " bound"] = n / (time.perf_counter() - start)
+            rows += [(f"pipeline, {label} backend (steady state)",
+                      sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0])),
+                     (f"bound: {label} forward alone, same batches",
+                      forward_rate(backend, paths, batch_videos))]
         around = [around_the_network(config, w) for w in sorted({1, workers})]
         # (b) naive: moviepy get_frame per frame, caffe.io, one forward per image
         caffe = import_caffe()
@@ -122,7 +115,7 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
         transformer.set_raw_scale("data", 255.0)
         transformer.set_mean("data", np.load(MEAN_FILE).mean(1).mean(1))
         net.blobs["data"].reshape(1, 3, 227, 227)
-        naive_videos = paths[:max(4, n // 4)]  # it is slow: time a quarter of the videos
+        naive_videos = paths[:max(4, len(paths) // 4)]  # it is slow: time a quarter of the videos
         start = time.perf_counter()
         for path in naive_videos:
             clip = VideoFileClip(path, audio=False)
@@ -131,18 +124,13 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
                 net.blobs["data"].data[...] = transformer.preprocess("data", image)
                 net.forward(end="relu7")
             clip.close()
-        naive = len(naive_videos) / (time.perf_counter() - start)
+        rows.append(("naive: moviepy get_frame + caffe.io + pycaffe forward per image",
+                     len(naive_videos) / (time.perf_counter() - start)))
         if jobs > 1:
-            rates["jobs"] = jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk)
-            rates["jobs bound"] = concurrent_forward_rate(caffemodel, paths, jobs, batch_videos)
-    rows = [("pipeline, pycaffe backend (steady state)", rates["caffe"]),
-            ("bound: pycaffe forward alone, same batches", rates["caffe bound"]),
-            ("pipeline, PyTorch port backend (steady state)", rates["torch"]),
-            ("bound: PyTorch port forward alone, same batches", rates["torch bound"]),
-            ("naive: moviepy get_frame + caffe.io + pycaffe forward per image", naive)]
-    if jobs > 1:
-        rows += [(f"pipeline, pycaffe backend, --jobs {jobs} (steady state)", rates["jobs"]),
-                 (f"bound: {jobs} pycaffe forwards alone at once, same batches", rates["jobs bound"])]
+            rows += [(f"pipeline, pycaffe backend, --jobs {jobs} (steady state)",
+                      jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk)),
+                     (f"bound: {jobs} pycaffe forwards alone at once, same batches",
+                      concurrent_forward_rate(caffemodel, paths, jobs, batch_videos))]
     return rows, around
 
 
@@ -210,26 +198,27 @@ def jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk):
         watcher.join()
     if status:
         raise RuntimeError("the --jobs benchmark's extraction failed")
-    rate = 0.0
-    for stamps in seen:
-        times = sorted(stamps.values())
-        if len(times) > 1:
-            rate += chunk * (len(times) - 1) / (times[-1] - times[0])
-    return rate
+    times = [sorted(stamps.values()) for stamps in seen]
+    return sum(chunk * (len(t) - 1) / (t[-1] - t[0]) for t in times if len(t) > 1)
 
 
-def _forward_alone(caffemodel, paths, batch_videos, barrier, results):
-    """One process of ``concurrent_forward_rate``: decode and preprocess first, then wait for
-    the others and time pycaffe's forward over the batches."""
+def forward_rate(backend, paths, batch_videos, barrier=None):
+    """The bound: videos/s of the network alone on the videos' frames in the pipeline's
+    batches, decoded and preprocessed first (then, with ``barrier``, waiting for the others)."""
     from .frames import read_frames
-    backend = open_backend("caffe", caffemodel)
     batches = [preprocess(np.concatenate([read_frames(p) for p in paths[i:i + batch_videos]]),
                           resize="torch") for i in range(0, len(paths), batch_videos)]
-    barrier.wait()
+    if barrier is not None:
+        barrier.wait()
     start = time.perf_counter()
     for batch in batches:
         backend.forward(batch, ("relu7",))
-    results.put(len(paths) / (time.perf_counter() - start))
+    return len(paths) / (time.perf_counter() - start)
+
+
+def _forward_alone(caffemodel, paths, batch_videos, barrier, results):
+    """One process of ``concurrent_forward_rate``: ``forward_rate`` of pycaffe."""
+    results.put(forward_rate(open_backend("caffe", caffemodel), paths, batch_videos, barrier))
 
 
 def concurrent_forward_rate(caffemodel, paths, jobs, batch_videos):
@@ -325,8 +314,7 @@ def in_modes(modes, function, *args):
 
 
 def mode_path(path, mode):
-    """Where ``mode``'s table goes: ``path`` for pinned, ``path`` with ``-fast`` before its
-    extension for fast."""
+    """Where ``mode``'s table goes: ``path``, with ``-fast`` before its extension for fast."""
     root, ext = os.path.splitext(path)
     return path if mode == "pinned" else f"{root}-{mode}{ext}"
 
