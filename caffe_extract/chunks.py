@@ -1,9 +1,6 @@
-"""The chunks of an extraction: decoded videos through the network in batches, the codes
-checked (finite, within the store's dtype) and saved, one atomic file per chunk; and read
-back (``collect``) into the records of the store.
-
-Batches never cross chunk boundaries, so a resumed or sharded run computes every chunk with
-the same batches as an uninterrupted run, and the final store is identical.
+"""The chunks of an extraction: decoded videos through the network in batches (never across
+chunks: a resumed or sharded run ends with the same store), the codes checked (finite, within
+the store's dtype) and saved, one atomic file per chunk; and read back (``collect``).
 """
 import os
 
