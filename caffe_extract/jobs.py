@@ -34,8 +34,7 @@ def extract_shard(configs):
 @contextlib.contextmanager
 def video_bar(parts_dirs, n_videos, chunk, enabled):
     """A tqdm bar over the videos the shards have done, from the chunk files in their .parts
-    folders (a shard removes its folder once its store is written), polled once a second on a
-    thread while the shards run."""
+    folders (removed once a shard's store is written), polled once a second on a thread."""
     from tqdm import tqdm
     bar = tqdm(total=n_videos, unit="video", desc="videos", disable=not enabled, dynamic_ncols=True)
     stop = threading.Event()

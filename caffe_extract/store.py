@@ -168,10 +168,9 @@ def _check_views(f, path, views):
 
 def check_contents(store, path):
     """Refuse a store (as read by ``read_store``) whose contents cannot be trained on, naming
-    the field and the first bad video: a label outside 0..C-1 of its C classes or not the
-    class of the video's folder (a store written with 1-based labels), a ``split_membership``
-    other than 0 (not listed), 1 (train), 2 (test), or codes that are NaN or infinite (every
-    such video is named, up to 5)."""
+    the field and the first bad video: a label outside 0..C-1 or not the class of the video's
+    folder (1-based labels), a ``split_membership`` other than 0, 1 or 2, or codes that are NaN
+    or infinite (every such video is named, up to 5)."""
     classes = [str(c) for c in store["classes"]]
     if not classes or len(set(classes)) != len(classes):
         raise StoreError(f"{path}: classes must be distinct class names, got {len(classes)} "
