@@ -37,8 +37,9 @@ def run_chunks(extraction, backend, on_chunk=None):
             for k in pending for i in extraction.chunk_range(k))
     prefetch = max(2, 2 * c.workers + c.batch_videos)
     # the workers hand the inputs over in shared memory (handoff) where it has room; a slot is
-    # written again after the prefetch and one batch
-    n_slots, shape = prefetch + c.batch_videos + 1, input_shape(c)
+    # written again after the prefetch and one batch. A slot: one video's (T or V T, 3, 227, 227)
+    views = 1 if c.views is None else N_VIEWS
+    n_slots, shape = prefetch + c.batch_videos + 1, (views * framelib.N_FRAMES, 3) + SIZE
     if c.workers == 0 or not handoff.fits(n_slots, shape):
         results = ordered_imap(load_video, jobs, c.workers, prefetch, on_crash=crashed)
         _run(extraction, backend, on_chunk, results, pending, lambda frames: frames)
@@ -48,12 +49,6 @@ def run_chunks(extraction, backend, on_chunk=None):
         results = ordered_imap(handoff.load_into_slot, jobs, c.workers, prefetch,
                                on_crash=handoff.crashed_in_slot)
         _run(extraction, backend, on_chunk, results, pending, slots.frames)
-
-
-def input_shape(config):
-    """One video's network input: (T, 3, 227, 227), or (V T, 3, 227, 227) with views."""
-    views = 1 if config.views is None else N_VIEWS
-    return (views * framelib.N_FRAMES, 3) + SIZE
 
 
 def _run(extraction, backend, on_chunk, results, pending, read):

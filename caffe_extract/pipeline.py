@@ -41,7 +41,6 @@ def extract(config):
     if done is not None:
         print(kept_note(done[0]), file=sys.stderr)
         return done
-    target = extraction.target
     with extraction.lock():
         # the weights are checked before anything is written: a wrong file leaves nothing behind
         backend = open_backend(config.backend, config.weights, config.device, config.fast)
@@ -56,9 +55,9 @@ def extract(config):
         if config.shard[1] > 1:  # a shard keeps its list positions, for `merge`
             attrs["shard"] = f"{config.shard[0]}/{config.shard[1]}"
             extra = {"index": index, "failed_index": np.array([i for i, _ in failed], np.int64)}
-        write_store(target, records, failures, extraction.classes, attrs, extra)
+        write_store(extraction.target, records, failures, extraction.classes, attrs, extra)
         shutil.rmtree(extraction.parts)
-    return target, failures, damaged
+    return extraction.target, failures, damaged
 
 
 def summarize(failures, damaged=()):
