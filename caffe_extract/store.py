@@ -209,9 +209,8 @@ PROVENANCE = ("weights_sha1", "layer", "preprocessing", "sampler", "decoder", "c
 
 
 def check_compatible(a, b, path_a, path_b):
-    """Refuse two stores (as read by ``read_store``) whose codes were made differently: another
-    net's weights, layer, preprocessing, sampler, decoder, configuration or stream, or other
-    classes. The error names the field and both values."""
+    """Refuse two stores (as read by ``read_store``) whose codes were made differently (any
+    attribute of ``PROVENANCE``) or other classes. The error names the field and both values."""
     if list(a["classes"]) != list(b["classes"]):
         raise StoreError(f"{path_a} and {path_b} list different classes: made from different "
                          "classInd.txt files")
