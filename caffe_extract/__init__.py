@@ -6,9 +6,8 @@
     caffe_extract.frames.read_frames(path)        # 10 frames over the first 2 s
     python -m caffe_extract extract --help        # the pipeline
 
-Modules: ucf101, frames, preprocessing, views, flow (the input); caffemodel, caffenet, backends
-(the net); store; pipeline (running the rest); weights, data, synthetic, random_model. The CPU
-kernels are pinned by ``common`` (imported first): the same bits on every x86-64 machine.
+The modules: docs/development.md. The CPU kernels are pinned by ``common`` (imported first):
+the same bits on every x86-64 machine.
 """
 # First, before numpy, torch or Caffe load: the CPU kernels pinned (common/reproducible.py).
 import common  # noqa: F401  (isort: skip)

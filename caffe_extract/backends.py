@@ -30,8 +30,6 @@ def caffe_top(layer):
 class TorchBackend:
     """The PyTorch port of CaffeNet, on CPU or CUDA."""
 
-    name = "torch"
-
     def __init__(self, caffemodel, device="cpu", fast=False):
         from common import devices
         devices.configure(device, fast)         # exact float32 unless --fast
@@ -51,8 +49,6 @@ class TorchBackend:
 
 class CaffeBackend:
     """Real BVLC Caffe through pycaffe, CPU only: the reference."""
-
-    name = "caffe"
 
     def __init__(self, caffemodel, device="cpu", fast=False):
         if str(device) != "cpu":

@@ -53,10 +53,9 @@ def fields(buf, start=0, end=None):
             length, pos = _varint(buf, pos)
             value = (pos, pos + length)
             pos += length
-        elif wire == FIXED32:
-            value, pos = buf[pos:pos + 4], pos + 4
-        elif wire == FIXED64:
-            value, pos = buf[pos:pos + 8], pos + 8
+        elif wire in (FIXED32, FIXED64):
+            size = 4 if wire == FIXED32 else 8
+            value, pos = buf[pos:pos + size], pos + size
         else:
             raise CaffeModelError(f"unsupported protobuf wire type {wire} at byte {pos}")
         if pos > end:

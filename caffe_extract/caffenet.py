@@ -2,11 +2,9 @@
 
 The layer table below is CaffeNet's deploy net (``models/bvlc_reference_caffenet/
 deploy.prototxt`` in the Caffe source); a test checks it against that file, field by field.
-Caffe semantics kept: pooling rounds the output size up (``ceil_mode=True``); LRN across
-channels is y = x (1 + alpha/n sum_{window} x^2)^-beta (``CrossChannelLRN``, as Caffe computes
-it; equal to ``torch.nn.LocalResponseNorm(k=1)``, twice as fast here); conv2, conv4, conv5 have
-two groups; dropout is the identity at test time. For speed on the CPU the convolutions run in
-the channels-last memory layout and ReLUs run in place where no one keeps their input.
+Caffe semantics kept: pooling rounds the output size up (``ceil_mode=True``); Caffe's LRN
+across channels (``CrossChannelLRN``); conv2, conv4, conv5 have two groups; dropout is the
+identity at test time. For CPU speed: channels-last convolutions, ReLUs in place.
 
     net = load("bvlc_reference_caffenet.caffemodel", device="cuda")
     out = net(batch, blobs=("fc7", "relu7"))   # batch: (N, 3, 227, 227) float32, preprocessed
@@ -54,7 +52,8 @@ BLOBS = tuple(name for name, _, _ in LAYERS)
 
 class CrossChannelLRN(nn.Module):
     """Caffe's LRN, ACROSS_CHANNELS: y_c = x_c (k + alpha/n sum_{c' in window(c)} x_c'^2)^-beta,
-    the window n channels centred on c, zero-padded at the ends."""
+    the window n channels centred on c, zero-padded at the ends. Equal to
+    ``torch.nn.LocalResponseNorm`` (k=1), twice as fast here."""
 
     def __init__(self, local_size, alpha, beta, k=1.0):
         super().__init__()

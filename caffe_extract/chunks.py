@@ -1,9 +1,6 @@
-"""The chunks of an extraction: decoded videos through the network in batches, the codes
-checked (finite, within the store's dtype) and saved, one atomic file per chunk; and read
-back (``collect``) into the records of the store.
-
-Batches never cross chunk boundaries, so a resumed or sharded run computes every chunk with
-the same batches as an uninterrupted run, and the final store is identical.
+"""The chunks of an extraction: decoded videos through the network in batches (never across
+chunks: a resumed or sharded run ends with the same store), the codes checked (finite, within
+the store's dtype) and saved, one atomic file per chunk; and read back (``collect``).
 """
 import os
 
@@ -40,8 +37,9 @@ def run_chunks(extraction, backend, on_chunk=None):
             for k in pending for i in extraction.chunk_range(k))
     prefetch = max(2, 2 * c.workers + c.batch_videos)
     # the workers hand the inputs over in shared memory (handoff) where it has room; a slot is
-    # written again after the prefetch and one batch
-    n_slots, shape = prefetch + c.batch_videos + 1, input_shape(c)
+    # written again after the prefetch and one batch. A slot: one video's (T or V T, 3, 227, 227)
+    views = 1 if c.views is None else N_VIEWS
+    n_slots, shape = prefetch + c.batch_videos + 1, (views * framelib.N_FRAMES, 3) + SIZE
     if c.workers == 0 or not handoff.fits(n_slots, shape):
         results = ordered_imap(load_video, jobs, c.workers, prefetch, on_crash=crashed)
         _run(extraction, backend, on_chunk, results, pending, lambda frames: frames)
@@ -51,12 +49,6 @@ def run_chunks(extraction, backend, on_chunk=None):
         results = ordered_imap(handoff.load_into_slot, jobs, c.workers, prefetch,
                                on_crash=handoff.crashed_in_slot)
         _run(extraction, backend, on_chunk, results, pending, slots.frames)
-
-
-def input_shape(config):
-    """One video's network input: (T, 3, 227, 227), or (V T, 3, 227, 227) with views."""
-    views = 1 if config.views is None else N_VIEWS
-    return (views * framelib.N_FRAMES, 3) + SIZE
 
 
 def _run(extraction, backend, on_chunk, results, pending, read):

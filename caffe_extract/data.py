@@ -2,11 +2,7 @@
 
     python -m caffe_extract.data [--root data]
 
-``UCF101.rar`` (about 6.5 GB; UCF publishes no checksum, so ``verify_videos`` checks its
-content: 101 class folders, 13,320 ``.avi`` files, every video of the three splits) and the
-split zip (SHA-256 as recorded by TensorFlow Datasets for the same URL). Unpacking refuses any
-member that would land outside the target folder; the RAR needs ``unar`` (installed with apt
-when missing). Where the host cannot be reached, it fails at once and says what to do by hand.
+What it checks, and what to do without network: docs/data.md ("UCF-101 and its splits").
 """
 import argparse
 import os

@@ -1,8 +1,7 @@
-"""What a listed video's entry on disk is, when it is not a file the decoder can read: a broken
-link, a link to itself, a named pipe (opening one waits for a writer: the decoder would hang),
-a socket or a device. ``entry_problem`` says so without raising: the extraction records the
-video as a skip with those words (``decoding``), and the digest of the listed videos' sizes
-takes them instead of a size (``provenance``).
+"""What a listed video's entry on disk is, when the decoder cannot read it: a broken link, a
+link to itself, a named pipe (the decoder would wait for a writer forever), a socket, a device.
+The extraction records such a video as a skip with ``entry_problem``'s words (``decoding``);
+the digest of the listed videos' sizes takes them instead of a size (``provenance``).
 """
 import errno
 import os

@@ -91,12 +91,10 @@ class Extraction:
         stream = {} if c.stream == "rgb" else {"stream": c.stream}   # rgb's as before streams
         if c.views is not None:                                      # and as before views
             stream.update(views=c.views, store_dtype=c.store_dtype)
-        return {**stream, "videos_sha1": hashlib.sha1(listing).hexdigest(), "split": c.split,
-                "subset": c.subset, "layer": c.layer, "backend": c.backend, "decoder": c.decoder,
-                "resize": c.resize, "anti_aliasing": c.anti_aliasing, "mean": c.mean,
-                "config": c.config, "batch_videos": c.batch_videos, "chunk": c.chunk,
-                "device": c.device, "fast": c.fast,
-                "weights_sha1": weights_sha1}
+        settings = ("split", "subset", "layer", "backend", "decoder", "resize", "anti_aliasing",
+                    "mean", "config", "batch_videos", "chunk", "device", "fast")
+        return {**stream, "videos_sha1": hashlib.sha1(listing).hexdigest(),
+                **{key: getattr(c, key) for key in settings}, "weights_sha1": weights_sha1}
 
     def prepare_parts(self, weights_sha1):
         """Create OUT.parts, or check that the one there belongs to the same extraction (the
@@ -112,7 +110,9 @@ class Extraction:
             raise RuntimeError(f"{self.parts} holds a different extraction ({diff}); delete "
                                "it to start over, or rerun with the same settings to resume")
         if theirs != mine:             # new, or nothing computed yet: nothing to protect, start anew
-            _atomic_json(path, mine)
+            with open(path + ".tmp", "w") as f:
+                json.dump(mine, f, indent=1, sort_keys=True)
+            os.replace(path + ".tmp", path)
         for name in os.listdir(self.parts):
             if name.endswith(".tmp"):  # left by a killed run
                 os.remove(os.path.join(self.parts, name))
@@ -176,9 +176,3 @@ def saved_chunks(parts):
     if not os.path.isdir(parts):
         return []
     return [name for name in os.listdir(parts) if name.startswith("chunk-") and name.endswith(".npz")]
-
-
-def _atomic_json(path, obj):
-    with open(path + ".tmp", "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-    os.replace(path + ".tmp", path)

@@ -1,9 +1,6 @@
 """``extract --jobs N`` on one machine (``__main__.run_jobs``): the N shards at once, each in a
-worker process of ``common.processes.run_all``, then ``merge``.
-
-A shard's error a user can fix (a weights file, a split file, a full disk) comes back as its
-one-line description, so that every shard runs to its end and the command says which shards
-failed; a bug's exception is raised as such.
+worker process of ``common.processes.run_all``, then ``merge``. A shard's error a user can fix
+comes back as one line, so that every shard runs to its end; a bug's exception is raised.
 """
 import contextlib
 import threading
@@ -15,8 +12,7 @@ from .pipeline import extract
 
 
 def user_errors():
-    """The exceptions a user can fix, which the command line says in one line (``error: ...``)
-    instead of a traceback."""
+    """The exceptions a user can fix: the command line says them in one line, not a traceback."""
     from .caffemodel import CaffeModelError
     from .frames import VideoReadError
     from .pycaffe import CaffeUnavailable
@@ -38,8 +34,7 @@ def extract_shard(configs):
 @contextlib.contextmanager
 def video_bar(parts_dirs, n_videos, chunk, enabled):
     """A tqdm bar over the videos the shards have done, from the chunk files in their .parts
-    folders (a shard removes its folder once its store is written), polled once a second on a
-    thread while the shards run."""
+    folders (removed once a shard's store is written), polled once a second on a thread."""
     from tqdm import tqdm
     bar = tqdm(total=n_videos, unit="video", desc="videos", disable=not enabled, dynamic_ncols=True)
     stop = threading.Event()

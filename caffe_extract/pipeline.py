@@ -2,21 +2,12 @@
 
     extract(ExtractSettings(videos=..., splits=..., subset="train", out="train_fc7.h5", ...))
 
-Worker processes decode and preprocess videos ahead of the network; the main process runs the
-CNN on batches of ``batch_videos`` videos and saves *chunks* of ``chunk`` consecutive videos,
-each an atomic file in ``OUT.parts/``. Killed at any moment (even SIGKILL), a rerun skips the
-chunks already saved, and since batches never cross chunks, every run (resumed, or a shard
-of ``--shard i/n``: chunks i, i+n, ...) ends with the same store. Unusable videos (unreadable,
-missing, or with non-finite codes) are left out, recorded in the store with the reason, and
-summarised. ``stream="flow"`` (``flow.py``) and ``views="oversample"`` (``views.py``: the
-codes (N, V=10, T, D), run in forwards of at most ``batch_videos`` x T images) take the same
-machinery.
-
-Modules, one job each: ``extraction`` (the settings, the plan, the lock), ``decoding`` (a
-video's network input, in workers), ``chunks`` (the network over batches, the chunk files),
-``provenance`` (the store's attributes; ``finished``: a store this extraction wrote already
-is kept), ``shards`` (``merge``). This module runs them (``extract``), says what failed
-(``summarize``), and keeps the names the commands use importable from here.
+How it survives a kill and why every run ends with the same store: docs/data.md
+("Crash-proof and resumable"). Modules, one job each: ``extraction`` (the settings, the plan,
+the lock), ``decoding`` (a video's network input, in workers), ``chunks`` (the network over
+batches, the chunk files), ``provenance`` (the store's attributes; ``finished``), ``shards``
+(``merge``). This module runs them (``extract``), says what failed (``summarize``), and keeps
+the names the commands use importable from here.
 """
 import shutil
 import sys
@@ -50,7 +41,6 @@ def extract(config):
     if done is not None:
         print(kept_note(done[0]), file=sys.stderr)
         return done
-    target = extraction.target
     with extraction.lock():
         # the weights are checked before anything is written: a wrong file leaves nothing behind
         backend = open_backend(config.backend, config.weights, config.device, config.fast)
@@ -65,9 +55,9 @@ def extract(config):
         if config.shard[1] > 1:  # a shard keeps its list positions, for `merge`
             attrs["shard"] = f"{config.shard[0]}/{config.shard[1]}"
             extra = {"index": index, "failed_index": np.array([i for i, _ in failed], np.int64)}
-        write_store(target, records, failures, extraction.classes, attrs, extra)
+        write_store(extraction.target, records, failures, extraction.classes, attrs, extra)
         shutil.rmtree(extraction.parts)
-    return target, failures, damaged
+    return extraction.target, failures, damaged
 
 
 def summarize(failures, damaged=()):

@@ -50,9 +50,6 @@ def merge(shard_files, out):
     records = {k: np.concatenate([p[k] for p in parts])[order]
                for k in ("features", "labels", "video", "group", "frame_times",
                          "split_membership", "warning") if k in parts[0]}
-    records["video"] = list(records["video"])
-    if "warning" in records:
-        records["warning"] = list(records["warning"])
     failed = sorted(zip(failed_index.tolist(),
                         (v for p in parts for v in p["failed_video"]),
                         (r for p in parts for r in p["failed_reason"])))

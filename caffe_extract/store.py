@@ -1,29 +1,13 @@
 """The feature store: one HDF5 file per (split, subset, layer, stream), and a Dataset over it.
 
-Schema (N videos, T = 10 frames, D = 4096):
-
-    features     float32 (N, T, D)   CaffeNet codes of the sampled frames
-    labels       int64   (N,)        0-based class index (classInd.txt's index - 1)
-    video        str     (N,)        path as listed in the split file, "Class/v_Class_gXX_cYY.avi"
-    group        int32   (N,)        UCF-101 group (gXX): same actors and scene
-    frame_times  float32 (N, T)      seconds of the frames actually used (clamped on short clips)
-    classes      str     (C,)        class names, index = label
-    warning      str     (N,)        "" or why the video is suspect ("damaged: the container ...")
-    split_membership int8 (N, 3)     stores of all three splits only: per split K (column K-1)
-                                     1 = in trainlist0K, 2 = in testlist0K, 0 = not listed
-    failed_video str     (F,)        videos left out (unreadable, or non-finite codes), and why:
-    failed_reason str    (F,)
-    attributes: how the codes were made (``provenance.store_attrs``; docs/data.md)
-
-Views stores (``extract --views oversample``, ``views.py``): the same schema, except
-
-    features     float32 or float16 (N, V, T, D)   the codes of each frame's V = 10 views
-                                                   (order ``views.VIEW_NAMES``; 4 = centre)
-    attributes:  also views (the recipe) and features_dtype ("float32" or "float16")
-
-``read_store`` refuses a views store unless asked (``views=True``), and a store without views
-when asked: a reader of the normal store never meets the extra axis. Videos keep the order of
-the split file. A store is written to a temporary name and renamed: no reader sees half of one.
+The schema is docs/data.md's table ("The feature store"): ``features`` float32 (N, T=10, D),
+``labels``, ``video``, ``group``, ``frame_times``, ``classes``, ``failed_video`` and
+``failed_reason``; also ``warning`` (N,) ("" or why the video is suspect) and, in stores of all
+three splits, ``split_membership``. A views store (``extract --views oversample``) holds
+features float32 or float16 (N, V=10, T, D), views in ``views.VIEW_NAMES`` order, and the
+attributes ``views`` and ``features_dtype``; ``read_store`` refuses it unless asked
+(``views=True``), and a store without views when asked. Videos keep the split file's order.
+A store is written to a temporary name and renamed: no reader sees half of one.
 """
 import os
 import re
@@ -184,10 +168,9 @@ def _check_views(f, path, views):
 
 def check_contents(store, path):
     """Refuse a store (as read by ``read_store``) whose contents cannot be trained on, naming
-    the field and the first bad video: a label outside 0..C-1 of its C classes or not the
-    class of the video's folder (a store written with 1-based labels), a ``split_membership``
-    other than 0 (not listed), 1 (train), 2 (test), or codes that are NaN or infinite (every
-    such video is named, up to 5)."""
+    the field and the first bad video: a label outside 0..C-1 or not the class of the video's
+    folder (1-based labels), a ``split_membership`` other than 0, 1 or 2, or codes that are NaN
+    or infinite (every such video is named, up to 5)."""
     classes = [str(c) for c in store["classes"]]
     if not classes or len(set(classes)) != len(classes):
         raise StoreError(f"{path}: classes must be distinct class names, got {len(classes)} "
@@ -226,9 +209,8 @@ PROVENANCE = ("weights_sha1", "layer", "preprocessing", "sampler", "decoder", "c
 
 
 def check_compatible(a, b, path_a, path_b):
-    """Refuse two stores (as read by ``read_store``) whose codes were made differently: another
-    net's weights, layer, preprocessing, sampler, decoder, configuration or stream, or other
-    classes. The error names the field and both values."""
+    """Refuse two stores (as read by ``read_store``) whose codes were made differently (any
+    attribute of ``PROVENANCE``) or other classes. The error names the field and both values."""
     if list(a["classes"]) != list(b["classes"]):
         raise StoreError(f"{path_a} and {path_b} list different classes: made from different "
                          "classInd.txt files")
