@@ -1,12 +1,10 @@
 """Argument types shared by every command-line tool: a value out of its range, or a path of the
 wrong kind, is argparse's one-line usage error naming the option (``error: argument --chunk:
-must be an integer from 1 to 100000, got 0``) before anything is read or written.
+must be an integer from 1 to 100000, got 0``) before anything is read or written. The ranges
+refuse what cannot work (0 epochs, a NaN learning rate) and what is absurdly large (a batch of
+10^12 videos), not unusual choices.
 
     parser.add_argument("--chunk", type=cli.integer(1, 100_000), default=32)
-    parser.add_argument("--out", type=cli.writable_dir, default="results")
-
-The ranges refuse what cannot work (0 epochs, a NaN learning rate) and what is absurdly large
-(a batch of 10^12 videos), not unusual choices.
 """
 import argparse
 import math

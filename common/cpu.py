@@ -1,11 +1,10 @@
 """This machine's CPU and the kernels in effect, in the words a bug report needs
-(``python -m common``): ``identity()`` (vendor, model), ``flags()`` (what the CPU offers),
-``kernels()`` (what runs here), ``summary()`` (one line of the three).
-
+(``python -m common``): ``identity()``, ``flags()``, ``kernels()``, and ``summary()`` of the three.
 The vendor and model are read by CPUID where possible (the MKL vendor fix's library), so that
 an emulated CPU names itself; the flags are the kernel's list (an emulator shows the host's).
 """
 import ctypes
+import importlib
 import os
 import sys
 
@@ -47,14 +46,13 @@ def flags():
     listed = proc_cpuinfo("flags")
     if listed:
         return sorted(listed.upper().split())
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features
-    except ImportError:
+    for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):  # 2.x, 1.x
         try:
-            from numpy.core._multiarray_umath import __cpu_features__ as features
-        except ImportError:
-            return []
-    return sorted(name for name, present in features.items() if present)
+            features = importlib.import_module(module).__cpu_features__
+        except (ImportError, AttributeError):
+            continue
+        return sorted(name for name, present in features.items() if present)
+    return []
 
 
 def has_avx512():

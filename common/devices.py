@@ -3,10 +3,9 @@
     device = devices.resolve("auto")      # "cuda" where torch sees a GPU, else "cpu"
     devices.configure(device)              # fidelity first: no TF32, deterministic kernels
 
-Since Ampere, PyTorch may run float32 convolutions (and, if asked, matmuls) in TF32, with a
-10-bit mantissa: the CaffeNet port could not keep its 1e-5 parity with pycaffe. So TF32 is off
-and the kernels deterministic unless ``fast=True`` (the CLIs' ``--fast``), which every store
-and table made so records (``describe``).
+Since Ampere, PyTorch may compute float32 in TF32 (a 10-bit mantissa), which would break the
+CaffeNet port's 1e-5 parity with pycaffe: so TF32 is off and the kernels deterministic unless
+``fast=True`` (``--fast``), which every store and table made so records (``describe``).
 """
 import os
 

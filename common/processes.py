@@ -3,12 +3,10 @@
 
     results = run_all([Task("a", work, (1,)), Task("b", work, (2,))], jobs=2, desc="parts")
 
-Each task, ``function(*args)`` with picklable arguments, runs in one of ``jobs`` *spawned*
-processes (torch is not safe to fork once its threads ran; a spawned child imports ``common``
-first, so its kernels are pinned as this process's). Tasks start in the order given (put the
-longest first); their results come back as ``{name: result}``. Failure, never a hang: a dead
-worker is a ``WorkerDied`` at once, and workers die with this process (``die_with_parent``); a
-task's own exception is raised once the tasks already running have ended.
+Each task runs in a *spawned* process (torch is not safe to fork once its threads ran; a spawned
+child imports ``common`` first, so its kernels are pinned as this process's), in the order given
+(put the longest first). Failure, never a hang: a dead worker is a ``WorkerDied`` at once, and
+workers die with this process (``die_with_parent``).
 """
 import contextlib
 import multiprocessing

@@ -1,8 +1,6 @@
 """The same bits on every x86-64 machine: the CPU kernels pinned before numpy, torch or Caffe load
-(docs/setup.md, "Bit for bit on every x86-64 CPU").
-
-Imported first by ``common``, and so by every entry point, before any numerical library loads;
-the Makefile exports the same variables (read from ``pinned.py``) as a second line of defence.
+(docs/setup.md, "Bit for bit on every x86-64 CPU"). Imported first by ``common``, so by every
+entry point; the Makefile exports the same variables (``pinned.py``) as a second line of defence.
 Float results follow the kernel a library picks for the CPU: a reduction summed in 16 lanes
 (AVX-512) or 8 (AVX2), split over 1 or 2 threads, rounds differently. Measured on an Intel Xeon
 with AVX-512, each of these changed the demo's bits:
@@ -19,19 +17,18 @@ with AVX-512, each of these changed the demo's bits:
     OPENCV_IPP              AVX-VNNI, AVX-512; and Intel IPP's AVX-512 code): no change
                             measured on Farneback's flow, pinned as the others (caffe_extract/flow.py)
 
-The pinned level is AVX2, which every x86-64 machine of ours has. Every library starts with one
-thread: OpenBLAS and MKL cap their thread count at the cores present, so any count above 1
-could differ on a smaller machine. On a CPU that is not Intel's, torch's MKL ignores
-``MKL_CBWR`` unless the vendor fix of ``common/mkl.py`` is loaded, which ``pin`` does; ``check``
-says in one line when MKL still runs another branch.
+The pinned level is AVX2, which every x86-64 machine of ours has, with one thread per library
+(OpenBLAS and MKL cap their thread count at the cores present, so more could differ on a smaller
+machine). On a CPU that is not Intel's, torch's MKL ignores ``MKL_CBWR`` unless ``mkl.py``'s
+vendor fix is loaded, which ``pin`` does; ``check`` says in one line when MKL still runs another
+branch. ``ACTION_RNN_FAST=1`` (``make ... FAST=1``) pins no kernel, only one thread per process;
+every table made so says so (``mode``). The GPU is not covered.
 
 One exception, measured: training gives the same bits with any number of torch threads, so it
 uses every core it may (``training_threads``). Its matmuls are MKL's in ``STRICT`` mode; torch's
-own kernels split the terms of one sum among threads only when that sum is a single number of
-more than 32,768 terms, which the training does not compute (its losses sum at most a batch of
-256; tests/common/test_reproducible.py trains with 1 and 3 threads). The GPU is not covered.
-``ACTION_RNN_FAST=1`` (``make ... FAST=1``) pins no kernel, only the thread counts keep their
-default of one per process; every table made so says so (``mode``).
+own kernels split one sum among threads only when it is a single number of more than 32,768
+terms, which the training does not compute (its losses sum at most a batch of 256;
+tests/common/test_reproducible.py trains with 1 and 3 threads).
 """
 import os
 import sys

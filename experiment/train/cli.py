@@ -4,37 +4,14 @@
     python -m experiment.train --splits 1 2 3 --config modern ...
     python -m experiment.train --jobs 4 ...      # the grid's runs, then the seeds', 4 at once
 
-Configuration (``--config``, see ``configurations``): ``paper`` (the default) trains the
-models of the paper's equations with the nntools code of its weeks where the text is silent
-(Glorot initial values, a learnt initial state of the backward layer, the LSTM's output-gate
-quirk, ReLU gradient 0.5 at 0, float32); ``nntools-2015`` and ``lasagne-0.1`` are the two codes
-exactly; ``modern`` trains today's variants. The loss is the cross-entropy of the averaged
-prediction (``training_loss``; the paper states only the prediction rule). Splits
-(``--splits``): each official split is trained and tested on its own (results in
-OUT/split{K}/ when there are several) and the table reports each and the mean over splits.
-
-For each model: a grid search over the hyperparameters (``--lr``, ``--hidden``) with seed 0,
-selected by validation accuracy; then the chosen setting trained with ``--seeds`` seeds, each
-seed's best-validation epoch evaluated once on the test split; mean and standard deviation
-reported. The validation split is carved from the train store by whole UCF-101 groups
-(``caffe_extract.ucf101.validation_split``), never from the test store.
-
-Optimiser: SGD with Nesterov momentum (momentum 0.9, learning rate searched), ``lasagne.updates.
-nesterov_momentum`` as a 2015 Lasagne user called it (the parity tests show the two equal);
-minibatches of 64 videos, up to 80 epochs (the paper: >90% train accuracy after 50-80
-epochs), stopping early after 25 epochs without a better validation accuracy; the model kept
-is the best-validation epoch's. The paper gives no hyperparameters; these are our choices,
-all configurable. Learning-rate grid {0.003, 0.001}: on codes of order 1 in 4096 dimensions
-one step moves a pre-activation by about lr x |x|^2, and on the demo's codes lr = 0.01 killed
-every ReLU unit of the Average model and the bidirectional RNN within an epoch.
-
-Deterministic on the CPU: seeded initialisation, shuffling and dropout; the same command twice
-gives the same numbers, and so does ``--jobs N``, which trains the grid's runs and then the
-seeds' runs N at once, each in its own process. Runs are checkpointed atomically (a plain
-state dict, loadable with ``torch.load(weights_only=True)``) after their last epoch and after
-any epoch that ends ``CHECKPOINT_SECONDS`` after the previous save (each LSTM epoch at
-UCF-101's size); a killed run resumes from its last checkpoint and ends with the same result as
-an uninterrupted one.
+For each model and split (``--splits``; OUT/split{K}/ when there are several): a grid search
+(``--lr`` x ``--hidden``) with seed 0, selected by validation accuracy on whole UCF-101 groups
+carved from the train list (never the test list); the chosen setting trained with ``--seeds``
+seeds, each seed's best-validation epoch tested once; mean and standard deviation reported.
+SGD with Nesterov momentum, early stopping (``--patience``); ``--config`` picks the models'
+variants and precision (``python -m configurations`` prints every knob). The same numbers with
+any ``--jobs`` or ``--threads``; runs are checkpointed, and a killed run resumes to the same
+result. The protocol, the optimiser's settings and why they were chosen: docs/training.md.
 """
 import os
 import sys
@@ -43,7 +20,7 @@ from common import cli, commands, devices
 from configurations import TRAINING
 from rnn_models import MODELS
 
-from .cluster import protocol_of, run_stage, split_folder
+from .cluster import protocol_of, run_stage, split_folder, train_in_parallel
 from .data import features_dir, load_data
 from . import outputs
 from .loop import ERRORS, set_deterministic
@@ -60,9 +37,8 @@ def build_parser():
     parser.add_argument("--features", default="features", type=features_dir,
                         help="folder of the HDF5 stores (%(default)s)")
     parser.add_argument("--config", default=DEFAULT, choices=sorted(CONFIGS),
-                        help="paper (default): the paper's text, and the nntools code of its "
-                             "weeks where the text is silent; nntools-2015, lasagne-0.1, modern "
-                             "(python -m configurations prints every knob)")
+                        help="paper (default): the paper's text, and its weeks' nntools code "
+                             "where it is silent (python -m configurations prints every knob)")
     parser.add_argument("--splits", nargs="+", type=int, default=[TRAINING.split], choices=(1, 2, 3),
                         help="official splits to train and test on, each on its own (%(default)s)")
     parser.add_argument("--layer", default="fc7", choices=("fc7", "fc6"))
@@ -88,14 +64,12 @@ def build_parser():
                         help="allow TF32 on the GPU (faster, not exact float32; tables say so)")
     commands.add_jobs(parser, "runs trained")
     parser.add_argument("--stage", choices=("all", "search", "seeds"), default="all",
-                        help="on a cluster (scripts/slurm_train.sh): 'search' trains one grid "
-                             "point (seed 0), 'seeds' one seed of the chosen setting, as job-"
-                             "array task --task; 'all' (default) does everything and reports, "
-                             "reusing every run already done")
+                        help="on a cluster (scripts/slurm_train.sh): job-array task --task trains "
+                             "one grid point (search) or one seed (seeds); all (default): "
+                             "everything, reusing the runs done, and the report")
     parser.add_argument("--task", type=cli.integer(0, 10_000_000), default=None,
                         help="the job-array task (0-based)")
-    parser.add_argument("--count", action="store_true", help="print the number of tasks of "
-                        "--stage and exit")
+    parser.add_argument("--count", action="store_true", help="print --stage's task count and exit")
     return parser
 
 
@@ -116,7 +90,6 @@ def train_and_report(args):
     outputs.claim(args.out, "experiment.train", {"--features": args.features})
     set_deterministic(device, args.fast, args.threads)
     if args.jobs > 1:
-        from .parallel import train_in_parallel
         train_in_parallel(args, device)
     era = get(args.config)
     settings = {k: v for k, v in vars(args).items() if k not in RUNTIME}

@@ -1,14 +1,19 @@
 """Runs as units of work, trained alike by a cluster's job-array tasks (``--stage search|seeds
---task i``, scripts/slurm_train.sh) and ``--jobs N``'s workers: one grid point with seed 0
-("search": split, model, lr, hidden) or one seed of the chosen setting ("seeds": split, model,
-seed); every search unit of a model must be done before its seeds'.
+--task i``, scripts/slurm_train.sh) and ``--jobs N``'s workers (``common.processes``): one grid
+point with seed 0 ("search": split, model, lr, hidden) or one seed of the chosen setting
+("seeds": split, model, seed); every search unit of a model must be done before its seeds'.
+A run's bits depend on neither the process nor the thread count, so the table made from the
+finished runs is the one ``--jobs 1`` makes, byte for byte.
 """
 import os
 import sys
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+import torch
+
 from common import commands, devices
+from common.processes import Task, run_all, share_of_threads
 
 from . import outputs
 from .data import load_data
@@ -101,3 +106,22 @@ def run_stage(args):
         print(f"task {args.task} ({args.stage}: {unit}) done", file=sys.stderr)
         return 0
     return commands.guarded(task, ERRORS)
+
+
+def train_in_parallel(args, device):
+    """Train every run of the command ``args`` in ``args.jobs`` processes: the search units,
+    then (their choices made) the seed units. Nothing is reported here."""
+    quiet = replace(Work.of(args, device), progress=False)
+    threads = share_of_threads(torch.get_num_threads(), args.jobs)
+    for stage in ("search", "seeds"):
+        units = stage_tasks(stage, args.splits, args.models, args.lr, args.hidden, args.seeds)
+        run_all([Task(f"{stage} {unit}", run_unit, (quiet, stage, unit, threads, args.fast))
+                 for unit in units], args.jobs, desc=f"{stage} runs",
+                progress=not args.no_progress,
+                rerun_hint="rerun the same command: it resumes from the saved runs")
+
+
+def run_unit(work, stage, unit, threads, fast):
+    """A worker's unit: its kernels set as the parent's (``threads`` threads), then trained."""
+    set_deterministic(work.device, fast, threads)
+    return train_unit(work, stage, unit)

@@ -97,10 +97,12 @@ def read_split(features_dir, split, layer="fc7", stream="rgb", views=None):
                                      read_store)
     from caffe_extract.ucf101 import TEST, TRAIN
     paths = store_paths(features_dir, split, layer, stream, views)
+    stores = {s: read_store(p, views=views is not None) for s, p in paths.items()}
+    for s, p in paths.items():
+        check_contents(stores[s], p)
+        check_stream(stores[s], p, stream)
     if "all" in paths:
-        store = read_store(paths["all"], views=views is not None)
-        check_contents(store, paths["all"])
-        check_stream(store, paths["all"], stream)
+        store = stores.pop("all")
         if "split_membership" not in store:
             raise ValueError(f"{paths['all']} has no split_membership dataset: not a store of "
                              "all splits; extract it again with `python -m caffe_extract extract`")
@@ -109,10 +111,6 @@ def read_split(features_dir, split, layer="fc7", stream="rgb", views=None):
         del store                              # the subsets are copies: 2.2 GB less held
         paths = {"train": paths["all"], "test": paths["all"]}
     else:
-        stores = {s: read_store(p, views=views is not None) for s, p in paths.items()}
-        for s, p in paths.items():
-            check_contents(stores[s], p)
-            check_stream(stores[s], p, stream)
         check_compatible(stores["train"], stores["test"], paths["train"], paths["test"])
     train = stores["train"]
     if not len(train["labels"]) or not len(stores["test"]["labels"]):

@@ -1,15 +1,11 @@
 """The one training loop, ``fit``: every model of the project trains through it (the paper's
-classifiers, the LSTM autoencoder's pretraining, CaffeNet's fine-tuning).
+classifiers, the LSTM autoencoder's pretraining, CaffeNet's fine-tuning; docs/development.md,
+"Inside experiment/").
 
     record = fit(settings, make, (train, val), out_dir, Classification())
 
-``make(settings, device)`` builds the model and its optimiser (the one hook for where the
-weights start); the objective (``Classification``, ``experiment.future.pretrain``'s) says what
-the loss is, what validation measures and which epoch is best. The loop keeps the best epoch's
-weights, stops early after ``settings.patience`` epochs without a better one (0: never),
-refuses a non-finite loss before it spoils the weights, and checkpoints on ``CheckpointClock``;
-a rerun resumes to the same bits. OUT/logs/RUN.jsonl holds the history as of the checkpoint,
-OUT/logs/RUN.seconds.jsonl each epoch's timings (kept out of the history: timings vary).
+OUT/logs/RUN.jsonl holds the history as of the checkpoint, OUT/logs/RUN.seconds.jsonl each
+epoch's timings (kept out of the history: timings vary).
 """
 import os
 import time
@@ -34,7 +30,10 @@ ERRORS = (OSError, ValueError, CheckpointError, NonFiniteLoss, DeviceError, Work
 
 def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
     """Train run ``settings`` (resuming from OUT/checkpoints/RUN.pt) on ``data`` = (train, val)
-    ``Split``s; returns its record {"epoch", "history", "best", "config", "stopped"}."""
+    ``Split``s: ``make(settings, device)`` builds the model and its optimiser, ``objective`` says
+    the loss, what validation measures and which epoch is best (``Classification``). Stops
+    after ``settings.patience`` epochs without a better one (0: never), checkpoints on
+    ``CheckpointClock``; returns its record {"epoch", "history", "best", "config", "stopped"}."""
     from tqdm import tqdm
     for folder in ("checkpoints", "logs"):
         os.makedirs(os.path.join(out_dir, folder), exist_ok=True)

@@ -1,13 +1,9 @@
 """One results folder, one command (issue 30, item 3; docs/reliability.md, "No run writes over
-another"): no command writes into a folder that holds another command's results, nor into the
-folder it reads its inputs from.
+another"): ``claim`` refuses a folder that holds another command's results or is one of the
+command's inputs, else records the command in ``MARKER``; ``recognise`` also knows the folders
+of older runs by their files.
 
     claim("results/demo-future", "experiment.future", {"--main": "results/demo-paper"})
-
-Each results-writing command calls ``claim`` once, before it writes anything; the folder
-records what wrote it in ``MARKER``, a file of its own (table.json is left as it was: ``make
-demo`` digests it). A folder of an older run, without the record, is known by its files
-(``recognise``). Rerunning a command into its own folder (to resume) is what the record allows.
 """
 import glob
 import json

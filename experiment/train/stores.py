@@ -1,17 +1,11 @@
-"""One rule for stores used together (issue 30; docs/reliability.md, "Stores used together
-belong together"): stores a study compares video by video (the RGB and flow streams for fusion,
-the ten views, pool5 for fine-tuning), and a results folder trained on another store, must come
-from the same videos and the same CaffeNet; only the settings ``MAY_DIFFER`` may differ.
+"""Stores used together belong together (issue 30; the four rules and what may differ:
+docs/reliability.md, "Stores used together belong together"): stores a study compares video by
+video, and a results folder trained on another store, must come from the same videos and the
+same CaffeNet; only the settings ``MAY_DIFFER`` may differ. A refusal is one ``StoreError``
+naming both stores, the first difference and the extraction command that makes a matching store.
 
     check_together(features, 1, {"layer": "fc7"}, [{"stream": "flow"}], weights_sha1=None,
                    tables=["results/demo-paper/table.json"])
-
-From each store's own provenance (its ``extraction`` manifest, ``pipeline.manifest_text``):
-(1) a store that does not record how it was made is refused ("extract it again"); (2) every
-store is what its recipe makes (``check_recipe``); (3) the same videos in the same order, each
-with its label and group, and the same classes; (4) the same settings ``SAME``, also against a
-results folder's table.json (``tables``). A refusal is one ``StoreError`` naming both stores,
-the first difference (both values) and the extraction command that makes a matching store.
 """
 import json
 import os
