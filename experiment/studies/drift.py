@@ -113,11 +113,12 @@ def train_variant(args, name, store, model, **knobs):
 
 
 def accuracy_row(base, other, labels):
-    comparison = stats.compare(other, base, labels, base["test_videos"])
+    comparison = stats.compare_matrices(
+        other["model"], base["model"], stats.correct_matrix(other, labels),
+        stats.correct_matrix(base, labels), stats.groups_of(base["test_videos"]))
     return {"model": base["model"], "seeds": len(base["runs"]),
             "paper_acc": base["test_acc_mean"], "variant_acc": other["test_acc_mean"],
-            "difference": comparison["difference"], "low": comparison["low"],
-            "high": comparison["high"], "p": comparison["p"]}
+            **{k: comparison[k] for k in ("difference", "low", "high", "p")}}
 
 
 def codes_640(args, n_clips=12):
