@@ -6,16 +6,13 @@ video n correctly, and ``groups``, the (N,) group of each video (``groups_of``: 
 ``v_<Class>_g<NN>_c<MM>`` come from one long video). All models of a table are tested on the
 same videos, so comparisons are *paired*.
 
-**Intervals** (``accuracy_interval``, ``paired_difference``): a two-way percentile bootstrap,
-10,000 resamples, fixed seed. Each resample draws G groups with replacement from the G test
-groups (every clip of a drawn group comes with it) and S seeds with replacement from the S
-seeds, independently for each model; accuracy = clips right over the drawn groups and seeds /
-their count. A paired difference A - B uses the *same* drawn groups for A and B and each
-model's own drawn seeds. With S seeds the seed part is the bootstrap's usual (S - 1) / S of the
-variance: with the demo's 3 seeds a lower bound. Not ``scipy.stats.bootstrap``: it resamples
-one axis of observations, not groups and seeds together. Where every resample gives the same
-accuracy, or the interval reaches 0 or 1, it is widened to cover the Wilson score interval at
-n_eff = G, the clips of a group counted as one observation.
+**Intervals** (``accuracy_interval``, ``paired_difference``): the two-way percentile bootstrap
+of docs/training.md (groups, and each model's seeds, drawn with replacement; the same groups
+for both models of a pair), 10,000 resamples, fixed seed; a resample's accuracy is the clips
+right over the drawn groups and seeds / their count. Not ``scipy.stats.bootstrap``: it
+resamples one axis of observations, not groups and seeds together. Where every resample gives
+the same accuracy, or the interval reaches 0 or 1, it is widened to cover the Wilson score
+interval at n_eff = G, the clips of a group counted as one observation.
 
 **The paired test** (``sign_flip_test``): per group g, D_g = the clips right by A minus those
 right by B, each averaged over its model's seeds (so sum_g D_g / N is the table's difference).

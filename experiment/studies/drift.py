@@ -287,7 +287,6 @@ def main(argv=None):
         return 1
     note = banner({"weights": args.weights_note or os.path.basename(args.weights),
                    "weights_sha1": file_sha1(args.weights)})
-    os.makedirs(args.out, exist_ok=True)
     table = markdown(ledger, args, note)
     with open(os.path.join(args.out, "drift.md"), "w") as f:
         f.write(table + "\n")
