@@ -156,7 +156,6 @@ def icc_anova(values, groups):
     sizes (n0 of Donner 1986); NaN when there is no variance at all or no group of two."""
     values = np.asarray(values, dtype=float)
     _, index = np.unique(groups, return_inverse=True)
-    index = index.reshape(-1)
     sizes = np.bincount(index).astype(float)
     n, g = len(values), len(sizes)
     if g < 2 or n == g:                      # no pair of clips in a group: nothing to estimate
@@ -204,7 +203,7 @@ def section(correct, videos):
     if len(correct) < 2:
         return []
     groups = stats.groups_of(videos)
-    sizes = np.bincount(np.unique(groups, return_inverse=True)[1].reshape(-1))
+    sizes = np.bincount(np.unique(groups, return_inverse=True)[1])
     e = estimate(_claim_pairs(correct), groups)
     icc = float(np.clip(np.nan_to_num(e["icc"]), 0, 1))
     pi_50 = 0.5 * (1 - e["phi"]) if not np.isnan(e["phi"]) else 0.5

@@ -7,6 +7,7 @@ the class each is most often mistaken for), and the figures of ``plots``.
 import csv
 import json
 import os
+import pathlib
 import re
 
 import numpy as np
@@ -193,14 +194,12 @@ def write_results(out_dir, results, info, settings, data, config=None):
     """Write every results file; return the Markdown table."""
     config = config or get("paper")
     os.makedirs(out_dir, exist_ok=True)
-    test = data[2]
-    labels = test.y.numpy()
+    labels = data[2].y.numpy()
     analysis = analyse(results, labels, info["test_videos"])
     table = markdown_table(results, info, settings, config, analysis)
-    with open(os.path.join(out_dir, "table.md"), "w") as f:
-        f.write(table + "\n")
-    with open(os.path.join(out_dir, "table.tex"), "w") as f:
-        f.write(_results_latex(results, info, config, analysis) + "\n")
+    pathlib.Path(out_dir, "table.md").write_text(table + "\n")
+    pathlib.Path(out_dir, "table.tex").write_text(
+        _results_latex(results, info, config, analysis) + "\n")
     write_predictions(os.path.join(out_dir, "predictions.csv"), results, info, labels)
     summary = {"banner": banner(info["attrs"]), "paper": PAPER, "settings": settings,
                "config": config.as_dict(), "split": info.get("split", 1),
@@ -213,8 +212,7 @@ def write_results(out_dir, results, info, settings, data, config=None):
                            "runs": [{k: v for k, v in run.items()
                                      if k not in PROBABILITIES}
                                     for run in r["runs"]]} for r in results]}
-    with open(os.path.join(out_dir, "table.json"), "w") as f:
-        json.dump(summary, f, indent=1)
+    pathlib.Path(out_dir, "table.json").write_text(json.dumps(summary, indent=1))
     plot_curves(results, os.path.join(out_dir, "curves.png"), summary["banner"])
     matrices = {r["model"]: confusion(labels, np.array(r["runs"][0]["test_predictions"]),
                                       len(info["classes"])) for r in results}
@@ -228,9 +226,8 @@ def write_results(out_dir, results, info, settings, data, config=None):
         writer.writerows([name] + [f"{a[i]:.4f}" for a in accuracy.values()]
                          for i, name in enumerate(info["classes"]))
     if matrices:
-        with open(os.path.join(out_dir, "per_class.md"), "w") as f:
-            f.write(per_class_markdown(list(info["classes"]), matrices,
-                                       {m: NAMES.get(m, m) for m in matrices}) + "\n")
+        pathlib.Path(out_dir, "per_class.md").write_text(per_class_markdown(
+            list(info["classes"]), matrices, {m: NAMES.get(m, m) for m in matrices}) + "\n")
     figure7(info["train_store"], os.path.join(out_dir, "figure7_pca.png"), summary["banner"])
     return table
 
@@ -257,16 +254,14 @@ def write_split_summary(out_dir, per_split, settings, config):
         "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     table = "\n".join(lines)
-    with open(os.path.join(out_dir, "table.md"), "w") as f:
-        f.write(table + "\n")
-    with open(os.path.join(out_dir, "table.tex"), "w") as f:
-        f.write(latex_table(rows, header, f"UCF-101 splits {', '.join(map(str, splits))}, "
-                            f"configuration {config.name}: test accuracy (%) per split and the "
-                            "mean over splits." + (" " + note if note else "")) + "\n")
-    with open(os.path.join(out_dir, "table.json"), "w") as f:
-        json.dump({"banner": note, "config": config.as_dict(), "settings": settings,
-                   "splits": splits, "test_acc": {m: {str(s): test[(s, m)] for s in splits}
-                                                  for m in models}}, f, indent=1)
+    pathlib.Path(out_dir, "table.md").write_text(table + "\n")
+    pathlib.Path(out_dir, "table.tex").write_text(latex_table(
+        rows, header, f"UCF-101 splits {', '.join(map(str, splits))}, configuration "
+        f"{config.name}: test accuracy (%) per split and the mean over splits."
+        + (" " + note if note else "")) + "\n")
+    pathlib.Path(out_dir, "table.json").write_text(json.dumps(
+        {"banner": note, "config": config.as_dict(), "settings": settings, "splits": splits,
+         "test_acc": {m: {str(s): test[(s, m)] for s in splits} for m in models}}, indent=1))
     return table
 
 

@@ -1,26 +1,18 @@
-"""Is a difference real? Intervals and paired tests with the UCF-101 *group* as the unit
-(docs/training.md says why; this says exactly what).
+"""Is a difference real? Intervals and paired tests with the UCF-101 *group* as the unit; the
+method and why: docs/training.md, "Is a difference real?". Here, exactly what is computed.
 
 Inputs everywhere: ``correct``, a bool array (S, N): whether seed s's model classified test
-video n correctly, and ``groups``, the (N,) group of each video. All models of a table are
-tested on the same videos, so comparisons are *paired*. The clips of one UCF-101 group
-(``v_<Class>_g<NN>_c<MM>``) are cut from one long video and succeed and fail together: the
-groups, not the videos, are the independent draws (``groups_of``). Split 1's test set holds
-707 groups (101 classes x 7) of 4 to 7 clips.
+video n correctly, and ``groups``, the (N,) group of each video (``groups_of``: the clips of
+``v_<Class>_g<NN>_c<MM>`` come from one long video). All models of a table are tested on the
+same videos, so comparisons are *paired*.
 
-**Intervals** (``accuracy_interval``, ``paired_difference``): a two-way percentile bootstrap,
-10,000 resamples, fixed seed. Each resample draws G groups with replacement from the G test
-groups (every clip of a drawn group comes with it) and S seeds with replacement from the S
-seeds, independently for each model; accuracy = clips right over the drawn groups and seeds /
-their count. A paired difference A - B uses the *same* drawn groups for A and B and each
-model's own drawn seeds. With S seeds the seed part is the bootstrap's usual (S - 1) / S of the
-variance: with the demo's 3 seeds a lower bound. Not ``scipy.stats.bootstrap``: it resamples
-one axis of observations, not groups and seeds together.
-
-**Accuracy at 0% or 100%.** Where every resample gives the same accuracy, or the percentile
-interval reaches 0 or 1 (it cannot look past the boundary), the interval is widened to cover
-the Wilson score interval at the effective sample size n_eff = G (the clips of a group counted
-as one observation): 100% on 707 groups gives [99.5, 100], never [100, 100].
+**Intervals** (``accuracy_interval``, ``paired_difference``): the two-way percentile bootstrap
+of docs/training.md (groups, and each model's seeds, drawn with replacement; the same groups
+for both models of a pair), 10,000 resamples, fixed seed; a resample's accuracy is the clips
+right over the drawn groups and seeds / their count. Not ``scipy.stats.bootstrap``: it
+resamples one axis of observations, not groups and seeds together. Where every resample gives
+the same accuracy, or the interval reaches 0 or 1, it is widened to cover the Wilson score
+interval at n_eff = G, the clips of a group counted as one observation.
 
 **The paired test** (``sign_flip_test``): per group g, D_g = the clips right by A minus those
 right by B, each averaged over its model's seeds (so sum_g D_g / N is the table's difference).
@@ -30,12 +22,10 @@ Exact (all 2^K flips) when K, the number of non-zero D_g, is at most 16; otherwi
 random flips, fixed seed. Two-sided. The test conditions on the trained networks (are *these*
 networks equally accurate on the population of groups?); the interval brings the seeds in.
 
-**Verdicts** (``verdict``, ``adjust``): a claim "A > B" (or "<") *holds* only when the 95%
-interval of A - B lies on the claimed side of 0 AND the sign-flip p, Holm-corrected over the
-claims of the table, is below 0.05; *reversed* when both say the other side; *not shown*
-otherwise. Why both: 4 videos right only by A and 0 only by B (in 4 groups) give an interval
-above 0 but p = 2 / 2^4 = 0.125 (issue 16). Pairwise comparisons and the drift ledger follow
-the same rule, Holm over their rows.
+**Verdicts** (``verdict``, ``adjust``): "holds" needs both the 95% interval of A - B on the
+claimed side of 0 and Holm's p < 0.05 (over the claims, pairs or rows of one table). Why both:
+4 videos right only by A and 0 only by B (in 4 groups) give an interval above 0 but
+p = 2 / 2^4 = 0.125 (issue 16).
 """
 import csv
 
@@ -66,7 +56,7 @@ def groups_of(videos):
         parsed = parse_name(video)
         keys.append(parsed[:2] if parsed else ("", video))
     _, codes = np.unique(np.array([f"{c}\0{g}" for c, g in keys]), return_inverse=True)
-    return codes.reshape(-1)
+    return codes
 
 
 def _group_counts(correct, groups):
@@ -74,7 +64,6 @@ def _group_counts(correct, groups):
     correct = np.atleast_2d(np.asarray(correct, dtype=float))            # (S, N)
     groups = np.arange(correct.shape[1]) if groups is None else np.asarray(groups)
     _, index = np.unique(groups, return_inverse=True)
-    index = index.reshape(-1)
     n_groups = index.max() + 1
     right = np.stack([np.bincount(index, weights=row, minlength=n_groups) for row in correct])
     return right, np.bincount(index, minlength=n_groups).astype(float)
@@ -212,13 +201,6 @@ def compare_matrices(a, b, correct_a, correct_b, groups=None):
     return {"a": a, "b": b, "difference": difference, "low": low, "high": high,
             "p": sign_flip_test(group_differences(correct_a, correct_b, groups)),
             "groups": int(len(np.unique(groups)) if groups is not None else correct_a.shape[1])}
-
-
-def compare(a, b, labels, videos=None):
-    """``compare_matrices`` of two model results (``run_model``'s) on the same test videos."""
-    groups = None if videos is None else groups_of(videos)
-    return compare_matrices(a["model"], b["model"], correct_matrix(a, labels),
-                            correct_matrix(b, labels), groups)
 
 
 def claims_of(correct, groups=None):

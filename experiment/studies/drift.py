@@ -1,24 +1,14 @@
 """The drift ledger: what each difference between the 2015 stack and today's costs, measured
-(docs/faithfulness.md, "The drift ledger").
+(the method and the demo's ledger: docs/faithfulness.md, "The drift ledger").
 
     python -m experiment.studies.drift --videos demo/data/videos --splits demo/data/splits \
         --work demo/drift --out results/drift                                  # make drift
 
-The baseline is the ``paper`` configuration end to end: codes from real pycaffe with 2015's
-caffe.io, models of the paper's equations with the nntools code of March 2015 where the paper
-is silent, float32 training. Each row (``run``) changes exactly one knob and measures
-
-- **codes** (the knobs before the network's output): over every frame of split 1's test
-  videos, the relative difference of the FC7 code, ||a - b|| / ||a|| (a: the baseline's code,
-  b: the variant's), its maximum and mean;
-- **accuracy**: the knob's model trained with ``--seeds`` seeds at fixed hyperparameters on the
-  baseline and on the variant, the test accuracy of each (mean over seeds), the difference with
-  its 95% interval and the sign-flip p over UCF-101 groups, Holm-corrected over the rows;
-  "larger than noise" needs both (``experiment.analysis.stats``).
-
-Where a variant's decoded frames are bitwise identical to the baseline's, its codes and
-accuracies are identical by construction and nothing is run for it (the ledger says so).
-Writes OUT/drift.md, OUT/drift.json and OUT/drift.png. Every store and run is cached under
+Each row changes one knob of the ``paper`` configuration and measures the relative difference
+of the FC7 codes and/or the test accuracy of the knob's model on both settings, its difference
+with its 95% interval and sign-flip p, Holm over the rows (``experiment.analysis.stats``).
+A variant whose decoded frames are bitwise the baseline's is not run (the ledger says so).
+Writes OUT/drift.md, OUT/drift.json and OUT/drift.png; every store and run is cached under
 WORK: a rerun after an interruption continues.
 """
 import json
@@ -113,11 +103,12 @@ def train_variant(args, name, store, model, **knobs):
 
 
 def accuracy_row(base, other, labels):
-    comparison = stats.compare(other, base, labels, base["test_videos"])
+    comparison = stats.compare_matrices(
+        other["model"], base["model"], stats.correct_matrix(other, labels),
+        stats.correct_matrix(base, labels), stats.groups_of(base["test_videos"]))
     return {"model": base["model"], "seeds": len(base["runs"]),
             "paper_acc": base["test_acc_mean"], "variant_acc": other["test_acc_mean"],
-            "difference": comparison["difference"], "low": comparison["low"],
-            "high": comparison["high"], "p": comparison["p"]}
+            **{k: comparison[k] for k in ("difference", "low", "high", "p")}}
 
 
 def codes_640(args, n_clips=12):
@@ -296,7 +287,6 @@ def main(argv=None):
         return 1
     note = banner({"weights": args.weights_note or os.path.basename(args.weights),
                    "weights_sha1": file_sha1(args.weights)})
-    os.makedirs(args.out, exist_ok=True)
     table = markdown(ledger, args, note)
     with open(os.path.join(args.out, "drift.md"), "w") as f:
         f.write(table + "\n")

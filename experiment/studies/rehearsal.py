@@ -1,20 +1,15 @@
-"""A rehearsal at UCF-101's scale: every step of `make train` on a store the size of the real one.
+"""A rehearsal at UCF-101's scale: every step of `make train` on a store the size of the real one
+(docs/performance.md, "Rehearsal at UCF-101's scale").
 
     python -m experiment.studies.rehearsal [--out rehearsal] [--epochs 2]      # or: make rehearsal
 
-Before a day of training on the real codes, this runs the same command on synthetic ones:
-
-1. a store shaped exactly like the real ``all_splits_fc7.h5`` (13,320 videos x 10 x 4096
-   float32 codes, 2.2 GB; UCF-101's 101 classes in classInd.txt's order, 25 groups, the
-   published splits' sizes), written once: per class a sparse non-negative prototype, per
-   video a random strength of it plus noise, through a ReLU (like FC7), so that the models
-   learn something and the confusion matrix has structure;
-2. ``python -m experiment.train`` on it, all four models, with a short schedule (``--epochs``,
-   one learning rate, one seed), as a child process whose peak memory is measured;
-3. a report (OUT/rehearsal.md): store load time, peak memory, seconds per epoch of each model,
-   the projected full run (`make train`'s grid, up to 80 epochs), and where the plots are.
-
-The numbers in the results are of synthetic codes: they say nothing about the paper.
+It writes, once, a synthetic store shaped exactly like the real ``all_splits_fc7.h5`` (per
+class a sparse non-negative prototype, per video a random strength of it plus noise, through a
+ReLU like FC7's, so that the models learn something and the confusion matrix has structure);
+runs ``python -m experiment.train`` on it with a short schedule as a child process whose peak
+memory is measured; and reports (OUT/rehearsal.md) the store's load time, the peak memory, the
+seconds per epoch of each model and the projected full run. The numbers in the results are of
+synthetic codes: they say nothing about the paper.
 """
 import glob
 import json
@@ -125,6 +120,7 @@ def epoch_seconds(results):
 
 
 def main(argv=None):
+    from caffe_extract.bench import emit
     from common import cli, commands
     parser = commands.parser("python -m experiment.studies.rehearsal", __doc__)
     from rnn_models import MODELS
@@ -170,10 +166,7 @@ def main(argv=None):
               f"{FULL_EPOCHS} epochs per model): {full_min:.0f} min.", "",
               f"Outputs in {results}/: table.md, table.tex, per_class.csv, confusion_*.png, "
               "figure7_pca.png, curves.png."]
-    report = "\n".join(lines)
-    print(report)
-    with open(os.path.join(args.out, "rehearsal.md"), "w") as f:
-        f.write(report + "\n")
+    emit("\n".join(lines), os.path.join(args.out, "rehearsal.md"))
     return 0
 
 
