@@ -56,9 +56,8 @@ def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
 
 
 def epoch_seconds(model, device, videos):
-    """Seconds per epoch of ``train_run`` at split 1's size: the same per-epoch model as
-    ``python -m experiment.tools.bench`` (``bench.time_epoch``: training and validation passes
-    timed on ``videos`` training videos and scaled, the checkpoint added as measured)."""
+    """Seconds per epoch of ``train_run`` at split 1's size, timed on ``videos`` training videos
+    after a warm-up epoch, as ``bench.time_epoch`` times them."""
     from .bench import time_epoch
     train, val, scale = split1_sample(videos, device)
     with tempfile.TemporaryDirectory() as out:
