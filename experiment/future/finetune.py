@@ -1,19 +1,15 @@
 """Fine-tune CaffeNet's fc6 and fc7 jointly with a trained recurrent model (the paper's Future
-Work, "fine-tuning"; docs/future.md).
+Work, "fine-tuning"; docs/future.md, "Fine-tuning fc6 and fc7").
 
     python -m experiment.future.finetune --features demo/features-paper --init results/demo-paper \
         --out results/demo-finetune --model birnn --random-weights 0 --seeds 3
 
-Input: each frame's pool5 code (``caffe_extract extract --layer pool5``), so the convolutions
-run once, at extraction. Start: for each seed, the main table's trained model of its chosen
-setting (INIT/checkpoints/RUN.pt, best-validation epoch) on top of fc6 and fc7 of the
-.caffemodel that made the codes (``rnn_models.finetune.FineTuned``: in eval mode it computes
-exactly the stored fc7 codes, so training starts from the trained model's own accuracy).
-Training: ``fit``, the model's own SGD with a fresh momentum, fc6 and fc7 at ``fc_lr_scale``
-times the head's learning rate (0.1, after Caffe's examples/finetune_flickr_style: a few steps
-adapt CaffeNet's layers without erasing them), dropout 0.5 on fc6 and fc7 as CaffeNet's train
-net; ``epochs`` epochs (2: what two CPU cores afford for fc6/fc7's 54.5 M weights), no early
-stopping; the best-validation epoch is tested once.
+Input: each frame's pool5 code (``caffe_extract extract --layer pool5``). Each seed starts from
+the main table's trained model of its chosen setting (INIT/checkpoints/RUN.pt, best-validation
+epoch) on top of fc6 and fc7 of the .caffemodel that made the codes (``FineTuned``, which in
+eval mode computes exactly the stored fc7 codes) and trains with ``fit``: fc6/fc7 at
+``fc_lr_scale`` times the head's learning rate, CaffeNet's dropout on both, ``epochs`` epochs
+without early stopping; the best-validation epoch is tested once.
 """
 import json
 import os
@@ -119,13 +115,12 @@ def check_weights(init_dir, sha1, caffemodel):
 class FineTuning:
     """What fine-tuning starts from and how it trains: the ``caffemodel`` that made the codes
     (its fc6/fc7 start the run), ``init_dir`` (``experiment.train``'s results folder, whose
-    trained heads start it), the epochs, fc6/fc7's learning-rate scale and dropout."""
+    trained heads start it), the epochs and fc6/fc7's learning-rate scale."""
 
     caffemodel: str
     init_dir: str
     epochs: int = EPOCHS
     fc_lr_scale: float = FC_LR_SCALE
-    fc_dropout: float = FUTURE.finetune_fc_dropout
 
 
 def run_finetune(base, seeds, data, recipe, out_dir, runtime=Runtime()):
@@ -149,8 +144,7 @@ def run_finetune(base, seeds, data, recipe, out_dir, runtime=Runtime()):
         head = RunSettings(**{**asdict(base), "seed": seed})
         state, start = start_state(recipe.init_dir, head)
         config = FineTuneSettings(**{**asdict(head), "epochs": recipe.epochs, "patience": 0,
-                                   "fc_lr_scale": recipe.fc_lr_scale,
-                                   "fc_dropout": recipe.fc_dropout, "caffemodel_sha1": sha1,
+                                   "fc_lr_scale": recipe.fc_lr_scale, "caffemodel_sha1": sha1,
                                    "start": start})
         configs[seed] = config
 

@@ -1,18 +1,14 @@
 """Unsupervised pretraining (the paper's future work, after Srivastava et al. 2015, which it
-cites): a composite LSTM autoencoder (``rnn_models.autoencoder``) learns from the training
-videos' codes without their labels; the ``lstm`` classifier starts from its encoder's weights.
-The learning curve trains the classifier on 10, 25, 50 and 100% of the training labels, with
-and without that start, where Srivastava et al. found the gain largest: with few labels.
-
-The autoencoder never sees a label or a test code; the validation codes only pick its epoch.
-One autoencoder per (hidden size, seed): the classifier of seed s starts from the encoder
-pretrained with seed s, so the seeds' spread counts the pretraining's too. The label subsets
-(``label_subset``) are stratified, seeded, nested, and the same with and without pretraining:
-the two curves differ only in the encoder's initial weights.
+cites; docs/future.md, "Unsupervised pretraining"): a composite LSTM autoencoder
+(``rnn_models.autoencoder``) learns from the training videos' codes without their labels (the
+validation codes only pick its epoch); the ``lstm`` classifier of seed s starts from the
+encoder pretrained with seed s. The learning curve trains the classifier on 10, 25, 50 and 100%
+of the training labels (``label_subset``: the same subsets with and without pretraining), with
+and without that start.
 """
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -20,7 +16,7 @@ import torch
 from configurations import FUTURE, TRAINING
 from rnn_models.autoencoder import CompositeAutoencoder
 
-from experiment.train import Runtime, Split, fit, run_model, sgd
+from experiment.train import Runtime, RunSettings, Split, fit, run_model, sgd
 
 FRACTIONS = FUTURE.label_fractions
 
@@ -42,8 +38,7 @@ class PretrainSettings:
     init: str = "nntools-2015"
     options: dict = field(default_factory=dict)    # the LSTM's (peepholes, output gate)
 
-    def torch_dtype(self):
-        return {"float32": torch.float32, "float64": torch.float64}[self.dtype]
+    torch_dtype = RunSettings.torch_dtype
 
     def run_id(self):
         return f"autoencoder-{self.config}-h{self.hidden_dim}-k{self.split}-lr{self.lr:g}-seed{self.seed}"
@@ -137,16 +132,15 @@ def learning_curve(protocol, data, out_dir, runtime=Runtime(), pretraining=None,
     pretrained), in ``fractions``' order, without before with: ``run_model``'s dict plus
     "fraction" and "pretrained"."""
     lstm = protocol.of("lstm")
-    pretraining = PretrainSettings(**{**asdict(pretraining or PretrainSettings()),   # the classifier's
-                                    "config": lstm.config, "dtype": lstm.dtype, "init": lstm.init,
-                                    "options": lstm.options})
+    pretraining = replace(pretraining or PretrainSettings(), config=lstm.config,  # the classifier's
+                          dtype=lstm.dtype, init=lstm.init, options=lstm.options)
     fractions = list(fractions)
     for fraction in fractions:
         label_subset([0], fraction)                      # a bad fraction fails before any work
     encoders = {}
     for hidden in protocol.hiddens:
         for seed in sorted(set(protocol.seeds) | {0}):   # the search runs with seed 0
-            config = PretrainSettings(**{**asdict(pretraining), "hidden_dim": hidden, "seed": seed})
+            config = replace(pretraining, hidden_dim=hidden, seed=seed)
             record = pretrain(config, data.train.x, data.val.x,
                               os.path.join(out_dir, "pretrain"), runtime.progress, runtime.device)
             encoders[hidden, seed] = record["best"]["encoder"]

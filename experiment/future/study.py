@@ -3,9 +3,8 @@
     python -m experiment.future --features demo/features-paper --main results/demo-paper \\
         --out results/demo-future                 # make future (after the demo's own steps)
 
-Each part trains with the main table's protocol and settings (``experiment.train``) on the same
-split, so that every row is tested on the same test videos as the paper's best model and
-compared with it by the same statistics (``experiment.analysis.stats``). The parts (``--parts``):
+Every part (``--parts``) trains with the main table's protocol on its split and is compared
+with the paper's best model on the same test videos (``experiment.analysis.stats``):
 
     flow      the four models on the optical flow's codes (``caffe_extract/flow.py``)
     fusion    the RGB and flow models' probabilities fused, averaged and weighted (fusion.py)
@@ -32,8 +31,8 @@ from common import cli, commands, devices
 from common.processes import Task, run_all, share_of_threads
 from configurations import CONFIGS, DEFAULT, FUTURE, get
 from experiment.train import (PAPER_MODELS, Protocol, Runtime, RunSettings, features_dir,
-                              load_data, read_run, run_model, set_deterministic, store_paths)
-from experiment.train import outputs
+                              load_data, outputs, read_run, run_model, set_deterministic,
+                              store_paths)
 from experiment.train import val_probabilities as engine_val_probabilities
 from experiment.train.stores import check_together
 
@@ -44,14 +43,11 @@ PARTS = ("flow", "fusion", "tconv", "crops", "finetune", "pretrain")
 #: The stores a part reads besides the RGB fc7 codes (``store_paths``' arguments).
 STORES = {"flow": {"stream": "flow"}, "fusion": {"stream": "flow"},
           "crops": {"views": "oversample"}, "finetune": {"layer": "pool5"}}
-#: The flow stream's Average model searches lower learning rates too: at the demo's 0.003 its
-#: ReLUs died within an epoch on the flow codes (measured: 12.5% test, best epoch 1), the
-#: failure experiment/train/cli.py's docstring describes for lr 0.01 on the RGB codes.
+#: The flow stream's Average model searches lower learning rates too: at 0.003 its ReLUs died
+#: within an epoch on the flow codes (docs/future.md, "Motion stream and fusion").
 FLOW_AVERAGE_LRS = FUTURE.flow_average_lrs
-#: The parts in the order workers take them (``--jobs``), longest first, so that the longest
-#: does not start last (measured on the demo, one core each: pretraining 5.9 min, flow with
-#: fusion 3.4, crops 2.0, temporal convolution 1.5, fine-tuning 1.1; two workers end within
-#: seconds of each other). Fusion runs with flow: it reads the flow models.
+#: The parts in the order workers take them (``--jobs``), longest first on the demo (their times:
+#: docs/future.md). Fusion runs with flow: it reads the flow models.
 LONGEST_FIRST = ("pretrain", "flow", "crops", "tconv", "finetune")
 
 
@@ -75,10 +71,8 @@ class StudySettings:
 
 @dataclass
 class Study:
-    """What every part reads and where it writes (handed whole to a worker process): the
-    stores' folder, the main table's results folder, this study's, the settings, where it runs
-    and ``caffemodel``, the CaffeNet that made the codes (the finetune part starts from its
-    fc6/fc7)."""
+    """What every part reads and where it writes (handed whole to a worker process);
+    ``caffemodel``: the CaffeNet that made the codes (the finetune part starts from its fc6/fc7)."""
 
     features: str
     main_dir: str
@@ -172,12 +166,9 @@ def crops_part(study, rgb_data, rgb, parts):
     """The reference model trained on the ten views, then on the five without mirrors."""
     from .augment import run_augmented
     views = study.data(views="oversample")
-    rows = []
-    for mirrors in (True, False):
-        rows += [("crops", result) for result in run_augmented(
-            REFERENCE, study.settings.protocol(), views, os.path.join(study.out, "crops"),
-            study.runtime, mirrors)]
-    return rows, {}
+    return [("crops", result) for mirrors in (True, False) for result in run_augmented(
+        REFERENCE, study.settings.protocol(), views, os.path.join(study.out, "crops"),
+        study.runtime, mirrors)], {}
 
 
 def finetune_part(study, rgb_data, rgb, parts):
@@ -259,8 +250,7 @@ def main(argv=None):
     parser.add_argument("--features", default="demo/features-paper", type=features_dir,
                         help="folder of the stores: fc7 (rgb, flow, views) and pool5 (%(default)s)")
     parser.add_argument("--main", default="results/demo-paper", type=cli.writable_dir,
-                        help="the main table's results folder, whose RGB runs are reused "
-                             "(%(default)s)")
+                        help="the main table's results folder, its RGB runs reused (%(default)s)")
     parser.add_argument("--out", default="results/demo-future", type=cli.writable_dir,
                         help="results folder (%(default)s)")
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, metavar="PART",

@@ -2,45 +2,14 @@
 
     python -m experiment.tools.bench [--device cpu] [--sample 2048] [--out bench/training.md]
 
-For each of the four models in the default configuration (``paper``) and the default optimiser
-(SGD, Nesterov momentum, batches of 64), ``train_run`` itself is timed for one epoch
-(training pass, validation pass, checkpoint) on random codes shaped like split 1: 9,537
-training-list videos of 10 x 4096 float32 codes, of which 3 of its 18 groups (about 1,590 videos) are the
-validation set and 7,947 are trained on. ``--sample`` times that many training videos (and a
-validation set in proportion) and scales its passes to the full size (linear in videos); the
-checkpoint, once per epoch, is added as measured (an upper bound for epochs shorter than
-``train.CHECKPOINT_SECONDS``, which are saved only every few).
-
-The bound: the FLOPs of the epoch's matrix products (``epoch_flops``: forward and weight
-gradients of every GEMM, input gradients of all but the codes, which need none; the validation
-forward) divided by a fp32 GEMM peak measured in this run (``gemm_peak``: the best of the
-epoch's own shapes and a square 2048 product). Other processes share this machine's cores, so
-the peak is measured again before each timed epoch, the epoch is timed ``--repeats`` times, and
-the table keeps each model's fastest epoch and, for every model, the highest peak of the run
-(the machine's limit is one number). ratio = epoch / bound.
-
-Side by side, the same training step (forward, backward, update of one batch of 64) on our
-layers, on ``torch.nn.RNN``/``LSTM`` (same readout, cuDNN-style fused kernels; the LSTM without
-peepholes, which torch.nn lacks) and, with ``--theano`` (`make bench` adds it where the oracle
-exists), on the paper's own stack (Theano 1.0.5 + Lasagne 0.1 in ``.venv-oracle``, CPU, its C
-ops compiled with g++, numpy's OpenBLAS with as many threads as ours; the first run compiles
-for about a minute and a half per model, cached after; minutes per step without a compiler).
-
-Projected: the four-model table of one split as `make train` runs it: per model 2 learning
-rates (seed 0) + 2 more seeds = 4 runs of at most 80 epochs.
-
-On the CPU, a profile of our training step says where the time between the epoch and its bound
-goes (``step_profile``): the GEMMs' share and the rate they reached at the model's own shapes,
-the optimiser's update, the batch gather, and the rest.
-
-Threads: every core, as `make train` uses them (``--threads`` to change; the results' bits do
-not depend on it, ``common.reproducible``), with the peak measured on as many.
-
-Pinned and fast (``--modes pinned fast``, what `make bench` runs on the CPU): the epochs are
-timed once with the kernels pinned (AVX2, MKL's strict branch: the same bits everywhere) and
-once in fast mode (``ACTION_RNN_FAST=1``: AVX-512 where the CPU has it), each in its own
-process (the pinning happens at import), one after the other in the same run; each mode's
-ratio is to its own bound (its own GEMM peak), and the table gives both projected times.
+``train_run`` itself is timed for one epoch of each model (configuration ``paper``, SGD with
+Nesterov momentum, batches of 64) on random codes shaped like split 1 (``workload``), from
+``--sample`` training videos scaled to the full set; the bound is the epoch's GEMM FLOPs
+(``workload.epoch_flops``) over an fp32 GEMM peak measured in the same run (``gemm_peak``),
+ratio = epoch / bound. Beside it: the same training step on torch.nn and, with ``--theano``,
+on Theano + Lasagne (``steps``); on the CPU, a profile of our step; with ``--modes pinned
+fast``, both kernel modes, each in its own process. docs/performance.md ("Training") says what
+each number means and how it is measured.
 """
 import argparse
 import json
@@ -53,14 +22,15 @@ import torch
 from common import cli
 
 from .steps import THEANO, step_comparison, step_profile
-from .workload import (BATCH, C, H, MODELS, SPLIT1_TRAIN, SPLIT1_VAL, codes, epoch_flops, gemm_peak,
-                       EPOCHS, RUNS_PER_MODEL)
+from .workload import (BATCH, EPOCHS, H, MODELS, RUNS_PER_MODEL, SPLIT1_TRAIN, SPLIT1_VAL, C,
+                       epoch_flops, gemm_peak, split1_sample)
+
 
 def time_epoch(model, train, val, device, out_dir, scale=1.0):
     """Seconds of one epoch of ``train_run`` (default configuration, lr 0.001): its training
     and validation passes scaled by ``scale`` (videos), plus its checkpoint (counted once per
-    epoch: an upper bound, see the module docstring), as ``train_run`` logs them in
-    OUT/logs/RUN.seconds.jsonl."""
+    epoch: an upper bound for epochs shorter than ``train.CHECKPOINT_SECONDS``), as
+    ``train_run`` logs them in OUT/logs/RUN.seconds.jsonl."""
     import shutil
     from experiment.train import RunSettings, model_base, train_run
     config = model_base(model, RunSettings(model=model, hidden_dim=H, lr=0.001, epochs=1,
@@ -75,12 +45,7 @@ def time_epoch(model, train, val, device, out_dir, scale=1.0):
 
 def measure(args, device):
     """Rows: per model, the fastest epoch (scaled to split 1), its bound, the step comparison."""
-    n_train = min(args.sample, SPLIT1_TRAIN)
-    n_val = max(1, round(n_train * SPLIT1_VAL / SPLIT1_TRAIN))
-    scale = SPLIT1_TRAIN / n_train
-    x, y = codes(n_train + n_val, device=device)
-    from experiment.train import Split
-    train, val = Split(x[:n_train], y[:n_train]), Split(x[n_train:], y[n_train:])
+    train, val, scale = split1_sample(args.sample, device)
     rows = []
     with tempfile.TemporaryDirectory() as out_dir:
         time_epoch("average", train, val, device, out_dir)              # warm-up
@@ -98,16 +63,13 @@ def measure(args, device):
     peak = max(p for r in rows for p in r["peaks_gflops"])     # the machine's: one for all
     for r in rows:
         r.update(peak_gflops=peak, bound_s=r["gflop"] / peak, ratio=r["epoch_s"] * peak / r["gflop"])
-    return rows, n_train
+    return rows, len(train.y)
 
 
-def report(rows, n_train, device, measured_on=None, threads=None):
+def report(device, rows, n_train, measured_on, threads):
     """The Markdown tables; ``measured_on``/``threads``: the measuring process's machine line
-    and torch threads, where that was a child (``--modes``), else this process's."""
-    from caffe_extract.bench import machine
+    and torch threads (``measured``)."""
     from common.devices import describe
-    measured_on = measured_on or machine()
-    threads = threads or torch.get_num_threads()
     from experiment.analysis.report import NAMES
     scaled = "" if n_train == SPLIT1_TRAIN else \
         f" (timed on {n_train} training videos, scaled)"
@@ -156,14 +118,13 @@ def measure_modes(args):
         **{**vars(args), "theano": args.theano and mode == "pinned"}))[mode] for mode in args.modes}
 
 
-def measured(args):
-    """(rows, n_train, machine, threads) of this process's kernel mode, on the CPU."""
+def measured(args, device="cpu"):
+    """(rows, n_train, machine, threads), measured in this process's kernel mode on ``device``."""
     from caffe_extract.bench import machine
     from experiment.train import set_deterministic
-    set_deterministic("cpu", threads=args.threads)
-    args.sample = args.sample or 2048
-    rows, n_train = measure(args, "cpu")
-    return rows, n_train, machine(), torch.get_num_threads()
+    set_deterministic(device, threads=args.threads)
+    args.sample = args.sample or (SPLIT1_TRAIN if device.startswith("cuda") else 2048)
+    return (*measure(args, device), machine(), torch.get_num_threads())
 
 
 def modes_report(measured):
@@ -205,21 +166,14 @@ def main(argv=None):
     parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
     device = devices.resolve(args.device)
+    from caffe_extract.bench import emit
     if args.modes and args.modes != [reproducible.mode()]:
         if device != "cpu" or args.modes != list(pinned.MODES):
             parser.error("--modes: on the CPU, 'pinned fast' (both), or this process's mode")
-        from caffe_extract.bench import emit
-        measured = measure_modes(args)
-        rows, n_train, measured_on, threads = measured["pinned"]
-        emit(report(rows, n_train, device, measured_on, threads) + "\n\n"
-             + modes_report(measured), args.out)
-        return 0
-    from experiment.train import set_deterministic
-    set_deterministic(device, threads=args.threads)
-    args.sample = args.sample or (SPLIT1_TRAIN if device.startswith("cuda") else 2048)
-    rows, n_train = measure(args, device)
-    from caffe_extract.bench import emit
-    emit(report(rows, n_train, device), args.out)
+        by_mode = measure_modes(args)
+        emit(report(device, *by_mode["pinned"]) + "\n\n" + modes_report(by_mode), args.out)
+    else:
+        emit(report(device, *measured(args, device)), args.out)
     return 0
 
 

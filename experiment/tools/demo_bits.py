@@ -78,8 +78,7 @@ def weights_digest(path):
     import torch
     digest = hashlib.sha256()
     for name, tensor in sorted(torch.load(path, weights_only=True)["model"].items()):
-        digest.update(name.encode() + b"\0")
-        digest.update(tensor.cpu().numpy().tobytes())
+        digest.update(name.encode() + b"\0" + tensor.cpu().numpy().tobytes())
     return digest.hexdigest()
 
 

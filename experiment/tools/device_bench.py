@@ -2,17 +2,12 @@
 
     python -m experiment.tools.device_bench --device cuda --out bench/device-cuda.md
 
-Measured on ``--device`` (the CPU or a GPU), each line in this one run: the CaffeNet port's
-images/s at batches of 10 and 320 frames (1 and 32 videos); the extraction pipeline end to end
-(decoding workers -> preprocessing -> port -> chunk files) on ``--videos`` generated 320x240
-XviD videos, videos/s in steady state; and each of the paper's four models' seconds per epoch
-(``train_run`` itself) at UCF-101 split 1's size, hidden 512, batches of 64, timed as
-``python -m experiment.tools.bench`` times them (``bench.time_epoch``).
-
-Projections: all 13,320 videos at the pipeline's rate; the four-model table of one split as
-`make train` runs it (per model, 4 runs of at most 80 epochs: 2 learning rates at seed 0, then
-2 more seeds of the chosen one). Goals on one H100-class GPU with 16 cores: extraction under 2
-minutes, the table under 10 minutes.
+Measured on ``--device`` in one run: the CaffeNet port's images/s (batches of 10 and 320
+frames), the extraction pipeline's videos/s in steady state (decoding workers -> preprocessing
+-> port -> chunk files, on ``--videos`` generated 320x240 XviD videos) and each paper model's
+seconds per epoch at split 1's size, timed as ``bench.time_epoch`` times them. Projected: all
+13,320 videos' extraction and one split's four-model table as `make train` runs it, against
+the goals on one H100-class GPU (docs/performance.md, "Devices").
 """
 import os
 import sys
@@ -22,8 +17,7 @@ import time
 import numpy as np
 import torch
 
-from .workload import (EPOCHS, MODELS, RUNS_PER_MODEL, SPLIT1_TRAIN, SPLIT1_TRAIN_LIST, SPLIT1_VAL,
-                       codes)
+from .workload import EPOCHS, MODELS, RUNS_PER_MODEL, SPLIT1_TRAIN, SPLIT1_TRAIN_LIST, split1_sample
 
 UCF101_VIDEOS = 13_320
 
@@ -62,18 +56,13 @@ def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
 
 
 def epoch_seconds(model, device, videos):
-    """Seconds per epoch of ``train_run`` at split 1's size: the same per-epoch model as
-    ``python -m experiment.tools.bench`` (``bench.time_epoch``: training and validation passes
-    timed on ``videos`` training videos and scaled, the checkpoint added as measured)."""
+    """Seconds per epoch of ``train_run`` at split 1's size, timed on ``videos`` training videos
+    after a warm-up epoch, as ``bench.time_epoch`` times them."""
     from .bench import time_epoch
-    from experiment.train import Split
-    n_train = min(videos, SPLIT1_TRAIN)
-    n_val = max(1, round(n_train * SPLIT1_VAL / SPLIT1_TRAIN))
-    x, y = codes(n_train + n_val, device=device)
-    train, val = Split(x[:n_train], y[:n_train]), Split(x[n_train:], y[n_train:])
+    train, val, scale = split1_sample(videos, device)
     with tempfile.TemporaryDirectory() as out:
         time_epoch(model, train, val, device, out)                       # warm-up
-        return time_epoch(model, train, val, device, out, SPLIT1_TRAIN / n_train)
+        return time_epoch(model, train, val, device, out, scale)
 
 
 def report(args, device):

@@ -85,7 +85,7 @@ def trained_model(results, table, entry, device):
 
 
 def predict(video, results, model=None, weights=None, device="cpu", top=5):
-    """[(class name, probability)] of the ``top`` classes for ``video``."""
+    """(model name, [(class name, probability)] of the ``top`` classes for ``video``)."""
     from caffe_extract.backends import open_backend
     from caffe_extract.frames import read_clip
     from caffe_extract.pipeline import LAYER_BLOBS

@@ -29,7 +29,7 @@ def forward_flops(model, n, t=T, d=D, h=H, c=C):
     return 2 * n * t * per_step
 
 
-def input_flops(model, n, t=T, d=D, h=H, c=C):
+def input_flops(model, n, t=T, d=D, h=H):
     """FLOPs of the products whose input the codes are (they need no input gradient)."""
     if model == "average":
         return 2 * n * d * h
@@ -37,18 +37,13 @@ def input_flops(model, n, t=T, d=D, h=H, c=C):
     return 2 * n * t * (2 if model == "birnn" else 1) * d * gates * h
 
 
-def step_flops(model, n, d=D, h=H, c=C, learn_init=True):
+def step_flops(model, n, d=D, h=H, c=C):
     """One training step on n videos: forward, weight gradients (= forward), input gradients
     (= forward, less the products that read the codes, and less h_0 W_hh^T's where h_0 = 0 is
-    no parameter; the BiRNN's backward layer learns its initial state under the default
-    ``learn_init``, so its first step's input gradient is computed)."""
-    f = forward_flops(model, n, d=d, h=h, c=c)
-    first_step = 0
-    if model != "average":
-        gates = 4 if model == "lstm" else 1
-        fixed_starts = 1 if model != "birnn" or learn_init else 2
-        first_step = 2 * n * fixed_starts * h * gates * h
-    return 3 * f - input_flops(model, n, d=d, h=h, c=c) - first_step
+    no parameter: one per video, since the BiRNN's backward layer learns its initial state in
+    the paper's configuration, so its first step's input gradient is computed)."""
+    first_step = 0 if model == "average" else 2 * n * h * (4 if model == "lstm" else 1) * h
+    return 3 * forward_flops(model, n, d=d, h=h, c=c) - input_flops(model, n, d=d, h=h) - first_step
 
 
 def epoch_flops(model, n_train=SPLIT1_TRAIN, n_val=SPLIT1_VAL):
@@ -83,3 +78,13 @@ def codes(n, seed=0, device="cpu"):
     x = torch.randn(n, T, D, generator=generator).abs_()                 # post-ReLU-like
     y = torch.randint(0, C, (n,), generator=generator)
     return x.to(device), y.to(device)
+
+
+def split1_sample(n_videos, device="cpu"):
+    """(train, val, scale): ``Split``s of random codes, ``n_videos`` training videos (at most
+    split 1's) and a validation set in proportion; ``scale`` takes their passes to split 1's."""
+    from experiment.train import Split
+    n_train = min(n_videos, SPLIT1_TRAIN)
+    n_val = max(1, round(n_train * SPLIT1_VAL / SPLIT1_TRAIN))
+    x, y = codes(n_train + n_val, device=device)
+    return Split(x[:n_train], y[:n_train]), Split(x[n_train:], y[n_train:]), SPLIT1_TRAIN / n_train
