@@ -65,14 +65,12 @@ def init_spec(model, name, shape, scheme=DEFAULT_SCHEME):
     base = base_name(name)
     if base == "h_init":
         return ("zeros", 0.0)
-    dense = cell_of(model) == "average" or base in DENSE
-    # the LSTM's gate biases, by their full names: base_name("b_f") would strip the forget
-    # gate's own "_f" as if it were the forward branch's suffix
-    lstm_bias = cell_of(model) == "lstm" and name.startswith(("b_i", "b_f", "b_c", "b_o_gate"))
-    if name.startswith("b_"):  # every bias (test the full name: b_f is the forget gate's)
-        return ("normal", 0.1) if (scheme == "nntools-2015" and lstm_bias and not dense) \
-            else ("zeros", 0.0)
-    if dense:
+    if name.startswith("b_"):
+        # the LSTM's gate biases, by their full names: base_name("b_f") would strip the forget
+        # gate's own "_f" as if it were the forward branch's suffix
+        lstm_bias = cell_of(model) == "lstm" and name.startswith(("b_i", "b_f", "b_c", "b_o_gate"))
+        return ("normal", 0.1) if scheme == "nntools-2015" and lstm_bias else ("zeros", 0.0)
+    if cell_of(model) == "average" or base in DENSE:
         return ("uniform", glorot_bound(shape))
     if base in ("W_ih", "W_hh"):
         return ("uniform", glorot_bound(shape) if scheme == "nntools-2015" else 0.01)
