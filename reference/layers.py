@@ -98,9 +98,6 @@ def per_step_nll_loss(P, labels):
 
         L = -(1/(N T)) sum_n sum_t log P_t[n, label_n]
         dL/dP_t[n, k] = -1 / (N T P_t[n, label_n])  if k = label_n, else 0
-
-    (The other loss form, ``nll_loss`` of the time-averaged p, is the cross-entropy of the
-    paper's prediction; the paper states neither.)
     """
     N, T, _ = P.shape
     rows = np.arange(N)[:, None]
