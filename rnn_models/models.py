@@ -1,19 +1,11 @@
 """The paper's models as PyTorch modules: Average, the recurrent family (RNN, LSTM, BiRNN, plus
 the future-work BiLSTM and 2-layer RNN) and the temporal convolution of the "other models" it
-tried, built from ``reference.architecture``.
+tried, built from ``reference.architecture`` (its parameter names are the ``state_dict()`` keys).
 
-Every model maps codes x (N, T, D) to class probabilities:
-
-- ``model.step_probabilities(x)`` -> P (N, T, C), P_t = softmax(W_s y_t + b_s)
-- ``model(x)`` -> p (N, C) = (1/T) sum_t P_t  (the paper's averaged prediction)
-- ``model.log_probabilities(x)`` -> log p, computed stably (the "averaged" training loss,
-  L = -(1/N) sum_n log p_n[label_n])
-- ``model.step_log_probabilities(x)`` -> log P (N, T, C), a log-softmax per step (the
-  "per-step" loss, L = -(1/(N T)) sum_n sum_t log P_t[n, label_n]; the Average model repeats
-  its one prediction over t)
-
-Parameters are registered under the paper's names (``state_dict()`` keys, see
-``reference.architecture``), stored as the equations multiply them (``W_ih`` is (H, D)).
+Every model maps codes x (N, T, D) to P (N, T, C), P_t = softmax(W_s y_t + b_s)
+(``step_probabilities``), and to p (N, C) = (1/T) sum_t P_t (``model(x)``, the paper's averaged
+prediction); ``log_probabilities`` and ``step_log_probabilities`` give log p and log P, computed
+stably, for the "averaged" and "per-step" losses (docs/models.md, "API").
 """
 import math
 
@@ -118,12 +110,8 @@ class Recurrent(_PerStep):
         y_t = sum over branches of (W_ho h_t + b_o)        (BiRNN: y_t = y_t^f + y_t^b)
         P_t = softmax(W_s y_t + b_s),    p = (1/T) sum_t P_t
 
-    options: ``output_dim`` (size of y_t, default ``hidden_dim``); RNN family:
-    ``relu_grad_at_zero``, ``rnn_step`` ("equation" or "nntools"), ``learn_init``; LSTM family:
-    ``peepholes``, ``lasagne_output_gate`` (``reference.architecture`` says what each means).
-    ``learn_init``: a backward RNN layer learns h_{T+1} = ``h_init`` (BiRNN: ``h_init_b``), one
-    (H,) vector shared by every video of a batch, as Lasagne 0.1's (1, H) hid_init (fce361f's
-    (n_batch, H) state made a video's prediction depend on its position in the batch).
+    options: ``output_dim`` (size of y_t, default ``hidden_dim``) and those of
+    ``reference.architecture.default_options(name)`` (docs/models.md says what each means).
     """
 
     def __init__(self, name, input_dim, hidden_dim, n_classes, output_dim=None,
