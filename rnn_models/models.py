@@ -26,12 +26,18 @@ def time_averaged_log(log_P):
 
 
 class _Classifier(nn.Module):
-    """Shared by all models: parameters by name, and the probability API."""
+    """Shared by all models: the config (``extra``: a model's own settings, its dropout or
+    output_dim), parameters by name, and the probability API."""
 
-    def __init__(self, name, shapes, config, init):
+    def __init__(self, name, input_dim, hidden_dim, n_classes, init, options, **extra):
         super().__init__()
         self.name = name
-        self.config = config  # everything needed to build the model again: saved with weights
+        self.options = options
+        # everything needed to build the model again: saved with the weights
+        self.config = dict(name=name, input_dim=input_dim, hidden_dim=hidden_dim,
+                           n_classes=n_classes, **extra, init=init, **options)
+        shapes = param_shapes(name, input_dim, hidden_dim, n_classes, extra.get("output_dim"),
+                              **options)
         for pname, shape in shapes.items():
             self.register_parameter(pname, nn.Parameter(initial_value(name, pname, shape, init)))
 
@@ -55,10 +61,8 @@ class Average(_Classifier):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         options = resolve_options("average", options)
-        config = dict(name="average", input_dim=input_dim, hidden_dim=hidden_dim,
-                      n_classes=n_classes, dropout=dropout, init=init, **options)
-        super().__init__("average", param_shapes("average", input_dim, hidden_dim, n_classes),
-                         config, init)
+        super().__init__("average", input_dim, hidden_dim, n_classes, init, options,
+                         dropout=dropout)
         self.dropout = dropout
         self.relu_grad_at_zero = options["relu_grad_at_zero"]
 
@@ -116,13 +120,9 @@ class Recurrent(_PerStep):
 
     def __init__(self, name, input_dim, hidden_dim, n_classes, output_dim=None,
                  init=DEFAULT_SCHEME, **options):
-        options = resolve_options(name, options)
-        shapes = param_shapes(name, input_dim, hidden_dim, n_classes, output_dim, **options)
-        config = dict(name=name, input_dim=input_dim, hidden_dim=hidden_dim, n_classes=n_classes,
-                      output_dim=output_dim or hidden_dim, init=init, **options)
-        super().__init__(name, shapes, config, init)
+        super().__init__(name, input_dim, hidden_dim, n_classes, init,
+                         resolve_options(name, options), output_dim=output_dim or hidden_dim)
         self.branches = ARCHITECTURES[name]
-        self.options = options
 
     def _layer(self, branch, suffix, x):
         """Run one recurrent layer (its parameters: the names ending in ``suffix``) over x."""
@@ -163,12 +163,8 @@ class TemporalConvolution(_PerStep):
     """
 
     def __init__(self, input_dim, hidden_dim, n_classes, init=DEFAULT_SCHEME, **options):
-        options = resolve_options("tconv", options)
-        config = dict(name="tconv", input_dim=input_dim, hidden_dim=hidden_dim,
-                      n_classes=n_classes, init=init, **options)
-        super().__init__("tconv", param_shapes("tconv", input_dim, hidden_dim, n_classes,
-                                               **options), config, init)
-        self.options = options
+        super().__init__("tconv", input_dim, hidden_dim, n_classes, init,
+                         resolve_options("tconv", options))
 
     def hidden(self, x):
         """h (N, T, H): the convolution's rectified output."""
