@@ -60,14 +60,11 @@ class Configuration:
         return {"anti_aliasing": self.anti_aliasing, "mean": self.mean, "decoder": self.decoder}
 
     def model_options(self, model):
-        """The options of ``rnn_models.build(model, ...)`` under this configuration: the knobs it
-        sets, and the model's default for an option that no configuration varies (the temporal
-        convolution's ``width``, a shared knob of ``KNOBS``)."""
+        """The options of ``rnn_models.build(model, ...)`` under this configuration: the fields
+        of the same names, and the model's default for an option that no configuration varies
+        (the temporal convolution's ``width``, a shared knob of ``KNOBS``)."""
         from reference.architecture import default_options
-        values = {"lasagne_output_gate": self.lasagne_output_gate, "peepholes": self.peepholes,
-                  "relu_grad_at_zero": self.relu_grad_at_zero, "rnn_step": self.rnn_step,
-                  "learn_init": self.learn_init}
-        return {k: values.get(k, default) for k, default in default_options(model).items()}
+        return {k: getattr(self, k, default) for k, default in default_options(model).items()}
 
     def as_dict(self):
         return asdict(self)
