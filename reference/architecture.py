@@ -193,12 +193,11 @@ def infer_dims(name, params):
     C, O = params["W_s"].shape
     if cell_of(name) == "average":
         H, D = params["W_ih"].shape
-        return D, H, C, O
-    if cell_of(name) == "tconv":
+    elif cell_of(name) == "tconv":
         H, D, _ = params["W_conv"].shape
-        return D, H, C, O
-    first = ARCHITECTURES[name][0]
-    H, D = params[("W_ih" if first.cell == "rnn" else "W_xi") + first.layers[0]].shape
+    else:
+        first = ARCHITECTURES[name][0]
+        H, D = params[("W_ih" if first.cell == "rnn" else "W_xi") + first.layers[0]].shape
     return D, H, C, O
 
 
