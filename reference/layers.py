@@ -6,12 +6,8 @@ In the style of CS231n's ``layers.py``/``rnn_layers.py``: each ``*_forward`` ret
 recurrent layers) and checked against central finite differences in ``parity_tests``.
 
 Letters: N batch, T time, D input, H hidden, M output of an affine map, C classes, K kernel
-width.
-
-ReLU's derivative at exactly 0 is a convention. We use 0, like ``torch.relu``; Lasagne's
-``rectify`` computes (a + |a|) / 2, whose Theano gradient at 0 is 0.5. ``relu_grad_at_zero``
-selects either (it matters: with zero initial state and zero bias, a zero input gives a
-pre-activation of exactly 0).
+width. ``relu_grad_at_zero``: ReLU's derivative at exactly 0, 0 as ``torch.relu`` or 0.5 as
+Lasagne's rectify (it matters: a zero state, bias and input give a pre-activation of exactly 0).
 """
 import numpy as np
 
@@ -45,10 +41,8 @@ def relu_backward(dout, cache):
 
 
 def dropout_forward(x, mask):
-    """Inverted dropout with an explicit mask (entries 0 or 1/(1-p), as Lasagne's rescale=True).
-
-    ``mask=None`` is the deterministic (test-time) pass: out = x.
-    """
+    """Inverted dropout with an explicit mask (entries 0 or 1/(1-p), as Lasagne's rescale=True);
+    ``mask=None`` is the deterministic (test-time) pass: out = x."""
     return (x if mask is None else x * mask), mask
 
 
@@ -317,9 +311,8 @@ def tconv_forward(x, W_conv, b_conv, relu_grad_at_zero=0.0):
         h_t = ReLU(z_t)
 
     K (odd) is the kernel width: tap k reads the frame k - (K-1)/2 steps from t (a cross-
-    correlation, as torch's conv1d; Theano's conv, under Lasagne's Conv1DLayer, flips the
-    kernel: the same model with W_conv reversed along k). One matrix product per tap, over
-    the zero-padded sequence xp (N, T + K - 1, D), xp[:, s] = x_{s-(K-1)/2}.
+    correlation, as torch's conv1d; docs/models.md on Theano's flipped kernel). One matrix
+    product per tap, over the zero-padded sequence xp (N, T + K - 1, D), xp[:, s] = x_{s-(K-1)/2}.
 
     x (N, T, D), W_conv (H, D, K), b_conv (H,) -> h (N, T, H).
     """
