@@ -60,17 +60,15 @@ class Average(_Classifier):
                  init=DEFAULT_SCHEME, **options):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        options = resolve_options("average", options)
-        super().__init__("average", input_dim, hidden_dim, n_classes, init, options,
-                         dropout=dropout)
+        super().__init__("average", input_dim, hidden_dim, n_classes, init,
+                         resolve_options("average", options), dropout=dropout)
         self.dropout = dropout
-        self.relu_grad_at_zero = options["relu_grad_at_zero"]
 
     def scores(self, x, dropout_mask=None):
         """x (N, T, D) -> class scores W_s h + b_s (N, C). ``dropout_mask`` (N, H): use this mask
         (entries 0 or 1/(1-p)) instead of drawing one; without it, dropout acts in training mode."""
         x_bar = x.mean(dim=1)                                                # (N, D)
-        h = relu(x_bar @ self.W_ih.T + self.b_h, self.relu_grad_at_zero)     # (N, H)
+        h = relu(x_bar @ self.W_ih.T + self.b_h, self.options["relu_grad_at_zero"])  # (N, H)
         if dropout_mask is not None:
             h = h * dropout_mask
         elif self.training and self.dropout > 0:
