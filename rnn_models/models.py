@@ -90,8 +90,12 @@ class Average(_Classifier):
 
 
 class _PerStep(_Classifier):
-    """A model that predicts at every step from its scores ``step_scores(x)`` (N, T, C):
-    P_t = softmax(scores_t), p = (1/T) sum_t P_t."""
+    """A model that predicts at every step from its per-step ``outputs(x)`` y_t (N, T, O):
+    P_t = softmax(W_s y_t + b_s), p = (1/T) sum_t P_t."""
+
+    def step_scores(self, x):
+        """W_s y_t + b_s: (N, T, C)."""
+        return self.outputs(x) @ self.W_s.T + self.b_s                       # (N, T, C)
 
     def step_probabilities(self, x):
         return torch.softmax(self.step_scores(x), dim=-1)                    # (N, T, C)
@@ -144,10 +148,6 @@ class Recurrent(_PerStep):
             y = y + h @ getattr(self, "W_ho" + branch.out).T + getattr(self, "b_o" + branch.out)
         return y                                                             # (N, T, O)
 
-    def step_scores(self, x):
-        """W_s y_t + b_s: (N, T, C)."""
-        return self.outputs(x) @ self.W_s.T + self.b_s                       # (N, T, C)
-
 
 class TemporalConvolution(_PerStep):
     """The paper's 1-D convolution over the codes (section "Models", last paragraph: "this
@@ -164,13 +164,9 @@ class TemporalConvolution(_PerStep):
         super().__init__("tconv", input_dim, hidden_dim, n_classes, init,
                          resolve_options("tconv", options))
 
-    def hidden(self, x):
-        """h (N, T, H): the convolution's rectified output."""
+    def outputs(self, x):
+        """h (N, T, H): the convolution's rectified output, which the readout reads."""
         return tconv_layer(x, self.W_conv, self.b_conv, self.options["relu_grad_at_zero"])
-
-    def step_scores(self, x):
-        """W_s h_t + b_s: (N, T, C)."""
-        return self.hidden(x) @ self.W_s.T + self.b_s                        # (N, T, C)
 
 
 def build(name, input_dim, hidden_dim, n_classes, init=DEFAULT_SCHEME, **options):
