@@ -209,11 +209,15 @@ def check_params(name, params, peepholes=True, learn_init=True, **options):
         D, H, C, O = infer_dims(name, params)
     except KeyError as missing:
         raise ValueError(f"parameters of model {name!r} lack {missing}") from None
-    expected = param_shapes(name, D, H, C, O, peepholes, learn_init, **options)
+    check_shapes(params, param_shapes(name, D, H, C, O, peepholes, learn_init, **options),
+                 f"model {name!r} (D={D}, H={H}, C={C})")
+    return D, H, C, O
+
+
+def check_shapes(params, expected, what):
+    """A ValueError naming ``what`` unless ``params`` hold exactly the ``expected`` shapes."""
     got = {key: tuple(value.shape) for key, value in params.items()}
     if got != expected:
         wrong = {k: got.get(k, "missing") for k in expected if got.get(k) != expected[k]}
-        extra = sorted(set(got) - set(expected))
-        raise ValueError(f"parameters do not fit model {name!r} (D={D}, H={H}, C={C}): "
-                         f"expected shapes {expected}; wrong or missing: {wrong}; unexpected: {extra}")
-    return D, H, C, O
+        raise ValueError(f"parameters do not fit {what}: expected shapes {expected}; wrong or "
+                         f"missing: {wrong}; unexpected: {sorted(set(got) - set(expected))}")

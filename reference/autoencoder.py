@@ -35,7 +35,8 @@ Letters: N batch, T time, D input (the code), H hidden, k the split point.
 import numpy as np
 
 from . import layers as L
-from .architecture import GATES, LSTM_GATE_PARAMS, layer_param_names, layer_shapes, resolve_options
+from .architecture import (GATES, LSTM_GATE_PARAMS, check_shapes, layer_param_names, layer_shapes,
+                           resolve_options)
 
 #: The decoders' suffixes: the reconstruction of x_k..x_1, the prediction of x_{k+1}..x_T.
 DECODERS = ("_rec", "_fut")
@@ -89,13 +90,8 @@ def check_params(params, input_dim, peepholes=True):
     if "b_i" not in params:
         raise ValueError("autoencoder parameters lack the encoder's b_i")
     H = params["b_i"].shape[0]
-    expected = autoencoder_shapes(input_dim, H, peepholes)
-    got = {name: tuple(value.shape) for name, value in params.items()}
-    if got != expected:
-        wrong = {k: got.get(k, "missing") for k in expected if got.get(k) != expected[k]}
-        raise ValueError(f"parameters do not fit the composite autoencoder (D={input_dim}, "
-                         f"H={H}): wrong or missing {wrong}; unexpected "
-                         f"{sorted(set(got) - set(expected))}")
+    check_shapes(params, autoencoder_shapes(input_dim, H, peepholes),
+                 f"the composite autoencoder (D={input_dim}, H={H})")
     return H
 
 
