@@ -72,13 +72,10 @@ def time_average_backward(dp, T):
 
 
 def nll_loss(p, labels):
-    """L = -(1/N) sum_n log p_n[label_n] and dL/dp. p (N, C), labels (N,) ints."""
-    N = p.shape[0]
-    rows = np.arange(N)
-    loss = -np.log(p[rows, labels]).mean()
-    dp = np.zeros_like(p)
-    dp[rows, labels] = -1.0 / (N * p[rows, labels])
-    return loss, dp
+    """L = -(1/N) sum_n log p_n[label_n] and dL/dp. p (N, C), labels (N,) ints: the per-step
+    loss of a single step."""
+    loss, dP = per_step_nll_loss(p[:, None], labels)
+    return loss, dP[:, 0]
 
 
 def sigmoid(a):
