@@ -28,8 +28,7 @@ class Extraction:
 
 @dataclass(frozen=True)
 class Training:
-    """The main table's protocol (experiment.train): the search grid, the seeds of the chosen
-    setting, the optimiser, early stopping, the validation groups, the split."""
+    """The main table's protocol (experiment.train), one field per knob."""
 
     lrs: tuple              # learning-rate grid
     hidden: tuple           # hidden-size grid
@@ -47,8 +46,7 @@ class Training:
 
 @dataclass(frozen=True)
 class FutureWork:
-    """The paper's future work (``make future``): the study's settings (the demo's), and each
-    part's knobs."""
+    """The paper's future work (``make future``): the study's settings, and each part's knobs."""
 
     hidden: tuple           # the study's grid and seeds (the demo's main table's)
     lrs: tuple
