@@ -13,20 +13,17 @@ value's source: a file at a commit, a section of the paper, or "our choice" with
 
 Words, one per idea:
 
-- a **knob** is one choice that decides a number (the RNN step, the crop, the fine-tuning's
-  epochs); a row of ``KNOBS`` (``Knob``).
-- a **configuration** is a named set of the knobs that differ between stacks (``Configuration``,
+- **knob**: one choice that decides a number (the RNN step, the crop); a row of ``KNOBS``.
+- **configuration**: a named set of the knobs that differ between stacks (``Configuration``,
   ``CONFIGS``, ``get(name)``); a run records its configuration by name.
-- the **shared knobs** are the ones every configuration shares, held as values in
-  ``configurations.shared`` (``EXTRACTION``, ``TRAINING``, ``FUTURE``): the code that uses a
-  knob reads it there, and the table's cells are written from the same values.
-- a run's **settings** are what one run was made with, a configuration's name among them
-  (``experiment.train.RunSettings``, the future work's settings, ``caffe_extract``'s
-  ``ExtractSettings``); their defaults are read from the knobs here.
+- **shared knobs**: those every configuration shares, values in ``configurations.shared``
+  (``EXTRACTION``, ``TRAINING``, ``FUTURE``) that the code and the table both read.
+- a run's **settings**: what one run was made with, a configuration's name among them
+  (``experiment.train.RunSettings``, ``caffe_extract``'s ``ExtractSettings``).
 """
 from dataclasses import asdict, dataclass, replace
 
-from .shared import EXTRACTION, FUTURE, TRAINING, Extraction, FutureWork, Training  # noqa: F401
+from .shared import EXTRACTION, FUTURE, TRAINING
 
 #: The models' names in tables (the paper's names for its four).
 NAMES = {"average": "Average", "rnn": "RNN", "lstm": "LSTM", "birnn": "Bidirectional RNN",
@@ -63,14 +60,11 @@ class Configuration:
         return {"anti_aliasing": self.anti_aliasing, "mean": self.mean, "decoder": self.decoder}
 
     def model_options(self, model):
-        """The options of ``rnn_models.build(model, ...)`` under this configuration: the knobs it
-        sets, and the model's default for an option that no configuration varies (the temporal
-        convolution's ``width``, a shared knob of ``KNOBS``)."""
+        """The options of ``rnn_models.build(model, ...)`` under this configuration: the fields
+        of the same names, and the model's default for an option that no configuration varies
+        (the temporal convolution's ``width``, a shared knob of ``KNOBS``)."""
         from reference.architecture import default_options
-        values = {"lasagne_output_gate": self.lasagne_output_gate, "peepholes": self.peepholes,
-                  "relu_grad_at_zero": self.relu_grad_at_zero, "rnn_step": self.rnn_step,
-                  "learn_init": self.learn_init}
-        return {k: values.get(k, default) for k, default in default_options(model).items()}
+        return {k: getattr(self, k, default) for k, default in default_options(model).items()}
 
     def as_dict(self):
         return asdict(self)
@@ -332,7 +326,6 @@ def model_label(model, config):
     from ``paper``)."""
     name = NAMES.get(model, model)
     options = config.model_options(model)
-    paper = PAPER.model_options(model)
     notes = []
     if "width" in options:
         notes.append(f"1-D, width {options['width']}")
@@ -343,8 +336,8 @@ def model_label(model, config):
             notes.append("no peepholes")
     if options.get("rnn_step", "equation") != "equation":
         notes.append("nntools step")
-    if model in ("birnn",) and options.get("learn_init") != paper.get("learn_init"):
-        notes.append("learnt h_{T+1}" if options["learn_init"] else "h_{T+1} = 0")
+    if model == "birnn" and config.learn_init != PAPER.learn_init:
+        notes.append("learnt h_{T+1}" if config.learn_init else "h_{T+1} = 0")
     if options.get("relu_grad_at_zero", 0.5) != 0.5:
         notes.append("ReLU'(0) = 0")
     if config.init != PAPER.init:

@@ -1,12 +1,9 @@
 """The knobs every configuration shares, as values: the code that uses a knob reads it here.
 
-``EXTRACTION`` (frames, crop, the motion stream, the ten views), ``TRAINING`` (the main
-table's protocol: grid, seeds, epochs, optimiser) and ``FUTURE`` (the paper's future work,
-``make future``) each hold one value per knob; the knob table (``configurations.KNOBS``)
-writes its cells from them. Three are the models' own defaults, set in ``reference`` (the one
-package below this one, which ``rnn_models`` reads too) and only read here: the temporal
-convolution's width, the Average model's dropout, CaffeNet's fc6/fc7 dropout.
-
+``EXTRACTION`` (frames, crop, motion stream, ten views), ``TRAINING`` (the main table's protocol)
+and ``FUTURE`` (``make future``) hold one value per knob; ``configurations.KNOBS`` writes its
+cells from them. Three are the models' own defaults, set in ``reference`` and only read here: the
+tconv's width, the Average model's dropout, CaffeNet's fc6/fc7 dropout.
 ``tests/configurations/test_knobs.py`` fails when code anywhere else sets one of these values.
 """
 from dataclasses import dataclass
@@ -31,8 +28,7 @@ class Extraction:
 
 @dataclass(frozen=True)
 class Training:
-    """The main table's protocol (experiment.train): the search grid, the seeds of the chosen
-    setting, the optimiser, early stopping, the validation groups, the split."""
+    """The main table's protocol (experiment.train), one field per knob."""
 
     lrs: tuple              # learning-rate grid
     hidden: tuple           # hidden-size grid
@@ -50,8 +46,7 @@ class Training:
 
 @dataclass(frozen=True)
 class FutureWork:
-    """The paper's future work (``make future``): the study's settings (the demo's), and each
-    part's knobs."""
+    """The paper's future work (``make future``): the study's settings, and each part's knobs."""
 
     hidden: tuple           # the study's grid and seeds (the demo's main table's)
     lrs: tuple

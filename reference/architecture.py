@@ -1,9 +1,9 @@
 """What each model of the paper is made of, and the names and shapes of its parameters.
 
-This table is the one place where the models' *structure* and *parameter names* are written
-down; the NumPy reference (``reference.models``) and the PyTorch modules (``rnn_models``) are
-both built from it. The *equations* are written twice, independently, in ``reference.layers``
-and ``rnn_models.layers``; the parity tests prove the two agree.
+The one place where the models' structure and parameter names are written down: the NumPy
+reference (``reference.models``) and the PyTorch modules (``rnn_models``) are both built from it.
+The equations are written twice, independently, in ``reference.layers`` and ``rnn_models.layers``;
+the parity tests prove the two agree.
 
 A recurrent model is one or more *branches* whose outputs are summed, then a shared softmax
 readout (Giel & Diaz, section "Models")::
@@ -15,19 +15,15 @@ readout (Giel & Diaz, section "Models")::
 A branch is a stack of recurrent layers of one cell type ("rnn" or "lstm"), run forward in time
 or backward (``reverse=True``: h_t depends on h_{t+1}, outputs stay aligned to input time).
 
-Parameter names are the paper's: ``W_ih, W_hh, b_h`` (recurrent layer), ``W_ho, b_o`` (recurrent
-layer output), ``W_s, b_s`` (softmax). A backward RNN layer with ``learn_init`` also learns its
-initial state h_{T+1}, named ``h_init`` (plus the layer's suffix: ``h_init_b`` in the BiRNN). LSTM gates use Graves' names (Graves 2013, eq. 7-11),
-gates ordered input, forget, cell, output (``GATES``); Graves writes ``W_ho, b_o`` for the output
-gate, names the paper already uses for the readout, so the output gate's are ``W_ho_gate`` and
-``b_o_gate``. Bidirectional models suffix a branch's parameters ``_f``/``_b``, the stacked RNN
-suffixes its layers ``_1``/``_2``. Weights are stored as the equations multiply them:
-``W_ih`` is (H, D), so a layer computes ``W_ih @ x_t``; peephole weights ``w_c*`` are vectors (H,).
+The temporal convolution ("tconv") has no branch: one convolution over time, ``W_conv``
+(H, D, K) and ``b_conv`` (H,), then the same readout on its h_t (``W_s`` is (C, H)).
 
-The temporal convolution ("tconv", the last paragraph of the paper's section "Models": "a one
-dimensional convolution on the collection of CNN codes (10 x 4096)") has no branch: one
-convolution layer over time, ``W_conv`` (H, D, K) and ``b_conv`` (H,), then the same averaged
-softmax on its h_t (``W_s`` is (C, H)); its option ``width`` is the kernel width K.
+Parameter names are the paper's: ``W_ih, W_hh, b_h`` (recurrent layer), ``W_ho, b_o`` (its
+output), ``W_s, b_s`` (softmax), ``h_init`` (a learnt initial state h_{T+1}); the LSTM's are
+Graves' (2013, eq. 7-11), its output gate's ``W_ho_gate, b_o_gate``. A branch suffixes its
+parameters ``_f``/``_b``, a stack its layers ``_1``/``_2``. docs/models.md ("Parameter names")
+lists every model's keys and why; weights are stored as the equations multiply them (``W_ih``
+is (H, D)).
 
 Letters: N batch, T time, D input, H hidden, O recurrent-layer output, C classes, K kernel width.
 """
@@ -73,20 +69,15 @@ HIDDEN_WEIGHTS = {"W_hh"} | {LSTM_GATE_PARAMS[gate][1] for gate in GATES}
 
 MODELS = ("average",) + tuple(ARCHITECTURES) + ("tconv",)
 
-#: The options each model family accepts, with their defaults (same in NumPy and PyTorch).
-#: The defaults are the ``paper`` configuration's (issue 15: one default everywhere):
-#: - relu_grad_at_zero: ReLU's derivative at exactly 0; 0.5 is Lasagne's rectify (x + |x|) / 2.
-#: - rnn_step: "equation", the paper's h_t = relu(W_ih x_t + W_hh h_{t-1} + b_h); or "nntools",
-#:   craffel's step at fce361f, h_t = relu(relu(W_ih x_t + b_h) + relu(W_hh h_{t-1})).
-#: - learn_init: a layer running backward in time learns its initial state h_{T+1} (``h_init``),
-#:   as fce361f's RecurrentLayer did (``learn_init=backwards``). No effect on forward layers.
-#: - peepholes, lasagne_output_gate: the LSTM's w_c* terms and Lasagne 0.1's output gate.
-#: - width: the temporal convolution's kernel width K, odd (a "same" convolution, centred on
-#:   frame t); the paper gives none: 3, our choice. Width 1 is a per-frame classifier.
+#: The options each model family accepts, with their defaults (same in NumPy and PyTorch): the
+#: ``paper`` configuration's (issue 15: one default everywhere). docs/models.md ("API") says what
+#: each option means; ``width`` (the tconv's K, odd) has no value in the paper: 3, our choice.
 RNN_OPTIONS = {"relu_grad_at_zero": 0.5, "rnn_step": "equation", "learn_init": True}
 AVERAGE_OPTIONS = {"relu_grad_at_zero": 0.5}
 LSTM_OPTIONS = {"peepholes": True, "lasagne_output_gate": True}
 TCONV_OPTIONS = {"relu_grad_at_zero": 0.5, "width": 3}
+OPTIONS = {"average": AVERAGE_OPTIONS, "rnn": RNN_OPTIONS, "lstm": LSTM_OPTIONS,
+           "tconv": TCONV_OPTIONS}
 #: The Average model's dropout on its hidden layer (the paper gives no rate: 0.5, Lasagne's
 #: default, our choice); ``configurations.TRAINING.dropout`` reads it.
 AVERAGE_DROPOUT = 0.5
@@ -110,8 +101,7 @@ def cell_of(name):
 
 def default_options(name):
     """The options model ``name`` accepts, with their defaults."""
-    return {"average": dict(AVERAGE_OPTIONS), "rnn": dict(RNN_OPTIONS), "lstm": dict(LSTM_OPTIONS),
-            "tconv": dict(TCONV_OPTIONS)}[cell_of(name)]
+    return dict(OPTIONS[cell_of(name)])
 
 
 def resolve_options(name, options):
@@ -175,8 +165,7 @@ def param_shapes(name, input_dim, hidden_dim, n_classes, output_dim=None, peepho
     parameter set: ``peepholes`` (w_c*), ``learn_init`` (h_init) and ``width`` (K of W_conv);
     a model ignores the options it does not take, so its whole option dict may be passed.
     """
-    unknown = sorted(set(options) - set(RNN_OPTIONS) - set(AVERAGE_OPTIONS) - set(LSTM_OPTIONS)
-                     - set(TCONV_OPTIONS))
+    unknown = sorted(set(options).difference(*OPTIONS.values()))
     if unknown:
         raise TypeError(f"param_shapes takes no option {', '.join(unknown)}")
     D, H, C = input_dim, hidden_dim, n_classes
@@ -204,12 +193,11 @@ def infer_dims(name, params):
     C, O = params["W_s"].shape
     if cell_of(name) == "average":
         H, D = params["W_ih"].shape
-        return D, H, C, O
-    if cell_of(name) == "tconv":
+    elif cell_of(name) == "tconv":
         H, D, _ = params["W_conv"].shape
-        return D, H, C, O
-    first = ARCHITECTURES[name][0]
-    H, D = params[("W_ih" if first.cell == "rnn" else "W_xi") + first.layers[0]].shape
+    else:
+        first = ARCHITECTURES[name][0]
+        H, D = params[("W_ih" if first.cell == "rnn" else "W_xi") + first.layers[0]].shape
     return D, H, C, O
 
 
@@ -221,11 +209,15 @@ def check_params(name, params, peepholes=True, learn_init=True, **options):
         D, H, C, O = infer_dims(name, params)
     except KeyError as missing:
         raise ValueError(f"parameters of model {name!r} lack {missing}") from None
-    expected = param_shapes(name, D, H, C, O, peepholes, learn_init, **options)
+    check_shapes(params, param_shapes(name, D, H, C, O, peepholes, learn_init, **options),
+                 f"model {name!r} (D={D}, H={H}, C={C})")
+    return D, H, C, O
+
+
+def check_shapes(params, expected, what):
+    """A ValueError naming ``what`` unless ``params`` hold exactly the ``expected`` shapes."""
     got = {key: tuple(value.shape) for key, value in params.items()}
     if got != expected:
         wrong = {k: got.get(k, "missing") for k in expected if got.get(k) != expected[k]}
-        extra = sorted(set(got) - set(expected))
-        raise ValueError(f"parameters do not fit model {name!r} (D={D}, H={H}, C={C}): "
-                         f"expected shapes {expected}; wrong or missing: {wrong}; unexpected: {extra}")
-    return D, H, C, O
+        raise ValueError(f"parameters do not fit {what}: expected shapes {expected}; wrong or "
+                         f"missing: {wrong}; unexpected: {sorted(set(got) - set(expected))}")

@@ -22,22 +22,21 @@ error per code, averaged over the videos and the T predicted codes (Srivastava: 
                             + sum_{s=k+1..T} ||x_hat_fut_s - x_s||^2 ]
 
 Every LSTM is Graves' cell of the classifier (``reference.layers.lstm_step_forward``, Graves 2013
-eq. 7-11, with the same ``peepholes``/``lasagne_output_gate`` options): for the encoder
-(i_t, f_t, c_t, o_t, h_t from x_t, h_{t-1}, c_{t-1}, h_0 = c_0 = 0); for a decoder the same with
-x = 0 and (h_0, c_0) = (h_k, c_k) of the encoder.
+eq. 7-11, with the same ``peepholes``/``lasagne_output_gate`` options), from h_0 = c_0 = 0 for
+the encoder, from (h_k, c_k) with x = 0 for a decoder.
 
 Parameter names: the encoder's are EXACTLY the ``lstm`` classifier's (``W_xi, W_hi, w_ci, b_i,
-..., W_ho_gate, w_co, b_o_gate``, no suffix), so that they load one to one into it as its
-initial values (Srivastava's fine-tuning). The decoders' gates carry the suffix ``_rec``
-(reconstruction) or ``_fut`` (future), without the input weights W_x*; their readouts are
-``W_r_rec``/``b_r_rec`` and ``W_r_fut``/``b_r_fut``, W_r (D, H).
+..., W_ho_gate, w_co, b_o_gate``), so that they load one to one into it as its initial values
+(Srivastava's fine-tuning); the decoders' gates (no W_x*) are suffixed ``_rec`` or ``_fut``, their
+readouts are ``W_r_rec``/``b_r_rec`` and ``W_r_fut``/``b_r_fut``, W_r (D, H).
 
 Letters: N batch, T time, D input (the code), H hidden, k the split point.
 """
 import numpy as np
 
 from . import layers as L
-from .architecture import GATES, LSTM_GATE_PARAMS, layer_param_names, layer_shapes, resolve_options
+from .architecture import (GATES, LSTM_GATE_PARAMS, check_shapes, layer_param_names, layer_shapes,
+                           resolve_options)
 
 #: The decoders' suffixes: the reconstruction of x_k..x_1, the prediction of x_{k+1}..x_T.
 DECODERS = ("_rec", "_fut")
@@ -91,13 +90,8 @@ def check_params(params, input_dim, peepholes=True):
     if "b_i" not in params:
         raise ValueError("autoencoder parameters lack the encoder's b_i")
     H = params["b_i"].shape[0]
-    expected = autoencoder_shapes(input_dim, H, peepholes)
-    got = {name: tuple(value.shape) for name, value in params.items()}
-    if got != expected:
-        wrong = {k: got.get(k, "missing") for k in expected if got.get(k) != expected[k]}
-        raise ValueError(f"parameters do not fit the composite autoencoder (D={input_dim}, "
-                         f"H={H}): wrong or missing {wrong}; unexpected "
-                         f"{sorted(set(got) - set(expected))}")
+    check_shapes(params, autoencoder_shapes(input_dim, H, peepholes),
+                 f"the composite autoencoder (D={input_dim}, H={H})")
     return H
 
 

@@ -1,32 +1,28 @@
 """Initial values of the parameters, by scheme, drawn from a NumPy ``Generator`` (float64).
 
-Two schemes, each read off a library's source (``init_spec`` gives the distribution of every
-parameter; ``rnn_models.init`` draws the same distributions with torch's generator):
+``init_spec`` gives the distribution of every parameter (``rnn_models.init`` draws the same ones
+with torch's generator), each scheme read off a library's source:
 
 ``"nntools-2015"`` (the paper's weeks): craffel's recurrent layers at Lasagne commit fce361f
-(2015-03-18, ``lasagne/layers/recurrent.py``) with the ``lasagne/init.py`` and
-``lasagne/layers/dense.py`` of that time (commit b237390^, before the init rework of 2015-03-28;
+(2015-03-18, ``lasagne/layers/recurrent.py``) with the ``lasagne/init.py``, ``layers/dense.py``
+and ``layers/conv.py`` of that time (commit b237390^, before the init rework of 2015-03-28;
 Lasagne's history was rebased, so fce361f's own tree carries a later init.py):
 
-- RecurrentLayer: ``W_in_to_hid=init.Uniform()``, ``W_hid_to_hid=init.Uniform()``, and
-  ``Uniform()`` without a range is Glorot's: U(-a, a), a = sqrt(6 / (n1 + n2)) over the first
-  two dimensions (4096 x 512: a = 0.0361; 512 x 512: a = 0.0765). ``b=init.Constant(0.)``.
+- RecurrentLayer: ``W_in_to_hid``, ``W_hid_to_hid`` ~ ``init.Uniform()``, which without a range
+  is Glorot's U(-a, a), a = sqrt(6 / (n1 + n2)) over the first two dimensions (4096 x 512:
+  a = 0.0361; 512 x 512: a = 0.0765); ``b=init.Constant(0.)``.
 - LSTMLayer: every ``W_in_to_*``, ``W_hid_to_*``, ``W_cell_to_*`` AND every bias ``b_ingate``,
   ``b_forgetgate``, ``b_cell``, ``b_outgate`` is ``init.Normal(0.1)``: N(0, 0.1^2).
 - DenseLayer (W_ho, W_s, the Average model's layers): ``W=init.Uniform()`` (Glorot), b = 0.
+- Conv1DLayer (W_conv (H, D, K)): ``W=init.Uniform()``, whose Glorot range counts the receptive
+  field for more than two dimensions: a = sqrt(6 / ((H + D) K)); b = 0.
 - Initial states ``hid_init=init.Constant(0.)``: h_init = 0 (learnt or not).
-- Conv1DLayer (``lasagne/layers/conv.py`` at b237390^; the temporal convolution's W_conv):
-  ``W=init.Uniform()``, whose Glorot range counts the receptive field for a shape of more than
-  two dimensions: a = sqrt(6 / ((n1 + n2) K)) for W (num_filters, num_input_channels,
-  filter_length) = (H, D, K), that is fan_in = D K, fan_out = H K; ``b=init.Constant(0.)``.
 
 ``"lasagne-0.1"`` (the first release, 2015-08-13, which the Theano oracle runs):
 
 - RecurrentLayer: W_in_to_hid, W_hid_to_hid ~ Uniform(0.01) = U(-0.01, 0.01); b = 0.
 - LSTMLayer gates: W_in, W_hid, W_cell ~ Normal(0.1); b = 0.
-- DenseLayer: W ~ GlorotUniform, U(-a, a), a = sqrt(6 / (fan_in + fan_out)); b = 0.
-- hid_init = 0.
-- Conv1DLayer: ``W=init.GlorotUniform()``, the same a = sqrt(6 / ((H + D) K)); b = 0.
+- DenseLayer and Conv1DLayer: W ~ GlorotUniform, a as above; b = 0. hid_init = 0.
 
 Our weights are stored (out, in), Lasagne's (in, out): Glorot's n1 + n2 is the same sum.
 """
@@ -65,14 +61,12 @@ def init_spec(model, name, shape, scheme=DEFAULT_SCHEME):
     base = base_name(name)
     if base == "h_init":
         return ("zeros", 0.0)
-    dense = cell_of(model) == "average" or base in DENSE
-    # the LSTM's gate biases, by their full names: base_name("b_f") would strip the forget
-    # gate's own "_f" as if it were the forward branch's suffix
-    lstm_bias = cell_of(model) == "lstm" and name.startswith(("b_i", "b_f", "b_c", "b_o_gate"))
-    if name.startswith("b_"):  # every bias (test the full name: b_f is the forget gate's)
-        return ("normal", 0.1) if (scheme == "nntools-2015" and lstm_bias and not dense) \
-            else ("zeros", 0.0)
-    if dense:
+    if name.startswith("b_"):
+        # the LSTM's gate biases, by their full names: base_name("b_f") would strip the forget
+        # gate's own "_f" as if it were the forward branch's suffix
+        lstm_bias = cell_of(model) == "lstm" and name.startswith(("b_i", "b_f", "b_c", "b_o_gate"))
+        return ("normal", 0.1) if scheme == "nntools-2015" and lstm_bias else ("zeros", 0.0)
+    if cell_of(model) == "average" or base in DENSE:
         return ("uniform", glorot_bound(shape))
     if base in ("W_ih", "W_hh"):
         return ("uniform", glorot_bound(shape) if scheme == "nntools-2015" else 0.01)

@@ -6,12 +6,8 @@ In the style of CS231n's ``layers.py``/``rnn_layers.py``: each ``*_forward`` ret
 recurrent layers) and checked against central finite differences in ``parity_tests``.
 
 Letters: N batch, T time, D input, H hidden, M output of an affine map, C classes, K kernel
-width.
-
-ReLU's derivative at exactly 0 is a convention. We use 0, like ``torch.relu``; Lasagne's
-``rectify`` computes (a + |a|) / 2, whose Theano gradient at 0 is 0.5. ``relu_grad_at_zero``
-selects either (it matters: with zero initial state and zero bias, a zero input gives a
-pre-activation of exactly 0).
+width. ``relu_grad_at_zero``: ReLU's derivative at exactly 0, 0 as ``torch.relu`` or 0.5 as
+Lasagne's rectify (it matters: a zero state, bias and input give a pre-activation of exactly 0).
 """
 import numpy as np
 
@@ -45,10 +41,8 @@ def relu_backward(dout, cache):
 
 
 def dropout_forward(x, mask):
-    """Inverted dropout with an explicit mask (entries 0 or 1/(1-p), as Lasagne's rescale=True).
-
-    ``mask=None`` is the deterministic (test-time) pass: out = x.
-    """
+    """Inverted dropout with an explicit mask (entries 0 or 1/(1-p), as Lasagne's rescale=True);
+    ``mask=None`` is the deterministic (test-time) pass: out = x."""
     return (x if mask is None else x * mask), mask
 
 
@@ -78,13 +72,10 @@ def time_average_backward(dp, T):
 
 
 def nll_loss(p, labels):
-    """L = -(1/N) sum_n log p_n[label_n] and dL/dp. p (N, C), labels (N,) ints."""
-    N = p.shape[0]
-    rows = np.arange(N)
-    loss = -np.log(p[rows, labels]).mean()
-    dp = np.zeros_like(p)
-    dp[rows, labels] = -1.0 / (N * p[rows, labels])
-    return loss, dp
+    """L = -(1/N) sum_n log p_n[label_n] and dL/dp. p (N, C), labels (N,) ints: the per-step
+    loss of a single step."""
+    loss, dP = per_step_nll_loss(p[:, None], labels)
+    return loss, dP[:, 0]
 
 
 def sigmoid(a):
@@ -98,9 +89,6 @@ def per_step_nll_loss(P, labels):
 
         L = -(1/(N T)) sum_n sum_t log P_t[n, label_n]
         dL/dP_t[n, k] = -1 / (N T P_t[n, label_n])  if k = label_n, else 0
-
-    (The other loss form, ``nll_loss`` of the time-averaged p, is the cross-entropy of the
-    paper's prediction; the paper states neither.)
     """
     N, T, _ = P.shape
     rows = np.arange(N)[:, None]
@@ -320,9 +308,8 @@ def tconv_forward(x, W_conv, b_conv, relu_grad_at_zero=0.0):
         h_t = ReLU(z_t)
 
     K (odd) is the kernel width: tap k reads the frame k - (K-1)/2 steps from t (a cross-
-    correlation, as torch's conv1d; Theano's conv, under Lasagne's Conv1DLayer, flips the
-    kernel: the same model with W_conv reversed along k). One matrix product per tap, over
-    the zero-padded sequence xp (N, T + K - 1, D), xp[:, s] = x_{s-(K-1)/2}.
+    correlation, as torch's conv1d; docs/models.md on Theano's flipped kernel). One matrix
+    product per tap, over the zero-padded sequence xp (N, T + K - 1, D), xp[:, s] = x_{s-(K-1)/2}.
 
     x (N, T, D), W_conv (H, D, K), b_conv (H,) -> h (N, T, H).
     """

@@ -32,11 +32,6 @@ from .architecture import (ARCHITECTURES, cell_of, check_params, layer_param_nam
 LOSSES = ("averaged", "per-step")
 
 
-def _layer_params(params, cell, suffix, peepholes, h_init=False):
-    """The parameters of one recurrent layer, by their unsuffixed names."""
-    return {pname: params[pname + suffix] for pname in layer_param_names(cell, peepholes, h_init)}
-
-
 def forward(name, params, x, dropout_mask=None, **options):
     """Forward pass of model ``name``. x (N, T, D) -> p (N, C), cache.
 
@@ -79,12 +74,13 @@ def _recurrent_forward(name, params, x, options):
 
 
 def _layer_forward(params, branch, suffix, x, options):
+    """One recurrent layer (its parameters: the names ending in ``suffix``) over x."""
+    h_init = learns_initial_state(branch, options.get("learn_init", False))
+    names = layer_param_names(branch.cell, options.get("peepholes", True), h_init)
+    p = {pname: params[pname + suffix] for pname in names}
     if branch.cell == "rnn":
-        learnt = learns_initial_state(branch, options["learn_init"])
-        p = _layer_params(params, "rnn", suffix, False, learnt)
         return L.rnn_forward(x, p["W_ih"], p["W_hh"], p["b_h"], branch.reverse,
                              options["relu_grad_at_zero"], options["rnn_step"], p.get("h_init"))
-    p = _layer_params(params, "lstm", suffix, options["peepholes"])
     return L.lstm_forward(x, p, branch.reverse, options["peepholes"], options["lasagne_output_gate"])
 
 

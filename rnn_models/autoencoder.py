@@ -6,15 +6,11 @@
     loss = model.loss(x)
     classifier.load_state_dict({**classifier.state_dict(), **model.encoder_weights()})
 
-The equations, parameter names and loss are ``reference.autoencoder``'s: an encoder LSTM reads
-x_1..x_k (k = T // 2 by default); from its last (h_k, c_k) an unconditioned decoder outputs
-x_hat_k..x_hat_1 and an unconditioned future predictor x_hat_{k+1}..x_hat_T, each through a
-linear readout x_hat_s = W_r h_s + b_r;
+The equations, parameter names and loss are ``reference.autoencoder``'s (its docstring states
+them): an encoder LSTM reads x_1..x_k; from its (h_k, c_k) two unconditioned decoders output
+x_hat_k..x_hat_1 and x_hat_{k+1}..x_hat_T through linear readouts x_hat_s = W_r h_s + b_r;
 
     L = (1 / (N T)) [ sum_{n,s} ||x_hat_rec_s - x_{k+1-s}||^2 + sum_{n,s} ||x_hat_fut_s - x_s||^2 ]
-
-The encoder's parameters carry the ``lstm`` classifier's names and options, so that they are its
-LSTM layer's initial values one to one (``encoder_weights``).
 """
 import torch
 from torch import nn

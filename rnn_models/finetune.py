@@ -1,9 +1,6 @@
 """CaffeNet's fc6 and fc7, fine-tuned jointly with one of the paper's models (the paper's Future
-Work: "fine-tuning"; issue 24).
-
-The extraction stores each frame's pool5 code once (``caffe_extract extract --layer pool5``),
-so training never reruns the convolutions. Per frame t of a video (x_t: the pool5 code, 256 x 6
-x 6 = 9216 values flattened in Caffe's C, H, W order):
+Work: "fine-tuning"; issue 24), on each frame's pool5 code stored once (``caffe_extract extract
+--layer pool5``; x_t: 256 x 6 x 6 = 9216 values in Caffe's C, H, W order):
 
     a6_t = W6 x_t + b6,     h6_t = ReLU(a6_t),     d6_t = m6_t * h6_t        fc6, relu6, drop6
     a7_t = W7 d6_t + b7,    h7_t = ReLU(a7_t),     z_t  = m7_t * h7_t        fc7, relu7, drop7

@@ -1,8 +1,6 @@
-"""Initial values in PyTorch, by scheme: ``"nntools-2015"`` (the default, the paper's weeks) or
-``"lasagne-0.1"`` (the first Lasagne release). ``reference.init`` states each scheme with its
-source and holds the one table of distributions (``init_spec``) that both sides draw from;
-here they are drawn from torch's global generator (``torch.manual_seed`` makes them
-reproducible).
+"""Initial values in PyTorch, by scheme: ``reference.init`` states each scheme with its source
+and holds the one table of distributions (``init_spec``) that both sides draw from; here they
+are drawn from torch's global generator (``torch.manual_seed`` makes them reproducible).
 """
 import torch
 

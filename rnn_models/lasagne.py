@@ -22,9 +22,7 @@ The Lasagne side is named ``<layer>.<attribute>``, with Lasagne's own attribute 
 Layers carry the suffix of their branch or stack position, as our names do: ``rec_f``/``rec_b``
 and ``out_f``/``out_b`` (BiRNN), ``lstm_f``/``lstm_b`` (BiLSTM), ``rec_1``/``rec_2`` (RNN2).
 ``rec_b.hid_init`` is our ``h_init_b`` when the model learns its backward layer's initial state
-(``learn_init``); otherwise ``hid_init``/``cell_init`` may be given but must be 0, our models'
-initial state.
-Every key must be used and every shape must match: a mismatch is an error, never a partial load.
+(``learn_init``); otherwise ``hid_init``/``cell_init`` may be given but must be 0.
 """
 import numpy as np
 
@@ -65,8 +63,8 @@ def from_lasagne(name, values, peepholes=True, learn_init=True, rnn_step="equati
 
     name: one of our model names; values: '<layer>.<attribute>' -> array (see module docstring);
     options as ``lasagne_names``. Works for gradients too (they have the weights' layout).
-    Raises ValueError on a missing or unused key, a wrong shape, or a non-zero initial state
-    that the model does not learn.
+    Strict: a ValueError on a missing or unused key, a wrong shape, or a non-zero initial state
+    that the model does not learn, never a partial load.
     """
     names = lasagne_names(name, peepholes, learn_init, rnn_step)
     unused = set(values) - set(names.values())

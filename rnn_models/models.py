@@ -1,19 +1,11 @@
 """The paper's models as PyTorch modules: Average, the recurrent family (RNN, LSTM, BiRNN, plus
 the future-work BiLSTM and 2-layer RNN) and the temporal convolution of the "other models" it
-tried, built from ``reference.architecture``.
+tried, built from ``reference.architecture`` (its parameter names are the ``state_dict()`` keys).
 
-Every model maps codes x (N, T, D) to class probabilities:
-
-- ``model.step_probabilities(x)`` -> P (N, T, C), P_t = softmax(W_s y_t + b_s)
-- ``model(x)`` -> p (N, C) = (1/T) sum_t P_t  (the paper's averaged prediction)
-- ``model.log_probabilities(x)`` -> log p, computed stably (the "averaged" training loss,
-  L = -(1/N) sum_n log p_n[label_n])
-- ``model.step_log_probabilities(x)`` -> log P (N, T, C), a log-softmax per step (the
-  "per-step" loss, L = -(1/(N T)) sum_n sum_t log P_t[n, label_n]; the Average model repeats
-  its one prediction over t)
-
-Parameters are registered under the paper's names (``state_dict()`` keys, see
-``reference.architecture``), stored as the equations multiply them (``W_ih`` is (H, D)).
+Every model maps codes x (N, T, D) to P (N, T, C), P_t = softmax(W_s y_t + b_s)
+(``step_probabilities``), and to p (N, C) = (1/T) sum_t P_t (``model(x)``, the paper's averaged
+prediction); ``log_probabilities`` and ``step_log_probabilities`` give log p and log P, computed
+stably, for the "averaged" and "per-step" losses (docs/models.md, "API").
 """
 import math
 
@@ -34,12 +26,18 @@ def time_averaged_log(log_P):
 
 
 class _Classifier(nn.Module):
-    """Shared by all models: parameters by name, and the probability API."""
+    """Shared by all models: the config (``extra``: a model's own settings, its dropout or
+    output_dim), parameters by name, and the probability API."""
 
-    def __init__(self, name, shapes, config, init):
+    def __init__(self, name, input_dim, hidden_dim, n_classes, init, options, **extra):
         super().__init__()
         self.name = name
-        self.config = config  # everything needed to build the model again: saved with weights
+        self.options = options
+        # everything needed to build the model again: saved with the weights
+        self.config = dict(name=name, input_dim=input_dim, hidden_dim=hidden_dim,
+                           n_classes=n_classes, **extra, init=init, **options)
+        shapes = param_shapes(name, input_dim, hidden_dim, n_classes, extra.get("output_dim"),
+                              **options)
         for pname, shape in shapes.items():
             self.register_parameter(pname, nn.Parameter(initial_value(name, pname, shape, init)))
 
@@ -62,19 +60,15 @@ class Average(_Classifier):
                  init=DEFAULT_SCHEME, **options):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        options = resolve_options("average", options)
-        config = dict(name="average", input_dim=input_dim, hidden_dim=hidden_dim,
-                      n_classes=n_classes, dropout=dropout, init=init, **options)
-        super().__init__("average", param_shapes("average", input_dim, hidden_dim, n_classes),
-                         config, init)
+        super().__init__("average", input_dim, hidden_dim, n_classes, init,
+                         resolve_options("average", options), dropout=dropout)
         self.dropout = dropout
-        self.relu_grad_at_zero = options["relu_grad_at_zero"]
 
     def scores(self, x, dropout_mask=None):
         """x (N, T, D) -> class scores W_s h + b_s (N, C). ``dropout_mask`` (N, H): use this mask
         (entries 0 or 1/(1-p)) instead of drawing one; without it, dropout acts in training mode."""
         x_bar = x.mean(dim=1)                                                # (N, D)
-        h = relu(x_bar @ self.W_ih.T + self.b_h, self.relu_grad_at_zero)     # (N, H)
+        h = relu(x_bar @ self.W_ih.T + self.b_h, self.options["relu_grad_at_zero"])  # (N, H)
         if dropout_mask is not None:
             h = h * dropout_mask
         elif self.training and self.dropout > 0:
@@ -96,8 +90,12 @@ class Average(_Classifier):
 
 
 class _PerStep(_Classifier):
-    """A model that predicts at every step from its scores ``step_scores(x)`` (N, T, C):
-    P_t = softmax(scores_t), p = (1/T) sum_t P_t."""
+    """A model that predicts at every step from its per-step ``outputs(x)`` y_t (N, T, O):
+    P_t = softmax(W_s y_t + b_s), p = (1/T) sum_t P_t."""
+
+    def step_scores(self, x):
+        """W_s y_t + b_s: (N, T, C)."""
+        return self.outputs(x) @ self.W_s.T + self.b_s                       # (N, T, C)
 
     def step_probabilities(self, x):
         return torch.softmax(self.step_scores(x), dim=-1)                    # (N, T, C)
@@ -118,23 +116,15 @@ class Recurrent(_PerStep):
         y_t = sum over branches of (W_ho h_t + b_o)        (BiRNN: y_t = y_t^f + y_t^b)
         P_t = softmax(W_s y_t + b_s),    p = (1/T) sum_t P_t
 
-    options: ``output_dim`` (size of y_t, default ``hidden_dim``); RNN family:
-    ``relu_grad_at_zero``, ``rnn_step`` ("equation" or "nntools"), ``learn_init``; LSTM family:
-    ``peepholes``, ``lasagne_output_gate`` (``reference.architecture`` says what each means).
-    ``learn_init``: a backward RNN layer learns h_{T+1} = ``h_init`` (BiRNN: ``h_init_b``), one
-    (H,) vector shared by every video of a batch, as Lasagne 0.1's (1, H) hid_init (fce361f's
-    (n_batch, H) state made a video's prediction depend on its position in the batch).
+    options: ``output_dim`` (size of y_t, default ``hidden_dim``) and those of
+    ``reference.architecture.default_options(name)`` (docs/models.md says what each means).
     """
 
     def __init__(self, name, input_dim, hidden_dim, n_classes, output_dim=None,
                  init=DEFAULT_SCHEME, **options):
-        options = resolve_options(name, options)
-        shapes = param_shapes(name, input_dim, hidden_dim, n_classes, output_dim, **options)
-        config = dict(name=name, input_dim=input_dim, hidden_dim=hidden_dim, n_classes=n_classes,
-                      output_dim=output_dim or hidden_dim, init=init, **options)
-        super().__init__(name, shapes, config, init)
+        super().__init__(name, input_dim, hidden_dim, n_classes, init,
+                         resolve_options(name, options), output_dim=output_dim or hidden_dim)
         self.branches = ARCHITECTURES[name]
-        self.options = options
 
     def _layer(self, branch, suffix, x):
         """Run one recurrent layer (its parameters: the names ending in ``suffix``) over x."""
@@ -158,10 +148,6 @@ class Recurrent(_PerStep):
             y = y + h @ getattr(self, "W_ho" + branch.out).T + getattr(self, "b_o" + branch.out)
         return y                                                             # (N, T, O)
 
-    def step_scores(self, x):
-        """W_s y_t + b_s: (N, T, C)."""
-        return self.outputs(x) @ self.W_s.T + self.b_s                       # (N, T, C)
-
 
 class TemporalConvolution(_PerStep):
     """The paper's 1-D convolution over the codes (section "Models", last paragraph: "this
@@ -175,20 +161,12 @@ class TemporalConvolution(_PerStep):
     """
 
     def __init__(self, input_dim, hidden_dim, n_classes, init=DEFAULT_SCHEME, **options):
-        options = resolve_options("tconv", options)
-        config = dict(name="tconv", input_dim=input_dim, hidden_dim=hidden_dim,
-                      n_classes=n_classes, init=init, **options)
-        super().__init__("tconv", param_shapes("tconv", input_dim, hidden_dim, n_classes,
-                                               **options), config, init)
-        self.options = options
+        super().__init__("tconv", input_dim, hidden_dim, n_classes, init,
+                         resolve_options("tconv", options))
 
-    def hidden(self, x):
-        """h (N, T, H): the convolution's rectified output."""
+    def outputs(self, x):
+        """h (N, T, H): the convolution's rectified output, which the readout reads."""
         return tconv_layer(x, self.W_conv, self.b_conv, self.options["relu_grad_at_zero"])
-
-    def step_scores(self, x):
-        """W_s h_t + b_s: (N, T, C)."""
-        return self.hidden(x) @ self.W_s.T + self.b_s                        # (N, T, C)
 
 
 def build(name, input_dim, hidden_dim, n_classes, init=DEFAULT_SCHEME, **options):

@@ -246,7 +246,7 @@ def test_temporal_convolution_sees_its_window_only(width):
     for s in range(7):
         moved = x.clone()
         moved[0, s] += 1.0
-        changed = (model.hidden(moved) != model.hidden(x)).any(dim=2)[0]   # (T,)
+        changed = (model.outputs(moved) != model.outputs(x)).any(dim=2)[0]   # (T,)
         expected = torch.tensor([abs(s - t) <= (width - 1) // 2 for t in range(7)])
         assert torch.equal(changed, expected), (s, changed)
 
