@@ -5,7 +5,10 @@ tried, built from ``reference.architecture`` (its parameter names are the ``stat
 Every model maps codes x (N, T, D) to P (N, T, C), P_t = softmax(W_s y_t + b_s)
 (``step_probabilities``), and to p (N, C) = (1/T) sum_t P_t (``model(x)``, the paper's averaged
 prediction); ``log_probabilities`` and ``step_log_probabilities`` give log p and log P, computed
-stably, for the "averaged" and "per-step" losses (docs/models.md, "API").
+stably, for the two losses (docs/models.md, "API"):
+
+- "averaged": L = -(1/N) sum_n log p_n[label_n]
+- "per-step": L = -(1/(N T)) sum_n sum_t log P_t[n, label_n] (Average repeats its one prediction)
 """
 import math
 
