@@ -1,4 +1,4 @@
-"""Read the weights of a Caffe ``.caffemodel`` without Caffe: a minimal protobuf reader.
+"""Read (and write) the weights of a Caffe ``.caffemodel`` without Caffe: minimal protobuf.
 
 A ``.caffemodel`` is a serialised ``NetParameter`` message (protobuf wire format). We need only
 the layers' names and weight blobs, so we read only those fields, by their field numbers in
@@ -7,6 +7,8 @@ Caffe's ``caffe.proto`` (the constants below), and skip every other field.
 Wire format: each field is a varint key (field_number << 3 | wire_type) and a value; wire types
 0 varint, 1 fixed 64-bit, 2 length-delimited (strings, sub-messages, packed arrays),
 5 fixed 32-bit. Packed floats become NumPy arrays without a copy per element.
+``write_blobs`` writes the same fields back (a machine without Caffe, a GPU's, makes the
+random-weight CaffeNet with it: ``caffe_extract.random_model``).
 """
 from collections import OrderedDict
 
@@ -133,3 +135,35 @@ def read_blobs(path):
             raise CaffeModelError(f"{path}: layer {name} holds {bad} non-finite weight(s) (NaN "
                                   "or infinite): damaged weights, download them again")
     return blobs
+
+
+def _key_and_length(number, payload):
+    """A length-delimited field: its key, its length, ``payload``."""
+    return _to_varint(number << 3 | LENGTH) + _to_varint(len(payload)) + payload
+
+
+def _to_varint(n):
+    out = bytearray()
+    while True:
+        out.append(n & 0x7F | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def write_blobs(path, blobs, types):
+    """A ``.caffemodel`` of the layers ``blobs`` (name -> [float32 arrays]) of Caffe ``types``
+    (name -> "Convolution", ...): each a LayerParameter with its name, type and BlobProtos
+    (BlobShape, packed float data), what ``read_blobs`` and Caffe's CopyTrainedLayersFrom read."""
+    layers = []
+    for name, arrays in blobs.items():
+        parts = [_key_and_length(LAYER_NAME, name.encode()),
+                   _key_and_length(LAYER_TYPE, types[name].encode())]
+        for a in arrays:
+            shape = b"".join(_to_varint(d) for d in a.shape)
+            blob = _key_and_length(BLOB_SHAPE, _key_and_length(SHAPE_DIM, shape)) + \
+                _key_and_length(BLOB_DATA, np.ascontiguousarray(a, dtype="<f4").tobytes())
+            parts.append(_key_and_length(LAYER_BLOBS, blob))
+        layers.append(_key_and_length(NET_LAYER, b"".join(parts)))
+    with open(path, "wb") as f:
+        f.write(b"".join(layers))

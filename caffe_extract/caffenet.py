@@ -69,17 +69,29 @@ class CrossChannelLRN(nn.Module):
         return x * (self.k + self.alpha / n * window).pow(-self.beta)
 
 
-def _modules():
-    """name -> torch module for every layer, with CaffeNet's shapes (inputs follow the chain)."""
-    modules, channels, features = {}, INPUT_SHAPE[0], 256 * 6 * 6  # pool5 is (256, 6, 6)
+def weight_shapes():
+    """name -> weight shape of each weighted layer, in order: (out, in / group, k, k) and (out,
+    in), Caffe's layout and torch's alike (inputs follow the chain; pool5 is (256, 6, 6))."""
+    shapes, channels, features = {}, INPUT_SHAPE[0], 256 * 6 * 6
     for name, kind, p in LAYERS:
         if kind == "Convolution":
-            modules[name] = nn.Conv2d(channels, p["num_output"], p["kernel_size"], p["stride"],
-                                      p["pad"], groups=p["group"])
-            channels = p["num_output"]
+            k = p["kernel_size"]
+            shapes[name], channels = (p["num_output"], channels // p["group"], k, k), p["num_output"]
         elif kind == "InnerProduct":
-            modules[name] = nn.Linear(features, p["num_output"])
-            features = p["num_output"]
+            shapes[name], features = (p["num_output"], features), p["num_output"]
+    return shapes
+
+
+def _modules():
+    """name -> torch module for every layer, with CaffeNet's shapes (``weight_shapes``)."""
+    modules, shapes = {}, weight_shapes()
+    for name, kind, p in LAYERS:
+        if kind == "Convolution":
+            out, per_group, k, _ = shapes[name]
+            modules[name] = nn.Conv2d(per_group * p["group"], out, k, p["stride"], p["pad"],
+                                      groups=p["group"])
+        elif kind == "InnerProduct":
+            modules[name] = nn.Linear(shapes[name][1], shapes[name][0])
         elif kind == "Pooling":
             modules[name] = nn.MaxPool2d(p["kernel_size"], p["stride"], ceil_mode=True)
         elif kind == "LRN":

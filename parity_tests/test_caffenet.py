@@ -259,3 +259,38 @@ layer { name: "ip1" type: "InnerProduct" bottom: "conv1" top: "ip1" inner_produc
     assert result.returncode == 3, result.stderr[-2000:]
     assert "is not a CaffeNet: layers missing ['conv2'" in result.stdout
     assert "'ip1'" in result.stdout
+
+
+def test_random_caffenet_without_caffe_has_caffes_blobs(random_caffemodel, tmp_path):
+    """A machine without Caffe (a GPU's) writes the seed-0 random CaffeNet with the very blobs
+    of real Caffe's file: same layers in the same order, every weight bit-equal."""
+    from caffe_extract.random_model import write_without_caffe
+    write_without_caffe(tmp_path / "nocaffe.caffemodel", seed=0)
+    ours, caffes = read_blobs(tmp_path / "nocaffe.caffemodel"), read_blobs(random_caffemodel)
+    assert list(ours) == list(caffes) == caffenet.CaffeNet().param_layers
+    assert all(a.dtype == b.dtype == np.float32 and a.shape == b.shape and np.array_equal(a, b)
+               for name in caffes for a, b in zip(ours[name], caffes[name]))
+
+
+def test_kept_pycaffe_blobs_are_what_pycaffe_computes(backends):
+    """parity_tests/fixtures/pycaffe/random-seed0.npz is not stale: pycaffe on its input gives
+    its blobs (within the port's tolerance: another CPU's BLAS may round differently)."""
+    from parity_tests.pycaffe_blobs import KEPT, read
+    batch, kept = read()
+    now = backends[1].forward(batch, KEPT)
+    assert max(relative_gaps(now, kept).values()) <= TOLERANCE
+
+
+def test_port_on_each_device_equals_the_kept_pycaffe_blobs(device):
+    """The port's parity where pycaffe is not (a GPU machine): the random CaffeNet as that
+    machine writes it (``cached_random_caffemodel``: Caffe's file here, the Caffe-less one
+    there) against the kept pycaffe blobs, with the tolerances above."""
+    from caffe_extract.random_model import cached_random_caffemodel
+    from parity_tests.pycaffe_blobs import KEPT, read
+    batch, kept = read()
+    ours = open_backend("torch", cached_random_caffemodel(seed=0), device).forward(batch, KEPT)
+    gaps = relative_gaps({k: v for k, v in ours.items() if k != "prob"},
+                         {k: v for k, v in kept.items() if k != "prob"})
+    broken = [f"{k}: {g:.2e}" for k, g in gaps.items() if g > TOLERANCE]
+    assert not broken, f"on {device}, first broken layer: " + broken[0]
+    assert float(np.abs(ours["prob"] - kept["prob"]).max()) <= PROB_TOLERANCE
