@@ -7,7 +7,7 @@ frames), the extraction pipeline's videos/s in steady state (decoding workers ->
 -> port -> chunk files, on ``--videos`` generated 320x240 XviD videos) and each paper model's
 seconds per epoch at split 1's size, timed as ``bench.time_epoch`` times them. Projected: all
 13,320 videos' extraction and one split's four-model table as `make train` runs it, against
-the goals on one H100-class GPU (docs/performance.md, "Devices").
+the goals on one H200-class GPU with 16 cores (docs/hardware.md, "GPUs").
 """
 import os
 import sys
@@ -87,9 +87,9 @@ def report(args, device):
     scaled = "" if args.train_videos >= SPLIT1_TRAIN else \
         f" (timed on {args.train_videos} training videos, scaled to {SPLIT1_TRAIN:,})"
     lines += ["", f"Projected: all {UCF101_VIDEOS:,} videos extracted in {extraction_min:.1f} min "
-              f"(goal on one H100-class GPU: < 2 min); the four-model table of one split, "
-              f"{RUNS_PER_MODEL} runs x up to {EPOCHS} epochs per model, in {table_min:.1f} min "
-              f"(goal: < 10 min){scaled}."]
+              f"(goal on one H200-class GPU with 16 cores: < 1.5 min); the four-model table of "
+              f"one split, {RUNS_PER_MODEL} runs x up to {EPOCHS} epochs per model, one run at a "
+              f"time, in {table_min:.1f} min (goal: < 3 min){scaled}."]
     return "\n".join(lines)
 
 
