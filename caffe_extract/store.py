@@ -203,25 +203,6 @@ def check_contents(store, path):
                              f"{' ...' if len(names) > 5 else ''}; extract them again")
 
 
-#: Attributes two stores must share to be used together (train and test of one experiment).
-PROVENANCE = ("weights_sha1", "layer", "preprocessing", "sampler", "decoder", "config", "split",
-              "splits_sha1", "stream")
-
-
-def check_compatible(a, b, path_a, path_b):
-    """Refuse two stores (as read by ``read_store``) whose codes were made differently (any
-    attribute of ``PROVENANCE``) or other classes. The error names the field and both values."""
-    if list(a["classes"]) != list(b["classes"]):
-        raise StoreError(f"{path_a} and {path_b} list different classes: made from different "
-                         "classInd.txt files")
-    for key in PROVENANCE:
-        x, y = a["attrs"].get(key), b["attrs"].get(key)
-        if str(x) != str(y):
-            raise StoreError(f"{path_a} and {path_b} were made differently ({key}: {x!r} vs "
-                             f"{y!r}); extract both with the same settings")
-    return True
-
-
 class FeatureDataset:
     """A ``torch.utils.data.Dataset`` of (codes (T, D) float32 tensor, label) from a store,
     held in memory (UCF-101's codes take 2.2 GB); ``indices``: a subset of its videos."""

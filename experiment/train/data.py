@@ -1,9 +1,9 @@
 """The engine's data layer: a split's codes in memory (``Split``), one official split's train,
-validation and test sets (``Data``, read by ``load_data``), and where the stores are
-(``store_paths``). Validation is carved from the train list by whole UCF-101 groups, never from
-the test list, and every class must keep videos in all three sets.
+validation and test sets (``Data``, read by ``load_data`` from the stores that
+``stores.store_paths`` finds, checked by ``stores``' rules). Validation is carved from the train
+list by whole UCF-101 groups, never from the test list, and every class must keep videos in all
+three sets.
 """
-import os
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -11,6 +11,8 @@ import numpy as np
 import torch
 
 from configurations import TRAINING
+
+from .stores import check_split_pair, store_paths
 
 
 @dataclass
@@ -47,26 +49,6 @@ class Data(NamedTuple):
         return self.train, self.val, self.test
 
 
-def store_paths(features_dir, split=TRAINING.split, layer="fc7", stream="rgb", views=None):
-    """The store(s) to read for ``split``: {"all": the store of all three splits} where it
-    exists (``caffe_extract.store.store_name``), else the older per-split stores {"train",
-    "test"}; a clear error when neither is there."""
-    from caffe_extract.store import store_name
-    unified = os.path.join(features_dir, store_name(layer, stream, views=views))
-    if os.path.exists(unified):
-        return {"all": unified}
-    paths = {s: os.path.join(features_dir, store_name(layer, stream, split, s, views))
-             for s in ("train", "test")}
-    if all(os.path.exists(p) for p in paths.values()):
-        return paths
-    how = "".join(f" with --{name} {value}" for name, value, plain in
-                  (("layer", layer, "fc7"), ("stream", stream, "rgb"), ("views", views, None))
-                  if value != plain)
-    raise FileNotFoundError(f"no codes for split {split} in {features_dir}: expected {unified} "
-                            f"(or {paths['train']} and {paths['test']}); run the extraction{how} "
-                            "first (`make extract`, or `make demo` for the synthetic set)")
-
-
 def load_data(features_dir, split=TRAINING.split, layer="fc7", val_groups=TRAINING.val_groups,
               val_seed=0, stream="rgb", views=None):
     """``Data`` of official ``split``, val carved from its train list by groups; ``stream``:
@@ -93,8 +75,7 @@ def load_data(features_dir, split=TRAINING.split, layer="fc7", val_groups=TRAINI
 def read_split(features_dir, split, layer="fc7", stream="rgb", views=None):
     """({"train": store, "test": store}, their paths) of official ``split``, each read by
     ``read_store`` and checked (contents, stream, a pair of per-split stores made alike)."""
-    from caffe_extract.store import (StoreError, check_compatible, check_contents, check_stream,
-                                     read_store)
+    from caffe_extract.store import StoreError, check_contents, check_stream, read_store
     from caffe_extract.ucf101 import TEST, TRAIN
     paths = store_paths(features_dir, split, layer, stream, views)
     stores = {s: read_store(p, views=views is not None) for s, p in paths.items()}
@@ -111,7 +92,7 @@ def read_split(features_dir, split, layer="fc7", stream="rgb", views=None):
         del store                              # the subsets are copies: 2.2 GB less held
         paths = {"train": paths["all"], "test": paths["all"]}
     else:
-        check_compatible(stores["train"], stores["test"], paths["train"], paths["test"])
+        check_split_pair(stores["train"], stores["test"], paths["train"], paths["test"])
     train = stores["train"]
     if not len(train["labels"]) or not len(stores["test"]["labels"]):
         raise ValueError(f"split {split} has an empty train or test set in {paths['train']}")

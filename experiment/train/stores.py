@@ -3,6 +3,8 @@ docs/reliability.md, "Stores used together belong together"): stores a study com
 video, and a results folder trained on another store, must come from the same videos and the
 same CaffeNet; only the settings ``MAY_DIFFER`` may differ. A refusal is one ``StoreError``
 naming both stores, the first difference and the extraction command that makes a matching store.
+Here too: where a split's stores are (``store_paths``), and the rule for the two halves of one
+extraction, a split's train and test stores (``check_split_pair``).
 
     check_together(features, 1, {"layer": "fc7"}, [{"stream": "flow"}], weights_sha1=None,
                    tables=["results/demo-paper/table.json"])
@@ -13,7 +15,8 @@ import os
 import h5py
 
 from caffe_extract.frames import N_FRAMES
-from caffe_extract.store import StoreError, read_store
+from caffe_extract.store import StoreError, read_store, store_name
+from configurations import TRAINING
 
 #: The size of each CaffeNet layer's code (caffe_extract.pipeline.LAYER_BLOBS).
 LAYER_DIMS = {"fc6": 4096, "fc7": 4096, "pool5": 9216}
@@ -48,6 +51,46 @@ MAY_DIFFER = {
     "subset": "the video lists are compared themselves (rule 3)",
     "videos_sha1": "the video lists are compared themselves (rule 3)",
 }
+
+
+def store_paths(features_dir, split=TRAINING.split, layer="fc7", stream="rgb", views=None):
+    """The store(s) to read for ``split``: {"all": the store of all three splits} where it
+    exists (``caffe_extract.store.store_name``), else the older per-split stores {"train",
+    "test"}; a clear error when neither is there."""
+    unified = os.path.join(features_dir, store_name(layer, stream, views=views))
+    if os.path.exists(unified):
+        return {"all": unified}
+    paths = {s: os.path.join(features_dir, store_name(layer, stream, split, s, views))
+             for s in ("train", "test")}
+    if all(os.path.exists(p) for p in paths.values()):
+        return paths
+    how = "".join(f" with --{name} {value}" for name, value, plain in
+                  (("layer", layer, "fc7"), ("stream", stream, "rgb"), ("views", views, None))
+                  if value != plain)
+    raise FileNotFoundError(f"no codes for split {split} in {features_dir}: expected {unified} "
+                            f"(or {paths['train']} and {paths['test']}); run the extraction{how} "
+                            "first (`make extract`, or `make demo` for the synthetic set)")
+
+
+
+#: Settings a split's train and test stores (per-split stores, one extraction's two halves)
+#: must share; ``check_split_pair`` compares them from the stores' attributes.
+SPLIT_PAIR = ("weights_sha1", "layer", "preprocessing", "sampler", "decoder", "config", "split",
+              "splits_sha1", "stream")
+
+
+def check_split_pair(train, test, path_train, path_test):
+    """Refuse a split's train and test stores (as read by ``read_store``) whose codes were made
+    differently (any attribute of ``SPLIT_PAIR``) or other classes, naming the field and both
+    values (one store of all splits, the default, cannot mix by construction)."""
+    if list(train["classes"]) != list(test["classes"]):
+        raise StoreError(f"{path_train} and {path_test} list different classes: made from "
+                         "different classInd.txt files")
+    for key in SPLIT_PAIR:
+        x, y = train["attrs"].get(key), test["attrs"].get(key)
+        if str(x) != str(y):
+            raise StoreError(f"{path_train} and {path_test} were made differently ({key}: {x!r} "
+                             f"vs {y!r}); extract both with the same settings")
 
 
 def recorded(attrs, path):
@@ -210,7 +253,6 @@ def check_together(features, split, reference, others=(), weights_sha1=None, caf
     (``store_paths``' keywords: layer, stream, views) against each of ``others``; each against
     ``weights_sha1`` (of ``caffemodel``, when the study runs that CaffeNet itself) and against
     each results folder's table.json of ``tables`` (models that read them). Returns True."""
-    from .data import store_paths
     kinds = [{"layer": "fc7", "stream": "rgb", "views": None, **k} for k in (reference, *others)]
     sets = [(store_paths(features, split, **k), k) for k in kinds]
     made = {path: check_recipe(path) for paths, _ in sets for path in paths.values()}

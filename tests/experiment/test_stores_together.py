@@ -4,6 +4,7 @@ command that reads more than one store, with one line naming the first differenc
 extraction that makes a matching store. Stores are written by hand (``crafted_stores``), with
 the extractor's provenance: nothing trains, every refusal comes before any training."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -226,3 +227,40 @@ def test_augment_refuses_views_of_another_number(tmp_path, capsys):
     code = A.main(["--features", str(tmp_path), "--out", str(tmp_path / "r"), "--epochs", "1",
                    "--seeds", "1", "--no-progress"])
     one_line_error(capsys, code, "(6, 10, 4096) per video, but its recipe")
+
+
+def write_split_pair(folder, test_changes=None, test_classes=CLASSES):
+    """A split's two per-split stores (the older layout: train and test of split 1), the test
+    store's provenance changed by ``test_changes``."""
+    from caffe_extract.store import store_name
+    videos, labels, group = rows()
+    for subset, keep in (("train", [g != 1 for g in group]), ("test", [g == 1 for g in group])):
+        pick = [i for i, k in enumerate(keep) if k]
+        changes = (test_changes or {}) if subset == "test" else {}
+        crafted.write(folder / store_name("fc7", "rgb", 1, subset), np.zeros((len(pick), 10, 4096),
+                      np.float32), [labels[i] for i in pick], [videos[i] for i in pick],
+                      [group[i] for i in pick], test_classes if subset == "test" else CLASSES,
+                      subset=subset, **changes)
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"weights_sha1": "f" * 40}, "were made differently (weights_sha1: '1111"),
+    ({"decoder": "moviepy"}, "were made differently (decoder: 'pyav' vs 'moviepy')"),
+])
+def test_a_splits_train_and_test_stores_made_differently_are_refused(tmp_path, changes, says):
+    """The two halves of one per-split extraction (``check_split_pair``) must share weights,
+    preprocessing, sampler, decoder, configuration, layer, stream and split files."""
+    from experiment.train import load_data
+    write_split_pair(tmp_path)
+    assert load_data(str(tmp_path), 1, val_groups=2).test.x.shape == (6, 10, 4096)
+    write_split_pair(tmp_path, changes)
+    with pytest.raises(StoreError, match="train_fc7.h5 and .*test_fc7.h5 " + re.escape(says)):
+        load_data(str(tmp_path), 1, val_groups=2)
+
+
+def test_a_splits_train_and_test_stores_of_other_classes_are_refused(tmp_path):
+    from experiment.train import load_data
+    write_split_pair(tmp_path, test_classes=["Jump", "Sit", "Run"])
+    with pytest.raises(StoreError, match="list different classes: made from different "
+                                         "classInd.txt files"):
+        load_data(str(tmp_path), 1, val_groups=2)
