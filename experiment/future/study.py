@@ -22,8 +22,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass, replace
 
-import numpy as np
-
 import torch
 
 from caffe_extract.weights import add_weights_arguments, file_sha1, resolve_weights
@@ -32,7 +30,7 @@ from common.processes import Task, run_all, share_of_threads
 from configurations import CONFIGS, DEFAULT, FUTURE, get
 from experiment.train import (PAPER_MODELS, Protocol, Runtime, RunSettings, features_dir,
                               load_data, outputs, read_run, run_model, set_deterministic,
-                              store_paths)
+                              store_paths, summary)
 from experiment.train import val_probabilities as engine_val_probabilities
 from experiment.train.stores import check_together
 
@@ -122,17 +120,8 @@ def fused_result(model, rule, results, val_probabilities, labels):
                      "test_acc": fusion.accuracy(p, test_labels),
                      "test_predictions": p.argmax(axis=1).tolist(), "test_probabilities": p,
                      "val_curve": fusion.weight_curve(v_rgb, v_flow, val_labels)})
-    return {"model": f"{model}+flow ({rule})", "runs": runs, **test_summary(runs)}
-
-
-def test_summary(runs):
-    """Mean and standard deviation over seeds of the test (and validation) accuracy."""
-    out = {}
-    for key in ("val_acc", "test_acc"):
-        values = np.array([r[key] for r in runs], dtype=float)
-        out[key + "_mean"] = float(values.mean())
-        out[key + "_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    return out
+    return {"model": f"{model}+flow ({rule})", "runs": runs,
+            **summary(runs, ("val_acc", "test_acc"))}
 
 
 def flow_part(study, rgb_data, rgb, parts):

@@ -132,10 +132,10 @@ def tested_run(seed, record, tested):
             "val_probabilities": None if kept is None else kept.double().numpy()}
 
 
-def summary(runs):
-    """Mean and standard deviation (over seeds) of the accuracies."""
+def summary(runs, keys=("train_acc", "val_acc", "test_acc")):
+    """Mean and standard deviation (over seeds) of the accuracies ``keys``."""
     out = {}
-    for key in ("train_acc", "val_acc", "test_acc"):
+    for key in keys:
         values = np.array([r[key] for r in runs], dtype=float)
         out[key + "_mean"] = float(values.mean())
         out[key + "_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
