@@ -144,7 +144,7 @@ def training_loss(model, x, y, form="averaged"):
         return torch.nn.functional.nll_loss(log_p, y), log_p
     if form == "per-step":
         log_P = model.step_log_probabilities(x)                              # (N, T, C)
-        T = log_P.shape[1]
-        loss = torch.nn.functional.nll_loss(log_P.transpose(1, 2), y[:, None].expand(-1, T))
+        N, T, C = log_P.shape      # rows (N T, C): over (N, C, T) it is nll_loss2d, not on CUDA
+        loss = torch.nn.functional.nll_loss(log_P.reshape(N * T, C), y.repeat_interleave(T))
         return loss, time_averaged_log(log_P)
     raise ValueError(f"unknown loss form {form!r}: averaged or per-step")

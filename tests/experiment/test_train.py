@@ -234,13 +234,16 @@ def test_full_disk_during_training_is_clear_and_resumes(features, tmp_path, file
     assert results_of(out) == results_of(reference)
 
 
-def test_short_training_run_on_each_device(features, tmp_path, device):
+@pytest.mark.parametrize("loss", ["averaged", "per-step"])
+def test_short_training_run_on_each_device(features, tmp_path, device, loss):
     """Training learns on every device present (CUDA where there is one), with the data and the
-    model on that device and a checkpoint that loads anywhere."""
+    model on that device and a checkpoint that loads anywhere; both loss forms, each with
+    deterministic kernels only (the per-step loss once raised on CUDA in deterministic mode)."""
     T.set_deterministic(device)
     train, val, _, _ = T.load_data(str(features), val_groups=2)
     train, val = (T.Split(s.x.to(device), s.y.to(device)) for s in (train, val))
-    config = T.RunSettings(model="lstm", hidden_dim=16, lr=0.003, epochs=10, batch_size=16)
+    config = T.RunSettings(model="lstm", hidden_dim=16, lr=0.003, epochs=10, batch_size=16,
+                           loss=loss)
     record = T.train_run(config, train, val, N_CLASSES, str(tmp_path), progress=False, device=device)
     assert record["history"][-1]["train_loss"] < 0.5 * record["history"][0]["train_loss"]
     assert record["best"]["val_acc"] >= 0.9
@@ -334,3 +337,31 @@ def test_average_model_inputs_are_the_time_mean_bitwise():
     net = build("average", 32, 16, 4).eval()
     batch = torch.randperm(100)[:64]
     assert torch.equal(net.log_probabilities(averaged.x[batch]), net.log_probabilities(split.x[batch]))
+
+
+def test_per_step_loss_avoids_nll_loss2d_and_keeps_its_bits():
+    """The per-step loss is nll_loss over (N T, C) rows: over (N, C, T) torch runs nll_loss2d,
+    which has no deterministic CUDA kernel (``--device cuda --loss per-step`` raised). The same
+    loss and gradient bits on the CPU as the (N, C, T) form it replaced."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from experiment.train.classification import training_loss
+
+    class Ops(TorchDispatchMode):
+        seen = set()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.seen.add(func.__name__.split(".")[0])
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(0)
+    model = build("birnn", input_dim=6, hidden_dim=5, n_classes=4)
+    x, y = torch.randn(3, 10, 6), torch.tensor([0, 3, 1])
+    with Ops():
+        loss, _ = training_loss(model, x, y, "per-step")
+        grads = torch.autograd.grad(loss, list(model.parameters()))
+    assert "nll_loss_forward" in Ops.seen and not any("nll_loss2d" in op for op in Ops.seen)
+    log_P = model.step_log_probabilities(x)
+    before = torch.nn.functional.nll_loss(log_P.transpose(1, 2), y[:, None].expand(-1, 10))
+    assert torch.equal(loss, before)
+    assert all(torch.equal(a, b) for a, b in
+               zip(grads, torch.autograd.grad(before, list(model.parameters()))))
