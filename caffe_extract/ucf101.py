@@ -2,10 +2,8 @@
 
 ``classInd.txt`` (``1 ApplyEyeMakeup``), ``trainlist0K.txt`` (``Class/v_Class_gXX_cYY.avi
 label``), ``testlist0K.txt`` (paths only), K = 1, 2, 3; their quirks: docs/data.md, "UCF-101
-and its splits". Labels in the files are 1-based, **ours 0-based**; a train label that
-disagrees with the class folder is an error. ``gXX`` is a group of clips of the same actors
-and scene: ``validation_split`` takes whole groups of the train list, never of the test list.
-A malformed line or an unknown class is a ``SplitFileError`` naming the file and the line.
+and its splits". Labels in the files are 1-based, **ours 0-based**. ``gXX`` is a group of
+clips of the same actors and scene.
 """
 import os
 import random
