@@ -143,9 +143,8 @@ class Instant:
 
 def around_the_network(config, workers):
     """(workers, the main process's CPU ms per video, videos/s, videos/s per worker) of the
-    pipeline with a network that answers at once (``Instant``), in steady state (from the first
-    chunk's end to the last's): the main process's own cost (receiving each video's batch from
-    a worker, batching, checking, saving) and the decoding workers' rate, without the network."""
+    pipeline with a network that answers at once (``Instant``), in steady state: the main
+    process's own cost (receiving, batching, checking, saving) and the workers' rate."""
     from dataclasses import replace
     from .pipeline import Extraction, run_chunks
     config = replace(config, workers=workers, out=config.out + f".instant-{workers}")
@@ -160,10 +159,8 @@ def around_the_network(config, workers):
 
 
 def jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk):
-    """Videos/s of ``extract --jobs`` in steady state: the command runs as a user runs it (its
-    shards in the workers of ``common.processes.run_all``) while a thread times its shards'
-    chunk files as they appear (every 0.05 s); each shard's rate (videos after its first chunk
-    over the time from its first chunk to its last) is summed."""
+    """Videos/s of ``extract --jobs`` in steady state, the shards' rates summed: the command
+    runs as a user runs it while a thread times its shards' chunk files as they appear."""
     import contextlib
     import threading
     from .__main__ import main as extract_main

@@ -112,8 +112,7 @@ TRAIN, TEST = 1, 2   # the values of a split membership table (0: not listed in 
 
 
 def read_all_splits(split_dir):
-    """(classes, videos, membership) for the three official splits at once. The splits share
-    the same 13,320 videos, so a store of every listed video serves all three: ``videos`` holds
+    """(classes, videos, membership) for the three official splits at once: ``videos`` holds
     each listed clip once, in the order of first listing (trainlist01, testlist01, ...);
     ``membership`` is an (N, 3) int8 table, column K-1 saying TRAIN (1), TEST (2) or 0 (not
     listed) for split K. A video listed twice in one split is an error."""
