@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from common import cli
+from common import cli, commands
 
 from .weights import add_weights_arguments, resolve_weights
 
@@ -38,10 +38,9 @@ def parse_shard(text):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m caffe_extract", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    ex = commands.add_parser("extract", help="videos -> codes (resumable)", description=DESCRIPTION,
+    parser = commands.parser("python -m caffe_extract", DESCRIPTION)
+    subcommands = parser.add_subparsers(dest="command", required=True)
+    ex = subcommands.add_parser("extract", help="videos -> codes (resumable)", description=DESCRIPTION,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
     ex.add_argument("--videos", required=True, type=cli.existing_dir, help="folder holding the class folders of .avi files")
     ex.add_argument("--splits", required=True, type=cli.existing_dir,
@@ -90,27 +89,24 @@ def build_parser():
                     help="CPU: run JOBS shards at once (--shard i/JOBS, one network thread "
                          "each), then merge them into the store one run writes (default: 1)")
     ex.add_argument("--no-progress", action="store_true", help="no progress bar")
-    mg = commands.add_parser("merge", help="join shard stores into one store")
+    mg = subcommands.add_parser("merge", help="join shard stores into one store")
     mg.add_argument("--out", required=True, type=cli.writable_file, help="the merged store to write")
     mg.add_argument("shards", nargs="+", type=cli.existing_file, help="the shard stores (…h5.shard0of4, …)")
     return parser
 
 
 def main(argv=None):
-    from common.errors import describe
     from .jobs import user_errors
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == "merge":
-            from .pipeline import merge
-            print(merge(args.shards, args.out))
-            return 0
-        if args.jobs > 1:
-            return run_jobs(args)
-        return run_extract(args)
-    except user_errors() as error:
-        print(f"error: {describe(error)}", file=sys.stderr)
-        return 1
+    return commands.guarded(lambda: run(args), user_errors())
+
+
+def run(args):
+    if args.command == "merge":
+        from .pipeline import merge
+        print(merge(args.shards, args.out))
+        return 0
+    return run_jobs(args) if args.jobs > 1 else run_extract(args)
 
 
 def store_paths(args):

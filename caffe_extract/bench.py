@@ -13,7 +13,6 @@ network's forward alone on the same frames and batches) and the naive way (movie
 Without ``--caffemodel`` both use the seeded random-weight CaffeNet (same arithmetic, same
 speed as the real weights).
 """
-import argparse
 import os
 import platform
 import statistics
@@ -23,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from common import cli
+from common import cli, commands
 from .backends import open_backend
 from .preprocessing import preprocess
 from .synthetic import render_frames
@@ -105,7 +104,6 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
                      (f"bound: {label} forward alone, same batches",
                       forward_rate(backend, paths, batch_videos))]
         around = [around_the_network(config, w) for w in sorted({1, workers})]
-        # (b) naive: moviepy get_frame per frame, caffe.io, one forward per image
         caffe = import_caffe()
         from moviepy import VideoFileClip
         net = caffe.Net(str(DEPLOY_PROTOTXT), caffemodel, caffe.TEST)
@@ -145,9 +143,8 @@ class Instant:
 
 def around_the_network(config, workers):
     """(workers, the main process's CPU ms per video, videos/s, videos/s per worker) of the
-    pipeline with a network that answers at once (``Instant``), in steady state (from the first
-    chunk's end to the last's): the main process's own cost (receiving each video's batch from
-    a worker, batching, checking, saving) and the decoding workers' rate, without the network."""
+    pipeline with a network that answers at once (``Instant``), in steady state: the main
+    process's own cost (receiving, batching, checking, saving) and the workers' rate."""
     from dataclasses import replace
     from .pipeline import Extraction, run_chunks
     config = replace(config, workers=workers, out=config.out + f".instant-{workers}")
@@ -162,10 +159,8 @@ def around_the_network(config, workers):
 
 
 def jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk):
-    """Videos/s of ``extract --jobs`` in steady state: the command runs as a user runs it (its
-    shards in the workers of ``common.processes.run_all``) while a thread times its shards'
-    chunk files as they appear (every 0.05 s); each shard's rate (videos after its first chunk
-    over the time from its first chunk to its last) is summed."""
+    """Videos/s of ``extract --jobs`` in steady state, the shards' rates summed: the command
+    runs as a user runs it while a thread times its shards' chunk files as they appear."""
     import contextlib
     import threading
     from .__main__ import main as extract_main
@@ -256,8 +251,7 @@ def pipeline_table(rows, around):
 
 def main(argv=None):
     from common import pinned
-    parser = argparse.ArgumentParser(prog="python -m caffe_extract.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = commands.parser("python -m caffe_extract.bench", __doc__)
     parser.add_argument("--caffemodel", type=cli.existing_file, help="a CaffeNet .caffemodel (default: seeded random weights)")
     parser.add_argument("--repeats", type=cli.integer(1, 1000), default=5)
     parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")

@@ -17,9 +17,7 @@ def load_video(job):
     disk, its decoding, its flow, its views) is that video's ``error``, one line without this
     machine's path, never an exception."""
     index, path, config = job
-    if path is None:
-        return index, None, None, "missing: not found under the video folder", ""
-    problem = entry_problem(path)
+    problem = "missing: not found under the video folder" if path is None else entry_problem(path)
     if problem is not None:
         return index, None, None, problem, ""
     try:

@@ -4,10 +4,8 @@
     frames = read_frames("v_ApplyEyeMakeup_g08_c01.avi")      # uint8 (10, 240, 320, 3) RGB
 
 Decoders: "moviepy" (the reference: an ffmpeg subprocess per clip) and "pyav" (in-process,
-about 5x faster; tests prove the frames identical). A damaged file can decode fewer frames
-than its container declares: the last decoded frame repeats, as moviepy's reader does, and
-with PyAV ``Clip.warning`` says so whenever a frame the sampler needs is missing (the store
-records it per video).
+about 5x faster, the same frames). A damaged file's missing frames repeat its last decoded one,
+as moviepy's reader does; with PyAV ``Clip.warning`` says so.
 """
 from typing import NamedTuple
 

@@ -1,15 +1,13 @@
 """How a decoding worker hands a video's network input (6.2 MB of float32; ten times that
-with views) to the main process: through shared memory, not the pool's result pipe, whose
-pickling cost the main process about 5 ms of CPU a video (docs/performance.md, "The extraction
-pipeline"). The main process makes ``Slots``, one shared buffer of ``n`` videos' inputs; a
-worker writes its video into the slot its job names (``load_into_slot``) and returns the slot's
-number; the main process reads the slot in the one copy that batching makes anyway.
+with views) to the main process: through shared memory, not the pool's result pipe (why:
+docs/performance.md, "The extraction pipeline"). A worker writes its video into the slot its
+job names (``load_into_slot``) and returns the slot's number; the main process reads the slot
+in the one copy that batching makes anyway.
 
 A slot is written again ``n`` jobs later: ``n`` must exceed the videos that can be in flight
 or waiting for their batch at once (``run_chunks``: the prefetch and one batch). Where the
-slots would not fit in /dev/shm with room to spare (a container's is often 64 MB, and writing
-past its end kills the process with SIGBUS) or there is none, the inputs go through the pipe as
-before (``fits``).
+slots would not fit in /dev/shm with room to spare (writing past its end kills the process
+with SIGBUS), the inputs go through the pipe (``fits``).
 """
 import shutil
 from multiprocessing import shared_memory

@@ -3,11 +3,9 @@
     extract(ExtractSettings(videos=..., splits=..., subset="train", out="train_fc7.h5", ...))
 
 How it survives a kill and why every run ends with the same store: docs/data.md
-("Crash-proof and resumable"). Modules, one job each: ``extraction`` (the settings, the plan,
-the lock), ``decoding`` (a video's network input, in workers), ``chunks`` (the network over
-batches, the chunk files), ``provenance`` (the store's attributes; ``finished``), ``shards``
-(``merge``). This module runs them (``extract``), says what failed (``summarize``), and keeps
-the names the commands use importable from here.
+("Crash-proof and resumable"); its modules: docs/development.md. This module runs them
+(``extract``), says what failed (``summarize``), and keeps the names the commands use
+importable from here.
 """
 import shutil
 import sys

@@ -10,7 +10,7 @@ import subprocess
 from . import frames as framelib
 from .entries import entry_problem
 from .extraction import LAYER_BLOBS, Extraction
-from .store import read_store
+from .store import StoreError, read_store
 from .ucf101 import VideoIndex
 
 
@@ -117,7 +117,6 @@ def finished(config):
     """(path, failures, damaged) as ``extract`` returns them when the store ``config`` writes
     is there already, written by this same extraction (``manifest_text``); None when it must be
     extracted (absent, made otherwise, unreadable, or made before stores kept their manifest)."""
-    from .store import StoreError
     from .weights import file_sha1
     extraction = Extraction(config)
     path = extraction.target

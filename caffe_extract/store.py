@@ -1,13 +1,10 @@
 """The feature store: one HDF5 file per (split, subset, layer, stream), and a Dataset over it.
 
-The schema is docs/data.md's table ("The feature store"): ``features`` float32 (N, T=10, D),
-``labels``, ``video``, ``group``, ``frame_times``, ``classes``, ``failed_video`` and
-``failed_reason``; also ``warning`` (N,) ("" or why the video is suspect) and, in stores of all
-three splits, ``split_membership``. A views store (``extract --views oversample``) holds
-features float32 or float16 (N, V=10, T, D), views in ``views.VIEW_NAMES`` order, and the
-attributes ``views`` and ``features_dtype``; ``read_store`` refuses it unless asked
-(``views=True``), and a store without views when asked. Videos keep the split file's order.
-A store is written to a temporary name and renamed: no reader sees half of one.
+The schema is docs/data.md's table ("The feature store"), ``features`` float32 (N, T=10, D),
+and ``warning`` (N,) ("" or why the video is suspect). A views store (``extract --views
+oversample``) holds features float32 or float16 (N, V=10, T, D), views in ``views.VIEW_NAMES``
+order, and the attributes ``views`` and ``features_dtype``. A store is written to a temporary
+name and renamed: no reader sees half of one.
 """
 import os
 import re

@@ -2,10 +2,8 @@
 
 ``classInd.txt`` (``1 ApplyEyeMakeup``), ``trainlist0K.txt`` (``Class/v_Class_gXX_cYY.avi
 label``), ``testlist0K.txt`` (paths only), K = 1, 2, 3; their quirks: docs/data.md, "UCF-101
-and its splits". Labels in the files are 1-based, **ours 0-based**; a train label that
-disagrees with the class folder is an error. ``gXX`` is a group of clips of the same actors
-and scene: ``validation_split`` takes whole groups of the train list, never of the test list.
-A malformed line or an unknown class is a ``SplitFileError`` naming the file and the line.
+and its splits". Labels in the files are 1-based, **ours 0-based**. ``gXX`` is a group of
+clips of the same actors and scene.
 """
 import os
 import random
@@ -114,8 +112,7 @@ TRAIN, TEST = 1, 2   # the values of a split membership table (0: not listed in 
 
 
 def read_all_splits(split_dir):
-    """(classes, videos, membership) for the three official splits at once. The splits share
-    the same 13,320 videos, so a store of every listed video serves all three: ``videos`` holds
+    """(classes, videos, membership) for the three official splits at once: ``videos`` holds
     each listed clip once, in the order of first listing (trainlist01, testlist01, ...);
     ``membership`` is an (N, 3) int8 table, column K-1 saying TRAIN (1), TEST (2) or 0 (not
     listed) for split K. A video listed twice in one split is an error."""
