@@ -6,13 +6,6 @@ import numpy as np
 from configurations import NAMES
 
 
-def suptitle(fig, note, width):
-    """The random-weights banner across the top of a figure, wrapped to fit."""
-    import textwrap
-    if note:
-        fig.suptitle("\n".join(textwrap.wrap(note, width)), fontsize=7, color="red")
-
-
 def pyplot():
     import matplotlib
     matplotlib.use("Agg")
@@ -20,16 +13,19 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path):
-    """Lay ``fig`` out, write it to ``path`` (110 dpi) and free it."""
+def save_figure(fig, path, note="", width=70):
+    """The random-weights banner ``note`` across the top of ``fig`` (wrapped to ``width``
+    characters); then lay ``fig`` out, write it to ``path`` (110 dpi) and free it."""
+    import textwrap
+    if note:
+        fig.suptitle("\n".join(textwrap.wrap(note, width)), fontsize=7, color="red")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     pyplot().close(fig)
 
 
 def plot_curves(results, path, note=""):
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 3.4), squeeze=False)
+    fig, axes = pyplot().subplots(1, len(results), figsize=(4 * len(results), 3.4), squeeze=False)
     for ax, r in zip(axes[0], results):
         history = r["runs"][0]["history"]
         epochs = [h["epoch"] for h in history]
@@ -41,17 +37,15 @@ def plot_curves(results, path, note=""):
         ax.set_ylim(0, 1.03)
     axes[0][0].set_ylabel("accuracy")
     axes[0][0].legend(loc="lower right", fontsize=8)
-    suptitle(fig, note, 40 * len(results))
-    save_figure(fig, path)
+    save_figure(fig, path, note, 40 * len(results))
 
 
 def plot_confusion(matrix, classes, title, path, note=""):
     """The row-normalised confusion matrix, every class named on both axes (101 classes: a
     17-inch square at 110 dpi, names in 5-point type, a grid every 10 classes)."""
-    plt = pyplot()
     n = len(classes)
     size = max(4.0, 0.15 * n + 2.5)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig, ax = pyplot().subplots(figsize=(size, size))
     rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
     fontsize = 7 if n <= 20 else 5
@@ -67,8 +61,7 @@ def plot_confusion(matrix, classes, title, path, note=""):
     ax.set_title(f"{title}: test confusion (row-normalised), accuracy {100 * accuracy:.1f}%",
                  fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="fraction of the true class")
-    suptitle(fig, note, 70)
-    save_figure(fig, path)
+    save_figure(fig, path, note, 70)
 
 
 def figure7(store_path, path, note="", n_classes=10, seed=0):
@@ -85,8 +78,7 @@ def figure7(store_path, path, note="", n_classes=10, seed=0):
     centred = averaged - averaged.mean(axis=0)
     _, _, components = np.linalg.svd(centred, full_matrices=False)
     points = centred @ components[:2].T
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = pyplot().subplots(figsize=(6, 5))
     for label in chosen:
         sel = data["labels"][mask] == label
         ax.scatter(points[sel, 0], points[sel, 1], s=10, label=data["classes"][label])
@@ -94,5 +86,4 @@ def figure7(store_path, path, note="", n_classes=10, seed=0):
     ax.set_ylabel("principal component 2")
     ax.set_title("Time-averaged CNN codes, PCA (the paper's Figure 7)", fontsize=9)
     ax.legend(fontsize=6, markerscale=1.5)
-    suptitle(fig, note, 90)
-    save_figure(fig, path)
+    save_figure(fig, path, note, 90)

@@ -275,8 +275,7 @@ def report(predictions=None, n_sims=4000):
 
 def plot(data, path):
     from .plots import pyplot, save_figure
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = pyplot().subplots(figsize=(6.5, 4))
     for pi in DISCORDANCES:
         ax.plot(ICCS, [100 * data["grid"][(icc, pi)] for icc in ICCS], marker="o", ms=3,
                 label=f"discordance {pi}")

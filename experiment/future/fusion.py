@@ -6,10 +6,9 @@ RGB and optical-flow models (``train.evaluate``):
     learnt:      p = w p_rgb + (1 - w) p_flow,   w = argmax over WEIGHTS of validation accuracy
 
 The learnt weight is chosen on the validation split (never the test split); ties go to the
-weight nearest 1/2 (the average), then to the smaller one. One scalar in place of Simonyan &
-Zisserman's SVM on the stacked scores: 300 training videos cannot fit an SVM on 2 x C scores
-without overfitting it, and w in [0, 1] keeps the fused scores probabilities (our choice;
-``configurations``, "stream fusion"). The predicted class is ``p.argmax(1)``, as for one stream.
+weight nearest 1/2 (the average), then to the smaller one. One scalar w in [0, 1], not Simonyan
+& Zisserman's SVM (our choice, ``configurations``, "stream fusion"; why: docs/future.md,
+"Motion stream and fusion"). The predicted class is ``p.argmax(1)``, as for one stream.
 """
 import numpy as np
 

@@ -162,9 +162,8 @@ def learning_curve(protocol, data, out_dir, runtime=Runtime(), pretraining=None,
 def plot_learning_curve(results, path, note=""):
     """learning_curve.png: test accuracy vs the fraction of training labels (log axis), without
     and with pretraining; the line is the mean over seeds, the dots the seeds."""
-    from experiment.analysis.plots import pyplot, save_figure, suptitle
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    from experiment.analysis.plots import pyplot, save_figure
+    fig, ax = pyplot().subplots(figsize=(5, 3.6))
     for pretrained, label, colour in ((False, "LSTM", "C0"),
                                       (True, "LSTM, pretrained encoder", "C1")):
         mine = sorted((r for r in results if r["pretrained"] == pretrained),
@@ -182,5 +181,4 @@ def plot_learning_curve(results, path, note=""):
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.03)
     ax.legend(loc="lower right", fontsize=8)
-    suptitle(fig, note, 50)
-    save_figure(fig, path)
+    save_figure(fig, path, note, 50)

@@ -16,7 +16,7 @@ import re
 import numpy as np
 
 from experiment.analysis import stats
-from experiment.analysis.plots import pyplot, save_figure, suptitle
+from experiment.analysis.plots import pyplot, save_figure
 from experiment.analysis.report import PROBABILITIES, banner, points
 
 from configurations import FUTURE, NAMES
@@ -205,8 +205,7 @@ def plot_fusion_weights(rows, path, note=""):
     fused = learnt_fusions(rows)
     if not fused:
         return
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(fused), figsize=(3.6 * len(fused), 3.2), squeeze=False)
+    fig, axes = pyplot().subplots(1, len(fused), figsize=(3.6 * len(fused), 3.2), squeeze=False)
     for ax, r in zip(axes[0], fused):
         for run in r["runs"]:
             w, acc = zip(*run["val_curve"])
@@ -216,8 +215,7 @@ def plot_fusion_weights(rows, path, note=""):
         ax.set_xlabel("w (RGB)  ->  1 - w (flow)")
     axes[0][0].set_ylabel("validation accuracy %")
     axes[0][0].legend(fontsize=7, loc="lower center")
-    suptitle(fig, note, 36 * len(fused))
-    save_figure(fig, path)
+    save_figure(fig, path, note, 36 * len(fused))
 
 
 def plot_direction_pairs(rows, info, labels, path, note=""):
@@ -231,8 +229,7 @@ def plot_direction_pairs(rows, info, labels, path, note=""):
     if not models:
         return
     order = [c for pair in pairs for c in pair]
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(models), figsize=(3.6 * len(models), 3.2), squeeze=False)
+    fig, axes = pyplot().subplots(1, len(models), figsize=(3.6 * len(models), 3.2), squeeze=False)
     for ax, model in zip(axes[0], models):
         for k, kind in enumerate(("rgb", "flow", "fusion")):
             if (kind, model) not in by:
@@ -249,8 +246,7 @@ def plot_direction_pairs(rows, info, labels, path, note=""):
         ax.set_title(NAMES.get(model, model), fontsize=9)
     axes[0][0].set_ylabel("right on its pair % (50: chance)")
     axes[0][0].legend(fontsize=7, loc="lower left")
-    suptitle(fig, note, 36 * len(models))
-    save_figure(fig, path)
+    save_figure(fig, path, note, 36 * len(models))
 
 
 def write_report(out_dir, rows, extras, info, settings, seconds):

@@ -41,9 +41,6 @@ PARTS = ("flow", "fusion", "tconv", "crops", "finetune", "pretrain")
 #: The stores a part reads besides the RGB fc7 codes (``store_paths``' arguments).
 STORES = {"flow": {"stream": "flow"}, "fusion": {"stream": "flow"},
           "crops": {"views": "oversample"}, "finetune": {"layer": "pool5"}}
-#: The flow stream's Average model searches lower learning rates too: at 0.003 its ReLUs died
-#: within an epoch on the flow codes (docs/future.md, "Motion stream and fusion").
-FLOW_AVERAGE_LRS = FUTURE.flow_average_lrs
 #: The parts in the order workers take them (``--jobs``), longest first on the demo (their times:
 #: docs/future.md). Fusion runs with flow: it reads the flow models.
 LONGEST_FIRST = ("pretrain", "flow", "crops", "tconv", "finetune")
@@ -130,8 +127,9 @@ def flow_part(study, rgb_data, rgb, parts):
     settings, device = study.settings, study.runtime.device
     flow_data = study.data(stream="flow")
     flow_dir = os.path.join(study.out, "flow")
-    flow = [run_model(m, settings.protocol(sorted({*settings.lrs, *FLOW_AVERAGE_LRS},
-                                                  reverse=True) if m == "average" else None),
+    # the Average model searches lower rates too (docs/future.md, "Motion stream and fusion")
+    average_lrs = sorted({*settings.lrs, *FUTURE.flow_average_lrs}, reverse=True)
+    flow = [run_model(m, settings.protocol(average_lrs if m == "average" else None),
                       flow_data, flow_dir, study.runtime) for m in PAPER_MODELS]
     rows = [("flow", r) for r in flow]
     if "fusion" in parts:

@@ -225,10 +225,9 @@ def markdown(ledger, args, note):
 
 
 def plot(ledger, path, note=""):
-    from experiment.analysis.plots import pyplot, save_figure, suptitle
-    plt = pyplot()
+    from experiment.analysis.plots import pyplot, save_figure
     rows = [r for r in ledger if isinstance(r["accuracy"], dict)]
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.8))
+    fig, ax = pyplot().subplots(figsize=(8, 0.5 * len(rows) + 1.8))
     for y, r in enumerate(rows):
         a = r["accuracy"]
         ax.errorbar(100 * a["difference"], y, xerr=[[100 * (a["difference"] - a["low"])],
@@ -239,8 +238,7 @@ def plot(ledger, path, note=""):
                   fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("test accuracy, variant - paper (points), 95% interval (groups and seeds)")
-    suptitle(fig, note, 110)
-    save_figure(fig, path)
+    save_figure(fig, path, note, 110)
 
 
 def portable(args):

@@ -25,6 +25,7 @@ import glob
 import hashlib
 import json
 import os
+import pathlib
 import sys
 
 import common  # noqa: F401  (isort: skip)  first: pins the CPU kernels
@@ -40,20 +41,13 @@ COMPUTED_BY = {"synthetic videos": "ffmpeg's libxvid encoder",
                "table": "the statistics (numpy, scipy) over the predictions"}
 
 
-def _file_digest(digest, path):
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest
-
-
 def tree_digest(root):
     """SHA-256 over every file under ``root``: relative paths (sorted) and contents."""
     digest = hashlib.sha256()
     for path in sorted(glob.glob(os.path.join(root, "**", "*"), recursive=True)):
         if os.path.isfile(path):
             digest.update(os.path.relpath(path, root).encode() + b"\0")
-            _file_digest(digest, path)
+            digest.update(pathlib.Path(path).read_bytes())
     return digest.hexdigest()
 
 
@@ -106,7 +100,7 @@ def stages(data, store, results):
     out = [("synthetic videos", tree_digest(data)), ("code store", store_digest(store))]
     out += [(f"checkpoint {os.path.basename(path)[:-3]}", weights_digest(path))
             for path in sorted(glob.glob(os.path.join(results, "checkpoints", "*.pt")))]
-    out += [("predictions", _file_digest(hashlib.sha256(), needed[3]).hexdigest()),
+    out += [("predictions", hashlib.sha256(pathlib.Path(needed[3]).read_bytes()).hexdigest()),
             ("table", table_digest(needed[4]))]
     return out
 

@@ -7,8 +7,7 @@ The README's demo table is the block between the lines ``<!-- demo table -->`` a
 the ``| --- |`` line, they must equal, line for line and in order, the rows that ``rows(table)``
 makes from this run's table.json; any other line in the block is ignored. Exit status: 0 same,
 3 different (a unified diff is printed), 1 the README or table cannot be read or has no such
-block. `make demo` fails on anything but 0: once, the README quoted numbers from older code and
-nobody noticed.
+block. `make demo` fails on anything but 0.
 """
 import json
 import sys
