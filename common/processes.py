@@ -15,6 +15,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from unittest import mock
 
 
 class WorkerDied(RuntimeError):
@@ -61,21 +62,12 @@ def _start_worker(threads, parent):
         torch.set_num_threads(threads)
 
 
-@contextlib.contextmanager
 def environment(env):
     """This process's environment replaced by ``env`` (None: unchanged) while the workers start:
     a spawned process inherits the environment of the moment it starts."""
     if env is None:
-        yield
-        return
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        return contextlib.nullcontext()
+    return mock.patch.dict(os.environ, env, clear=True)     # restored on leaving
 
 
 def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="", env=None):

@@ -17,4 +17,3 @@ def initial_value(model, name, shape, scheme=DEFAULT_SCHEME):
     if kind == "uniform":
         return torch.empty(shape).uniform_(-scale, scale)
     return torch.empty(shape).normal_(0.0, scale)
-

@@ -18,10 +18,8 @@ class CheckpointError(RuntimeError):
 
 
 #: Seconds of training a crash may cost (plus the epoch it interrupts): a run is saved after any
-#: epoch that ends this long after its previous save, and always after its last (at UCF-101's
-#: size every LSTM epoch, every tenth of the Average model's: docs/performance.md). Saving every
-#: epoch spent a third of ``make future``'s training time (225 of 668 s, measured).
-#: TRAIN_CHECKPOINT_SECONDS overrides it (0: after every epoch).
+#: epoch that ends this long after its previous save, and always after its last (docs/training.md,
+#: "Crash-proof"). TRAIN_CHECKPOINT_SECONDS overrides it (0: after every epoch).
 CHECKPOINT_SECONDS = 10.0
 
 

@@ -94,8 +94,7 @@ def evaluate(model, split, batch_size=256):
 class Running:
     """Training accuracy and mean loss of an epoch, taken from its own training pass (as most
     frameworks report them): each minibatch's predictions and loss before its update, in training
-    mode. No second forward pass over the training set (it cost a third more GEMMs than the
-    training itself); sums stay on the device (no synchronisation per batch)."""
+    mode (docs/performance.md); sums stay on the device (no synchronisation per batch)."""
 
     def __init__(self):
         self.correct, self.loss, self.n = 0, 0.0, 0

@@ -59,4 +59,3 @@ def model_base(model, base, era=None):
     era = era or get(base.config)
     return RunSettings(**{**asdict(base), "model": model, "dtype": era.dtype, "init": era.init,
                           "loss": era.loss, "options": {**era.model_options(model), **base.options}})
-

@@ -64,14 +64,18 @@ def store_paths(features_dir, split=TRAINING.split, layer="fc7", stream="rgb", v
              for s in ("train", "test")}
     if all(os.path.exists(p) for p in paths.values()):
         return paths
-    how = "".join(f" with --{name} {value}" for name, value, plain in
-                  (("layer", layer, "fc7"), ("stream", stream, "rgb"), ("views", views, None))
-                  if value != plain)
+    how = extraction_options(layer, stream, views, lead=" with --")
     raise FileNotFoundError(f"no codes for split {split} in {features_dir}: expected {unified} "
                             f"(or {paths['train']} and {paths['test']}); run the extraction{how} "
                             "first (`make extract`, or `make demo` for the synthetic set)")
 
 
+def extraction_options(layer, stream, views, lead=" --"):
+    """The extraction's options for ``layer``/``stream``/``views`` codes, each after ``lead``
+    (none for fc7 rgb codes without views)."""
+    return "".join(f"{lead}{name} {value}" for name, value, plain in
+                   (("layer", layer, "fc7"), ("stream", stream, "rgb"), ("views", views, None))
+                   if value != plain)
 
 #: Settings a split's train and test stores (per-split stores, one extraction's two halves)
 #: must share; ``check_split_pair`` compares them from the stores' attributes.
@@ -140,9 +144,7 @@ def extraction_command(settings, attrs, layer, stream, views, per_split=None):
     weights = f"--random-weights {seed}" if seed is not None else \
         f"--weights <the .caffemodel of SHA1 {settings.get('weights_sha1')}>"
     subset = "" if per_split is None else f" --split {per_split} --subset both"
-    options = "".join(f" --{name} {value}" for name, value, plain in
-                      (("layer", layer, "fc7"), ("stream", stream, "rgb"), ("views", views, None))
-                      if value != plain)
+    options = extraction_options(layer, stream, views)
     return (f"`python -m caffe_extract extract --videos <the same videos> --splits <the same split "
             f"files>{subset} --config {settings.get('config')} {weights}{options}`")
 
