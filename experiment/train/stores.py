@@ -77,6 +77,7 @@ def extraction_options(layer, stream, views, lead=" --"):
                    (("layer", layer, "fc7"), ("stream", stream, "rgb"), ("views", views, None))
                    if value != plain)
 
+
 #: Settings a split's train and test stores (per-split stores, one extraction's two halves)
 #: must share; ``check_split_pair`` compares them from the stores' attributes.
 SPLIT_PAIR = ("weights_sha1", "layer", "preprocessing", "sampler", "decoder", "config", "split",
