@@ -77,7 +77,7 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
     from the first chunk's end to the last's (start-up, a one-time cost, is left out).
     """
     import tempfile
-    from .frames import sample_times
+    from .frames import sample_times, video_file_clip
     from .paths import DEPLOY_PROTOTXT, MEAN_FILE
     from .pipeline import Extraction, ExtractSettings, run_chunks
     from .pycaffe import import_caffe
@@ -105,7 +105,7 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
                       forward_rate(backend, paths, batch_videos))]
         around = [around_the_network(config, w) for w in sorted({1, workers})]
         caffe = import_caffe()
-        from moviepy import VideoFileClip
+        VideoFileClip = video_file_clip()
         net = caffe.Net(str(DEPLOY_PROTOTXT), caffemodel, caffe.TEST)
         transformer = caffe.io.Transformer({"data": (1, 3, 227, 227)})
         transformer.set_transpose("data", (2, 0, 1))

@@ -112,14 +112,19 @@ def check_sizes(path, frames):
                              f"at frame {i}, {b[1]}x{b[0]} at frame {j})")
 
 
-def _read_moviepy(path, n, span, pairs=False):
-    """(Clip, following): following as ``read_pairs`` with ``pairs``, else None."""
+def video_file_clip():
+    """moviepy's ``VideoFileClip`` class, from moviepy 2.x or 1.x."""
     try:
         from moviepy import VideoFileClip          # moviepy 2.x
     except ImportError:                            # moviepy 1.x
         from moviepy.editor import VideoFileClip
+    return VideoFileClip
+
+
+def _read_moviepy(path, n, span, pairs=False):
+    """(Clip, following): following as ``read_pairs`` with ``pairs``, else None."""
     try:
-        clip = VideoFileClip(path, audio=False)
+        clip = video_file_clip()(path, audio=False)
     except (OSError, KeyError, IndexError, ValueError) as error:
         raise VideoReadError(f"{path}: cannot decode ({type(error).__name__}: {error})") from None
     try:
