@@ -105,7 +105,7 @@ class Extraction:
         if os.path.exists(path):
             with open(path) as f:
                 theirs = json.load(f)
-        if theirs not in (None, mine) and any(n.startswith("chunk-") for n in os.listdir(self.parts)):
+        if theirs not in (None, mine) and saved_chunks(self.parts):
             diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
             raise RuntimeError(f"{self.parts} holds a different extraction ({diff}); delete "
                                "it to start over, or rerun with the same settings to resume")

@@ -290,8 +290,10 @@ def test_parts_of_another_extraction_are_refused(dataset, random_caffemodel, tmp
     (tmp_path / "x.h5.parts" / "chunk-00000.npz").write_bytes(b"computed by another run")
     with pytest.raises(RuntimeError, match="holds a different extraction"):
         run(dataset, out, random_caffemodel, backend="torch", workers=0)
-    # without any computed chunk there is nothing to protect: the run starts anew
-    (tmp_path / "x.h5.parts" / "chunk-00000.npz").unlink()
+    # without any computed chunk (a killed run's half-written one aside) there is nothing to
+    # protect: the run starts anew
+    chunk = tmp_path / "x.h5.parts" / "chunk-00000.npz"
+    chunk.rename(f"{chunk}.tmp")
     run(dataset, out, random_caffemodel, backend="torch", workers=0, chunk=4)
     assert out.exists() and not (tmp_path / "x.h5.parts").exists()
 
