@@ -4,8 +4,8 @@ For the extraction and for training: an uninterrupted reference run, then runs k
 SIGKILL at seeded random moments (uniform over the reference run's wall time), each followed by
 the same command. Every rerun must end with a store byte-identical to the reference's
 (extraction) or with the same results (training: table.json, predictions.csv). Counted: runs
-killed, identical after rerun, lost (a rerun that failed or differs). The figures go to
-``$FAULTS_REPORT`` (default results/faults.json) and the README quotes them.
+killed, identical after rerun, lost (a rerun that failed or differs) and why each was lost. The
+figures go to ``$FAULTS_REPORT`` (default results/faults.json) and the README quotes them.
 """
 import json
 import os
@@ -36,7 +36,7 @@ def campaign(name, command_for, same, rng):
     reference = command_for("ref")
     duration = timed(reference)
     killed = identical = lost = finished_first = 0
-    moments = []
+    moments, why = [], []
     attempt = 0
     while killed < KILLS and attempt < 3 * KILLS:
         attempt += 1
@@ -58,9 +58,13 @@ def campaign(name, command_for, same, rng):
             identical += 1
         else:
             lost += 1
+            why.append(f"killed at {moment:.2f} s: " + (
+                "differs" if rerun.returncode == 0 else
+                f"rerun failed ({rerun.returncode}): {rerun.stderr.strip()[-300:]}"))
     record = {"what": name, "reference_s": round(duration, 1), "killed": killed,
               "identical_after_rerun": identical, "lost": lost,
-              "ended_before_the_kill": finished_first, "kill_moments_s": moments}
+              "ended_before_the_kill": finished_first, "kill_moments_s": moments,
+              "why_lost": why}
     os.makedirs(os.path.dirname(REPORT) or ".", exist_ok=True)
     report = json.load(open(REPORT)) if os.path.exists(REPORT) else {}
     report[name] = record
