@@ -38,7 +38,11 @@ def configure(device, fast=False):
     """Set torch's numerics for ``device``: exact float32 (no TF32) and deterministic kernels,
     or TF32 allowed with ``fast``. Call before the first CUDA operation."""
     if str(device).startswith("cuda"):
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+        workspace = os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        if not fast and workspace not in (":4096:8", ":16:8"):   # cuBLAS's deterministic ones
+            raise DeviceError(f"CUBLAS_WORKSPACE_CONFIG={workspace} makes cuBLAS "
+                              "nondeterministic (torch would stop at the first matrix product): "
+                              "unset it, set :4096:8, or pass --fast")
     torch.backends.cuda.matmul.allow_tf32 = bool(fast)
     torch.backends.cudnn.allow_tf32 = bool(fast)
     torch.backends.cudnn.deterministic = not fast
