@@ -4,14 +4,13 @@
 
 What it checks, and what to do without network: docs/data.md ("UCF-101 and its splits").
 """
-import argparse
 import os
 import shutil
 import subprocess
 import sys
 import zipfile
 
-from common import cli
+from common import cli, commands
 from .download import DownloadError, fetch, file_digest
 
 BASE = "https://www.crcv.ucf.edu/data/UCF101/"
@@ -102,15 +101,14 @@ def get_ucf101(root="data", progress=True):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m caffe_extract.data",
-                                     description="Download, verify and unpack UCF-101.")
+    parser = commands.parser("python -m caffe_extract.data", "Download, verify and unpack UCF-101.")
     parser.add_argument("--root", default="data", type=cli.writable_dir, help="where to put it (%(default)s)")
-    args = parser.parse_args(argv)
-    try:
-        videos, splits = get_ucf101(args.root)
-    except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    root = parser.parse_args(argv).root
+    return commands.guarded(lambda: get_and_say(root), (DataError, OSError))
+
+
+def get_and_say(root):
+    videos, splits = get_ucf101(root)
     print(f"UCF-101 ready: videos in {videos}, splits in {splits}")
     return 0
 

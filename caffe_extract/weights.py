@@ -5,11 +5,10 @@
 Where the BVLC model zoo host cannot be reached, put the file at ``DEFAULT_PATH`` (or pass its
 path to the tools that need it); its SHA1 is checked either way.
 """
-import argparse
 import os
 import sys
 
-from common import cli
+from common import cli, commands
 from .download import DownloadError, fetch, file_digest
 from .paths import MODELS
 
@@ -65,17 +64,16 @@ def resolve_weights(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m caffe_extract.weights",
-        description="Download BVLC CaffeNet's weights and verify their SHA1.")
+    parser = commands.parser("python -m caffe_extract.weights",
+                             "Download BVLC CaffeNet's weights and verify their SHA1.")
     parser.add_argument("--dest", default=str(DEFAULT_PATH), type=cli.writable_file, help="where to put the file (%(default)s)")
     parser.add_argument("--url", default=URL, help="where to get it (%(default)s)")
     args = parser.parse_args(argv)
-    try:
-        path = download(args.dest, args.url)
-    except WeightsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    return commands.guarded(lambda: download_and_say(args.dest, args.url), (WeightsError, OSError))
+
+
+def download_and_say(dest, url):
+    path = download(dest, url)
     print(f"{path}: SHA1 verified ({SHA1})")
     return 0
 

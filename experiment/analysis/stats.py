@@ -32,6 +32,8 @@ import csv
 import numpy as np
 from scipy import stats
 
+from common import commands
+
 N_RESAMPLES = 10_000
 N_FLIPS = 20_000
 EXACT_MAX_GROUPS = 16
@@ -236,11 +238,12 @@ def main(argv=None):
     if len(argv) != 1:
         print("usage: python -m experiment.analysis.stats RESULTS/predictions.csv", file=sys.stderr)
         return 2
-    try:
-        correct, videos = read_predictions(argv[0])
-    except (OSError, ValueError, KeyError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    return commands.guarded(lambda: print_verdicts(argv[0]), (OSError, ValueError, KeyError))
+
+
+def print_verdicts(path):
+    """The intervals and the claims' verdicts of ``path`` (a predictions.csv), printed."""
+    correct, videos = read_predictions(path)
     groups = groups_of(videos)
     print(f"{len(videos)} test videos in {len(np.unique(groups))} groups. {METHOD}\n")
     print("| model | seeds | test % [95% interval] |\n|---|---|---|")

@@ -271,18 +271,19 @@ def main(argv=None):
     parser.add_argument("--val-groups", type=cli.integer(1, 99), default=TRAINING.val_groups)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    from experiment.analysis.report import banner
-    from experiment.train import outputs
     if args.weights:
         args.random_weights = None
     args.weights, args.weights_note = resolve_weights(args)
+    return commands.guarded(lambda: run_and_write(args), (OSError, ValueError, RuntimeError))
+
+
+def run_and_write(args):
+    """The ledger run, then drift.md, drift.json and drift.png written into ``args.out``."""
+    from experiment.analysis.report import banner
+    from experiment.train import outputs
     start = time.monotonic()
-    try:
-        outputs.claim(args.out, "experiment.studies.drift", {"--work": args.work})
-        ledger = run(args)
-    except (OSError, ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    outputs.claim(args.out, "experiment.studies.drift", {"--work": args.work})
+    ledger = run(args)
     note = banner({"weights": args.weights_note or os.path.basename(args.weights),
                    "weights_sha1": file_sha1(args.weights)})
     table = markdown(ledger, args, note)
