@@ -48,3 +48,23 @@ def test_unreachable_host_fails_fast_with_instructions(tmp_path, capsys):
 def test_the_official_sha1_and_url():
     assert weights.SHA1 == "4c8d77deb20ea792f84eb5e6d0a11ca0a8660a46"
     assert weights.URL.endswith("/bvlc_reference_caffenet.caffemodel")
+
+
+@pytest.mark.parametrize("module", ["weights", "data"])
+def test_a_full_disk_while_downloading_is_one_line(module, tmp_path, monkeypatch, capsys):
+    """Both download commands say a full disk in one line, how to resume included (the
+    commands' one error wrapper), instead of a traceback."""
+    import errno
+    from caffe_extract import data
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "part"))
+
+    command = {"weights": weights, "data": data}[module]
+    monkeypatch.setattr(command, "download", full)
+    assert command.main(["--dest" if module == "weights" else "--root",
+                         str(tmp_path / ("w.caffemodel" if module == "weights" else "d"))]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: cannot write {tmp_path / 'part'}: No space left on device (disk full "
+                   "or file-size limit); free space and rerun the same command: it resumes where "
+                   "it stopped"]
