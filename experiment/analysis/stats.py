@@ -32,8 +32,6 @@ import csv
 import numpy as np
 from scipy import stats
 
-from common import commands
-
 N_RESAMPLES = 10_000
 N_FLIPS = 20_000
 EXACT_MAX_GROUPS = 16
@@ -234,6 +232,7 @@ def main(argv=None):
     """Recompute the intervals and the claims' verdicts from a results folder's
     predictions.csv: ``python -m experiment.analysis.stats results/demo-paper/predictions.csv``."""
     import sys
+    from common import commands       # torch: only for the command, not the statistics
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m experiment.analysis.stats RESULTS/predictions.csv", file=sys.stderr)
