@@ -143,7 +143,8 @@ def training_loss(model, x, y, form="averaged"):
         return torch.nn.functional.nll_loss(log_p, y), log_p
     if form == "per-step":
         log_P = model.step_log_probabilities(x)                              # (N, T, C)
-        N, T, C = log_P.shape      # rows (N T, C): over (N, C, T) it is nll_loss2d, not on CUDA
+        N, T, C = log_P.shape      # (N T, C) rows: (N, C, T) would be nll_loss2d, which has
+                                   # no deterministic CUDA kernel
         loss = torch.nn.functional.nll_loss(log_P.reshape(N * T, C), y.repeat_interleave(T))
         return loss, time_averaged_log(log_P)
     raise ValueError(f"unknown loss form {form!r}: averaged or per-step")
