@@ -50,20 +50,19 @@ def test_the_official_sha1_and_url():
     assert weights.URL.endswith("/bvlc_reference_caffenet.caffemodel")
 
 
-@pytest.mark.parametrize("module", ["weights", "data"])
-def test_a_full_disk_while_downloading_is_one_line(module, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("module, option", [("weights", "--dest"), ("data", "--root")])
+def test_a_full_disk_while_downloading_is_one_line(module, option, tmp_path, monkeypatch, capsys):
     """Both download commands say a full disk in one line, how to resume included (the
     commands' one error wrapper), instead of a traceback."""
     import errno
-    from caffe_extract import data
+    import importlib
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "part"))
 
-    command = {"weights": weights, "data": data}[module]
+    command = importlib.import_module(f"caffe_extract.{module}")
     monkeypatch.setattr(command, "download", full)
-    assert command.main(["--dest" if module == "weights" else "--root",
-                         str(tmp_path / ("w.caffemodel" if module == "weights" else "d"))]) == 1
+    assert command.main([option, str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: cannot write {tmp_path / 'part'}: No space left on device (disk full "
                    "or file-size limit); free space and rerun the same command: it resumes where "
