@@ -120,7 +120,7 @@ endif
 # The demo's folders: results/demo-paper, results/demo-paper-fast (FAST=1), ...
 DEMO_RUN = $(CONFIG)$(if $(FAST),-fast)
 
-.PHONY: FORCE emulator setup caffe weights data extract train demo future future-ucf101 drift power oracle test faults test-slurm parity bench rehearsal clean help
+.PHONY: FORCE emulator setup caffe weights data extract train demo future future-ucf101 drift power oracle test faults test-slurm parity bench gpu-check rehearsal clean help
 
 help:
 	@echo "make demo     the whole pipeline on a synthetic UCF-101 (about 4 minutes): results/demo-$(CONFIG)/;"
@@ -145,6 +145,7 @@ help:
 	@echo "make bench    speed benchmarks: pycaffe vs the port, pipeline, training vs its GEMM bound,"
 	@echo "              pinned kernels and FAST=1's side by side;"
 	@echo "              DEVICE=cuda on a GPU"
+	@echo "make gpu-check  on a GPU: the CUDA tests, CUDA graphs vs eager bit for bit, the device bench"
 	@echo "make rehearsal  \`make train\` at UCF-101's scale on synthetic codes (13,320 videos, 101"
 	@echo "              classes, 2.2 GB): memory, load time, s/epoch, projected run, plots: rehearsal/"
 	@echo "make test     the test suite: tests/ and parity_tests/ (not the fault campaign or Slurm: below)"
@@ -309,6 +310,14 @@ bench: setup caffe $(ORACLE_IF_AVAILABLE)
 	  $(if $(ORACLE_IF_AVAILABLE),--theano) $(if $(filter cuda,$(DEVICE)),,--modes pinned fast)
 	$(PY) -m experiment.tools.device_bench --device $(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)) \
 	  --out bench/device-$(if $(filter auto,$(DEVICE)),cpu,$(DEVICE)).md
+
+# On a GPU: the CUDA tests, CUDA graphs vs eager training bit for bit, the device bench, in one
+# table (experiment/tools/gpu_check.py; bench/gpu-check.md). No `setup`: a GPU machine may reach
+# no package index, so .venv's python where it exists, else python3 with the packages installed.
+GPU_PY = $(if $(wildcard $(PY)),$(PY),python3)
+gpu-check:
+	@mkdir -p bench
+	$(GPU_PY) -m experiment.tools.gpu_check --out bench/gpu-check.md
 
 # `make train` at UCF-101's size before a day on the real codes (synthetic codes; REHEARSAL_EPOCHS).
 REHEARSAL ?= rehearsal

@@ -22,6 +22,7 @@ def command_main(command):
               "drift": "experiment.studies.drift", "synthetic": "caffe_extract.synthetic",
               "bench-caffenet": "caffe_extract.bench", "bench-training": "experiment.tools.bench",
               "bench-device": "experiment.tools.device_bench", "data": "caffe_extract.data",
+              "gpu-check": "experiment.tools.gpu_check",
               "power": "experiment.analysis.power", "rehearsal": "experiment.studies.rehearsal",
               "weights": "caffe_extract.weights"}[command]
     return importlib.import_module(module).main
@@ -40,6 +41,7 @@ def command_line(command, root):
             "bench-caffenet": ["--out", str(root / "out" / "b.md")],
             "bench-training": ["--out", str(root / "out" / "b.md")],
             "bench-device": ["--out", str(root / "out" / "b.md")],
+            "gpu-check": ["--out", str(root / "out" / "g.md")],
             "power": ["--out", str(root / "out" / "power.md")],
             "rehearsal": ["--out", out],
             "data": ["--root", out], "weights": ["--dest", str(root / "out" / "w.caffemodel")]}[command]
@@ -73,6 +75,7 @@ NUMERIC_OPTIONS = {   # command -> {option: values out of its range}
     "bench-training": {"--sample": ZERO, "--repeats": ZERO, "--threads": ZERO},
     "bench-device": {"--videos": ZERO, "--train-videos": ZERO, "--workers": ZERO,
                      "--batch-videos": ZERO},
+    "gpu-check": {"--videos": ZERO, "--train-videos": ZERO},
     "power": {"--simulations": ZERO},
     "rehearsal": {"--epochs": ZERO},
 }
@@ -118,6 +121,7 @@ PATH_OPTIONS = {   # (command, option) -> (what it must be, the ways to break it
     ("bench-training", "--out"): ("new file", ("a folder",)),
     ("bench-device", "--caffemodel"): ("file", ("missing", "a folder")),
     ("bench-device", "--out"): ("new file", ("a folder",)),
+    ("gpu-check", "--out"): ("new file", ("a folder",)),
     ("data", "--root"): ("new folder", ("a file",)),
     ("weights", "--dest"): ("new file", ("a folder",)),
 }
@@ -168,7 +172,7 @@ def test_corpus_size():
     (69 then); the second (issue 18) added every numeric option of every command at 0,
     negative and absurdly large, every path as missing, a file, a folder, unreadable or
     unwritable, non-finite codes, labels and class counts off by one, and merge refusals. The
-    reliability table (docs/reliability.md) counts these (271). The cases lie in three files:
+    reliability table (docs/reliability.md) counts these (278). The cases lie in three files:
     the extraction's, the training's and this one; a bare number counts single tests."""
     extraction_first = (len(VIDEO_CASES) + len(SPLIT_CASES) + 1              # split folder = videos
                         + len(CAFFEMODEL_CASES) + 2                          # folder, wrong then right
@@ -178,5 +182,5 @@ def test_corpus_size():
     first = extraction_first + training_first
     second = (len(NUMERIC_CASES) + len(PATH_CASES) + len(CONTENT_CASES)
               + 2 + 1 + len(MERGE_CASES))                                    # non-finite codes x2, NaN weights
-    assert first >= 40 and (first, second) == (69, 202), (first, second)
-    assert sum(len(options) for options in NUMERIC_OPTIONS.values()) == 43   # every numeric option
+    assert first >= 40 and (first, second) == (69, 209), (first, second)
+    assert sum(len(options) for options in NUMERIC_OPTIONS.values()) == 45   # every numeric option

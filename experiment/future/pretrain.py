@@ -93,18 +93,19 @@ class Autoencoding:
     def start_epoch(self):
         self.total, self.n = 0.0, 0
 
-    def loss(self, model, x, y):
-        loss = model.loss(x)
-        if torch.isfinite(loss):
-            self.total += float(loss.detach()) * len(x)
-        self.n += len(x)
-        return loss
+    @staticmethod
+    def terms(model, x, y):
+        return model.loss(x), None
+
+    def account(self, out, y, loss):
+        self.total += float(loss.detach()) * len(y)
+        self.n += len(y)
 
     def epoch_result(self):
         return {"train_loss": self.total / self.n}
 
     @staticmethod
-    def validate(model, val):
+    def validate(model, val, forward=None):
         with torch.no_grad():
             return {"val_loss": float(model.eval().loss(val.x.to(next(model.parameters()).dtype)))}
 

@@ -55,14 +55,14 @@ def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
     return sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0]), len(extraction.videos)
 
 
-def epoch_seconds(model, device, videos):
+def epoch_seconds(model, device, videos, epoch=1):
     """Seconds per epoch of ``train_run`` at split 1's size, timed on ``videos`` training videos
-    after a warm-up epoch, as ``bench.time_epoch`` times them."""
+    after a warm-up epoch, as ``bench.time_epoch`` times them (its epoch ``epoch``)."""
     from .bench import time_epoch
     train, val, scale = split1_sample(videos, device)
     with tempfile.TemporaryDirectory() as out:
         time_epoch(model, train, val, device, out)                       # warm-up
-        return time_epoch(model, train, val, device, out, scale)
+        return time_epoch(model, train, val, device, out, scale, epoch)
 
 
 def report(args, device):
@@ -74,6 +74,8 @@ def report(args, device):
     from common.reproducible import training_threads
     torch.set_num_threads(training_threads())                 # as `make train` runs
     epochs = {m: epoch_seconds(m, device, args.train_videos) for m in MODELS}
+    graphed = with_graphs(lambda: {m: epoch_seconds(m, device, args.train_videos, epoch=2)
+                                   for m in MODELS}) if device.startswith("cuda") else {}
     extraction_min = UCF101_VIDEOS / rate / 60
     table_min = sum(RUNS_PER_MODEL * EPOCHS * s for s in epochs.values()) / 60
     lines = [f"Device: {devices.describe(device)}; {machine()}; extraction: torch on "
@@ -83,18 +85,31 @@ def report(args, device):
              f"| CaffeNet port, batch 10 frames | {ports[10]:.0f} images/s |",
              f"| CaffeNet port, batch 320 frames | {ports[320]:.0f} images/s |",
              f"| extraction pipeline ({n} videos, steady state) | {rate:.1f} videos/s |"]
-    lines += [f"| training epoch, {m} (split 1 size, hidden 512) | {s:.1f} s |" for m, s in epochs.items()]
+    lines += [f"| training epoch, {m} (split 1 size, hidden 512) | {s:.2f} s"
+              + (f"; {graphed[m]:.2f} s with CUDA graphs |" if graphed else " |")
+              for m, s in epochs.items()]
     scaled = "" if args.train_videos >= SPLIT1_TRAIN else \
         f" (timed on {args.train_videos} training videos, scaled to {SPLIT1_TRAIN:,})"
     lines += ["", f"Projected: all {UCF101_VIDEOS:,} videos extracted in {extraction_min:.1f} min "
               f"(goal on one H200-class GPU with 16 cores: < 1.5 min); the four-model table of "
               f"one split, {RUNS_PER_MODEL} runs x up to {EPOCHS} epochs per model, one run at a "
               f"time, in {table_min:.1f} min (goal: < 3 min){scaled}."]
+    if graphed:
+        graphed_min = sum(RUNS_PER_MODEL * EPOCHS * s for s in graphed.values()) / 60
+        lines[-1] += f" With CUDA graphs: {graphed_min:.1f} min, one run at a time."
     return "\n".join(lines)
 
 
-def main(argv=None):
-    from common import cli, commands, devices
+def with_graphs(measure):
+    """``measure()`` with training through CUDA graphs (``experiment.train.graphs``)."""
+    from unittest import mock
+    from experiment.train import graphs
+    with mock.patch.dict(os.environ, {graphs.SWITCH: "1"}):
+        return measure()
+
+
+def parser():
+    from common import cli, commands
     parser = commands.parser("python -m experiment.tools.device_bench", __doc__)
     parser.add_argument("--caffemodel", type=cli.existing_file, help="default: the seeded random-weight CaffeNet")
     parser.add_argument("--videos", type=cli.integer(1, 100_000), default=None,
@@ -106,9 +121,12 @@ def main(argv=None):
     parser.add_argument("--batch-videos", type=cli.integer(1, 1024), default=None)
     parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     commands.add_runtime(parser, device="auto", threads=False, progress=False)
-    args = parser.parse_args(argv)
-    device = devices.resolve(args.device)
-    devices.configure(device)
+    return parser
+
+
+def with_defaults(args, device):
+    """``args`` with the defaults for ``device`` filled in (sizes, workers, the CaffeNet)."""
+    from common import devices
     gpu = device.startswith("cuda")
     args.videos = args.videos or (512 if gpu else 64)
     args.train_videos = args.train_videos or (SPLIT1_TRAIN_LIST if gpu else 1024)
@@ -118,10 +136,17 @@ def main(argv=None):
     if args.caffemodel is None:
         from caffe_extract.random_model import cached_random_caffemodel
         args.caffemodel = cached_random_caffemodel(seed=0)
-    from caffe_extract.bench import emit
-    emit(report(args, device), args.out)
-    return 0
+    return args
 
+
+def main(argv=None):
+    from common import devices
+    from caffe_extract.bench import emit
+    args = parser().parse_args(argv)
+    device = devices.resolve(args.device)
+    devices.configure(device)
+    emit(report(with_defaults(args, device), device), args.out)
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

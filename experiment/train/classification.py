@@ -24,17 +24,20 @@ class Classification:
     def start_epoch(self):
         self.seen = Running()
 
-    def loss(self, model, x, y):
-        loss, log_p = training_loss(model, x, y, self.form)
+    graphable = True           # ``terms`` has no side effect: a CUDA graph may capture it
+
+    def terms(self, model, x, y):
+        return training_loss(model, x, y, self.form)
+
+    def account(self, log_p, y, loss):
         self.seen.add(log_p, y, loss)
-        return loss
 
     def epoch_result(self):
         train_acc, train_loss = self.seen.result()     # of the training pass (``Running``)
         return {"train_acc": train_acc, "train_loss": train_loss}
 
-    def validate(self, model, val):
-        val_acc, val_loss, self.val_probabilities = evaluate(model, val)
+    def validate(self, model, val, forward=None):
+        val_acc, val_loss, self.val_probabilities = evaluate(model, val, forward=forward)
         return {"val_acc": val_acc, "val_loss": val_loss}
 
     @staticmethod
@@ -73,18 +76,23 @@ def best_model(settings, record, input_dim, n_classes, device="cpu"):
     return model.eval()
 
 
-def evaluate(model, split, batch_size=256):
+def evaluate(model, split, batch_size=256, forward=None):
     """(accuracy, mean loss, averaged probabilities p (N, C)) of ``model`` on ``split``, in
-    eval mode; the predicted label is ``p.argmax(1)``."""
+    eval mode; the predicted label is ``p.argmax(1)``. ``forward``: the model's log p (B, C)
+    of a minibatch (default ``model.log_probabilities``; ``graphs.evaluation_forward``)."""
     model.eval()
+    forward = forward or model.log_probabilities
     dtype = next(model.parameters()).dtype
-    total_loss, log_ps = 0.0, []
+    losses, log_ps = [], []
     with torch.no_grad():
         for start in range(0, len(split.y), batch_size):
             x, y = split.x[start:start + batch_size].to(dtype), split.y[start:start + batch_size]
-            log_p = model.log_probabilities(x)
-            total_loss += float(torch.nn.functional.nll_loss(log_p, y, reduction="sum"))
+            log_p = forward(x)
+            losses.append(torch.nn.functional.nll_loss(log_p, y, reduction="sum"))
             log_ps.append(log_p)
+    total_loss = 0.0            # in order, as before (not sum(): Python 3.12's compensates)
+    for loss in losses:
+        total_loss += float(loss)
     p = torch.cat(log_ps).exp().cpu() if log_ps else torch.zeros(0, 0)
     n = max(len(split.y), 1)
     correct = int((p.argmax(dim=1) == split.y.cpu()).sum()) if log_ps else 0

@@ -16,6 +16,7 @@ import torch
 from common.devices import DeviceError
 from common.processes import WorkerDied
 
+from . import graphs
 from .checkpoints import (CheckpointClock, CheckpointError, append_timing, keep_timings_to,
                           restore, save, write_log)
 
@@ -33,7 +34,8 @@ def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
     ``Split``s: ``make(settings, device)`` builds the model and its optimiser, ``objective`` says
     the loss, what validation measures and which epoch is best (``Classification``). Stops
     after ``settings.patience`` epochs without a better one (0: never), checkpoints on
-    ``CheckpointClock``; returns its record {"epoch", "history", "best", "config", "stopped"}."""
+    ``CheckpointClock``; returns its record {"epoch", "history", "best", "config", "stopped"}.
+    Each step and validation pass is eager, or a replayed CUDA graph (``graphs``, switched on)."""
     from tqdm import tqdm
     for folder in ("checkpoints", "logs"):
         os.makedirs(os.path.join(out_dir, folder), exist_ok=True)
@@ -42,6 +44,7 @@ def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
     logs = os.path.join(out_dir, "logs", run_id)
     torch.manual_seed(settings.seed)
     model, optimizer = make(settings, device)
+    step, forward = graphs.passes(model, optimizer, objective, device)
     train, val = (objective.inputs(split) for split in data)
     shuffle = torch.Generator().manual_seed(settings.seed)
     state = {"epoch": 0, "history": [], "best": None, "config": asdict(settings),
@@ -58,9 +61,9 @@ def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
             break
         clock = [time.perf_counter()]
         row = {"run": run_id, "epoch": epoch,
-               **train_epoch(settings, model, optimizer, (train, shuffle), objective, epoch)}
+               **train_epoch(settings, model, step, (train, shuffle), objective, epoch)}
         clock.append(time.perf_counter())
-        row.update(objective.validate(model, val))
+        row.update(objective.validate(model, val, forward))
         clock.append(time.perf_counter())
         state["history"].append(row)
         if state["best"] is None or objective.better(row, state["best"]):
@@ -78,25 +81,24 @@ def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
     return state
 
 
-def train_epoch(settings, model, optimizer, shuffled, objective, epoch):
+def train_epoch(settings, model, step, shuffled, objective, epoch):
     """One pass over the training split in the run's shuffled order (``shuffled``: the split
-    and its generator); returns the objective's training measures of the epoch."""
+    and its generator), each minibatch through ``step`` (``graphs.passes``); returns the
+    objective's training measures of the epoch."""
     train, shuffle = shuffled
     model.train()
     order = torch.randperm(len(train.y), generator=shuffle)
     objective.start_epoch()
     for start in range(0, len(order), settings.batch_size):
         batch = order[start:start + settings.batch_size].to(train.y.device)
-        x = train.batch(batch, settings.seed, epoch).to(settings.torch_dtype())
-        loss = objective.loss(model, x, train.y[batch])
-        if not torch.isfinite(loss):
+        x, y = train.batch(batch, settings.seed, epoch).to(settings.torch_dtype()), train.y[batch]
+        loss, out, finite = step(x, y)
+        if not finite:
             raise NonFiniteLoss(
                 f"{settings.run_id()}: the training loss became {float(loss.detach())} at "
                 f"epoch {epoch}, batch {start // settings.batch_size + 1}; no results written "
                 "(codes too large for this learning rate? try a smaller --lr)")
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        objective.account(out, y, loss)
     return objective.epoch_result()
 
 
