@@ -20,20 +20,21 @@ import time
 CUDA_TESTS = ["tests/experiment/test_train.py", "parity_tests/test_torch_vs_reference.py",
               "parity_tests/test_caffenet.py", "-k", "cuda"]
 GRAPH_TESTS = ["tests/experiment/test_graphs.py"]
+NO_CUDA = "NO CUDA DEVICE"          # conftest.py's reason for a CUDA case skipped
 
 
 def pytest_row(what, args):
-    """(row, passed) of pytest over ``args``, its summary line as the result."""
+    """(row, passed) of pytest over ``args``, its summary line as the result: passed only when
+    pytest did and no CUDA case was skipped for want of a GPU."""
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p",
                              "no:cacheprovider", *args], capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    lines = result.stdout.strip().splitlines() or ["(no output)"]
-    if result.returncode != 0:
+    summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1].strip("= ")
+    passed = result.returncode == 0 and " passed" in summary and NO_CUDA not in result.stdout
+    if not passed:
         print(result.stdout[-6000:], result.stderr[-2000:], sep="\n", file=sys.stderr)
-    verdict = "passed" if result.returncode == 0 else "FAILED"
-    return f"| {what} | {verdict}: {lines[-1].strip('= ')} | {seconds:.0f} s |", \
-        result.returncode == 0
+    return f"| {what} | {'passed' if passed else 'FAILED'}: {summary} | {seconds:.0f} s |", passed
 
 
 def bench_section(args):

@@ -1,0 +1,27 @@
+"""`make gpu-check` (experiment.tools.gpu_check) says "passed" only for checks that ran on a GPU,
+and without one it stops with one line before running anything."""
+import pytest
+import torch
+
+from experiment.tools import gpu_check
+
+
+def test_a_check_whose_cuda_cases_were_skipped_has_not_passed(capsys):
+    row, passed = gpu_check.pytest_row("graphs", ["tests/experiment/test_graphs.py", "-k",
+                                                  "eager_bits or non_finite"])
+    assert not passed and "| FAILED: 1 passed, 10 skipped" in row     # 10 CUDA cases, no GPU
+    assert gpu_check.NO_CUDA in capsys.readouterr().err               # the log says why
+
+
+def test_a_check_that_passed_says_so():
+    row, passed = gpu_check.pytest_row("one", ["tests/experiment/test_graphs.py", "-k",
+                                               "non_finite"])
+    assert passed and row.startswith("| one | passed: 1 passed, ") and row.endswith(" s |")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_without_a_gpu_one_line_and_nothing_run(tmp_path, capsys):
+    assert gpu_check.main(["--out", str(tmp_path / "check.md")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the GPU check needs a GPU that torch can use") and "\n" not in err
+    assert not (tmp_path / "check.md").exists()
