@@ -63,7 +63,9 @@ def passes(model, optimizer, objective, device):
 
 
 def captured_step(model, optimizer, terms, eager, device):
-    """The step of ``eager_step`` as a CUDA graph: (loss, out, finite) after the update."""
+    """The step of ``eager_step`` as a CUDA graph: (loss, out, finite) after the update. Unlike
+    the eager step, a non-finite loss has updated the weights (to NaN) when it is seen; ``fit``
+    stops there before any checkpoint, so nothing of it is kept."""
     kept = []
 
     def record(x, y):
@@ -98,7 +100,8 @@ class Captured:
     def __init__(self, function, eager, device):
         self.function, self.eager, self.device = function, eager, torch.device(device)
         self.size, self.warmed, self.graph = None, 0, None
-        self.side = torch.cuda.Stream(self.device)
+        self.side = torch.cuda.Stream(self.device)          # warm-up
+        self.stream = torch.cuda.Stream(self.device)        # capture, on this graph's device
 
     def __call__(self, *inputs):
         self.size = self.size or len(inputs[0])
@@ -124,6 +127,8 @@ class Captured:
 
     def capture(self, inputs):
         self.inputs = [value.clone() for value in inputs]
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.device(self.device), torch.cuda.graph(self.graph):
-            self.outputs = self.function(*self.inputs)
+        with torch.cuda.device(self.device):
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, stream=self.stream):
+                self.outputs = self.function(*self.inputs)
+        self.graph = graph                   # only once captured: a failed capture raises again

@@ -9,7 +9,7 @@ from experiment.tools import gpu_check
 def test_a_check_whose_cuda_cases_were_skipped_has_not_passed(capsys):
     row, passed = gpu_check.pytest_row("graphs", ["tests/experiment/test_graphs.py", "-k",
                                                   "eager_bits or non_finite"])
-    assert not passed and "| FAILED: 1 passed, 10 skipped" in row     # 10 CUDA cases, no GPU
+    assert not passed and "| FAILED: 1 passed, 19 skipped" in row     # 19 CUDA cases, no GPU
     assert gpu_check.NO_CUDA in capsys.readouterr().err               # the log says why
 
 
@@ -25,3 +25,13 @@ def test_without_a_gpu_one_line_and_nothing_run(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: the GPU check needs a GPU that torch can use") and "\n" not in err
     assert not (tmp_path / "check.md").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_bench_that_fails_is_a_failed_row_not_a_lost_table(capsys):
+    """The bench's error (here: no CUDA in this torch) is its row; the traceback goes to the
+    log, and the tests' rows are still written."""
+    from argparse import Namespace
+    row, table, passed = gpu_check.bench_section(Namespace(videos=2, train_videos=16))
+    assert not passed and table == "" and row.startswith("| device bench | FAILED: ")
+    assert "Traceback" in capsys.readouterr().err
