@@ -4,6 +4,7 @@ their ten views), preprocessed for the network, in worker processes running ahea
 """
 import os
 from collections import deque
+from itertools import islice
 
 from common.processes import die_with_parent
 
@@ -101,10 +102,7 @@ def ordered_imap(function, jobs, workers, prefetch, on_crash=None):
     jobs, pending, pool = iter(jobs), deque(), _pool(workers)    # pending: [job, future]
     try:
         while True:
-            while len(pending) < prefetch:
-                job = next(jobs, _END)
-                if job is _END:
-                    break
+            for job in islice(jobs, prefetch - len(pending)):
                 pending.append([job, pool.submit(function, job)])
             if not pending:
                 return
@@ -122,6 +120,3 @@ def ordered_imap(function, jobs, workers, prefetch, on_crash=None):
             yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-_END = object()
