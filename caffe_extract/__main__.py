@@ -102,11 +102,20 @@ def main(argv=None):
 
 
 def run(args):
+    from .pipeline import extract, merge, summarize
     if args.command == "merge":
-        from .pipeline import merge
         print(merge(args.shards, args.out))
         return 0
-    return run_jobs(args) if args.jobs > 1 else run_extract(args)
+    if args.jobs > 1:
+        return run_jobs(args)
+    weights, note = resolve_weights(args)
+    if note:
+        print(f"*** {note} ***", file=sys.stderr)
+    for config in extract_configs(args, weights, note):
+        path, failures, damaged = extract(config)
+        summarize(failures, damaged)
+        print(path)
+    return 0
 
 
 def store_paths(args):
@@ -200,18 +209,6 @@ def extract_configs(args, weights, note, shard=None):
                           weights_note=note, progress=not args.no_progress,
                           config=era.name, **era.extraction())
             for subset, split, out in store_paths(args)]
-
-
-def run_extract(args):
-    from .pipeline import extract, summarize
-    weights, note = resolve_weights(args)
-    if note:
-        print(f"*** {note} ***", file=sys.stderr)
-    for config in extract_configs(args, weights, note):
-        path, failures, damaged = extract(config)
-        summarize(failures, damaged)
-        print(path)
-    return 0
 
 
 if __name__ == "__main__":
