@@ -79,7 +79,7 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
     import tempfile
     from .frames import sample_times, video_file_clip
     from .paths import DEPLOY_PROTOTXT, MEAN_FILE
-    from .pipeline import Extraction, ExtractSettings, run_chunks
+    from .pipeline import ExtractSettings
     from .pycaffe import import_caffe
     from .synthetic import CLASSES, make_dataset
     with tempfile.TemporaryDirectory() as root:
@@ -92,15 +92,10 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
         rows = []
         for name, label in (("caffe", "pycaffe"), ("torch", "PyTorch port")):
             config.backend, config.out = name, os.path.join(root, f"{name}.h5")
-            extraction = Extraction(config)
             backend = open_backend(name, caffemodel)
-            extraction.prepare_parts(backend.provenance["weights_sha1"])
-            stamps = []
-            run_chunks(extraction, backend,
-                       on_chunk=lambda k, n, stamps=stamps: stamps.append((time.perf_counter(), n)))
-            paths = [os.path.join(root, "videos", v.path) for v in extraction.videos]
-            rows += [(f"pipeline, {label} backend (steady state)",
-                      sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0])),
+            videos, n, wall, _ = steady_state(config, backend)
+            paths = [os.path.join(root, "videos", v.path) for v in videos]
+            rows += [(f"pipeline, {label} backend (steady state)", n / wall),
                      (f"bound: {label} forward alone, same batches",
                       forward_rate(backend, paths, batch_videos))]
         around = [around_the_network(config, w) for w in sorted({1, workers})]
@@ -141,21 +136,28 @@ class Instant:
         return {blob: np.zeros((len(images), 4096), np.float32) for blob in blobs}
 
 
+def steady_state(config, backend):
+    """Run ``config``'s extraction through ``backend``, timed in steady state (from the first
+    chunk's end to the last's): (its videos, the videos timed, wall seconds, this process's CPU
+    seconds)."""
+    from .pipeline import Extraction, run_chunks
+    extraction = Extraction(config)
+    extraction.prepare_parts(backend.provenance["weights_sha1"])
+    stamps = []
+    run_chunks(extraction, backend, on_chunk=lambda k, n: stamps.append(
+        (time.perf_counter(), time.process_time(), n)))
+    (wall0, cpu0, _), (wall1, cpu1, _) = stamps[0], stamps[-1]
+    return extraction.videos, sum(n for _, _, n in stamps[1:]), wall1 - wall0, cpu1 - cpu0
+
+
 def around_the_network(config, workers):
     """(workers, the main process's CPU ms per video, videos/s, videos/s per worker) of the
     pipeline with a network that answers at once (``Instant``), in steady state: the main
     process's own cost (receiving, batching, checking, saving) and the workers' rate."""
     from dataclasses import replace
-    from .pipeline import Extraction, run_chunks
     config = replace(config, workers=workers, out=config.out + f".instant-{workers}")
-    extraction = Extraction(config)
-    extraction.prepare_parts(Instant.provenance["weights_sha1"])
-    stamps = []
-    run_chunks(extraction, Instant(), on_chunk=lambda k, n: stamps.append(
-        (time.perf_counter(), time.process_time(), n)))
-    (wall0, cpu0, _), (wall1, cpu1, _) = stamps[0], stamps[-1]
-    n = sum(n for _, _, n in stamps[1:])
-    return workers, 1000 * (cpu1 - cpu0) / n, n / (wall1 - wall0), n / (wall1 - wall0) / workers
+    _, n, wall, cpu = steady_state(config, Instant())
+    return workers, 1000 * cpu / n, n / wall, n / wall / workers
 
 
 def jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk):
@@ -273,13 +275,12 @@ def main(argv=None):
     if args.modes:
         for mode, text in in_modes(args.modes, pipeline_report, args).items():
             emit(text, args.out and mode_path(args.out, mode))
-        return 0
-    if args.pipeline:
+    elif args.pipeline:
         emit(pipeline_report(args), args.out)
-        return 0
-    rows = run(args.caffemodel, args.repeats)
-    emit(f"CaffeNet forward to relu7, median of {args.repeats} runs; {machine()}\n\n" + table(rows),
-         args.out)
+    else:
+        rows = run(args.caffemodel, args.repeats)
+        emit(f"CaffeNet forward to relu7, median of {args.repeats} runs; {machine()}\n\n"
+             + table(rows), args.out)
     return 0
 
 
