@@ -6,7 +6,7 @@ import os
 from collections import deque
 from itertools import islice
 
-from common.processes import die_with_parent
+from common.processes import start_worker
 
 from . import frames as framelib
 from .entries import entry_problem
@@ -58,12 +58,6 @@ def one_line(reason, path):
     return " ".join(reason.replace(f"'{path}'", "the file").replace(str(path), "the file").split())
 
 
-def _init_worker(parent):
-    import torch
-    torch.set_num_threads(1)  # the network in the main process has the cores
-    die_with_parent(parent)   # a kill -9 of the extraction leaves no decoding worker behind
-
-
 def crashed(job):
     """``load_video``'s result for a video whose decoding process died twice on it (a crash in
     a decoding library: a segmentation fault, the memory killer): a skip with that reason."""
@@ -73,8 +67,9 @@ def crashed(job):
 def _pool(workers):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    # one torch thread each (the network has the cores); a kill -9 of the extraction kills them
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(os.getpid(),))
+                               initializer=start_worker, initargs=(1, os.getpid()))
 
 
 def _alone(function, job, on_crash):

@@ -53,7 +53,7 @@ def die_with_parent(parent):
         os._exit(1)
 
 
-def _start_worker(threads, parent):
+def start_worker(threads, parent):
     """A worker: dies with its parent; its torch, where it runs torch, on ``threads`` threads
     (None: left alone)."""
     die_with_parent(parent)
@@ -80,7 +80,7 @@ def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="
     tasks = list(tasks)
     workers = max(1, min(jobs, len(tasks)))
     done = {}
-    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), _start_worker,
+    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), start_worker,
                              (threads, os.getpid())) as pool, \
             tqdm(total=len(tasks), desc=f"{desc} ({workers} at once)", unit=desc.rstrip("s")
                  or "task", disable=not progress, dynamic_ncols=True) as bar:
