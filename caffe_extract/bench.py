@@ -42,8 +42,7 @@ def images_per_second(backend, batch, repeats):
 
 def run(caffemodel, repeats=5, batch_sizes=(1, 10)):
     """Rows (backend, device, batch size, images/s)."""
-    frames = render_frames(10, seed=3)
-    batch = preprocess(frames)
+    batch = preprocess(render_frames(10, seed=3))
     configs = [("caffe", "cpu"), ("torch", "cpu")]
     if torch.cuda.is_available():
         configs.append(("torch", "cuda"))

@@ -122,7 +122,6 @@ def video_file_clip():
 
 
 def _read_moviepy(path, n, span, pairs=False):
-    """(Clip, following): following as ``read_pairs`` with ``pairs``, else None."""
     try:
         clip = video_file_clip()(path, audio=False)
     except (OSError, KeyError, IndexError, ValueError) as error:
