@@ -158,12 +158,10 @@ def make_dataset(root, n_groups=25, clips_per_group=1, classes=CLASSES, short_ev
 
 
 def main(argv=None):
-    import argparse
-
-    from common import cli
-    parser = argparse.ArgumentParser(
-        prog="python -m caffe_extract.synthetic",
-        description="Write a small synthetic data set in UCF-101's layout (see make_dataset).")
+    from common import cli, commands
+    parser = commands.parser(
+        "python -m caffe_extract.synthetic",
+        "Write a small synthetic data set in UCF-101's layout (see make_dataset).")
     parser.add_argument("--root", required=True, type=cli.writable_dir, help="where to write videos/ and splits/")
     parser.add_argument("--groups", type=cli.integer(3, 99), default=25, help="groups per class (%(default)s)")
     parser.add_argument("--clips", type=cli.integer(1, 99), default=2, help="clips per group (%(default)s)")
