@@ -11,6 +11,7 @@ from common import cli, commands
 
 from .weights import add_weights_arguments, resolve_weights
 
+MAX_SHARDS = 100_000
 DESCRIPTION = """\
 Extract CaffeNet codes of UCF-101 videos, as Giel & Diaz (2015) did: 10 frames evenly over the
 first 2 seconds of each video, each whole frame resized to 227x227 with caffe.io's
@@ -22,9 +23,6 @@ flow and --views oversample write stores of their own beside these (docs/data.md
 store", "The motion stream"). Resumable: rerun the same command after a crash or kill and it
 continues where it stopped. On a cluster, run one --shard i/n per job and `merge` the shard
 files; on one machine, --jobs N does both (N shards at once, then the merge: the same store)."""
-
-
-MAX_SHARDS = 100_000
 
 
 def parse_shard(text):

@@ -15,6 +15,7 @@ import numpy as np
 STR = h5py.string_dtype()
 FIELDS = ("features", "labels", "video", "group", "frame_times")
 OPTIONAL = ("split_membership", "warning")
+REQUIRED = FIELDS + ("classes", "failed_video", "failed_reason")
 STREAMS = ("rgb", "flow")       # the frames (the paper's); their optical flow (flow.py)
 VIEWS = ("oversample",)         # the views a views store may hold (views.py)
 FEATURE_DTYPES = ("float32", "float16")   # a views store's storage; the normal store: float32
@@ -101,9 +102,6 @@ def _write(partial, records, failures, classes, attrs, extra):
 
 class StoreError(ValueError):
     """A file that is not a readable feature store (names the file and what is wrong)."""
-
-
-REQUIRED = FIELDS + ("classes", "failed_video", "failed_reason")
 
 
 def read_store(path, features=True, views=False):

@@ -91,6 +91,7 @@ CLASSES = (
     ("PurpleDiagonal", "disk", (160, 60, 200), "diagonal"),
     ("CyanBoxDiagonal", "square", (40, 210, 210), "diagonal"),
 )
+RADIUS, CONTRAST = 0.25, 0.35  # the actor is large and the scenes are calm, as in many UCF clips
 
 
 def test_groups(split, n_groups):
@@ -98,9 +99,6 @@ def test_groups(split, n_groups):
     of 25), in blocks of min(7, n_groups // 3) groups for smaller sets."""
     size = max(1, min(7, n_groups // 3))
     return range((split - 1) * size + 1, split * size + 1)
-
-
-RADIUS, CONTRAST = 0.25, 0.35  # the actor is large and the scenes are calm, as in many UCF clips
 
 
 def clip_frames(motion, shape, color, rng, seed, duration):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from configurations import TRAINING
 
 NAME = re.compile(r"^v_(?P<cls>[A-Za-z]+)_g(?P<group>\d+)_c(?P<clip>\d+)\.avi$")
+SPLITS = (1, 2, 3)
+TRAIN, TEST = 1, 2   # the values of a split membership table (0: not listed in that split)
 
 
 class SplitFileError(ValueError):
@@ -99,16 +101,12 @@ def read_list(path, classes):
 
 def read_split(split_dir, split=TRAINING.split):
     """(classes, train, test) for official split 1, 2 or 3 from the folder of split files."""
-    if split not in (1, 2, 3):
+    if split not in SPLITS:
         raise ValueError(f"UCF-101 has splits 1, 2 and 3, not {split}")
     classes = read_classes(os.path.join(split_dir, "classInd.txt"))
     train = read_list(os.path.join(split_dir, f"trainlist0{split}.txt"), classes)
     test = read_list(os.path.join(split_dir, f"testlist0{split}.txt"), classes)
     return classes, train, test
-
-
-SPLITS = (1, 2, 3)
-TRAIN, TEST = 1, 2   # the values of a split membership table (0: not listed in that split)
 
 
 def read_all_splits(split_dir):
