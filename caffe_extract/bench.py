@@ -212,26 +212,21 @@ def forward_rate(backend, paths, batch_videos, barrier=None):
     return len(paths) / (time.perf_counter() - start)
 
 
-def _forward_alone(caffemodel, paths, batch_videos, barrier, results):
+def _forward_alone(caffemodel, paths, batch_videos, barrier):
     """One process of ``concurrent_forward_rate``: ``forward_rate`` of pycaffe."""
-    results.put(forward_rate(open_backend("caffe", caffemodel), paths, batch_videos, barrier))
+    return forward_rate(open_backend("caffe", caffemodel), paths, batch_videos, barrier)
 
 
 def concurrent_forward_rate(caffemodel, paths, jobs, batch_videos):
     """The bound of ``--jobs``: ``jobs`` processes running pycaffe's forward alone at once (one
     thread each, as the shards), each on the same videos; their rates summed."""
     import multiprocessing
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(jobs), context.Queue()
-    processes = [context.Process(target=_forward_alone,
-                                 args=(caffemodel, paths, batch_videos, barrier, results))
-                 for _ in range(jobs)]
-    for process in processes:
-        process.start()
-    rates = [results.get(timeout=3600) for _ in processes]
-    for process in processes:
-        process.join()
-    return sum(rates)
+    from common.processes import Task, run_all
+    with multiprocessing.get_context("spawn").Manager() as manager:
+        barrier = manager.Barrier(jobs)
+        tasks = [Task(f"{i}", _forward_alone, (caffemodel, paths, batch_videos, barrier))
+                 for i in range(jobs)]
+        return sum(run_all(tasks, jobs, desc="forwards", progress=False).values())
 
 
 def pipeline_table(rows, around):
