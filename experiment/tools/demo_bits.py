@@ -110,7 +110,7 @@ def machine():
     import torch  # noqa: F401  (ATen's capability)
 
     from common import cpu
-    cpu.load_openblas()
+    cpu.openblas_core(load=True)
     return {**cpu.identity(), "flags": " ".join(cpu.flags()), "kernels": cpu.kernels()}
 
 
