@@ -159,8 +159,7 @@ def record(record_path, data, store, results, config="paper"):
     made = {"config": config, "machine": machine(), "stages": stages(data, store, results),
             "readme_rows": table_rows}
     with open(record_path, "w") as f:
-        json.dump(made, f, indent=1)
-        f.write("\n")
+        f.write(json.dumps(made, indent=1) + "\n")
     return made
 
 

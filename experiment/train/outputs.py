@@ -68,8 +68,7 @@ def claim(folder, command, inputs=None):
     if owner is None or not os.path.isfile(marker):
         partial = f"{marker}.{os.getpid()}.tmp"
         with open(partial, "w") as f:
-            json.dump({"command": f"python -m {command}"}, f)
-            f.write("\n")
+            f.write(json.dumps({"command": f"python -m {command}"}) + "\n")
         os.replace(partial, marker)
     return folder
 
