@@ -75,8 +75,7 @@ def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="
                              (threads, os.getpid())) as pool, \
             tqdm(total=len(tasks), desc=f"{desc} ({workers} at once)", unit=desc.rstrip("s")
                  or "task", disable=not progress, dynamic_ncols=True) as bar:
-        # the workers start as the tasks are submitted, and inherit the environment of that
-        # moment: ``env`` (None: this process's), this process's restored on leaving
+        # the workers start as the tasks are submitted, with the environment ``env`` (None: ours)
         with mock.patch.dict(os.environ, env or {}, clear=env is not None):
             futures = {pool.submit(task.function, *task.args): task.name for task in tasks}
         future = None
