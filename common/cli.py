@@ -19,9 +19,8 @@ def integer(low, high, name=None):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got "
-                                             f"{text!r}") from None
-        if not low <= value <= high:
+            value, text = None, repr(text)      # not a number: said quoted
+        if value is None or not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {text}")
         return value
     parse.__name__ = name or f"integer from {low} to {high}"
@@ -66,24 +65,21 @@ def _named(path):
 
 def existing_file(path):
     """A readable file (a weights file, a video)."""
-    _named(path)
-    if not os.path.exists(path):
-        _refuse(f"{path} does not exist")
-    if os.path.isdir(path):
-        _refuse(f"{path} is a folder, not a file")
-    if not os.access(path, os.R_OK):
-        _refuse(f"{path} is not readable (permission denied)")
-    return path
+    return _existing(path, folder=False)
 
 
 def existing_dir(path, hint=""):
     """A readable folder (videos, split files, stores, results)."""
+    return _existing(path, folder=True, hint=hint)
+
+
+def _existing(path, folder, hint=""):
     _named(path)
     if not os.path.exists(path):
         _refuse(f"{path} does not exist{hint}")
-    if not os.path.isdir(path):
-        _refuse(f"{path} is a file, not a folder")
-    if not os.access(path, os.R_OK | os.X_OK):
+    if os.path.isdir(path) != folder:
+        _refuse(f"{path} is a {'file, not a folder' if folder else 'folder, not a file'}")
+    if not os.access(path, os.R_OK | (os.X_OK if folder else 0)):
         _refuse(f"{path} is not readable (permission denied)")
     return path
 

@@ -62,22 +62,12 @@ def has_avx512():
 OPENBLAS = ("libopenblas.so.0", "libopenblasp-r0.so", "libopenblas.so")
 
 
-def load_openblas():
-    """Load the system's OpenBLAS (the one pycaffe links), to report its core; False if none."""
+def openblas_core(load=False):
+    """The core type of the OpenBLAS pycaffe uses (Debian's), where it is loaded (``load``: the
+    system's loaded first, to report its core); else None."""
     for name in OPENBLAS:
         try:
-            ctypes.CDLL(name)
-            return True
-        except OSError:
-            pass
-    return False
-
-
-def openblas_core():
-    """The core type of the OpenBLAS pycaffe uses (Debian's), where it is loaded; else None."""
-    for name in OPENBLAS:
-        try:
-            library = ctypes.CDLL(name, mode=os.RTLD_NOLOAD)
+            library = ctypes.CDLL(name, mode=ctypes.DEFAULT_MODE if load else os.RTLD_NOLOAD)
         except OSError:
             continue
         library.openblas_get_corename.restype = ctypes.c_char_p

@@ -8,7 +8,6 @@ child imports ``common`` first, so its kernels are pinned as this process's), in
 (put the longest first). Failure, never a hang: a dead worker is a ``WorkerDied`` at once, and
 workers die with this process (``die_with_parent``).
 """
-import contextlib
 import multiprocessing
 import os
 import sys
@@ -62,14 +61,6 @@ def start_worker(threads, parent):
         torch.set_num_threads(threads)
 
 
-def environment(env):
-    """This process's environment replaced by ``env`` (None: unchanged) while the workers start:
-    a spawned process inherits the environment of the moment it starts."""
-    if env is None:
-        return contextlib.nullcontext()
-    return mock.patch.dict(os.environ, env, clear=True)     # restored on leaving
-
-
 def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="", env=None):
     """{task.name: result} of every task, ``jobs`` at a time in spawned processes, each with
     ``threads`` torch threads (None: torch's default; pass ``share_of_threads``). A dead worker
@@ -84,7 +75,8 @@ def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="
                              (threads, os.getpid())) as pool, \
             tqdm(total=len(tasks), desc=f"{desc} ({workers} at once)", unit=desc.rstrip("s")
                  or "task", disable=not progress, dynamic_ncols=True) as bar:
-        with environment(env):           # the workers start as the tasks are submitted
+        # the workers start as the tasks are submitted, with the environment ``env`` (None: ours)
+        with mock.patch.dict(os.environ, env or {}, clear=env is not None):
             futures = {pool.submit(task.function, *task.args): task.name for task in tasks}
         future = None
         try:

@@ -110,7 +110,7 @@ def machine():
     import torch  # noqa: F401  (ATen's capability)
 
     from common import cpu
-    cpu.load_openblas()
+    cpu.openblas_core(load=True)
     return {**cpu.identity(), "flags": " ".join(cpu.flags()), "kernels": cpu.kernels()}
 
 
@@ -159,8 +159,7 @@ def record(record_path, data, store, results, config="paper"):
     made = {"config": config, "machine": machine(), "stages": stages(data, store, results),
             "readme_rows": table_rows}
     with open(record_path, "w") as f:
-        json.dump(made, f, indent=1)
-        f.write("\n")
+        f.write(json.dumps(made, indent=1) + "\n")
     return made
 
 

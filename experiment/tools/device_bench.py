@@ -13,9 +13,12 @@ import os
 import sys
 import tempfile
 import time
+from unittest import mock
 
 import numpy as np
 import torch
+
+from experiment.train import graphs
 
 from .workload import EPOCHS, MODELS, RUNS_PER_MODEL, SPLIT1_TRAIN, SPLIT1_TRAIN_LIST, split1_sample
 
@@ -74,8 +77,10 @@ def report(args, device):
     from common.reproducible import training_threads
     torch.set_num_threads(training_threads())                 # as `make train` runs
     epochs = {m: epoch_seconds(m, device, args.train_videos) for m in MODELS}
-    graphed = with_graphs(lambda: {m: epoch_seconds(m, device, args.train_videos, epoch=2)
-                                   for m in MODELS}) if device.startswith("cuda") else {}
+    graphed = {}
+    if device.startswith("cuda"):           # training through CUDA graphs (``graphs.SWITCH``)
+        with mock.patch.dict(os.environ, {graphs.SWITCH: "1"}):
+            graphed = {m: epoch_seconds(m, device, args.train_videos, epoch=2) for m in MODELS}
     extraction_min = UCF101_VIDEOS / rate / 60
     table_min = sum(RUNS_PER_MODEL * EPOCHS * s for s in epochs.values()) / 60
     lines = [f"Device: {devices.describe(device)}; {machine()}; extraction: torch on "
@@ -98,14 +103,6 @@ def report(args, device):
         graphed_min = sum(RUNS_PER_MODEL * EPOCHS * s for s in graphed.values()) / 60
         lines[-1] += f" With CUDA graphs: {graphed_min:.1f} min, one run at a time."
     return "\n".join(lines)
-
-
-def with_graphs(measure):
-    """``measure()`` with training through CUDA graphs (``experiment.train.graphs``)."""
-    from unittest import mock
-    from experiment.train import graphs
-    with mock.patch.dict(os.environ, {graphs.SWITCH: "1"}):
-        return measure()
 
 
 def parser():

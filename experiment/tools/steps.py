@@ -38,18 +38,28 @@ class TorchNN(torch.nn.Module):
         return time_averaged_log(torch.log_softmax(self.softmax(self.out(h)), dim=-1))
 
 
-def time_steps(net, x, y, device, steps=3):
-    """Median seconds of one training step (forward, backward, fused Nesterov SGD)."""
-    from experiment.train import RunSettings, sgd
+def training_step(net, device):
+    """``step(x, y)``: one training step of ``net`` as ``train_run`` runs it (forward, loss,
+    backward, fused Nesterov SGD)."""
+    from experiment.train import RunSettings, sgd, training_loss
     optimizer = sgd(net, RunSettings(lr=0.001), device)
+
+    def step(x, y):
+        loss, _ = training_loss(net, x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def time_steps(net, x, y, device, steps=3):
+    """Median seconds of one training step (``training_step``)."""
+    step = training_step(net, device)
     times = []
     for i in range(steps + 1):
         sync(device)
         start = time.perf_counter()
-        loss = torch.nn.functional.nll_loss(net.log_probabilities(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        step(x, y)
         sync(device)
         times.append(time.perf_counter() - start)
     return sorted(times[1:])[len(times[1:]) // 2]
@@ -72,23 +82,15 @@ def step_profile(model, device, steps=8):
     fused kernel), the gather of the batch, and the rest (elementwise work, autograd, Python).
     CPU only: on a GPU self CPU time is not the kernels' time."""
     from torch.profiler import ProfilerActivity, profile
-    from experiment.train import Split, RunSettings, model_inputs, sgd, training_loss
-    net = paper_model(model, device)
-    optimizer = sgd(net, RunSettings(lr=0.001), device)
+    from experiment.train import Split, model_inputs
+    step = training_step(paper_model(model, device), device)
     data = model_inputs(model, Split(*codes((steps + 1) * BATCH, seed=2, device=device)))
     batches = torch.randperm(len(data.y), generator=torch.Generator().manual_seed(0)).split(BATCH)
-
-    def step(batch):
-        loss, _ = training_loss(net, data.x[batch], data.y[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    step(batches[0])
+    step(data.x[batches[0]], data.y[batches[0]])
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
         for batch in batches[1:steps + 1]:
-            step(batch)
+            step(data.x[batch], data.y[batch])
         wall = time.perf_counter() - start
     self_s = {event.key: event.self_cpu_time_total / 1e6 for event in prof.key_averages()}
     parts = {"gemm": sum(self_s.get(op, 0.0) for op in GEMM_OPS),

@@ -59,20 +59,23 @@ def classifier(input_dim, n_classes, initial=None):
     """``fit``'s ``make`` for the paper's models: the model of a run's settings, its weights drawn
     or, for the names in ``initial`` ({name: tensor}: a pretrained encoder), those; ``sgd``."""
     def make(settings, device):
-        model = build(settings.model, input_dim, settings.hidden_dim, n_classes,
-                      init=settings.init, **model_options(settings))
-        model.to(device=device, dtype=settings.torch_dtype())
+        model = built(settings, input_dim, n_classes, device)
         if initial is not None:     # strict: every key must be a parameter of the model
             model.load_state_dict({**model.state_dict(), **initial})
         return model, sgd(model, settings, device)
     return make
 
 
+def built(settings, input_dim, n_classes, device):
+    """The model of run ``settings`` on ``device`` in its precision, its weights drawn."""
+    return build(settings.model, input_dim, settings.hidden_dim, n_classes, init=settings.init,
+                 **model_options(settings)).to(device=device, dtype=settings.torch_dtype())
+
+
 def best_model(settings, record, input_dim, n_classes, device="cpu"):
     """The model of run ``settings`` with the weights of its best-validation epoch."""
-    model = build(settings.model, input_dim, settings.hidden_dim, n_classes, init=settings.init,
-                  **model_options(settings))
-    model.to(device=device, dtype=settings.torch_dtype()).load_state_dict(record["best"]["model"])
+    model = built(settings, input_dim, n_classes, device)
+    model.load_state_dict(record["best"]["model"])
     return model.eval()
 
 

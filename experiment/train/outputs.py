@@ -58,7 +58,7 @@ def claim(folder, command, inputs=None):
             raise OutputFolderError(f"--out {folder} is also {option}, the folder this command "
                                     f"reads: its results would be written among its inputs; "
                                     f"write them to another folder (e.g. --out {instead})")
-    owner = recognise(folder) if os.path.isdir(folder) else None
+    owner = recognise(folder)
     if owner is not None and owner != command:
         raise OutputFolderError(f"{folder} holds the results of python -m {owner}; python -m "
                                 f"{command} would write over them: write to another folder "
@@ -68,8 +68,7 @@ def claim(folder, command, inputs=None):
     if owner is None or not os.path.isfile(marker):
         partial = f"{marker}.{os.getpid()}.tmp"
         with open(partial, "w") as f:
-            json.dump({"command": f"python -m {command}"}, f)
-            f.write("\n")
+            f.write(json.dumps({"command": f"python -m {command}"}) + "\n")
         os.replace(partial, marker)
     return folder
 
@@ -77,7 +76,7 @@ def claim(folder, command, inputs=None):
 def check_input(folder, command, option):
     """Refuse an input results folder (``option``, e.g. --main) that holds another command's
     results than ``command``'s, the kind the reader expects."""
-    owner = recognise(folder) if os.path.isdir(folder) else None
+    owner = recognise(folder)
     if owner is not None and owner != command:
         raise OutputFolderError(f"{option} {folder} holds the results of python -m {owner}, not "
                                 f"of python -m {command}: pass the folder python -m {command} "
