@@ -56,8 +56,10 @@ def banner(attrs):
     return ""
 
 
-def pct(mean, std, n):
-    return f"{100 * mean:.1f}" + (f" +- {100 * std:.1f}" if n > 1 else "")
+def pct(result, key):
+    """A result's ``key`` accuracy in %, +- its standard deviation when it has several seeds."""
+    mean, std = result[key + "_mean"], result[key + "_std"]
+    return f"{100 * mean:.1f}" + (f" +- {100 * std:.1f}" if len(result["runs"]) > 1 else "")
 
 
 def points(x):
@@ -89,15 +91,13 @@ def markdown_table(results, info, settings, config, analysis):
               "| paper: test % | chosen (lr, hidden) | best epoch |",
               "|---|---|---|---|---|---|---|---|"]
     for r in results:
-        n = len(r["runs"])
         paper = PAPER.get(r["model"], ("-", "-"))
         epochs = ", ".join(str(run["best_epoch"]) for run in r["runs"])
         _, low, high = analysis["intervals"][r["model"]]
-        lines.append(f"| {names[r['model']]} | {pct(r['train_acc_mean'], r['train_acc_std'], n)} "
-                     f"| {pct(r['val_acc_mean'], r['val_acc_std'], n)} "
-                     f"| {pct(r['test_acc_mean'], r['test_acc_std'], n)} "
-                     f"[{100 * low:.1f}, {100 * high:.1f}] | {paper[0]} | {paper[1]} "
-                     f"| {r['chosen']['lr']:g}, {r['chosen']['hidden_dim']} | {epochs} |")
+        lines.append(f"| {names[r['model']]} | {pct(r, 'train_acc')} | {pct(r, 'val_acc')} "
+                     f"| {pct(r, 'test_acc')} [{100 * low:.1f}, {100 * high:.1f}] | {paper[0]} "
+                     f"| {paper[1]} | {r['chosen']['lr']:g}, {r['chosen']['hidden_dim']} "
+                     f"| {epochs} |")
     attrs = info["attrs"]
     seeds = len(results[0]["runs"]) if results else 0
     lines += ["", f"Mean +- standard deviation over {seeds} seeds (the paper reports single runs). "
@@ -158,11 +158,9 @@ def _results_latex(results, info, config, analysis):
     note = banner(info["attrs"])
     rows = []
     for r in results:
-        n = len(r["runs"])
         _, low, high = analysis["intervals"][r["model"]]
         paper = PAPER.get(r["model"], ("-", "-"))
-        rows.append([model_label(r["model"], config), pct(r["val_acc_mean"], r["val_acc_std"], n),
-                     pct(r["test_acc_mean"], r["test_acc_std"], n),
+        rows.append([model_label(r["model"], config), pct(r, "val_acc"), pct(r, "test_acc"),
                      f"[{100 * low:.1f}, {100 * high:.1f}]", paper[0], paper[1]])
     caption = (f"UCF-101 split {info.get('split', 1)}, configuration {config.name}: accuracy (%), "
                f"mean +- s.d. over {len(results[0]['runs']) if results else 0} seeds; 95% "

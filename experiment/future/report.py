@@ -11,6 +11,7 @@ classes fare. Real UCF-101 has no such pairs; the column then reads "-".
 """
 import json
 import os
+import pathlib
 import re
 
 import numpy as np
@@ -257,8 +258,7 @@ def write_report(out_dir, rows, extras, info, settings, seconds):
     curve = curve_analysis(extras["curve"], labels, info["test_videos"]) if extras.get("curve") \
         else []
     table = markdown(rows, analysis, reference, curve, info, settings)
-    with open(os.path.join(out_dir, "table.md"), "w") as f:
-        f.write(table + "\n")
+    pathlib.Path(out_dir, "table.md").write_text(table + "\n")
     note = banner(info["attrs"])
 
     def runs_of(r):
@@ -270,8 +270,7 @@ def write_report(out_dir, rows, extras, info, settings, seconds):
                         "chosen": r.get("chosen"), "runs": runs_of(r)}
                        for (kind, r), e in zip(rows, analysis)],
               "learning_curve": curve}
-    with open(os.path.join(out_dir, "table.json"), "w") as f:
-        json.dump(record, f, indent=1, default=float)
+    pathlib.Path(out_dir, "table.json").write_text(json.dumps(record, indent=1, default=float))
     plot_fusion_weights(rows, os.path.join(out_dir, "fusion_weights.png"), note)
     plot_direction_pairs(rows, info, labels, os.path.join(out_dir, "direction_pairs.png"), note)
     if extras.get("curve"):

@@ -202,10 +202,9 @@ def run(study, parts, jobs=1):
     ``jobs`` > 1: the parts train in that many worker processes at once, each with its share
     of the threads: the same bits (a run's numbers do not depend on the thread count,
     ``common.reproducible``)."""
-    for part, store in STORES.items():        # a missing store is said now, not after hours
-        if part in parts:
-            store_paths(study.features, 1, **store)
     others = list({str(s): s for p, s in STORES.items() if p in parts}.values())
+    for store in others:                      # a missing store is said now, not after hours
+        store_paths(study.features, 1, **store)
     check_together(study.features, 1, {}, others, study.caffemodel and file_sha1(study.caffemodel),
                    study.caffemodel, [os.path.join(study.main_dir, "table.json")])  # same videos
     rgb_data = study.data()

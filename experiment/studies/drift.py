@@ -13,6 +13,7 @@ WORK: a rerun after an interruption continues.
 """
 import json
 import os
+import pathlib
 import sys
 import time
 from dataclasses import replace
@@ -25,14 +26,15 @@ from configurations import PAPER, TRAINING
 
 
 def code_difference(a, b):
-    """(max, mean) over frames of ||a - b|| / ||a||, codes (N, T, D); frames whose baseline code
-    is all zero count as 0 when the variant's is zero too, and are skipped otherwise."""
+    """{"max_rel", "mean_rel", "frames"}: the max and mean over the frames of ||a - b|| / ||a||,
+    codes (N, T, D), and the number of frames N T; frames whose baseline code is all zero count
+    as 0 when the variant's is zero too, and are skipped otherwise."""
     a = a.reshape(-1, a.shape[-1]).astype(np.float64)
     b = b.reshape(-1, b.shape[-1]).astype(np.float64)
     num, den = np.linalg.norm(a - b, axis=1), np.linalg.norm(a, axis=1)
     ok = (den > 0) | (num == 0)
     rel = np.divide(num, den, out=np.zeros_like(num), where=den > 0)[ok]
-    return float(rel.max()), float(rel.mean())
+    return {"max_rel": float(rel.max()), "mean_rel": float(rel.mean()), "frames": len(a)}
 
 
 def _test_codes(store_path, split=TRAINING.split):
@@ -48,10 +50,8 @@ def compare_stores(base_path, other_path):
     """Code difference over the test videos both stores hold (failures may differ)."""
     base, other = _test_codes(base_path), _test_codes(other_path)
     common = sorted(set(base) & set(other))
-    a = np.stack([base[v] for v in common])
-    b = np.stack([other[v] for v in common])
-    high, mean = code_difference(a, b)
-    return {"max_rel": high, "mean_rel": mean, "frames": int(a.shape[0] * a.shape[1])}
+    return code_difference(np.stack([base[v] for v in common]),
+                           np.stack([other[v] for v in common]))
 
 
 def frames_identical(videos, splits, decoders=("pyav", "moviepy"), progress=True):
@@ -126,8 +126,7 @@ def codes_640(args, n_clips=12):
         pixels = max(pixels, float(np.abs(x0 - x1).max()))
         base.append(net.forward(x0, ("relu7",))["relu7"])
         other.append(net.forward(x1, ("relu7",))["relu7"])
-    high, mean = code_difference(np.stack(base), np.stack(other))
-    return {"max_rel": high, "mean_rel": mean, "frames": 10 * n_clips, "max_pixel_diff": pixels}
+    return {**code_difference(np.stack(base), np.stack(other)), "max_pixel_diff": pixels}
 
 
 def run(args):
@@ -287,11 +286,10 @@ def run_and_write(args):
     note = banner({"weights": args.weights_note or os.path.basename(args.weights),
                    "weights_sha1": file_sha1(args.weights)})
     table = markdown(ledger, args, note)
-    with open(os.path.join(args.out, "drift.md"), "w") as f:
-        f.write(table + "\n")
-    with open(os.path.join(args.out, "drift.json"), "w") as f:
-        json.dump({"banner": note, "settings": portable(args), "ledger": ledger,
-                   "elapsed_s": round(time.monotonic() - start, 1)}, f, indent=1)
+    pathlib.Path(args.out, "drift.md").write_text(table + "\n")
+    pathlib.Path(args.out, "drift.json").write_text(json.dumps(
+        {"banner": note, "settings": portable(args), "ledger": ledger,
+         "elapsed_s": round(time.monotonic() - start, 1)}, indent=1))
     plot(ledger, os.path.join(args.out, "drift.png"), note)
     print(table)
     return 0

@@ -16,11 +16,7 @@ import sys
 def rows(table):
     """The README's demo rows for a results table (table.json as a dict)."""
     from configurations import Configuration, model_label
-    from experiment.analysis import report
-
-    def pct(model, key):
-        return report.pct(model[key + "_mean"], model[key + "_std"], len(model["runs"]))
-
+    from experiment.analysis.report import pct
     config = Configuration(**table["config"])
     out = []
     for model in table["models"]:
