@@ -19,8 +19,9 @@ def integer(low, high, name=None):
         try:
             value = int(text)
         except ValueError:
-            value, text = None, repr(text)      # not a number: said quoted
-        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got "
+                                             f"{text!r}") from None
+        if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {text}")
         return value
     parse.__name__ = name or f"integer from {low} to {high}"
