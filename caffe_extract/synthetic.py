@@ -19,7 +19,8 @@ def background(seed, height=HEIGHT, width=WIDTH, contrast=1.0):
     ``contrast`` scales how far the scene's colours stray from mid-grey."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width] / np.array([height, width])[:, None, None]
-    c0, c1 = (125 + contrast * rng.uniform(-95, 95, 3) for _ in range(2))
+    c0 = 125 + contrast * rng.uniform(-95, 95, 3)
+    c1 = 125 + contrast * rng.uniform(-95, 95, 3)
     t = (x * np.cos(rng.uniform(0, np.pi)) + y * np.sin(rng.uniform(0, np.pi)))[..., None]
     scene = c0 * (1 - t) + c1 * t
     texture = rng.normal(0, 1, (height // 8 + 1, width // 8 + 1))
