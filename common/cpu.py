@@ -62,17 +62,28 @@ def has_avx512():
 OPENBLAS = ("libopenblas.so.0", "libopenblasp-r0.so", "libopenblas.so")
 
 
-def openblas_core(load=False):
-    """The core type of the OpenBLAS pycaffe uses (Debian's), where it is loaded (``load``: the
-    system's loaded first, to report its core); else None."""
+def _openblas(mode):
+    """The first library of ``OPENBLAS`` that ctypes opens with ``mode``; None if none does."""
     for name in OPENBLAS:
         try:
-            library = ctypes.CDLL(name, mode=ctypes.DEFAULT_MODE if load else os.RTLD_NOLOAD)
+            return ctypes.CDLL(name, mode=mode)
         except OSError:
-            continue
-        library.openblas_get_corename.restype = ctypes.c_char_p
-        return library.openblas_get_corename().decode()
+            pass
     return None
+
+
+def load_openblas():
+    """Load the system's OpenBLAS (the one pycaffe links), to report its core; False if none."""
+    return _openblas(ctypes.DEFAULT_MODE) is not None
+
+
+def openblas_core():
+    """The core type of the OpenBLAS pycaffe uses (Debian's), where it is loaded; else None."""
+    library = _openblas(os.RTLD_NOLOAD)
+    if library is None:
+        return None
+    library.openblas_get_corename.restype = ctypes.c_char_p
+    return library.openblas_get_corename().decode()
 
 
 def kernels():

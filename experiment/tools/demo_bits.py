@@ -110,7 +110,7 @@ def machine():
     import torch  # noqa: F401  (ATen's capability)
 
     from common import cpu
-    cpu.openblas_core(load=True)
+    cpu.load_openblas()
     return {**cpu.identity(), "flags": " ".join(cpu.flags()), "kernels": cpu.kernels()}
 
 
