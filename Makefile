@@ -71,8 +71,8 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
 EXTRACT_JOBS = $(if $(filter caffe,$(BACKEND)),$(JOBS),$(if $(filter cpu,$(DEVICE)),$(JOBS),1))
 # Training (`make train`): runs at once when JOBS is given (`make train JOBS=4`), and on a GPU
 # (DEVICE=cuda, or auto where torch sees one) GPU_TRAIN_JOBS at once, sharing it: one run
-# leaves it mostly idle (4 runs at once did 3.5x one's work on an H200, 8 did 4.9x: FACTS.md,
-# "On a GPU"). Each process holds its own copy of the codes (2.2 GB for UCF-101); the same
+# leaves it mostly idle (4 runs at once did 3.5x one's work on an H200, 8 did 4.9x: docs/hardware.md,
+# "Measured on one NVIDIA H200"). Each process holds its own copy of the codes (2.2 GB for UCF-101); the same
 # table either way.
 GPU_TRAIN_JOBS ?= 4
 TRAIN_ON_GPU = $(or $(filter cuda%,$(DEVICE)),$(if $(filter auto,$(DEVICE)),$(shell \
@@ -160,8 +160,10 @@ help:
 
 setup: $(STAMP) $(MKL_FIX)
 
+# Compiled here, not by a Python command: the project's import warns on AMD while it is missing.
 $(MKL_FIX): common/mkl_intel_branch.c $(STAMP)
-	$(PY) -m common build-mkl-fix --out $@
+	$(CC) -O2 -shared -fPIC -o $@.partial common/mkl_intel_branch.c && mv $@.partial $@
+	@echo "==> MKL vendor fix: $@"
 
 $(STAMP): pyproject.toml $(TORCH_RECORD)
 	@test -x $(PY) || test -n "$(PYTHON)" || { \

@@ -16,7 +16,6 @@ so tests/common/test_emulated_cpus.py checks that the fix works under an emulate
 import ctypes
 import importlib.util
 import os
-import subprocess
 import sys
 
 #: mkl_service.h: MKL_CBWR_ALL (the branch with the STRICT flag)
@@ -25,23 +24,12 @@ BRANCHES = {1: "OFF", 2: "AUTO", 3: "COMPATIBLE", 4: "SSE2", 6: "SSSE3", 7: "SSE
             8: "SSE4_2", 9: "AVX", 10: "AVX2", 11: "AVX512_MIC", 12: "AVX512",
             13: "AVX512_MIC_E1", 14: "AVX512_E1"}
 
-SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mkl_intel_branch.c")
-#: built into the environment that runs the project (.venv/lib/ for `make setup`)
+#: ``mkl_intel_branch.c``, compiled by ``make setup`` into the environment that runs the project
 LIBRARY = os.path.join(sys.prefix, "lib", "libaction_rnn_mkl_intel_branch.so")
 #: tests only: "1" leaves the vendor fix out, to show what it fixes
 WITHOUT_FIX = "ACTION_RNN_NO_MKL_VENDOR_FIX"
 
 _loaded = None
-
-
-def build(library=LIBRARY, compiler=None):
-    """Compile ``SOURCE`` into ``library`` (gcc or $CC); returns its path."""
-    compiler = compiler or os.environ.get("CC", "cc")
-    os.makedirs(os.path.dirname(library), exist_ok=True)
-    partial = library + ".partial"
-    subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", partial, SOURCE], check=True)
-    os.replace(partial, library)
-    return library
 
 
 def load_vendor_fix(library=LIBRARY, environ=os.environ):

@@ -149,8 +149,9 @@ KNOBS = (
     Knob("stream fusion (beyond the paper)", None, {}, "our choice",
          "Simonyan & Zisserman 2014 average the streams' softmax scores or stack them for an "
          "SVM; our choice, the average and one weight w of the RGB stream chosen on validation "
-         f"from {_nums(FW.fusion_weights[:2])}, ..., {FW.fusion_weights[-1]:g} (ties nearest 1/2): an SVM on 2 x C scores of 300 videos would "
-         "overfit (experiment/future/fusion.py)",
+         f"from {_nums(FW.fusion_weights[:2])}, ..., {FW.fusion_weights[-1]:g} (ties nearest 1/2): "
+         "an SVM on 2 x C scores would overfit the demo's 240 training videos "
+         "(experiment/future/fusion.py)",
          shared="p = w p_rgb + (1 - w) p_flow; w = 1/2, and w chosen on validation"),
     Knob("flow stream's Average learning rates (beyond the paper)", None, {}, "our choice",
          "our choice, measured: at the demo's lr 0.003 the Average model's ReLUs died within an "
