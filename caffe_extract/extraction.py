@@ -12,8 +12,9 @@ import numpy as np
 
 from configurations import TRAINING
 
+from .entries import entry_problem
 from .store import FEATURE_DTYPES, STREAMS, VIEWS
-from .ucf101 import read_all_splits, read_split
+from .ucf101 import VideoIndex, read_all_splits, read_split
 
 
 LAYER_BLOBS = {"fc7": "relu7", "fc6": "relu6", "pool5": "pool5"}  # the codes: post-ReLU (see docs/data.md, "Real Caffe and the CaffeNet port")
@@ -86,19 +87,28 @@ class Extraction:
         return os.path.join(self.parts, f"chunk-{k:05d}.npz")
 
     def manifest(self, weights_sha1):
+        """What guards a resumed run (OUT.parts/manifest.json) and says how a finished store was
+        made (its "extraction" attribute): the video list, the settings, the weights' SHA1, the
+        split files' SHA1 (the labels and the split membership come from them) and the listed
+        videos' sizes (another folder of videos under the same names; ``entry_size``)."""
         c = self.settings
         listing = "\n".join(v.path for v in self.videos).encode()
+        index, sizes = VideoIndex(c.videos), hashlib.sha1()
+        for video in self.videos:
+            sizes.update(f"{video.path}\0{entry_size(index.locate(video.path))}\n".encode())
         stream = {} if c.stream == "rgb" else {"stream": c.stream}   # rgb's as before streams
         if c.views is not None:                                      # and as before views
             stream.update(views=c.views, store_dtype=c.store_dtype)
         settings = ("split", "subset", "layer", "backend", "decoder", "resize", "anti_aliasing",
                     "mean", "config", "batch_videos", "chunk", "device", "fast")
         return {**stream, "videos_sha1": hashlib.sha1(listing).hexdigest(),
-                **{key: getattr(c, key) for key in settings}, "weights_sha1": weights_sha1}
+                **{key: getattr(c, key) for key in settings}, "weights_sha1": weights_sha1,
+                "video_sizes_sha1": sizes.hexdigest(),
+                "splits_sha1": splits_sha1(c.splits, self.split_files)}
 
     def prepare_parts(self, weights_sha1):
         """Create OUT.parts, or check that the one there belongs to the same extraction (the
-        same videos, settings and weights, compared by their SHA1)."""
+        same ``manifest``: videos, their sizes, split files, settings and weights)."""
         path = os.path.join(self.parts, "manifest.json")
         os.makedirs(self.parts, exist_ok=True)
         mine, theirs = self.manifest(weights_sha1), None
@@ -176,3 +186,29 @@ def saved_chunks(parts):
     if not os.path.isdir(parts):
         return []
     return [name for name in os.listdir(parts) if name.startswith("chunk-") and name.endswith(".npz")]
+
+
+def splits_sha1(folder, names):
+    """SHA1 over the split files (name and bytes of each; both lists of the split, so that
+    the train and test stores of one split agree): where the lists came from."""
+    digest = hashlib.sha1()
+    for name in names:
+        digest.update(name.encode() + b"\0")
+        with open(os.path.join(folder, name), "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def entry_size(path):
+    """A listed video's part of the sizes' digest: its size in bytes; -1 when it was not
+    found; the words of ``entry_problem`` for an entry that is not a readable file (a broken
+    link, a named pipe), which the extraction records as a skip."""
+    if path is None:
+        return -1
+    problem = entry_problem(path)
+    if problem is not None:
+        return problem
+    try:
+        return os.path.getsize(path)
+    except OSError as error:      # gone since: as entry_problem would now say
+        return entry_problem(path) or f"unreadable ({type(error).__name__})"

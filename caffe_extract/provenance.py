@@ -2,16 +2,13 @@
 SHA1, the code's version; and the digest (``manifest_text``) by which ``finished`` recognises a
 store that this same extraction wrote already, so that a rerun keeps it.
 """
-import hashlib
 import json
 import os
 import subprocess
 
 from . import frames as framelib
-from .entries import entry_problem
-from .extraction import LAYER_BLOBS, Extraction
+from .extraction import LAYER_BLOBS, Extraction, splits_sha1
 from .store import StoreError, read_store
-from .ucf101 import VideoIndex
 
 
 def code_version():
@@ -68,17 +65,6 @@ def store_attrs(extraction, provenance):
     return attrs
 
 
-def splits_sha1(folder, names):
-    """SHA1 over the split files (name and bytes of each; both lists of the split, so that
-    the train and test stores of one split agree): where the lists came from."""
-    digest = hashlib.sha1()
-    for name in names:
-        digest.update(name.encode() + b"\0")
-        with open(os.path.join(folder, name), "rb") as f:
-            digest.update(f.read())
-    return digest.hexdigest()
-
-
 def kept_note(path):
     """What a run that keeps a finished store says."""
     return (f"{path}: kept, extracted before from the same videos with the same settings and "
@@ -87,30 +73,8 @@ def kept_note(path):
 
 def manifest_text(extraction, weights_sha1):
     """How a store was made, as its "extraction" attribute keeps it and ``finished`` compares
-    it: the chunks' manifest (video list, settings, weights), the split files' SHA1 (the labels
-    and the split membership come from them) and the listed videos' sizes (another folder of
-    videos under the same names; ``entry_size``: never an error)."""
-    index, sizes = VideoIndex(extraction.settings.videos), hashlib.sha1()
-    for video in extraction.videos:
-        sizes.update(f"{video.path}\0{entry_size(index.locate(video.path))}\n".encode())
-    return json.dumps({**extraction.manifest(weights_sha1), "video_sizes_sha1": sizes.hexdigest(),
-                       "splits_sha1": splits_sha1(extraction.settings.splits,
-                                                  extraction.split_files)}, sort_keys=True)
-
-
-def entry_size(path):
-    """A listed video's part of the sizes' digest: its size in bytes; -1 when it was not
-    found; the words of ``entry_problem`` for an entry that is not a readable file (a broken
-    link, a named pipe), which the extraction records as a skip."""
-    if path is None:
-        return -1
-    problem = entry_problem(path)
-    if problem is not None:
-        return problem
-    try:
-        return os.path.getsize(path)
-    except OSError as error:      # gone since: as entry_problem would now say
-        return entry_problem(path) or f"unreadable ({type(error).__name__})"
+    it: the extraction's manifest (``Extraction.manifest``), as JSON."""
+    return json.dumps(extraction.manifest(weights_sha1), sort_keys=True)
 
 
 def finished(config):

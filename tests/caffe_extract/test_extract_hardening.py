@@ -270,7 +270,7 @@ def test_unreadable_video_is_a_skip(tmp_path, random_caffemodel):
 def test_entry_size_markers(tmp_path):
     """The digest's part for each kind of entry: a size, -1 (not found), or the words of
     ``entry_problem``; never an error (a file that vanished after it was listed included)."""
-    from caffe_extract.provenance import entry_size
+    from caffe_extract.extraction import entry_size
     (tmp_path / "v.avi").write_bytes(b"12345")
     (tmp_path / "link.avi").symlink_to(tmp_path / "v.avi")
     (tmp_path / "broken.avi").symlink_to(tmp_path / "nothing")

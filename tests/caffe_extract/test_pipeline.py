@@ -283,6 +283,31 @@ def test_resume_after_sigkill_gives_the_same_store(reference_store, dataset, ran
     assert_same_store(out_dir / "split1_test_fc7.h5", reference_store)
 
 
+@pytest.mark.parametrize("change, says", [
+    ("video", "video_sizes_sha1"), ("split file", "splits_sha1")])
+def test_parts_of_another_video_folder_or_split_files_are_refused(dataset, tmp_path, change,
+                                                                  says):
+    """Chunks saved from other videos under the same names, or other split files, are refused,
+    not resumed: a store once mixed two folders' codes and recorded only the second's."""
+    import shutil as sh
+    from caffe_extract.pipeline import Extraction
+    other = tmp_path / "other"
+    sh.copytree(dataset, other)
+    if change == "video":
+        with open(other / "videos" / "PushLeft" / "v_PushLeft_g01_c01.avi", "ab") as f:
+            f.write(b"\0")                                   # another file: another size
+    else:
+        with open(other / "splits" / "trainlist01.txt", "a") as f:
+            f.write("\n")
+    kw = dict(out=str(tmp_path / "x.h5"), weights="w.caffemodel", subset="test", chunk=2)
+    Extraction(ExtractSettings(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
+                               **kw)).prepare_parts("0" * 40)
+    (tmp_path / "x.h5.parts" / "chunk-00000.npz").write_bytes(b"computed from the first folder")
+    with pytest.raises(RuntimeError, match=f"holds a different extraction.*{says}"):
+        Extraction(ExtractSettings(videos=str(other / "videos"), splits=str(other / "splits"),
+                                   **kw)).prepare_parts("0" * 40)
+
+
 def test_parts_of_another_extraction_are_refused(dataset, random_caffemodel, tmp_path):
     out = tmp_path / "x.h5"
     os.makedirs(str(out) + ".parts")
