@@ -92,7 +92,7 @@ def val_probabilities(result, data, out_dir, device="cpu"):
             out.append(run["val_probabilities"])
             continue
         config = RunSettings(**{**result["chosen"], "seed": run["seed"]})
-        record = read_run(config, out_dir)
+        record = read_run(config, out_dir, (data.train, data.val))
         if record is None:
             raise FileNotFoundError(f"{out_dir}: run {config.run_id()} has no finished "
                                     "checkpoint; train it first")

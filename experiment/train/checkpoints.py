@@ -69,9 +69,11 @@ def atomic_save(obj, path):
         raise
 
 
-def load_checkpoint(path, config):
+def load_checkpoint(path, config, data=None):
     """The saved state of run ``config`` at ``path``, checked: a clear ``CheckpointError`` for
-    a damaged file, a file that is not a plain state dict, or another run's checkpoint."""
+    a damaged file, a file that is not a plain state dict, or another run's checkpoint: other
+    settings, or other codes where ``data`` is given ({"train": ..., "val": ...}, each a
+    ``Split.digest``) and the checkpoint records its own (written since it does)."""
     try:
         with warnings.catch_warnings():        # a foreign pickle's warnings: the error says it
             warnings.simplefilter("ignore")
@@ -89,13 +91,18 @@ def load_checkpoint(path, config):
         differ = sorted(k for k in asdict(config) if saved["config"].get(k) != asdict(config)[k])
         raise CheckpointError(f"{path} was written by another configuration (differs in "
                               f"{', '.join(differ) or 'its fields'}); delete it to retrain")
+    trained_on = saved.get("data")
+    if data is not None and trained_on is not None and trained_on != data:
+        differ = " and ".join(k for k in data if trained_on.get(k) != data[k])
+        raise CheckpointError(f"{path} was trained on other codes than these (its {differ} set "
+                              "differs: another split, stream, layer, store or --val-groups); "
+                              "write to another --out, or delete it to train this run on these")
     return saved
 
 
-def restore(path, config, model, optimizer, shuffle, device="cpu"):
-    """Resume run ``config`` from its checkpoint ``path`` (checked): its weights, momentum and
-    random states into ``model``, ``optimizer``, ``shuffle`` and torch; returns the saved dict."""
-    saved = load_checkpoint(path, config)
+def restore(saved, path, model, optimizer, shuffle, device="cpu"):
+    """Resume from checkpoint ``saved`` (read from ``path`` by ``load_checkpoint``): its
+    weights, momentum and random states into ``model``, ``optimizer``, ``shuffle`` and torch."""
     try:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -106,7 +113,6 @@ def restore(path, config, model, optimizer, shuffle, device="cpu"):
     except (RuntimeError, ValueError, KeyError, TypeError) as error:
         raise CheckpointError(f"{path}: its weights do not fit this run ({error}); delete "
                               "it to retrain this run") from None
-    return saved
 
 
 def keep_timings_to(path, epoch):

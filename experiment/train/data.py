@@ -4,7 +4,8 @@ validation and test sets (``Data``, read by ``load_data`` from the stores that
 list by whole UCF-101 groups, never from the test list, and every class must keep videos in all
 three sets.
 """
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -22,6 +23,7 @@ class Split:
     x: torch.Tensor        # (N, T, D) float32 (a views store: (N, V, T, D), float32 or float16,
                            # each minibatch converted to the training precision)
     y: torch.Tensor        # (N,) int64
+    known_digest: str = field(default=None, repr=False, compare=False)   # ``digest``, once known
 
     def batch(self, index, seed, epoch):
         """The codes (B, T, D) of videos ``index`` for a minibatch of ``epoch`` of the run
@@ -29,7 +31,25 @@ class Split:
         return self.x[index]
 
     def to(self, device):
-        return type(self)(self.x.to(device), self.y.to(device))
+        return type(self)(self.x.to(device), self.y.to(device), self.known_digest)
+
+    def digest(self):
+        """SHA-1 of the codes and labels (dtype, shape and bytes of each), computed once: what
+        a run trained or validated on, kept in its checkpoint (``trained_on``)."""
+        if self.known_digest is None:
+            digest = hashlib.sha1()
+            for tensor in (self.x, self.y):
+                array = tensor.detach().cpu().contiguous().numpy()
+                digest.update(f"{array.dtype} {array.shape}\0".encode())
+                digest.update(array.reshape(-1).view(np.uint8))
+            self.known_digest = digest.hexdigest()
+        return self.known_digest
+
+
+def trained_on(train, val):
+    """What a run trains and validates on, as its checkpoint keeps it: each ``Split.digest``
+    (``checkpoints.load_checkpoint`` refuses to resume or reuse a run on other codes)."""
+    return {"train": train.digest(), "val": val.digest()}
 
 
 class Data(NamedTuple):
@@ -92,7 +112,7 @@ def read_split(features_dir, split, layer="fc7", stream="rgb", views=None):
         del store                              # the subsets are copies: 2.2 GB less held
         paths = {"train": paths["all"], "test": paths["all"]}
     else:
-        check_split_pair(stores["train"], stores["test"], paths["train"], paths["test"])
+        check_split_pair(split, stores, paths)
     train = stores["train"]
     if not len(train["labels"]) or not len(stores["test"]["labels"]):
         raise ValueError(f"split {split} has an empty train or test set in {paths['train']}")

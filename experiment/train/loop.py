@@ -18,7 +18,8 @@ from common.processes import WorkerDied
 
 from . import graphs
 from .checkpoints import (CheckpointClock, CheckpointError, append_timing, keep_timings_to,
-                          restore, save, write_log)
+                          load_checkpoint, restore, save, write_log)
+from .data import trained_on
 
 
 class NonFiniteLoss(ArithmeticError):
@@ -31,7 +32,8 @@ ERRORS = (OSError, ValueError, CheckpointError, NonFiniteLoss, DeviceError, Work
 
 def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
     """Train run ``settings`` (resuming from OUT/checkpoints/RUN.pt) on ``data`` = (train, val)
-    ``Split``s: ``make(settings, device)`` builds the model and its optimiser, ``objective`` says
+    ``Split``s (their digests kept in the checkpoint: a rerun on other codes is refused, never
+    resumed): ``make(settings, device)`` builds the model and its optimiser, ``objective`` says
     the loss, what validation measures and which epoch is best (``Classification``). Stops
     after ``settings.patience`` epochs without a better one (0: never), checkpoints on
     ``CheckpointClock``; returns its record {"epoch", "history", "best", "config", "stopped"}.
@@ -47,10 +49,12 @@ def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
     step, forward = graphs.passes(model, optimizer, objective, device)
     train, val = (objective.inputs(split) for split in data)
     shuffle = torch.Generator().manual_seed(settings.seed)
+    codes = trained_on(*data)
     state = {"epoch": 0, "history": [], "best": None, "config": asdict(settings),
              "stopped": False}
     if os.path.exists(path):
-        saved = restore(path, settings, model, optimizer, shuffle, device)
+        saved = load_checkpoint(path, settings, codes)
+        restore(saved, path, model, optimizer, shuffle, device)
         state = {k: saved[k] for k in state}
     keep_timings_to(logs + ".seconds.jsonl", state["epoch"])
     bar = tqdm(total=settings.epochs, initial=state["epoch"], desc=run_id, unit="epoch",
@@ -71,7 +75,7 @@ def fit(settings, make, data, out_dir, objective, progress=True, device="cpu"):
         state["epoch"] = epoch
         state["stopped"] = epoch - state["best"]["epoch"] >= getattr(settings, "patience", 0) > 0
         if checkpoint.due(epoch == settings.epochs or state["stopped"]):
-            save(path, state, model, optimizer, shuffle, device)
+            save(path, {**state, "data": codes}, model, optimizer, shuffle, device)
             write_log(logs + ".jsonl", state["history"])
         clock.append(time.perf_counter())
         append_timing(logs + ".seconds.jsonl", epoch, clock)

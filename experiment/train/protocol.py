@@ -10,6 +10,7 @@ import numpy as np
 
 from .checkpoints import CheckpointError, load_checkpoint
 from .classification import Classification, best_model, classifier, evaluate
+from .data import trained_on
 from .loop import NonFiniteLoss, fit
 from .settings import RunSettings, grid, model_base
 
@@ -22,13 +23,14 @@ def train_run(config, train, val, n_classes, out_dir, progress=True, device="cpu
                Classification(config.loss, config.model), progress, device)
 
 
-def read_run(config, out_dir):
+def read_run(config, out_dir, data=None):
     """The record of run ``config`` from its checkpoint in ``out_dir`` when it has finished
-    (its last epoch or its early stop), else None: nothing is trained."""
+    (its last epoch or its early stop), else None: nothing is trained. ``data``: the (train,
+    val) ``Split``s the run must have trained on (``load_checkpoint`` refuses other codes)."""
     path = os.path.join(out_dir, "checkpoints", config.run_id() + ".pt")
     if not os.path.exists(path):
         return None
-    saved = load_checkpoint(path, config)
+    saved = load_checkpoint(path, config, data and trained_on(*data))
     if not (saved["stopped"] or saved["epoch"] >= config.epochs):
         return None
     shapes = [{k: tuple(v.shape) for k, v in weights.items()}
@@ -99,7 +101,7 @@ def search_then_seeds(base, protocol, data, out_dir, test, runtime=Runtime(), in
     train, val = data.train.to(device), data.val.to(device)                  # once
 
     def record_of(config):
-        return read_run(config, out_dir) or train_run(
+        return read_run(config, out_dir, (train, val)) or train_run(
             config, train, val, data.n_classes, out_dir, runtime.progress, device,
             initial and initial(config))
     search = [(record_of(config)["best"]["val_acc"], config)

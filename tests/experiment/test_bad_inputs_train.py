@@ -122,6 +122,22 @@ CHECKPOINT_CASES = {   # name -> (how the checkpoint is damaged, what the error 
 }
 
 
+def test_a_rerun_on_other_codes_reuses_none_of_the_runs(tmp_path, capsys):
+    """The same --out on other codes (other held-out groups; then a store with other codes under
+    the same name) is refused, naming the checkpoint, where it once reported the old models;
+    a checkpoint written before checkpoints kept their codes' digests is still reused."""
+    path = checkpoint_of(tmp_path)
+    argv = ["--features", str(tmp_path), "--out", str(tmp_path / "r")] + TRAIN
+    capsys.readouterr()
+    one_line_error(capsys, T.main(argv + ["--val-groups", "1"]), path.name,
+                   "was trained on other codes than these (its train and val set differs")
+    write_store(tmp_path / "split1_train_fc7.h5", toy_records(seed=7), [], ["C0", "C1"], ATTRS)
+    one_line_error(capsys, T.main(argv), path.name, "other codes", "write to another --out")
+    torch.save({k: v for k, v in torch.load(path, weights_only=True).items() if k != "data"}, path)
+    before = path.stat().st_mtime_ns
+    assert T.main(argv) == 0 and path.stat().st_mtime_ns == before     # reused, not trained
+
+
 @pytest.mark.parametrize("case", sorted(CHECKPOINT_CASES))
 def test_bad_checkpoint(tmp_path, capsys, case):
     damage, says = CHECKPOINT_CASES[case]
@@ -133,6 +149,14 @@ def test_bad_checkpoint(tmp_path, capsys, case):
 
 
 # ------------------------------------------------------------------------- train usage
+
+def test_learning_rates_that_name_the_same_run_are_refused(tmp_path, capsys):
+    """A run is named by its learning rate's 6 significant digits (lr0.001): 0.0010000001 would
+    share 0.001's checkpoint (once a command that could never finish), so it is refused."""
+    stores(tmp_path)
+    code = run_cli(T.main, ["--features", str(tmp_path), "--lr", "0.001", "0.0010000001"])
+    one_line_error(capsys, code, "argument --lr", "at most 6 significant digits", "0.0010000001")
+
 
 TRAIN_USAGE_CASES = [(["--splits", "4"], "invalid choice"),   # argv -> what the usage error says
                      (["--config", "2016"], "invalid choice"),

@@ -251,6 +251,61 @@ def test_short_training_run_on_each_device(features, tmp_path, device, loss):
     assert all(v.device.type == "cpu" for v in saved["model"].values())
 
 
+def test_finished_runs_are_reused_only_on_the_codes_they_trained_on(features, tmp_path):
+    """A run's checkpoint keeps the digests of its training and validation codes: ``read_run``
+    gives its record back on those codes and refuses it on others (another split, store or
+    --val-groups under the same run name), where it once reported the old models as new."""
+    train, val, _, _ = T.load_data(str(features), val_groups=2)
+    config = T.RunSettings(model="average", hidden_dim=8, lr=0.003, epochs=2, batch_size=16)
+    T.train_run(config, train, val, N_CLASSES, str(tmp_path), progress=False)
+    assert T.read_run(config, str(tmp_path), (train, val))["epoch"] == 2
+    assert T.read_run(config, str(tmp_path))["epoch"] == 2              # no codes: not checked
+    other = T.load_data(str(features), val_groups=3)
+    with pytest.raises(T.CheckpointError, match=r"average-.*\.pt was trained on other codes "
+                                                r"than these \(its train and val set differs"):
+        T.read_run(config, str(tmp_path), (other.train, other.val))
+    with pytest.raises(T.CheckpointError, match=r"\(its train set differs"):
+        T.read_run(config, str(tmp_path), (T.Split(train.x + 1, train.y), val))
+    with pytest.raises(T.CheckpointError, match=r"\(its val set differs"):
+        T.read_run(config, str(tmp_path), (train, T.Split(val.x, val.y.flip(0))))
+
+
+def test_predict_rebuilds_each_models_network_and_refuses_flow_models(tmp_path):
+    """experiment.tools.predict rebuilds a table's model from its checkpoint, its input size
+    read off the weights that multiply the codes (a tconv's W_conv too: a tconv table once
+    stopped with a bare StopIteration); a table of flow models is refused, since predict
+    computes a video's RGB codes."""
+    from experiment.tools import predict
+    from ..bad_inputs import stores
+    stores(tmp_path)
+    out = tmp_path / "r"
+    assert T.main(["--features", str(tmp_path), "--out", str(out), "--models", "tconv", "rnn",
+                   "--hidden", "4", "--lr", "0.003", "--seeds", "1", "--epochs", "1",
+                   "--batch-size", "4", "--val-groups", "2", "--no-progress"]) == 0
+    table = predict.load_results(str(out))
+    for entry in table["models"]:
+        net, _ = predict.trained_model(str(out), table, entry, "cpu")
+        assert net(torch.zeros(1, 10, 8)).shape == (1, 2)               # D = 8, 2 classes
+    table["settings"]["stream"] = "flow"
+    (out / "table.json").write_text(json.dumps(table))
+    with pytest.raises(ValueError, match="its models read flow codes .* RGB codes only"):
+        predict.load_results(str(out))
+
+
+def test_a_splits_digest_is_of_its_codes_and_labels_wherever_they_are(features):
+    """``Split.digest``: equal for equal codes and labels (a copy, the split moved to a device
+    and back), different when one value, the dtype or the shape differs."""
+    train = T.load_data(str(features), val_groups=2).train
+    digest = train.digest()
+    assert T.Split(train.x.clone(), train.y.clone()).digest() == digest
+    assert train.to("cpu").known_digest == digest
+    changed = train.x.clone()
+    changed[3, 4, 5] += 1e-6
+    assert T.Split(changed, train.y).digest() != digest
+    assert T.Split(train.x.double(), train.y).digest() != digest
+    assert T.Split(train.x.reshape(len(train.y), 5, -1), train.y).digest() != digest
+
+
 @pytest.mark.parametrize("weights, sha1, expected", [
     ("bvlc_reference_caffenet.caffemodel", "4c8d77deb20ea792f84eb5e6d0a11ca0a8660a46", ""),
     ("bvlc_reference_caffenet.caffemodel", "0" * 40, "not made with BVLC's published CaffeNet"),
