@@ -52,7 +52,17 @@ seed = integer(0, SEED_MAX, "seed")
 workers = integer(0, 256, "workers")
 #: dropout and momentum: a fraction, 1 excluded (1 would drop or keep everything)
 fraction = real(0, 1, high_open=True, name="fraction")
-learning_rate = real(0, 10, low_open=True, name="learning rate")
+_rate = real(0, 10, low_open=True, name="learning rate")
+
+
+def learning_rate(text):
+    """An argparse type: a learning rate in (0, 10] that its runs' names keep whole (``lr`` and
+    6 significant digits): two rates that print alike would share one checkpoint."""
+    value = _rate(text)
+    if float(f"{value:g}") != value:
+        _refuse(f"must be written in at most 6 significant digits (a run is named by them: "
+                f"lr{value:g}), got {text!r}")
+    return value
 
 
 def _refuse(message):

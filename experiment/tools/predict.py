@@ -34,6 +34,10 @@ def load_results(results):
     if "models" not in table or "config" not in table:
         raise ValueError(f"{path}: not a per-split results table of this project (a summary "
                          "over splits? pass one split's folder)")
+    stream = table.get("settings", {}).get("stream", "rgb")
+    if stream != "rgb":
+        raise ValueError(f"{path}: its models read {stream} codes (--stream {stream}); predict "
+                         "computes the frames' RGB codes only: pass a folder trained on those")
     return table
 
 
@@ -80,7 +84,7 @@ def trained_model(results, table, entry, device):
     record = load_checkpoint(path, config)
     era = Configuration(**table["config"])
     state = record["best"]["model"]
-    input_dim = next(v.shape[1] for k, v in state.items() if k.startswith(("W_ih", "W_xi")))
+    input_dim = next(v.shape[1] for k, v in state.items() if k.startswith(("W_ih", "W_xi", "W_conv")))
     return best_model(config, record, input_dim, len(table["classes"]), device), era
 
 

@@ -84,18 +84,29 @@ SPLIT_PAIR = ("weights_sha1", "layer", "preprocessing", "sampler", "decoder", "c
               "splits_sha1", "stream")
 
 
-def check_split_pair(train, test, path_train, path_test):
-    """Refuse a split's train and test stores (as read by ``read_store``) whose codes were made
-    differently (any attribute of ``SPLIT_PAIR``) or other classes, naming the field and both
-    values (one store of all splits, the default, cannot mix by construction)."""
+def check_split_pair(split, stores, paths):
+    """Refuse a split's train and test stores (``stores``: {"train", "test"} as read by
+    ``read_store``; ``paths``: their files) that are not that split's two lists (by the split and
+    subset they record: a renamed or misnamed file), or whose codes were made differently (any
+    attribute of ``SPLIT_PAIR``), or other classes, naming the field and both values (one store
+    of all splits, the default, cannot mix by construction)."""
+    for role, store in stores.items():
+        attrs = store["attrs"]
+        made = (str(attrs.get("split", split)), str(attrs.get("subset", role)))
+        if made != (str(split), role):
+            raise StoreError(f"{paths[role]} holds split {made[0]}'s {made[1]} list, not split "
+                             f"{split}'s {role} list (renamed?); extract that one with --split "
+                             f"{split} --subset {role}")
+    train, test = stores["train"], stores["test"]
+    names = f"{paths['train']} and {paths['test']}"
     if list(train["classes"]) != list(test["classes"]):
-        raise StoreError(f"{path_train} and {path_test} list different classes: made from "
-                         "different classInd.txt files")
+        raise StoreError(f"{names} list different classes: made from different classInd.txt "
+                         "files")
     for key in SPLIT_PAIR:
         x, y = train["attrs"].get(key), test["attrs"].get(key)
         if str(x) != str(y):
-            raise StoreError(f"{path_train} and {path_test} were made differently ({key}: {x!r} "
-                             f"vs {y!r}); extract both with the same settings")
+            raise StoreError(f"{names} were made differently ({key}: {x!r} vs {y!r}); extract "
+                             "both with the same settings")
 
 
 def recorded(attrs, path):
@@ -228,13 +239,22 @@ def check_pair(ref, other, split, made):
                              f"{split}'s {role} list): {where}; a matching store comes from {fix}")
 
 
-def check_table(table, made):
-    """Refuse stores (``made``: {path: its ``check_recipe``}) other than the ones a results
-    folder's models trained on, as far as its table.json's "provenance" records."""
+def check_table(table, made, split):
+    """Refuse a results folder whose models did not train on split ``split``'s RGB fc7 codes
+    (the models a study builds on), by its table.json; and stores (``made``: {path: its
+    ``check_recipe``}) other than the ones they trained on, as far as its "provenance" says."""
     if not os.path.isfile(table):
         return
     with open(table) as f:
-        provenance = json.load(f).get("provenance", {})
+        recorded = json.load(f)
+    settings = recorded.get("settings", {})
+    trained = (recorded.get("split", split), settings.get("stream", "rgb"),
+               settings.get("layer", "fc7"))
+    if trained != (split, "rgb", "fc7"):
+        raise StoreError(f"the models of {os.path.dirname(table)} trained on split {trained[0]}'s "
+                         f"{trained[1]} {trained[2]} codes ({table}), not on split {split}'s rgb "
+                         "fc7 codes, which this study builds on: pass a folder trained on those")
+    provenance = recorded.get("provenance", {})
     if not provenance:
         return
     trained = {**json.loads(provenance.get("extraction", "{}")),
@@ -269,5 +289,5 @@ def check_together(features, split, reference, others=(), weights_sha1=None, caf
                                  f"{weights_sha1}): pass the caffemodel that made it, or extract "
                                  "it again with this one")
         for table in tables:
-            check_table(table, {path: made[path] for path in paths.values()})
+            check_table(table, {path: made[path] for path in paths.values()}, split)
     return True

@@ -194,6 +194,22 @@ def test_future_refuses_a_main_table_trained_on_other_codes(folder, capsys):
                    "weights_sha1", "9999")
 
 
+@pytest.mark.parametrize("recorded, says", [
+    ({"split": 2}, "trained on split 2's rgb fc7 codes"),
+    ({"settings": {"stream": "flow"}}, "trained on split 1's flow fc7 codes"),
+    ({"settings": {"layer": "fc6"}}, "trained on split 1's rgb fc6 codes")])
+def test_future_refuses_a_main_table_of_another_split_stream_or_layer(folder, capsys, recorded,
+                                                                      says):
+    """The main table's models are read back and tested on split 1's RGB fc7 codes: models of
+    split 2 (tested on videos they trained on) or of the flow stream, once listed as "(RGB)"
+    rows, are refused by what their table.json records."""
+    main = folder.parent / "main"
+    main.mkdir()
+    (main / "table.json").write_text(json.dumps({"models": [], "split": 1, **recorded}))
+    one_line_error(capsys, future(folder, "tconv"), f"the models of {main} {says}",
+                   "not on split 1's rgb fc7 codes")
+
+
 # ----------------------------------------------- experiment.future.finetune and experiment.future.augment
 
 def test_finetune_refuses_pool5_of_other_weights_than_the_caffemodel(folder, capsys, tmp_path):
@@ -236,11 +252,11 @@ def write_split_pair(folder, test_changes=None, test_classes=CLASSES):
     videos, labels, group = rows()
     for subset, keep in (("train", [g != 1 for g in group]), ("test", [g == 1 for g in group])):
         pick = [i for i, k in enumerate(keep) if k]
-        changes = (test_changes or {}) if subset == "test" else {}
+        changes = {"subset": subset, **((test_changes or {}) if subset == "test" else {})}
         crafted.write(folder / store_name("fc7", "rgb", 1, subset), np.zeros((len(pick), 10, 4096),
                       np.float32), [labels[i] for i in pick], [videos[i] for i in pick],
                       [group[i] for i in pick], test_classes if subset == "test" else CLASSES,
-                      subset=subset, **changes)
+                      **changes)
 
 
 @pytest.mark.parametrize("changes, says", [
@@ -255,6 +271,20 @@ def test_a_splits_train_and_test_stores_made_differently_are_refused(tmp_path, c
     assert load_data(str(tmp_path), 1, val_groups=2).test.x.shape == (6, 10, 4096)
     write_split_pair(tmp_path, changes)
     with pytest.raises(StoreError, match="train_fc7.h5 and .*test_fc7.h5 " + re.escape(says)):
+        load_data(str(tmp_path), 1, val_groups=2)
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"subset": "train"}, "split1_test_fc7.h5 holds split 1's train list, not split 1's test list"),
+    ({"split": 2}, "split1_test_fc7.h5 holds split 2's test list, not split 1's test list"),
+])
+def test_a_store_under_another_lists_name_is_refused(tmp_path, changes, says):
+    """A per-split store renamed (or merged) under another list's name is refused by the split
+    and subset it records: a training list copied to the test name once scored 92% on noise."""
+    from experiment.train import load_data
+    write_split_pair(tmp_path, changes)
+    with pytest.raises(StoreError, match=re.escape(says) + r" \(renamed\?\); extract that one "
+                                         "with --split 1 --subset test"):
         load_data(str(tmp_path), 1, val_groups=2)
 
 
