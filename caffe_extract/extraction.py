@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,6 +116,13 @@ class Extraction:
         if os.path.exists(path):
             with open(path) as f:
                 theirs = json.load(f)
+        sources = ("video_sizes_sha1", "splits_sha1")
+        if theirs is not None and not set(sources) & set(theirs) and saved_chunks(self.parts) \
+                and theirs == {k: v for k, v in mine.items() if k not in sources}:
+            print(f"note: {self.parts} was saved before it recorded the video files' sizes and "
+                  "split files' SHA1: resumed on the same list and settings; if the videos or "
+                  "the split files changed since, delete it", file=sys.stderr)
+            theirs = None                               # the manifest is written anew below
         if theirs not in (None, mine) and saved_chunks(self.parts):
             diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
             raise RuntimeError(f"{self.parts} holds a different extraction ({diff}); delete "

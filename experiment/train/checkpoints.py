@@ -96,7 +96,7 @@ def load_checkpoint(path, config, data=None):
         differ = " and ".join(k for k in data if trained_on.get(k) != data[k])
         raise CheckpointError(f"{path} was trained on other codes than these (its {differ} set "
                               "differs: another split, stream, layer, store or --val-groups); "
-                              "write to another --out, or delete it to train this run on these")
+                              "give the codes it trained on, or another results folder")
     return saved
 
 

@@ -31,17 +31,19 @@ class Split:
         return self.x[index]
 
     def to(self, device):
-        return type(self)(self.x.to(device), self.y.to(device), self.known_digest)
+        """The split on ``device``, its ``digest`` taken here first (once, where it lives)."""
+        return type(self)(self.x.to(device), self.y.to(device), self.digest())
 
     def digest(self):
-        """SHA-1 of the codes and labels (dtype, shape and bytes of each), computed once: what
-        a run trained or validated on, kept in its checkpoint (``trained_on``)."""
+        """SHA-1 of the codes and labels (dtype, shape and bytes of each, 256 videos at a time:
+        no copy of the whole set), computed once: what a run trained or validated on, kept in
+        its checkpoint (``trained_on``)."""
         if self.known_digest is None:
             digest = hashlib.sha1()
             for tensor in (self.x, self.y):
-                array = tensor.detach().cpu().contiguous().numpy()
-                digest.update(f"{array.dtype} {array.shape}\0".encode())
-                digest.update(array.reshape(-1).view(np.uint8))
+                digest.update(f"{str(tensor.dtype)[6:]} {tuple(tensor.shape)}\0".encode())
+                for rows in tensor.detach().split(256):
+                    digest.update(rows.cpu().contiguous().numpy().reshape(-1).view(np.uint8))
             self.known_digest = digest.hexdigest()
         return self.known_digest
 

@@ -247,6 +247,9 @@ def check_table(table, made, split):
         return
     with open(table) as f:
         recorded = json.load(f)
+    if "models" not in recorded and "splits" in recorded:
+        raise StoreError(f"{table} is the summary over splits {recorded['splits']}: pass the "
+                         f"folder of split {split}'s models ({os.path.dirname(table)}/split{split})")
     settings = recorded.get("settings", {})
     trained = (recorded.get("split", split), settings.get("stream", "rgb"),
                settings.get("layer", "fc7"))

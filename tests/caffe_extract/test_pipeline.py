@@ -308,6 +308,30 @@ def test_parts_of_another_video_folder_or_split_files_are_refused(dataset, tmp_p
                                    **kw)).prepare_parts("0" * 40)
 
 
+def test_parts_saved_before_the_manifest_held_the_sizes_are_resumed_with_a_note(dataset, tmp_path,
+                                                                                 capsys):
+    """A .parts folder of an earlier version (no sizes' or split files' digest, all else equal)
+    is resumed, not thrown away, with a note saying what could not be checked; its manifest is
+    then written in full."""
+    import json as js
+    from caffe_extract.pipeline import Extraction
+    config = ExtractSettings(videos=str(dataset / "videos"), splits=str(dataset / "splits"),
+                             out=str(tmp_path / "x.h5"), weights="w.caffemodel", subset="test")
+    full = Extraction(config).manifest("0" * 40)
+    parts = tmp_path / "x.h5.parts"
+    parts.mkdir()
+    older = {k: v for k, v in full.items() if k not in ("video_sizes_sha1", "splits_sha1")}
+    (parts / "manifest.json").write_text(js.dumps(older))
+    (parts / "chunk-00000.npz").write_bytes(b"computed by the earlier version")
+    Extraction(config).prepare_parts("0" * 40)
+    assert "saved before it recorded the video files' sizes" in capsys.readouterr().err
+    assert js.loads((parts / "manifest.json").read_text()) == full
+    assert (parts / "chunk-00000.npz").exists()
+    (parts / "manifest.json").write_text(js.dumps({**older, "chunk": 3}))    # and else equal only
+    with pytest.raises(RuntimeError, match="holds a different extraction"):
+        Extraction(config).prepare_parts("0" * 40)
+
+
 def test_parts_of_another_extraction_are_refused(dataset, random_caffemodel, tmp_path):
     out = tmp_path / "x.h5"
     os.makedirs(str(out) + ".parts")

@@ -210,6 +210,14 @@ def test_future_refuses_a_main_table_of_another_split_stream_or_layer(folder, ca
                    "not on split 1's rgb fc7 codes")
 
 
+def test_future_refuses_a_summary_over_splits_as_its_main_table(folder, capsys):
+    main = folder.parent / "main"
+    main.mkdir()
+    (main / "table.json").write_text(json.dumps({"splits": [1, 2, 3], "settings": {}}))
+    one_line_error(capsys, future(folder, "tconv"), "is the summary over splits [1, 2, 3]",
+                   f"pass the folder of split 1's models ({main}/split1)")
+
+
 # ----------------------------------------------- experiment.future.finetune and experiment.future.augment
 
 def test_finetune_refuses_pool5_of_other_weights_than_the_caffemodel(folder, capsys, tmp_path):
