@@ -90,7 +90,8 @@ def load_checkpoint(path, config, data=None):
     if saved["config"] != asdict(config):
         differ = sorted(k for k in asdict(config) if saved["config"].get(k) != asdict(config)[k])
         raise CheckpointError(f"{path} was written by another configuration (differs in "
-                              f"{', '.join(differ) or 'its fields'}); delete it to retrain")
+                              f"{', '.join(differ) or 'its fields'}): give the settings it "
+                              "was trained with, or another results folder")
     trained_on = saved.get("data")
     if data is not None and trained_on is not None and trained_on != data:
         differ = " and ".join(k for k in data if trained_on.get(k) != data[k])
