@@ -20,7 +20,7 @@ from experiment.analysis import stats
 from experiment.analysis.plots import pyplot, save_figure
 from experiment.analysis.report import PROBABILITIES, banner, points
 
-from configurations import FUTURE, NAMES
+from configurations import FUTURE, NAMES, TRAINING
 
 #: What the paper expected of each row, in its words (Future Work, Results, Related Work).
 EXPECTATIONS = {
@@ -152,6 +152,13 @@ def learnt_fusions(rows):
     return [r for kind, r in rows if kind == "fusion" and r["model"].endswith("(learnt)")]
 
 
+#: The main table's settings that experiment.future has no option for and takes from --main
+#: (``study.main_settings``), with the paper's values: the Settings line names them where they
+#: differ (the main table's table.json records them all).
+FROM_MAIN = {"batch_size": TRAINING.batch_size, "momentum": TRAINING.momentum,
+             "dropout": TRAINING.dropout, "val_groups": TRAINING.val_groups}
+
+
 def markdown(rows, analysis, reference, curve, info, settings):
     """The table, its legend, the learning curve and the settings, as Markdown (no timings:
     the same bits on every machine; they are in table.json)."""
@@ -196,7 +203,8 @@ def markdown(rows, analysis, reference, curve, info, settings):
                   "| p | p (Holm) | verdict |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {100 * e['fraction']:g}% | {_interval(e['without'])} "
                   f"| {_interval(e['with'])} | {_comparison(e['comparison'])} |" for e in curve]
-    shown = {k: v for k, v in settings.items() if k not in ("features", "main")}   # paths
+    shown = {k: v for k, v in settings.items()         # no paths; FROM_MAIN where not the paper's
+             if k not in ("features", "main") and not (k in FROM_MAIN and FROM_MAIN[k] == v)}
     lines += ["", "Settings: " + json.dumps(shown, sort_keys=True)]
     return "\n".join(lines)
 

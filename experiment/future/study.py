@@ -17,6 +17,7 @@ with the paper's best model on the same test videos (``experiment.analysis.stats
 The RGB rows are the main table's runs (``--main``: reused, or trained there when missing).
 Results: OUT/table.md, table.json and the plots (report.py); each part's runs in OUT/<part>/.
 """
+import json
 import os
 import sys
 import time
@@ -35,7 +36,7 @@ from experiment.train import val_probabilities as engine_val_probabilities
 from experiment.train.stores import check_together
 
 from . import command, fusion
-from .report import REFERENCE, write_report
+from .report import FROM_MAIN, REFERENCE, write_report
 
 PARTS = ("flow", "fusion", "tconv", "crops", "finetune", "pretrain")
 #: The stores a part reads besides the RGB fc7 codes (``store_paths``' arguments).
@@ -48,7 +49,8 @@ LONGEST_FIRST = ("pretrain", "flow", "crops", "tconv", "finetune")
 
 @dataclass
 class StudySettings:
-    """The main table's training settings, shared by every part (the demo's by default)."""
+    """The main table's training settings, shared by every part (the demo's by default; those
+    of ``FROM_MAIN``: the main table's)."""
 
     config: str = "paper"
     hidden: tuple = FUTURE.hidden
@@ -56,12 +58,34 @@ class StudySettings:
     epochs: int = FUTURE.epochs
     patience: int = FUTURE.patience
     seeds: int = FUTURE.seeds
+    batch_size: int = FROM_MAIN["batch_size"]
+    momentum: float = FROM_MAIN["momentum"]
+    dropout: float = FROM_MAIN["dropout"]
+    val_groups: int = FROM_MAIN["val_groups"]
 
     def protocol(self, lrs=None):
         """The ``Protocol`` of these settings (``lrs``: another learning-rate grid)."""
         base = RunSettings(config=get(self.config).name, epochs=self.epochs,
-                           patience=self.patience)
+                           patience=self.patience, batch_size=self.batch_size,
+                           momentum=self.momentum, dropout=self.dropout)
         return Protocol(base, tuple(lrs or self.lrs), tuple(self.hidden), tuple(range(self.seeds)))
+
+
+def main_settings(main_dir):
+    """{setting: value} of ``FROM_MAIN`` (the main table's settings that experiment.future has
+    no option for) as --main's table.json records them, so that its runs are reused and every
+    part trains like them; {} before that table exists (its runs are then trained in --main
+    with the paper's values)."""
+    table = os.path.join(main_dir, "table.json")
+    if not os.path.isfile(table):
+        return {}
+    try:
+        with open(table) as f:
+            recorded = json.load(f).get("settings", {})
+    except (ValueError, AttributeError):
+        raise outputs.OutputFolderError(f"{table} is not a table experiment.train wrote (not "
+                                        "JSON with its settings): pass the folder it wrote") from None
+    return {k: recorded[k] for k in FROM_MAIN if k in recorded}
 
 
 @dataclass
@@ -79,7 +103,7 @@ class Study:
     def data(self, layer="fc7", **store):
         """Split 1 of a store (``load_data``'s keywords; the RGB fc7 codes by default); ``run``
         checked that the stores may be used together (``check_together``: the same videos)."""
-        return load_data(self.features, 1, layer, **store)
+        return load_data(self.features, 1, layer, self.settings.val_groups, **store)
 
 
 def val_probabilities(result, data, out_dir, device="cpu"):
@@ -253,9 +277,9 @@ def main(argv=None):
 
 def study_and_report(args, runtime):
     """Every part of ``args.parts`` trained, then the table written and printed; status 0."""
-    settings = StudySettings(args.config, tuple(args.hidden), tuple(args.lr), args.epochs,
-                             args.patience, args.seeds)
     outputs.check_input(args.main, "experiment.train", "--main")
+    settings = StudySettings(args.config, tuple(args.hidden), tuple(args.lr), args.epochs,
+                             args.patience, args.seeds, **main_settings(args.main))
     caffemodel = resolve_weights(args)[0] if "finetune" in args.parts else None
     study = Study(args.features, args.main, args.out, settings, runtime, caffemodel)
     rows, extras, info, seconds = run(study, args.parts, args.jobs)

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from caffe_extract.store import write_store
 from experiment.future import fusion
@@ -203,3 +204,37 @@ def test_a_missing_store_is_named_before_any_training(tmp_path, capsys, part, ex
     assert code == 1
     assert extract in capsys.readouterr().err
     assert not (tmp_path / "m").exists() or not any((tmp_path / "m").rglob("*.pt"))
+
+
+def test_a_main_table_of_other_training_settings_is_reused_with_them(folders, capsys):
+    """A main table trained with another batch size, momentum, dropout and validation groups
+    (options experiment.future does not have): the study takes them from its table.json, so
+    that its RGB rows are the main table's runs, read back (nothing trained there again), and
+    every part trains like them; the Settings line names them (it leaves out the paper's)."""
+    from experiment import train as T
+    features, root = folders
+    main = root / "main-settings"
+    grid = ["--hidden", "8", "--lr", "0.01", "--epochs", "3", "--patience", "0", "--seeds", "2",
+            "--no-progress"]
+    assert T.main(["--features", str(features), "--out", str(main), *grid, "--batch-size", "8",
+                   "--momentum", "0.5", "--dropout", "0.25", "--val-groups", "2"]) == 0
+    table = json.loads((main / "table.json").read_text())
+    checkpoints = sorted(main.rglob("*.pt"))
+    stamps = [path.stat().st_mtime_ns for path in checkpoints]
+    assert F.main(["--features", str(features), "--main", str(main), "--out",
+                   str(root / "future-settings"), "--parts", "tconv", *grid]) == 0, \
+        capsys.readouterr().err
+    assert sorted(main.rglob("*.pt")) == checkpoints
+    assert [path.stat().st_mtime_ns for path in checkpoints] == stamps
+    record = json.loads((root / "future-settings" / "table.json").read_text())
+    rgb = [row for row in record["rows"] if row["label"].endswith("(RGB)")][:4]
+    assert [[run["test_acc"] for run in row["runs"]] for row in rgb] == \
+        [[run["test_acc"] for run in model["runs"]] for model in table["models"]]
+    for path in (root / "future-settings" / "tconv").rglob("*.pt"):      # trained like them
+        saved = torch.load(path, weights_only=True)["config"]
+        assert (saved["batch_size"], saved["momentum"], saved["dropout"]) == (8, 0.5, 0.25)
+    settings_line = (root / "future-settings" / "table.md").read_text().splitlines()[-1]
+    shown = json.loads(settings_line.removeprefix("Settings: "))
+    assert {k: shown[k] for k in ("batch_size", "momentum", "dropout", "val_groups")} == \
+        {"batch_size": 8, "momentum": 0.5, "dropout": 0.25, "val_groups": 2}
+    assert record["settings"]["batch_size"] == 8
