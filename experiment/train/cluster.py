@@ -1,7 +1,8 @@
 """Runs as units of work, trained alike by a cluster's job-array tasks (``--stage search|seeds
 --task i``, scripts/slurm_train.sh) and ``--jobs N``'s workers (``common.processes``): one grid
 point with seed 0 ("search": split, model, lr, hidden) or one seed of the chosen setting
-("seeds": split, model, seed); every search unit of a model must be done before its seeds'.
+("seeds": split, model, seed); every search unit of a model must be done before its seeds' (a
+seed unit refuses to start before).
 A run's bits depend on neither the process nor the thread count, so the table made from the
 finished runs is the one ``--jobs 1`` makes, byte for byte.
 """
@@ -16,9 +17,10 @@ from common import commands, devices
 from common.processes import Task, run_all, share_of_threads
 
 from . import outputs
+from .checkpoints import CheckpointError
 from .data import load_data
 from .loop import ERRORS, set_deterministic
-from .protocol import Protocol, Runtime, run_model, train_run
+from .protocol import Protocol, Runtime, read_run, run_model, train_run
 from .settings import RunSettings, grid
 
 
@@ -81,6 +83,12 @@ def train_unit(work, stage, unit):
                   out, work.progress, work.device)
     else:
         _, model, seed = unit
+        unfinished = [c.run_id() for c in grid(work.protocol.of(model), work.protocol.lrs,
+                                               work.protocol.hiddens)
+                      if read_run(c, out, (data.train, data.val)) is None]
+        if unfinished:          # a seed's setting is chosen from them: never trained here
+            raise CheckpointError(f"{out}: the search runs {', '.join(unfinished)} have not "
+                                  "finished: run every task of --stage search first")
         run_model(model, replace(work.protocol, seeds=(seed,)), data, out,
                   Runtime(work.device, work.progress))
     return unit

@@ -66,3 +66,23 @@ def test_a_killed_worker_is_a_clear_error_not_a_hang():
 def test_a_task_s_error_is_raised_after_the_running_tasks_end():
     with pytest.raises(ValueError, match="part 1 failed"):
         run_all([Task("a", fail, (1,)), Task("b", square, (2,))], 2, progress=False)
+
+
+def test_a_seed_task_refuses_to_start_before_its_search(features, tmp_path, capsys):  # noqa: F811
+    """A job array's seed task (``--stage seeds``) whose model's search runs have not finished
+    is one line of error and trains nothing (each seed task would otherwise train the missing
+    search runs itself, all at once); after the search tasks it trains its seed."""
+    argv = ["--features", str(features), "--out", str(tmp_path / "out"), "--models", "rnn",
+            "--lr", "0.01", "0.003", "--hidden", "8", "--seeds", "2", "--epochs", "2",
+            "--batch-size", "16", "--val-groups", "2", "--no-progress", "--device", "cpu"]
+    assert T.main(argv + ["--stage", "search", "--task", "0"]) == 0
+    capsys.readouterr()
+    assert T.main(argv + ["--stage", "seeds", "--task", "1"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.endswith("the search runs rnn-paper-h8-lr0.003-seed0 have not finished: run "
+                          "every task of --stage search first") and "\n" not in error
+    assert [p.name for p in (tmp_path / "out" / "checkpoints").glob("*.pt")] == \
+        ["rnn-paper-h8-lr0.01-seed0.pt"]
+    assert T.main(argv + ["--stage", "search", "--task", "1"]) == 0
+    assert T.main(argv + ["--stage", "seeds", "--task", "1"]) == 0
+    assert len(list((tmp_path / "out" / "checkpoints").glob("*.pt"))) == 3
