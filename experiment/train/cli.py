@@ -74,8 +74,12 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    args.splits = list(dict.fromkeys(args.splits))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.stage == "all" and (args.count or args.task is not None):
+        parser.error(f"{'--count' if args.count else '--task'} is for a cluster's job-array "
+                     "tasks: give it with --stage search or --stage seeds")
+    args.splits, args.models = list(dict.fromkeys(args.splits)), list(dict.fromkeys(args.models))
     if args.stage != "all":
         return run_stage(args)
     return commands.guarded(lambda: train_and_report(args), ERRORS)

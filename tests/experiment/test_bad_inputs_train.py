@@ -160,7 +160,10 @@ def test_learning_rates_that_name_the_same_run_are_refused(tmp_path, capsys):
 
 TRAIN_USAGE_CASES = [(["--splits", "4"], "invalid choice"),   # argv -> what the usage error says
                      (["--config", "2016"], "invalid choice"),
-                     (["--models", "cnn"], "invalid choice")]
+                     (["--models", "cnn"], "invalid choice"),
+                     (["--count"], "--count is for a cluster's job-array tasks: give it with "
+                                   "--stage search or --stage seeds"),      # not: train it all
+                     (["--task", "0"], "--task is for a cluster's job-array tasks")]
 
 
 @pytest.mark.parametrize("argv, says", TRAIN_USAGE_CASES)
@@ -171,6 +174,7 @@ def test_train_usage_errors(tmp_path, capsys, argv, says):
     except SystemExit as exit_:
         code = exit_.code
     one_line_error(capsys, code, says)
+    assert not (tmp_path / "r").exists()                   # nothing trained
 
 
 # ------------------------------------- store contents: codes not finite, labels, class counts

@@ -420,3 +420,16 @@ def test_per_step_loss_avoids_nll_loss2d_and_keeps_its_bits():
     assert torch.equal(loss, before)
     assert all(torch.equal(a, b) for a, b in
                zip(grads, torch.autograd.grad(before, list(model.parameters()))))
+
+
+def test_a_model_named_twice_is_one_row(tmp_path):
+    """``--models rnn rnn`` trains and reports the RNN once, as ``--splits 1 1`` is one split."""
+    from ..bad_inputs import stores
+    stores(tmp_path)
+    out = tmp_path / "r"
+    assert T.main(["--features", str(tmp_path), "--out", str(out), "--models", "rnn", "rnn",
+                   "--hidden", "4", "--lr", "0.003", "--seeds", "1", "--epochs", "1",
+                   "--batch-size", "4", "--val-groups", "2", "--no-progress"]) == 0
+    table = json.loads((out / "table.json").read_text())
+    assert [m["model"] for m in table["models"]] == ["rnn"]
+    assert table["settings"]["models"] == ["rnn"]
