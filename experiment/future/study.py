@@ -14,7 +14,8 @@ with the paper's best model on the same test videos (``experiment.analysis.stats
     pretrain  the LSTM started from an LSTM autoencoder's encoder, on 10-100% of the training
               labels (pretrain.py)
 
-The RGB rows are the main table's runs (``--main``: reused, or trained there when missing).
+The RGB rows are the main table's runs (``--main``, a folder of ``experiment.train``: reused;
+a run it lacks, of another ``--lr`` say, is trained there).
 Results: OUT/table.md, table.json and the plots (report.py); each part's runs in OUT/<part>/.
 """
 import json
@@ -231,6 +232,11 @@ def run(study, parts, jobs=1):
         store_paths(study.features, 1, **store)
     check_together(study.features, 1, {}, others, study.caffemodel and file_sha1(study.caffemodel),
                    study.caffemodel, [os.path.join(study.main_dir, "table.json")])  # same videos
+    if not os.path.isfile(os.path.join(study.main_dir, "table.json")):   # a typo: not hours
+        raise outputs.OutputFolderError(                                 # of training there
+            f"--main {study.main_dir} holds no main table (table.json): train it first (make "
+            f"demo, or python -m experiment.train --features {study.features} --out "
+            f"{study.main_dir})")
     rgb_data = study.data()
     info = {**rgb_data.info, "test_labels": rgb_data.test.y.numpy()}
     start = time.perf_counter()

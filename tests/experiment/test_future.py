@@ -110,12 +110,17 @@ def folders(tmp_path_factory):
 def study_command(folders, out, *parts):
     features, root = folders
     return ["--features", str(features), "--main", str(root / "main"), "--out", str(root / out),
-            "--parts", *parts, "--hidden", "32", "--lr", "0.01", "--epochs", "20", "--seeds", "2",
-            "--no-progress"]
+            "--parts", *parts, "--hidden", "32", "--lr", "0.01", "--epochs", "20", "--patience", "0",
+            "--seeds", "2", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
 def study(folders):
+    from experiment import train as T
+    features, root = folders
+    assert T.main(["--features", str(features), "--out", str(root / "main"), "--hidden", "32",
+                   "--lr", "0.01", "--epochs", "20", "--patience", "0", "--seeds", "2",
+                   "--no-progress"]) == 0                                    # the main table
     assert F.main(study_command(folders, "future", "flow", "fusion")) == 0
     return json.loads((folders[1] / "future" / "table.json").read_text()), folders[1] / "future"
 
@@ -238,3 +243,21 @@ def test_a_main_table_of_other_training_settings_is_reused_with_them(folders, ca
     assert {k: shown[k] for k in ("batch_size", "momentum", "dropout", "val_groups")} == \
         {"batch_size": 8, "momentum": 0.5, "dropout": 0.25, "val_groups": 2}
     assert record["settings"]["batch_size"] == 8
+
+
+def test_a_main_folder_without_a_main_table_is_refused_before_any_training(folders, tmp_path,
+                                                                           capsys):
+    """A --main that does not exist (a typo) or holds no table.json: one line saying what to
+    run, and nothing trained there (the study once trained a whole main table into it)."""
+    features, _ = folders
+    (tmp_path / "empty").mkdir()
+    for main in (tmp_path / "typo", tmp_path / "empty"):
+        code = F.main(["--features", str(features), "--main", str(main), "--out",
+                       str(tmp_path / "f"), "--parts", "tconv", "--hidden", "8", "--epochs", "1",
+                       "--seeds", "2", "--no-progress"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 1 and len(err) == 1, err
+        assert err[0] == (f"error: --main {main} holds no main table (table.json): train it first "
+                          f"(make demo, or python -m experiment.train --features {features} "
+                          f"--out {main})")
+    assert not (tmp_path / "typo").exists() and not any((tmp_path / "empty").iterdir())
