@@ -92,15 +92,21 @@ def train_and_report(args):
     from experiment.analysis.report import banner, write_results, write_split_summary
     device = devices.resolve(args.device)
     outputs.claim(args.out, "experiment.train", {"--features": args.features})
+    settings = {k: v for k, v in vars(args).items() if k not in RUNTIME}
+    several = len(args.splits) > 1
+    for split in args.splits:          # before hours of training, not after
+        outputs.check_table(os.path.join(split_folder(args.out, split, several), "table.json"),
+                            {**settings, "splits": [split]})
+    if several:
+        outputs.check_table(os.path.join(args.out, "table.json"), settings)
     set_deterministic(device, args.fast, args.threads)
     if args.jobs > 1:
         train_in_parallel(args, device)
     era = get(args.config)
-    settings = {k: v for k, v in vars(args).items() if k not in RUNTIME}
     settings["device"] = devices.describe(device, args.fast)
     per_split = []
     for split in args.splits:
-        out = split_folder(args.out, split, len(args.splits) > 1)
+        out = split_folder(args.out, split, several)
         data = load_data(args.features, split, args.layer, args.val_groups, stream=args.stream)
         note = banner(data.info["attrs"])
         if note:

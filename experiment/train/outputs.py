@@ -1,7 +1,8 @@
 """One results folder, one command (issue 30, item 3; docs/reliability.md, "No run writes over
 another"): ``claim`` refuses a folder that holds another command's results or is one of the
 command's inputs, else records the command in ``MARKER``; ``recognise`` also knows the folders
-of older runs by their files.
+of older runs by their files; ``check_table`` keeps a table from being replaced by one of other
+settings.
 
     claim("results/demo-future", "experiment.future", {"--main": "results/demo-paper"})
 """
@@ -82,3 +83,27 @@ def check_input(folder, command, option):
                                 f"of python -m {command}: pass the folder python -m {command} "
                                 "wrote")
     return folder
+
+
+#: What a table of experiment.train is made of: the settings that decide its rows and numbers
+#: (not where it ran, nor the paths it was given).
+TABLE_SETTINGS = ("config", "splits", "layer", "stream", "models", "lr", "hidden", "seeds",
+                  "epochs", "patience", "batch_size", "momentum", "dropout", "val_groups")
+
+
+def check_table(table, settings):
+    """Refuse to replace ``table`` (a table.json of experiment.train) by the table of other
+    ``settings``: the first would be lost, with the studies that read it (--main, predict),
+    while a rerun of the same settings rewrites it (its finished runs reused)."""
+    try:
+        with open(table) as f:
+            recorded = json.load(f).get("settings")
+    except (OSError, ValueError, AttributeError):     # none yet, or damaged: nothing to keep
+        return
+    differ = [k for k in TABLE_SETTINGS if k in (recorded or {}) and recorded[k] != settings[k]]
+    if differ:
+        key = differ[0]
+        raise OutputFolderError(f"{table} is the table of other settings ({key} "
+                                f"{recorded[key]!r} there, {settings[key]!r} here), which this "
+                                "command would replace: give another --out, or delete that "
+                                "table.json if it may go (its runs stay)")

@@ -129,6 +129,7 @@ def test_a_rerun_on_other_codes_reuses_none_of_the_runs(tmp_path, capsys):
     path = checkpoint_of(tmp_path)
     argv = ["--features", str(tmp_path), "--out", str(tmp_path / "r")] + TRAIN
     capsys.readouterr()
+    (tmp_path / "r" / "table.json").unlink()    # the runs alone, as a cluster's tasks leave them
     one_line_error(capsys, T.main(argv + ["--val-groups", "1"]), path.name,
                    "was trained on other codes than these (its train and val set differs")
     write_store(tmp_path / "split1_train_fc7.h5", toy_records(seed=7), [], ["C0", "C1"], ATTRS)

@@ -167,3 +167,25 @@ def test_what_an_older_folder_holds_is_recognised_by_its_files(tmp_path):
     (tmp_path / O.MARKER).write_text("not json")
     with pytest.raises(O.OutputFolderError, match="damaged"):
         O.recognise(str(tmp_path))
+
+
+@pytest.mark.parametrize("other, says", [(["--models", "rnn"], "(models ['average'] there, "
+                                                               "['rnn'] here)"),
+                                         (["--config", "modern"], "(config 'paper' there, "
+                                                                  "'modern' here)"),
+                                         (["--seeds", "3"], "(seeds 2 there, 3 here)"),
+                                         (["--splits", "1", "2"], "(splits [1] there, [1, 2] here)")])
+def test_a_table_of_other_settings_is_not_replaced(features, main_table, capsys, other, says):
+    """A rerun into a results folder with other settings (another model list, configuration,
+    number of seeds, splits) once replaced its table with exit 0, the main table's rows lost
+    (both configurations' runs "can share a folder", their tables could not): refused before
+    any training, the folder as it was; the same command still rewrites it."""
+    before = snapshot(main_table)
+    argv = ["--features", str(features), "--out", str(main_table), "--models", "average",
+            "--patience", "0", "--device", "cpu"] + TINY
+    one_line_error(capsys, T.main(argv + other), f"{main_table}/table.json is the table of "
+                   f"other settings {says}, which this command would replace: give another --out")
+    assert snapshot(main_table) == before
+    assert T.main(argv) == 0
+    assert {k: v for k, v in snapshot(main_table).items() if k.startswith("checkpoints")} == \
+        {k: v for k, v in before.items() if k.startswith("checkpoints")}
