@@ -34,7 +34,7 @@ from experiment.train import (PAPER_MODELS, Protocol, Runtime, RunSettings, feat
                               load_data, outputs, read_run, run_model, set_deterministic,
                               store_paths, summary)
 from experiment.train import val_probabilities as engine_val_probabilities
-from experiment.train.stores import check_together
+from experiment.train.stores import check_configuration, check_together
 
 from . import command, fusion
 from .report import FROM_MAIN, REFERENCE, write_report
@@ -232,6 +232,7 @@ def run(study, parts, jobs=1):
         store_paths(study.features, 1, **store)
     check_together(study.features, 1, {}, others, study.caffemodel and file_sha1(study.caffemodel),
                    study.caffemodel, [os.path.join(study.main_dir, "table.json")])  # same videos
+    check_configuration(store_paths(study.features, 1).values(), get(study.settings.config))
     if not os.path.isfile(os.path.join(study.main_dir, "table.json")):   # a typo: not hours
         raise outputs.OutputFolderError(                                 # of training there
             f"--main {study.main_dir} holds no main table (table.json): train it first (make "

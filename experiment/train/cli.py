@@ -26,6 +26,7 @@ from . import outputs
 from .loop import ERRORS, set_deterministic
 from .protocol import Runtime, finite_history, run_model
 from .settings import PAPER_MODELS
+from .stores import check_configuration, store_paths
 
 #: Options that change how fast, never what: left out of the tables' settings.
 RUNTIME = ("no_progress", "stage", "task", "count", "threads", "jobs")
@@ -93,8 +94,10 @@ def train_and_report(args):
     device = devices.resolve(args.device)
     outputs.claim(args.out, "experiment.train", {"--features": args.features})
     settings = {k: v for k, v in vars(args).items() if k not in RUNTIME}
-    several = len(args.splits) > 1
+    several, era = len(args.splits) > 1, get(args.config)
     for split in args.splits:          # before hours of training, not after
+        check_configuration(store_paths(args.features, split, args.layer, args.stream).values(),
+                            era)
         outputs.check_table(os.path.join(split_folder(args.out, split, several), "table.json"),
                             {**settings, "splits": [split]})
     if several:
@@ -102,7 +105,6 @@ def train_and_report(args):
     set_deterministic(device, args.fast, args.threads)
     if args.jobs > 1:
         train_in_parallel(args, device)
-    era = get(args.config)
     settings["device"] = devices.describe(device, args.fast)
     per_split = []
     for split in args.splits:

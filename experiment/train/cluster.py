@@ -15,6 +15,7 @@ import torch
 
 from common import commands, devices
 from common.processes import Task, run_all, share_of_threads
+from configurations import get
 
 from . import outputs
 from .checkpoints import CheckpointError
@@ -22,6 +23,7 @@ from .data import load_data
 from .loop import ERRORS, set_deterministic
 from .protocol import Protocol, Runtime, read_run, run_model, train_run
 from .settings import RunSettings, grid
+from .stores import check_configuration
 
 
 def stage_tasks(stage, splits, models, lrs, hiddens, seeds):
@@ -35,7 +37,6 @@ def stage_tasks(stage, splits, models, lrs, hiddens, seeds):
 def protocol_of(args):
     """The ``Protocol`` of the command ``args``: the settings every run starts from (model and
     grid aside), its grid and its seeds."""
-    from configurations import get
     base = RunSettings(config=get(args.config).name, epochs=args.epochs, patience=args.patience,
                        batch_size=args.batch_size, momentum=args.momentum, dropout=args.dropout)
     return Protocol(base, tuple(args.lr), tuple(args.hidden), tuple(range(args.seeds)))
@@ -76,6 +77,8 @@ def train_unit(work, stage, unit):
     split = unit[0]
     out = split_folder(work.out, split, work.several_splits)
     data = cached_data(work.features, split, work.layer, work.val_groups, stream=work.stream)
+    check_configuration((data.info["train_store"], data.info["test_store"]),
+                        get(work.protocol.base.config))
     if stage == "search":
         _, model, lr, hidden = unit
         config = grid(work.protocol.of(model), [lr], [hidden])[0]

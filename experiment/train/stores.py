@@ -121,6 +121,23 @@ def recorded(attrs, path):
             "sampler": str(attrs.get("sampler"))}
 
 
+def check_configuration(paths, config):
+    """Refuse stores (``paths``) extracted with other extraction knobs than configuration
+    ``config``'s (``Configuration.extraction``): its models would be trained, and tabled, as
+    ``config`` on another configuration's frames. Configurations that extract alike (paper,
+    nntools-2015, lasagne-0.1) share a store."""
+    for path in paths:
+        made = json.loads(str(read_store(path, features=False, views=None)["attrs"].get(
+            "extraction", "{}")))
+        for key, value in config.extraction().items():
+            if key in made and made[key] != value:
+                raise StoreError(f"{path} was extracted with {key} {made[key]!r} (configuration "
+                                 f"{made.get('config')}), but configuration {config.name} "
+                                 f"extracts with {value!r}: extract its codes (make extract "
+                                 f"CONFIG={config.name} FEATURES=features-{config.name}), or "
+                                 f"train with --config {made.get('config')}")
+
+
 def check_recipe(path):
     """Refuse a store that is not what its recorded recipe makes (rule 2); its ``recorded``."""
     with h5py.File(path, "r") as f:

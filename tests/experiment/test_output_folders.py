@@ -171,8 +171,8 @@ def test_what_an_older_folder_holds_is_recognised_by_its_files(tmp_path):
 
 @pytest.mark.parametrize("other, says", [(["--models", "rnn"], "(models ['average'] there, "
                                                                "['rnn'] here)"),
-                                         (["--config", "modern"], "(config 'paper' there, "
-                                                                  "'modern' here)"),
+                                         (["--config", "nntools-2015"], "(config 'paper' there, "
+                                                                        "'nntools-2015' here)"),
                                          (["--seeds", "3"], "(seeds 2 there, 3 here)"),
                                          (["--splits", "1", "2"], "(splits [1] there, [1, 2] here)")])
 def test_a_table_of_other_settings_is_not_replaced(features, main_table, capsys, other, says):

@@ -302,3 +302,23 @@ def test_a_splits_train_and_test_stores_of_other_classes_are_refused(tmp_path):
     with pytest.raises(StoreError, match="list different classes: made from different "
                                          "classInd.txt files"):
         load_data(str(tmp_path), 1, val_groups=2)
+
+
+def test_a_configuration_trains_only_on_codes_of_its_own_extraction(folder, capsys):
+    """``--config modern`` (anti-aliased frames) on codes extracted under ``paper`` once trained
+    and headed its table "modern" with exit 0: refused before any training, by experiment.train
+    (one process and --jobs) and experiment.future; a configuration that extracts alike
+    (nntools-2015) shares the store."""
+    from experiment import train as T
+    out = folder.parent / "train"
+    argv = ["--features", str(folder), "--out", str(out), "--models", "rnn", "--hidden", "4",
+            "--lr", "0.01", "--epochs", "1", "--seeds", "1", "--val-groups", "1", "--no-progress"]
+    says = ("all_splits_fc7.h5 was extracted with anti_aliasing False (configuration paper), "
+            "but configuration modern extracts with True: extract its codes (make extract "
+            "CONFIG=modern FEATURES=features-modern), or train with --config paper")
+    for jobs in ("1", "2"):
+        one_line_error(capsys, T.main(argv + ["--config", "modern", "--jobs", jobs]), says)
+    assert not list(out.rglob("*.pt"))
+    one_line_error(capsys, future(folder, "tconv", "--config", "modern"), says)
+    assert not list(folder.parent.rglob("*.pt"))
+    assert T.main(argv + ["--config", "nntools-2015"]) == 0
