@@ -69,13 +69,10 @@ def points(x):
 def analyse(results, labels, videos=None):
     """Intervals, pairwise paired tests (Holm over the pairs) and the paper's claims (Holm over
     the claims) for one table, the test videos' UCF-101 groups as the unit (``stats``)."""
-    from itertools import combinations
     groups = None if videos is None else stats.groups_of(videos)
     correct = {r["model"]: stats.correct_matrix(r, labels) for r in results}
-    pairs = [stats.compare_matrices(a, b, correct[a], correct[b], groups)
-             for a, b in combinations(correct, 2)]
     return {"intervals": {m: stats.accuracy_interval(c, groups) for m, c in correct.items()},
-            "pairs": stats.adjust(pairs), "claims": stats.claims_of(correct, groups),
+            "pairs": stats.pairs_of(correct, groups), "claims": stats.claims_of(correct, groups),
             "power": [] if videos is None else power.section(correct, videos)}
 
 

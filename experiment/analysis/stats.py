@@ -196,6 +196,14 @@ def compare_matrices(a, b, correct_a, correct_b, groups=None):
             "groups": int(len(np.unique(groups)) if groups is not None else correct_a.shape[1])}
 
 
+def pairs_of(correct, groups=None):
+    """Every pair of the models in ``correct`` {model: (S, N) bool}, compared (Holm over the
+    pairs)."""
+    from itertools import combinations
+    return adjust([compare_matrices(a, b, correct[a], correct[b], groups)
+                   for a, b in combinations(correct, 2)])
+
+
 def claims_of(correct, groups=None):
     """The paper's claims whose two models are in ``correct`` {model: (S, N) bool}, each with
     its verdict (Holm over these claims)."""
@@ -209,11 +217,20 @@ def claims(results, labels, videos=None):
     return claims_of({r["model"]: correct_matrix(r, labels) for r in results}, groups)
 
 
+#: The columns of a results folder's predictions.csv that the statistics read.
+PREDICTION_COLUMNS = ("model", "seed", "video", "true_label", "predicted_label")
+
+
 def read_predictions(path):
     """({model: (S, N) bool correct}, videos (N,)) from a results folder's predictions.csv."""
     rows = {}
     with open(path, newline="") as f:
-        for row in csv.DictReader(f):
+        reader = csv.DictReader(f)
+        missing = [k for k in PREDICTION_COLUMNS if k not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path} is not a predictions.csv of a results folder (no column "
+                             f"{missing[0]!r} of {', '.join(PREDICTION_COLUMNS)})")
+        for row in reader:
             rows.setdefault(row["model"], {}).setdefault(int(row["seed"]), []).append(
                 (row["video"], row["true_label"] == row["predicted_label"]))
     if not rows:
@@ -229,19 +246,25 @@ def read_predictions(path):
 
 
 def main(argv=None):
-    """Recompute the intervals and the claims' verdicts from a results folder's
-    predictions.csv: ``python -m experiment.analysis.stats results/demo-paper/predictions.csv``."""
-    import sys
+    """``python -m experiment.analysis.stats results/demo-paper/predictions.csv``."""
     from common import commands       # torch: only for the command, not the statistics
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m experiment.analysis.stats RESULTS/predictions.csv", file=sys.stderr)
-        return 2
-    return commands.guarded(lambda: print_verdicts(argv[0]), (OSError, ValueError, KeyError))
+    parser = commands.parser("python -m experiment.analysis.stats", "Recompute the intervals, "
+                             "the paired comparisons and the claims' verdicts of a results "
+                             "table from its predictions.csv alone (docs/training.md).")
+    parser.add_argument("predictions", help="a results folder's predictions.csv")
+    args = parser.parse_args(argv)
+    return commands.guarded(lambda: print_verdicts(args.predictions), (OSError, ValueError))
+
+
+def _tested(c):
+    """A comparison's cells: difference [interval] (points) | p | p (Holm)."""
+    return (f"{100 * c['difference']:+.1f} [{100 * c['low']:+.1f}, {100 * c['high']:+.1f}] "
+            f"| {c['p']:.2g} | {c['p_holm']:.2g}")
 
 
 def print_verdicts(path):
-    """The intervals and the claims' verdicts of ``path`` (a predictions.csv), printed."""
+    """The intervals, the pairs' and the claims' verdicts of ``path`` (a predictions.csv),
+    printed."""
     correct, videos = read_predictions(path)
     groups = groups_of(videos)
     print(f"{len(videos)} test videos in {len(np.unique(groups))} groups. {METHOD}\n")
@@ -249,11 +272,12 @@ def print_verdicts(path):
     for model, c in correct.items():
         accuracy, low, high = accuracy_interval(c, groups)
         print(f"| {model} | {len(c)} | {100 * accuracy:.1f} [{100 * low:.1f}, {100 * high:.1f}] |")
+    print("\n| A - B | difference [95% interval] | p | p (Holm) |\n|---|---|---|---|")
+    for c in pairs_of(correct, groups):
+        print(f"| {c['a']} - {c['b']} | {_tested(c)} |")
     print("\n| claim | difference [95% interval] | p | p (Holm) | verdict |\n|---|---|---|---|---|")
     for c in claims_of(correct, groups):
-        print(f"| {c['a']} {c['relation']} {c['b']} | {100 * c['difference']:+.1f} "
-              f"[{100 * c['low']:+.1f}, {100 * c['high']:+.1f}] | {c['p']:.2g} "
-              f"| {c['p_holm']:.2g} | {c['verdict']} |")
+        print(f"| {c['a']} {c['relation']} {c['b']} | {_tested(c)} | {c['verdict']} |")
     return 0
 
 

@@ -256,7 +256,21 @@ def test_recomputation_from_predictions_csv(tmp_path, capsys):
     assert claim["verdict"] == "holds"
     assert f"| rnn > average | +10.0 [{100 * claim['low']:+.1f}, {100 * claim['high']:+.1f}]" in out
     assert out.rstrip().endswith("| holds |") and "600 test videos in 150 groups" in out
+    (pair,) = stats.pairs_of({"average": np.stack([average] * 2), "rnn": np.stack([rnn] * 2)},
+                             stats.groups_of(videos))
+    assert f"| average - rnn | -10.0 [{100 * pair['low']:+.1f}, {100 * pair['high']:+.1f}] " \
+           f"| {pair['p']:.2g} | {pair['p_holm']:.2g} |" in out
     assert stats.main([str(tmp_path / "missing.csv")]) == 1
+    capsys.readouterr()
+    (tmp_path / "table.json").write_text('{"models": []}')
+    assert stats.main([str(tmp_path / "table.json")]) == 1
+    assert capsys.readouterr().err.strip() == (f"error: {tmp_path / 'table.json'} is not a "
+                                               "predictions.csv of a results folder (no column "
+                                               "'model' of model, seed, video, true_label, "
+                                               "predicted_label)")
+    with pytest.raises(SystemExit) as help_:
+        stats.main(["--help"])
+    assert help_.value.code == 0 and "predictions.csv" in capsys.readouterr().out
 
 
 def test_the_claims_table_says_where_the_papers_own_table_supports_them():
