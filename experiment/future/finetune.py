@@ -22,7 +22,7 @@ from caffe_extract.store import store_name
 from caffe_extract.weights import add_weights_arguments, file_sha1, resolve_weights
 from common import cli, commands
 from configurations import FUTURE, TRAINING
-from rnn_models import build
+from rnn_models import MODELS, build
 from rnn_models.finetune import FC_DIM, POOL5_DIM, FineTuned
 
 from experiment.train import (CheckpointError, Classification, Runtime, RunSettings, evaluate,
@@ -188,7 +188,8 @@ def main(argv=None):
     parser.add_argument("--init", required=True, type=cli.existing_dir,
                         help="results folder of experiment.train: its table.json and checkpoints")
     parser.add_argument("--out", required=True, type=cli.writable_dir, help="results folder")
-    parser.add_argument("--model", default=FUTURE.reference, help="the head (%(default)s)")
+    parser.add_argument("--model", default=FUTURE.reference, choices=MODELS,
+                        help="the head (%(default)s)")
     parser.add_argument("--seeds", type=cli.integer(1, 1000), default=TRAINING.seeds)
     parser.add_argument("--split", type=int, default=TRAINING.split, choices=(1, 2, 3))
     parser.add_argument("--val-groups", type=cli.integer(1, 99), default=TRAINING.val_groups,

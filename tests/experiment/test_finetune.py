@@ -174,3 +174,12 @@ def test_pool5_store_through_fc6_fc7_gives_the_fc7_store(tmp_path, random_caffem
     with torch.no_grad():
         codes = model.codes(torch.from_numpy(pool5["features"])).numpy()
     assert np.abs(codes - fc7["features"]).max() <= 1e-5 * np.abs(fc7["features"]).max()
+
+
+def test_a_typo_in_the_head_s_name_is_a_usage_error(capsys):
+    """``--model birn`` once read the --init table and advised `experiment.train --models birn`,
+    a command that is itself refused; it is a usage error naming the models now."""
+    with pytest.raises(SystemExit) as exit_:
+        FT.main(["--model", "birn"])
+    assert exit_.value.code == 2
+    assert "argument --model: invalid choice: 'birn'" in capsys.readouterr().err
