@@ -64,6 +64,12 @@ class StudySettings:
     dropout: float = FROM_MAIN["dropout"]
     val_groups: int = FROM_MAIN["val_groups"]
 
+    def train_options(self):
+        """These settings as ``experiment.train``'s options (the main table that holds its runs)."""
+        return (f"--config {self.config} --hidden {' '.join(map(str, self.hidden))} --lr "
+                f"{' '.join(f'{lr:g}' for lr in self.lrs)} --epochs {self.epochs} --patience "
+                f"{self.patience} --seeds {self.seeds}")
+
     def protocol(self, lrs=None):
         """The ``Protocol`` of these settings (``lrs``: another learning-rate grid)."""
         base = RunSettings(config=get(self.config).name, epochs=self.epochs,
@@ -75,8 +81,7 @@ class StudySettings:
 def main_settings(main_dir):
     """{setting: value} of ``FROM_MAIN`` (the main table's settings that experiment.future has
     no option for) as --main's table.json records them, so that its runs are reused and every
-    part trains like them; {} before that table exists (its runs are then trained in --main
-    with the paper's values)."""
+    part trains like them; {} without that table (``run`` refuses the folder)."""
     table = os.path.join(main_dir, "table.json")
     if not os.path.isfile(table):
         return {}
@@ -84,8 +89,9 @@ def main_settings(main_dir):
         with open(table) as f:
             recorded = json.load(f).get("settings", {})
     except (ValueError, AttributeError):
-        raise outputs.OutputFolderError(f"{table} is not a table experiment.train wrote (not "
-                                        "JSON with its settings): pass the folder it wrote") from None
+        raise outputs.OutputFolderError(f"{table} is damaged (not JSON with its settings): "
+                                        "rerun its experiment.train command, which rewrites it "
+                                        "from the finished runs") from None
     return {k: recorded[k] for k in FROM_MAIN if k in recorded}
 
 
@@ -237,7 +243,7 @@ def run(study, parts, jobs=1):
         raise outputs.OutputFolderError(                                 # of training there
             f"--main {study.main_dir} holds no main table (table.json): train it first (make "
             f"demo, or python -m experiment.train --features {study.features} --out "
-            f"{study.main_dir})")
+            f"{study.main_dir} {study.settings.train_options()})")
     rgb_data = study.data()
     info = {**rgb_data.info, "test_labels": rgb_data.test.y.numpy()}
     start = time.perf_counter()

@@ -20,13 +20,13 @@ from common import cli, commands, devices
 from configurations import TRAINING
 from rnn_models import MODELS
 
-from .cluster import protocol_of, run_stage, split_folder, train_in_parallel
+from .cluster import (check_before_training, protocol_of, run_stage, split_folder,
+                      train_in_parallel)
 from .data import features_dir, load_data
 from . import outputs
 from .loop import ERRORS, set_deterministic
 from .protocol import Runtime, finite_history, run_model
 from .settings import PAPER_MODELS
-from .stores import check_configuration, store_paths
 
 #: Options that change how fast, never what: left out of the tables' settings.
 RUNTIME = ("no_progress", "stage", "task", "count", "threads", "jobs")
@@ -92,16 +92,10 @@ def train_and_report(args):
 
     from experiment.analysis.report import banner, write_results, write_split_summary
     device = devices.resolve(args.device)
+    check_before_training(args)
     outputs.claim(args.out, "experiment.train", {"--features": args.features})
     settings = {k: v for k, v in vars(args).items() if k not in RUNTIME}
     several, era = len(args.splits) > 1, get(args.config)
-    for split in args.splits:          # before hours of training, not after
-        check_configuration(store_paths(args.features, split, args.layer, args.stream).values(),
-                            era)
-        outputs.check_table(os.path.join(split_folder(args.out, split, several), "table.json"),
-                            {**settings, "splits": [split]})
-    if several:
-        outputs.check_table(os.path.join(args.out, "table.json"), settings)
     set_deterministic(device, args.fast, args.threads)
     if args.jobs > 1:
         train_in_parallel(args, device)

@@ -23,7 +23,7 @@ from .data import load_data
 from .loop import ERRORS, set_deterministic
 from .protocol import Protocol, Runtime, read_run, run_model, train_run
 from .settings import RunSettings, grid
-from .stores import check_configuration
+from .stores import check_configuration, store_paths
 
 
 def stage_tasks(stage, splits, models, lrs, hiddens, seeds):
@@ -77,8 +77,6 @@ def train_unit(work, stage, unit):
     split = unit[0]
     out = split_folder(work.out, split, work.several_splits)
     data = cached_data(work.features, split, work.layer, work.val_groups, stream=work.stream)
-    check_configuration((data.info["train_store"], data.info["test_store"]),
-                        get(work.protocol.base.config))
     if stage == "search":
         _, model, lr, hidden = unit
         config = grid(work.protocol.of(model), [lr], [hidden])[0]
@@ -97,19 +95,35 @@ def train_unit(work, stage, unit):
     return unit
 
 
+def check_before_training(args):
+    """Refuse the command ``args`` before any of its runs trains, not after (a cluster's tasks
+    included): codes of another configuration's extraction (``check_configuration``), and
+    --out's table of other settings that its table would replace (``outputs.check_table``;
+    each split's and the summary over splits)."""
+    several = len(args.splits) > 1
+    for split in args.splits:
+        check_configuration(store_paths(args.features, split, args.layer, args.stream).values(),
+                            get(args.config))
+        outputs.check_table(os.path.join(split_folder(args.out, split, several), "table.json"),
+                            {**vars(args), "splits": [split]})
+    if several:
+        outputs.check_table(os.path.join(args.out, "table.json"), vars(args))
+
+
 def run_stage(args):
     """One job-array task of a cluster stage (``--stage``, ``--task``; ``--count``: how many
-    there are): train its run(s), write no report."""
+    there are, once ``check_before_training`` passed): train its run(s), write no report."""
     tasks = stage_tasks(args.stage, args.splits, args.models, args.lr, args.hidden, args.seeds)
-    if args.count:
-        print(len(tasks))
-        return 0
-    if args.task is None or not 0 <= args.task < len(tasks):
+    if not args.count and (args.task is None or not 0 <= args.task < len(tasks)):
         print(f"error: --stage {args.stage} needs --task between 0 and {len(tasks) - 1}",
               file=sys.stderr)
         return 1
 
     def task():
+        check_before_training(args)
+        if args.count:
+            print(len(tasks))
+            return 0
         device = devices.resolve(args.device)
         outputs.claim(args.out, "experiment.train", {"--features": args.features})
         set_deterministic(device, args.fast, args.threads)

@@ -97,13 +97,15 @@ def check_table(table, settings):
     while a rerun of the same settings rewrites it (its finished runs reused)."""
     try:
         with open(table) as f:
-            recorded = json.load(f).get("settings")
-    except (OSError, ValueError, AttributeError):     # none yet, or damaged: nothing to keep
+            recorded = json.load(f)
+    except (OSError, ValueError):                      # none yet, or damaged: nothing to keep
         return
-    differ = [k for k in TABLE_SETTINGS if k in (recorded or {}) and recorded[k] != settings[k]]
+    if not isinstance(recorded, dict) or not {"models", "splits"} & set(recorded):
+        return                                         # another command's: ``claim`` refuses
+    recorded = recorded.get("settings") or {}
+    differ = [k for k in TABLE_SETTINGS if k in recorded and recorded[k] != settings[k]]
     if differ:
         key = differ[0]
         raise OutputFolderError(f"{table} is the table of other settings ({key} "
                                 f"{recorded[key]!r} there, {settings[key]!r} here), which this "
-                                "command would replace: give another --out, or delete that "
-                                "table.json if it may go (its runs stay)")
+                                "command would replace: give another --out")

@@ -16,7 +16,7 @@ import h5py
 
 from caffe_extract.frames import N_FRAMES
 from caffe_extract.store import StoreError, read_store, store_name
-from configurations import TRAINING
+from configurations import CONFIGS, TRAINING
 
 #: The size of each CaffeNet layer's code (caffe_extract.pipeline.LAYER_BLOBS).
 LAYER_DIMS = {"fc6": 4096, "fc7": 4096, "pool5": 9216}
@@ -131,11 +131,14 @@ def check_configuration(paths, config):
             "extraction", "{}")))
         for key, value in config.extraction().items():
             if key in made and made[key] != value:
+                theirs = made.get("config")
                 raise StoreError(f"{path} was extracted with {key} {made[key]!r} (configuration "
-                                 f"{made.get('config')}), but configuration {config.name} "
-                                 f"extracts with {value!r}: extract its codes (make extract "
-                                 f"CONFIG={config.name} FEATURES=features-{config.name}), or "
-                                 f"train with --config {made.get('config')}")
+                                 f"{theirs}), but configuration {config.name} extracts with "
+                                 f"{value!r}: extract its codes with --config {config.name} "
+                                 f"(make extract CONFIG={config.name} FEATURES=features-"
+                                 f"{config.name}; the demo's: make demo CONFIG={config.name})"
+                                 + (f", or train with --config {theirs}" if theirs in CONFIGS
+                                    else ""))
 
 
 def check_recipe(path):

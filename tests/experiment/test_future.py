@@ -259,5 +259,6 @@ def test_a_main_folder_without_a_main_table_is_refused_before_any_training(folde
         assert code == 1 and len(err) == 1, err
         assert err[0] == (f"error: --main {main} holds no main table (table.json): train it first "
                           f"(make demo, or python -m experiment.train --features {features} "
-                          f"--out {main})")
+                          f"--out {main} --config paper --hidden 8 --lr 0.003 --epochs 1 "
+                          f"--patience 0 --seeds 2)")
     assert not (tmp_path / "typo").exists() and not any((tmp_path / "empty").iterdir())

@@ -314,11 +314,13 @@ def test_a_configuration_trains_only_on_codes_of_its_own_extraction(folder, caps
     argv = ["--features", str(folder), "--out", str(out), "--models", "rnn", "--hidden", "4",
             "--lr", "0.01", "--epochs", "1", "--seeds", "1", "--val-groups", "1", "--no-progress"]
     says = ("all_splits_fc7.h5 was extracted with anti_aliasing False (configuration paper), "
-            "but configuration modern extracts with True: extract its codes (make extract "
-            "CONFIG=modern FEATURES=features-modern), or train with --config paper")
-    for jobs in ("1", "2"):
-        one_line_error(capsys, T.main(argv + ["--config", "modern", "--jobs", jobs]), says)
-    assert not list(out.rglob("*.pt"))
+            "but configuration modern extracts with True: extract its codes with --config modern "
+            "(make extract CONFIG=modern FEATURES=features-modern; the demo's: make demo "
+            "CONFIG=modern), or train with --config paper")
+    for extra in (["--jobs", "1"], ["--jobs", "2"], ["--stage", "search", "--task", "0"],
+                  ["--stage", "search", "--count"]):        # a cluster's count: no submission
+        one_line_error(capsys, T.main(argv + ["--config", "modern", *extra]), says)
+    assert not out.exists()
     one_line_error(capsys, future(folder, "tconv", "--config", "modern"), says)
     assert not list(folder.parent.rglob("*.pt"))
     assert T.main(argv + ["--config", "nntools-2015"]) == 0
