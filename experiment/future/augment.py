@@ -29,12 +29,12 @@ import torch
 
 from caffe_extract.views import CENTRE, NAMES
 from common import cli, commands
-from configurations import TRAINING
+from configurations import TRAINING, get
 from rnn_models import MODELS
 
 from experiment.train import (Protocol, Runtime, RunSettings, Split, evaluate, load_data,
                               search_then_seeds, searched, summary, tested_run)
-from experiment.train.stores import check_together
+from experiment.train.stores import check_configuration, check_together, store_paths
 
 from . import command
 
@@ -126,9 +126,11 @@ def train_and_print(args, runtime):
     """The crops rows of ``args.model`` trained, and their test accuracies printed."""
     start = time.perf_counter()
     check_together(args.features, args.split, {"views": VIEWS})          # its recipe's shape
+    base = RunSettings(epochs=args.epochs, patience=args.patience)
+    check_configuration(store_paths(args.features, args.split, views=VIEWS).values(),
+                        get(base.config))
     data = load_data(args.features, args.split, views=VIEWS)
-    protocol = Protocol(RunSettings(epochs=args.epochs, patience=args.patience), tuple(args.lr),
-                        tuple(args.hidden), tuple(range(args.seeds)))
+    protocol = Protocol(base, tuple(args.lr), tuple(args.hidden), tuple(range(args.seeds)))
     for result in run_augmented(args.model, protocol, data, args.out, runtime):
         print(f"{result['model']}: test accuracy {result['test_acc_mean']:.4f} +- "
               f"{result['test_acc_std']:.4f} ({len(result['runs'])} seeds)")

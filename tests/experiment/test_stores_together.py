@@ -253,6 +253,17 @@ def test_augment_refuses_views_of_another_number(tmp_path, capsys):
     one_line_error(capsys, code, "(6, 10, 4096) per video, but its recipe")
 
 
+def test_augment_refuses_views_of_another_configuration(tmp_path, capsys):
+    """augment trains the ``paper`` configuration's models: views extracted by ``modern``
+    (anti-aliased frames) are refused before any training."""
+    write_kind(tmp_path, views="oversample", anti_aliasing=True, config="modern")
+    code = A.main(["--features", str(tmp_path), "--out", str(tmp_path / "r"), "--epochs", "1",
+                   "--seeds", "1", "--no-progress"])
+    one_line_error(capsys, code, "was extracted with anti_aliasing True (configuration modern), "
+                   "but configuration paper extracts with False")
+    assert not list(tmp_path.rglob("*.pt"))
+
+
 def write_split_pair(folder, test_changes=None, test_classes=CLASSES):
     """A split's two per-split stores (the older layout: train and test of split 1), the test
     store's provenance changed by ``test_changes``."""
