@@ -126,19 +126,19 @@ def check_configuration(paths, config):
     ``config``'s (``Configuration.extraction``): its models would be trained, and tabled, as
     ``config`` on another configuration's frames. Configurations that extract alike (paper,
     nntools-2015, lasagne-0.1) share a store."""
+    wanted = config.extraction()
     for path in paths:
         made = json.loads(str(read_store(path, features=False, views=None)["attrs"].get(
             "extraction", "{}")))
-        for key, value in config.extraction().items():
-            if key in made and made[key] != value:
-                theirs = made.get("config")
-                raise StoreError(f"{path} was extracted with {key} {made[key]!r} (configuration "
-                                 f"{theirs}), but configuration {config.name} extracts with "
-                                 f"{value!r}: extract its codes with --config {config.name} "
-                                 f"(make extract CONFIG={config.name} FEATURES=features-"
-                                 f"{config.name}; the demo's: make demo CONFIG={config.name})"
-                                 + (f", or train with --config {theirs}" if theirs in CONFIGS
-                                    else ""))
+        diff = differing_setting(made, wanted, [k for k in wanted if k in made])
+        if diff:
+            (key, x, y), theirs = diff, made.get("config")
+            raise StoreError(f"{path} was extracted with {key} {x!r} (configuration {theirs}), "
+                             f"but configuration {config.name} extracts with {y!r}: extract "
+                             f"its codes with --config {config.name} (make extract "
+                             f"CONFIG={config.name} FEATURES=features-{config.name}; the "
+                             f"demo's: make demo CONFIG={config.name})"
+                             + (f", or train with --config {theirs}" if theirs in CONFIGS else ""))
 
 
 def check_recipe(path):
