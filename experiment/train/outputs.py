@@ -95,14 +95,13 @@ def check_table(table, settings):
     """Refuse to replace ``table`` (a table.json of experiment.train) by the table of other
     ``settings``: the first would be lost, with the studies that read it (--main, predict),
     while a rerun of the same settings rewrites it (its finished runs reused)."""
+    if recognise(os.path.dirname(table)) != "experiment.train":
+        return                                    # no table, or another command's (``claim``)
     try:
         with open(table) as f:
-            recorded = json.load(f)
-    except (OSError, ValueError):                      # none yet, or damaged: nothing to keep
+            recorded = json.load(f).get("settings") or {}
+    except (OSError, ValueError, AttributeError):   # damaged: nothing to keep
         return
-    if not isinstance(recorded, dict) or not {"models", "splits"} & set(recorded):
-        return                                         # another command's: ``claim`` refuses
-    recorded = recorded.get("settings") or {}
     differ = [k for k in TABLE_SETTINGS if k in recorded and recorded[k] != settings[k]]
     if differ:
         key = differ[0]
