@@ -17,7 +17,7 @@ def command(parser, argv, work, inputs):
     def body():
         device = devices.resolve(args.device)
         set_deterministic(device, False, args.threads)
-        outputs.claim(args.out, parser.prog.split()[-1],
-                      {option: getattr(args, option[2:]) for option in inputs})
-        return work(args, Runtime(device, not args.no_progress))
+        with outputs.claimed(args.out, parser.prog.split()[-1],
+                             {option: getattr(args, option[2:]) for option in inputs}):
+            return work(args, Runtime(device, not args.no_progress))
     return commands.guarded(body, ERRORS + (CaffeModelError, WeightsError))

@@ -281,8 +281,8 @@ def run_and_write(args):
     from experiment.analysis.report import banner
     from experiment.train import outputs
     start = time.monotonic()
-    outputs.claim(args.out, "experiment.studies.drift", {"--work": args.work})
-    ledger = run(args)
+    with outputs.claimed(args.out, "experiment.studies.drift", {"--work": args.work}):
+        ledger = run(args)
     note = banner({"weights": args.weights_note or os.path.basename(args.weights),
                    "weights_sha1": file_sha1(args.weights)})
     table = markdown(ledger, args, note)

@@ -91,13 +91,13 @@ def load_checkpoint(path, config, data=None):
         differ = sorted(k for k in asdict(config) if saved["config"].get(k) != asdict(config)[k])
         raise CheckpointError(f"{path} was written by another configuration (differs in "
                               f"{', '.join(differ) or 'its fields'}): give the settings it "
-                              "was trained with, or another results folder")
+                              "was trained with, or train into another folder")
     trained_on = saved.get("data")
     if data is not None and trained_on is not None and trained_on != data:
         differ = " and ".join(k for k in data if trained_on.get(k) != data[k])
         raise CheckpointError(f"{path} was trained on other codes than these (its {differ} set "
                               "differs: another split, stream, layer, store or --val-groups); "
-                              "give the codes it trained on, or another results folder")
+                              "give the codes it trained on, or train into another folder")
     return saved
 
 

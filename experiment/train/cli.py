@@ -17,7 +17,7 @@ import os
 import sys
 
 from common import cli, commands, devices
-from configurations import TRAINING
+from configurations import TRAINING, get
 from rnn_models import MODELS
 
 from .cluster import (check_before_training, protocol_of, run_stage, split_folder,
@@ -88,36 +88,38 @@ def main(argv=None):
 
 def train_and_report(args):
     """Every split's table (and, for several, the summary over splits); exit status 0."""
-    from configurations import get
-
-    from experiment.analysis.report import banner, write_results, write_split_summary
+    from experiment.analysis.report import write_split_summary
     device = devices.resolve(args.device)
     check_before_training(args)
-    outputs.claim(args.out, "experiment.train", {"--features": args.features})
     settings = {k: v for k, v in vars(args).items() if k not in RUNTIME}
-    several, era = len(args.splits) > 1, get(args.config)
     set_deterministic(device, args.fast, args.threads)
-    if args.jobs > 1:
-        train_in_parallel(args, device)
-    settings["device"] = devices.describe(device, args.fast)
-    per_split = []
-    for split in args.splits:
-        out = split_folder(args.out, split, several)
-        data = load_data(args.features, split, args.layer, args.val_groups, stream=args.stream)
-        note = banner(data.info["attrs"])
-        if note:
-            print(note, file=sys.stderr)
-        os.makedirs(out, exist_ok=True)
-        results = []
-        for model in args.models:
-            print(f"== split {split}, {model} ({era.name}): search lr {args.lr} x hidden "
-                  f"{args.hidden}, then {args.seeds} seeds", file=sys.stderr)
-            results.append(run_model(model, protocol_of(args), data, out,
-                                     Runtime(device, not args.no_progress)))
-        finite_history(results)
-        print(write_results(out, results, data.info, {**settings, "splits": [split]},
-                            data, era))
-        per_split.append((split, results, data.info))
+    with outputs.claimed(args.out, "experiment.train", {"--features": args.features}):
+        if args.jobs > 1:
+            train_in_parallel(args, device)
+        settings["device"] = devices.describe(device, args.fast)
+        per_split = [train_split(args, split, settings, device) for split in args.splits]
     if len(args.splits) > 1:
-        print(write_split_summary(args.out, per_split, settings, era))
+        print(write_split_summary(args.out, per_split, settings, get(args.config)))
     return 0
+
+
+def train_split(args, split, settings, device):
+    """One split's table written and printed (its runs trained, or read back where they are
+    done); returns (split, results, info) for the summary over splits."""
+    from experiment.analysis.report import banner, write_results
+    out = split_folder(args.out, split, len(args.splits) > 1)
+    data = load_data(args.features, split, args.layer, args.val_groups, stream=args.stream)
+    note = banner(data.info["attrs"])
+    if note:
+        print(note, file=sys.stderr)
+    os.makedirs(out, exist_ok=True)
+    results = []
+    for model in args.models:
+        print(f"== split {split}, {model} ({args.config}): search lr {args.lr} x hidden "
+              f"{args.hidden}, then {args.seeds} seeds", file=sys.stderr)
+        results.append(run_model(model, protocol_of(args), data, out,
+                                 Runtime(device, not args.no_progress)))
+    finite_history(results)
+    print(write_results(out, results, data.info, {**settings, "splits": [split]}, data,
+                        get(args.config)))
+    return split, results, data.info

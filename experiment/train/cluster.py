@@ -125,9 +125,9 @@ def run_stage(args):
             print(len(tasks))
             return 0
         device = devices.resolve(args.device)
-        outputs.claim(args.out, "experiment.train", {"--features": args.features})
         set_deterministic(device, args.fast, args.threads)
-        unit = train_unit(Work.of(args, device), args.stage, tasks[args.task])
+        with outputs.claimed(args.out, "experiment.train", {"--features": args.features}):
+            unit = train_unit(Work.of(args, device), args.stage, tasks[args.task])
         print(f"task {args.task} ({args.stage}: {unit}) done", file=sys.stderr)
         return 0
     return commands.guarded(task, ERRORS)

@@ -1,11 +1,13 @@
 """One results folder, one command (issue 30, item 3; docs/reliability.md, "No run writes over
 another"): ``claim`` refuses a folder that holds another command's results or is one of the
-command's inputs, else records the command in ``MARKER``; ``recognise`` also knows the folders
-of older runs by their files; ``check_table`` keeps a table from being replaced by one of other
-settings.
+command's inputs, else records the command in ``MARKER``; ``claimed`` takes the claim back from
+a command that fails before writing anything; ``recognise`` also knows the folders of older runs
+by their files; ``check_table`` keeps a table from being replaced by one of other settings.
 
-    claim("results/demo-future", "experiment.future", {"--main": "results/demo-paper"})
+    with claimed("results/demo-future", "experiment.future", {"--main": "results/demo-paper"}):
+        ...                                      # the command's work
 """
+import contextlib
 import glob
 import json
 import os
@@ -72,6 +74,25 @@ def claim(folder, command, inputs=None):
             f.write(json.dumps({"command": f"python -m {command}"}) + "\n")
         os.replace(partial, marker)
     return folder
+
+
+@contextlib.contextmanager
+def claimed(folder, command, inputs=None):
+    """``claim`` for the work in the ``with`` block. If that work fails (a refusal, an error)
+    before adding a file to ``folder``, the folder is left as it was found: no record in it,
+    and a folder the claim made is removed, so that a refused command leaves no trace."""
+    existed, marker = os.path.isdir(folder), os.path.join(folder, MARKER)
+    found = set(os.listdir(folder)) if existed else set()
+    claim(folder, command, inputs)
+    try:
+        yield folder
+    except BaseException:
+        if MARKER not in found and set(os.listdir(folder)) == found | {MARKER}:
+            with contextlib.suppress(OSError):      # a cluster's other task may be writing
+                os.remove(marker)
+                if not existed:
+                    os.rmdir(folder)
+        raise
 
 
 def check_input(folder, command, option):

@@ -2,6 +2,8 @@
 table says what the code does."""
 import pathlib
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -165,3 +167,15 @@ def test_the_docs_show_the_knob_table_the_code_holds():
 def test_unknown_configuration_is_a_clear_error():
     with pytest.raises(ValueError, match="choose one of paper, nntools-2015, lasagne-0.1, modern"):
         configs.get("2016")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make here")
+@pytest.mark.parametrize("name", sorted(configs.CONFIGS))
+def test_make_extract_gives_a_configuration_of_other_codes_its_own_store(name):
+    """`make extract CONFIG=modern` once wrote modern's codes over paper's store in
+    `features/` (hours of UCF-101 lost): a configuration that extracts otherwise than paper
+    (``extraction()``) gets its own default folder, and those that extract alike share it."""
+    argv = ["make", "-n", "--no-print-directory", "-C", str(ROOT), "extract", f"CONFIG={name}"]
+    recipe = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    alike = configs.get(name).extraction() == configs.PAPER.extraction()
+    assert f"--out-dir {'features' if alike else 'features-' + name} " in recipe

@@ -133,7 +133,7 @@ def test_a_rerun_on_other_codes_reuses_none_of_the_runs(tmp_path, capsys):
     one_line_error(capsys, T.main(argv + ["--val-groups", "1"]), path.name,
                    "was trained on other codes than these (its train and val set differs")
     write_store(tmp_path / "split1_train_fc7.h5", toy_records(seed=7), [], ["C0", "C1"], ATTRS)
-    one_line_error(capsys, T.main(argv), path.name, "other codes", "or another results folder")
+    one_line_error(capsys, T.main(argv), path.name, "other codes", "or train into another folder")
     torch.save({k: v for k, v in torch.load(path, weights_only=True).items() if k != "data"}, path)
     before = path.stat().st_mtime_ns
     assert T.main(argv) == 0 and path.stat().st_mtime_ns == before     # reused, not trained

@@ -262,3 +262,4 @@ def test_a_main_folder_without_a_main_table_is_refused_before_any_training(folde
                           f"--out {main} --config paper --hidden 8 --lr 0.003 --epochs 1 "
                           f"--patience 0 --seeds 2)")
     assert not (tmp_path / "typo").exists() and not any((tmp_path / "empty").iterdir())
+    assert not (tmp_path / "f").exists()           # nor a claimed --out left behind

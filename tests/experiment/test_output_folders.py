@@ -151,6 +151,28 @@ def test_rerunning_a_command_into_its_own_folder_resumes(features, main_table, t
     assert O.recognise(str(older)) == "experiment.train"
 
 
+def test_a_command_that_fails_before_writing_leaves_no_claim(tmp_path):
+    """A refused command once left written-by.json in a new --out, so that the folder then
+    refused every other command. Failing before writing, it leaves the folder as it found it;
+    once it wrote something, the record stays with what it wrote."""
+    new, kept, wrote = tmp_path / "new", tmp_path / "kept", tmp_path / "wrote"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("the user's")
+    for folder in (new, kept, wrote):
+        with pytest.raises(O.OutputFolderError, match="refused"):
+            with O.claimed(str(folder), "experiment.future"):
+                assert O.recognise(str(folder)) == "experiment.future"
+                if folder == wrote:
+                    (folder / "table.json").write_text("{}")
+                raise O.OutputFolderError("refused")
+    assert not new.exists()
+    assert sorted(p.name for p in kept.iterdir()) == ["notes.txt"]
+    assert O.recognise(str(wrote)) == "experiment.future" and (wrote / O.MARKER).is_file()
+    with O.claimed(str(new), "experiment.future"):
+        pass
+    assert O.recognise(str(new)) == "experiment.future"
+
+
 def test_what_an_older_folder_holds_is_recognised_by_its_files(tmp_path):
     assert O.recognise(str(tmp_path)) is None
     (tmp_path / "table.json").write_text('{"written": "by an earlier run"}')
