@@ -54,7 +54,9 @@ ORACLE_IF_AVAILABLE := $(if $(ORACLE_PYTHON),oracle)
 
 # The real data set and its codes (`make data extract`).
 DATA     ?= data
-FEATURES ?= features
+# A configuration that extracts otherwise than paper (configurations: its extraction()) has its
+# own codes: modern anti-aliases, so its store is features-modern, never paper's replaced.
+FEATURES ?= features$(if $(filter modern,$(CONFIG)),-modern)
 BACKEND  ?= caffe
 WORKERS  ?=
 LAYER    ?= fc7
