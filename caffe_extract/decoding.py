@@ -6,7 +6,7 @@ import os
 from collections import deque
 from itertools import islice
 
-from common.processes import start_worker
+from common.processes import ctrl_c_ignored, start_worker
 
 from . import frames as framelib
 from .entries import entry_problem
@@ -77,7 +77,9 @@ def _alone(function, job, on_crash):
     from concurrent.futures.process import BrokenProcessPool
     with _pool(1) as single:
         try:
-            return single.submit(function, job).result()
+            with ctrl_c_ignored():          # a worker starts on its first task
+                future = single.submit(function, job)
+            return future.result()
         except BrokenProcessPool:
             return on_crash(job)
 
@@ -97,8 +99,9 @@ def ordered_imap(function, jobs, workers, prefetch, on_crash=None):
     jobs, pending, pool = iter(jobs), deque(), _pool(workers)    # pending: [job, future]
     try:
         while True:
-            for job in islice(jobs, prefetch - len(pending)):
-                pending.append([job, pool.submit(function, job)])
+            with ctrl_c_ignored():          # the workers start as the jobs are submitted
+                for job in islice(jobs, prefetch - len(pending)):
+                    pending.append([job, pool.submit(function, job)])
             if not pending:
                 return
             job, future = pending.popleft()
@@ -110,8 +113,9 @@ def ordered_imap(function, jobs, workers, prefetch, on_crash=None):
                 pool.shutdown(wait=True)
                 result = _alone(function, job, on_crash)
                 pool = _pool(workers)
-                for item in pending:
-                    item[1] = pool.submit(function, item[0])
+                with ctrl_c_ignored():
+                    for item in pending:
+                        item[1] = pool.submit(function, item[0])
             yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

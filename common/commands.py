@@ -1,7 +1,8 @@
 """The command-line layer every command shares: its argument groups (the training grid, the
 device, the threads, the progress bars) and its one error wrapper, ``guarded``: an error a user
 can cause (a missing file, a bad store, a diverging run) is one line, ``error: ...`` on stderr
-and exit status 1; an error it was not told to expect is a bug and keeps its traceback.
+and exit status 1; an error it was not told to expect is a bug and keeps its traceback; Ctrl-C
+is one line and status 130.
 
     parser = commands.parser("python -m experiment.train", __doc__)
     commands.add_grid(parser, lr=[0.003, 0.001], hidden=[512], seeds=3, epochs=80, patience=25)
@@ -11,7 +12,7 @@ import argparse
 import sys
 
 from . import cli, devices
-from .errors import describe
+from .errors import INTERRUPTED, describe
 
 
 def parser(prog, doc):
@@ -60,9 +61,14 @@ def add_jobs(parser, what):
 
 def guarded(body, errors):
     """``body()``'s exit status; an error of ``errors`` (a tuple of exception types) is said in
-    one line on stderr and gives status 1."""
+    one line on stderr and gives status 1; Ctrl-C is one line too (status ``INTERRUPTED``), not a
+    traceback: every command that writes saves its work atomically and resumes from it."""
     try:
         return body()
     except errors as error:
         print(f"error: {describe(error)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: what was saved is kept; rerun the same command to go on from it",
+              file=sys.stderr)
+        return INTERRUPTED

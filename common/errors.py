@@ -4,6 +4,9 @@ import errno
 #: Out of space: a full disk, a quota, or a file-size limit (``ulimit -f``).
 NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
+#: The exit status of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+INTERRUPTED = 130
+
 
 def describe(error):
     """``error`` as one line naming the file and what to do; a full disk says how to resume."""

@@ -6,10 +6,13 @@
 Each task runs in a *spawned* process (torch is not safe to fork once its threads ran; a spawned
 child imports ``common`` first, so its kernels are pinned as this process's), in the order given
 (put the longest first). Failure, never a hang: a dead worker is a ``WorkerDied`` at once, and
-workers die with this process (``die_with_parent``).
+workers die with this process (``die_with_parent``). Ctrl-C is the parent's alone: workers
+are started with it ignored (``ctrl_c_ignored``), and the parent stops them.
 """
+import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -52,10 +55,33 @@ def die_with_parent(parent):
         os._exit(1)
 
 
+@contextlib.contextmanager
+def ctrl_c_ignored():
+    """Processes started inside ignore Ctrl-C from their first instruction on: an ignored signal
+    stays ignored across ``exec``, and Python installs its ``KeyboardInterrupt`` only where SIGINT
+    is at its default. Ctrl-C reaches every process of the terminal's group; a worker's own
+    ``KeyboardInterrupt`` (raised while it still imported, or inside the pool's locks) printed a
+    traceback each, could hang the pool, and a decoding worker's death could pass for a video that
+    crashes its decoder. So the parent alone hears it, stops its workers and says so once. (A
+    Ctrl-C in the instant the parent starts a worker is lost: press it again.)"""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def start_worker(threads, parent):
-    """A worker: dies with its parent; its torch, where it runs torch, on ``threads`` threads
-    (None: left alone)."""
+    """A worker: dies with its parent; stopped (``terminate``), it unwinds as from an error, so
+    that what it holds is given back (its decoding processes, its shared memory; killed outright
+    it left them to the resource tracker, a warning each); its progress bars' lock a thread's
+    (tqdm's own is a semaphore, the same leftover); its torch, where it runs torch, on
+    ``threads`` threads (None: left alone)."""
+    import threading
+    from tqdm import tqdm
     die_with_parent(parent)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    tqdm.set_lock(threading.RLock())
     if threads is not None:
         import torch
         torch.set_num_threads(threads)
@@ -76,7 +102,7 @@ def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="
             tqdm(total=len(tasks), desc=f"{desc} ({workers} at once)", unit=desc.rstrip("s")
                  or "task", disable=not progress, dynamic_ncols=True) as bar:
         # the workers start as the tasks are submitted, with the environment ``env`` (None: ours)
-        with mock.patch.dict(os.environ, env or {}, clear=env is not None):
+        with mock.patch.dict(os.environ, env or {}, clear=env is not None), ctrl_c_ignored():
             futures = {pool.submit(task.function, *task.args): task.name for task in tasks}
         future = None
         try:
@@ -91,6 +117,9 @@ def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="
                              f"{'; ' + rerun_hint if rerun_hint else ''}") from None
         except BaseException as error:
             pool.shutdown(wait=False, cancel_futures=True)
+            if isinstance(error, KeyboardInterrupt):     # the workers ignore it: stop them
+                for worker in multiprocessing.active_children():
+                    worker.terminate()
             if isinstance(error, Exception) and future is not None:
                 print(f"{futures[future]} failed; waiting for the tasks still running before "
                       "saying why", file=sys.stderr)

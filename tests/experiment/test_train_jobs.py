@@ -3,7 +3,11 @@
 is a clear error, never a hang."""
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -45,6 +49,14 @@ def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def ignores_ctrl_c():
+    return signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+def ignores_ctrl_c_of(job):
+    return ignores_ctrl_c()
+
+
 def fail(x):
     time.sleep(0.1)
     raise ValueError(f"part {x} failed")
@@ -66,6 +78,62 @@ def test_a_killed_worker_is_a_clear_error_not_a_hang():
 def test_a_task_s_error_is_raised_after_the_running_tasks_end():
     with pytest.raises(ValueError, match="part 1 failed"):
         run_all([Task("a", fail, (1,)), Task("b", square, (2,))], 2, progress=False)
+
+
+def test_workers_ignore_ctrl_c_from_birth_and_the_parent_keeps_hearing_it():
+    """A worker started with SIGINT ignored never installs Python's ``KeyboardInterrupt`` (a
+    handler set once it runs would leave its start-up, the imports, exposed); the parent's handler
+    is back once they are started. The decoding processes of extraction alike."""
+    from caffe_extract.decoding import ordered_imap
+    before = signal.getsignal(signal.SIGINT)
+    assert run_all([Task(str(i), ignores_ctrl_c) for i in range(2)], 2, progress=False) == \
+        {"0": True, "1": True}
+    assert list(ordered_imap(ignores_ctrl_c_of, range(3), 2, 2)) == [True] * 3
+    assert signal.getsignal(signal.SIGINT) == before
+
+
+CTRL_C = textwrap.dedent("""
+    import os, sys, time
+    from common.commands import guarded
+    from common.processes import Task, run_all
+
+    def writes_its_pid(pid_file, seconds):
+        open(pid_file, "w").write(str(os.getpid()))
+        time.sleep(seconds)
+
+    if __name__ == "__main__":
+        tasks = [Task(str(i), writes_its_pid, (os.path.join(sys.argv[1], str(i)), 120 * i))
+                 for i in range(2)]
+        sys.exit(guarded(lambda: run_all(tasks, 2, progress=False), ()))
+    """)
+
+
+def test_ctrl_c_is_one_line_and_stops_every_worker(tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while one worker waits
+    for a task and one runs a task of two minutes: status 130 at once, one line on stderr (no
+    worker's traceback: they ignore it), and no worker left running."""
+    (tmp_path / "ctrl_c.py").write_text(CTRL_C)
+    root = Path(__file__).resolve().parents[2]
+    command = subprocess.Popen(         # SIGINT at its default: a background CI job ignores it
+        [sys.executable, str(tmp_path / "ctrl_c.py"), str(tmp_path)], cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)}, start_new_session=True,
+        stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    pid_files = [tmp_path / "0", tmp_path / "1"]
+    deadline = time.monotonic() + 120
+    while not all(p.exists() and p.read_text() for p in pid_files):
+        assert time.monotonic() < deadline and command.poll() is None, command.stderr.read()
+        time.sleep(0.2)
+    os.killpg(command.pid, signal.SIGINT)
+    start = time.monotonic()
+    _, stderr = command.communicate(timeout=60)
+    assert command.returncode == 130 and time.monotonic() - start < 30
+    assert stderr.strip().splitlines() == [
+        "interrupted: what was saved is kept; rerun the same command to go on from it"]
+    for pid in (int(p.read_text()) for p in pid_files):
+        while time.monotonic() < start + 30 and Path(f"/proc/{pid}").exists():
+            time.sleep(0.2)                 # (reaped by init once their parent has gone)
+        assert not Path(f"/proc/{pid}").exists(), f"worker {pid} still runs"
 
 
 def test_a_seed_task_refuses_to_start_before_its_search(features, tmp_path, capsys):  # noqa: F811
