@@ -283,14 +283,14 @@ def run_and_write(args):
     start = time.monotonic()
     with outputs.claimed(args.out, "experiment.studies.drift", {"--work": args.work}):
         ledger = run(args)
-    note = banner({"weights": args.weights_note or os.path.basename(args.weights),
-                   "weights_sha1": file_sha1(args.weights)})
-    table = markdown(ledger, args, note)
-    pathlib.Path(args.out, "drift.md").write_text(table + "\n")
-    pathlib.Path(args.out, "drift.json").write_text(json.dumps(
-        {"banner": note, "settings": portable(args), "ledger": ledger,
-         "elapsed_s": round(time.monotonic() - start, 1)}, indent=1))
-    plot(ledger, os.path.join(args.out, "drift.png"), note)
+        note = banner({"weights": args.weights_note or os.path.basename(args.weights),
+                       "weights_sha1": file_sha1(args.weights)})
+        table = markdown(ledger, args, note)
+        pathlib.Path(args.out, "drift.md").write_text(table + "\n")
+        pathlib.Path(args.out, "drift.json").write_text(json.dumps(
+            {"banner": note, "settings": portable(args), "ledger": ledger,
+             "elapsed_s": round(time.monotonic() - start, 1)}, indent=1))
+        plot(ledger, os.path.join(args.out, "drift.png"), note)
     print(table)
     return 0
 

@@ -90,16 +90,16 @@ def train_and_report(args):
     """Every split's table (and, for several, the summary over splits); exit status 0."""
     from experiment.analysis.report import write_split_summary
     device = devices.resolve(args.device)
-    check_before_training(args)
     settings = {k: v for k, v in vars(args).items() if k not in RUNTIME}
     set_deterministic(device, args.fast, args.threads)
     with outputs.claimed(args.out, "experiment.train", {"--features": args.features}):
+        check_before_training(args)            # with --out held: no table replaced meanwhile
         if args.jobs > 1:
             train_in_parallel(args, device)
         settings["device"] = devices.describe(device, args.fast)
         per_split = [train_split(args, split, settings, device) for split in args.splits]
-    if len(args.splits) > 1:
-        print(write_split_summary(args.out, per_split, settings, get(args.config)))
+        if len(args.splits) > 1:
+            print(write_split_summary(args.out, per_split, settings, get(args.config)))
     return 0
 
 

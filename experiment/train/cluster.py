@@ -126,7 +126,8 @@ def run_stage(args):
             return 0
         device = devices.resolve(args.device)
         set_deterministic(device, args.fast, args.threads)
-        with outputs.claimed(args.out, "experiment.train", {"--features": args.features}):
+        with outputs.claimed(args.out, "experiment.train", {"--features": args.features},
+                             shared=True):            # the stage's other tasks write beside it
             unit = train_unit(Work.of(args, device), args.stage, tasks[args.task])
         print(f"task {args.task} ({args.stage}: {unit}) done", file=sys.stderr)
         return 0

@@ -1,13 +1,15 @@
 """One results folder, one command (issue 30, item 3; docs/reliability.md, "No run writes over
 another"): ``claim`` refuses a folder that holds another command's results or is one of the
-command's inputs, else records the command in ``MARKER``; ``claimed`` takes the claim back from
-a command that fails before writing anything; ``recognise`` also knows the folders of older runs
+command's inputs, else records the command in ``MARKER``; ``claimed`` holds the folder for the
+command's work (a second command into it at once is refused) and takes the claim back from a
+command that fails before writing anything; ``recognise`` also knows the folders of older runs
 by their files; ``check_table`` keeps a table from being replaced by one of other settings.
 
     with claimed("results/demo-future", "experiment.future", {"--main": "results/demo-paper"}):
         ...                                      # the command's work
 """
 import contextlib
+import fcntl
 import glob
 import json
 import os
@@ -77,22 +79,50 @@ def claim(folder, command, inputs=None):
 
 
 @contextlib.contextmanager
-def claimed(folder, command, inputs=None):
-    """``claim`` for the work in the ``with`` block. If that work fails (a refusal, an error)
-    before adding a file to ``folder``, the folder is left as it was found: no record in it,
-    and a folder the claim made is removed, so that a refused command leaves no trace."""
+def claimed(folder, command, inputs=None, shared=False):
+    """``claim`` for the work in the ``with`` block, and the folder held for it (``shared``: by
+    the tasks of one cluster stage together; else by this command alone), so that a second
+    command into it at once is refused, not left to replace the table the first one writes. A
+    checkpoint's part that a killed save left (``RUN.pt.PID.tmp``, 650 MB for fine-tuning) is
+    removed. If the work fails (a refusal, an error)
+    before adding a file to ``folder``, the folder is left as it was found: no record in it, and
+    a folder the claim made is removed, so that a refused command leaves no trace."""
     existed, marker = os.path.isdir(folder), os.path.join(folder, MARKER)
     found = set(os.listdir(folder)) if existed else set()
     claim(folder, command, inputs)
+    with _held(folder, shared):
+        if not shared:       # no one else writes here now: a killed save's part is stale
+            for part in ("checkpoints", os.path.join("*", "checkpoints")):
+                for stale in glob.glob(os.path.join(glob.escape(folder), part, "*.pt.*.tmp")):
+                    os.remove(stale)
+        try:
+            yield folder
+        except BaseException:
+            if MARKER not in found and set(os.listdir(folder)) == found | {MARKER}:
+                with contextlib.suppress(OSError):      # a cluster's other task may be writing
+                    os.remove(marker)
+                    if not existed:
+                        os.rmdir(folder)
+            raise
+
+
+@contextlib.contextmanager
+def _held(folder, shared):
+    """An advisory lock (flock) on ``folder`` for the ``with`` block; a file system that does
+    not lock folders (NFS) leaves it unlocked, as before."""
+    descriptor = os.open(folder, os.O_RDONLY)
     try:
-        yield folder
-    except BaseException:
-        if MARKER not in found and set(os.listdir(folder)) == found | {MARKER}:
-            with contextlib.suppress(OSError):      # a cluster's other task may be writing
-                os.remove(marker)
-                if not existed:
-                    os.rmdir(folder)
-        raise
+        try:
+            fcntl.flock(descriptor, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputFolderError(f"another command is writing {folder} now (two into one "
+                                    "folder would replace each other's table): wait for it to "
+                                    "end, or write elsewhere (another --out)") from None
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def check_input(folder, command, option):

@@ -173,6 +173,42 @@ def test_a_command_that_fails_before_writing_leaves_no_claim(tmp_path):
     assert O.recognise(str(new)) == "experiment.future"
 
 
+def test_a_second_command_into_a_folder_being_written_is_refused(features, tmp_path, capsys):
+    """Two experiment.train commands into one new --out at once both passed the check of the
+    table they would replace (none yet): one's table replaced the other's, exit 0 (audit 7).
+    The folder is held for a command's whole work: the second is refused before it trains, and
+    does not take back the first one's claim. A cluster stage's tasks share it."""
+    out = tmp_path / "out"
+    with O.claimed(str(out), "experiment.train"):
+        assert T.main(["--features", str(features), "--out", str(out), "--models", "average",
+                       "--device", "cpu"] + TINY) == 1
+        assert f"error: another command is writing {out} now" in capsys.readouterr().err
+        assert sorted(p.name for p in out.iterdir()) == [O.MARKER]
+        with pytest.raises(O.OutputFolderError, match="another command is writing"):
+            with O.claimed(str(out), "experiment.train", shared=True):
+                pass
+    with O.claimed(str(out), "experiment.train", shared=True), \
+            O.claimed(str(out), "experiment.train", shared=True):
+        with pytest.raises(O.OutputFolderError, match="another command is writing"):
+            with O.claimed(str(out), "experiment.train"):
+                pass
+
+
+def test_a_killed_save_s_part_is_removed_by_the_next_command(tmp_path):
+    """``atomic_save`` writes RUN.pt.PID.tmp, then renames it; a kill between leaves the part
+    (650 MB for a fine-tuned network), which no rerun removed. Another file ending in .tmp that
+    is not a checkpoint's part is not this project's to remove."""
+    out = tmp_path / "out"
+    for part in ("checkpoints/rnn-seed0.pt.123.tmp", "flow/checkpoints/rnn-seed0.pt.9.tmp",
+                 "notes.tmp", "checkpoints/rnn-seed0.pt"):
+        (out / part).parent.mkdir(parents=True, exist_ok=True)
+        (out / part).write_text("x")
+    with O.claimed(str(out), "experiment.future"):
+        pass
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == \
+        ["checkpoints/rnn-seed0.pt", "notes.tmp", O.MARKER]
+
+
 def test_what_an_older_folder_holds_is_recognised_by_its_files(tmp_path):
     assert O.recognise(str(tmp_path)) is None
     (tmp_path / "table.json").write_text('{"written": "by an earlier run"}')
