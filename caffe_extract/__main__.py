@@ -4,6 +4,7 @@
     python -m caffe_extract merge --out features/split1_train_fc7.h5 features/split1_train_fc7.h5.shard*
 """
 import argparse
+import contextlib
 import os
 import sys
 
@@ -160,31 +161,35 @@ def run_jobs(args):
     if note:
         print(f"*** {note} ***", file=sys.stderr)
     # the split lists read once, before any shard starts (and the videos for the progress bar)
-    n_videos = sum(len(Extraction(config).videos) for config in configs)
-    print(f"extracting in {n} processes at once (shards 0/{n} .. {n - 1}/{n}), then merging",
-          file=sys.stderr)
-    args.no_progress, progress = True, not args.no_progress     # no bar per shard: one here
-    tasks = [Task(f"{i}/{n}", extract_shard, (extract_configs(args, weights, note, (i, n)),))
-             for i in range(n)]
-    parts = [shard_path(path, (i, n)) + ".parts" for path in stores for i in range(n)]
-    with video_bar(parts, n_videos, args.chunk, progress) as bar:
-        results = run_all(tasks, n, threads=1, desc="shards", progress=False,
-                          rerun_hint="rerun the same command to resume")
-        failed = {name: error for name, (_, error) in results.items() if error is not None}
-        if not failed:
-            bar.update(n_videos - bar.n)
-    if failed:
-        raise RuntimeError(f"shard(s) {', '.join(failed)} failed ("
-                           + "; ".join(f"{name}: {error}" for name, error in failed.items())
-                           + "); rerun the same command to resume")
-    for k, path in enumerate(stores):
-        shards = [shard_path(path, (i, n)) for i in range(n)]
-        print(merge(shards, path))
-        for shard in shards:
-            os.remove(shard)
-        done = [results[f"{i}/{n}"][0][k] for i in range(n)]   # (path, failures, damaged)
-        summarize(sorted(item for _, failures, _ in done for item in failures),
-                  sorted(item for _, _, damaged in done for item in damaged))
+    extractions = [Extraction(config) for config in configs]
+    n_videos = sum(len(extraction.videos) for extraction in extractions)
+    with contextlib.ExitStack() as held:      # each store's lock, as one process holds it: a
+        for extraction in extractions:         # plain run or another --jobs N is refused
+            held.enter_context(extraction.lock())
+        print(f"extracting in {n} processes at once (shards 0/{n} .. {n - 1}/{n}), then merging",
+              file=sys.stderr)
+        args.no_progress, progress = True, not args.no_progress     # no bar per shard: one here
+        tasks = [Task(f"{i}/{n}", extract_shard, (extract_configs(args, weights, note, (i, n)),))
+                 for i in range(n)]
+        parts = [shard_path(path, (i, n)) + ".parts" for path in stores for i in range(n)]
+        with video_bar(parts, n_videos, args.chunk, progress) as bar:
+            results = run_all(tasks, n, threads=1, desc="shards", progress=False,
+                              rerun_hint="rerun the same command to resume")
+            failed = {name: error for name, (_, error) in results.items() if error is not None}
+            if not failed:
+                bar.update(n_videos - bar.n)
+        if failed:
+            raise RuntimeError(f"shard(s) {', '.join(failed)} failed ("
+                               + "; ".join(f"{name}: {error}" for name, error in failed.items())
+                               + "); rerun the same command to resume")
+        for k, path in enumerate(stores):
+            shards = [shard_path(path, (i, n)) for i in range(n)]
+            print(merge(shards, path))
+            for shard in shards:
+                os.remove(shard)
+            done = [results[f"{i}/{n}"][0][k] for i in range(n)]   # (path, failures, damaged)
+            summarize(sorted(item for _, failures, _ in done for item in failures),
+                      sorted(item for _, _, damaged in done for item in damaged))
     return 0
 
 

@@ -1,6 +1,7 @@
 """``extract --jobs N`` through ``common.processes.run_all``: the shards in spawned worker
 processes, pinned and on one network thread each, a failing shard named in one line, a killed
 run leaving no worker behind and resuming to the single run's store."""
+import fcntl
 import os
 import signal
 import subprocess
@@ -89,6 +90,24 @@ def test_a_failing_shard_is_named_and_the_rerun_resumes(small, single, tmp_path,
     assert "shard0of2: kept" in capfd.readouterr().err   # said by its worker
     same_store(out / "all_splits_fc7.h5", single)
     assert sorted(os.listdir(out)) == ["all_splits_fc7.h5"]
+
+
+def test_jobs_n_holds_the_store_s_own_lock(small, tmp_path, capfd):
+    """The --jobs parent held only its shards' locks (``STORE.shardIofN.lock``): a plain
+    extraction, or one of another --jobs, into the same --out-dir ran beside it, each computing
+    the whole store. It holds the store's own lock now, as a plain extraction does: held, the
+    --jobs run is refused in one line before any shard starts (and does not say to resume)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / "all_splits_fc7.h5.lock", "a+") as held:    # as a plain run holds it
+        held.write("4242")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert main(command(small, out, "--jobs", "2")) == 1
+    err = capfd.readouterr().err
+    assert f"error: another extraction is writing {out}/all_splits_fc7.h5 (pid 4242)" in err
+    assert "resume" not in err and "processes at once" not in err
+    assert os.listdir(out) == ["all_splits_fc7.h5.lock"]
 
 
 def children(pid):
