@@ -9,23 +9,30 @@ or waiting for their batch at once (``run_chunks``: the prefetch and one batch).
 slots would not fit in /dev/shm with room to spare (writing past its end kills the process
 with SIGBUS), the inputs go through the pipe (``fits``).
 """
+import glob
+import os
+import secrets
 import shutil
 from multiprocessing import shared_memory
 
 import numpy as np
 
 _ATTACHED = {}    # in a worker: the Slots' shared memory by name, attached once
+PREFIX = "caffe-extract-slots-"     # then the pid of the process that made them
 
 
 class Slots:
     """``n`` slots of one video's network input, float32 ``shape``, in shared memory; a context
     manager that removes the memory at its end (a kill leaves it to multiprocessing's resource
-    tracker, which removes it once this process and its workers are gone)."""
+    tracker, which removes it once this process and its workers are gone; a kill of the whole
+    process group takes the tracker too, and the next extraction removes it: ``sweep``)."""
 
     def __init__(self, n, shape):
         self.n, self.shape = n, tuple(shape)
         size = n * int(np.prod(self.shape)) * np.dtype(np.float32).itemsize
-        self.memory = shared_memory.SharedMemory(create=True, size=size)
+        sweep()
+        self.memory = shared_memory.SharedMemory(f"{PREFIX}{os.getpid()}-{secrets.token_hex(4)}",
+                                                 create=True, size=size)
         self.array = _as_array(self.memory, n, self.shape)
 
     def job(self, job, k):
@@ -46,6 +53,20 @@ class Slots:
         except BufferError:   # a view still held (an exception's frames): freed at exit
             pass
         self.memory.unlink()
+
+
+def sweep():
+    """Remove this user's slots whose process is gone (68 MB each at the default batch: a
+    ``kill -9`` of the process group, as a scheduler or ``timeout -s KILL`` does, left them in
+    /dev/shm until the machine restarted)."""
+    for path in glob.glob(f"/dev/shm/{PREFIX}*"):
+        pid = path[len(f"/dev/shm/{PREFIX}"):].split("-")[0]
+        try:
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}") and \
+                    os.stat(path).st_uid == os.getuid():
+                os.remove(path)
+        except OSError:                        # removed meanwhile by another extraction
+            pass
 
 
 def fits(n, shape):

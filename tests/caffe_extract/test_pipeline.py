@@ -121,6 +121,28 @@ def test_the_slots_fit_only_in_a_dev_shm_with_room():
     assert not handoff.fits(free // one + 1, (10, 3, 227, 227))  # more than half of it
 
 
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="Linux: /dev/shm")
+def test_slots_left_by_a_killed_process_group_are_removed_by_the_next_extraction():
+    """A kill -9 of the whole process group (a scheduler's, ``timeout -s KILL``) takes the
+    resource tracker too: the slots stayed in /dev/shm, 68 MB each (audit 7). Slots are named
+    with the pid that made them, and the next ones remove those whose process is gone."""
+    from caffe_extract import handoff
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    left = f"/dev/shm/{handoff.PREFIX}{gone}-0badcafe"
+    alive = f"/dev/shm/{handoff.PREFIX}{os.getppid()}-0badcafe"      # pytest's parent: alive
+    for path in (left, alive):
+        open(path, "wb").close()
+    try:
+        with handoff.Slots(2, (3,)) as slots:
+            assert slots.memory.name.startswith(f"{handoff.PREFIX}{os.getpid()}-")
+            assert not os.path.exists(left) and os.path.exists(alive)
+    finally:
+        for path in (left, alive):
+            if os.path.exists(path):
+                os.remove(path)
+
+
 def test_shards_merge_into_the_single_run_store(reference_store, dataset, random_caffemodel, tmp_path):
     out = tmp_path / "test_fc7.h5"
     shards = [run(dataset, out, random_caffemodel, backend="torch", workers=0, chunk=4,
