@@ -2,13 +2,14 @@
 device, the threads, the progress bars) and its one error wrapper, ``guarded``: an error a user
 can cause (a missing file, a bad store, a diverging run) is one line, ``error: ...`` on stderr
 and exit status 1; an error it was not told to expect is a bug and keeps its traceback; Ctrl-C
-is one line and status 130.
+is one line and status 130; a closed pipe (``| head``) is silence.
 
     parser = commands.parser("python -m experiment.train", __doc__)
     commands.add_grid(parser, lr=[0.003, 0.001], hidden=[512], seeds=3, epochs=80, patience=25)
     return commands.guarded(lambda: work(parser.parse_args(argv)), ERRORS)
 """
 import argparse
+import os
 import sys
 
 from . import cli, devices
@@ -64,7 +65,12 @@ def guarded(body, errors):
     one line on stderr and gives status 1; Ctrl-C is one line too (status ``INTERRUPTED``), not a
     traceback: every command that writes saves its work atomically and resumes from it."""
     try:
-        return body()
+        status = body()
+        sys.stdout.flush()          # here, where a closed pipe is caught
+        return status
+    except BrokenPipeError:         # the reader of our output left (``| head``): no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # (nor one at exit)
+        return 1
     except errors as error:
         print(f"error: {describe(error)}", file=sys.stderr)
         return 1

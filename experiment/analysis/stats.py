@@ -231,6 +231,9 @@ def read_predictions(path):
             raise ValueError(f"{path} is not a predictions.csv of a results folder (no column "
                              f"{missing[0]!r} of {', '.join(PREDICTION_COLUMNS)})")
         for row in reader:
+            if not (row["seed"] or "").isdigit():
+                raise ValueError(f"{path}, line {reader.line_num}: seed {row['seed']!r} is not "
+                                 "a run's seed (a whole number)")
             rows.setdefault(row["model"], {}).setdefault(int(row["seed"]), []).append(
                 (row["video"], row["true_label"] == row["predicted_label"]))
     if not rows:

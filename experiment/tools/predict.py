@@ -18,6 +18,8 @@ from dataclasses import fields
 
 import torch
 
+from experiment.train.outputs import recognise
+
 
 def load_results(results):
     """table.json of a results folder, with a clear error when it is not one."""
@@ -31,9 +33,14 @@ def load_results(results):
         hint = f" (it holds {', '.join(splits)}: pass one of them)" if splits else ""
         raise FileNotFoundError(f"{path}: no results table; pass the folder `make train` "
                                 f"wrote{hint}") from None
-    if "models" not in table or "config" not in table:
-        raise ValueError(f"{path}: not a per-split results table of this project (a summary "
-                         "over splits? pass one split's folder)")
+    except ValueError:
+        raise ValueError(f"{path} is damaged (not JSON): rerun its experiment.train command, "
+                         "which rewrites it from the finished runs") from None
+    if not isinstance(table, dict) or "models" not in table or "config" not in table:
+        owner = recognise(results)
+        raise ValueError(f"{path}: not a per-split results table of experiment.train (" + (
+            f"python -m {owner} wrote it" if owner not in (None, "experiment.train") else
+            "a summary over splits? pass one split's folder") + ")")
     stream = table.get("settings", {}).get("stream", "rgb")
     if stream != "rgb":
         raise ValueError(f"{path}: its models read {stream} codes (--stream {stream}); predict "

@@ -268,9 +268,33 @@ def test_recomputation_from_predictions_csv(tmp_path, capsys):
                                                "predictions.csv of a results folder (no column "
                                                "'model' of model, seed, video, true_label, "
                                                "predicted_label)")
+    text = path.read_text().splitlines()
+    text[3] = text[3].replace("average,0,", "average,x,")
+    path.write_text("\n".join(text) + "\n")
+    assert stats.main([str(path)]) == 1                # once: "invalid literal for int()"
+    assert capsys.readouterr().err.strip() == (f"error: {path}, line 4: seed 'x' is not a "
+                                               "run's seed (a whole number)")
     with pytest.raises(SystemExit) as help_:
         stats.main(["--help"])
     assert help_.value.code == 0 and "predictions.csv" in capsys.readouterr().out
+
+
+def test_a_reader_that_leaves_is_not_an_error(tmp_path):
+    """``python -m experiment.analysis.stats predictions.csv | head -1`` printed ``error:
+    [Errno 32] Broken pipe``: the reader's leaving ends the command without a word."""
+    import os
+    import subprocess
+    import sys
+    path = tmp_path / "predictions.csv"
+    with open(path, "w") as f:
+        f.write("model,seed,video,true_label,predicted_label\n")
+        f.writelines(f"{m},0,{v},3,3\n" for m in ("average", "rnn") for v in names(20, 1))
+    read, write = os.pipe()
+    os.close(read)                                      # the reader has left
+    command = subprocess.run([sys.executable, "-m", "experiment.analysis.stats", str(path)],
+                             stdout=write, stderr=subprocess.PIPE, text=True)
+    os.close(write)
+    assert command.stderr == "" and command.returncode == 1
 
 
 def test_the_claims_table_says_where_the_papers_own_table_supports_them():

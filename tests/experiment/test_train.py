@@ -290,6 +290,13 @@ def test_predict_rebuilds_each_models_network_and_refuses_flow_models(tmp_path):
     (out / "table.json").write_text(json.dumps(table))
     with pytest.raises(ValueError, match="its models read flow codes .* RGB codes only"):
         predict.load_results(str(out))
+    (out / "table.json").write_text(json.dumps(table)[:500])    # cut by a kill: the file named
+    with pytest.raises(ValueError, match=f"^{out}/table.json is damaged .* rerun its "):
+        predict.load_results(str(out))
+    (out / "written-by.json").write_text('{"command": "python -m experiment.future"}')
+    (out / "table.json").write_text('{"rows": []}')
+    with pytest.raises(ValueError, match=r"not a per-split .* \(python -m experiment.future"):
+        predict.load_results(str(out))
 
 
 def test_a_splits_digest_is_of_its_codes_and_labels_wherever_they_are(features):
