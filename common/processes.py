@@ -80,11 +80,28 @@ def start_worker(threads, parent):
     import threading
     from tqdm import tqdm
     die_with_parent(parent)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    signal.signal(signal.SIGTERM, _stop)
     tqdm.set_lock(threading.RLock())
     if threads is not None:
         import torch
         torch.set_num_threads(threads)
+
+
+_STOPPED = False     # in a worker: it was stopped
+
+
+def _stop(*_):
+    global _STOPPED
+    _STOPPED = True
+    sys.exit(128 + signal.SIGTERM)
+
+
+def _run(function, *args):
+    """``function(*args)`` in a worker; once the worker is stopped, each task still queued for
+    it ends at once (the pool had passed it on already: it would have run to its end)."""
+    if _STOPPED:
+        sys.exit(128 + signal.SIGTERM)
+    return function(*args)
 
 
 def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="", env=None):
@@ -103,7 +120,7 @@ def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="
                  or "task", disable=not progress, dynamic_ncols=True) as bar:
         # the workers start as the tasks are submitted, with the environment ``env`` (None: ours)
         with mock.patch.dict(os.environ, env or {}, clear=env is not None), ctrl_c_ignored():
-            futures = {pool.submit(task.function, *task.args): task.name for task in tasks}
+            futures = {pool.submit(_run, task.function, *task.args): task.name for task in tasks}
         future = None
         try:
             for future in as_completed(futures):

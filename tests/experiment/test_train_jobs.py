@@ -102,16 +102,18 @@ CTRL_C = textwrap.dedent("""
         time.sleep(seconds)
 
     if __name__ == "__main__":
-        tasks = [Task(str(i), writes_its_pid, (os.path.join(sys.argv[1], str(i)), 120 * i))
-                 for i in range(2)]
+        tasks = [Task(str(i), writes_its_pid, (os.path.join(sys.argv[1], str(i)), 120 * (i > 0)))
+                 for i in range(5)]
         sys.exit(guarded(lambda: run_all(tasks, 2, progress=False), ()))
     """)
 
 
 def test_ctrl_c_is_one_line_and_stops_every_worker(tmp_path):
-    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while one worker waits
-    for a task and one runs a task of two minutes: status 130 at once, one line on stderr (no
-    worker's traceback: they ignore it), and no worker left running."""
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while two workers run
+    tasks of two minutes and two more tasks wait, passed on to the workers already: status 130
+    at once, one line on stderr (no worker's traceback: they ignore it), the waiting tasks never
+    started (a stopped worker once took the next one and ran it to its end: a hang), and no
+    worker left running."""
     (tmp_path / "ctrl_c.py").write_text(CTRL_C)
     root = Path(__file__).resolve().parents[2]
     command = subprocess.Popen(         # SIGINT at its default: a background CI job ignores it
@@ -119,14 +121,18 @@ def test_ctrl_c_is_one_line_and_stops_every_worker(tmp_path):
         env={**os.environ, "PYTHONPATH": str(root)}, start_new_session=True,
         stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    pid_files = [tmp_path / "0", tmp_path / "1"]
+    pid_files = [tmp_path / "0", tmp_path / "1", tmp_path / "2"]
     deadline = time.monotonic() + 120
     while not all(p.exists() and p.read_text() for p in pid_files):
         assert time.monotonic() < deadline and command.poll() is None, command.stderr.read()
         time.sleep(0.2)
     os.killpg(command.pid, signal.SIGINT)
     start = time.monotonic()
-    _, stderr = command.communicate(timeout=60)
+    try:
+        _, stderr = command.communicate(timeout=60)
+    except subprocess.TimeoutExpired:       # a hang fails the test, and leaves nothing behind
+        os.killpg(command.pid, signal.SIGKILL)
+        raise
     assert command.returncode == 130 and time.monotonic() - start < 30
     assert stderr.strip().splitlines() == [
         "interrupted: what was saved is kept; rerun the same command to go on from it"]
@@ -134,6 +140,7 @@ def test_ctrl_c_is_one_line_and_stops_every_worker(tmp_path):
         while time.monotonic() < start + 30 and Path(f"/proc/{pid}").exists():
             time.sleep(0.2)                 # (reaped by init once their parent has gone)
         assert not Path(f"/proc/{pid}").exists(), f"worker {pid} still runs"
+    assert not (tmp_path / "3").exists() and not (tmp_path / "4").exists()
 
 
 def test_a_seed_task_refuses_to_start_before_its_search(features, tmp_path, capsys):  # noqa: F811
