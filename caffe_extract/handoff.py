@@ -9,6 +9,7 @@ or waiting for their batch at once (``run_chunks``: the prefetch and one batch).
 slots would not fit in /dev/shm with room to spare (writing past its end kills the process
 with SIGBUS), the inputs go through the pipe (``fits``).
 """
+import contextlib
 import glob
 import os
 import secrets
@@ -48,10 +49,8 @@ class Slots:
 
     def __exit__(self, *exc):
         del self.array
-        try:
-            self.memory.close()
-        except BufferError:   # a view still held (an exception's frames): freed at exit
-            pass
+        with contextlib.suppress(BufferError):   # a view still held (an exception's frames):
+            self.memory.close()                  # freed at exit
         self.memory.unlink()
 
 
@@ -61,12 +60,10 @@ def sweep():
     /dev/shm until the machine restarted)."""
     for path in glob.glob(f"/dev/shm/{PREFIX}*"):
         pid = path[len(f"/dev/shm/{PREFIX}"):].split("-")[0]
-        try:
+        with contextlib.suppress(OSError):     # removed meanwhile by another extraction
             if pid.isdigit() and not os.path.exists(f"/proc/{pid}") and \
                     os.stat(path).st_uid == os.getuid():
                 os.remove(path)
-        except OSError:                        # removed meanwhile by another extraction
-            pass
 
 
 def fits(n, shape):

@@ -44,7 +44,6 @@ def die_with_parent(parent):
     the parent it would finish its task, then wait forever, holding its memory (15 of 20 killed
     runs of the extraction's fault campaign left one behind)."""
     import ctypes
-    import signal
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         PR_SET_PDEATHSIG = 1

@@ -12,7 +12,6 @@ x_hat_k..x_hat_1 and x_hat_{k+1}..x_hat_T through linear readouts x_hat_s = W_r 
 
     L = (1 / (N T)) [ sum_{n,s} ||x_hat_rec_s - x_{k+1-s}||^2 + sum_{n,s} ||x_hat_fut_s - x_s||^2 ]
 """
-import torch
 from torch import nn
 
 from reference.architecture import resolve_options

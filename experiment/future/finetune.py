@@ -16,8 +16,6 @@ import os
 import sys
 from dataclasses import asdict, dataclass
 
-import torch
-
 from caffe_extract.store import store_name
 from caffe_extract.weights import add_weights_arguments, file_sha1, resolve_weights
 from common import cli, commands
@@ -27,7 +25,7 @@ from rnn_models.finetune import FC_DIM, POOL5_DIM, FineTuned
 
 from experiment.train import (CheckpointError, Classification, Runtime, RunSettings, evaluate,
                               features_dir, fit, load_checkpoint, load_data, model_options,
-                              outputs, summary, tested_run)
+                              outputs, sgd, summary, tested_run)
 from experiment.train.stores import check_together
 
 from . import command
@@ -163,22 +161,17 @@ def run_finetune(base, seeds, data, recipe, out_dir, runtime=Runtime()):
 
 def finetuned(config, head_state, fc, n_classes, device="cpu"):
     """(model, optimizer) of a fine-tuning run: ``FineTuned`` with the trained head's weights
-    ``head_state`` and CaffeNet's ``fc``; SGD with Nesterov momentum, the head at ``config.lr``,
-    fc6/fc7 at ``config.fc_lr_scale`` times it."""
+    ``head_state`` and CaffeNet's ``fc``; ``sgd``, the head at ``config.lr``, fc6/fc7 at
+    ``config.fc_lr_scale`` times it."""
     head = build(config.model, FC_DIM, config.hidden_dim, n_classes, init=config.init,
                  **model_options(config))
     head.load_state_dict(head_state)
     model = FineTuned(head, dropout=config.fc_dropout)
     model.load_fc(fc)
     model.to(device=device, dtype=config.torch_dtype())
-    fused = str(device).split(":")[0] in ("cpu", "cuda")
-    groups = [{"params": list(model.head.parameters()), "lr": config.lr},
-              {"params": [model.W6, model.b6, model.W7, model.b7],
-               "lr": config.lr * config.fc_lr_scale}]
-    optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum,
-                                nesterov=config.momentum > 0, weight_decay=config.weight_decay,
-                                fused=fused or None)
-    return model, optimizer
+    return model, sgd(model, config, device, [
+        {"params": list(model.head.parameters()), "lr": config.lr},
+        {"params": [model.W6, model.b6, model.W7, model.b7], "lr": config.lr * config.fc_lr_scale}])
 
 
 def main(argv=None):

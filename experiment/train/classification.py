@@ -132,13 +132,14 @@ def model_inputs(model, split):
     return type(split)(x.mean(dim=-2, keepdim=True), split.y)                # (N, [V,] 1, D)
 
 
-def sgd(model, config, device="cpu"):
-    """SGD with Nesterov momentum on ``model``; the fused kernel (one pass over each tensor)
-    where torch has it: the same numbers as the foreach one (tests/experiment/test_train.py), faster."""
+def sgd(model, config, device="cpu", groups=None):
+    """SGD with Nesterov momentum on ``model`` (or on parameter ``groups`` of their own learning
+    rates); the fused kernel (one pass over each tensor) where torch has it: the same numbers as
+    the foreach one (tests/experiment/test_train.py), faster."""
     fused = str(device).split(":")[0] in ("cpu", "cuda")
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                           nesterov=config.momentum > 0, weight_decay=config.weight_decay,
-                           fused=fused or None)
+    return torch.optim.SGD(model.parameters() if groups is None else groups, lr=config.lr,
+                           momentum=config.momentum, nesterov=config.momentum > 0,
+                           weight_decay=config.weight_decay, fused=fused or None)
 
 
 def training_loss(model, x, y, form="averaged"):
