@@ -10,6 +10,7 @@ slots would not fit in /dev/shm with room to spare (writing past its end kills t
 with SIGBUS), the inputs go through the pipe (``fits``).
 """
 import contextlib
+import fcntl
 import glob
 import os
 import secrets
@@ -26,7 +27,8 @@ class Slots:
     """``n`` slots of one video's network input, float32 ``shape``, in shared memory; a context
     manager that removes the memory at its end (a kill leaves it to multiprocessing's resource
     tracker, which removes it once this process and its workers are gone; a kill of the whole
-    process group takes the tracker too, and the next extraction removes it: ``sweep``)."""
+    process group takes the tracker too, and the next extraction removes it: ``sweep``). The
+    memory's file is held (a shared flock) while in use: a kill lets go of it."""
 
     def __init__(self, n, shape):
         self.n, self.shape = n, tuple(shape)
@@ -34,6 +36,8 @@ class Slots:
         sweep()
         self.memory = shared_memory.SharedMemory(f"{PREFIX}{os.getpid()}-{secrets.token_hex(4)}",
                                                  create=True, size=size)
+        self.held = os.open(f"/dev/shm/{self.memory.name.lstrip('/')}", os.O_RDONLY)
+        fcntl.flock(self.held, fcntl.LOCK_SH)
         self.array = _as_array(self.memory, n, self.shape)
 
     def job(self, job, k):
@@ -52,18 +56,23 @@ class Slots:
         with contextlib.suppress(BufferError):   # a view still held (an exception's frames):
             self.memory.close()                  # freed at exit
         self.memory.unlink()
+        os.close(self.held)
 
 
 def sweep():
-    """Remove this user's slots whose process is gone (68 MB each at the default batch: a
-    ``kill -9`` of the process group, as a scheduler or ``timeout -s KILL`` does, left them in
-    /dev/shm until the machine restarted)."""
+    """Remove this user's slots that no process holds any more (68 MB each at the default batch:
+    a ``kill -9`` of the process group, as a scheduler or ``timeout -s KILL`` does, left them in
+    /dev/shm until the machine restarted). Held means alive, whatever the process's namespace
+    (a container sharing /dev/shm), where its pid would say nothing."""
     for path in glob.glob(f"/dev/shm/{PREFIX}*"):
-        pid = path[len(f"/dev/shm/{PREFIX}"):].split("-")[0]
-        with contextlib.suppress(OSError):     # removed meanwhile by another extraction
-            if pid.isdigit() and not os.path.exists(f"/proc/{pid}") and \
-                    os.stat(path).st_uid == os.getuid():
-                os.remove(path)
+        with contextlib.suppress(OSError):     # removed meanwhile, or held: in use
+            if os.stat(path).st_uid == os.getuid():
+                handle = os.open(path, os.O_RDONLY)
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    os.remove(path)
+                finally:
+                    os.close(handle)
 
 
 def fits(n, shape):

@@ -10,6 +10,7 @@ is one line and status 130; a closed pipe (``| head``) is silence.
 """
 import argparse
 import os
+import select
 import sys
 
 from . import cli, devices
@@ -68,7 +69,10 @@ def guarded(body, errors):
         status = body()
         sys.stdout.flush()          # here, where a closed pipe is caught
         return status
-    except BrokenPipeError:         # the reader of our output left (``| head``): no error
+    except BrokenPipeError as error:
+        if not _reader_left():
+            print(f"error: {describe(error)}", file=sys.stderr)
+            return 1
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # (nor one at exit)
         return 1
     except errors as error:
@@ -78,3 +82,14 @@ def guarded(body, errors):
         print("\ninterrupted: what was saved is kept; rerun the same command to go on from it",
               file=sys.stderr)
         return INTERRUPTED
+
+
+def _reader_left():
+    """Whether our standard output is a pipe whose reader has left (``| head``): no error to
+    report, unlike another broken pipe (a worker's, a download's)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):     # no such descriptor (a captured stdout)
+        return False

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -62,45 +63,59 @@ def ctrl_c_ignored():
     ``KeyboardInterrupt`` (raised while it still imported, or inside the pool's locks) printed a
     traceback each, could hang the pool, and a decoding worker's death could pass for a video that
     crashes its decoder. So the parent alone hears it, stops its workers and says so once. (A
-    Ctrl-C in the instant the parent starts a worker is lost: press it again.)"""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    Ctrl-C in the instant the parent starts a worker is lost: press it again. Outside the main
+    thread, which alone hears signals, nothing to do.)"""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if main:
+            signal.signal(signal.SIGINT, previous)
 
 
 def start_worker(threads, parent):
-    """A worker: dies with its parent; stopped (``terminate``), it unwinds as from an error, so
-    that what it holds is given back (its decoding processes, its shared memory; killed outright
-    it left them to the resource tracker, a warning each); its progress bars' lock a thread's
-    (tqdm's own is a semaphore, the same leftover); its torch, where it runs torch, on
-    ``threads`` threads (None: left alone)."""
-    import threading
+    """A worker: dies with its parent; its progress bars' lock a thread's (tqdm's own is a
+    semaphore, which a worker stopped by ``terminate`` leaves behind, with a warning at exit);
+    its torch, where it runs torch, on ``threads`` threads (None: left alone)."""
     from tqdm import tqdm
     die_with_parent(parent)
-    signal.signal(signal.SIGTERM, _stop)
     tqdm.set_lock(threading.RLock())
     if threads is not None:
         import torch
         torch.set_num_threads(threads)
 
 
-_STOPPED = False     # in a worker: it was stopped
+_STOPPED = _IN_TASK = False     # in a worker of ``run_all``: it was stopped; it runs a task
+
+
+def _start_task_worker(threads, parent):
+    """``start_worker``, then: stopped (``terminate``) in a task, the worker unwinds as from an
+    error, so that what the task holds is given back (its decoding processes, its shared memory:
+    killed outright, it left them to the resource tracker, a warning each). Stopped while it
+    starts, it just dies; idle, it waits for the pool's end, as it would."""
+    start_worker(threads, parent)
+    signal.signal(signal.SIGTERM, _stop)
 
 
 def _stop(*_):
     global _STOPPED
-    _STOPPED = True
-    sys.exit(128 + signal.SIGTERM)
+    first, _STOPPED = not _STOPPED, True
+    if first and _IN_TASK:                  # once: a second would cut the unwinding short
+        sys.exit(128 + signal.SIGTERM)
 
 
 def _run(function, *args):
     """``function(*args)`` in a worker; once the worker is stopped, each task still queued for
     it ends at once (the pool had passed it on already: it would have run to its end)."""
+    global _IN_TASK
     if _STOPPED:
         sys.exit(128 + signal.SIGTERM)
-    return function(*args)
+    _IN_TASK = True
+    try:
+        return function(*args)
+    finally:
+        _IN_TASK = False
 
 
 def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="", env=None):
@@ -113,15 +128,15 @@ def run_all(tasks, jobs, threads=None, desc="tasks", progress=True, rerun_hint="
     tasks = list(tasks)
     workers = max(1, min(jobs, len(tasks)))
     done = {}
-    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), start_worker,
+    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), _start_task_worker,
                              (threads, os.getpid())) as pool, \
             tqdm(total=len(tasks), desc=f"{desc} ({workers} at once)", unit=desc.rstrip("s")
                  or "task", disable=not progress, dynamic_ncols=True) as bar:
-        # the workers start as the tasks are submitted, with the environment ``env`` (None: ours)
-        with mock.patch.dict(os.environ, env or {}, clear=env is not None), ctrl_c_ignored():
-            futures = {pool.submit(_run, task.function, *task.args): task.name for task in tasks}
-        future = None
+        futures, future = {}, None
         try:
+            # the workers start as the tasks are submitted, with environment ``env`` (None: ours)
+            with mock.patch.dict(os.environ, env or {}, clear=env is not None), ctrl_c_ignored():
+                futures = {pool.submit(_run, t.function, *t.args): t.name for t in tasks}
             for future in as_completed(futures):
                 done[futures[future]] = future.result()
                 bar.set_postfix_str(f"{futures[future]} done")

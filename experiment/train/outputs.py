@@ -90,8 +90,8 @@ def claimed(folder, command, inputs=None, shared=False):
     existed, marker = os.path.isdir(folder), os.path.join(folder, MARKER)
     found = set(os.listdir(folder)) if existed else set()
     claim(folder, command, inputs)
-    with _held(folder, shared):
-        if not shared:       # no one else writes here now: a killed save's part is stale
+    with _held(folder, shared) as alone:
+        if alone:            # no one else writes here now: a killed save's part is stale
             for part in ("checkpoints", os.path.join("*", "checkpoints")):
                 for stale in glob.glob(os.path.join(glob.escape(folder), part, "*.pt.*.tmp")):
                     os.remove(stale)
@@ -108,8 +108,9 @@ def claimed(folder, command, inputs=None, shared=False):
 
 @contextlib.contextmanager
 def _held(folder, shared):
-    """An advisory lock (flock) on ``folder`` for the ``with`` block; a file system that does
-    not lock folders (NFS) leaves it unlocked, as before."""
+    """An advisory lock (flock) on ``folder`` for the ``with`` block, which gets whether this
+    command has the folder to itself; a file system that does not lock folders (NFS) leaves it
+    unlocked, as before."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         try:
@@ -119,8 +120,9 @@ def _held(folder, shared):
                                     "folder would replace each other's table): wait for it to "
                                     "end, or write elsewhere (another --out)") from None
         except OSError:
-            pass
-        yield
+            yield False
+            return
+        yield not shared
     finally:
         os.close(descriptor)
 

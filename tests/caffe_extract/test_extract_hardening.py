@@ -362,6 +362,23 @@ def dies_on_three(job):
     return job * 10
 
 
+def dies_on_three_with_big_results(job):
+    """``dies_on_three``, each result 800 kB: more than a pipe holds, as a video's frames are
+    where /dev/shm has no room for the handoff's slots."""
+    return np.full(200_000, dies_on_three(job), np.float32)
+
+
+def test_a_decoder_crash_with_big_results_is_one_videos_skip_too():
+    """The pool stops the other decoding process when one dies. Had that one unwound (as a
+    worker of ``run_all`` does), it would take its next video and block for ever sending its
+    frames to a pool that no longer reads them: decoding processes die on it, as before."""
+    from caffe_extract.decoding import ordered_imap
+    for _ in range(3):                                       # (a race: it hung 1 run in 3)
+        results = list(ordered_imap(dies_on_three_with_big_results, range(8), workers=2,
+                                    prefetch=4, on_crash=lambda job: None))
+        assert [r if r is None else r[0] for r in results] == [0, 10, 20, None, 40, 50, 60, 70]
+
+
 def test_a_decoder_crash_is_one_videos_skip():
     """A worker that dies on one video broke the whole pool: ``BrokenProcessPool`` ended the
     extraction, and a rerun died on the same video. Now that job alone is retried, and its

@@ -124,20 +124,26 @@ def test_the_slots_fit_only_in_a_dev_shm_with_room():
 @pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="Linux: /dev/shm")
 def test_slots_left_by_a_killed_process_group_are_removed_by_the_next_extraction():
     """A kill -9 of the whole process group (a scheduler's, ``timeout -s KILL``) takes the
-    resource tracker too: the slots stayed in /dev/shm, 68 MB each (audit 7). Slots are named
-    with the pid that made them, and the next ones remove those whose process is gone."""
+    resource tracker too: the slots stayed in /dev/shm, 68 MB each (audit 7). Slots in use are
+    held (a flock, let go by any death); the next ones remove those no process holds, and keep
+    the others', whatever their pid says (another container's, sharing /dev/shm)."""
+    import fcntl
     from caffe_extract import handoff
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    left = f"/dev/shm/{handoff.PREFIX}{gone}-0badcafe"
-    alive = f"/dev/shm/{handoff.PREFIX}{os.getppid()}-0badcafe"      # pytest's parent: alive
+    left = f"/dev/shm/{handoff.PREFIX}1-0badcafe"           # its process gone
+    alive = f"/dev/shm/{handoff.PREFIX}999999999-0badcafe"   # no such pid here, but held
     for path in (left, alive):
         open(path, "wb").close()
+    holder = os.open(alive, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_SH)
     try:
         with handoff.Slots(2, (3,)) as slots:
-            assert slots.memory.name.startswith(f"{handoff.PREFIX}{os.getpid()}-")
+            name = f"/dev/shm/{slots.memory.name.lstrip('/')}"
+            assert name.startswith(f"/dev/shm/{handoff.PREFIX}{os.getpid()}-")
             assert not os.path.exists(left) and os.path.exists(alive)
+            handoff.sweep()                                 # its own slots are in use
+            assert os.path.exists(name)
     finally:
+        os.close(holder)
         for path in (left, alive):
             if os.path.exists(path):
                 os.remove(path)

@@ -297,6 +297,18 @@ def test_a_reader_that_leaves_is_not_an_error(tmp_path):
     assert command.stderr == "" and command.returncode == 1
 
 
+def test_another_broken_pipe_is_still_an_error(capsys):
+    """Only our reader's leaving is silence: a broken pipe of something else (a worker's, a
+    download's) is said, as any error."""
+    from common import commands
+
+    def body():
+        raise BrokenPipeError(32, "Broken pipe")
+    assert commands.guarded(body, (OSError,)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Broken pipe" in err
+
+
 def test_the_claims_table_says_where_the_papers_own_table_supports_them():
     """RNN > Average holds on the paper's validation numbers (52.2 vs 50.5), not on its test
     numbers (49.1 vs 50.0); BiRNN > Average and LSTM < RNN hold on both."""
