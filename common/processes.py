@@ -75,12 +75,9 @@ def ctrl_c_ignored():
 
 
 def start_worker(threads, parent):
-    """A worker: dies with its parent; its progress bars' lock a thread's (tqdm's own is a
-    semaphore, which a worker stopped by ``terminate`` leaves behind, with a warning at exit);
-    its torch, where it runs torch, on ``threads`` threads (None: left alone)."""
-    from tqdm import tqdm
+    """A worker: dies with its parent; its torch, where it runs torch, on ``threads`` threads
+    (None: left alone)."""
     die_with_parent(parent)
-    tqdm.set_lock(threading.RLock())
     if threads is not None:
         import torch
         torch.set_num_threads(threads)
@@ -93,8 +90,12 @@ def _start_task_worker(threads, parent):
     """``start_worker``, then: stopped (``terminate``) in a task, the worker unwinds as from an
     error, so that what the task holds is given back (its decoding processes, its shared memory:
     killed outright, it left them to the resource tracker, a warning each). Stopped while it
-    starts, it just dies; idle, it waits for the pool's end, as it would."""
+    starts, it just dies; idle, it waits for the pool's end, as it would. Its progress bars'
+    lock is a thread's: tqdm's own is a semaphore, which a stopped worker leaves behind (with a
+    warning at exit)."""
+    from tqdm import tqdm
     start_worker(threads, parent)
+    tqdm.set_lock(threading.RLock())
     signal.signal(signal.SIGTERM, _stop)
 
 

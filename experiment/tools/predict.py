@@ -18,8 +18,6 @@ from dataclasses import fields
 
 import torch
 
-from experiment.train.outputs import recognise
-
 
 def load_results(results):
     """table.json of a results folder, with a clear error when it is not one."""
@@ -37,6 +35,7 @@ def load_results(results):
         raise ValueError(f"{path} is damaged (not JSON): rerun its experiment.train command, "
                          "which rewrites it from the finished runs") from None
     if not isinstance(table, dict) or "models" not in table or "config" not in table:
+        from experiment.train.outputs import recognise
         owner = recognise(results)
         raise ValueError(f"{path}: not a per-split results table of experiment.train (" + (
             f"python -m {owner} wrote it" if owner not in (None, "experiment.train") else

@@ -84,9 +84,9 @@ def claimed(folder, command, inputs=None, shared=False):
     the tasks of one cluster stage together; else by this command alone), so that a second
     command into it at once is refused, not left to replace the table the first one writes. A
     checkpoint's part that a killed save left (``RUN.pt.PID.tmp``, 650 MB for fine-tuning) is
-    removed. If the work fails (a refusal, an error)
-    before adding a file to ``folder``, the folder is left as it was found: no record in it, and
-    a folder the claim made is removed, so that a refused command leaves no trace."""
+    removed. If the work fails (a refusal, an error) before adding a file to ``folder``, the
+    folder is left as it was found: no record in it, and a folder the claim made is removed, so
+    that a refused command leaves no trace."""
     existed, marker = os.path.isdir(folder), os.path.join(folder, MARKER)
     found = set(os.listdir(folder)) if existed else set()
     claim(folder, command, inputs)
