@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from common import cli, commands
+from common.files import write_atomic
 from .backends import open_backend
 from .preprocessing import preprocess
 from .synthetic import render_frames
@@ -322,8 +323,7 @@ def emit(text, out=None):
     print(text)
     if out:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        with open(out, "w") as f:
-            f.write(text + "\n")
+        write_atomic(out, text + "\n")
 
 
 if __name__ == "__main__":

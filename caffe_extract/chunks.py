@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 
+from common.files import replacing
+
 from . import frames as framelib
 from . import handoff
 from .decoding import crashed, load_video, ordered_imap
@@ -16,8 +18,7 @@ from .ucf101 import VideoIndex
 
 
 def save_chunk(path, indices, features, times, failures, warnings):
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
+    with replacing(path) as partial, open(partial, "wb") as f:
         np.savez(f, indices=np.asarray(indices, np.int64), features=features,
                  times=np.asarray(times, np.float32).reshape(len(indices), framelib.N_FRAMES),
                  warnings=np.array(warnings, dtype=str),
@@ -25,7 +26,6 @@ def save_chunk(path, indices, features, times, failures, warnings):
                  reasons=np.array([r for _, r in failures], dtype=str))
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def run_chunks(extraction, backend, on_chunk=None):

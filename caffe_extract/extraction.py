@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.files import write_atomic
 from configurations import TRAINING
 
 from .entries import entry_problem
@@ -128,9 +129,7 @@ class Extraction:
             raise RuntimeError(f"{self.parts} holds a different extraction ({diff}); delete "
                                "it to start over, or rerun with the same settings to resume")
         if theirs != mine:             # new, or nothing computed yet: nothing to protect, start anew
-            with open(path + ".tmp", "w") as f:
-                json.dump(mine, f, indent=1, sort_keys=True)
-            os.replace(path + ".tmp", path)
+            write_atomic(path, json.dumps(mine, indent=1, sort_keys=True))
         for name in os.listdir(self.parts):
             if name.endswith(".tmp"):  # left by a killed run
                 os.remove(os.path.join(self.parts, name))

@@ -15,6 +15,8 @@ import os
 
 import numpy as np
 
+from common.files import replacing
+
 from .paths import CACHE, DEPLOY_PROTOTXT
 from .caffemodel import write_blobs
 from .pycaffe import CaffeUnavailable, import_caffe
@@ -62,7 +64,6 @@ def cached_random_caffemodel(seed=0):
     path = os.path.join(folder, f"caffenet-random-v{VERSION}-seed{seed}{kind}.caffemodel")
     if not os.path.exists(path):
         os.makedirs(folder, exist_ok=True)
-        partial = f"{path}.{os.getpid()}.part"
-        write(partial, seed)
-        os.replace(partial, path)  # atomic: a crash never leaves a half-written model behind
+        with replacing(path) as partial:   # a crash never leaves a half-written model behind
+            write(partial, seed)
     return path

@@ -12,6 +12,8 @@ import re
 import h5py
 import numpy as np
 
+from common.files import replacing
+
 STR = h5py.string_dtype()
 FIELDS = ("features", "labels", "video", "group", "frame_times")
 OPTIONAL = ("split_membership", "warning")
@@ -54,17 +56,14 @@ def write_store(path, records, failures, classes, attrs, extra=None):
     in order; ``features`` may also be a list of (n_i, T, D) blocks, written one by one so that
     they are never concatenated in memory); failures: list of (video, reason); attrs:
     provenance (str/number values); extra: more datasets, name -> array (a shard's indices)."""
-    partial = f"{path}.{os.getpid()}.tmp"
     try:
-        _write(partial, records, failures, classes, attrs, extra)
-        os.replace(partial, path)
-    except BaseException as error:
-        if os.path.exists(partial):      # a full disk leaves no half-written file behind
-            os.remove(partial)
+        with replacing(path) as partial:     # a full disk leaves no half-written file behind
+            _write(partial, records, failures, classes, attrs, extra)
+    except (OSError, RuntimeError) as error:
         code = re.search(r"errno = (\d+)", str(error))
-        if code and isinstance(error, (OSError, RuntimeError)) and not getattr(error, "errno", 0):
+        if code and not getattr(error, "errno", 0):
             # HDF5's message carries the system's errno (a full disk): raise that as such
-            raise OSError(int(code[1]), os.strerror(int(code[1])), partial) from None
+            raise OSError(int(code[1]), os.strerror(int(code[1])), path) from None
         raise
 
 

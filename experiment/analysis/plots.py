@@ -1,8 +1,11 @@
 """The figures of a results folder: learning curves, confusion matrices, the PCA of the codes
 (the paper's Figure 7), and the pieces every plot shares (the Agg backend, the random-weights
 banner across the top, the write-and-free)."""
+import os
+
 import numpy as np
 
+from common.files import replacing
 from configurations import NAMES
 
 
@@ -20,7 +23,8 @@ def save_figure(fig, path, note="", width=70):
     if note:
         fig.suptitle("\n".join(textwrap.wrap(note, width)), fontsize=7, color="red")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with replacing(path) as partial:   # its format from its name, not the partial's
+        fig.savefig(partial, dpi=110, format=os.path.splitext(path)[1][1:])
     pyplot().close(fig)
 
 

@@ -7,10 +7,11 @@ the class each is most often mistaken for), and the figures of ``plots``.
 import csv
 import json
 import os
-import pathlib
 import re
 
 import numpy as np
+
+from common.files import replacing, write_atomic
 
 from . import power, stats
 from .plots import figure7, plot_confusion, plot_curves
@@ -171,7 +172,7 @@ def write_predictions(path, results, info, labels, top=5):
     """Every test video's prediction per model and seed: CSV to recompute any statistic."""
     classes = info["classes"]
     k = min(top, len(classes))
-    with open(path, "w", newline="") as f:
+    with replacing(path) as partial, open(partial, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["model", "seed", "video", "true_label", "predicted_label"]
                         + [f"top{i + 1}_{what}" for i in range(k) for what in ("label", "p")])
@@ -192,8 +193,8 @@ def write_results(out_dir, results, info, settings, data, config=None):
     labels = data[2].y.numpy()
     analysis = analyse(results, labels, info["test_videos"])
     table = markdown_table(results, info, settings, config, analysis)
-    pathlib.Path(out_dir, "table.md").write_text(table + "\n")
-    pathlib.Path(out_dir, "table.tex").write_text(
+    write_atomic(os.path.join(out_dir, "table.md"), table + "\n")
+    write_atomic(os.path.join(out_dir, "table.tex"), 
         _results_latex(results, info, config, analysis) + "\n")
     write_predictions(os.path.join(out_dir, "predictions.csv"), results, info, labels)
     summary = {"banner": banner(info["attrs"]), "paper": PAPER, "settings": settings,
@@ -207,7 +208,7 @@ def write_results(out_dir, results, info, settings, data, config=None):
                            "runs": [{k: v for k, v in run.items()
                                      if k not in PROBABILITIES}
                                     for run in r["runs"]]} for r in results]}
-    pathlib.Path(out_dir, "table.json").write_text(json.dumps(summary, indent=1))
+    write_atomic(os.path.join(out_dir, "table.json"), json.dumps(summary, indent=1))
     plot_curves(results, os.path.join(out_dir, "curves.png"), summary["banner"])
     matrices = {r["model"]: confusion(labels, np.array(r["runs"][0]["test_predictions"]),
                                       len(info["classes"])) for r in results}
@@ -215,13 +216,14 @@ def write_results(out_dir, results, info, settings, data, config=None):
         plot_confusion(matrix, info["classes"], NAMES.get(model, model),
                        os.path.join(out_dir, f"confusion_{model}.png"), summary["banner"])
     accuracy = {m: per_class_accuracy(c) for m, c in matrices.items()}
-    with open(os.path.join(out_dir, "per_class.csv"), "w", newline="") as f:
+    per_class = os.path.join(out_dir, "per_class.csv")
+    with replacing(per_class) as partial, open(partial, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["class", *accuracy])
         writer.writerows([name] + [f"{a[i]:.4f}" for a in accuracy.values()]
                          for i, name in enumerate(info["classes"]))
     if matrices:
-        pathlib.Path(out_dir, "per_class.md").write_text(per_class_markdown(
+        write_atomic(os.path.join(out_dir, "per_class.md"), per_class_markdown(
             list(info["classes"]), matrices, {m: NAMES.get(m, m) for m in matrices}) + "\n")
     figure7(info["train_store"], os.path.join(out_dir, "figure7_pca.png"), summary["banner"])
     return table
@@ -249,12 +251,12 @@ def write_split_summary(out_dir, per_split, settings, config):
         "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     table = "\n".join(lines)
-    pathlib.Path(out_dir, "table.md").write_text(table + "\n")
-    pathlib.Path(out_dir, "table.tex").write_text(latex_table(
+    write_atomic(os.path.join(out_dir, "table.md"), table + "\n")
+    write_atomic(os.path.join(out_dir, "table.tex"), latex_table(
         rows, header, f"UCF-101 splits {', '.join(map(str, splits))}, configuration "
         f"{config.name}: test accuracy (%) per split and the mean over splits."
         + (" " + note if note else "")) + "\n")
-    pathlib.Path(out_dir, "table.json").write_text(json.dumps(
+    write_atomic(os.path.join(out_dir, "table.json"), json.dumps(
         {"banner": note, "config": config.as_dict(), "settings": settings, "splits": splits,
          "test_acc": {m: {str(s): test[(s, m)] for s in splits} for m in models}}, indent=1))
     return table

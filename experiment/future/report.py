@@ -11,11 +11,11 @@ classes fare. Real UCF-101 has no such pairs; the column then reads "-".
 """
 import json
 import os
-import pathlib
 import re
 
 import numpy as np
 
+from common.files import write_atomic
 from experiment.analysis import stats
 from experiment.analysis.plots import pyplot, save_figure
 from experiment.analysis.report import PROBABILITIES, banner, points
@@ -266,7 +266,7 @@ def write_report(out_dir, rows, extras, info, settings, seconds):
     curve = curve_analysis(extras["curve"], labels, info["test_videos"]) if extras.get("curve") \
         else []
     table = markdown(rows, analysis, reference, curve, info, settings)
-    pathlib.Path(out_dir, "table.md").write_text(table + "\n")
+    write_atomic(os.path.join(out_dir, "table.md"), table + "\n")
     note = banner(info["attrs"])
 
     def runs_of(r):
@@ -278,7 +278,7 @@ def write_report(out_dir, rows, extras, info, settings, seconds):
                         "chosen": r.get("chosen"), "runs": runs_of(r)}
                        for (kind, r), e in zip(rows, analysis)],
               "learning_curve": curve}
-    pathlib.Path(out_dir, "table.json").write_text(json.dumps(record, indent=1, default=float))
+    write_atomic(os.path.join(out_dir, "table.json"), json.dumps(record, indent=1, default=float))
     plot_fusion_weights(rows, os.path.join(out_dir, "fusion_weights.png"), note)
     plot_direction_pairs(rows, info, labels, os.path.join(out_dir, "direction_pairs.png"), note)
     if extras.get("curve"):

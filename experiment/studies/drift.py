@@ -13,7 +13,6 @@ WORK: a rerun after an interruption continues.
 """
 import json
 import os
-import pathlib
 import sys
 import time
 from dataclasses import replace
@@ -21,6 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from caffe_extract.weights import file_sha1, resolve_weights
+from common.files import write_atomic
 from experiment.analysis import stats
 from configurations import PAPER, TRAINING
 
@@ -286,8 +286,8 @@ def run_and_write(args):
         note = banner({"weights": args.weights_note or os.path.basename(args.weights),
                        "weights_sha1": file_sha1(args.weights)})
         table = markdown(ledger, args, note)
-        pathlib.Path(args.out, "drift.md").write_text(table + "\n")
-        pathlib.Path(args.out, "drift.json").write_text(json.dumps(
+        write_atomic(os.path.join(args.out, "drift.md"), table + "\n")
+        write_atomic(os.path.join(args.out, "drift.json"), json.dumps(
             {"banner": note, "settings": portable(args), "ledger": ledger,
              "elapsed_s": round(time.monotonic() - start, 1)}, indent=1))
         plot(ledger, os.path.join(args.out, "drift.png"), note)

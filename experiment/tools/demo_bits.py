@@ -153,13 +153,13 @@ def check(record_path, data, store, results, environ=os.environ):
 
 def record(record_path, data, store, results, config="paper"):
     os.makedirs(os.path.dirname(os.path.abspath(record_path)), exist_ok=True)
+    from common.files import write_atomic
     from .readme_check import rows
     with open(os.path.join(results, "table.json")) as f:
         table_rows = rows(json.load(f))
     made = {"config": config, "machine": machine(), "stages": stages(data, store, results),
             "readme_rows": table_rows}
-    with open(record_path, "w") as f:
-        f.write(json.dumps(made, indent=1) + "\n")
+    write_atomic(record_path, json.dumps(made, indent=1) + "\n")
     return made
 
 

@@ -12,6 +12,8 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
+from common.files import write_atomic
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be resumed from (names the file and what is wrong)."""
@@ -56,17 +58,7 @@ def atomic_save(obj, path):
     disk deserves (torch.save's writer would only say 'iostream error')."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    partial = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(partial, "wb") as f:
-            f.write(buffer.getbuffer())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        if os.path.exists(partial):      # a full disk leaves no half-written file behind
-            os.remove(partial)
-        raise
+    write_atomic(path, buffer.getbuffer(), sync=True)
 
 
 def load_checkpoint(path, config, data=None):
@@ -129,9 +121,7 @@ def keep_timings_to(path, epoch):
                     kept.append(line)
             except (ValueError, KeyError, TypeError):    # a line cut short by the crash
                 pass
-    with open(path + ".tmp", "w") as f:
-        f.writelines(kept)
-    os.replace(path + ".tmp", path)
+    write_atomic(path, "".join(kept))
 
 
 def save(path, state, model, optimizer, shuffle, device="cpu"):
@@ -146,9 +136,7 @@ def save(path, state, model, optimizer, shuffle, device="cpu"):
 
 def write_log(path, history):
     """OUT/logs/RUN.jsonl: the history, one epoch a line, rewritten from the checkpoint's."""
-    with open(path + ".tmp", "w") as log:
-        log.writelines(json.dumps(row) + "\n" for row in history)
-    os.replace(path + ".tmp", path)
+    write_atomic(path, "".join(json.dumps(row) + "\n" for row in history))
 
 
 def append_timing(path, epoch, clock):

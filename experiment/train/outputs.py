@@ -13,8 +13,13 @@ import fcntl
 import glob
 import json
 import os
+import time
+
+from common.files import write_atomic
 
 MARKER = "written-by.json"
+#: A checkpoint's part untouched this long was left by a killed save (a save takes seconds).
+STALE_SECONDS = 600
 
 
 class OutputFolderError(ValueError):
@@ -71,10 +76,7 @@ def claim(folder, command, inputs=None):
     os.makedirs(folder, exist_ok=True)
     marker = os.path.join(folder, MARKER)
     if owner is None or not os.path.isfile(marker):
-        partial = f"{marker}.{os.getpid()}.tmp"
-        with open(partial, "w") as f:
-            f.write(json.dumps({"command": f"python -m {command}"}) + "\n")
-        os.replace(partial, marker)
+        write_atomic(marker, json.dumps({"command": f"python -m {command}"}) + "\n")
     return folder
 
 
@@ -84,7 +86,8 @@ def claimed(folder, command, inputs=None, shared=False):
     the tasks of one cluster stage together; else by this command alone), so that a second
     command into it at once is refused, not left to replace the table the first one writes. A
     checkpoint's part that a killed save left (``RUN.pt.PID.tmp``, 650 MB for fine-tuning) is
-    removed. If the work fails (a refusal, an error) before adding a file to ``folder``, the
+    removed once untouched for ``STALE_SECONDS`` (where a network file system's locks hold on one
+    machine only, a part that another machine's task is writing is younger). If the work fails (a refusal, an error) before adding a file to ``folder``, the
     folder is left as it was found: no record in it, and a folder the claim made is removed, so
     that a refused command leaves no trace."""
     existed, marker = os.path.isdir(folder), os.path.join(folder, MARKER)
@@ -94,7 +97,8 @@ def claimed(folder, command, inputs=None, shared=False):
         if alone:            # no one else writes here now: a killed save's part is stale
             for part in ("checkpoints", os.path.join("*", "checkpoints")):
                 for stale in glob.glob(os.path.join(glob.escape(folder), part, "*.pt.*.tmp")):
-                    os.remove(stale)
+                    if time.time() - os.path.getmtime(stale) > STALE_SECONDS:
+                        os.remove(stale)
         try:
             yield folder
         except BaseException:

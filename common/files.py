@@ -1,0 +1,33 @@
+"""Files written all or nothing: a crash, a full disk or Ctrl-C part-way leaves the file as it
+was (or absent) and no part behind, so a rerun reads either the old file or the whole new one.
+
+    with replacing("store.h5") as partial:     # any writer that takes a file name
+        write_hdf5(partial)
+    write_atomic("table.md", text)             # a str or bytes at once
+"""
+import contextlib
+import os
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """A temporary name beside ``path`` (``PATH.PID.tmp``: one per process) for the ``with``
+    block to write; renamed to ``path`` when the block ends, removed when it fails."""
+    partial = f"{path}.{os.getpid()}.tmp"
+    try:
+        yield partial
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(partial)
+        raise
+
+
+def write_atomic(path, data, sync=False):
+    """Write ``data`` (a str, or bytes) to ``path`` all or nothing; ``sync``: on the disk before
+    the rename, so that a power cut cannot leave an empty file under the name (a checkpoint)."""
+    with replacing(path) as partial, open(partial, "w" if isinstance(data, str) else "wb") as f:
+        f.write(data)
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())

@@ -1,0 +1,56 @@
+"""``common.files``: a write cut short (an error, Ctrl-C) leaves the old file and no part; the
+reports are written through it."""
+import errno
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from common.files import replacing, write_atomic
+
+
+def test_a_whole_write_replaces_the_file(tmp_path):
+    path = tmp_path / "table.md"
+    path.write_text("old\n")
+    write_atomic(str(path), "new\n")
+    write_atomic(str(tmp_path / "blob"), b"\x00\x01", sync=True)
+    assert path.read_text() == "new\n" and (tmp_path / "blob").read_bytes() == b"\x00\x01"
+    assert sorted(os.listdir(tmp_path)) == ["blob", "table.md"]
+
+
+@pytest.mark.parametrize("stop", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_write_cut_short_keeps_the_old_file_and_leaves_no_part(tmp_path, stop):
+    path = tmp_path / "table.json"
+    path.write_text('{"old": 1}')
+    with pytest.raises(type(stop)):
+        with replacing(str(path)) as partial, open(partial, "w") as f:
+            f.write('{"new": ')               # half of it, then the disk fills or Ctrl-C
+            raise stop
+    assert json.loads(path.read_text()) == {"old": 1} and os.listdir(tmp_path) == ["table.json"]
+
+
+def test_a_report_cut_short_keeps_the_tables_it_had(tmp_path):
+    """A full disk (here a file-size limit) while a results folder's tables are rewritten: the
+    earlier table.md and table.json stay whole (written in place, they were left cut short)."""
+    old = {"table.md": "| old |\n", "table.json": '{"models": []}'}
+    for name, text in old.items():
+        (tmp_path / name).write_text(text)
+    script = f"""
+import resource, signal
+from experiment.analysis import report
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+results = [{{"model": "rnn", "test_acc_mean": 0.5}}] * 400
+try:
+    report.write_split_summary({str(tmp_path)!r}, [(1, results, {{"attrs": {{}}}})], {{}},
+                               report.get("paper"))
+except OSError as error:
+    print(error.errno)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == str(errno.EFBIG), done.stderr[-2000:]
+    assert {name: (tmp_path / name).read_text() for name in old} == old
+    assert sorted(os.listdir(tmp_path)) == sorted(old)
