@@ -194,7 +194,7 @@ def write_results(out_dir, results, info, settings, data, config=None):
     analysis = analyse(results, labels, info["test_videos"])
     table = markdown_table(results, info, settings, config, analysis)
     write_atomic(os.path.join(out_dir, "table.md"), table + "\n")
-    write_atomic(os.path.join(out_dir, "table.tex"), 
+    write_atomic(os.path.join(out_dir, "table.tex"),
         _results_latex(results, info, config, analysis) + "\n")
     write_predictions(os.path.join(out_dir, "predictions.csv"), results, info, labels)
     summary = {"banner": banner(info["attrs"]), "paper": PAPER, "settings": settings,
