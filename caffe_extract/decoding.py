@@ -6,7 +6,7 @@ import os
 from collections import deque
 from itertools import islice
 
-from common.processes import ctrl_c_ignored, start_worker
+from common.processes import ctrl_c_ignored, shut_down, start_worker
 
 from . import frames as framelib
 from .entries import entry_problem
@@ -118,4 +118,4 @@ def ordered_imap(function, jobs, workers, prefetch, on_crash=None):
                         item[1] = pool.submit(function, item[0])
             yield result
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        shut_down(pool, [future for _, future in pending], wait=True)
