@@ -9,6 +9,7 @@ import os
 import sys
 
 from common import cli, commands
+from configurations import CONFIGS
 
 from .weights import add_weights_arguments, resolve_weights
 
@@ -49,8 +50,7 @@ def build_parser():
                          "K's lists only, one store per subset")
     ex.add_argument("--subset", choices=("train", "test", "both"),
                     help="per-split stores of split K (--split, default 1): which list(s)")
-    ex.add_argument("--config", default="paper",
-                    choices=("paper", "nntools-2015", "lasagne-0.1", "modern"),
+    ex.add_argument("--config", default="paper", choices=tuple(CONFIGS),
                     help="the configuration's preprocessing: 2015's caffe.io (paper, the "
                          "default; nntools-2015, lasagne-0.1) or modern (anti-aliased resize)")
     ex.add_argument("--layer", default="fc7", choices=("fc7", "fc6", "pool5"),

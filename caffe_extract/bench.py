@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from common import cli, commands
-from common.files import write_atomic
+from common.files import emit
 from .backends import open_backend
 from .preprocessing import preprocess
 from .synthetic import render_frames
@@ -316,14 +316,6 @@ def machine():
     return (f"{ident['vendor']} {ident['model'] or platform.machine()} ({isa}), "
             f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} "
             f"threads), kernels {reproducible.mode()}")
-
-
-def emit(text, out=None):
-    """Print a benchmark's table, and write it to ``out`` (Markdown) if given."""
-    print(text)
-    if out:
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        write_atomic(out, text + "\n")
 
 
 if __name__ == "__main__":

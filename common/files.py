@@ -4,6 +4,7 @@ was (or absent) and no part behind, so a rerun reads either the old file or the 
     with replacing("store.h5") as partial:     # any writer that takes a file name
         write_hdf5(partial)
     write_atomic("table.md", text)             # a str or bytes at once
+    emit(table, "bench.md")                    # printed, and written if a name is given
 """
 import contextlib
 import os
@@ -31,3 +32,11 @@ def write_atomic(path, data, sync=False):
         if sync:
             f.flush()
             os.fsync(f.fileno())
+
+
+def emit(text, out=None):
+    """Print a report's table (a bench's, a check's); write it to ``out`` (Markdown) if given."""
+    print(text)
+    if out:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        write_atomic(out, text + "\n")

@@ -305,7 +305,7 @@ def main(argv=None):
 
 def write(args):
     """The report printed and written to ``args.out`` (its plot beside it); status 0."""
-    from caffe_extract.bench import emit
+    from common.files import emit
     text, data = report(args.predictions, args.simulations)
     emit(text, args.out)
     plot(data, os.path.splitext(args.out)[0] + ".png")

@@ -120,7 +120,7 @@ def epoch_seconds(results):
 
 
 def main(argv=None):
-    from caffe_extract.bench import emit
+    from common.files import emit
     from common import cli, commands
     parser = commands.parser("python -m experiment.studies.rehearsal", __doc__)
     from rnn_models import MODELS

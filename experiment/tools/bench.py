@@ -167,7 +167,7 @@ def main(argv=None):
     parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
     device = devices.resolve(args.device)
-    from caffe_extract.bench import emit
+    from common.files import emit
     if args.modes and args.modes != [reproducible.mode()]:
         if device != "cpu" or args.modes != list(pinned.MODES):
             parser.error("--modes: on the CPU, 'pinned fast' (both), or this process's mode")

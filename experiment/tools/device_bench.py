@@ -138,7 +138,7 @@ def with_defaults(args, device):
 
 def main(argv=None):
     from common import devices
-    from caffe_extract.bench import emit
+    from common.files import emit
     args = parser().parse_args(argv)
     device = devices.resolve(args.device)
     devices.configure(device)

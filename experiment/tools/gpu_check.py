@@ -61,7 +61,7 @@ def bench_section(args):
 
 def main(argv=None):
     from common import cli, commands, devices
-    from caffe_extract.bench import emit
+    from common.files import emit
     parser = commands.parser("python -m experiment.tools.gpu_check", __doc__)
     parser.add_argument("--videos", type=cli.integer(1, 100_000), default=128,
                         help="generated videos for the pipeline's rate (%(default)s)")
