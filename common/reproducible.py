@@ -130,7 +130,7 @@ def mode(environ=os.environ):
     return "fast" if environ.get(FAST) == "1" else "pinned"
 
 
-def pinned():
+def runs_pinned():
     """True when this process runs with the pinned kernels (MKL's branch as MKL reports it,
     torch's own checked where loaded; its thread count is free, see ``training_threads``)."""
     if mode() == "fast" or BRANCH not in (None, PINNED["MKL_CBWR"]) or \

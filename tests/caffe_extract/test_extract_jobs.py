@@ -24,7 +24,7 @@ def child_state():
     import common.reproducible as reproducible
     import torch
     return (reproducible.EARLY, {k: os.environ.get(k) for k in reproducible.PINNED},
-            torch.get_num_threads(), reproducible.pinned())
+            torch.get_num_threads(), reproducible.runs_pinned())
 
 
 def test_workers_are_pinned_before_numpy_and_use_one_thread():

@@ -191,8 +191,8 @@ def test_this_process_runs_pinned():
     import torch
 
     from common import mkl
-    from common.reproducible import BRANCH, pinned
-    assert pinned() and torch.backends.cpu.get_cpu_capability() == "AVX2"
+    from common.reproducible import BRANCH, runs_pinned
+    assert runs_pinned() and torch.backends.cpu.get_cpu_capability() == "AVX2"
     assert BRANCH == mkl.branch() == "AVX2,STRICT"
 
 
