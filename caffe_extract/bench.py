@@ -13,20 +13,32 @@ network's forward alone on the same frames and batches) and the naive way (movie
 Without ``--caffemodel`` both use the seeded random-weight CaffeNet (same arithmetic, same
 speed as the real weights).
 """
+import contextlib
+import multiprocessing
 import os
 import platform
 import statistics
 import sys
+import tempfile
+import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 
-from common import cli, commands
+from common import cli, commands, cpu, pinned, reproducible
 from common.files import emit
+from common.processes import Task, run_all
 from .backends import open_backend
+from .frames import read_frames, sample_times, video_file_clip
+from .paths import DEPLOY_PROTOTXT, MEAN_FILE
+from .pipeline import Extraction, ExtractSettings, run_chunks, saved_chunks, shard_path
 from .preprocessing import preprocess
-from .synthetic import render_frames
+from .pycaffe import import_caffe
+from .random_model import cached_random_caffemodel
+from .store import store_name
+from .synthetic import CLASSES, make_dataset, render_frames
 
 
 def images_per_second(backend, batch, repeats):
@@ -76,12 +88,6 @@ def pipeline_rows(caffemodel, n_videos, workers, batch_videos, chunk=8, jobs=1):
     The pipeline's rate is its steady state: videos after the first chunk divided by the time
     from the first chunk's end to the last's (start-up, a one-time cost, is left out).
     """
-    import tempfile
-    from .frames import sample_times, video_file_clip
-    from .paths import DEPLOY_PROTOTXT, MEAN_FILE
-    from .pipeline import ExtractSettings
-    from .pycaffe import import_caffe
-    from .synthetic import CLASSES, make_dataset
     with tempfile.TemporaryDirectory() as root:
         make_dataset(root, n_groups=7 + -(-n_videos // len(CLASSES)), classes=CLASSES)
         config = ExtractSettings(videos=os.path.join(root, "videos"),
@@ -140,7 +146,6 @@ def steady_state(config, backend):
     """Run ``config``'s extraction through ``backend``, timed in steady state (from the first
     chunk's end to the last's): (its videos, the videos timed, wall seconds, this process's CPU
     seconds)."""
-    from .pipeline import Extraction, run_chunks
     extraction = Extraction(config)
     extraction.prepare_parts(backend.provenance["weights_sha1"])
     stamps = []
@@ -154,7 +159,6 @@ def around_the_network(config, workers):
     """(workers, the main process's CPU ms per video, videos/s, videos/s per worker) of the
     pipeline with a network that answers at once (``Instant``), in steady state: the main
     process's own cost (receiving, batching, checking, saving) and the workers' rate."""
-    from dataclasses import replace
     config = replace(config, workers=workers, out=config.out + f".instant-{workers}")
     _, n, wall, cpu = steady_state(config, Instant())
     return workers, 1000 * cpu / n, n / wall, n / wall / workers
@@ -163,11 +167,7 @@ def around_the_network(config, workers):
 def jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk):
     """Videos/s of ``extract --jobs`` in steady state, the shards' rates summed: the command
     runs as a user runs it while a thread times its shards' chunk files as they appear."""
-    import contextlib
-    import threading
     from .__main__ import main as extract_main
-    from .pipeline import saved_chunks, shard_path
-    from .store import store_name
     out_dir = os.path.join(root, "jobs")
     store = os.path.join(out_dir, store_name("fc7", split=1, subset="train"))   # as --split 1
     parts = [shard_path(store, (i, jobs)) + ".parts" for i in range(jobs)]     # --subset train
@@ -202,7 +202,6 @@ def jobs_rate(root, caffemodel, jobs, workers, batch_videos, chunk):
 def forward_rate(backend, paths, batch_videos, barrier=None):
     """The bound: videos/s of the network alone on the videos' frames in the pipeline's
     batches, decoded and preprocessed first (then, with ``barrier``, waiting for the others)."""
-    from .frames import read_frames
     batches = [preprocess(np.concatenate([read_frames(p) for p in paths[i:i + batch_videos]]),
                           resize="torch") for i in range(0, len(paths), batch_videos)]
     if barrier is not None:
@@ -221,8 +220,6 @@ def _forward_alone(caffemodel, paths, batch_videos, barrier):
 def concurrent_forward_rate(caffemodel, paths, jobs, batch_videos):
     """The bound of ``--jobs``: ``jobs`` processes running pycaffe's forward alone at once (one
     thread each, as the shards), each on the same videos; their rates summed."""
-    import multiprocessing
-    from common.processes import Task, run_all
     with multiprocessing.get_context("spawn").Manager() as manager:
         barrier = manager.Barrier(jobs)
         tasks = [Task(f"{i}", _forward_alone, (caffemodel, paths, batch_videos, barrier))
@@ -247,7 +244,6 @@ def pipeline_table(rows, around):
 
 
 def main(argv=None):
-    from common import pinned
     parser = commands.parser("python -m caffe_extract.bench", __doc__)
     parser.add_argument("--caffemodel", type=cli.existing_file, help="a CaffeNet .caffemodel (default: seeded random weights)")
     parser.add_argument("--repeats", type=cli.integer(1, 1000), default=5)
@@ -265,7 +261,6 @@ def main(argv=None):
     if args.modes and not args.pipeline:
         parser.error("--modes: with --pipeline")
     if args.caffemodel is None:
-        from .random_model import cached_random_caffemodel
         args.caffemodel = cached_random_caffemodel(seed=0)
     if args.modes:
         for mode, text in in_modes(args.modes, pipeline_report, args).items():
@@ -282,19 +277,16 @@ def main(argv=None):
 def pipeline_report(args):
     """``--pipeline``'s text: the machine, the pipeline's rates, the pipeline around an
     instant network."""
-    from common.reproducible import available_cores
     return (f"Extraction pipeline, {args.workers} decoding worker(s) per process, the network "
             f"on one thread; {machine()}\n\n"
             + pipeline_table(*pipeline_rows(args.caffemodel, args.videos, args.workers, 4,
-                                            jobs=args.jobs or available_cores())))
+                                            jobs=args.jobs or reproducible.available_cores())))
 
 
 def in_modes(modes, function, *args):
     """{mode: function(*args)}, each mode's in a process of its own (``common.processes``)
     started with that mode's environment (``common.pinned.mode_environment``), one after the
     other: the benches' pinned and fast kernels side by side in one run."""
-    from common import pinned
-    from common.processes import Task, run_all
     out = {}
     for mode in modes:
         print(f"==> {mode} kernels", file=sys.stderr)
@@ -311,7 +303,6 @@ def mode_path(path, mode):
 
 def machine():
     """What the numbers were measured on: the CPU, its cores, torch, the kernels' mode."""
-    from common import cpu, reproducible
     ident, isa = cpu.identity(), "AVX-512" if cpu.has_avx512() else "AVX2"
     return (f"{ident['vendor']} {ident['model'] or platform.machine()} ({isa}), "
             f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} "

@@ -22,8 +22,15 @@ def fetch(url, dest, algorithm=None, expected=None, timeout=30, progress=True, h
           error_type=DownloadError):
     """Download ``url`` to ``dest`` via ``dest.part``, resuming a partial file (HTTP Range).
     With ``expected``, the file's ``algorithm`` digest must match, or it is deleted and refused
-    (an ``error_type``). ``hint`` (what to do by hand) ends the message of an unreachable host."""
+    (an ``error_type``); a ``dest`` already there is verified so, not downloaded again. ``hint``
+    (what to do by hand) ends the message of an unreachable host."""
     dest = str(dest)
+    if os.path.isfile(dest):
+        actual = None if expected is None else file_digest(dest, algorithm)
+        if actual != expected:
+            raise error_type(f"{dest} has {algorithm.upper()} {actual}, expected {expected}: a "
+                             "partial download or another file. Delete it and download it again.")
+        return dest
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     partial = dest + ".part"
     done = os.path.getsize(partial) if os.path.exists(partial) else 0

@@ -179,5 +179,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    import sys
-    sys.exit(main())
+    raise SystemExit(main())

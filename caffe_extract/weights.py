@@ -6,7 +6,6 @@ Where the BVLC model zoo host cannot be reached, put the file at ``DEFAULT_PATH`
 path to the tools that need it); its SHA1 is checked either way.
 """
 import os
-import sys
 
 from common import cli, commands
 from .download import DownloadError, fetch, file_digest
@@ -27,13 +26,6 @@ def file_sha1(path):
 
 def download(dest=DEFAULT_PATH, url=URL, sha1=SHA1, timeout=30, progress=True):
     """Download ``url`` to ``dest`` and verify its SHA1; nothing to do if ``dest`` is verified."""
-    dest = str(dest)
-    if os.path.isfile(dest):
-        actual = file_sha1(dest)
-        if actual != sha1:
-            raise WeightsError(f"{dest} has SHA1 {actual}, expected {sha1}: a partial download or "
-                               "another file. Delete it and download it again.")
-        return dest
     hint = (f"Download it on a machine that can reach the host, check its SHA1 ({sha1}), and "
             f"put it at {dest}; or pass the path of your copy to the tools that need it.")
     return fetch(url, dest, "sha1", sha1, timeout, progress, hint, WeightsError)
@@ -79,4 +71,4 @@ def download_and_say(dest, url):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -37,7 +37,6 @@ less for models that fail on the same videos (as models on the same CNN codes do
 on a run's predictions, seed s of A against seed s of B, averaged over seeds and claims.
 """
 import os
-import sys
 
 import numpy as np
 from scipy import optimize, stats as sstats
@@ -313,4 +312,4 @@ def write(args):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -20,7 +20,6 @@ to the same result with no random state in the checkpoint. Validation uses the c
 predicted label argmax_c p_n[c]. Runs go to OUT/oversample/ (apart from the plain runs').
 """
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -139,4 +138,4 @@ def train_and_print(args, runtime):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -20,7 +20,6 @@ Results: OUT/table.md, table.json and the plots (report.py); each part's runs in
 """
 import json
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, replace
 
@@ -303,4 +302,4 @@ def study_and_report(args, runtime):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -19,7 +19,11 @@ import tempfile
 
 import torch
 
-from common import cli
+from caffe_extract.bench import in_modes, machine
+from common import cli, commands, devices, pinned, reproducible
+from common.files import emit
+from configurations import NAMES
+from experiment.train import RunSettings, model_base, set_deterministic, train_run
 
 from .steps import THEANO, step_comparison, step_profile
 from .workload import (BATCH, EPOCHS, H, MODELS, RUNS_PER_MODEL, SPLIT1_TRAIN, SPLIT1_VAL, C,
@@ -33,7 +37,6 @@ def time_epoch(model, train, val, device, out_dir, scale=1.0, epoch=1):
     ``train_run`` logs them in OUT/logs/RUN.seconds.jsonl. (Through CUDA graphs, epoch 2: the
     first also captures them, once per run.)"""
     import shutil
-    from experiment.train import RunSettings, model_base, train_run
     config = model_base(model, RunSettings(model=model, hidden_dim=H, lr=0.001, epochs=epoch,
                                            patience=0))
     for folder in ("checkpoints", "logs"):                    # time a fresh epoch
@@ -70,14 +73,12 @@ def measure(args, device):
 def report(device, rows, n_train, measured_on, threads):
     """The Markdown tables; ``measured_on``/``threads``: the measuring process's machine line
     and torch threads (``measured``)."""
-    from common.devices import describe
-    from experiment.analysis.report import NAMES
     scaled = "" if n_train == SPLIT1_TRAIN else \
         f" (timed on {n_train} training videos, scaled)"
     lines = [f"One training epoch at UCF-101 split 1's size ({SPLIT1_TRAIN:,} training videos + "
              f"{SPLIT1_VAL:,} validation, 10 x 4096 float32 codes), configuration `paper`, hidden "
-             f"{H}, batches of {BATCH}, SGD with Nesterov momentum{scaled}; {describe(device)}; "
-             f"{measured_on}.", "",
+             f"{H}, batches of {BATCH}, SGD with Nesterov momentum{scaled}; "
+             f"{devices.describe(device)}; {measured_on}.", "",
              "| model | s / epoch | GEMM GFLOP / epoch | GEMM peak (GFLOP/s) | bound (s) "
              "| epoch / bound |", "|---|---|---|---|---|---|"]
     for r in rows:
@@ -114,15 +115,12 @@ def report(device, rows, n_train, measured_on, threads):
 def measure_modes(args):
     """{mode: (rows, n_train, machine, threads)}: each mode timed in a process of its own
     (``caffe_extract.bench.in_modes``); Theano's step timed once, pinned."""
-    from caffe_extract.bench import in_modes
     return {mode: in_modes([mode], measured, argparse.Namespace(
         **{**vars(args), "theano": args.theano and mode == "pinned"}))[mode] for mode in args.modes}
 
 
 def measured(args, device="cpu"):
     """(rows, n_train, machine, threads), measured in this process's kernel mode on ``device``."""
-    from caffe_extract.bench import machine
-    from experiment.train import set_deterministic
     set_deterministic(device, threads=args.threads)
     args.sample = args.sample or (SPLIT1_TRAIN if device.startswith("cuda") else 2048)
     return (*measure(args, device), machine(), torch.get_num_threads())
@@ -130,7 +128,6 @@ def measured(args, device="cpu"):
 
 def modes_report(measured):
     """The pinned and fast epochs side by side, each against its own bound."""
-    from experiment.analysis.report import NAMES
     pinned, fast = measured["pinned"][0], measured["fast"][0]
     lines = ["Pinned and fast kernels side by side (same machine, same run; each mode's bound "
              "uses its own GEMM peak): pinned = " + measured["pinned"][2] + "; fast = "
@@ -149,7 +146,6 @@ def modes_report(measured):
 
 
 def main(argv=None):
-    from common import commands, devices, pinned, reproducible
     parser = commands.parser("python -m experiment.tools.bench", __doc__)
     parser.add_argument("--device", default="cpu", choices=devices.CHOICES)
     parser.add_argument("--sample", type=cli.integer(1, 100_000), default=None, help="training videos timed "
@@ -167,7 +163,6 @@ def main(argv=None):
     parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
     device = devices.resolve(args.device)
-    from common.files import emit
     if args.modes and args.modes != [reproducible.mode()]:
         if device != "cpu" or args.modes != list(pinned.MODES):
             parser.error("--modes: on the CPU, 'pinned fast' (both), or this process's mode")

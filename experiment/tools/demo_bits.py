@@ -79,8 +79,7 @@ def weights_digest(path):
 def table_digest(path):
     """SHA-256 of table.json without what names folders: its "provenance" (the store's paths,
     the commit) and the settings' "features" and "out"."""
-    with open(path) as f:
-        table = json.load(f)
+    table = json.loads(pathlib.Path(path).read_text())
     table.pop("provenance", None)
     for key in ("features", "out"):
         table.get("settings", {}).pop(key, None)
@@ -131,8 +130,7 @@ def describe_machine(m):
 
 def check(record_path, data, store, results, environ=os.environ):
     """(exit status, report)."""
-    with open(record_path) as f:
-        record = json.load(f)
+    record = json.loads(pathlib.Path(record_path).read_text())
     found = stages(data, store, results)
     first, lines = compare([tuple(s) for s in record["stages"]], found)
     if first is None:
@@ -155,8 +153,7 @@ def record(record_path, data, store, results, config="paper"):
     os.makedirs(os.path.dirname(os.path.abspath(record_path)), exist_ok=True)
     from common.files import write_atomic
     from .readme_check import rows
-    with open(os.path.join(results, "table.json")) as f:
-        table_rows = rows(json.load(f))
+    table_rows = rows(json.loads(pathlib.Path(results, "table.json").read_text()))
     made = {"config": config, "machine": machine(), "stages": stages(data, store, results),
             "readme_rows": table_rows}
     write_atomic(record_path, json.dumps(made, indent=1) + "\n")

@@ -10,16 +10,24 @@ seconds per epoch at split 1's size, timed as ``bench.time_epoch`` times them. P
 the goals on one H200-class GPU with 16 cores (docs/hardware.md, "GPUs").
 """
 import os
-import sys
 import tempfile
-import time
 from unittest import mock
 
 import numpy as np
 import torch
 
+from caffe_extract.backends import open_backend
+from caffe_extract.bench import images_per_second, machine, steady_state
+from caffe_extract.pipeline import ExtractSettings
+from caffe_extract.preprocessing import preprocess
+from caffe_extract.random_model import cached_random_caffemodel
+from caffe_extract.synthetic import CLASSES, make_dataset, render_frames
+from common import cli, commands, devices
+from common.files import emit
+from common.reproducible import training_threads
 from experiment.train import graphs
 
+from .bench import time_epoch
 from .workload import EPOCHS, MODELS, RUNS_PER_MODEL, SPLIT1_TRAIN, SPLIT1_TRAIN_LIST, split1_sample
 
 UCF101_VIDEOS = 13_320
@@ -27,10 +35,6 @@ UCF101_VIDEOS = 13_320
 
 def port_rates(caffemodel, device, repeats=5):
     """{batch size: images/s} of the port on ``device``."""
-    from caffe_extract.backends import open_backend
-    from caffe_extract.bench import images_per_second
-    from caffe_extract.preprocessing import preprocess
-    from caffe_extract.synthetic import render_frames
     backend = open_backend("torch", caffemodel, device)
     frames = preprocess(render_frames(10, seed=3))
     return {n: images_per_second(backend, np.concatenate([frames] * (n // 10)), repeats)
@@ -38,10 +42,7 @@ def port_rates(caffemodel, device, repeats=5):
 
 
 def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
-    """Videos/s of the real pipeline (steady state: after the first chunk)."""
-    from caffe_extract.backends import open_backend
-    from caffe_extract.pipeline import ExtractSettings, Extraction, run_chunks
-    from caffe_extract.synthetic import CLASSES, make_dataset
+    """Videos/s of the real pipeline (steady state: after the first chunk; ``steady_state``)."""
     with tempfile.TemporaryDirectory() as root:
         groups = max(8, -(-n_videos // len(CLASSES)))
         make_dataset(root, n_groups=groups, classes=CLASSES)
@@ -49,19 +50,13 @@ def pipeline_rate(caffemodel, device, n_videos, workers, batch_videos):
                                out=os.path.join(root, "all.h5"), weights=caffemodel, subset="all",
                                backend="torch", device=device, workers=workers,
                                batch_videos=batch_videos, chunk=batch_videos, progress=False)
-        extraction = Extraction(config)
-        backend = open_backend("torch", caffemodel, device)
-        extraction.prepare_parts(backend.provenance["weights_sha1"])
-        stamps = []
-        run_chunks(extraction, backend,
-                   on_chunk=lambda k, n: stamps.append((time.perf_counter(), n)))
-    return sum(n for _, n in stamps[1:]) / (stamps[-1][0] - stamps[0][0]), len(extraction.videos)
+        videos, n, wall, _ = steady_state(config, open_backend("torch", caffemodel, device))
+    return n / wall, len(videos)
 
 
 def epoch_seconds(model, device, videos, epoch=1):
     """Seconds per epoch of ``train_run`` at split 1's size, timed on ``videos`` training videos
     after a warm-up epoch, as ``bench.time_epoch`` times them (its epoch ``epoch``)."""
-    from .bench import time_epoch
     train, val, scale = split1_sample(videos, device)
     with tempfile.TemporaryDirectory() as out:
         time_epoch(model, train, val, device, out)                       # warm-up
@@ -69,12 +64,9 @@ def epoch_seconds(model, device, videos, epoch=1):
 
 
 def report(args, device):
-    from common import devices
-    from caffe_extract.bench import machine
     ports = port_rates(args.caffemodel, device)
     rate, n = pipeline_rate(args.caffemodel, device, args.videos, args.workers, args.batch_videos)
     extraction_threads = torch.get_num_threads()
-    from common.reproducible import training_threads
     torch.set_num_threads(training_threads())                 # as `make train` runs
     epochs = {m: epoch_seconds(m, device, args.train_videos) for m in MODELS}
     graphed = {}
@@ -106,7 +98,6 @@ def report(args, device):
 
 
 def parser():
-    from common import cli, commands
     parser = commands.parser("python -m experiment.tools.device_bench", __doc__)
     parser.add_argument("--caffemodel", type=cli.existing_file, help="default: the seeded random-weight CaffeNet")
     parser.add_argument("--videos", type=cli.integer(1, 100_000), default=None,
@@ -123,7 +114,6 @@ def parser():
 
 def with_defaults(args, device):
     """``args`` with the defaults for ``device`` filled in (sizes, workers, the CaffeNet)."""
-    from common import devices
     gpu = device.startswith("cuda")
     args.videos = args.videos or (512 if gpu else 64)
     args.train_videos = args.train_videos or (SPLIT1_TRAIN_LIST if gpu else 1024)
@@ -131,14 +121,11 @@ def with_defaults(args, device):
     args.workers = args.workers or workers
     args.batch_videos = args.batch_videos or batch_videos
     if args.caffemodel is None:
-        from caffe_extract.random_model import cached_random_caffemodel
         args.caffemodel = cached_random_caffemodel(seed=0)
     return args
 
 
 def main(argv=None):
-    from common import devices
-    from common.files import emit
     args = parser().parse_args(argv)
     device = devices.resolve(args.device)
     devices.configure(device)
@@ -146,4 +133,4 @@ def main(argv=None):
     return 0
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -39,17 +39,11 @@ class TorchNN(torch.nn.Module):
 
 
 def training_step(net, device):
-    """``step(x, y)``: one training step of ``net`` as ``train_run`` runs it (forward, loss,
-    backward, fused Nesterov SGD)."""
+    """``step(x, y)``: one training step of ``net`` as ``train_run`` runs it (``graphs.eager_step``:
+    forward, loss, backward, fused Nesterov SGD)."""
     from experiment.train import RunSettings, sgd, training_loss
-    optimizer = sgd(net, RunSettings(lr=0.001), device)
-
-    def step(x, y):
-        loss, _ = training_loss(net, x, y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return step
+    from experiment.train.graphs import eager_step
+    return eager_step(net, sgd(net, RunSettings(lr=0.001), device), training_loss)
 
 
 def time_steps(net, x, y, device, steps=3):
