@@ -1,5 +1,6 @@
-"""Files written all or nothing: a crash, a full disk or Ctrl-C part-way leaves the file as it
-was (or absent) and no part behind, so a rerun reads either the old file or the whole new one.
+"""Files written all or nothing: an error, a full disk or Ctrl-C part-way leaves the file as it
+was (or absent) and no part behind, so a rerun reads either the old file or the whole new one
+(a kill -9 or a power cut can leave a part, ``PATH.PID.tmp``, beside the old file).
 
     with replacing("store.h5") as partial:     # any writer that takes a file name
         write_hdf5(partial)
@@ -13,7 +14,13 @@ import os
 @contextlib.contextmanager
 def replacing(path):
     """A temporary name beside ``path`` (``PATH.PID.tmp``: one per process) for the ``with``
-    block to write; renamed to ``path`` when the block ends, removed when it fails."""
+    block to write; renamed to ``path`` when the block ends, removed when it fails. Through a
+    link, the file it names is replaced, not the link; a device or a pipe (``--out
+    /dev/stdout``) is written to as it is, never replaced."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        yield path
+        return
+    path = os.path.realpath(path)
     partial = f"{path}.{os.getpid()}.tmp"
     try:
         yield partial

@@ -13,13 +13,10 @@ import fcntl
 import glob
 import json
 import os
-import time
 
 from common.files import write_atomic
 
 MARKER = "written-by.json"
-#: A checkpoint's part untouched this long was left by a killed save (a save takes seconds).
-STALE_SECONDS = 600
 
 
 class OutputFolderError(ValueError):
@@ -86,8 +83,7 @@ def claimed(folder, command, inputs=None, shared=False):
     the tasks of one cluster stage together; else by this command alone), so that a second
     command into it at once is refused, not left to replace the table the first one writes. A
     checkpoint's part that a killed save left (``RUN.pt.PID.tmp``, 650 MB for fine-tuning) is
-    removed once untouched for ``STALE_SECONDS`` (where a network file system's locks hold on one
-    machine only, a part that another machine's task is writing is younger). If the work fails (a refusal, an error) before adding a file to ``folder``, the
+    removed. If the work fails (a refusal, an error) before adding a file to ``folder``, the
     folder is left as it was found: no record in it, and a folder the claim made is removed, so
     that a refused command leaves no trace."""
     existed, marker = os.path.isdir(folder), os.path.join(folder, MARKER)
@@ -97,7 +93,7 @@ def claimed(folder, command, inputs=None, shared=False):
         if alone:            # no one else writes here now: a killed save's part is stale
             for part in ("checkpoints", os.path.join("*", "checkpoints")):
                 for stale in glob.glob(os.path.join(glob.escape(folder), part, "*.pt.*.tmp")):
-                    if time.time() - os.path.getmtime(stale) > STALE_SECONDS:
+                    with contextlib.suppress(FileNotFoundError):    # renamed meanwhile
                         os.remove(stale)
         try:
             yield folder

@@ -31,6 +31,21 @@ def test_a_write_cut_short_keeps_the_old_file_and_leaves_no_part(tmp_path, stop)
     assert json.loads(path.read_text()) == {"old": 1} and os.listdir(tmp_path) == ["table.json"]
 
 
+def test_a_link_is_written_through_and_a_device_in_place(tmp_path):
+    """A link's file is replaced, not the link (the link would have become a file beside a stale
+    one); a device is written to, never replaced (as root, ``--out /dev/stdout`` would have put
+    a file in /dev in place of the link)."""
+    (tmp_path / "results").mkdir()
+    (tmp_path / "table.md").symlink_to(tmp_path / "results" / "table.md")
+    (tmp_path / "null").symlink_to("/dev/null")
+    write_atomic(str(tmp_path / "table.md"), "new\n")
+    write_atomic(str(tmp_path / "null"), "into /dev/null\n")
+    assert (tmp_path / "table.md").is_symlink() and (tmp_path / "null").is_symlink()
+    assert (tmp_path / "results" / "table.md").read_text() == "new\n"
+    assert sorted(os.listdir(tmp_path)) == ["null", "results", "table.md"]
+    assert os.listdir(tmp_path / "results") == ["table.md"]
+
+
 def test_a_report_cut_short_keeps_the_tables_it_had(tmp_path):
     """A full disk (here a file-size limit) while a results folder's tables are rewritten: the
     earlier table.md and table.json stay whole (written in place, they were left cut short)."""

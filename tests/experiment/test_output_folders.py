@@ -2,8 +2,6 @@
 writes into a folder that holds another command's results or that it reads from; the refusal is
 one line naming the folder to use; rerunning a command into its own folder still resumes."""
 import json
-import os
-import time
 
 import numpy as np
 import pytest
@@ -199,20 +197,16 @@ def test_a_second_command_into_a_folder_being_written_is_refused(features, tmp_p
 def test_a_killed_save_s_part_is_removed_by_the_next_command(tmp_path):
     """``atomic_save`` writes RUN.pt.PID.tmp, then renames it; a kill between leaves the part
     (650 MB for a fine-tuned network), which no rerun removed. Another file ending in .tmp that
-    is not a checkpoint's part is not this project's to remove; nor is a part written in the
-    last ``STALE_SECONDS`` (another machine's task may be writing it)."""
+    is not a checkpoint's part is not this project's to remove."""
     out = tmp_path / "out"
     for part in ("checkpoints/rnn-seed0.pt.123.tmp", "flow/checkpoints/rnn-seed0.pt.9.tmp",
-                 "notes.tmp", "checkpoints/rnn-seed0.pt", "checkpoints/lstm-seed0.pt.7.tmp"):
+                 "notes.tmp", "checkpoints/rnn-seed0.pt"):
         (out / part).parent.mkdir(parents=True, exist_ok=True)
         (out / part).write_text("x")
-        if not part.startswith("checkpoints/lstm"):
-            old = time.time() - O.STALE_SECONDS - 1
-            os.utime(out / part, (old, old))
     with O.claimed(str(out), "experiment.future"):
         pass
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == \
-        ["checkpoints/lstm-seed0.pt.7.tmp", "checkpoints/rnn-seed0.pt", "notes.tmp", O.MARKER]
+        ["checkpoints/rnn-seed0.pt", "notes.tmp", O.MARKER]
 
 
 def test_what_an_older_folder_holds_is_recognised_by_its_files(tmp_path):
