@@ -2,8 +2,6 @@
 chunks: a resumed or sharded run ends with the same store), the codes checked (finite, within
 the store's dtype) and saved, one atomic file per chunk; and read back (``collect``).
 """
-import os
-
 import numpy as np
 
 from common.files import replacing
@@ -18,14 +16,12 @@ from .ucf101 import VideoIndex
 
 
 def save_chunk(path, indices, features, times, failures, warnings):
-    with replacing(path) as partial, open(partial, "wb") as f:
+    with replacing(path, sync=True) as partial, open(partial, "wb") as f:
         np.savez(f, indices=np.asarray(indices, np.int64), features=features,
                  times=np.asarray(times, np.float32).reshape(len(indices), framelib.N_FRAMES),
                  warnings=np.array(warnings, dtype=str),
                  failed=np.array([i for i, _ in failures], np.int64),
                  reasons=np.array([r for _, r in failures], dtype=str))
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def run_chunks(extraction, backend, on_chunk=None):

@@ -12,10 +12,11 @@ import os
 
 
 @contextlib.contextmanager
-def replacing(path):
+def replacing(path, sync=False):
     """A temporary name beside ``path`` (``PATH.PID.tmp``: one per process) for the ``with``
-    block to write; renamed to ``path`` when the block ends, removed when it fails. Through a
-    link, the file it names is replaced, not the link; a device or a pipe (``--out
+    block to write; renamed to ``path`` when the block ends (``sync``: on the disk first, so
+    that a power cut cannot leave an empty file under the name), removed when it fails. Through
+    a link, the file it names is replaced, not the link; a device or a pipe (``--out
     /dev/stdout``) is written to as it is, never replaced."""
     if os.path.exists(path) and not os.path.isfile(path):
         yield path
@@ -24,6 +25,12 @@ def replacing(path):
     partial = f"{path}.{os.getpid()}.tmp"
     try:
         yield partial
+        if sync:
+            descriptor = os.open(partial, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
         os.replace(partial, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -32,13 +39,10 @@ def replacing(path):
 
 
 def write_atomic(path, data, sync=False):
-    """Write ``data`` (a str, or bytes) to ``path`` all or nothing; ``sync``: on the disk before
-    the rename, so that a power cut cannot leave an empty file under the name (a checkpoint)."""
-    with replacing(path) as partial, open(partial, "w" if isinstance(data, str) else "wb") as f:
+    """Write ``data`` (a str, or bytes) to ``path`` all or nothing (``sync``: ``replacing``'s)."""
+    mode = "w" if isinstance(data, str) else "wb"
+    with replacing(path, sync) as partial, open(partial, mode) as f:
         f.write(data)
-        if sync:
-            f.flush()
-            os.fsync(f.fileno())
 
 
 def emit(text, out=None):
