@@ -11,9 +11,9 @@ import torch
 import rnn_models
 from reference import autoencoder as A
 from reference import layers as L
-from reference.gradcheck import numerical_gradient, rel_error
 from rnn_models.autoencoder import CompositeAutoencoder
 
+from .gradcheck import numerical_gradient, rel_error
 from .helpers import GRAVES, LASAGNE_GATE, NO_PEEPHOLES
 
 TOLERANCE = 1e-7      # finite differences, as test_gradcheck.py

@@ -14,9 +14,9 @@ import torch
 
 import rnn_models
 from reference import finetune as F
-from reference.gradcheck import numerical_gradient, rel_error
 from rnn_models.finetune import FineTuned
 
+from .gradcheck import numerical_gradient, rel_error
 from .helpers import AVG_HALF, LASAGNE_GATE, LEARNT, NNTOOLS_HALF, TCONV_HALF
 
 TOLERANCE = 1e-7      # finite differences, as test_gradcheck.py
@@ -47,7 +47,7 @@ class Problem:
                        for k, s in shapes.items()}
         self.x = np.abs(rng.normal(size=(N, T, D))) * (rng.random((N, T, D)) > 0.25)
         self.labels = rng.integers(0, C, N)
-        self.masks = (None, None)
+        self.masks = None                  # both twins take None for no dropout
         if dropout:
             self.masks = tuple((rng.random((N, T, h)) >= dropout) / (1.0 - dropout)
                                for h in (H6, H7))
@@ -64,7 +64,7 @@ class Problem:
         model.load_state_dict({k: torch.from_numpy(v) for k, v in self.params.items()},
                               strict=True)
         x = torch.from_numpy(self.x)
-        masks = None if self.masks[0] is None else tuple(torch.from_numpy(m) for m in self.masks)
+        masks = None if self.masks is None else tuple(torch.from_numpy(m) for m in self.masks)
         rows = torch.arange(self.N)
         labels = torch.from_numpy(self.labels)
         if self.loss == "averaged":

@@ -1,15 +1,15 @@
 """The reference's hand-derived gradients equal central finite differences (relative error < 1e-7).
 
 Relative error per parameter array, max|analytic - numeric| / (max|analytic| + max|numeric|)
-(``reference.gradcheck.rel_error``); steps h = 1e-5 in float64, where truncation (O(h^2)) and
+(``gradcheck.rel_error``); steps h = 1e-5 in float64, where truncation (O(h^2)) and
 rounding (O(eps/h)) errors are both near 1e-10. Measured worst case on these problems: ~1e-8.
 """
 import numpy as np
 import pytest
 
 from reference import layers as L
-from reference.gradcheck import numerical_gradient, rel_error
 
+from .gradcheck import numerical_gradient, rel_error
 from .helpers import CONFIGS, EQ0, LOSS_CONFIGS, NNTOOLS_2015, Case, config_id
 
 TOLERANCE = 1e-7

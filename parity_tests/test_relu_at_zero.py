@@ -11,8 +11,7 @@ ReLU(ReLU(u) + ReLU(v)), has 0.5 x 0.5 = 0.25 where u = v = 0.
 import numpy as np
 import pytest
 
-from reference.gradcheck import numerical_gradient, rel_error
-
+from .gradcheck import numerical_gradient, rel_error
 from .helpers import Case, max_gap
 
 #: Every option written out, except relu_grad_at_zero (and rnn_step), which the tests set.

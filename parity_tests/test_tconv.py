@@ -13,9 +13,9 @@ import torch
 
 import rnn_models
 from reference import layers as L
-from reference.gradcheck import numerical_gradient, rel_error
 from rnn_models.layers import tconv_layer
 
+from .gradcheck import numerical_gradient, rel_error
 from .helpers import TCONV0, Case
 
 TOLERANCE = 1e-7      # finite differences, as test_gradcheck.py

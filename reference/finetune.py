@@ -16,8 +16,8 @@ and backward, from the head's dL/dz (``reference.models.backward(..., input_grad
     dd6 = W7^T da7,   dh6 = m6 * dd6,    da6 = dh6 * [a6 > 0],
     dW6 = sum_{n,t} da6 x^T,   db6 = sum_{n,t} da6
 
-masks: None (no dropout, as at test time) or (N, T, H) arrays of 0 and 1/(1-r). ReLU'(0) = 0,
-as Caffe's ReLU layer. ``params``: W6 (H6, D), b6 (H6,), W7 (H7, H6), b7 (H7,), and the
+masks: (m6, m7), each None (no dropout, as at test time) or an (N, T, H) array of 0 and
+1/(1-r); None is (None, None), as in the torch twin. ReLU'(0) = 0, as Caffe's ReLU layer. ``params``: W6 (H6, D), b6 (H6,), W7 (H7, H6), b7 (H7,), and the
 head's parameters as ``head.<name>`` (the keys of the torch module's ``state_dict``).
 """
 from . import layers as L
@@ -31,7 +31,7 @@ HEAD = "head."
 
 def fc_forward(x, W6, b6, W7, b7, masks=(None, None)):
     """x (N, T, D) -> z (N, T, H7), cache."""
-    m6, m7 = masks
+    m6, m7 = masks or (None, None)
     a6, a6_cache = L.affine_forward(x, W6, b6)                    # (N, T, H6)
     h6, h6_cache = L.relu_forward(a6)
     d6, _ = L.dropout_forward(h6, m6)

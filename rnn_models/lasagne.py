@@ -1,8 +1,11 @@
-"""Weights from the paper's stack (Lasagne 0.1) to ours: the one place the layouts are mapped.
+"""Weights from Lasagne 0.1, which the Theano oracle runs, to ours: the one place the layouts
+are mapped (the paper ran craffel's nntools of March 2015; the nntools row below is its RNN
+step built from 0.1's layers).
 
 Lasagne stores a layer's weights as (inputs, units) and computes ``x W``; we store them as the
 paper multiplies them, (units, inputs), and compute ``W x``: every matrix is transposed.
-The Lasagne side is named ``<layer>.<attribute>``, with Lasagne's own attribute names:
+The Lasagne side is named ``<layer>.<attribute>``, with Lasagne's own attribute names (the
+nntools row's sub-layers with the names ``parity_tests/lasagne_oracle.py`` gives them):
 
     layer      attributes (Lasagne 0.1)                              ours
     rec        W_in_to_hid (D,H), W_hid_to_hid (H,H), b (H,)          W_ih, W_hh, b_h

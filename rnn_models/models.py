@@ -56,7 +56,8 @@ class Average(_Classifier):
         p     = softmax(W_s h + b_s)
 
     ``step_probabilities`` repeats p over time (the model makes one prediction per video), so
-    that ``model(x) == model.step_probabilities(x).mean(1)`` holds for every model.
+    that ``model(x) == model.step_probabilities(x).mean(1)`` holds for every model in eval mode
+    (in training, each call draws its own dropout mask).
     """
 
     def __init__(self, input_dim, hidden_dim, n_classes, dropout=AVERAGE_DROPOUT,
