@@ -211,12 +211,6 @@ def claims_of(correct, groups=None):
                    for a, relation, b in CLAIMS if a in correct and b in correct])
 
 
-def claims(results, labels, videos=None):
-    """``claims_of`` for ``run_model`` results tested on ``videos``."""
-    groups = None if videos is None else groups_of(videos)
-    return claims_of({r["model"]: correct_matrix(r, labels) for r in results}, groups)
-
-
 #: The columns of a results folder's predictions.csv that the statistics read.
 PREDICTION_COLUMNS = ("model", "seed", "video", "true_label", "predicted_label")
 

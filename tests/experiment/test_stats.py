@@ -20,6 +20,13 @@ def result(model, correct, labels):
                                      for c in correct]}
 
 
+def claims(results, labels, videos=None):
+    """``stats.claims_of`` for ``run_model`` results tested on ``videos``, as
+    ``report.analyse`` calls it."""
+    groups = None if videos is None else stats.groups_of(videos)
+    return stats.claims_of({r["model"]: stats.correct_matrix(r, labels) for r in results}, groups)
+
+
 def width(interval):
     return interval[2] - interval[1]
 
@@ -152,8 +159,8 @@ def test_four_videos_right_only_by_one_model_do_not_make_a_claim():
     base = np.arange(200) % 2 == 0
     rnn = base.copy()
     rnn[[1, 3, 5, 7]] = True
-    (claim,) = stats.claims([result("average", base, labels), result("rnn", rnn, labels)],
-                            labels, videos)
+    (claim,) = claims([result("average", base, labels), result("rnn", rnn, labels)],
+                      labels, videos)
     assert claim["difference"] == pytest.approx(0.02) and claim["low"] > 0
     assert claim["p"] == pytest.approx(0.125) and claim["verdict"] == "not shown"
 
@@ -174,7 +181,7 @@ def test_a_large_difference_over_many_groups_holds_and_reverses():
                result("rnn", np.stack([better] * 3), labels),
                result("lstm", np.stack([average] * 3), labels),
                result("birnn", np.stack([worse] * 3), labels)]
-    found = stats.claims(results, labels, videos)
+    found = claims(results, labels, videos)
     assert {(c["a"], c["b"]): c["verdict"] for c in found} == {
         ("rnn", "average"): "holds", ("birnn", "average"): "reversed", ("lstm", "rnn"): "holds"}
     assert all(c["p_holm"] < 1e-3 for c in found)
@@ -188,13 +195,13 @@ def test_holm_turns_a_lone_claim_into_not_shown_among_three():
     average = np.arange(400) % 2 == 0
     rnn = average.copy()
     rnn[np.arange(6) * 4 + 1] = True
-    alone = stats.claims([result("average", average, labels), result("rnn", rnn, labels)],
-                         labels, videos)
+    alone = claims([result("average", average, labels), result("rnn", rnn, labels)],
+                   labels, videos)
     assert alone[0]["p"] == pytest.approx(2 / 64) and alone[0]["low"] > 0
     assert alone[0]["verdict"] == "holds"
-    three = stats.claims([result("average", average, labels), result("rnn", rnn, labels),
-                          result("lstm", rnn, labels), result("birnn", average, labels)],
-                         labels, videos)
+    three = claims([result("average", average, labels), result("rnn", rnn, labels),
+                    result("lstm", rnn, labels), result("birnn", average, labels)],
+                   labels, videos)
     by_pair = {(c["a"], c["b"]): c for c in three}
     assert by_pair[("rnn", "average")]["p_holm"] == pytest.approx(3 * 2 / 64)
     assert by_pair[("rnn", "average")]["verdict"] == "not shown"
@@ -204,7 +211,7 @@ def test_claims_only_for_present_models():
     labels = np.zeros(20, int)
     ok = np.ones(20, bool)
     results = [result("average", ok, labels), result("rnn", ok, labels)]
-    assert [c["a"] for c in stats.claims(results, labels)] == ["rnn"]
+    assert [c["a"] for c in claims(results, labels)] == ["rnn"]
 
 
 def test_drift_ledger_uses_the_same_rule_over_its_rows():
@@ -251,8 +258,8 @@ def test_recomputation_from_predictions_csv(tmp_path, capsys):
     assert stats.main([str(path)]) == 0
     out = capsys.readouterr().out
     labels = np.full(600, 3)
-    (claim,) = stats.claims([result("average", np.stack([average] * 2), labels),
-                             result("rnn", np.stack([rnn] * 2), labels)], labels, videos)
+    (claim,) = claims([result("average", np.stack([average] * 2), labels),
+                       result("rnn", np.stack([rnn] * 2), labels)], labels, videos)
     assert claim["verdict"] == "holds"
     assert f"| rnn > average | +10.0 [{100 * claim['low']:+.1f}, {100 * claim['high']:+.1f}]" in out
     assert out.rstrip().endswith("| holds |") and "600 test videos in 150 groups" in out
