@@ -47,9 +47,11 @@ def merge(shard_files, out):
     if sorted(np.concatenate([index, failed_index]).tolist()) != list(range(listed)):
         raise ValueError("the shards do not cover every listed video exactly once")
     order = np.argsort(index, kind="stable")
-    records = {k: np.concatenate([p[k] for p in parts])[order]
+    # a shard without a stored video (more shards than chunks) has no codes, and no codes' shape
+    stored = [p for p in parts if len(p["index"])] or parts[:1]
+    records = {k: np.concatenate([p[k] for p in stored])[order]
                for k in ("features", "labels", "video", "group", "frame_times",
-                         "split_membership", "warning") if k in parts[0]}
+                         "split_membership", "warning") if k in stored[0]}
     failed = sorted(zip(failed_index.tolist(),
                         (v for p in parts for v in p["failed_video"]),
                         (r for p in parts for r in p["failed_reason"])))

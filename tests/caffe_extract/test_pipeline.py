@@ -161,6 +161,19 @@ def test_shards_merge_into_the_single_run_store(reference_store, dataset, random
     assert main(["merge", "--out", str(tmp_path / "bad.h5")] + shards[:2]) == 1  # one missing
 
 
+def test_more_shards_than_chunks_merge_into_the_single_run_store(reference_store, dataset,
+                                                                 random_caffemodel, tmp_path):
+    """``--jobs`` above the number of chunks: a shard without a video has codes of no shape, and
+    the merge once refused to join them ("all the input array dimensions ... must match")."""
+    listed = int(read_store(reference_store)["attrs"]["n_videos_listed"])
+    n = -(-listed // 4) + 1                                          # one shard more than chunks
+    out = tmp_path / "test_fc7.h5"
+    shards = [run(dataset, out, random_caffemodel, backend="torch", workers=0, chunk=4,
+                  batch_videos=2, shard=(i, n))[0] for i in range(n)]
+    assert main(["merge", "--out", str(tmp_path / "merged.h5")] + shards) == 0
+    assert_same_store(tmp_path / "merged.h5", reference_store)
+
+
 def test_jobs_run_the_shards_at_once_and_merge_them(reference_store, dataset, random_caffemodel,
                                                    tmp_path, capsys):
     """``extract --jobs 3``: three shard processes at once, then their merge: the single run's
