@@ -32,6 +32,7 @@ from common.files import emit
 from common.processes import Task, run_all
 from .backends import open_backend
 from .frames import read_frames, sample_times, video_file_clip
+from .jobs import user_errors
 from .paths import DEPLOY_PROTOTXT, MEAN_FILE
 from .pipeline import Extraction, ExtractSettings, run_chunks, saved_chunks, shard_path
 from .preprocessing import preprocess
@@ -260,6 +261,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.modes and not args.pipeline:
         parser.error("--modes: with --pipeline")
+    return commands.guarded(lambda: measure_and_emit(args), user_errors())
+
+
+def measure_and_emit(args):
+    """``main``'s tables, measured, printed and written to ``args.out``."""
     if args.caffemodel is None:
         args.caffemodel = cached_random_caffemodel(seed=0)
     if args.modes:

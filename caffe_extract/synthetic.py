@@ -168,6 +168,11 @@ def main(argv=None):
                         help="use the first N classes (the first 4 are the two temporal pairs)")
     parser.add_argument("--seed", type=cli.seed, default=0)
     args = parser.parse_args(argv)
+    return commands.guarded(lambda: write(args), (OSError, ValueError))
+
+
+def write(args):
+    """The data set of ``main``'s ``args``, unless a complete one is in ``args.root``."""
     done = os.path.join(args.root, "splits", "testlist03.txt")
     if os.path.exists(done):   # written last: the set is complete
         print(f"{args.root}: already there")

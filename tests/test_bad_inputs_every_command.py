@@ -167,6 +167,29 @@ def test_path_of_the_wrong_kind(cli_root, capsys, command, option, how):
     assert snapshot(cli_root) == before
 
 
+#: command -> (module, the function its guard runs): the commands that ran unguarded until stop 46
+BODIES = {"synthetic": ("caffe_extract.synthetic", "write"),
+          "bench-caffenet": ("caffe_extract.bench", "measure_and_emit"),
+          "bench-training": ("experiment.tools.bench", "measure_and_emit"),
+          "bench-device": ("experiment.tools.device_bench", "measure_and_emit"),
+          "rehearsal": ("experiment.studies.rehearsal", "rehearse")}
+
+
+@pytest.mark.parametrize("command", sorted(BODIES))
+def test_a_full_disk_or_ctrl_c_part_way_is_one_line(cli_root, capsys, monkeypatch, command):
+    """A full disk part-way is one error line and status 1, Ctrl-C one line and status 130, in
+    the benches, the rehearsal and the synthetic set too (both were tracebacks there)."""
+    import importlib
+    module, body = BODIES[command]
+    for error, status in ((OSError(28, "No space left on device"), 1), (KeyboardInterrupt(), 130)):
+        def fails(*args, error=error):
+            raise error
+        monkeypatch.setattr(importlib.import_module(module), body, fails)
+        code = run_cli(command_main(command), command_line(command, cli_root))
+        err = capsys.readouterr().err.strip()
+        assert code == status and len(err.splitlines()) == 1 and "Traceback" not in err, err
+
+
 def test_corpus_size():
     """The first round asked for at least 40 cases over the five inputs and the command line
     (69 then); the second (issue 18) added every numeric option of every command at 0,

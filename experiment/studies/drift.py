@@ -19,9 +19,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from caffe_extract.jobs import user_errors
 from caffe_extract.weights import file_sha1, resolve_weights
 from common.files import write_atomic
 from experiment.analysis import stats
+from experiment.train import ERRORS
 from configurations import PAPER, TRAINING
 
 
@@ -273,7 +275,7 @@ def main(argv=None):
     if args.weights:
         args.random_weights = None
     args.weights, args.weights_note = resolve_weights(args)
-    return commands.guarded(lambda: run_and_write(args), (OSError, ValueError, RuntimeError))
+    return commands.guarded(lambda: run_and_write(args), ERRORS + user_errors())
 
 
 def run_and_write(args):

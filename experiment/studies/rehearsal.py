@@ -120,7 +120,6 @@ def epoch_seconds(results):
 
 
 def main(argv=None):
-    from common.files import emit
     from common import cli, commands
     parser = commands.parser("python -m experiment.studies.rehearsal", __doc__)
     from rnn_models import MODELS
@@ -131,6 +130,12 @@ def main(argv=None):
                         choices=MODELS)
     commands.add_runtime(parser, device="auto", threads=False, progress=False)
     args = parser.parse_args(argv)
+    return commands.guarded(lambda: rehearse(args), (OSError, ValueError))
+
+
+def rehearse(args):
+    """``main``'s rehearsal: the store, its load, the training command, the report."""
+    from common.files import emit
     features = os.path.join(args.out, "features")
     results = os.path.join(args.out, "results")
     store = os.path.join(features, "all_splits_fc7.h5")

@@ -23,7 +23,7 @@ from caffe_extract.bench import in_modes, machine
 from common import cli, commands, devices, pinned, reproducible
 from common.files import emit
 from configurations import NAMES
-from experiment.train import RunSettings, model_base, set_deterministic, train_run
+from experiment.train import ERRORS, RunSettings, model_base, set_deterministic, train_run
 
 from .steps import THEANO, step_comparison, step_profile
 from .workload import (BATCH, EPOCHS, H, MODELS, RUNS_PER_MODEL, SPLIT1_TRAIN, SPLIT1_VAL, C,
@@ -163,9 +163,15 @@ def main(argv=None):
     parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
     device = devices.resolve(args.device)
-    if args.modes and args.modes != [reproducible.mode()]:
-        if device != "cpu" or args.modes != list(pinned.MODES):
-            parser.error("--modes: on the CPU, 'pinned fast' (both), or this process's mode")
+    modes = args.modes and args.modes != [reproducible.mode()]
+    if modes and (device != "cpu" or args.modes != list(pinned.MODES)):
+        parser.error("--modes: on the CPU, 'pinned fast' (both), or this process's mode")
+    return commands.guarded(lambda: measure_and_emit(args, device, modes), ERRORS)
+
+
+def measure_and_emit(args, device, modes):
+    """``main``'s tables, measured, printed and written to ``args.out``."""
+    if modes:
         by_mode = measure_modes(args)
         emit(report(device, *by_mode["pinned"]) + "\n\n" + modes_report(by_mode), args.out)
     else:

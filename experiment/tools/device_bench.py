@@ -18,6 +18,7 @@ import torch
 
 from caffe_extract.backends import open_backend
 from caffe_extract.bench import images_per_second, machine, steady_state
+from caffe_extract.jobs import user_errors
 from caffe_extract.pipeline import ExtractSettings
 from caffe_extract.preprocessing import preprocess
 from caffe_extract.random_model import cached_random_caffemodel
@@ -25,7 +26,7 @@ from caffe_extract.synthetic import CLASSES, make_dataset, render_frames
 from common import cli, commands, devices
 from common.files import emit
 from common.reproducible import training_threads
-from experiment.train import graphs
+from experiment.train import ERRORS, graphs
 
 from .bench import time_epoch
 from .workload import EPOCHS, MODELS, RUNS_PER_MODEL, SPLIT1_TRAIN, SPLIT1_TRAIN_LIST, split1_sample
@@ -129,8 +130,14 @@ def main(argv=None):
     args = parser().parse_args(argv)
     device = devices.resolve(args.device)
     devices.configure(device)
+    return commands.guarded(lambda: measure_and_emit(args, device), ERRORS + user_errors())
+
+
+def measure_and_emit(args, device):
+    """``main``'s table, measured, printed and written to ``args.out``."""
     emit(report(with_defaults(args, device), device), args.out)
     return 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""The drift ledger's command (experiment/studies/drift.py) says its failures in one line."""
+import pytest
+
+from caffe_extract.pycaffe import CaffeUnavailable
+from experiment.studies import drift as D
+from experiment.train.loop import NonFiniteLoss
+
+from .test_stores_together import one_line_error
+
+
+@pytest.mark.parametrize("error, says", [(NonFiniteLoss("rnn's loss is nan at epoch 3"), "nan"),
+                                         (CaffeUnavailable("no module named caffe"), "caffe")])
+def test_drift_says_a_diverged_run_or_a_missing_caffe_in_one_line(tmp_path, capsys, monkeypatch,
+                                                                  error, says):
+    """Errors the engine and the extraction say in one line, drift too (they once escaped its
+    guard as a traceback: a NonFiniteLoss is an ArithmeticError, CaffeUnavailable an ImportError)."""
+    def fails(args):
+        raise error
+
+    monkeypatch.setattr(D, "run", fails)
+    weights = tmp_path / "w.caffemodel"
+    weights.write_bytes(b"w")
+    code = D.main(["--videos", str(tmp_path), "--splits", str(tmp_path), "--work",
+                   str(tmp_path / "work"), "--out", str(tmp_path / "out"), "--weights",
+                   str(weights), "--no-progress"])
+    one_line_error(capsys, code, says)
