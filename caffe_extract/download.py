@@ -4,6 +4,8 @@ import os
 import urllib.error
 import urllib.request
 
+from common.errors import NO_SPACE
+
 
 class DownloadError(RuntimeError):
     """A file cannot be downloaded, or is not the expected file."""
@@ -23,7 +25,8 @@ def fetch(url, dest, algorithm=None, expected=None, timeout=30, progress=True, h
     """Download ``url`` to ``dest`` via ``dest.part``, resuming a partial file (HTTP Range).
     With ``expected``, the file's ``algorithm`` digest must match, or it is deleted and refused
     (an ``error_type``); a ``dest`` already there is verified so, not downloaded again. ``hint``
-    (what to do by hand) ends the message of an unreachable host."""
+    (what to do by hand) ends the message of an unreachable host; a full disk or an unwritable
+    ``dest`` is this machine's error, an OSError naming the file."""
     dest = str(dest)
     if os.path.isfile(dest):
         actual = None if expected is None else file_digest(dest, algorithm)
@@ -48,6 +51,8 @@ def fetch(url, dest, algorithm=None, expected=None, timeout=30, progress=True, h
                     out.write(block)
                     bar.update(len(block))
     except (urllib.error.URLError, OSError) as error:
+        if not isinstance(error, urllib.error.URLError) and (error.filename or error.errno in NO_SPACE):
+            raise OSError(error.errno, error.strerror, error.filename or partial) from None  # ours
         raise error_type(f"cannot download {url}: {getattr(error, 'reason', error)}.\n{hint}") from None
     if expected is not None:
         actual = file_digest(partial, algorithm)

@@ -67,3 +67,33 @@ def test_a_full_disk_while_downloading_is_one_line(module, option, tmp_path, mon
     assert err == [f"error: cannot write {tmp_path / 'part'}: No space left on device (disk full "
                    "or file-size limit); free space and rerun the same command: it resumes where "
                    "it stopped"]
+
+
+def test_a_full_disk_mid_download_is_not_an_unreachable_host(http_host, tmp_path, monkeypatch,
+                                                             capsys):
+    """The disk's error part-way through a download names the partial file and says how to
+    resume; it was reported as the host's, with the "download it elsewhere" hint."""
+    import errno
+
+    from caffe_extract import download
+
+    class FullDisk:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, block):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    root, url = http_host
+    (root / "net.caffemodel").write_bytes(os.urandom(100_000))
+    monkeypatch.setattr(download, "open", lambda path, mode: FullDisk(), raising=False)
+    dest = tmp_path / "m.caffemodel"
+    assert weights.main(["--dest", str(dest), "--url", f"{url}/net.caffemodel"]) == 1
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if "error" in line] == [
+        f"error: cannot write {dest}.part: No space left on device (disk full or file-size "
+        "limit); free space and rerun the same command: it resumes where it stopped"]
+    assert "Traceback" not in err and "cannot download" not in err
