@@ -124,8 +124,8 @@ def read_blobs(path):
                     layer_blobs.append(_blob(buf, *v))
             if layer_blobs:
                 blobs[name] = layer_blobs
-    except (IndexError, CaffeModelError) as error:
-        detail = "" if isinstance(error, IndexError) else f": {error}"
+    except (IndexError, ValueError) as error:      # ValueError: numpy's, on a blob's bytes
+        detail = f": {error}" if isinstance(error, CaffeModelError) else ""
         raise CaffeModelError(f"{path} is truncated or not a .caffemodel{detail}") from None
     if not blobs:
         raise CaffeModelError(f"{path} holds no layer with weights: not a .caffemodel")

@@ -3,7 +3,9 @@
     python -m caffe_extract.weights            # `make weights`: download to models/ and verify
 
 Where the BVLC model zoo host cannot be reached, put the file at ``DEFAULT_PATH`` (or pass its
-path to the tools that need it); its SHA1 is checked either way.
+path to the tools that need it). ``make weights`` checks a file already there against ``SHA1``;
+the tools do not, but every store records its weights' SHA1, and every table made from codes
+of other weights says so in a banner (``experiment.analysis.report.banner``).
 """
 import os
 

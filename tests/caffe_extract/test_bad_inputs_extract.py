@@ -234,6 +234,20 @@ def test_bad_caffemodel(tiny, capsys, caffe, random_caffemodel, tmp_path, case):
     assert not (tiny / "out" / "all_splits_fc7.h5.parts").exists()   # nothing left behind
 
 
+@pytest.mark.parametrize("blob", [b"\x3a\x03\x0a\x01\x03",        # a shape (3,), no data
+                                  b"\x3a\x03\x0a\x01\x01\x2a\x05" + bytes(5)],  # 5 bytes of float32
+                         ids=["no data", "5 bytes"])
+def test_a_malformed_blob_is_a_caffemodel_error_naming_the_file(tmp_path, blob):
+    """A blob whose bytes numpy cannot read is the file's error, named (it was numpy's
+    ValueError, said without the file: "need at least one array to concatenate")."""
+    from caffe_extract.caffemodel import CaffeModelError, read_blobs
+    layer = b"\x0a\x05conv1" + bytes([0x3a, len(blob)]) + blob         # LayerParameter: name, blobs
+    path = tmp_path / "bad.caffemodel"
+    path.write_bytes(b"\xa2\x06" + bytes([len(layer)]) + layer)        # NetParameter.layer (100)
+    with pytest.raises(CaffeModelError, match=f"{path} is truncated or not a .caffemodel"):
+        read_blobs(path)
+
+
 def test_a_folder_as_weights(tiny, capsys, tmp_path):
     code = run_cli(lambda argv: extract(tiny, *argv), ["--weights", str(tmp_path)])
     one_line_error(capsys, code, str(tmp_path), "is a folder, not a file")
