@@ -147,7 +147,8 @@ class Extraction:
 
     @contextlib.contextmanager
     def lock(self):
-        """Hold OUT.lock for the whole run: a second run on the same output is refused."""
+        """Hold OUT.lock for the whole run: a second run on the same output is refused. The
+        file goes at the end, whether the run ends well or not."""
         import fcntl
         os.makedirs(os.path.dirname(os.path.abspath(self.target)), exist_ok=True)
         with open(self.target + ".lock", "a+") as handle:
@@ -161,8 +162,10 @@ class Extraction:
             handle.truncate(0)
             handle.write(str(os.getpid()))
             handle.flush()
-            yield
-            os.remove(self.target + ".lock")   # done: removed while still held
+            try:
+                yield
+            finally:
+                os.remove(self.target + ".lock")   # done or failed: removed while still held
 
     def pending(self):
         return [k for k in self.chunks if not os.path.exists(self.chunk_path(k))]

@@ -40,7 +40,7 @@ def extract(config):
         print(kept_note(done[0]), file=sys.stderr)
         return done
     with extraction.lock():
-        # the weights are checked before anything is written: a wrong file leaves nothing behind
+        # the weights are checked before any part is written: a wrong file leaves none behind
         backend = open_backend(config.backend, config.weights, config.device, config.fast)
         extraction.prepare_parts(backend.provenance["weights_sha1"])
         run_chunks(extraction, backend)

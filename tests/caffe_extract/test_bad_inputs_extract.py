@@ -232,6 +232,7 @@ def test_bad_caffemodel(tiny, capsys, caffe, random_caffemodel, tmp_path, case):
     line = one_line_error(capsys, extract(tiny, "--weights", str(path)), str(path))
     assert says in line, line
     assert not (tiny / "out" / "all_splits_fc7.h5.parts").exists()   # nothing left behind
+    assert not (tiny / "out" / "all_splits_fc7.h5.lock").exists()    # (the lock was)
 
 
 @pytest.mark.parametrize("blob", [b"\x3a\x03\x0a\x01\x03",        # a shape (3,), no data
