@@ -120,11 +120,13 @@ def writable_dir(path):
 
 
 def writable_file(path):
-    """A file to (over)write: not a folder, in a folder that is writable or can be created."""
+    """A file to (over)write: not a folder, in a folder that is writable or can be created; or
+    a writable device or pipe (``/dev/stdout``), written in place (``common.files.replacing``)."""
     _named(path)
     if os.path.isdir(path):
         _refuse(f"{path} is a folder, not a file")
     if os.path.exists(path) and not os.access(path, os.W_OK):
         _refuse(f"{path} is not writable (permission denied)")
-    _creatable(path)
+    if not os.path.exists(path) or os.path.isfile(path):
+        _creatable(path)          # a file is replaced: its folder holds the part
     return path

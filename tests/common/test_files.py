@@ -1,5 +1,6 @@
 """``common.files``: a write cut short (an error, Ctrl-C) leaves the old file and no part; the
 reports are written through it."""
+import argparse
 import errno
 import json
 import os
@@ -8,6 +9,7 @@ import sys
 
 import pytest
 
+from common import cli
 from common.files import replacing, write_atomic
 
 
@@ -44,6 +46,15 @@ def test_a_link_is_written_through_and_a_device_in_place(tmp_path):
     assert (tmp_path / "results" / "table.md").read_text() == "new\n"
     assert sorted(os.listdir(tmp_path)) == ["null", "results", "table.md"]
     assert os.listdir(tmp_path / "results") == ["table.md"]
+
+
+def test_a_device_is_an_output_in_a_folder_the_user_cannot_write(tmp_path, monkeypatch):
+    """``--out /dev/stdout`` as a user, whom /dev does not let write (a file beside it is
+    refused there: its part could not be made); it was refused as "cannot be created"."""
+    monkeypatch.setattr(cli.os, "access", lambda path, mode: not os.path.isdir(path))
+    assert cli.writable_file("/dev/null") == "/dev/null"
+    with pytest.raises(argparse.ArgumentTypeError, match="cannot be created: .* is not writable"):
+        cli.writable_file(str(tmp_path / "table.md"))
 
 
 def test_a_report_cut_short_keeps_the_tables_it_had(tmp_path):
