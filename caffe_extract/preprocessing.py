@@ -12,8 +12,10 @@ with CaffeNet's usual settings (transpose (2, 0, 1), channel swap (2, 1, 0), raw
 does for a centre-cropped 256 x 256 image; the paper does not say which (`make drift`
 measures it). ``anti_aliasing=False`` (our default) is 2015's skimage, ``True`` today's.
 ``resize="torch"`` resizes with ``F.interpolate`` (bilinear, half-pixel centres, as skimage's
-order-1 resize), several times faster, equal to float32 rounding (|diff| < 1e-4, tested); for
-320 x 240 to 227 x 227 no sample falls outside the frame, so the borders agree too.
+order-1 resize), several times faster, equal to float32 rounding (|diff| < 1e-4, tested): when
+no side grows (UCF-101's 320 x 240 to 227 x 227) no sample falls outside the frame, so the
+borders agree too. A frame that must grow (a side under 227) is resized by skimage, whose
+border ``F.interpolate`` does not reproduce (``shrinks``; ``views``' ``grid_sample`` does).
 """
 import numpy as np
 import skimage
@@ -52,6 +54,12 @@ def resize_image(im, size=SIZE, anti_aliasing=False):
     return (resized * (im_max - im_min) + im_min).astype(np.float32)
 
 
+def shrinks(frames, size):
+    """Whether resizing ``frames`` (N, H, W, 3) to ``size`` (h, w) grows no side: then no
+    bilinear sample falls outside the frame, and ``resize="torch"`` equals skimage there too."""
+    return frames.shape[1] >= size[0] and frames.shape[2] >= size[1]
+
+
 def checked_inputs(frames, mean, resize, anti_aliasing):
     """(frames, mean) checked for ``preprocess`` and ``views.views``: uint8 RGB frames
     (N, H, W, 3), the mean as a BGR array (3, 1, 1) or (3, 227, 227), and a resize that can do
@@ -77,7 +85,7 @@ def preprocess(frames, anti_aliasing=False, mean=None, resize="skimage"):
     "channel" (the default) or "pixel" (``mean_values``), or a BGR array, (3,) or (3, 227, 227).
     resize: "skimage" (caffe.io's own call) or "torch" (the same arithmetic, faster)."""
     frames, mean = checked_inputs(frames, mean, resize, anti_aliasing)
-    if resize == "torch":
+    if resize == "torch" and shrinks(frames, SIZE):
         return _preprocess_torch(frames, mean)
     out = np.empty((len(frames), 3) + SIZE, dtype=np.float32)
     for i, frame in enumerate(frames):

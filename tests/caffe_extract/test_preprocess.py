@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from caffe_extract import views as V
 from caffe_extract.preprocessing import mean_values, preprocess
 from caffe_extract.synthetic import render_frames
 
@@ -20,6 +21,19 @@ def test_torch_resize_equals_caffe_io_steps(frames):
     slow, fast = preprocess(frames), preprocess(frames, resize="torch")
     assert slow.shape == fast.shape == (4, 3, 227, 227) and fast.dtype == np.float32
     assert np.abs(slow - fast).max() < 1e-4
+
+
+@pytest.mark.parametrize("height, width", [(226, 400), (200, 300)])
+def test_a_frame_that_must_grow_is_resized_as_caffe_io_does(height, width):
+    """A side under 227 grows: bilinear samples fall outside the frame, where ``F.interpolate``
+    clamps and skimage blends in the frame's minimum (borders 0.44 and 11.8 apart here); such a
+    frame goes through skimage either way. The ten views' ``grid_sample`` follows skimage there
+    (float32 rounding, as in test_views.py)."""
+    frames = render_frames(2, seed=5, velocity=(0.5, 0.2))[:, :height, :width]
+    frames = np.ascontiguousarray(np.pad(frames, ((0, 0), (0, 0), (0, max(0, width - 320)), (0, 0)),
+                                         mode="reflect"))
+    np.testing.assert_array_equal(preprocess(frames, resize="torch"), preprocess(frames))
+    assert np.abs(V.views(frames, resize="torch") - V.views(frames)).max() < 1e-4
 
 
 def test_layout_channels_and_mean(frames):
