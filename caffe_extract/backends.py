@@ -53,7 +53,7 @@ class CaffeBackend:
     def __init__(self, caffemodel, device="cpu", fast=False):
         if str(device) != "cpu":
             raise ValueError("the caffe backend runs on the CPU only (no modern GPU runs BVLC "
-                             "Caffe); use backend='torch' for CUDA")
+                             "Caffe); use --backend torch for CUDA")
         # Check the file ourselves first: a failed CHECK inside Caffe aborts the whole process.
         caffenet.CaffeNet().load_blobs(read_blobs(caffemodel), source=str(caffemodel))
         caffe = import_caffe()

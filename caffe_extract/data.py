@@ -51,7 +51,11 @@ def unpack_rar(archive, target):
     """Unpack with unar after checking every member's path with lsar."""
     if shutil.which("unar") is None or shutil.which("lsar") is None:
         sudo = ["sudo"] if os.geteuid() != 0 else []
-        if subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "unar"]).returncode != 0:
+        try:
+            installed = subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "unar"])
+        except OSError:                                  # no apt-get (or no sudo) here
+            installed = None
+        if installed is None or installed.returncode != 0:
             raise DataError("need the 'unar' tool to unpack UCF101.rar: apt-get install unar")
     listing = subprocess.run(["lsar", archive], capture_output=True, text=True)
     if listing.returncode != 0:

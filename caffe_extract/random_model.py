@@ -1,6 +1,6 @@
 """Seeded random-weight CaffeNet ``.caffemodel`` files, written by real Caffe (``net.save``), or
-without Caffe where there is none (a GPU machine): the same blobs, bit for bit
-(tests/caffe_extract/test_weights.py), in a file of another name.
+without Caffe where there is none (a GPU machine): the same blobs, bit for bit, in a file of
+another name (parity_tests/test_caffenet.py::test_random_caffenet_without_caffe_has_caffes_blobs).
 
 Tests and the demo use these where the real weights cannot be downloaded; generated on demand
 and cached (about 244 MB each; never committed): ``cached_random_caffemodel(seed=0)``.

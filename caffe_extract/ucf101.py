@@ -112,8 +112,8 @@ def read_split(split_dir, split=TRAINING.split):
 def read_all_splits(split_dir):
     """(classes, videos, membership) for the three official splits at once: ``videos`` holds
     each listed clip once, in the order of first listing (trainlist01, testlist01, ...);
-    ``membership`` is an (N, 3) int8 table, column K-1 saying TRAIN (1), TEST (2) or 0 (not
-    listed) for split K. A video listed twice in one split is an error."""
+    ``membership`` is a list of N rows of 3, entry K-1 saying TRAIN (1), TEST (2) or 0 (not
+    listed) for split K (the store keeps it as an (N, 3) int8 table). A video listed twice in one split is an error."""
     listed = {}   # the path's key -> (video, row), in the order of first listing
     for split in SPLITS:
         classes, train, test = read_split(split_dir, split)

@@ -58,3 +58,15 @@ def test_verify_videos_finds_an_incomplete_tree(tmp_path):
     (tmp_path / "UCF-101" / "ApplyEyeMakeup" / "v_ApplyEyeMakeup_g01_c01.avi").write_bytes(b"")
     with pytest.raises(data.DataError, match="1 class folders and 1 videos, expected 101 and 13320"):
         data.verify_videos(tmp_path / "UCF-101", tmp_path)
+
+
+def test_no_unar_and_no_apt_get_says_what_to_install(tmp_path, monkeypatch):
+    """Without unar and without apt-get (or sudo) to install it: the DataError naming unar, not
+    "apt-get: No such file or directory"."""
+    def no_such_program(command, *args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", command[0])
+
+    monkeypatch.setattr(data.shutil, "which", lambda name: None)
+    monkeypatch.setattr(data.subprocess, "run", no_such_program)
+    with pytest.raises(data.DataError, match="need the 'unar' tool"):
+        data.unpack_rar(str(tmp_path / "UCF101.rar"), str(tmp_path))
