@@ -250,7 +250,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=cli.integer(1, 1000), default=5)
     parser.add_argument("--out", type=cli.writable_file, help="also write the table to this Markdown file")
     parser.add_argument("--pipeline", action="store_true", help="benchmark the extraction pipeline")
-    parser.add_argument("--videos", type=cli.integer(1, 100_000), default=40, help="--pipeline: about how many videos")
+    parser.add_argument("--videos", type=cli.integer(1, 100_000), default=40,
+                        help="--pipeline: at least how many videos are timed (whole groups of 8 "
+                             "classes; 64 at the default, where the test groups are a third)")
     parser.add_argument("--workers", type=cli.workers, default=1, help="--pipeline: decoding processes")
     parser.add_argument("--jobs", type=cli.integer(1, 256), default=None,
                         help="--pipeline: also time `extract --jobs JOBS` (default: one per core)")

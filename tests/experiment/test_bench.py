@@ -81,3 +81,19 @@ def test_bench_times_pinned_and_fast_side_by_side(tmp_path):
     assert len(row.split("|")) == 8 and row.rstrip(" |").endswith("x")
     assert "kernels pinned; fast = " in text and text.count("kernels fast") == 1
     assert "Projected table of one split: pinned " in text and " min, fast " in text
+
+
+@pytest.mark.parametrize("cxx, column", [("/usr/bin/g++", "Theano 1.0.5 + Lasagne 0.1"),
+                                         (None, "Theano 1.0.5 + Lasagne 0.1, no g++")])
+def test_a_theano_step_without_g_plus_plus_is_named_so(tmp_path, monkeypatch, cxx, column):
+    """Theano without g++ runs its Python ops, orders of magnitude slower: its column says so
+    (the report's note on compiled C ops belongs to the other column only)."""
+    import json
+    import stat
+
+    from experiment.tools import steps
+    oracle = tmp_path / "python"
+    oracle.write_text("#!/bin/sh\necho '" + json.dumps({"seconds_per_step": 0.5, "cxx": cxx}) + "'\n")
+    oracle.chmod(oracle.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr(steps, "ORACLE_PYTHON", str(oracle))
+    assert steps.step_comparison("average", "cpu", theano=True)[column] == 0.5
