@@ -35,7 +35,7 @@ EXPECTATIONS = {
     "tconv": ("unstable, much lower",
               "\"this model was extremely unstable in training with validation accuracy "
               "fluctuating drastically regardless of parameters. It also achieved a much lower "
-              "classification accuracy compared to our final models\" (Results)"),
+              "classification accuracy compared to our final models\" (Models)"),
     "crops": ("augmentation helps",
               "\"we hope to have more extensive data augmentation ... differing crops, flips\" "
               "(Future Work)"),
