@@ -43,6 +43,11 @@ class Training:
     split: int              # the official split
     tconv_width: int        # the temporal convolution's kernel width (a model option)
 
+    def runs(self):
+        """A model's runs in one split: each setting of the grid (the first seed), then the
+        chosen setting's other seeds."""
+        return len(self.lrs) * len(self.hidden) + self.seeds - 1
+
 
 @dataclass(frozen=True)
 class FutureWork:

@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from configurations import TRAINING
+
 #: UCF-101's classInd.txt, in order (label = index; class 37 as the split lists spell it).
 UCF101_CLASSES = (
     "ApplyEyeMakeup ApplyLipstick Archery BabyCrawling BalanceBeam BandMarching BaseballPitch "
@@ -41,7 +43,7 @@ UCF101_CLASSES = (
 #: the rest (22-25), so that split K's train list has 13,320 minus its test list's videos.
 BLOCKS = (((1, 8), 3_783), ((8, 15), 3_734), ((15, 22), 3_696), ((22, 26), 2_107))
 N_VIDEOS, T, D = 13_320, 10, 4096
-FULL_RUNS, FULL_EPOCHS = 4, 80          # `make train`: 2 learning rates + 2 more seeds, <= 80
+FULL_RUNS, FULL_EPOCHS = TRAINING.runs(), TRAINING.epochs     # `make train`'s, per model
 
 
 def layout():

@@ -62,10 +62,10 @@ def time_steps(net, x, y, device, steps=3):
 def paper_model(model, device):
     """``model`` as `make train` builds it by default (configuration ``paper``), seed 0."""
     from rnn_models import build
-    from configurations import get
+    from configurations import TRAINING, get
     torch.manual_seed(0)
-    return build(model, D, H, C, **{**get("paper").model_options(model),
-                                    **({"dropout": 0.5} if model == "average" else {})}).to(device)
+    return build(model, D, H, C, **{**get("paper").model_options(model), **(
+        {"dropout": TRAINING.dropout} if model == "average" else {})}).to(device)
 
 
 def step_profile(model, device, steps=8):

@@ -11,7 +11,7 @@ from configurations import EXTRACTION, TRAINING
 T, D, H, C, BATCH = EXTRACTION.n_frames, 4096, TRAINING.hidden[0], 101, TRAINING.batch_size
 SPLIT1_TRAIN_LIST, SPLIT1_VAL = 9_537, 1_590   # validation: 3 of the train list's 18 groups
 SPLIT1_TRAIN = SPLIT1_TRAIN_LIST - SPLIT1_VAL
-EPOCHS, RUNS_PER_MODEL = TRAINING.epochs, 4
+EPOCHS, RUNS_PER_MODEL = TRAINING.epochs, TRAINING.runs()
 MODELS = ("average", "rnn", "lstm", "birnn")
 
 

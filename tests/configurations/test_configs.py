@@ -179,3 +179,15 @@ def test_make_extract_gives_a_configuration_of_other_codes_its_own_store(name):
     recipe = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     alike = configs.get(name).extraction() == configs.PAPER.extraction()
     assert f"--out-dir {'features' if alike else 'features-' + name} " in recipe
+
+
+def test_a_models_runs_in_one_split():
+    """The grid's settings at the first seed, then the chosen one's other seeds: 2 learning
+    rates x 1 hidden size + 2 seeds = 4, which the benches and the rehearsal project with."""
+    from dataclasses import replace
+
+    from configurations import TRAINING
+    from experiment.studies.rehearsal import FULL_RUNS
+    from experiment.tools.workload import RUNS_PER_MODEL
+    assert TRAINING.runs() == FULL_RUNS == RUNS_PER_MODEL == 4
+    assert replace(TRAINING, hidden=(256, 512), seeds=5).runs() == 8

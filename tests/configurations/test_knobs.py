@@ -135,7 +135,8 @@ def option_name(call):
 def sites(tree):
     """(name, value node, line, kind) for every place a value is given a name: assignments
     (module, class and function level), function defaults, call keywords (an
-    ``add_argument``'s ``default`` named by its option)."""
+    ``add_argument``'s ``default`` named by its option), the string keys of a dict (options
+    passed as ``**{"dropout": 0.5}``)."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign):
             for target in node.targets:
@@ -169,6 +170,10 @@ def sites(tree):
                         yield name, keyword.value, keyword.value.lineno, "--option default"
                 elif keyword.arg:
                     yield keyword.arg, keyword.value, keyword.value.lineno, "keyword"
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    yield key.value, value, value.lineno, "keyword"
 
 
 def structured_values():
@@ -243,6 +248,7 @@ def test_no_code_sets_a_knobs_value_but_configurations():
     "parser.add_argument('--lr', nargs='+', default=[0.003, 0.001])\n",
     "parser.add_argument('--epochs', type=int, default=2)\n",     # the fine-tuning's
     "TrainConfig(model='rnn', batch_size=64)\n",
+    "build('average', 4096, 512, 101, **{'dropout': 0.5})\n",
     "import dataclasses\n@dataclasses.dataclass\nclass C:\n    hidden_dim: int = 512\n",
     ("OFFSET, SCALE = 128.0, 16.0\n", "caffe_extract/flow.py"),
     "cv2.calcOpticalFlowFarneback(a, b, None, **{'pyr_scale': 0.5, 'levels': 3, 'winsize': 15, "
