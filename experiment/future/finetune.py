@@ -7,7 +7,7 @@ Work, "fine-tuning"; docs/future.md, "Fine-tuning fc6 and fc7").
 Input: each frame's pool5 code (``caffe_extract extract --layer pool5``). Each seed starts from
 the main table's trained model of its chosen setting (INIT/checkpoints/RUN.pt, best-validation
 epoch) on top of fc6 and fc7 of the .caffemodel that made the codes (``FineTuned``, which in
-eval mode computes exactly the stored fc7 codes) and trains with ``fit``: fc6/fc7 at
+eval mode computes the stored fc7 codes, to float32 rounding) and trains with ``fit``: fc6/fc7 at
 ``fc_lr_scale`` times the head's learning rate, CaffeNet's dropout on both, ``epochs`` epochs
 without early stopping; the best-validation epoch is tested once.
 """

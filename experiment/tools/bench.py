@@ -33,9 +33,9 @@ from .workload import (BATCH, EPOCHS, H, MODELS, RUNS_PER_MODEL, SPLIT1_TRAIN, S
 def time_epoch(model, train, val, device, out_dir, scale=1.0, epoch=1):
     """Seconds of epoch ``epoch`` of ``train_run`` (default configuration, lr 0.001): its
     training and validation passes scaled by ``scale`` (videos), plus its checkpoint (counted
-    once per epoch: an upper bound for epochs shorter than ``train.CHECKPOINT_SECONDS``), as
-    ``train_run`` logs them in OUT/logs/RUN.seconds.jsonl. (Through CUDA graphs, epoch 2: the
-    first also captures them, once per run.)"""
+    once per epoch: an upper bound for epochs shorter than ``CHECKPOINT_SECONDS`` of
+    ``experiment.train.checkpoints``), as ``train_run`` logs them in OUT/logs/RUN.seconds.jsonl.
+    (Through CUDA graphs, epoch 2: the first also captures them, once per run.)"""
     import shutil
     config = model_base(model, RunSettings(model=model, hidden_dim=H, lr=0.001, epochs=epoch,
                                            patience=0))

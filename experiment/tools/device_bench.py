@@ -104,7 +104,9 @@ def parser():
     parser.add_argument("--videos", type=cli.integer(1, 100_000), default=None,
                         help="generated videos for the pipeline (default: 64 on the CPU, 512 on a GPU)")
     parser.add_argument("--train-videos", type=cli.integer(1, 100_000), default=None,
-                        help="codes per timed epoch (default: 1,024 on the CPU, 9,537 on a GPU)")
+                        help="training videos per timed epoch, at most split 1's 7,947, and "
+                             "validation videos in proportion (default: 1,024 on the CPU, all "
+                             "on a GPU)")
     parser.add_argument("--workers", type=cli.integer(1, 256), default=None, help="decoding workers (default: "
                         "all cores but one on a GPU, at most 16; 1 on the CPU)")
     parser.add_argument("--batch-videos", type=cli.integer(1, 1024), default=None)

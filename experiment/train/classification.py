@@ -145,7 +145,7 @@ def sgd(model, config, device="cpu", groups=None):
 def training_loss(model, x, y, form="averaged"):
     """(L, log p): the minibatch's training loss and its averaged log-probabilities log p (N, C)
     (for the training accuracy). The paper states only its prediction rule, so the loss form is
-    a knob (``configs``, "loss"):
+    a knob (``configurations``, "loss"):
 
         averaged:  L = -(1/N) sum_n log p_n[y_n],               p_n = (1/T) sum_t P_t[n]
         per-step:  L = -(1/(N T)) sum_n sum_t log P_t[n, y_n]   (each step's own cross-entropy)

@@ -91,10 +91,10 @@ def claimed(folder, command, inputs=None, shared=False):
     claim(folder, command, inputs)
     with _held(folder, shared) as alone:
         if alone:            # no one else writes here now: a killed save's part is stale
-            for part in ("checkpoints", os.path.join("*", "checkpoints")):
-                for stale in glob.glob(os.path.join(glob.escape(folder), part, "*.pt.*.tmp")):
-                    with contextlib.suppress(FileNotFoundError):    # renamed meanwhile
-                        os.remove(stale)
+            for stale in glob.glob(os.path.join(glob.escape(folder), "**", "checkpoints",
+                                                "*.pt.*.tmp"), recursive=True):   # any depth
+                with contextlib.suppress(FileNotFoundError):        # renamed meanwhile
+                    os.remove(stale)
         try:
             yield folder
         except BaseException:

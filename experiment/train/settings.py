@@ -54,7 +54,8 @@ def grid(config, lrs, hiddens):
 
 def model_base(model, base, era=None):
     """``base`` for ``model``: the configuration's model options and precision applied
-    (``era``: a ``configs.Configuration``, default the one ``base.config`` names)."""
+    (``era``: a ``configurations.Configuration``, default the one ``base.config``
+    names)."""
     from configurations import get
     era = era or get(base.config)
     return RunSettings(**{**asdict(base), "model": model, "dtype": era.dtype, "init": era.init,

@@ -197,9 +197,12 @@ def test_a_second_command_into_a_folder_being_written_is_refused(features, tmp_p
 def test_a_killed_save_s_part_is_removed_by_the_next_command(tmp_path):
     """``atomic_save`` writes RUN.pt.PID.tmp, then renames it; a kill between leaves the part
     (650 MB for a fine-tuned network), which no rerun removed. Another file ending in .tmp that
-    is not a checkpoint's part is not this project's to remove."""
+    is not a checkpoint's part is not this project's to remove. The future study's parts lie
+    two and three folders down (crops/oversample/, pretrain/fraction-F/MODEL/)."""
     out = tmp_path / "out"
     for part in ("checkpoints/rnn-seed0.pt.123.tmp", "flow/checkpoints/rnn-seed0.pt.9.tmp",
+                 "crops/oversample/checkpoints/rnn-seed0.pt.7.tmp",
+                 "pretrain/fraction-0.25/lstm/checkpoints/lstm-seed0.pt.8.tmp",
                  "notes.tmp", "checkpoints/rnn-seed0.pt"):
         (out / part).parent.mkdir(parents=True, exist_ok=True)
         (out / part).write_text("x")
