@@ -134,7 +134,9 @@ def learning_curve(protocol, data, out_dir, runtime=Runtime(), pretraining=None,
     "fraction" and "pretrained"."""
     lstm = protocol.of("lstm")
     pretraining = replace(pretraining or PretrainSettings(), config=lstm.config,  # the classifier's
-                          dtype=lstm.dtype, init=lstm.init, options=lstm.options)
+                          dtype=lstm.dtype, init=lstm.init, options=lstm.options,
+                          momentum=lstm.momentum, weight_decay=lstm.weight_decay,
+                          batch_size=lstm.batch_size)
     fractions = list(fractions)
     for fraction in fractions:
         label_subset([0], fraction)                      # a bad fraction fails before any work

@@ -41,6 +41,26 @@ def test_a_fraction_outside_0_1_is_a_clear_error(fraction, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_pretraining_takes_the_classifiers_optimiser(tmp_path, monkeypatch):
+    """The knob table's "the classifier's optimiser": a main table trained at another batch
+    size, momentum and weight decay pretrains its autoencoders with them too (they were
+    TRAINING's whatever the classifier's)."""
+    import experiment.future.pretrain as P
+    seen = []
+
+    def stop(config, *args):
+        seen.append(config)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(P, "pretrain", stop)
+    data = Data(tiny_data(), tiny_data(1), tiny_data(2), CLASSES)
+    base = RunSettings(epochs=1, batch_size=16, momentum=0.5, weight_decay=1e-4)
+    with pytest.raises(RuntimeError, match="stop"):
+        learning_curve(Protocol(base, (0.01,), (3,), (0,)), data, tmp_path, QUIET)
+    (config,) = seen
+    assert (config.batch_size, config.momentum, config.weight_decay) == (16, 0.5, 1e-4)
+
+
 def test_train_run_starts_from_the_given_weights(tmp_path):
     """lr 0: the best epoch's weights are the initial ones: the encoder's where given, the drawn
     ones elsewhere (equal to a run without ``initial``)."""
