@@ -24,3 +24,22 @@ def test_drift_says_a_diverged_run_or_a_missing_caffe_in_one_line(tmp_path, caps
                    str(tmp_path / "work"), "--out", str(tmp_path / "out"), "--weights",
                    str(weights), "--no-progress"])
     one_line_error(capsys, code, says)
+
+
+def test_a_killed_save_s_part_in_the_work_folder_is_removed(tmp_path, monkeypatch, capsys):
+    """The ledger's runs checkpoint under WORK/runs/NAME/: a part a kill left there goes at the
+    next run, as in the results folders (only those were swept)."""
+    def stop(args):
+        raise ValueError("stopped after the claims")
+
+    part = tmp_path / "work" / "runs" / "paper" / "checkpoints" / "rnn-seed0.pt.9.tmp"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"half a checkpoint")
+    monkeypatch.setattr(D, "run", stop)
+    weights = tmp_path / "w.caffemodel"
+    weights.write_bytes(b"w")
+    code = D.main(["--videos", str(tmp_path), "--splits", str(tmp_path), "--work",
+                   str(tmp_path / "work"), "--out", str(tmp_path / "out"), "--weights",
+                   str(weights), "--no-progress"])
+    one_line_error(capsys, code, "stopped after the claims")
+    assert not part.exists() and part.parent.is_dir()
