@@ -3,6 +3,7 @@ computes and their files in ``OUT.parts/``, the manifest that guards a resumed r
 Nothing here decodes a video or runs the network (``decoding``, ``chunks``).
 """
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -148,7 +149,9 @@ class Extraction:
     @contextlib.contextmanager
     def lock(self):
         """Hold OUT.lock for the whole run: a second run on the same output is refused. The
-        file goes at the end, whether the run ends well or not."""
+        file goes at the end, whether the run ends well or not. Held, it removes the store's
+        part that a killed write left (``OUT.PID.tmp``: 2.2 GB on UCF-101): no one else
+        writes OUT now."""
         import fcntl
         os.makedirs(os.path.dirname(os.path.abspath(self.target)), exist_ok=True)
         with open(self.target + ".lock", "a+") as handle:
@@ -162,6 +165,9 @@ class Extraction:
             handle.truncate(0)
             handle.write(str(os.getpid()))
             handle.flush()
+            for stale in glob.glob(glob.escape(self.target) + ".*.tmp"):
+                with contextlib.suppress(FileNotFoundError):     # renamed meanwhile
+                    os.remove(stale)
             try:
                 yield
             finally:
