@@ -91,12 +91,23 @@ def get_ucf101(root="data", progress=True):
     if not os.path.isdir(split_dir):
         zip_path = download(SPLITS["url"], os.path.join(root, SPLITS["name"]), SPLITS["sha256"],
                             progress=progress)
-        unpack_zip(zip_path, root)
+        unpack_whole(unpack_zip, zip_path, split_dir)
     if not os.path.isdir(video_root):
         rar_path = download(VIDEOS["url"], os.path.join(root, VIDEOS["name"]), progress=progress)
-        unpack_rar(rar_path, root)
+        unpack_whole(unpack_rar, rar_path, video_root)
     verify_videos(video_root, split_dir)
     return video_root, split_dir
+
+
+def unpack_whole(unpack, archive, folder):
+    """``unpack(archive, ...)`` into a staging folder beside ``folder``, then its top folder
+    (named as ``folder``) moved into place: an unpack cut short (Ctrl-C, a full disk) is never
+    taken for a whole one, and the rerun unpacks again."""
+    staging = folder + ".unpacking"
+    shutil.rmtree(staging, ignore_errors=True)
+    unpack(archive, staging)
+    os.replace(os.path.join(staging, os.path.basename(folder)), folder)
+    shutil.rmtree(staging)
 
 
 def main(argv=None):

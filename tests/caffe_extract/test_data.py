@@ -70,3 +70,26 @@ def test_no_unar_and_no_apt_get_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(data.subprocess, "run", no_such_program)
     with pytest.raises(data.DataError, match="need the 'unar' tool"):
         data.unpack_rar(str(tmp_path / "UCF101.rar"), str(tmp_path))
+
+
+def test_an_unpack_cut_short_is_not_taken_for_a_whole_one(tmp_path, monkeypatch):
+    """Ctrl-C part-way through unpacking left data/UCF-101 half full, and every rerun skipped
+    the unpack and failed its count ("incomplete or not UCF-101"); now the rerun unpacks again."""
+    archive = tmp_path / "splits.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("ucfTrainTestlist/classInd.txt", "1 ApplyEyeMakeup\n")
+        z.writestr("ucfTrainTestlist/trainlist01.txt", "")
+    real = data.unpack_zip
+
+    def cut_short(path, target):
+        real(path, target)
+        os.remove(os.path.join(target, "ucfTrainTestlist", "trainlist01.txt"))
+        raise KeyboardInterrupt
+
+    folder = str(tmp_path / "ucfTrainTestlist")
+    with pytest.raises(KeyboardInterrupt):
+        data.unpack_whole(cut_short, str(archive), folder)
+    assert not os.path.exists(folder)
+    data.unpack_whole(data.unpack_zip, str(archive), folder)
+    assert sorted(os.listdir(folder)) == ["classInd.txt", "trainlist01.txt"]
+    assert sorted(os.listdir(tmp_path)) == ["splits.zip", "ucfTrainTestlist"]
