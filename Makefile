@@ -164,6 +164,7 @@ setup: $(STAMP) $(MKL_FIX)
 
 # Compiled here, not by a Python command: the project's import warns on AMD while it is missing.
 $(MKL_FIX): common/mkl_intel_branch.c $(STAMP)
+	@command -v $(CC) >/dev/null 2>&1 || scripts/apt_install.sh gcc
 	$(CC) -O2 -shared -fPIC -o $@.partial common/mkl_intel_branch.c && mv $@.partial $@
 	@echo "==> MKL vendor fix: $@"
 
@@ -171,7 +172,10 @@ $(STAMP): pyproject.toml $(TORCH_RECORD)
 	@test -x $(PY) || test -n "$(PYTHON)" || { \
 	  echo "error: Python 3.11 not found. Install it (or run: make setup PYTHON=/path/to/python3.11)"; \
 	  exit 1; }
-	@test -x $(PY) || { echo "==> creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@# (a venv without pip: one Debian half-made before python3.X-venv was there; made again)
+	@$(PY) -m pip --version >/dev/null 2>&1 || { echo "==> creating $(VENV) with $(PYTHON)"; \
+	  $(PYTHON) -m venv $(VENV) >/dev/null 2>&1 || { scripts/apt_install.sh python$$($(PYTHON) \
+	    -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv && $(PYTHON) -m venv $(VENV); }; }
 	@echo "==> installing $(TORCH)$(if $(TORCH_INDEX), from $(TORCH_INDEX)) and the project"
 	$(TORCH_PIP) --quiet "$(TORCH)"
 	$(if $(and $(filter $(TORCH_RECORD),$?),$(wildcard $(STAMP))),$(TORCH_PIP) --quiet --force-reinstall --no-deps "$(TORCH)")

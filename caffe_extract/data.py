@@ -51,8 +51,9 @@ def unpack_rar(archive, target):
     """Unpack with unar after checking every member's path with lsar."""
     if shutil.which("unar") is None or shutil.which("lsar") is None:
         sudo = ["sudo"] if os.geteuid() != 0 else []
-        try:
-            installed = subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "unar"])
+        try:                  # the lists updated first: a fresh container has none
+            installed = subprocess.run(sudo + ["sh", "-c", "apt-get update -qq && "
+                                               "apt-get install -y -qq unar"])
         except OSError:                                  # no apt-get (or no sudo) here
             installed = None
         if installed is None or installed.returncode != 0:
