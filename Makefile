@@ -168,7 +168,7 @@ $(MKL_FIX): common/mkl_intel_branch.c $(STAMP)
 	$(CC) -O2 -shared -fPIC -o $@.partial common/mkl_intel_branch.c && mv $@.partial $@
 	@echo "==> MKL vendor fix: $@"
 
-$(STAMP): pyproject.toml $(TORCH_RECORD)
+$(STAMP): pyproject.toml constraints.txt $(TORCH_RECORD)
 	@test -x $(PY) || test -n "$(PYTHON)" || { \
 	  echo "error: Python 3.11 not found. Install it (or run: make setup PYTHON=/path/to/python3.11)"; \
 	  exit 1; }
@@ -179,7 +179,7 @@ $(STAMP): pyproject.toml $(TORCH_RECORD)
 	@echo "==> installing $(TORCH)$(if $(TORCH_INDEX), from $(TORCH_INDEX)) and the project"
 	$(TORCH_PIP) --quiet "$(TORCH)"
 	$(if $(and $(filter $(TORCH_RECORD),$?),$(wildcard $(STAMP))),$(TORCH_PIP) --quiet --force-reinstall --no-deps "$(TORCH)")
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
 	@touch $@
 
 # The torch that .venv has: rewritten only when TORCH or TORCH_INDEX change, so that the stamp
