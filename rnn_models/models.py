@@ -176,8 +176,8 @@ class TemporalConvolution(_PerStep):
 def build(name, input_dim, hidden_dim, n_classes, init=DEFAULT_SCHEME, **options):
     """One of the paper's models, with the ``paper`` configuration's options by default.
 
-    name: "average", "rnn", "lstm", "birnn" (the paper's four), "bilstm", "rnn2" (its future work),
-    "tconv" (the 1-D convolution among its "other models").
+    name: "average", "rnn", "lstm", "birnn" (the paper's four), "bilstm", "rnn2" (the two it
+    could not build in its time), "tconv" (the 1-D convolution among its "other models").
     init: "nntools-2015" (default: craffel's code of the paper's weeks) or "lasagne-0.1"
     (``reference.init``). options: ``reference.architecture.default_options(name)``, the
     Average's ``dropout`` (0.5) and the recurrent models' ``output_dim``; an option a model does
