@@ -10,6 +10,7 @@ by their files; ``check_table`` keeps a table from being replaced by one of othe
 """
 import contextlib
 import fcntl
+import fnmatch
 import glob
 import json
 import os
@@ -91,8 +92,7 @@ def claimed(folder, command, inputs=None, shared=False):
     claim(folder, command, inputs)
     with _held(folder, shared) as alone:
         if alone:            # no one else writes here now: a killed save's part is stale
-            for stale in glob.glob(os.path.join(glob.escape(folder), "**", "checkpoints",
-                                                "*.pt.*.tmp"), recursive=True):   # any depth
+            for stale in stale_parts(folder):
                 with contextlib.suppress(FileNotFoundError):        # renamed meanwhile
                     os.remove(stale)
         try:
@@ -104,6 +104,17 @@ def claimed(folder, command, inputs=None, shared=False):
                     if not existed:
                         os.rmdir(folder)
             raise
+
+
+def stale_parts(folder):
+    """The checkpoint parts (``checkpoints/RUN.pt.PID.tmp``) under ``folder``, at any depth, but
+    not inside a subfolder that holds another command's results (its own ``MARKER``: that
+    command's claim holds it, and sweeps it)."""
+    for path, subfolders, files in os.walk(folder):
+        if path != folder and MARKER in files:
+            subfolders[:] = []
+        elif os.path.basename(path) == "checkpoints":
+            yield from (os.path.join(path, name) for name in fnmatch.filter(files, "*.pt.*.tmp"))
 
 
 @contextlib.contextmanager

@@ -198,18 +198,21 @@ def test_a_killed_save_s_part_is_removed_by_the_next_command(tmp_path):
     """``atomic_save`` writes RUN.pt.PID.tmp, then renames it; a kill between leaves the part
     (650 MB for a fine-tuned network), which no rerun removed. Another file ending in .tmp that
     is not a checkpoint's part is not this project's to remove. The future study's parts lie
-    two and three folders down (crops/oversample/, pretrain/fraction-F/MODEL/)."""
+    two and three folders down (crops/oversample/, pretrain/fraction-F/MODEL/); a subfolder of
+    another command's results (its own record) is its command's to sweep: it may be writing."""
     out = tmp_path / "out"
     for part in ("checkpoints/rnn-seed0.pt.123.tmp", "flow/checkpoints/rnn-seed0.pt.9.tmp",
                  "crops/oversample/checkpoints/rnn-seed0.pt.7.tmp",
                  "pretrain/fraction-0.25/lstm/checkpoints/lstm-seed0.pt.8.tmp",
+                 f"other/{O.MARKER}", "other/checkpoints/rnn-seed0.pt.5.tmp",
                  "notes.tmp", "checkpoints/rnn-seed0.pt"):
         (out / part).parent.mkdir(parents=True, exist_ok=True)
         (out / part).write_text("x")
     with O.claimed(str(out), "experiment.future"):
         pass
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == \
-        ["checkpoints/rnn-seed0.pt", "notes.tmp", O.MARKER]
+        ["checkpoints/rnn-seed0.pt", "notes.tmp", "other/checkpoints/rnn-seed0.pt.5.tmp",
+         f"other/{O.MARKER}", O.MARKER]
 
 
 def test_what_an_older_folder_holds_is_recognised_by_its_files(tmp_path):
