@@ -174,7 +174,7 @@ $(STAMP): pyproject.toml constraints.txt $(TORCH_RECORD)
 	  exit 1; }
 	@# (a venv without pip: one Debian half-made before python3.X-venv was there; made again)
 	@$(PY) -m pip --version >/dev/null 2>&1 || { echo "==> creating $(VENV) with $(PYTHON)"; \
-	  $(PYTHON) -m venv $(VENV) >/dev/null 2>&1 || { scripts/apt_install.sh python$$($(PYTHON) \
+	  $(PYTHON) -m venv $(VENV) || { scripts/apt_install.sh python$$($(PYTHON) \
 	    -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv && $(PYTHON) -m venv $(VENV); }; }
 	@echo "==> installing $(TORCH)$(if $(TORCH_INDEX), from $(TORCH_INDEX)) and the project"
 	$(TORCH_PIP) --quiet "$(TORCH)"

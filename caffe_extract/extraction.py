@@ -166,8 +166,9 @@ class Extraction:
             handle.write(str(os.getpid()))
             handle.flush()
             for stale in glob.glob(glob.escape(self.target) + ".*.tmp"):
-                with contextlib.suppress(FileNotFoundError):     # renamed meanwhile
-                    os.remove(stale)
+                if stale[len(self.target) + 1:-len(".tmp")].isdigit():  # OUT.PID.tmp, not a shard's
+                    with contextlib.suppress(FileNotFoundError):     # renamed meanwhile
+                        os.remove(stale)
             try:
                 yield
             finally:

@@ -127,6 +127,8 @@ def writable_file(path):
         _refuse(f"{path} is a folder, not a file")
     if os.path.exists(path) and not os.access(path, os.W_OK):
         _refuse(f"{path} is not writable (permission denied)")
-    if not os.path.exists(path) or os.path.isfile(path):
-        _creatable(path)          # a file is replaced: its folder holds the part
+    if not os.path.exists(path):
+        _creatable(path)
+    elif os.path.isfile(path):    # replaced through a part beside the file a link names
+        _creatable(os.path.realpath(path))
     return path

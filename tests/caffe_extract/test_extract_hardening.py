@@ -331,14 +331,17 @@ def test_interrupted_then_rerun(small_set, tmp_path, signum):
 
 def test_a_killed_writes_store_part_is_removed_by_the_next_run(small_set, tmp_path):
     """A kill -9 while the store is written leaves OUT.PID.tmp (the store's size, 2.2 GB on
-    UCF-101) beside it: the next run on that output removes it; another store's part stays."""
+    UCF-101) beside it: the next run on that output removes it; another store's part stays, and
+    so does a shard's (a cluster task may be writing it)."""
     root, reference = small_set
     out = tmp_path / "out"
     out.mkdir()
-    for name in ("all_splits_fc7.h5.4242.tmp", "all_splits_pool5.h5.4242.tmp"):
+    for name in ("all_splits_fc7.h5.4242.tmp", "all_splits_pool5.h5.4242.tmp",
+                 "all_splits_fc7.h5.shard0of2.4243.tmp"):
         (out / name).write_bytes(b"half a store")
     assert run(root, out, "--chunk", "2", "--batch-videos", "2") == 0
-    assert sorted(os.listdir(out)) == ["all_splits_fc7.h5", "all_splits_pool5.h5.4242.tmp"]
+    assert sorted(os.listdir(out)) == ["all_splits_fc7.h5", "all_splits_fc7.h5.shard0of2.4243.tmp",
+                                       "all_splits_pool5.h5.4242.tmp"]
 
 
 def test_h264_29_97_fps_and_unicode_paths(tmp_path, random_caffemodel):

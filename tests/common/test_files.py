@@ -57,6 +57,19 @@ def test_a_device_is_an_output_in_a_folder_the_user_cannot_write(tmp_path, monke
         cli.writable_file(str(tmp_path / "table.md"))
 
 
+def test_a_link_needs_the_folder_of_the_file_it_names_writable(tmp_path, monkeypatch):
+    """Through a link the part is made beside the file the link names (``replacing``): that
+    folder must be writable, not the link's (``--out /dev/stdout > t.md`` as a user)."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "t.md").write_text("")
+    (tmp_path / "t.md").symlink_to(locked / "t.md")
+    monkeypatch.setattr(cli.os, "access", lambda path, mode: os.path.realpath(path) != str(
+        locked.resolve()))
+    with pytest.raises(argparse.ArgumentTypeError, match="locked is not writable"):
+        cli.writable_file(str(tmp_path / "t.md"))
+
+
 def test_a_report_cut_short_keeps_the_tables_it_had(tmp_path):
     """A full disk (here a file-size limit) while a results folder's tables are rewritten: the
     earlier table.md and table.json stay whole (written in place, they were left cut short)."""
