@@ -3,7 +3,6 @@ computes and their files in ``OUT.parts/``, the manifest that guards a resumed r
 Nothing here decodes a video or runs the network (``decoding``, ``chunks``).
 """
 import contextlib
-import glob
 import hashlib
 import json
 import os
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.files import write_atomic
+from common.files import remove_parts, write_atomic
 from configurations import TRAINING
 
 from .entries import entry_problem
@@ -165,10 +164,7 @@ class Extraction:
             handle.truncate(0)
             handle.write(str(os.getpid()))
             handle.flush()
-            for stale in glob.glob(glob.escape(self.target) + ".*.tmp"):
-                if stale[len(self.target) + 1:-len(".tmp")].isdigit():  # OUT.PID.tmp, not a shard's
-                    with contextlib.suppress(FileNotFoundError):     # renamed meanwhile
-                        os.remove(stale)
+            remove_parts(self.target)
             try:
                 yield
             finally:

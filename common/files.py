@@ -8,6 +8,7 @@ was (or absent) and no part behind, so a rerun reads either the old file or the 
     emit(table, "bench.md")                    # printed, and written if a name is given
 """
 import contextlib
+import glob
 import os
 
 
@@ -36,6 +37,17 @@ def replacing(path, sync=False):
         with contextlib.suppress(FileNotFoundError):
             os.remove(partial)
         raise
+
+
+def remove_parts(path):
+    """Remove the parts of ``path`` that killed ``replacing`` blocks left (``PATH.PID.tmp``; not
+    another file's, such as ``PATH.shard0of2.PID.tmp``): for a caller that alone writes ``path``
+    now (it holds its lock)."""
+    path = os.path.realpath(path)
+    for part in glob.glob(glob.escape(path) + ".*.tmp"):
+        if part[len(path) + 1:-len(".tmp")].isdigit():
+            with contextlib.suppress(FileNotFoundError):     # renamed meanwhile
+                os.remove(part)
 
 
 def write_atomic(path, data, sync=False):
