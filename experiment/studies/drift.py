@@ -284,7 +284,7 @@ def run_and_write(args):
     from experiment.train import outputs
     start = time.monotonic()
     with outputs.claimed(args.out, "experiment.studies.drift", {"--work": args.work}), \
-            outputs.claimed(args.work, "experiment.studies.drift"):   # its runs' parts swept
+            outputs.claimed(args.work, "experiment.studies.drift", option="--work"):  # parts swept
         ledger = run(args)
         note = banner({"weights": args.weights_note or os.path.basename(args.weights),
                        "weights_sha1": file_sha1(args.weights)})

@@ -57,20 +57,22 @@ def recognise(folder):
     return None
 
 
-def claim(folder, command, inputs=None):
-    """Refuse ``folder`` as ``command``'s results folder when it is one of ``inputs`` ({option:
-    folder}) or holds another command's results; else record ``command`` in it (creating it)."""
+def claim(folder, command, inputs=None, option="--out"):
+    """Refuse ``folder`` (given as ``option``) as ``command``'s results folder when it is one of
+    ``inputs`` ({option: folder}) or holds another command's results; else record ``command`` in
+    it (creating it)."""
     instead = f"{folder.rstrip(os.sep)}-{command.split('.')[-1]}"
-    for option, path in (inputs or {}).items():
+    for read_as, path in (inputs or {}).items():
         if path is not None and os.path.realpath(folder) == os.path.realpath(path):
-            raise OutputFolderError(f"--out {folder} is also {option}, the folder this command "
-                                    f"reads: its results would be written among its inputs; "
-                                    f"write them to another folder (e.g. --out {instead})")
+            raise OutputFolderError(f"{option} {folder} is also {read_as}, the folder this "
+                                    f"command reads: its results would be written among its "
+                                    f"inputs; write them to another folder (e.g. {option} "
+                                    f"{instead})")
     owner = recognise(folder)
     if owner is not None and owner != command:
         raise OutputFolderError(f"{folder} holds the results of python -m {owner}; python -m "
                                 f"{command} would write over them: write to another folder "
-                                f"(e.g. --out {instead})")
+                                f"(e.g. {option} {instead})")
     os.makedirs(folder, exist_ok=True)
     marker = os.path.join(folder, MARKER)
     if owner is None or not os.path.isfile(marker):
@@ -79,7 +81,7 @@ def claim(folder, command, inputs=None):
 
 
 @contextlib.contextmanager
-def claimed(folder, command, inputs=None, shared=False):
+def claimed(folder, command, inputs=None, shared=False, option="--out"):
     """``claim`` for the work in the ``with`` block, and the folder held for it (``shared``: by
     the tasks of one cluster stage together; else by this command alone), so that a second
     command into it at once is refused, not left to replace the table the first one writes. A
@@ -89,8 +91,8 @@ def claimed(folder, command, inputs=None, shared=False):
     that a refused command leaves no trace."""
     existed, marker = os.path.isdir(folder), os.path.join(folder, MARKER)
     found = set(os.listdir(folder)) if existed else set()
-    claim(folder, command, inputs)
-    with _held(folder, shared) as alone:
+    claim(folder, command, inputs, option)
+    with _held(folder, shared, option) as alone:
         if alone:            # no one else writes here now: a killed save's part is stale
             for stale in stale_parts(folder):
                 with contextlib.suppress(FileNotFoundError):        # renamed meanwhile
@@ -118,7 +120,7 @@ def stale_parts(folder):
 
 
 @contextlib.contextmanager
-def _held(folder, shared):
+def _held(folder, shared, option):
     """An advisory lock (flock) on ``folder`` for the ``with`` block, which gets whether this
     command has the folder to itself; a file system that does not lock folders (NFS) leaves it
     unlocked, as before."""
@@ -129,7 +131,7 @@ def _held(folder, shared):
         except BlockingIOError:
             raise OutputFolderError(f"another command is writing {folder} now (two into one "
                                     "folder would replace each other's table): wait for it to "
-                                    "end, or write elsewhere (another --out)") from None
+                                    f"end, or write elsewhere (another {option})") from None
         except OSError:
             yield False
             return

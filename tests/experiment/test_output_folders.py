@@ -127,6 +127,22 @@ def test_the_other_writers_refuse_a_train_folder(main_table, features, tmp_path,
     assert snapshot(main_table) == before
 
 
+def test_drift_s_refusals_of_its_work_folder_name_work(main_table, tmp_path, capsys):
+    """drift claims --work as well as --out; a refusal of --work told the user to give "another
+    --out", the option that was not the trouble."""
+    weights = tmp_path / "w.caffemodel"
+    weights.write_bytes(b"w")
+    work, args = tmp_path / "work", ["--videos", str(tmp_path), "--splits", str(tmp_path),
+                                     "--weights", str(weights), "--no-progress"]
+    with O.claimed(str(work), "experiment.studies.drift", option="--work"):
+        code = D.main(args + ["--work", str(work), "--out", str(tmp_path / "a")])
+        one_line_error(capsys, code, f"another command is writing {work} now",
+                       "(another --work)")
+    code = D.main(args + ["--work", str(main_table), "--out", str(tmp_path / "b")])
+    one_line_error(capsys, code, "holds the results of python -m experiment.train",
+                   f"(e.g. --work {main_table}-drift)")
+
+
 def test_a_folder_recorded_by_another_command_is_refused(features, tmp_path, capsys):
     out = tmp_path / "crops"
     out.mkdir()
