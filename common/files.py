@@ -50,6 +50,21 @@ def remove_parts(path):
                 os.remove(part)
 
 
+def is_stale_part(name):
+    """Whether file ``name`` is a part (``PATH.PID.tmp``) whose writer is no longer running
+    here: a kill -9 left it."""
+    stem, _, pid = name[:-len(".tmp")].rpartition(".")
+    if not (name.endswith(".tmp") and stem and pid.isdigit()):
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):      # another user's process; not a PID
+        return False
+    return False
+
+
 def write_atomic(path, data, sync=False):
     """Write ``data`` (a str, or bytes) to ``path`` all or nothing (``sync``: ``replacing``'s)."""
     mode = "w" if isinstance(data, str) else "wb"

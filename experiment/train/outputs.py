@@ -10,12 +10,11 @@ by their files; ``check_table`` keeps a table from being replaced by one of othe
 """
 import contextlib
 import fcntl
-import fnmatch
 import glob
 import json
 import os
 
-from common.files import write_atomic
+from common.files import is_stale_part, write_atomic
 
 MARKER = "written-by.json"
 
@@ -84,16 +83,16 @@ def claim(folder, command, inputs=None, option="--out"):
 def claimed(folder, command, inputs=None, shared=False, option="--out"):
     """``claim`` for the work in the ``with`` block, and the folder held for it (``shared``: by
     the tasks of one cluster stage together; else by this command alone), so that a second
-    command into it at once is refused, not left to replace the table the first one writes. A
-    checkpoint's part that a killed save left (``RUN.pt.PID.tmp``, 650 MB for fine-tuning) is
-    removed. If the work fails (a refusal, an error) before adding a file to ``folder``, the
+    command into it at once is refused, not left to replace the table the first one writes. The
+    parts that killed writes left (``stale_parts``: a checkpoint's is 650 MB for fine-tuning)
+    are removed. If the work fails (a refusal, an error) before adding a file to ``folder``, the
     folder is left as it was found: no record in it, and a folder the claim made is removed, so
     that a refused command leaves no trace."""
     existed, marker = os.path.isdir(folder), os.path.join(folder, MARKER)
     found = set(os.listdir(folder)) if existed else set()
     claim(folder, command, inputs, option)
     with _held(folder, shared, option) as alone:
-        if alone:            # no one else writes here now: a killed save's part is stale
+        if alone:            # no one else writes here now
             for stale in stale_parts(folder):
                 with contextlib.suppress(FileNotFoundError):        # renamed meanwhile
                     os.remove(stale)
@@ -109,14 +108,15 @@ def claimed(folder, command, inputs=None, shared=False, option="--out"):
 
 
 def stale_parts(folder):
-    """The checkpoint parts (``checkpoints/RUN.pt.PID.tmp``) under ``folder``, at any depth, but
-    not inside a subfolder that holds another command's results (its own ``MARKER``: that
-    command's claim holds it, and sweeps it)."""
+    """The parts that killed writes left under ``folder`` (``NAME.PID.tmp`` whose process has
+    ended: a checkpoint's, a table's, a log's), at any depth, but not inside a subfolder that
+    holds another command's results (its own ``MARKER``: that command's claim holds it, and
+    sweeps it)."""
     for path, subfolders, files in os.walk(folder):
         if path != folder and MARKER in files:
             subfolders[:] = []
-        elif os.path.basename(path) == "checkpoints":
-            yield from (os.path.join(path, name) for name in fnmatch.filter(files, "*.pt.*.tmp"))
+        else:
+            yield from (os.path.join(path, name) for name in files if is_stale_part(name))
 
 
 @contextlib.contextmanager

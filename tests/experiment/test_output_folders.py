@@ -2,6 +2,8 @@
 writes into a folder that holds another command's results or that it reads from; the refusal is
 one line naming the folder to use; rerunning a command into its own folder still resumes."""
 import json
+import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -210,25 +212,35 @@ def test_a_second_command_into_a_folder_being_written_is_refused(features, tmp_p
                 pass
 
 
-def test_a_killed_save_s_part_is_removed_by_the_next_command(tmp_path):
-    """``atomic_save`` writes RUN.pt.PID.tmp, then renames it; a kill between leaves the part
-    (650 MB for a fine-tuned network), which no rerun removed. Another file ending in .tmp that
-    is not a checkpoint's part is not this project's to remove. The future study's parts lie
-    two and three folders down (crops/oversample/, pretrain/fraction-F/MODEL/); a subfolder of
-    another command's results (its own record) is its command's to sweep: it may be writing."""
-    out = tmp_path / "out"
-    for part in ("checkpoints/rnn-seed0.pt.123.tmp", "flow/checkpoints/rnn-seed0.pt.9.tmp",
-                 "crops/oversample/checkpoints/rnn-seed0.pt.7.tmp",
-                 "pretrain/fraction-0.25/lstm/checkpoints/lstm-seed0.pt.8.tmp",
-                 f"other/{O.MARKER}", "other/checkpoints/rnn-seed0.pt.5.tmp",
-                 "notes.tmp", "checkpoints/rnn-seed0.pt"):
+def test_a_killed_write_s_part_is_removed_by_the_next_command(tmp_path):
+    """``replacing`` writes NAME.PID.tmp, then renames it; a kill -9 between leaves the part
+    (650 MB for a fine-tuned network's checkpoint), which no rerun removed: a checkpoint's only
+    in checkpoints/ one level down, a table's or a log's nowhere. The future study's parts lie
+    two and three folders down (crops/oversample/, pretrain/fraction-F/MODEL/). Not removed: a
+    file ending in .tmp that is no part, a part whose process still runs, and a subfolder of
+    another command's results (its own record): that is its command's to sweep."""
+    out, dead = tmp_path / "out", _ended_pid()
+    for part in (f"checkpoints/rnn-seed0.pt.{dead}.tmp",
+                 f"flow/checkpoints/rnn-seed0.pt.{dead}.tmp",
+                 f"crops/oversample/checkpoints/rnn-seed0.pt.{dead}.tmp",
+                 f"pretrain/fraction-0.25/lstm/checkpoints/lstm-seed0.pt.{dead}.tmp",
+                 f"table.md.{dead}.tmp", f"logs/rnn-seed0.log.{dead}.tmp",
+                 f"other/{O.MARKER}", f"other/checkpoints/rnn-seed0.pt.{dead}.tmp",
+                 f"table.json.{os.getpid()}.tmp", "notes.tmp", "checkpoints/rnn-seed0.pt"):
         (out / part).parent.mkdir(parents=True, exist_ok=True)
         (out / part).write_text("x")
     with O.claimed(str(out), "experiment.future"):
         pass
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == \
-        ["checkpoints/rnn-seed0.pt", "notes.tmp", "other/checkpoints/rnn-seed0.pt.5.tmp",
-         f"other/{O.MARKER}", O.MARKER]
+        ["checkpoints/rnn-seed0.pt", "notes.tmp", f"other/checkpoints/rnn-seed0.pt.{dead}.tmp",
+         f"other/{O.MARKER}", f"table.json.{os.getpid()}.tmp", O.MARKER]
+
+
+def _ended_pid():
+    """The PID of a process that has ended (as a killed writer's)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_what_an_older_folder_holds_is_recognised_by_its_files(tmp_path):
