@@ -12,6 +12,9 @@ import zipfile
 from common import cli, commands
 from .download import DownloadError, fetch
 
+APT_INSTALL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "scripts", "apt_install.sh")
+
 BASE = "https://www.crcv.ucf.edu/data/UCF101/"
 VIDEOS = {"name": "UCF101.rar", "url": BASE + "UCF101.rar", "sha256": None}
 SPLITS = {"name": "UCF101TrainTestSplits-RecognitionTask.zip",
@@ -50,13 +53,11 @@ def unpack_zip(archive, target):
 def unpack_rar(archive, target):
     """Unpack with unar after checking every member's path with lsar."""
     if shutil.which("unar") is None or shutil.which("lsar") is None:
-        sudo = ["sudo"] if os.geteuid() != 0 else []
-        try:                  # the lists updated first: a fresh container has none
-            installed = subprocess.run(sudo + ["sh", "-c", "apt-get update -qq && "
-                                               "apt-get install -y -qq unar"])
-        except OSError:                                  # no apt-get (or no sudo) here
-            installed = None
-        if installed is None or installed.returncode != 0:
+        try:                                      # as make setup installs its apt packages
+            installed = subprocess.run([APT_INSTALL, "unar"]).returncode == 0
+        except OSError:                                  # a checkout without scripts/
+            installed = False
+        if not installed:
             raise DataError("need the 'unar' tool to unpack UCF101.rar: apt-get install unar")
     listing = subprocess.run(["lsar", archive], capture_output=True, text=True)
     if listing.returncode != 0:

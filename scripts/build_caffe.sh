@@ -22,14 +22,7 @@ say() { printf '==> [caffe] %s\n' "$*"; }
 die() { printf 'error: [caffe] %s\n' "$*" >&2; exit 1; }
 
 # 1. apt packages ---------------------------------------------------------------------------
-missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
-if [ -n "$missing" ]; then
-  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-  say "installing apt packages: $(echo $missing)"
-  $SUDO apt-get update -qq || die "apt-get update failed: install these packages by hand: $missing"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing \
-    >/dev/null || die "apt-get install failed: install these packages by hand: $missing"
-fi
+"$(dirname "$0")/apt_install.sh" $APT_PACKAGES || exit 1
 
 # 2. the pinned source package -------------------------------------------------------------
 if [ ! -f "$SRC/.patched" ]; then

@@ -4,10 +4,6 @@
 # (root or sudo) where missing; a second run does nothing.
 set -euo pipefail
 command -v qemu-x86_64 >/dev/null && exit 0
-SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-echo "==> installing qemu-user (apt), to emulate other CPUs in the tests"
-{ $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-    --no-install-recommends qemu-user >/dev/null; } || {
-  echo "error: apt-get could not install qemu-user; install it by hand (apt-get install qemu-user)," >&2
+"$(dirname "$0")/apt_install.sh" qemu-user || {
   echo "       or run the tests without the emulated CPUs: make test SKIP_EMULATION=1" >&2
   exit 1; }

@@ -64,7 +64,8 @@ def test_no_unar_and_no_apt_get_says_what_to_install(tmp_path, monkeypatch):
     """Without unar and without apt-get (or sudo) to install it: the DataError naming unar, not
     "apt-get: No such file or directory"."""
     def no_such_program(command, *args, **kwargs):
-        raise FileNotFoundError(2, "No such file or directory", command[0])
+        assert command == [data.APT_INSTALL, "unar"] and os.access(command[0], os.X_OK)
+        raise FileNotFoundError(2, "No such file or directory", "apt-get")
 
     monkeypatch.setattr(data.shutil, "which", lambda name: None)
     monkeypatch.setattr(data.subprocess, "run", no_such_program)
