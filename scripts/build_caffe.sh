@@ -5,15 +5,17 @@
 #
 #   scripts/build_caffe.sh VENV_PYTHON CACHE_DIR
 #
-# Steps: apt packages -> apt-get source (private sources list, the system's lists untouched)
+# Steps: apt packages -> apt-get source (private sources list and keys, the system's untouched)
 # -> patch -> cmake + make pycaffe -> a .pth file that puts pycaffe on the venv's path.
 set -euo pipefail
 
 PY=${1:?usage: build_caffe.sh VENV_PYTHON CACHE_DIR}
 CACHE=$(mkdir -p "${2:?usage: build_caffe.sh VENV_PYTHON CACHE_DIR}" && cd "$2" && pwd)
 VERSION=1.0.0+git20180821.99bd997-8
-SUITE="deb-src http://deb.debian.org/debian bullseye main"
-APT_PACKAGES="cmake g++ make dpkg-dev protobuf-compiler libprotobuf-dev libgoogle-glog-dev
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg   # Debian's keys, from the package
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}      # where bullseye is served
+SUITE="deb-src [signed-by=$KEYRING] $MIRROR bullseye main"
+APT_PACKAGES="debian-archive-keyring cmake g++ make dpkg-dev protobuf-compiler libprotobuf-dev libgoogle-glog-dev
   libgflags-dev libhdf5-dev libopenblas-dev libboost-python-dev libboost-thread-dev
   libboost-system-dev libboost-filesystem-dev libboost-regex-dev libboost-date-time-dev"
 SRC="$CACHE/caffe-$VERSION"   # unpacked, patched source
@@ -27,18 +29,20 @@ die() { printf 'error: [caffe] %s\n' "$*" >&2; exit 1; }
 # 2. the pinned source package -------------------------------------------------------------
 if [ ! -f "$SRC/.patched" ]; then
   APT="$CACHE/apt"
-  mkdir -p "$APT/lists/partial" "$APT/sources.list.d"
+  mkdir -p "$APT/lists/partial" "$APT/sources.list.d" "$APT/trusted.gpg.d"
   echo "$SUITE" > "$APT/sources.list"
+  # the system's trusted keys left out too: Debian's are trusted through KEYRING alone, so that
+  # the fetch is the same on Debian and on Ubuntu (whose keys are not Debian's)
   opts=(-o "Dir::Etc::SourceList=$APT/sources.list" -o "Dir::Etc::SourceParts=$APT/sources.list.d"
-        -o "Dir::State::Lists=$APT/lists")
+        -o "Dir::State::Lists=$APT/lists" -o "Dir::Etc::Trusted=/dev/null"
+        -o "Dir::Etc::TrustedParts=$APT/trusted.gpg.d")
   say "fetching Debian source package caffe=$VERSION (bullseye)"
   apt-get "${opts[@]}" update -qq 2>&1 | grep -v '^W:' || true
   rm -rf "$CACHE/src-tmp" && mkdir -p "$CACHE/src-tmp"
   (cd "$CACHE/src-tmp" && apt-get "${opts[@]}" source -qq "caffe=$VERSION" >/dev/null) || die \
-"could not fetch the source package caffe=$VERSION from Debian bullseye.
-  If bullseye moved to archive.debian.org, put 'deb-src http://archive.debian.org/debian bullseye main'
-  in $APT/sources.list and rerun. Without network access, use the conda route instead:
-  conda env create -f environment.yml (conda-forge's CPU-only caffe, Python 3.8); see docs/setup.md, "The conda route"."
+"could not fetch the source package caffe=$VERSION from Debian bullseye ($MIRROR).
+  If bullseye moved to Debian's archive, rerun with DEBIAN_MIRROR=http://archive.debian.org/debian. Without network access, use the conda route instead:
+  conda env create -f environment.yml (conda-forge's CPU-only caffe, Python 3.8); see docs/setup.md, section The conda route."
   rm -rf "$SRC" && mv "$CACHE"/src-tmp/caffe-*/ "$SRC" && rm -rf "$CACHE/src-tmp"
   say "patching for today's protobuf and scikit-image"
   # newer protobuf: SetTotalBytesLimit takes one argument
