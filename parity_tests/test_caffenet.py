@@ -90,6 +90,7 @@ def test_parser_reads_the_blobs_caffe_wrote(caffe, random_caffemodel):
     ours = read_blobs(random_caffemodel)
     assert list(ours) == list(net.params)
     for name, blobs in net.params.items():
+        assert len(ours[name]) == len(blobs) == 2, name          # weights and biases
         for mine, theirs in zip(ours[name], blobs):
             np.testing.assert_array_equal(mine, theirs.data)
 
@@ -268,6 +269,7 @@ def test_random_caffenet_without_caffe_has_caffes_blobs(random_caffemodel, tmp_p
     write_without_caffe(tmp_path / "nocaffe.caffemodel", seed=0)
     ours, caffes = read_blobs(tmp_path / "nocaffe.caffemodel"), read_blobs(random_caffemodel)
     assert list(ours) == list(caffes) == caffenet.CaffeNet().param_layers
+    assert all(len(ours[name]) == len(caffes[name]) == 2 for name in caffes)
     assert all(a.dtype == b.dtype == np.float32 and a.shape == b.shape and np.array_equal(a, b)
                for name in caffes for a, b in zip(ours[name], caffes[name]))
 

@@ -77,7 +77,8 @@ def test_gradient_at_zero_against_finite_differences(step, ratio):
 
 
 def test_paper_default_is_rectify():
-    """Without options, the models use rectify's gradient 0.5 at 0 (the paper configuration)."""
+    """Without options, the models use rectify's gradient 0.5 at 0 (the paper configuration):
+    the NumPy twins and the torch models (``rnn_models.build``'s defaults) both."""
     for name in ("average", "rnn", "birnn", "tconv"):
         default = Case(name, {}, N=2, T=1, D=5, H=4, C=3, seed=1)
         default.x[:] = 0.0
@@ -88,3 +89,7 @@ def test_paper_default_is_rectify():
             case.params["h_init_b"][:] = 0.0
         default.params = case.params
         assert max_gap(default.reference(), case.reference())[0] == 0.0
+        torch_default = default.torch()
+        assert max_gap(torch_default, case.torch())[0] == 0.0
+        assert any(np.any(grad != 0.0) for key, grad in torch_default[2].items()
+                   if key.startswith(HIDDEN_BIASES))          # 0.5 x dL/dh, not torch's 0

@@ -1,4 +1,5 @@
-"""For citing users: CITATION.cff, the README's BibTeX, and LaTeX tables that compile as written."""
+"""For citing users: CITATION.cff, the README's BibTeX, and LaTeX tables escaped and laid out as
+booktabs expects (checked as text: no TeX is installed here to compile them)."""
 import pathlib
 import re
 

@@ -111,33 +111,44 @@ def circles(edges):
     return found
 
 
+def upward_imports(edges):
+    """Each import of a package that is not below the importer's (``ALLOWED``)."""
+    return sorted({f"{name} imports {target}" for name, targets in edges.items()
+                   for target, _ in targets
+                   if target.split(".")[0] not in ALLOWED[name.split(".")[0]]
+                   | {name.split(".")[0]}})
+
+
+def module_circles(edges):
+    return circles({name: {t for t, _ in targets} for name, targets in edges.items()})
+
+
+def package_circles(edges):
+    between = {}
+    for name, targets in edges.items():
+        for target, _ in targets:
+            if unit(name) != unit(target):
+                between.setdefault(unit(name), set()).add(unit(target))
+    return circles(between)
+
+
+def private_imports(edges):
+    return [f"{name} imports {n} from {target}" for name, targets in edges.items()
+            for target, names in targets for n in names
+            if n.startswith("_") and not n.startswith("__")]
+
+
 def test_each_package_imports_only_the_packages_below_it():
-    known, edges = graph()
-    wrong = sorted({f"{name} imports {target}" for name, targets in edges.items()
-                    for target, _ in targets
-                    if target.split(".")[0] not in ALLOWED[name.split(".")[0]]
-                    | {name.split(".")[0]}})
-    assert wrong == []
+    assert upward_imports(graph()[1]) == []
 
 
 def test_no_import_circle_between_modules_or_packages():
     _, edges = graph()
-    between_modules = {name: {t for t, _ in targets} for name, targets in edges.items()}
-    between_packages = {}
-    for name, targets in edges.items():
-        for target, _ in targets:
-            if unit(name) != unit(target):
-                between_packages.setdefault(unit(name), set()).add(unit(target))
-    assert circles(between_modules) == []
-    assert circles(between_packages) == []
+    assert module_circles(edges) == [] and package_circles(edges) == []
 
 
 def test_no_private_name_is_imported_from_another_module():
-    _, edges = graph()
-    wrong = [f"{name} imports {n} from {target}" for name, targets in edges.items()
-             for target, names in targets for n in names
-             if n.startswith("_") and not n.startswith("__")]
-    assert wrong == []
+    assert private_imports(graph()[1]) == []
 
 
 def test_files_and_functions_are_short():
@@ -161,33 +172,28 @@ def write(root, files):
         path.write_text(text)
 
 
-@pytest.mark.parametrize("files, rule", [
+@pytest.mark.parametrize("files, rule, found", [
     ({"caffe_extract/__init__.py": "", "caffe_extract/a.py": "def f():\n    from experiment "
-      "import train\n"}, "upward"),
+      "import train\n"}, upward_imports, ["caffe_extract.a imports experiment"]),
     ({"experiment/__init__.py": "", "experiment/a/__init__.py": "", "experiment/a/x.py":
-      "from . import y\n", "experiment/a/y.py": "def f():\n    from .x import g\n"}, "circle"),
+      "from . import y\n", "experiment/a/y.py": "def f():\n    from .x import g\n"}, module_circles,
+     [["experiment.a.x", "experiment.a.y"]]),
     ({"experiment/__init__.py": "", "experiment/a/__init__.py": "", "experiment/b/__init__.py":
       "", "experiment/a/x.py": "from experiment.b import y\n", "experiment/b/y.py":
-      "def f():\n    from experiment.a.x import g\n"}, "package circle"),
+      "def f():\n    from experiment.a.x import g\n"}, package_circles,
+     [["experiment.a", "experiment.b"]]),
     ({"common/__init__.py": "", "common/a.py": "from .b import _hidden\n", "common/b.py":
-      "_hidden = 1\n"}, "private"),
+      "_hidden = 1\n"}, private_imports,
+     ["common.a imports _hidden from common.b"]),
 ])
-def test_the_checks_see_what_they_forbid(tmp_path, files, rule):
-    """Each rule catches its own kind: an upward import inside a function, a circle inside a
-    package made by a function's import, a circle between two subpackages, a private name."""
+def test_the_checks_see_what_they_forbid(tmp_path, files, rule, found):
+    """Each rule finds its own kind, and only that, in a tree that breaks it once: an upward
+    import inside a function, a circle inside a package made by a function's import, a circle
+    between two subpackages, a private name."""
     write(tmp_path, files)
-    known, edges = graph(tmp_path)
-    if rule == "upward":
-        assert [t for t, _ in edges["caffe_extract.a"]] == ["experiment"]
-    elif rule == "circle":
-        assert circles({n: {t for t, _ in ts} for n, ts in edges.items()}) == \
-            [["experiment.a.x", "experiment.a.y"]]
-    elif rule == "package circle":
-        packages = {}
-        for name, targets in edges.items():
-            for target, _ in targets:
-                if unit(name) != unit(target):
-                    packages.setdefault(unit(name), set()).add(unit(target))
-        assert circles(packages) == [["experiment.a", "experiment.b"]]
-    else:
-        assert ("common.b", ["_hidden"]) in edges["common.a"]
+    edges = graph(tmp_path)[1]
+    assert rule(edges) == found
+    others = {upward_imports, module_circles, package_circles, private_imports} - {rule}
+    if rule is package_circles:                    # a.x -> b.y -> a.x: the modules' circle too
+        others.remove(module_circles)
+    assert [other.__name__ for other in others if other(edges)] == []

@@ -1,4 +1,5 @@
 """The training benchmark's FLOP model: what `make bench` divides by the measured GEMM peak."""
+import os
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -66,9 +67,26 @@ def test_fast_mode_environment_drops_every_kernel_pin_and_keeps_the_threads():
     assert FAST not in pinned and pinned["MKL_CBWR"] == "AVX2,STRICT"
 
 
+def kernel_pins():
+    """This process's kernel mode, whether it runs pinned, and its kernel pins (for a child)."""
+    from common import pinned, reproducible
+    return (reproducible.mode(), reproducible.runs_pinned(),
+            {name: os.environ.get(name) for name in pinned.KERNELS})
+
+
+def test_each_mode_s_process_runs_in_that_mode():
+    """The benches' children (``in_modes``) start in their mode whatever this process's: the
+    fast one with no kernel pin, the pinned one pinned (as MKL and torch report it)."""
+    from caffe_extract.bench import in_modes
+    from common.pinned import KERNELS
+    found = in_modes(["fast", "pinned"], kernel_pins)
+    assert found["fast"] == ("fast", False, dict.fromkeys(KERNELS))
+    assert found["pinned"] == ("pinned", True, KERNELS)
+
+
 def test_bench_times_pinned_and_fast_side_by_side(tmp_path):
-    """`make bench` on the CPU: each mode in its own process, one table with both epochs, each
-    against its own bound, and both projected times; the fast child really ran unpinned."""
+    """`make bench` on the CPU: each mode in its own process (``in_modes``, tested above), one
+    table with both epochs, each against its own bound, and both projected times."""
     import subprocess
     import sys
     out = tmp_path / "training.md"

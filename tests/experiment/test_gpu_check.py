@@ -6,6 +6,7 @@ import torch
 from experiment.tools import gpu_check
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU: they run")
 def test_a_check_whose_cuda_cases_were_skipped_has_not_passed(capsys):
     row, passed = gpu_check.pytest_row("graphs", ["tests/experiment/test_graphs.py", "-k",
                                                   "eager_bits or non_finite"])
