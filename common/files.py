@@ -10,6 +10,7 @@ was (or absent) and no part behind, so a rerun reads either the old file or the 
 import contextlib
 import glob
 import os
+import re
 
 
 @contextlib.contextmanager
@@ -52,9 +53,11 @@ def remove_parts(path):
 
 def is_stale_part(name):
     """Whether file ``name`` is a part (``PATH.PID.tmp``) whose writer is no longer running
-    here: a kill -9 left it."""
+    on this machine: a kill -9 left it. Not a shard's (``PATH.shardIofN.PID.tmp``: its
+    extraction sweeps those, ``remove_parts``)."""
     stem, _, pid = name[:-len(".tmp")].rpartition(".")
-    if not (name.endswith(".tmp") and stem and pid.isdigit()):
+    if not (name.endswith(".tmp") and stem and pid.isascii() and pid.isdigit()) or \
+            re.search(r"\.shard\d+of\d+$", stem):
         return False
     try:
         os.kill(int(pid), 0)

@@ -24,7 +24,7 @@ say() { printf '==> [caffe] %s\n' "$*"; }
 die() { printf 'error: [caffe] %s\n' "$*" >&2; exit 1; }
 
 # 1. apt packages ---------------------------------------------------------------------------
-"$(dirname "$0")/apt_install.sh" $APT_PACKAGES || exit 1
+"$(dirname "$(readlink -f "$0")")/apt_install.sh" $APT_PACKAGES || exit 1
 
 # 2. the pinned source package -------------------------------------------------------------
 if [ ! -f "$SRC/.patched" ]; then
@@ -40,7 +40,9 @@ if [ ! -f "$SRC/.patched" ]; then
   apt-get "${opts[@]}" update -qq 2>&1 | grep -v '^W:' || true
   rm -rf "$CACHE/src-tmp" && mkdir -p "$CACHE/src-tmp"
   (cd "$CACHE/src-tmp" && apt-get "${opts[@]}" source -qq "caffe=$VERSION" >/dev/null) || die \
-"could not fetch the source package caffe=$VERSION from Debian bullseye ($MIRROR).
+"could not fetch the source package caffe=$VERSION from Debian bullseye ($MIRROR; trusted keys:
+  $KEYRING, debian-archive-keyring $(dpkg-query -W -f='${Version}' debian-archive-keyring), which
+  must hold bullseye's: 2021.1 or later, as on Debian 11+ and Ubuntu 22.04+).
   If bullseye moved to Debian's archive, rerun with DEBIAN_MIRROR=http://archive.debian.org/debian. Without network access, use the conda route instead:
   conda env create -f environment.yml (conda-forge's CPU-only caffe, Python 3.8); see docs/setup.md, section The conda route."
   rm -rf "$SRC" && mv "$CACHE"/src-tmp/caffe-*/ "$SRC" && rm -rf "$CACHE/src-tmp"

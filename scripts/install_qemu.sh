@@ -4,6 +4,6 @@
 # (root or sudo) where missing; a second run does nothing.
 set -euo pipefail
 command -v qemu-x86_64 >/dev/null && exit 0
-"$(dirname "$0")/apt_install.sh" qemu-user || {
+"$(dirname "$(readlink -f "$0")")/apt_install.sh" qemu-user || {
   echo "       or run the tests without the emulated CPUs: make test SKIP_EMULATION=1" >&2
   exit 1; }

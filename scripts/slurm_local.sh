@@ -37,7 +37,7 @@ fi
 
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || \
    ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
-  "$(dirname "$0")/apt_install.sh" slurmctld slurmd slurm-client munge || exit 1
+  "$(dirname "$(readlink -f "$0")")/apt_install.sh" slurmctld slurmd slurm-client munge || exit 1
 fi
 
 # munge: the package made /etc/munge/munge.key; the daemon runs as user munge

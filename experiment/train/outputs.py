@@ -99,7 +99,7 @@ def claimed(folder, command, inputs=None, shared=False, option="--out"):
         try:
             yield folder
         except BaseException:
-            if MARKER not in found and set(os.listdir(folder)) == found | {MARKER}:
+            if MARKER not in found and set(os.listdir(folder)) <= found | {MARKER}:
                 with contextlib.suppress(OSError):      # a cluster's other task may be writing
                     os.remove(marker)
                     if not existed:

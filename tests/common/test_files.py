@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from common import cli
-from common.files import replacing, write_atomic
+from common.files import is_stale_part, replacing, write_atomic
 
 
 def test_a_whole_write_replaces_the_file(tmp_path):
@@ -68,6 +68,25 @@ def test_a_link_needs_the_folder_of_the_file_it_names_writable(tmp_path, monkeyp
         locked.resolve()))
     with pytest.raises(argparse.ArgumentTypeError, match="locked is not writable"):
         cli.writable_file(str(tmp_path / "t.md"))
+
+
+def test_a_part_is_stale_only_when_its_writer_has_ended_here(monkeypatch):
+    """``PATH.PID.tmp`` whose process has ended is a kill -9's leftover. Kept: a running
+    writer's part (this process's; another user's, which only refuses the signal), a shard's
+    (its extraction's to sweep), and names that are no part at all."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    assert is_stale_part(f"table.md.{ended.pid}.tmp")
+    assert not is_stale_part(f"table.md.{os.getpid()}.tmp")
+    assert not is_stale_part(f"all_splits_fc7.h5.shard0of2.{ended.pid}.tmp")
+    for name in ("notes.tmp", f".{ended.pid}.tmp", "a..tmp", "x.\u00b2.tmp",
+                 f"table.md.{ended.pid}", f"table.md.{10 ** 30}.tmp"):
+        assert not is_stale_part(name), name
+
+    def another_user_s(pid, signal):
+        raise PermissionError(1, "Operation not permitted")
+    monkeypatch.setattr(os, "kill", another_user_s)
+    assert not is_stale_part(f"table.md.{ended.pid}.tmp")
 
 
 def test_a_report_cut_short_keeps_the_tables_it_had(tmp_path):

@@ -214,8 +214,8 @@ def test_a_second_command_into_a_folder_being_written_is_refused(features, tmp_p
 
 def test_a_killed_write_s_part_is_removed_by_the_next_command(tmp_path):
     """``replacing`` writes NAME.PID.tmp, then renames it; a kill -9 between leaves the part
-    (650 MB for a fine-tuned network's checkpoint), which no rerun removed: a checkpoint's only
-    in checkpoints/ one level down, a table's or a log's nowhere. The future study's parts lie
+    (650 MB for a fine-tuned network's checkpoint), which no rerun removed but in a
+    checkpoints/ folder; a table's or a log's nowhere. The future study's parts lie
     two and three folders down (crops/oversample/, pretrain/fraction-F/MODEL/). Not removed: a
     file ending in .tmp that is no part, a part whose process still runs, and a subfolder of
     another command's results (its own record): that is its command's to sweep."""
@@ -234,6 +234,19 @@ def test_a_killed_write_s_part_is_removed_by_the_next_command(tmp_path):
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == \
         ["checkpoints/rnn-seed0.pt", "notes.tmp", f"other/checkpoints/rnn-seed0.pt.{dead}.tmp",
          f"other/{O.MARKER}", f"table.json.{os.getpid()}.tmp", O.MARKER]
+
+
+def test_a_refused_command_leaves_no_record_where_it_swept_a_part(tmp_path):
+    """A folder that held only a killed write's part: the claim sweeps it, and a command
+    refused then must still take its record back (it compared the folder with the one it found,
+    part included, and kept the record, so that every other command was refused there)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f"bench.md.{_ended_pid()}.tmp").write_text("x")
+    with pytest.raises(O.OutputFolderError, match="refused"):
+        with O.claimed(str(out), "experiment.future"):
+            raise O.OutputFolderError("refused")
+    assert list(out.iterdir()) == []
 
 
 def _ended_pid():
